@@ -1,0 +1,73 @@
+"""The ``booth`` command: one sub-command per job, each implemented in its own module.
+
+Every sub-command turns the problems a user can cause (a bad file, a missing model,
+a wrong config key) into one clear line on stderr and a non-zero exit status,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+# Sub-commands register here: name -> (module, "add_arguments", "run").
+# Modules are imported only when their command runs, so `booth --help` stays instant
+# and a dev machine never imports picamera2 or the bench-only packages.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("booth.daemon", "Start the booth: camera, button, pipeline, kiosk and gallery."),
+    "stylize": ("booth.stylize", "Turn photos into anime portraits (files in, files out)."),
+    "bench": ("booth.bench", "Benchmark the generator against other runtimes."),
+    "eval": ("booth.evaluate", "Measure quality: `booth eval faces` (face survival), `booth eval policy`."),
+    "weights": ("booth.build", "Fetch the model files (`fetch`) and build the INT8 IR (`build`)."),
+    "config": ("booth.config_cli", "Check a config file (`booth config check [PATH]`)."),
+    "doctor": ("booth.doctor", "Check camera, GPIO, models, disk and network; say how to fix."),
+}
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def _import(module_name: str):
+    import importlib
+
+    return importlib.import_module(module_name)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="booth", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module_name)
+        try:
+            module = _import(module_name)
+        except ImportError as exc:  # a module still being written, or an optional extra
+            p.set_defaults(_import_error=str(exc))
+            continue
+        module.add_arguments(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from booth.config import ConfigError
+    from booth.weights import WeightsError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_import_error", None):
+        print(f"booth {args.command}: unavailable ({args._import_error})", file=sys.stderr)
+        return 2
+    run: Callable[[argparse.Namespace], int] = _import(args._module).run
+    try:
+        return int(run(args) or 0)
+    except (UserError, ConfigError, WeightsError) as exc:
+        print(f"booth {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,398 @@
+"""The booth's settings: one typed, validated place for every tunable fact.
+
+The defaults live here, in the dataclasses below, and nowhere else; the top-level
+``config.toml`` documents them (a test keeps the two identical). A user's config file
+only needs the keys it changes. Loading is strict, in the spirit of pibooth's plain
+config file with clear errors: an unknown section or key, a wrong type or a bad value
+raises :class:`ConfigError` with one line naming the key and, where it can be found,
+the line of the file::
+
+    config.toml:12: [button] pin: expected an integer, got "seventeen"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from booth import PROJECT_ROOT
+
+
+class ConfigError(ValueError):
+    """A configuration problem, already phrased as one line for the user."""
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise ValueError(message)
+
+
+@dataclass(frozen=True)
+class BoothSettings:
+    #: Where photos, the index and the OpenVINO compile cache live. Relative paths are
+    #: taken from the config file's folder. The systemd unit overrides it with
+    #: BOOTH_DATA_DIR=/var/lib/booth.
+    data_dir: str = "data"
+    #: Shown on the kiosk and the gallery.
+    event_title: str = "Anime Booth"
+
+    def validate(self) -> None:
+        _check(bool(self.event_title.strip()), "must not be empty")
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    #: "auto" tries picamera2, then an OpenCV webcam; "folder" cycles through photos.
+    backend: str = "auto"
+    #: OpenCV webcam: an index ("0") or a device path ("/dev/video0").
+    device: str = "0"
+    #: Folder backend (demo mode): a directory of JPEG/PNG photos.
+    folder: str = ""
+    #: Live preview stream size (width, height).
+    preview_size: list[int] = field(default_factory=lambda: [640, 480])
+    #: Full-resolution still size (width, height); [0, 0] = the sensor's largest.
+    still_size: list[int] = field(default_factory=lambda: [0, 0])
+    #: Mirror the preview like a mirror (the saved photo is never mirrored).
+    mirror_preview: bool = True
+    #: Reconnect back-off for a missing or failing camera, in seconds.
+    retry_initial_s: float = 1.0
+    retry_max_s: float = 30.0
+    #: A capture that takes longer than this counts as a hung camera.
+    capture_timeout_s: float = 5.0
+
+    def validate(self) -> None:
+        _check(self.backend in ("auto", "picamera2", "opencv", "folder"),
+               'must be one of "auto", "picamera2", "opencv", "folder"')
+        for name in ("preview_size", "still_size"):
+            v = getattr(self, name)
+            _check(len(v) == 2 and all(isinstance(x, int) and x >= 0 for x in v),
+                   f"{name} must be [width, height] with whole numbers >= 0")
+        _check(0 < self.retry_initial_s <= self.retry_max_s,
+               "retry_initial_s must be > 0 and <= retry_max_s")
+        _check(self.capture_timeout_s > 0, "capture_timeout_s must be > 0")
+
+
+@dataclass(frozen=True)
+class ButtonSettings:
+    #: BCM GPIO number of the big button (wired between the pin and GND).
+    pin: int = 17
+    #: True: internal pull-up, the button pulls the pin to GND when pressed.
+    pull_up: bool = True
+    #: Debounce time in seconds.
+    bounce_time: float = 0.05
+    #: Hold the button this long during the countdown to cancel it (0 = off).
+    hold_to_cancel_s: float = 0.0
+    #: BCM GPIO number of an optional LED in the button (-1 = no LED).
+    led_pin: int = -1
+    #: Drive the LED with PWM so it can breathe while idle.
+    led_pwm: bool = True
+    #: On a Raspberry Pi, refuse to pretend: report loudly when gpiozero has no real
+    #: pin factory (the button would be silently dead).
+    require_real_gpio: bool = True
+
+    def validate(self) -> None:
+        _check(0 <= self.pin <= 27, "pin must be a BCM GPIO number 0..27")
+        _check(self.led_pin == -1 or 0 <= self.led_pin <= 27,
+               "led_pin must be -1 (none) or a BCM GPIO number 0..27")
+        _check(self.led_pin != self.pin, "led_pin must differ from pin")
+        _check(0 <= self.bounce_time <= 1, "bounce_time must be 0..1 seconds")
+        _check(self.hold_to_cancel_s >= 0, "hold_to_cancel_s must be >= 0")
+
+
+@dataclass(frozen=True)
+class CycleSettings:
+    #: Seconds counted down on screen before the picture is taken.
+    countdown_s: int = 3
+    #: How long the result stays on the kiosk before going back to idle.
+    show_result_s: float = 12.0
+    #: Longest time a processing step may take before the cycle fails safely.
+    process_timeout_s: float = 30.0
+    #: How long the friendly error screen stays before going back to idle.
+    failsafe_s: float = 4.0
+
+    def validate(self) -> None:
+        _check(0 <= self.countdown_s <= 30, "countdown_s must be 0..30")
+        _check(self.show_result_s > 0, "show_result_s must be > 0")
+        _check(self.process_timeout_s > 0, "process_timeout_s must be > 0")
+        _check(self.failsafe_s > 0, "failsafe_s must be > 0")
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    #: "int8" (default), "f16" or "f32": the precision the CPU plugin runs the
+    #: generator in. On a Pi, measure with `booth bench --precisions`.
+    precision: str = "int8"
+    #: "auto" (the complexity policy picks) or a fixed size, a multiple of 8 in
+    #: [min_size, max_size].
+    size: str = "auto"
+    #: The sizes the generator is warmed up for and the policy chooses from (long
+    #: side of the crop, multiples of 8 within 384..512).
+    sizes: list[int] = field(default_factory=lambda: [384, 448, 512])
+    #: Complexity score (mean gradient magnitude, see booth.policy) at or below which
+    #: the smallest size is used, and at or above which the largest is used.
+    complexity_low: float = 6.0
+    complexity_high: float = 14.0
+    #: OpenVINO inference threads (0 = let OpenVINO decide: all cores).
+    threads: int = 0
+
+    def validate(self) -> None:
+        _check(self.precision in ("int8", "f16", "f32"), 'must be "int8", "f16" or "f32"')
+        _check(bool(self.sizes), "sizes must not be empty")
+        for s in self.sizes:
+            _check(isinstance(s, int) and s % 8 == 0 and 384 <= s <= 512,
+                   f"sizes: {s!r} is not a multiple of 8 in 384..512")
+        _check(self.size == "auto" or (self.size.isdigit() and int(self.size) in self.sizes),
+               'size must be "auto" or one of sizes')
+        _check(0 <= self.complexity_low < self.complexity_high,
+               "complexity_low must be >= 0 and below complexity_high")
+        _check(self.threads >= 0, "threads must be >= 0")
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    #: "portrait" (the levelled crop is stylized; fast) or "hd" (whole frame and each
+    #: face separately, faces pasted back with a feathered mask; slower).
+    mode: str = "portrait"
+    #: Detector score threshold (0..1).
+    score_threshold: float = 0.6
+    #: At most this many faces are used (largest first).
+    max_faces: int = 12
+    #: Long side of the downscaled copy the detector runs on.
+    detect_size: int = 640
+    #: Portrait framing: share of the crop's height the face box takes (one face).
+    face_share: float = 0.38
+    #: Extra room around the group's face boxes, as a share of the mean face height.
+    margin: float = 0.9
+    #: Output aspect ratio, width / height (0.8 = 4:5 portrait).
+    aspect: float = 0.8
+
+    def validate(self) -> None:
+        _check(self.mode in ("portrait", "hd"), 'must be "portrait" or "hd"')
+        _check(0 < self.score_threshold < 1, "score_threshold must be in (0, 1)")
+        _check(1 <= self.max_faces <= 50, "max_faces must be 1..50")
+        _check(160 <= self.detect_size <= 1920, "detect_size must be 160..1920")
+        _check(0.05 <= self.face_share <= 0.9, "face_share must be 0.05..0.9")
+        _check(0 <= self.margin <= 5, "margin must be 0..5")
+        _check(0.4 <= self.aspect <= 2.5, "aspect must be 0.4..2.5 (width / height)")
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    #: Address the web server listens on (0.0.0.0 = every interface, for phones).
+    host: str = "0.0.0.0"
+    port: int = 8080
+    #: Base URL in QR codes, e.g. "http://10.42.0.1:8080" (the Pi's hotspot).
+    #: Empty: the primary IPv4 address is detected.
+    base_url: str = ""
+    #: Admin password for the admin page, the HTTP trigger and a private gallery.
+    #: Empty: admin pages are reachable from the Pi itself (loopback) only.
+    admin_password: str = ""
+    #: "public": anyone on the booth's network sees the gallery index.
+    #: "private": only per-photo links (QR codes) work; the index needs the admin.
+    gallery_index: str = "public"
+    #: Gallery colours (CSS colours).
+    accent_color: str = "#ff5c8a"
+    background_color: str = "#17131f"
+    #: waitress worker threads.
+    threads: int = 8
+
+    def validate(self) -> None:
+        _check(1 <= self.port <= 65535, "port must be 1..65535")
+        _check(self.gallery_index in ("public", "private"), 'must be "public" or "private"')
+        _check(self.base_url == "" or re.match(r"^https?://[^\s/]+(/[^\s]*)?$", self.base_url)
+               is not None, 'base_url must look like "http://10.42.0.1:8080" or be empty')
+        for name in ("accent_color", "background_color"):
+            _check(re.match(r"^#[0-9a-fA-F]{6}$", getattr(self, name)) is not None,
+                   f'{name} must be a colour like "#ff5c8a"')
+        _check(1 <= self.threads <= 64, "threads must be 1..64")
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    #: Below this much free disk, new captures are refused with a clear message.
+    min_free_mb: int = 500
+    #: Delete photos older than this many days (0 = never delete guests' photos).
+    retention_days: int = 0
+    #: JPEG quality of the stored images.
+    jpeg_quality: int = 90
+    #: Long side of the gallery thumbnails.
+    thumb_size: int = 320
+
+    def validate(self) -> None:
+        _check(self.min_free_mb >= 0, "min_free_mb must be >= 0")
+        _check(self.retention_days >= 0, "retention_days must be >= 0")
+        _check(50 <= self.jpeg_quality <= 100, "jpeg_quality must be 50..100")
+        _check(64 <= self.thumb_size <= 1024, "thumb_size must be 64..1024")
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    #: Let guests upload photos from their phones at /upload.
+    enabled: bool = False
+    #: Optional event PIN guests must type to upload ("" = none).
+    pin: str = ""
+    #: Largest accepted upload, in bytes.
+    max_bytes: int = 12_000_000
+    #: Largest accepted image, in pixels (checked from the header before decoding).
+    max_pixels: int = 40_000_000
+    #: Per client: files per minute, and photos waiting in the queue.
+    per_minute: int = 6
+    queue_max: int = 3
+    #: Show uploaded results on the kiosk screen too.
+    show_on_kiosk: bool = False
+
+    def validate(self) -> None:
+        _check(self.pin == "" or self.pin.isdigit(), "pin must be digits or empty")
+        _check(10_000 <= self.max_bytes <= 100_000_000, "max_bytes must be 10 kB..100 MB")
+        _check(1_000 <= self.max_pixels <= 100_000_000, "max_pixels must be 1000..100000000")
+        _check(self.per_minute >= 1 and self.queue_max >= 1,
+               "per_minute and queue_max must be >= 1")
+
+
+@dataclass(frozen=True)
+class Settings:
+    booth: BoothSettings = field(default_factory=BoothSettings)
+    camera: CameraSettings = field(default_factory=CameraSettings)
+    button: ButtonSettings = field(default_factory=ButtonSettings)
+    cycle: CycleSettings = field(default_factory=CycleSettings)
+    generator: GeneratorSettings = field(default_factory=GeneratorSettings)
+    face: FaceSettings = field(default_factory=FaceSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    upload: UploadSettings = field(default_factory=UploadSettings)
+    #: The folder relative paths are resolved against (the config file's folder).
+    base_dir: Path = field(default=PROJECT_ROOT, compare=False)
+
+    @property
+    def data_dir(self) -> Path:
+        """The data directory: BOOTH_DATA_DIR wins over the config file."""
+        raw = os.environ.get("BOOTH_DATA_DIR") or self.booth.data_dir
+        path = Path(raw).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    def replace(self, section: str, **changes: Any) -> "Settings":
+        """A copy with some keys of one section changed (validated)."""
+        new_section = dataclasses.replace(getattr(self, section), **changes)
+        new_section.validate()
+        return dataclasses.replace(self, **{section: new_section})
+
+
+SECTIONS: dict[str, type] = {f.name: f.type for f in dataclasses.fields(Settings)
+                             if f.name != "base_dir"}
+_SECTION_TYPES = get_type_hints(Settings)
+
+#: The documented default configuration at the top of the project.
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.toml"
+
+
+def _find_line(text: str, section: str, key: str | None) -> int | None:
+    """The 1-based line of ``[section] key`` in the TOML text, if it can be found."""
+    current = None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        header = re.match(r"^\[([A-Za-z0-9_.-]+)\]", stripped)
+        if header:
+            current = header.group(1)
+            if key is None and current == section:
+                return number
+            continue
+        if current == section and key and re.match(rf"^{re.escape(key)}\s*=", stripped):
+            return number
+    return None
+
+
+def _type_ok(value: Any, expected: Any) -> bool:
+    if expected is bool:
+        return isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is str:
+        return isinstance(value, str)
+    if getattr(expected, "__origin__", None) is list:
+        (inner,) = expected.__args__
+        return isinstance(value, list) and all(_type_ok(v, inner) for v in value)
+    return False
+
+
+def _type_name(expected: Any) -> str:
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    if expected in names:
+        return names[expected]
+    if getattr(expected, "__origin__", None) is list:
+        return f"a list of {_type_name(expected.__args__[0]).removeprefix('an ').removeprefix('a ')}s"
+    return str(expected)
+
+
+def _build_section(name: str, table: Any, where: str, text: str):
+    cls = _SECTION_TYPES[name]
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [{name}] must be a table")
+    hints = get_type_hints(cls)
+    values = {}
+    for key, value in table.items():
+        line = _find_line(text, name, key)
+        at = f"{where}:{line}" if line else where
+        if key not in hints:
+            known = ", ".join(hints)
+            raise ConfigError(f"{at}: [{name}] unknown key {key!r} (known: {known})")
+        if not _type_ok(value, hints[key]):
+            raise ConfigError(f"{at}: [{name}] {key}: expected {_type_name(hints[key])}, "
+                              f"got {value!r}")
+        values[key] = float(value) if hints[key] is float else value
+    section = cls(**values)
+    try:
+        section.validate()
+    except ValueError as exc:
+        # Point at the first key the message names, else at the section header.
+        named = next((k for k in values if re.search(rf"\b{k}\b", str(exc))), None)
+        line = _find_line(text, name, named) if named else _find_line(text, name, None)
+        at = f"{where}:{line}" if line else where
+        key_part = f" {named}" if named else ""
+        raise ConfigError(f"{at}: [{name}]{key_part}: {exc}") from None
+    return section
+
+
+def load(path: str | os.PathLike | None = None) -> Settings:
+    """Read and validate a config file; ``None`` reads the documented defaults.
+
+    Raises :class:`ConfigError` (one line) for a missing file, bad TOML, an unknown
+    section or key, a wrong type or a bad value.
+    """
+    path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: cannot read config file ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    return from_dict(data, where=where, text=text, base_dir=path.resolve().parent)
+
+
+def from_dict(data: dict, *, where: str = "<config>", text: str = "",
+              base_dir: Path = PROJECT_ROOT) -> Settings:
+    """Validated settings from a parsed TOML document (missing keys get defaults)."""
+    sections = {}
+    for name, table in data.items():
+        if name not in SECTIONS:
+            line = _find_line(text, name, None)
+            at = f"{where}:{line}" if line else where
+            raise ConfigError(f"{at}: unknown section [{name}] (known: {', '.join(SECTIONS)})")
+        sections[name] = _build_section(name, table, where, text)
+    return Settings(**sections, base_dir=base_dir)
+
+
+def defaults() -> Settings:
+    """The built-in defaults (what config.toml documents)."""
+    return Settings()
