@@ -58,6 +58,46 @@ def _describe_unsupported(data: bytes) -> str:
     return "not a JPEG, PNG or WebP image"
 
 
+def header_size(data: bytes, kind: str) -> tuple[int, int] | None:
+    """(width, height) read straight from a JPEG, PNG or WebP header, or None."""
+    if kind == "PNG" and len(data) >= 24 and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if kind == "WEBP" and len(data) >= 30:
+        chunk = data[12:16]
+        if chunk == b"VP8X":
+            return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
+        if chunk == b"VP8 ":
+            return (int.from_bytes(data[26:28], "little") & 0x3FFF,
+                    int.from_bytes(data[28:30], "little") & 0x3FFF)
+        if chunk == b"VP8L" and len(data) >= 25:
+            bits = int.from_bytes(data[21:25], "little")
+            return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    if kind == "JPEG":
+        i = 2
+        while i + 9 < len(data):
+            if data[i] != 0xFF:
+                i += 1
+                continue
+            marker = data[i + 1]
+            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
+                i += 1 if marker == 0xFF else 2
+                continue
+            length = int.from_bytes(data[i + 2:i + 4], "big")
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big")
+            i += 2 + length
+    return None
+
+
+def _check_pixels(name: str, size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise ImageError(f"{name}: the image has no pixels ({width}×{height})")
+    if width * height > max_pixels:
+        raise ImageError(f"{name}: {width}×{height} pixels is too large "
+                         f"(the limit is {max_pixels / 1e6:.0f} megapixels)")
+
+
 def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image") -> np.ndarray:
     """Validate and decode a photo into an upright H×W×3 uint8 RGB array.
 
@@ -68,16 +108,14 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str
     kind = sniff_type(data)
     if kind is None:
         raise ImageError(f"{name}: {_describe_unsupported(data)}")
+    declared = header_size(data, kind)
+    if declared is not None:  # refuse bombs before Pillow allocates anything
+        _check_pixels(name, declared, max_pixels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns about odd EXIF; we only need pixels
             image = Image.open(io.BytesIO(data))  # lazy: reads the header only
-            width, height = image.size
-            if width <= 0 or height <= 0:
-                raise ImageError(f"{name}: the image has no pixels ({width}×{height})")
-            if width * height > max_pixels:
-                raise ImageError(f"{name}: {width}×{height} pixels is too large "
-                                 f"(the limit is {max_pixels / 1e6:.0f} megapixels)")
+            _check_pixels(name, image.size, max_pixels)
             image.load()
             image = ImageOps.exif_transpose(image)
             return _to_rgb8(image)
@@ -85,6 +123,8 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         reason = str(exc).split("\n")[0] or type(exc).__name__
+        if isinstance(exc, UnidentifiedImageError):
+            reason = "its contents do not decode"
         raise ImageError(f"{name}: damaged or truncated {kind} file ({reason})") from None
 
 
