@@ -1,0 +1,97 @@
+"""One background thread that runs calls with a deadline, and can be given up on.
+
+The booth calls things that may hang for ever — a camera whose cable wiggled, a
+model call stuck in a driver. Python cannot kill a thread, so :class:`Worker` runs
+each call on its own daemon thread and the caller waits with a timeout::
+
+    worker = Worker("camera")
+    frame = worker.call(camera.capture, timeout=5.0)   # raises CallTimeout if it hangs
+
+After a timeout the worker is *abandoned*: its thread (stuck in the call) is left
+behind as a daemon thread that cannot block the process from exiting, and the next
+``call`` starts a fresh thread. Calls never run two at a time on one worker.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future
+from typing import Any, Callable
+
+
+class CallTimeout(TimeoutError):
+    """The call did not finish in time; its thread was abandoned."""
+
+
+class Worker:
+    """A single daemon thread that runs one call at a time (see the module docstring)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._lock = threading.Lock()  # one call at a time
+        self._jobs: queue.SimpleQueue | None = None
+        self._thread: threading.Thread | None = None
+        self.abandoned = 0  # threads given up on (hung calls)
+
+    def _start(self) -> queue.SimpleQueue:
+        jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, args=(jobs,), name=self.name, daemon=True)
+        self._jobs = jobs
+        self._thread.start()
+        return jobs
+
+    @staticmethod
+    def _loop(jobs: queue.SimpleQueue) -> None:
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            future, fn, args = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to the caller, who decides
+                future.set_exception(exc)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Queue ``fn(*args)`` on the worker's thread; returns its Future."""
+        future: Future = Future()
+        jobs = self._jobs or self._start()
+        jobs.put((future, fn, args))
+        return future
+
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float) -> Any:
+        """Run ``fn(*args)`` on the worker's thread and return its result.
+
+        Raises whatever ``fn`` raised, or :class:`CallTimeout` after ``timeout``
+        seconds (the thread is then abandoned and a new one serves the next call).
+        """
+        with self._lock:
+            future = self.submit(fn, *args)
+            try:
+                return future.result(timeout=timeout)
+            except TimeoutError:
+                if future.done():  # finished in the very last instant
+                    return future.result()
+                self.abandon()
+                raise CallTimeout(f"{self.name}: no answer after {timeout:g} s") from None
+
+    def abandon(self) -> None:
+        """Give up on the current thread (it may be hung); the next call gets a new one."""
+        if self._jobs is not None:
+            self._jobs.put(None)  # ends the thread if the stuck call ever returns
+            self.abandoned += 1
+        self._jobs = None
+        self._thread = None
+
+    def stop(self, timeout: float = 1.0) -> bool:
+        """End the thread after its current call; True if it ended within ``timeout``."""
+        thread, jobs = self._thread, self._jobs
+        self._jobs = self._thread = None
+        if jobs is None or thread is None:
+            return True
+        jobs.put(None)
+        thread.join(timeout)
+        return not thread.is_alive()
