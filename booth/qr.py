@@ -1,0 +1,76 @@
+"""QR codes that take a guest from the booth's screen to their photo's page.
+
+Every QR code the booth shows or serves encodes one URL, built in one place::
+
+    photo_url(settings, photo_id) == base_url(settings) + "/p/" + photo_id
+
+``base_url`` is ``[web] base_url`` from the config when it is set (for example the
+Pi's hotspot address ``http://10.42.0.1:8080``). When it is empty the booth guesses
+the address phones can reach: the primary IPv4 address of the machine (the one its
+default route leaves from) and ``[web] port``. The admin page shows the guess, so the
+organiser can check it before guests start scanning.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+
+import segno
+
+from booth.config import Settings
+
+#: Medium error correction: survives a glare spot on the HDMI screen, stays small.
+_ERROR_LEVEL = "m"
+
+
+def primary_ipv4() -> str:
+    """The IPv4 address this machine's default route leaves from, or 127.0.0.1.
+
+    Connecting a UDP socket sends nothing; it only asks the kernel which local
+    address it would use, so this works offline and never blocks.
+    """
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("10.255.255.255", 1))
+        address = probe.getsockname()[0]
+    except OSError:  # no route at all (no network yet)
+        address = "127.0.0.1"
+    finally:
+        probe.close()
+    return address if address != "0.0.0.0" else "127.0.0.1"
+
+
+def base_url(settings: Settings) -> str:
+    """The configured base URL, or http://<primary IPv4>:<port> when it is empty."""
+    configured = settings.web.base_url.rstrip("/")
+    if configured:
+        return configured
+    return f"http://{primary_ipv4()}:{settings.web.port}"
+
+
+def base_url_is_detected(settings: Settings) -> bool:
+    """True when the base URL is a guess (the admin page asks the organiser to check it)."""
+    return not settings.web.base_url
+
+
+def photo_url(settings: Settings, photo_id: str) -> str:
+    """The absolute URL of a photo's page: what its QR code encodes."""
+    return f"{base_url(settings)}/p/{photo_id}"
+
+
+def svg(url: str, *, dark: str = "#000000", light: str = "#ffffff") -> bytes:
+    """The QR code of ``url`` as a scalable SVG (viewBox only, sized by CSS)."""
+    code = segno.make(url, error=_ERROR_LEVEL)
+    out = io.BytesIO()
+    code.save(out, kind="svg", border=4, dark=dark, light=light, omitsize=True,
+              xmldecl=False, title=url)
+    return out.getvalue()
+
+
+def png(url: str, *, scale: int = 10) -> bytes:
+    """The QR code of ``url`` as a black-on-white PNG (``scale`` pixels per module)."""
+    code = segno.make(url, error=_ERROR_LEVEL)
+    out = io.BytesIO()
+    code.save(out, kind="png", scale=scale, border=4)
+    return out.getvalue()

@@ -1,0 +1,201 @@
+"""The booth's web server: the HDMI kiosk screen, the guests' gallery, the admin page.
+
+``create_app(booth)`` builds the Flask app (one blueprint per audience) around the
+daemon's :class:`Booth` object; ``serve(app, host, port, threads)`` runs it with
+waitress — never Flask's development server — on a background thread of the daemon
+and returns a :class:`WebServer` to ``close()``::
+
+    app = create_app(booth)
+    server = serve(app, settings.web.host, settings.web.port, settings.web.threads)
+    ...
+    server.close()
+
+Blueprints:
+
+* :mod:`booth.web.kiosk` — ``/kiosk`` (the HDMI screen), ``/events`` (server-sent
+  events), ``/preview.jpg`` (live camera), ``/api/trigger``;
+* :mod:`booth.web.gallery` — ``/`` (gallery), ``/p/<id>`` (a photo's page, its images
+  and QR codes), ``/theme.css``;
+* :mod:`booth.web.api` — ``/api/photos``, ``/healthz``, ``/metrics``;
+* :mod:`booth.web.admin` — ``/admin`` (login, statistics, delete, zip download).
+
+Files are only ever reached by a photo id looked up in the store: the ``<photo_id:...>``
+URL converter accepts nothing but the store's id alphabet, so no user-supplied path
+reaches the file system.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
+
+log = logging.getLogger(__name__)
+
+#: Largest request body the web server reads (forms and API calls only; phone uploads,
+#: a later feature, raise it for their own route).
+MAX_REQUEST_BYTES = 64 * 1024
+
+#: Content-Security-Policy: everything from the booth itself, nothing inline, no frames.
+CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+       "form-action 'self'; frame-ancestors 'none'")
+
+
+class PhotoIdConverter(BaseConverter):
+    """A photo id as the store makes them: URL-safe base64, 22..64 characters."""
+
+    regex = r"[A-Za-z0-9_-]{22,64}"
+
+
+def create_app(booth: Any) -> Flask:
+    """The Flask app for ``booth`` (the daemon's Booth: settings, store, events, ...)."""
+    from booth.web import admin, api, gallery, kiosk
+    from booth.web.access import FailureThrottle, csrf_token, is_admin
+
+    app = Flask(__name__)
+    app.config.update(
+        BOOTH=booth,
+        # Sessions only hold "logged in as admin"; a restart logs the organiser out.
+        SECRET_KEY=secrets.token_bytes(32),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
+        MAX_FORM_PARTS=50,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["booth_throttle"] = FailureThrottle()
+    app.extensions["booth_stopping"] = threading.Event()
+    # Long-lived streams (SSE) each hold one waitress thread: keep half the threads
+    # free for the gallery whatever happens.
+    threads = booth.settings.web.threads
+    app.extensions["booth_streams"] = threading.BoundedSemaphore(max(1, threads // 2))
+    app.url_map.converters["photo_id"] = PhotoIdConverter
+
+    for module in (kiosk, gallery, api, admin):
+        app.register_blueprint(module.bp)
+
+    @app.template_filter("timestamp_local")
+    def _timestamp_local(epoch: int) -> str:
+        return time.strftime("%d %b, %H:%M", time.localtime(epoch))
+
+    @app.context_processor
+    def _globals() -> dict:
+        return {"settings": booth.settings, "title": booth.settings.booth.event_title,
+                "is_admin": is_admin, "csrf_token": csrf_token}
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        return _error_response(exc.code or 500, exc.description or exc.name, exc)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("web: unexpected error on %s %s", request.method, request.path)
+        return _error_response(500, "Something went wrong on the booth; please try again.", None)
+
+    return app
+
+
+def _wants_json() -> bool:
+    path = request.path
+    return (path.startswith("/api/") or path in ("/healthz", "/events")
+            or request.accept_mimetypes.best == "application/json")
+
+
+def _error_response(code: int, message: str, exc: HTTPException | None):
+    """One short line for the client: JSON for the API, a small page for people."""
+    message = message.split("\n")[0]
+    if _wants_json():
+        response = jsonify(error=message)
+    else:
+        response = Response(render_template("error.html", code=code, message=message),
+                            mimetype="text/html")
+    response.status_code = code
+    if exc is not None:  # keep Allow (405), Retry-After (429/503) and the like
+        for name in ("Allow", "Retry-After", "WWW-Authenticate"):
+            value = exc.get_response().headers.get(name)
+            if value:
+                response.headers[name] = value
+    return response
+
+
+class WebServer:
+    """A waitress server running on its own thread; ``close()`` stops it."""
+
+    def __init__(self, app: Flask, host: str, port: int, threads: int) -> None:
+        import waitress
+
+        self.app = app
+        self._server = waitress.create_server(
+            app, host=host, port=port, threads=threads,
+            ident="booth",
+            max_request_body_size=MAX_REQUEST_BYTES,
+            # An idle phone connection is dropped after this long; SSE streams send a
+            # heartbeat more often, so they stay open.
+            channel_timeout=60,
+            clear_untrusted_proxy_headers=True,
+        )
+        self.host = self._server.effective_host
+        self.port = int(self._server.effective_port)
+        self._thread = threading.Thread(target=self._run, name="booth-web", daemon=True)
+        self._closed = False
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except Exception:  # a closed map while the loop polls; nothing left to serve
+            if not self._closed:
+                log.exception("web: server stopped unexpectedly")
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> "WebServer":
+        self._thread.start()
+        return self
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop accepting, end the event streams, and stop the worker threads."""
+        if self._closed:
+            return
+        self._closed = True
+        self.app.extensions["booth_stopping"].set()
+        server = self._server
+        # The streams notice booth_stopping within a second; then close every channel
+        # (the listening socket included) so the asyncore loop ends.
+        server.task_dispatcher.shutdown(timeout=timeout)
+        for channel in list(server._map.values()):
+            try:
+                channel.handle_close()
+            except Exception:
+                pass
+        self._thread.join(timeout)
+
+
+def serve(app: Flask, host: str, port: int, threads: int) -> WebServer:
+    """Serve ``app`` with waitress on a background thread; returns the running server.
+
+    ``port`` 0 picks a free port (``server.port`` tells which).
+    """
+    return WebServer(app, host, port, threads).start()

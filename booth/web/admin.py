@@ -1,0 +1,185 @@
+"""The organiser's page: statistics, the QR base URL, deleting photos, a zip of all.
+
+Logging in takes ``[web] admin_password`` (five wrong tries per minute per address,
+then HTTP 429). On the Pi itself (loopback) no login is needed; with an empty
+password that is the only way in.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import zipfile
+from typing import Iterator
+
+from flask import (Blueprint, Response, abort, current_app, flash, get_flashed_messages, redirect,
+                   render_template, request, session, url_for)
+
+from booth import qr
+from booth.web.access import csrf_ok, is_admin, password_matches
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+PAGE_SIZE = 48
+#: Bytes read from a photo file per zip chunk sent to the browser.
+ZIP_CHUNK = 256 * 1024
+
+
+def _booth():
+    return current_app.config["BOOTH"]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only our own pages are valid targets after logging in (no open redirect)."""
+    if target in ("/kiosk", "/", "/admin"):
+        return target
+    return url_for("admin.index")
+
+
+def _require_admin() -> None:
+    if not is_admin():
+        abort(403, "This is the organiser's page: log in first.")
+
+
+def _require_csrf() -> None:
+    if not csrf_ok():
+        abort(400, "This form has expired; reload the page and try again.")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    settings = _booth().settings
+    next_page = _safe_next(request.values.get("next"))
+    if is_admin():
+        return redirect(next_page)
+    if not settings.web.admin_password:
+        return render_template("login.html", disabled=True, next_page=next_page), 403
+    if request.method == "GET":
+        return render_template("login.html", next_page=next_page)
+    throttle = current_app.extensions["booth_throttle"]
+    client = request.remote_addr or "?"
+    wait = throttle.retry_after(client)
+    if wait:
+        response = Response(render_template("login.html", next_page=next_page,
+                                            error=f"Too many wrong passwords; try again in {wait} s."),
+                            status=429, mimetype="text/html")
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if not password_matches(request.form.get("password")):
+        throttle.failed(client)
+        return render_template("login.html", next_page=next_page, error="Wrong password."), 403
+    session.clear()
+    session["admin"] = True
+    return redirect(next_page)
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("gallery.index"))
+
+
+def _summary(stats: dict) -> dict:
+    latencies = [float(x) for x in stats.get("press_to_result_ms", []) or []]
+    return {
+        "photos": stats.get("photos", 0), "cycles": stats.get("cycles", 0),
+        "failures": stats.get("failures", 0), "ignored_presses": stats.get("ignored_presses", 0),
+        "uploads": stats.get("uploads", 0),
+        "median_s": statistics.median(latencies) / 1000.0 if latencies else None,
+        "samples": len(latencies),
+    }
+
+
+@bp.get("")
+@bp.get("/")
+def index():
+    if not is_admin():
+        return redirect(url_for("admin.login", next="/admin"))
+    booth = _booth()
+    raw = request.args.get("page", "1")
+    page = int(raw) if raw.isdigit() and int(raw) >= 1 else 1
+    total = booth.store.count()
+    photos = booth.store.list(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    return render_template(
+        "admin.html", stats=_summary(booth.stats()), health=booth.health(),
+        base_url=qr.base_url(booth.settings), base_url_detected=qr.base_url_is_detected(booth.settings),
+        photos=photos, page=page, pages=max(1, -(-total // PAGE_SIZE)), total=total,
+        free_mb=booth.store.free_mb(), messages=get_flashed_messages())
+
+
+@bp.post("/delete/<photo_id:photo_id>")
+def delete(photo_id: str):
+    _require_admin()
+    _require_csrf()
+    if not _booth().store.delete(photo_id):
+        abort(404, "There is no photo with this id.")
+    flash("Photo deleted.")
+    return redirect(url_for("admin.index"))
+
+
+class _ChunkBuffer:
+    """A write-only file for zipfile that hands its bytes over as chunks."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._written = 0
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        self._written += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._written
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> list[bytes]:
+        """The bytes written since the last call, as one chunk (none when empty)."""
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return [data] if data else []
+
+
+def zip_chunks(store) -> Iterator[bytes]:
+    """Every photo (anime and original) as one zip, produced piece by piece.
+
+    JPEGs are already compressed, so they are stored as they are: the zip costs no
+    CPU the generator needs, and memory stays at one chunk whatever the count.
+    """
+    buffer = _ChunkBuffer()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        offset = 0
+        while True:
+            batch = store.list(limit=100, offset=offset)
+            if not batch:
+                break
+            offset += len(batch)
+            for photo in batch:
+                stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(photo.created))
+                for kind in ("anime", "original"):
+                    path = store.file_path(photo.id, kind)
+                    if path is None:  # deleted while zipping
+                        continue
+                    info = zipfile.ZipInfo(f"{stamp}-{photo.id[:8]}-{kind}.jpg",
+                                           time.localtime(photo.created)[:6])
+                    try:
+                        source = open(path, "rb")
+                    except FileNotFoundError:
+                        continue
+                    with source, archive.open(info, "w") as entry:
+                        while chunk := source.read(ZIP_CHUNK):
+                            entry.write(chunk)
+                            yield from buffer.take()
+                    yield from buffer.take()
+    yield from buffer.take()
+
+
+@bp.get("/photos.zip")
+def download_all():
+    _require_admin()
+    name = time.strftime("anime-booth-%Y%m%d.zip")
+    response = Response(zip_chunks(_booth().store), mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

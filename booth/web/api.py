@@ -1,0 +1,130 @@
+"""Machine-readable views: ``/api/photos``, ``/healthz`` and ``/metrics``.
+
+* ``/api/photos`` — the newest photos as JSON (same privacy rule as the gallery).
+* ``/healthz`` — the daemon's health as JSON; HTTP 503 while the booth cannot take
+  photos, so a monitoring probe (or ``curl -f``) notices.
+* ``/metrics`` — Prometheus text format: cycles, failures, ignored presses, photos,
+  disk free and the press-to-result latency histogram.
+"""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+
+from booth import qr
+from booth.web.access import is_admin
+from booth.web.gallery import index_allowed
+
+bp = Blueprint("api", __name__)
+
+#: Press-to-result histogram buckets (seconds): a good booth lands in the 2..8 s ones.
+LATENCY_BUCKETS_S = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 60.0)
+
+
+def _booth():
+    return current_app.config["BOOTH"]
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        abort(400, f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def photo_json(photo) -> dict:
+    """One photo as the API lists it: id, time, page and image URLs."""
+    base = f"/p/{photo.id}"
+    return {"id": photo.id, "created": photo.created, "source": photo.source,
+            "page": base, "url": qr.photo_url(_booth().settings, photo.id),
+            "anime": f"{base}/anime.jpg", "original": f"{base}/original.jpg",
+            "thumb": f"{base}/thumb.jpg", "qr_svg": f"{base}/qr.svg", "qr_png": f"{base}/qr.png"}
+
+
+@bp.get("/api/photos")
+def photos():
+    if not index_allowed():
+        abort(403, "the gallery is private: log in as the organiser")
+    limit = _int_arg("limit", 24, 1, 100)
+    offset = _int_arg("offset", 0, 0, 10_000_000)
+    store = _booth().store
+    return jsonify(photos=[photo_json(p) for p in store.list(limit=limit, offset=offset)],
+                   total=store.count(), limit=limit, offset=offset)
+
+
+@bp.get("/healthz")
+def healthz():
+    health = dict(_booth().health())
+    last = health.get("last_cycle")
+    if isinstance(last, dict) and not is_admin():
+        # The newest photo's id is its key; only the organiser sees it here.
+        health["last_cycle"] = {k: v for k, v in last.items() if k != "photo_id"}
+    response = jsonify(health)
+    response.status_code = 200 if health.get("ok") else 503
+    return response
+
+
+def _escape_label(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+def prometheus_text(stats: dict, health: dict) -> str:
+    """The booth's figures in the Prometheus text exposition format (version 0.0.4)."""
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+        for suffix_labels, value in samples:
+            lines.append(f"{name}{suffix_labels} {_number(value)}")
+
+    metric("booth_cycles_total", "counter", "Photo cycles completed since the booth started.",
+           [("", stats.get("cycles", 0))])
+    metric("booth_failures_total", "counter", "Cycles that ended on the error screen.",
+           [("", stats.get("failures", 0))])
+    metric("booth_ignored_presses_total", "counter",
+           "Button presses ignored because a cycle was running.",
+           [("", stats.get("ignored_presses", 0))])
+    metric("booth_uploads_total", "counter", "Photos uploaded from phones.",
+           [("", stats.get("uploads", 0))])
+    metric("booth_photos", "gauge", "Photos in the store.", [("", stats.get("photos", 0))])
+    disk = health.get("disk") or {}
+    metric("booth_disk_free_bytes", "gauge", "Free space on the photo store's disk.",
+           [("", float(disk.get("free_mb", 0.0)) * 1024 * 1024)])
+    metric("booth_up", "gauge", "1 when the booth can take photos.",
+           [("", 1 if health.get("ok") else 0)])
+    components = [(f'{{component="{_escape_label(name)}"}}', 1 if (health.get(name) or {}).get("ok") else 0)
+                  for name in ("camera", "model", "gpio", "disk")]
+    metric("booth_component_ok", "gauge", "1 when a part of the booth works.", components)
+
+    latencies = sorted(float(ms) / 1000.0 for ms in stats.get("press_to_result_ms", []) or [])
+    samples = []
+    for bound in LATENCY_BUCKETS_S:
+        samples.append((f'_bucket{{le="{bound:g}"}}', sum(1 for s in latencies if s <= bound)))
+    samples.append(('_bucket{le="+Inf"}', len(latencies)))
+    samples.append(("_sum", sum(latencies)))
+    samples.append(("_count", len(latencies)))
+    metric("booth_press_to_result_seconds", "histogram",
+           "Time from the button press to the result on screen, over the recent cycles "
+           "the daemon keeps.", samples)
+    return "\n".join(lines) + "\n"
+
+
+def _number(value: float) -> str:
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return f"{value:.6g}" if not value.is_integer() else str(int(value))
+
+
+@bp.get("/metrics")
+def metrics():
+    booth = _booth()
+    text = prometheus_text(booth.stats(), booth.health())
+    return Response(text, mimetype="text/plain; version=0.0.4; charset=utf-8")

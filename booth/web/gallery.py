@@ -1,0 +1,120 @@
+"""The guests' side: the gallery (``/``), each photo's page and its images and QR codes.
+
+A photo's page (``/p/<id>``) is what its QR code opens; it always works for whoever
+has the link. The gallery index lists everybody's photos, so it is open only when
+``[web] gallery_index = "public"`` (otherwise the organiser must log in).
+
+Images are looked up by id in the store and sent with an ETag and a long
+``Cache-Control`` (a photo never changes under its id), so a phone on the event's
+Wi-Fi downloads each thumbnail once.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, send_file
+
+from booth import qr
+from booth.web.access import is_admin
+
+bp = Blueprint("gallery", __name__)
+
+#: Thumbnails per gallery page.
+PAGE_SIZE = 24
+#: Photos never change under their id: phones may keep them for a week without asking.
+IMAGE_CACHE = "private, max-age=604800, immutable"
+_IMAGE_KINDS = {"anime.jpg": "anime", "original.jpg": "original", "thumb.jpg": "thumb"}
+
+
+def _booth():
+    return current_app.config["BOOTH"]
+
+
+def index_allowed() -> bool:
+    """The gallery index (and the photo list API) is open to this visitor."""
+    return _booth().settings.web.gallery_index == "public" or is_admin()
+
+
+def page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        abort(400, "page must be a whole number from 1")
+    return int(raw)
+
+
+@bp.get("/")
+def index():
+    if not index_allowed():
+        return render_template("private.html"), 403
+    store = _booth().store
+    page = page_number()
+    total = store.count()
+    photos = store.list(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    pages = max(1, -(-total // PAGE_SIZE))
+    return render_template("gallery.html", photos=photos, page=page, pages=pages, total=total)
+
+
+def _photo_or_404(photo_id: str):
+    photo = _booth().store.get(photo_id)
+    if photo is None:
+        abort(404, "There is no photo with this link (it may have been deleted).")
+    return photo
+
+
+@bp.get("/p/<photo_id:photo_id>")
+def photo_page(photo_id: str):
+    photo = _photo_or_404(photo_id)
+    return render_template("photo.html", photo=photo, url=qr.photo_url(_booth().settings, photo.id),
+                           show_gallery_link=index_allowed())
+
+
+@bp.get("/p/<photo_id:photo_id>/<any('anime.jpg', 'original.jpg', 'thumb.jpg'):name>")
+def image(photo_id: str, name: str):
+    store = _booth().store
+    path = store.file_path(photo_id, _IMAGE_KINDS[name])
+    if path is None:
+        abort(404, "There is no photo with this link.")
+    # Belt and braces: whatever the store returns must be inside the store.
+    root = getattr(store, "root", None)
+    if root is not None and not path.resolve().is_relative_to(root.resolve()):
+        abort(404, "There is no photo with this link.")
+    try:
+        response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True,
+                             max_age=None, download_name=f"anime-booth-{photo_id[:8]}-{name}")
+    except FileNotFoundError:  # deleted between the lookup and the read
+        abort(404, "There is no photo with this link.")
+    response.headers["Cache-Control"] = IMAGE_CACHE
+    if request.args.get("download") == "1":
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="anime-booth-{photo_id[:8]}-{name}"')
+    return response
+
+
+@lru_cache(maxsize=256)
+def _qr_bytes(url: str, kind: str) -> bytes:
+    return qr.svg(url) if kind == "svg" else qr.png(url)
+
+
+@bp.get("/p/<photo_id:photo_id>/qr.<any('svg', 'png'):kind>")
+def qr_code(photo_id: str, kind: str):
+    photo = _photo_or_404(photo_id)
+    url = qr.photo_url(_booth().settings, photo.id)
+    mimetype = "image/svg+xml" if kind == "svg" else "image/png"
+    response = Response(_qr_bytes(url, kind), mimetype=mimetype)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    # An SVG opened on its own must not run anything.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@bp.get("/theme.css")
+def theme():
+    """The event's colours from the config, as CSS variables (no inline styles: CSP)."""
+    web = _booth().settings.web
+    css = (f":root{{--accent:{web.accent_color};--bg:{web.background_color};}}\n")
+    response = Response(css, mimetype="text/css")
+    response.headers["Cache-Control"] = "no-cache"
+    response.add_etag()
+    return response.make_conditional(request)

@@ -1,0 +1,144 @@
+"""The HDMI screen beside the button: ``/kiosk``, its event stream, preview and trigger.
+
+The kiosk page is one HTML document that never reloads. Its script listens to
+``/events`` (server-sent events from the daemon's :class:`~booth.events.EventBus`)
+and switches between the screens — idle with the live preview, countdown, capture,
+processing, result, friendly error — as ``state`` events arrive. A ``health`` event
+shows what is wrong in plain words (camera, model, disk, button).
+
+The kiosk, the live preview and the event stream are for the booth's own screen:
+they need the organiser (the Pi's own browser counts, see :mod:`booth.web.access`).
+The stream carries every new photo's id, and the preview is a live camera.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Iterator
+
+from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template,
+                   request, session, url_for)
+
+from booth.web.access import bearer_token, csrf_ok, is_admin, is_loopback, password_matches
+
+bp = Blueprint("kiosk", __name__)
+
+#: A comment line this often keeps proxies and waitress from dropping an idle stream.
+HEARTBEAT_S = 15.0
+#: A stream ends after this long; EventSource reconnects at once (and a dead client's
+#: thread is never held longer than this).
+STREAM_MAX_S = 600.0
+#: The browser waits this long before reconnecting after the daemon restarts.
+RETRY_MS = 2000
+
+
+def _booth():
+    return current_app.config["BOOTH"]
+
+
+@bp.get("/kiosk")
+def kiosk():
+    if not is_admin():
+        return redirect(url_for("admin.login", next="/kiosk"))
+    settings = _booth().settings
+    return render_template("kiosk.html", countdown_s=settings.cycle.countdown_s,
+                           show_result_s=settings.cycle.show_result_s)
+
+
+def sse_message(event) -> str:
+    """One event in the text/event-stream format (``id``, ``event``, ``data`` lines)."""
+    payload = json.dumps({"id": event.id, "kind": event.kind, "data": event.data,
+                          "time": event.time}, separators=(",", ":"), default=str)
+    return f"id: {event.id}\nevent: {event.kind}\ndata: {payload}\n\n"
+
+
+@bp.get("/events")
+def events():
+    if not is_admin():
+        abort(403, "The event stream is for the booth's own screen.")
+    streams = current_app.extensions["booth_streams"]
+    if not streams.acquire(blocking=False):
+        response = jsonify(error="too many open event streams; retrying shortly")
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+        return response
+    bus = _booth().events
+    stopping = current_app.extensions["booth_stopping"]
+    # Subscribe before reading the latest state so no change falls in between.
+    subscription = bus.subscribe()
+
+    def stream() -> Iterator[str]:
+        yield f"retry: {RETRY_MS}\n\n"
+        for kind in ("health", "state"):
+            latest = bus.latest(kind)
+            if latest is not None:
+                yield sse_message(latest)
+        started = last_sent = time.monotonic()
+        while not stopping.is_set() and time.monotonic() - started < STREAM_MAX_S:
+            event = subscription.get(timeout=1.0)
+            if event is not None:
+                yield sse_message(event)
+                last_sent = time.monotonic()
+            elif time.monotonic() - last_sent >= HEARTBEAT_S:
+                yield ": keep-alive\n\n"
+                last_sent = time.monotonic()
+
+    released = []
+
+    def release() -> None:  # waitress closes the response however the stream ends
+        if not released:
+            released.append(True)
+            subscription.close()
+            streams.release()
+
+    response = Response(stream(), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    response.call_on_close(release)
+    return response
+
+
+@bp.get("/preview.jpg")
+def preview():
+    if not is_admin():
+        abort(403, "The live camera is shown on the booth's own screen only.")
+    frame = _booth().preview_jpeg()
+    if frame is None:
+        response = jsonify(error="no preview frame yet")
+        response.status_code = 503
+        response.headers["Retry-After"] = "1"
+        return response
+    return Response(frame, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@bp.post("/api/trigger")
+def trigger():
+    """Start a photo: from the Pi itself, with the admin password, or the admin page's form."""
+    throttle = current_app.extensions["booth_throttle"]
+    client = request.remote_addr or "?"
+    allowed = is_loopback() or (session.get("admin") is True and csrf_ok())
+    if not allowed:
+        wait = throttle.retry_after(client)
+        if wait:
+            response = jsonify(error="too many wrong passwords; wait and try again")
+            response.status_code = 429
+            response.headers["Retry-After"] = str(wait)
+            return response
+        given = bearer_token() or request.form.get("password")
+        if not password_matches(given):
+            if given:
+                throttle.failed(client)
+            response = jsonify(error="the admin password is needed to trigger the booth from "
+                                     "another machine")
+            response.status_code = 401 if not given else 403
+            if not given:
+                response.headers["WWW-Authenticate"] = 'Bearer realm="booth"'
+            return response
+    started = bool(_booth().trigger("http"))
+    if request.form.get("next") == "admin":
+        return redirect(url_for("admin.index"))
+    body = {"started": started}
+    if not started:
+        body["reason"] = "a photo is already being taken"
+    return jsonify(body), (202 if started else 409)

@@ -1,0 +1,35 @@
+/* A photo's page: switch between the anime and the original, and share it. */
+(function () {
+  "use strict";
+
+  var article = document.querySelector(".photo");
+  var frames = document.getElementById("frames");
+  var buttons = document.querySelectorAll(".seg");
+
+  buttons.forEach(function (button) {
+    button.addEventListener("click", function () {
+      var which = button.getAttribute("data-show");
+      frames.className = "frames show-" + which;
+      buttons.forEach(function (b) { b.setAttribute("aria-pressed", b === button ? "true" : "false"); });
+    });
+  });
+
+  var share = document.getElementById("share");
+  if (!navigator.share || !article) { return; }
+  share.hidden = false;
+  share.addEventListener("click", function () {
+    var url = article.getAttribute("data-url");
+    var title = article.getAttribute("data-title");
+    // Share the picture itself where the phone can; otherwise its link.
+    fetch(article.getAttribute("data-anime"))
+      .then(function (r) { return r.blob(); })
+      .then(function (blob) {
+        var file = new File([blob], "anime-portrait.jpg", { type: "image/jpeg" });
+        if (navigator.canShare && navigator.canShare({ files: [file] })) {
+          return navigator.share({ files: [file], title: title, url: url });
+        }
+        return navigator.share({ title: title, url: url });
+      })
+      .catch(function () {});
+  });
+})();
