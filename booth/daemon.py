@@ -1,0 +1,674 @@
+"""The booth daemon: the guest's cycle as an explicit state machine, and `booth run`.
+
+One cycle, every state with a time limit, every transition published on the event
+bus (the kiosk and the gallery follow it through server-sent events)::
+
+    idle ──press──▶ countdown ──▶ capture ──▶ process ──▶ result ──(show_result_s)──▶ idle
+                      │ hold        │ camera      │ model / disk / timeout
+                      ▼ to cancel   ▼ fails       ▼ fails
+                     idle        failsafe ──(failsafe_s)──▶ idle
+
+* A press while a cycle runs (countdown, capture, process, failsafe) is ignored and
+  counted; a press while a result is shown starts the next cycle.
+* Any exception, a camera that hangs, a model call slower than
+  ``[cycle] process_timeout_s``, a full disk: the **failsafe** state shows a friendly
+  message and the booth returns to idle by itself.
+* Processing (faces, generator, storing) runs on its own thread, so the main loop
+  keeps pinging systemd's watchdog and the camera supervisor keeps the preview live.
+  One photo at a time.
+* systemd ``Type=notify``: ``READY=1`` once the model is warm and the web server
+  listens, ``WATCHDOG=1`` from the main loop, ``STATUS=`` with the state. SIGTERM
+  finishes the running cycle (or abandons it after a few seconds), closes the camera
+  and the store, and exits well within 10 s.
+* One log line per cycle with its press-to-result time and each stage's time.
+
+``booth run --demo`` runs all of it on a dev machine with the folder camera.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import queue
+import secrets
+import signal
+import statistics
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+from booth import PROJECT_ROOT, config, sdnotify
+from booth.camera import CameraError, CameraSupervisor, backend_factory
+from booth.events import EventBus
+from booth.store import PhotoStore, StoreFull
+from booth.worker import Worker
+
+log = logging.getLogger("booth")
+
+#: The states of the cycle, in order (see the module docstring).
+STATES = ("idle", "countdown", "capture", "process", "result", "failsafe")
+#: The main loop wakes at least this often (watchdog pings, timers, health).
+TICK_S = 0.25
+#: On SIGTERM a running processing step gets this long to finish before it is
+#: abandoned; with the camera's and web server's closing this keeps the exit < 10 s.
+SHUTDOWN_GRACE_S = 5.0
+#: Press-to-result times kept for /metrics (median, histogram).
+RECENT_CYCLES = 500
+
+#: What guests read on the failsafe screen; the log line has the details.
+MESSAGES = {
+    "camera": "The camera is not working right now. Please try again in a moment.",
+    "model": "The anime machine is not ready. Please ask the host.",
+    "disk": "The booth's memory is full. Please ask the host.",
+    "timeout": "That took too long. Please try again!",
+    "error": "Oops, something went wrong. Please try again!",
+}
+
+
+class CycleFailed(Exception):
+    """Ends a cycle in the failsafe state; ``reason`` picks the guest's message."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+@dataclass
+class CenterCropResult:
+    """The :class:`booth.pipeline.PhotoResult` fields the daemon uses."""
+
+    stylized: np.ndarray
+    crop: np.ndarray
+    size: int
+    faces: list = field(default_factory=list)
+    complexity: float = 0.0
+    timings_ms: dict = field(default_factory=dict)
+
+
+class CenterCropPipeline:
+    """Stand-in for ``booth.pipeline.Pipeline`` while it is not installed: the
+    generator on a centre crop at the configured size (512 for "auto"), no faces."""
+
+    def __init__(self, settings: config.Settings, generator) -> None:
+        self.settings = settings
+        self.generator = generator
+
+    def process(self, rgb: np.ndarray, *, size: int | None = None, use_faces: bool = True):
+        from booth.generator import working_shape
+
+        started = time.perf_counter()
+        fixed = self.settings.generator.size
+        size = size or (int(fixed) if fixed.isdigit() else max(self.settings.generator.sizes))
+        out_h, out_w = working_shape(size, self.settings.face.aspect)
+        h, w = rgb.shape[:2]
+        crop_w = min(w, round(h * out_w / out_h))
+        crop_h = min(h, round(crop_w * out_h / out_w))
+        top, left = (h - crop_h) // 2, (w - crop_w) // 2
+        crop = cv2.resize(rgb[top:top + crop_h, left:left + crop_w], (out_w, out_h),
+                          interpolation=cv2.INTER_AREA)
+        framed = time.perf_counter()
+        stylized = self.generator.stylize(crop)
+        done = time.perf_counter()
+        return CenterCropResult(stylized, crop, size, [], 0.0,
+                                {"frame": (framed - started) * 1e3, "generator": (done - framed) * 1e3})
+
+
+def load_pipeline(settings: config.Settings) -> tuple[Any | None, str]:
+    """The warmed-up pipeline and a status line; (None, why) if the model cannot load."""
+    started = time.perf_counter()
+    try:
+        try:
+            from booth.pipeline import Pipeline
+        except ImportError as exc:
+            log.warning("pipeline: booth.pipeline not available (%s); using a centre crop", exc)
+            from booth.generator import Generator
+
+            pipeline = CenterCropPipeline(settings, Generator.from_settings(settings))
+        else:
+            pipeline = Pipeline.from_settings(settings)
+    except Exception as exc:  # missing weights, broken IR, ...: run, and say so
+        message = f"model not loaded: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        log.error("pipeline: %s (run `booth weights fetch` and `booth weights build`)", message)
+        return None, message
+    return pipeline, f"model warm ({settings.generator.precision}, {time.perf_counter() - started:.1f} s)"
+
+
+class Booth:
+    """The booth: camera, button, pipeline, store and events around one cycle.
+
+    Made by :func:`run` for `booth run`, or directly in tests with injected parts::
+
+        booth = Booth(settings, camera=supervisor, pipeline=pipeline)
+        booth.start()              # the main loop on its own thread
+        booth.trigger("test")      # like a guest pressing the button
+        booth.stop()
+
+    The web app reads ``settings``, ``store``, ``events``, and calls ``trigger``,
+    ``health``, ``stats``, ``preview_jpeg`` and ``submit_upload``.
+    """
+
+    def __init__(self, settings: config.Settings, *, camera: CameraSupervisor, pipeline: Any | None,
+                 store: PhotoStore | None = None, events: EventBus | None = None,
+                 model_message: str = "model warm") -> None:
+        self.settings = settings
+        self.camera = camera
+        self.pipeline = pipeline
+        self.model_message = model_message
+        self.store = store or PhotoStore(settings.data_dir / "photos", settings.storage)
+        self.events = events or EventBus()
+        self.button = None  # a booth.button.BoothButton, attached by attach_button()
+        self.state = "idle"
+        self._cond = threading.Condition()
+        self._pending: str | None = None  # the source of an accepted press, until the loop takes it
+        self._cancel = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._worker = Worker("booth-process")
+        self._until = 0.0  # monotonic time the result / failsafe screen ends
+        self._uploads: queue.Queue = queue.Queue()
+        self._tickets: dict[str, dict] = {}
+        self._last_watchdog = 0.0
+        self._watchdog_s = sdnotify.watchdog_interval()
+        self._last_health_key: tuple | None = None
+        self._last_health_check = 0.0
+        self._last_prune = time.monotonic()
+        # Counters for stats() / metrics.
+        self.cycles = 0
+        self.failures = 0
+        self.ignored_presses = 0
+        self.uploads = 0
+        self.press_to_result_ms: deque[float] = deque(maxlen=RECENT_CYCLES)
+        self.generator_ms: deque[float] = deque(maxlen=RECENT_CYCLES)
+        self.last_cycle: dict | None = None
+
+    # --- the web app's and the button's API -----------------------------------------
+    def trigger(self, source: str = "http") -> bool:
+        """Start a cycle; False (and counted) while one is running."""
+        with self._cond:
+            busy = (self._pending is not None or self.state not in ("idle", "result")
+                    or self._stopping.is_set())
+            if busy:
+                self.ignored_presses += 1
+                count = self.ignored_presses
+            else:
+                self._pending = source
+                self._cond.notify_all()
+        if busy:
+            self.events.publish("press_ignored", count=count)
+            return False
+        return True
+
+    def cancel(self) -> bool:
+        """Cancel a running countdown (the button held down); True if there was one."""
+        if self.state == "countdown":
+            self._cancel.set()
+            return True
+        return False
+
+    def health(self) -> dict:
+        camera = self.camera.status()
+        model = {"ok": self.pipeline is not None, "message": self.model_message}
+        gpio = (self.button.status() if self.button is not None
+                else {"ok": True, "real": False, "message": "no button set up"})
+        free = self.store.free_mb()
+        floor = self.settings.storage.min_free_mb
+        disk_ok = free >= floor
+        disk = {"ok": disk_ok, "free_mb": round(free, 1),
+                "message": f"{free:.0f} MB free" if disk_ok
+                else f"disk almost full: {free:.0f} MB free, new photos need {floor} MB"}
+        return {"ok": camera["ok"] and model["ok"] and disk["ok"] and gpio["ok"],
+                "camera": camera, "model": model, "gpio": gpio, "disk": disk,
+                "state": self.state, "last_cycle": self.last_cycle}
+
+    def stats(self) -> dict:
+        return {"cycles": self.cycles, "failures": self.failures,
+                "ignored_presses": self.ignored_presses, "photos": self.store.count(),
+                "press_to_result_ms": list(self.press_to_result_ms), "uploads": self.uploads}
+
+    def preview_jpeg(self) -> bytes | None:
+        """The latest live preview frame as JPEG (None while there is no camera)."""
+        return self.camera.preview_jpeg()
+
+    def submit_upload(self, rgb: np.ndarray, client: str) -> str:
+        """Queue a guest's uploaded photo for stylizing; returns a ticket id.
+
+        Uploads are processed between cycles (one photo at a time); when done, a
+        ``photo`` event carries ``ticket`` and ``photo_id``; :meth:`upload_status`
+        answers polls. Raises :class:`UploadRefused` when the client has
+        ``[upload] queue_max`` photos waiting or the disk is full.
+        """
+        with self._cond:
+            waiting = sum(1 for t in self._tickets.values()
+                          if t["client"] == client and t["state"] == "queued")
+            if waiting >= self.settings.upload.queue_max:
+                raise UploadRefused(f"you already have {waiting} photos waiting; please wait for them")
+            if not self.store.has_room():
+                raise UploadRefused(MESSAGES["disk"])
+            ticket = secrets.token_urlsafe(16)
+            self._tickets[ticket] = {"client": client, "state": "queued", "photo_id": None,
+                                     "message": ""}
+            while len(self._tickets) > 1000:  # forget the oldest finished tickets
+                self._tickets.pop(next(iter(self._tickets)))
+            self._uploads.put((ticket, rgb))
+            self._cond.notify_all()
+        return ticket
+
+    def upload_status(self, ticket: str) -> dict | None:
+        """{"state": "queued"|"done"|"failed", "photo_id", "message"} of a ticket, or None."""
+        with self._cond:
+            entry = self._tickets.get(ticket)
+            return None if entry is None else {k: entry[k] for k in ("state", "photo_id", "message")}
+
+    def attach_button(self, button) -> None:
+        self.button = button
+        self._led_for(self.state)
+
+    # --- the main loop -------------------------------------------------------------
+    def start(self) -> "Booth":
+        """Run the main loop on its own thread (tests; `booth run` calls run_forever)."""
+        self._thread = threading.Thread(target=self.run_forever, name="booth-main", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = SHUTDOWN_GRACE_S + 3) -> None:
+        """Ask the loop to end (finishing or abandoning the cycle) and wait for it."""
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def run_forever(self) -> None:
+        """The main loop: wait for a press, run the cycle, keep the timers; until stop()."""
+        self._enter("idle")
+        while not self._stopping.is_set():
+            self._tick()
+            with self._cond:
+                if self._pending is None and self._uploads.empty():
+                    self._cond.wait(TICK_S)
+                source, self._pending = self._pending, None
+            if self._stopping.is_set():
+                break
+            if source is not None:
+                self._run_cycle(source)
+            elif self.state in ("result", "failsafe") and time.monotonic() >= self._until:
+                self._enter("idle")
+            elif self.state == "idle" and not self._uploads.empty():
+                self._run_upload(*self._uploads.get())
+        self._worker.stop(0.5)
+        self._set_led("off")
+
+    def _tick(self) -> None:
+        """Watchdog ping, health changes, retention: every loop turn and during waits."""
+        now = time.monotonic()
+        if self._watchdog_s and now - self._last_watchdog >= self._watchdog_s:
+            sdnotify.notify("WATCHDOG=1")
+            self._last_watchdog = now
+        if now - self._last_health_check >= 1.0:
+            self._last_health_check = now
+            self._publish_health_if_changed()
+        if self.settings.storage.retention_days and now - self._last_prune > 3600:
+            self._last_prune = now
+            self.store.prune()
+
+    def _publish_health_if_changed(self) -> dict:
+        health = self.health()
+        key = tuple((k, health[k]["ok"], health[k]["message"])
+                    for k in ("camera", "model", "gpio", "disk")) + (health["state"],)
+        if key != self._last_health_key:
+            self._last_health_key = key
+            self.events.publish("health", **health)
+        return health
+
+    def _wait(self, seconds: float, *, cancel: bool = False) -> bool:
+        """Sleep while ticking; False if stopping (or, with ``cancel``, cancelled)."""
+        end = time.monotonic() + seconds
+        while True:
+            if self._stopping.is_set() or (cancel and self._cancel.is_set()):
+                return False
+            left = end - time.monotonic()
+            if left <= 0:
+                return True
+            self._tick()
+            self._stopping.wait(min(left, TICK_S, 0.05 if cancel else TICK_S))
+
+    def _enter(self, state: str, **data) -> None:
+        """Change state: publish it, tell systemd, set the LED."""
+        self.state = state
+        self.events.publish("state", state=state, **data)
+        detail = data.get("seconds_left") or data.get("photo_id") or data.get("message") or ""
+        sdnotify.notify(f"STATUS={state}{': ' if detail else ''}{detail}")
+        self._led_for(state)
+        log.debug("state=%s %s", state, data or "")
+
+    def _led_for(self, state: str) -> None:
+        self._set_led({"idle": "breathe", "countdown": "on", "result": "breathe"}.get(state, "off"))
+
+    def _set_led(self, mode: str) -> None:
+        if self.button is not None:
+            try:
+                self.button.set_led(mode)
+            except Exception as exc:  # an LED is never worth a failed cycle
+                log.warning("led: %s", exc)
+
+    # --- one cycle -----------------------------------------------------------------
+    def _run_cycle(self, source: str) -> None:
+        pressed = time.monotonic()
+        self._cancel.clear()
+        timings: dict[str, float] = {}
+        try:
+            self._check_ready()
+            for seconds_left in range(self.settings.cycle.countdown_s, 0, -1):
+                self._enter("countdown", seconds_left=seconds_left)
+                if not self._wait(1.0, cancel=True):
+                    self._enter("idle")
+                    if self._cancel.is_set():
+                        log.info("cycle cancelled during the countdown (%s)", source)
+                    return
+            smile = time.monotonic()  # press-to-result counts from here (countdown excluded)
+            self._enter("capture")
+            frame = self._capture()
+            timings["capture"] = (time.monotonic() - smile) * 1e3
+            self._enter("process")
+            photo, result, stage_ms = self._process(frame, "booth")
+            timings.update(stage_ms)
+            published = time.monotonic()
+            self._show_result(photo.id, "booth")
+            timings["publish"] = (time.monotonic() - published) * 1e3
+            self._cycle_done(source, photo, timings, smile, result)
+        except CycleFailed as exc:
+            self._cycle_failed(source, exc.reason, str(exc), pressed)
+        except Exception as exc:  # anything else: the guest still gets a friendly screen
+            log.exception("cycle: unexpected error")
+            self._cycle_failed(source, "error", f"{type(exc).__name__}: {exc}", pressed)
+
+    def _check_ready(self) -> None:
+        if self.pipeline is None:
+            raise CycleFailed("model", self.model_message)
+        if not self.store.has_room():
+            raise CycleFailed("disk", f"disk below the floor ({self.store.free_mb():.0f} MB free)")
+
+    def _capture(self) -> np.ndarray:
+        try:
+            return self.camera.capture()
+        except CameraError as exc:
+            raise CycleFailed("camera", str(exc)) from None
+
+    def _process(self, frame: np.ndarray, source: str):
+        """Run the pipeline and store the photo on the worker thread, with a deadline."""
+        future = self._worker.submit(self._process_and_store, frame, source)
+        deadline = time.monotonic() + self.settings.cycle.process_timeout_s
+        grace_end = None
+        while not future.done():
+            now = time.monotonic()
+            if self._stopping.is_set() and grace_end is None:
+                grace_end = min(deadline, now + SHUTDOWN_GRACE_S)
+            if now >= (grace_end or deadline):
+                self._worker.abandon()  # a hung model call must not hold the next guest
+                why = "shutting down" if grace_end else \
+                    f"processing took longer than {self.settings.cycle.process_timeout_s:g} s"
+                raise CycleFailed("timeout", why)
+            self._tick()
+            try:
+                future.result(timeout=min(TICK_S, max(0.0, (grace_end or deadline) - now)))
+            except TimeoutError:
+                pass
+            except Exception:
+                break
+        try:
+            return future.result()
+        except StoreFull as exc:
+            raise CycleFailed("disk", str(exc)) from None
+
+    def _process_and_store(self, frame: np.ndarray, source: str):
+        started = time.perf_counter()
+        result = self.pipeline.process(frame)
+        processed = time.perf_counter()
+        meta = {"size": int(result.size), "faces": len(result.faces),
+                "complexity": round(float(result.complexity), 3),
+                "timings_ms": {k: round(float(v), 1) for k, v in result.timings_ms.items()},
+                "frame_size": [int(frame.shape[1]), int(frame.shape[0])]}
+        photo = self.store.save(frame, result.stylized, meta, source)
+        stored = time.perf_counter()
+        stage_ms = {k: float(v) for k, v in result.timings_ms.items()}
+        stage_ms["pipeline"] = (processed - started) * 1e3
+        stage_ms["store"] = (stored - processed) * 1e3
+        return photo, result, stage_ms
+
+    def _show_result(self, photo_id: str, source: str) -> None:
+        self.events.publish("photo", photo_id=photo_id, source=source)
+        self._until = time.monotonic() + self.settings.cycle.show_result_s
+        self._enter("result", photo_id=photo_id, source=source,
+                    until=time.time() + self.settings.cycle.show_result_s)
+
+    def _cycle_done(self, source: str, photo, timings: dict, smile: float, result) -> None:
+        press_to_result = (time.monotonic() - smile) * 1e3
+        generator = float(result.timings_ms.get("generator", 0.0))
+        self.cycles += 1
+        self.press_to_result_ms.append(press_to_result)
+        if generator:
+            self.generator_ms.append(generator)
+        self.last_cycle = {"photo_id": photo.id, "press_to_result_ms": round(press_to_result, 1),
+                           "ok": True, "time": time.time()}
+        stages = " ".join(f"{k}={v:.0f}" for k, v in timings.items())
+        log.info("cycle ok photo=%s source=%s size=%s faces=%d press_to_result_ms=%.0f %s",
+                 photo.id, source, photo.size, photo.faces, press_to_result, stages)
+
+    def _cycle_failed(self, source: str, reason: str, detail: str, pressed: float) -> None:
+        self.failures += 1
+        self.last_cycle = {"photo_id": None, "press_to_result_ms": None, "ok": False,
+                           "time": time.time(), "reason": reason}
+        log.warning("cycle failed source=%s reason=%s after_ms=%.0f: %s", source, reason,
+                    (time.monotonic() - pressed) * 1e3, detail)
+        if self._stopping.is_set():
+            return
+        self._until = time.monotonic() + self.settings.cycle.failsafe_s
+        self._enter("failsafe", message=MESSAGES[reason],
+                    until=time.time() + self.settings.cycle.failsafe_s)
+
+    # --- uploads (between cycles) -----------------------------------------------------
+    def _run_upload(self, ticket: str, rgb: np.ndarray) -> None:
+        entry = self._tickets.get(ticket, {})
+        try:
+            if self.pipeline is None:
+                raise CycleFailed("model", self.model_message)
+            photo, _, _ = self._process(rgb, "upload")
+        except Exception as exc:
+            reason = exc.reason if isinstance(exc, CycleFailed) else "error"
+            log.warning("upload failed ticket=%s: %s", ticket[:6], exc)
+            entry.update(state="failed", message=MESSAGES[reason])
+            return
+        self.uploads += 1
+        entry.update(state="done", photo_id=photo.id)
+        log.info("upload ok photo=%s", photo.id)
+        if self.settings.upload.show_on_kiosk and self.state == "idle":
+            self._show_result(photo.id, "upload")
+        else:
+            self.events.publish("photo", photo_id=photo.id, source="upload", ticket=ticket)
+
+    # --- summary ---------------------------------------------------------------------
+    def summary(self) -> str:
+        """Median press-to-result and the share beyond the generator, for --cycles."""
+        if not self.press_to_result_ms:
+            return f"cycles=0 failures={self.failures}"
+        median = statistics.median(self.press_to_result_ms)
+        text = f"cycles={self.cycles} failures={self.failures} median_press_to_result_ms={median:.0f}"
+        if self.generator_ms:
+            gen = statistics.median(self.generator_ms)
+            text += (f" median_generator_ms={gen:.0f} beyond_generator_ms={median - gen:.0f}"
+                     f" beyond_share={(median - gen) / gen:.1%}")
+        return text
+
+
+class UploadRefused(RuntimeError):
+    """An upload cannot be queued now; the message is for the guest."""
+
+
+# --- `booth run` ---------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="PATH", help="config file (default: config.toml)")
+    parser.add_argument("--port", type=int, help="web server port (0 = any free port)")
+    parser.add_argument("--host", help="web server address (default: [web] host)")
+    parser.add_argument("--data-dir", metavar="DIR", help="photos and caches (default: [booth] data_dir)")
+    parser.add_argument("--demo", nargs="?", const="", metavar="DIR",
+                        help="folder camera over DIR (default: $BOOTH_PHOTOS/faces or "
+                             "../shared/photos/faces); no Pi hardware needed")
+    parser.add_argument("--cycles", type=int, metavar="N",
+                        help="run N cycles by itself (countdown 0), print the median "
+                             "press-to-result time and exit (benchmark)")
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
+
+
+def demo_folder(given: str) -> Path:
+    """The demo photo folder: DIR, else $BOOTH_PHOTOS(/faces), else ../shared/photos/faces."""
+    from booth.cli import UserError
+
+    if given:
+        folder = Path(given).expanduser()
+        if not folder.is_dir():
+            raise UserError(f"--demo {given}: not a folder of photos")
+        return folder
+    candidates = []
+    if os.environ.get("BOOTH_PHOTOS"):
+        env = Path(os.environ["BOOTH_PHOTOS"]).expanduser()
+        candidates += [env / "faces", env]
+    candidates.append(PROJECT_ROOT.parent / "shared" / "photos" / "faces")
+    for folder in candidates:
+        if folder.is_dir():
+            return folder
+    raise UserError("--demo: no photo folder found; pass one: booth run --demo /path/to/photos")
+
+
+def _settings_for(args: argparse.Namespace) -> config.Settings:
+    from booth.cli import UserError
+
+    settings = config.load(args.config)
+    if args.data_dir:
+        # The data dir is one fact with one reader (Settings.data_dir, where the
+        # environment wins over the file); the command line wins over both.
+        os.environ["BOOTH_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
+    if args.port is not None:
+        if not 0 <= args.port <= 65535:
+            raise UserError(f"--port {args.port}: must be 0..65535")
+        settings = dataclass_replace(settings, "web", port=args.port)
+    if args.host:
+        settings = dataclass_replace(settings, "web", host=args.host)
+    if args.demo is not None:
+        settings = settings.replace("camera", backend="folder", folder=str(demo_folder(args.demo).resolve()))
+    if args.cycles is not None:
+        if args.cycles < 1:
+            raise UserError(f"--cycles {args.cycles}: must be at least 1")
+        settings = settings.replace("cycle", countdown_s=0)
+    return settings
+
+
+def dataclass_replace(settings: config.Settings, section: str, **changes) -> config.Settings:
+    """Like Settings.replace, without validation (port 0 = "any free port" is for tests)."""
+    import dataclasses
+
+    return dataclasses.replace(settings, **{section: dataclasses.replace(getattr(settings, section), **changes)})
+
+
+def _make_button(booth: Booth, settings: config.Settings, demo: bool):
+    from booth.button import BoothButton
+
+    pin_factory = None
+    if demo:  # no Pi: mock pins, honestly reported as such
+        from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+        pin_factory = MockFactory(pin_class=MockPWMPin)
+    return BoothButton(settings.button, on_press=lambda: booth.trigger("button"),
+                       on_hold=booth.cancel, pin_factory=pin_factory,
+                       on_pi=False if demo else None)
+
+
+def _start_web(booth: Booth, settings: config.Settings):
+    try:
+        from booth import web
+    except ImportError as exc:
+        log.warning("web: booth.web not available (%s); running without kiosk and gallery", exc)
+        return None
+    app = web.create_app(booth)
+    server = web.serve(app, settings.web.host, settings.web.port, settings.web.threads)
+    log.info("web: kiosk at http://127.0.0.1:%s/kiosk, gallery at http://%s:%s/",
+             server.port, settings.web.host, server.port)
+    return server
+
+
+def _auto_cycles(booth: Booth, count: int, done: threading.Event) -> None:
+    """--cycles: press the button ``count`` times, each as soon as the booth can take it."""
+    presses = 0
+    while presses < count and not booth.stopping:
+        with booth.events.subscribe() as sub:
+            if booth.trigger("bench"):
+                presses += 1
+                while not booth.stopping:  # wait for this cycle's result or failsafe
+                    event = sub.get(timeout=1.0)
+                    if event and event.kind == "state" and event.data["state"] in ("result", "failsafe"):
+                        break
+            else:
+                time.sleep(0.05)
+    done.set()
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings_for(args)
+    stop = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    sdnotify.notify("STATUS=starting")
+
+    camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera).start()
+    store = PhotoStore(settings.data_dir / "photos", settings.storage)
+    booth = Booth(settings, camera=camera, pipeline=None, store=store, model_message="model loading")
+    booth.attach_button(_make_button(booth, settings, demo=args.demo is not None))
+    server = _start_web(booth, settings)  # the kiosk can say "starting" while the model warms
+    sdnotify.notify("STATUS=loading the model")
+    booth.pipeline, booth.model_message = load_pipeline(settings)
+    booth.start()
+    sdnotify.notify("READY=1")
+    log.info("booth ready: camera %s; %s; %s", camera.status()["message"], booth.model_message,
+             booth.button.status()["message"] if booth.button else "no button")
+
+    finished = threading.Event()
+    if args.cycles:
+        threading.Thread(target=_auto_cycles, args=(booth, args.cycles, finished),
+                         name="booth-bench", daemon=True).start()
+    while not stop.is_set() and not finished.is_set():
+        stop.wait(0.2)
+        if booth._thread is not None and not booth._thread.is_alive():
+            log.error("main loop ended unexpectedly")
+            break
+
+    sdnotify.notify("STOPPING=1")
+    started = time.monotonic()
+    booth.stop()
+    if booth.button is not None:
+        booth.button.close()
+    if server is not None:
+        server.close(timeout=2.0)
+    camera.close(timeout=2.0)
+    store.close()
+    log.info("stopped in %.1f s; %s", time.monotonic() - started, booth.summary())
+    if args.cycles:
+        print(booth.summary())
+    return 0

@@ -1,0 +1,227 @@
+"""The photo store: complete-or-absent photos, unguessable ids, repair after a crash."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from booth import config
+from booth.images import load_image
+from booth.store import ID_PATTERN, KINDS, PhotoStore, StoreFull
+
+
+def storage(**changes):
+    return config.defaults().replace("storage", **changes).storage
+
+
+def frames(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    original = rng.integers(0, 256, (480, 640, 3), np.uint8)
+    stylized = rng.integers(0, 256, (512, 408, 3), np.uint8)
+    return original, stylized
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = PhotoStore(tmp_path / "photos", storage(min_free_mb=0))
+    yield s
+    s.close()
+
+
+def test_save_writes_three_jpegs_without_metadata_and_an_index_row(store):
+    original, stylized = frames()
+    photo = store.save(original, stylized, {"size": 512, "faces": 2, "timings_ms": {"generator": 900.0}})
+    assert ID_PATTERN.match(photo.id) and len(photo.id) >= 22
+    assert (photo.size, photo.faces, photo.source) == (512, 2, "booth")
+    assert store.get(photo.id) == photo
+    assert store.get(photo.id).meta["timings_ms"] == {"generator": 900.0}
+    for kind in KINDS:
+        path = store.file_path(photo.id, kind)
+        assert path.is_file()
+        with Image.open(path) as image:
+            assert image.format == "JPEG"
+            assert not image.getexif() and "exif" not in image.info
+    assert load_image(store.file_path(photo.id, "original")).shape == (480, 640, 3)
+    assert load_image(store.file_path(photo.id, "anime")).shape == (512, 408, 3)
+    thumb = load_image(store.file_path(photo.id, "thumb"))
+    assert max(thumb.shape[:2]) == 320
+    assert not list(store.root.rglob("*.tmp"))
+
+
+def test_ids_are_random_and_unguessable(store):
+    original, stylized = frames()
+    ids = {store.save(original, stylized, {}).id for _ in range(20)}
+    assert len(ids) == 20
+    assert all(ID_PATTERN.match(i) for i in ids)
+
+
+def test_unknown_or_malformed_ids_give_none_never_an_exception(store):
+    original, stylized = frames()
+    photo = store.save(original, stylized, {})
+    for bad in ("", "x", "../../etc/passwd", "a" * 22, photo.id + "/../x", None, 42, "é" * 30,
+                photo.id[:-1] + "!"):
+        assert store.get(bad) is None
+        assert store.file_path(bad, "anime") is None
+    assert store.file_path(photo.id, "../index.sqlite3") is None
+    assert store.file_path(photo.id, "exif") is None
+    assert store.delete("not-an-id") is False
+
+
+def test_list_is_newest_first_with_paging_and_source_filter(store):
+    original, stylized = frames()
+    saved = [store.save(original, stylized, {}, source="upload" if n % 3 == 0 else "booth")
+             for n in range(7)]
+    newest_first = [p.id for p in reversed(saved)]
+    assert [p.id for p in store.list(limit=24)] == newest_first
+    assert [p.id for p in store.list(limit=3, offset=2)] == newest_first[2:5]
+    assert store.count() == 7
+    assert store.count("upload") == 3 and store.count("booth") == 4
+    assert all(p.source == "upload" for p in store.list(source="upload"))
+
+
+def test_delete_removes_row_and_files(store):
+    original, stylized = frames()
+    photo = store.save(original, stylized, {})
+    folder = store.file_path(photo.id, "anime").parent
+    assert store.delete(photo.id) is True
+    assert store.get(photo.id) is None and not folder.exists()
+    assert store.delete(photo.id) is False
+
+
+def test_below_the_free_space_floor_saves_are_refused_and_nothing_is_written(tmp_path, monkeypatch):
+    store = PhotoStore(tmp_path / "photos", storage(min_free_mb=500))
+    monkeypatch.setattr(store, "free_mb", lambda: 120.0)
+    assert not store.has_room()
+    with pytest.raises(StoreFull, match="120 MB free"):
+        store.save(*frames(), {})
+    assert store.count() == 0
+    assert [p.name for p in store.root.iterdir()] == ["index.sqlite3"] or \
+        all(not p.is_dir() for p in store.root.iterdir())
+    store.close()
+
+
+def test_a_write_that_fails_half_way_leaves_nothing(tmp_path, monkeypatch):
+    store = PhotoStore(tmp_path / "photos", storage(min_free_mb=0))
+    import booth.store as store_module
+
+    calls = []
+    real = store_module.write_atomic
+
+    def enospc_on_second_file(path, data):
+        calls.append(path.name)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(store_module, "write_atomic", enospc_on_second_file)
+    with pytest.raises(OSError, match="No space"):
+        store.save(*frames(), {})
+    assert store.count() == 0
+    assert not [p for p in store.root.iterdir() if p.is_dir()]
+    store.close()
+
+
+def test_free_mb_is_the_real_disk(store):
+    import shutil
+
+    assert store.free_mb() == pytest.approx(shutil.disk_usage(store.root).free / 2**20, rel=0.01)
+
+
+def test_retention_zero_never_deletes_and_a_set_retention_deletes_old_photos(tmp_path):
+    keep = PhotoStore(tmp_path / "a", storage(min_free_mb=0, retention_days=0))
+    photo = keep.save(*frames(), {})
+    assert keep.prune(now=time.time() + 10 * 365 * 86400) == 0
+    assert keep.get(photo.id) is not None
+    keep.close()
+
+    store = PhotoStore(tmp_path / "b", storage(min_free_mb=0, retention_days=7))
+    old = store.save(*frames(), {})
+    assert store.prune(now=time.time() + 6 * 86400) == 0
+    assert store.prune(now=time.time() + 8 * 86400) == 1
+    assert store.get(old.id) is None and not (store.root / old.id).exists()
+    store.close()
+
+
+def test_repair_on_open_removes_leftovers_of_an_interrupted_write(tmp_path):
+    store = PhotoStore(tmp_path / "photos", storage(min_free_mb=0))
+    good = store.save(*frames(), {})
+    lost_files = store.save(*frames(1), {})
+    store.close()
+    root = tmp_path / "photos"
+    # A write killed before its commit: a folder with files and a temp file, no row.
+    orphan = root / "Zorphanorphanorphan0000"
+    orphan.mkdir()
+    (orphan / "original.jpg").write_bytes(b"\xff\xd8\xff partial")
+    (orphan / "anime.jpg.tmp").write_bytes(b"partial")
+    # A temp file left beside a complete photo.
+    (root / good.id / "thumb.jpg.tmp").write_bytes(b"x")
+    # A row whose files vanished.
+    (root / lost_files.id / "anime.jpg").unlink()
+
+    store = PhotoStore(root, storage(min_free_mb=0))
+    assert store.repaired == {"temp_files": 1, "orphan_folders": 1, "orphan_rows": 1}
+    assert [p.id for p in store.list()] == [good.id]
+    assert not orphan.exists() and not (root / lost_files.id).exists()
+    assert not list(root.rglob("*.tmp"))
+    store.close()
+
+
+KILL_WRITER = textwrap.dedent("""
+    import sys, numpy as np
+    from pathlib import Path
+    from booth import config
+    from booth.store import PhotoStore
+    settings = config.defaults().replace("storage", min_free_mb=0)
+    store = PhotoStore(Path(sys.argv[1]), settings.storage)
+    rng = np.random.default_rng(int(sys.argv[2]))
+    big = rng.integers(0, 256, (1200, 1600, 3), np.uint8)
+    small = rng.integers(0, 256, (512, 408, 3), np.uint8)
+    print("ready", flush=True)
+    while True:
+        store.save(big, small, {"size": 512})
+""")
+
+
+def check_consistent(root: Path) -> int:
+    """Open the store (which repairs it) and check every row has complete, decodable files."""
+    store = PhotoStore(root, storage(min_free_mb=0))
+    try:
+        photos = store.list(limit=10_000)
+        for photo in photos:
+            for kind in KINDS:
+                assert load_image(store.file_path(photo.id, kind)).size > 0
+        on_disk = {p.name for p in root.iterdir() if p.is_dir()}
+        assert on_disk == {p.id for p in photos}, "folders without rows survived the repair"
+        assert not list(root.rglob("*.tmp"))
+        return len(photos)
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_sigkill_mid_write_leaves_the_store_consistent(tmp_path):
+    """SIGKILL a process that is saving photos, at several instants; on reopening, every
+    photo in the index is complete and every leftover of the killed write is gone."""
+    root = tmp_path / "photos"
+    total = 0
+    for round_number, delay in enumerate((0.15, 0.37, 0.61, 0.83, 1.1)):
+        child = subprocess.Popen([sys.executable, "-c", KILL_WRITER, str(root), str(round_number)],
+                                 stdout=subprocess.PIPE, text=True)
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        child.stdout.close()
+        count = check_consistent(root)
+        assert count >= total
+        total = count
+    assert total > 0  # the writer really stored photos between the kills
