@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# arm64 proof: the booth's generator runs correctly on the Raspberry Pi's ARM cores.
+#
+#   sudo scripts/arm64_proof.sh [PHOTO]
+#
+# Builds (once) an arm64 Debian Bookworm root file system with debootstrap, runs it
+# under qemu-user-static emulating a Cortex-A72 (Pi 4) and a Cortex-A76 (Pi 5) —
+# neither has SVE — installs the same pinned aarch64 wheels install.sh gives a Pi
+# (apt's numpy + scripts/pip_constraints.sh), stylizes one real photo with the INT8
+# IR from weights/ through booth.generator.Generator, and compares the result with
+# the x86-64 output of the same code: PSNR >= 35 dB, and nothing may die with
+# "Illegal instruction". Timings under emulation mean nothing; only correctness counts.
+#
+# Needs root (debootstrap, chroot, binfmt_misc) and Debian's apt + PyPI. Takes about
+# 20-40 minutes the first time (debootstrap, emulated pip), a few minutes after.
+# Environment: BOOTH_ARM64_DIR (work folder, default /var/tmp/booth-arm64; never
+# inside the repo), BOOTH_ARM64_CPUS (default "cortex-a72 cortex-a76"),
+# BOOTH_ARM64_PRECISIONS (default "int8"), BOOTH_ARM64_SIZE (default 384),
+# BOOTH_PHOTOS (the shared photo folder).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+work="${BOOTH_ARM64_DIR:-/var/tmp/booth-arm64}"
+rootfs="$work/rootfs"
+cpus="${BOOTH_ARM64_CPUS:-cortex-a72 cortex-a76}"
+precisions="${BOOTH_ARM64_PRECISIONS:-int8}"
+size="${BOOTH_ARM64_SIZE:-384}"
+photos="${BOOTH_PHOTOS:-$repo/../shared/photos}"
+photo="${1:-$photos/faces/face_01.jpg}"
+min_psnr=35
+host_python="$repo/.venv/bin/python"
+guest_root=/opt/booth            # where the booth lives inside the arm64 system
+guest_python="$guest_root/.venv/bin/python"
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'arm64_proof: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot and binfmt_misc need it)"
+[ -f "$photo" ] || die "photo $photo not found (pass one, or set BOOTH_PHOTOS)"
+[ -x "$host_python" ] || die "$host_python missing: run ./install.sh first"
+[ -f "$repo/weights/generator_int8.xml" ] || die "weights/generator_int8.xml missing: run ./install.sh first"
+case "$work" in "$repo"|"$repo"/*) die "BOOTH_ARM64_DIR must be outside the repo" ;; esac
+mkdir -p "$work"
+
+# 1. Host tools.
+if ! command -v qemu-aarch64-static >/dev/null || ! command -v debootstrap >/dev/null \
+   || ! command -v update-binfmts >/dev/null; then
+  say "installing qemu-user-static, debootstrap and binfmt-support"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static debootstrap binfmt-support >/dev/null
+fi
+
+# 2. Let the kernel run arm64 programs through qemu (containers may lack the mount).
+if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+fi
+[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64
+
+# 3. The arm64 Debian Bookworm (what Raspberry Pi OS Bookworm is built on), with apt's
+#    numpy 1.24 exactly as a Pi has it under python3-picamera2.
+if [ ! -e "$rootfs/.booth-debootstrap-done" ]; then
+  say "debootstrap arm64 bookworm into $rootfs (slow: emulated package set-up)"
+  rm -rf "$rootfs"
+  debootstrap --arch=arm64 --variant=minbase \
+    --include=python3,python3-venv,python3-numpy,python3-pip,ca-certificates \
+    bookworm "$rootfs" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 \
+    || die "debootstrap failed: see $work/debootstrap.log"
+  touch "$rootfs/.booth-debootstrap-done"
+fi
+cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+# The host's CA bundle: PyPI may be reached through a proxy with its own CA.
+cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
+
+in_guest() {   # in_guest CPU COMMAND...: run an arm64 command on an emulated CPU
+  local cpu="$1"; shift
+  env -i QEMU_CPU="$cpu" PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 \
+    PYTHONPATH="$guest_root" BOOTH_WEIGHTS_DIR="$guest_root/weights" \
+    chroot "$rootfs" "$@"
+}
+
+# 4. The booth's run-time packages in a --system-site-packages venv, with the same
+#    constraints install.sh uses on a Pi. The emulated CPU is the Pi 4's (the
+#    smallest instruction set) so nothing picks code the Pi 4 cannot run.
+mkdir -p "$rootfs$guest_root/scripts" "$rootfs$guest_root/weights" "$rootfs$guest_root/proof"
+cp "$repo/scripts/pip_constraints.sh" "$repo/pyproject.toml" "$rootfs$guest_root/"
+runtime_deps="$("$host_python" -c 'import tomllib,sys; print("\n".join(tomllib.load(open(sys.argv[1],"rb"))["project"]["dependencies"]))' "$repo/pyproject.toml")"
+deps_stamp="$(printf '%s\n' "$runtime_deps" | cat - "$repo/scripts/pip_constraints.sh" | sha256sum | cut -c1-16)"
+if [ "$(cat "$rootfs$guest_root/.venv/.deps-stamp" 2>/dev/null)" != "$deps_stamp" ]; then
+  say "installing the booth's aarch64 wheels in the emulated system (slow)"
+  in_guest cortex-a72 python3 -m venv --system-site-packages "$guest_root/.venv"
+  in_guest cortex-a72 bash -c "bash $guest_root/pip_constraints.sh /usr/bin/python3 > $guest_root/constraints.txt"
+  printf '%s\n' "$runtime_deps" > "$rootfs$guest_root/requirements.txt"
+  in_guest cortex-a72 "$guest_root/.venv/bin/pip" install --quiet --only-binary=:all: \
+    -c "$guest_root/constraints.txt" -r "$guest_root/requirements.txt" \
+    >"$work/pip.log" 2>&1 || die "pip install failed in the arm64 system: see $work/pip.log"
+  echo "$deps_stamp" > "$rootfs$guest_root/.venv/.deps-stamp"
+fi
+say "constraints: $(tr '\n' ' ' < "$rootfs$guest_root/constraints.txt")"
+say "installed: $(in_guest cortex-a72 "$guest_root/.venv/bin/pip" list 2>/dev/null \
+  | grep -iE '^(numpy|openvino|opencv-python-headless|pillow) ' | awk '{print $1"=="$2}' | tr '\n' ' ')"
+
+# 5. The code under test and its inputs: the booth package as it is in the repo now,
+#    the INT8/float IR, and the photo prepared on the host (so only the CPU differs).
+rm -rf "$rootfs$guest_root/booth"
+cp -r "$repo/booth" "$rootfs$guest_root/booth"
+find "$rootfs$guest_root/booth" -name __pycache__ -prune -exec rm -rf {} +
+cp "$repo/scripts/arm64_stylize.py" "$rootfs$guest_root/scripts/"
+cp "$repo"/weights/generator_int8.xml "$repo"/weights/generator_int8.bin "$rootfs$guest_root/weights/"
+if [ -f "$repo/weights/generator_fp32.xml" ]; then
+  cp "$repo"/weights/generator_fp32.xml "$repo"/weights/generator_fp32.bin "$rootfs$guest_root/weights/"
+fi
+proof="$rootfs$guest_root/proof"
+rm -f "$proof"/*.npy "$proof"/*.log
+(cd "$repo" && "$host_python" scripts/arm64_stylize.py prepare "$photo" "$proof/input.npy" "$size")
+
+ir_for() { case "$1" in int8) echo generator_int8.xml ;; *) echo generator_fp32.xml ;; esac; }
+
+# 6. Reference on this x86-64 machine, then each emulated core; compare.
+failures=0
+results=()
+for precision in $precisions; do
+  ir="$(ir_for "$precision")"
+  (cd "$repo" && "$host_python" scripts/arm64_stylize.py stylize "$proof/input.npy" \
+     "$repo/weights/$ir" "$proof/x86_64-$precision.npy" "$precision") | sed 's/^/    x86-64: /'
+  for cpu in $cpus; do
+    say "stylizing on an emulated $cpu ($precision)"
+    log="$proof/$cpu-$precision.log"
+    status=0
+    in_guest "$cpu" "$guest_python" "$guest_root/scripts/arm64_stylize.py" stylize \
+      "$guest_root/proof/input.npy" "$guest_root/weights/$ir" \
+      "$guest_root/proof/$cpu-$precision.npy" "$precision" >"$log" 2>&1 || status=$?
+    sed 's/^/    /' "$log"
+    if [ "$status" = 132 ] || grep -q "Illegal instruction" "$log"; then
+      results+=("FAIL $cpu $precision: Illegal instruction"); failures=$((failures + 1)); continue
+    fi
+    if [ "$status" != 0 ]; then
+      results+=("FAIL $cpu $precision: exit status $status (see $log)"); failures=$((failures + 1)); continue
+    fi
+    value="$("$host_python" "$repo/scripts/arm64_stylize.py" psnr "$proof/x86_64-$precision.npy" "$proof/$cpu-$precision.npy")"
+    if "$host_python" -c "import sys; sys.exit(0 if float(sys.argv[1]) >= $min_psnr else 1)" "$value"; then
+      results+=("PASS $cpu $precision: PSNR $value dB vs x86-64 (>= $min_psnr)")
+    else
+      results+=("FAIL $cpu $precision: PSNR $value dB vs x86-64 (< $min_psnr)"); failures=$((failures + 1))
+    fi
+  done
+done
+
+say "arm64 proof ($(basename "$photo"), ${size}px long side):"
+printf '    %s\n' "${results[@]}"
+[ "$failures" = 0 ] || die "$failures failed"
+say "arm64 proof passed"

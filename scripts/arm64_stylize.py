@@ -1,0 +1,91 @@
+"""Stylize one prepared frame with the booth's Generator and save the result (arm64 proof).
+
+Runs unchanged on the x86-64 host (the reference) and inside the emulated arm64
+Debian (scripts/arm64_proof.sh), so the two outputs differ only by the CPU.
+
+    python scripts/arm64_stylize.py prepare PHOTO INPUT.npy [SIZE]
+    python scripts/arm64_stylize.py stylize INPUT.npy IR.xml OUTPUT.npy [PRECISION]
+    python scripts/arm64_stylize.py psnr A.npy B.npy
+"""
+
+from __future__ import annotations
+
+import platform
+import struct
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# AT_HWCAP bits of the arm64 Linux ABI (arch/arm64/include/uapi/asm/hwcap.h) that
+# matter to OpenVINO's ARM kernels: half-precision arithmetic, dot product, SVE.
+_HWCAP_BITS = {"fphp": 9, "asimdhp": 10, "asimddp": 20, "sve": 22}
+_AT_HWCAP = 16
+
+
+def cpu_features() -> str:
+    """The arm64 features the (emulated) CPU announces to programs, from /proc/self/auxv."""
+    if platform.machine() != "aarch64":
+        return platform.machine()
+    data = Path("/proc/self/auxv").read_bytes()
+    for key, value in struct.iter_unpack("<QQ", data):
+        if key == _AT_HWCAP:
+            have = [name for name, bit in _HWCAP_BITS.items() if value >> bit & 1]
+            missing = [name for name in _HWCAP_BITS if name not in have]
+            return f"aarch64 has {','.join(have) or '-'}; lacks {','.join(missing) or '-'}"
+    return "aarch64 (no AT_HWCAP)"
+
+
+def prepare(photo: str, out: str, size: int = 384) -> None:
+    """Load the photo and resize it to the generator's working shape (host only)."""
+    import cv2
+
+    from booth.config import defaults
+    from booth.generator import working_shape
+    from booth.images import load_image
+
+    h, w = working_shape(size, defaults().face.aspect)
+    rgb = load_image(photo)
+    rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    np.save(out, np.ascontiguousarray(rgb))
+    print(f"prepared {photo} -> {out} {h}x{w}")
+
+
+def stylize(inp: str, ir: str, out: str, precision: str = "int8") -> None:
+    import openvino as ov
+
+    from booth.generator import Generator
+
+    rgb = np.load(inp)
+    started = time.perf_counter()
+    gen = Generator(Path(ir), precision=precision)
+    anime = gen.stylize(rgb)
+    took = time.perf_counter() - started
+    np.save(out, anime)
+    print(f"stylized {rgb.shape[0]}x{rgb.shape[1]} precision={precision} "
+          f"openvino={ov.get_version()} numpy={np.__version__} cpu=[{cpu_features()}] "
+          f"took {took:.1f} s (meaningless under emulation)")
+
+
+def psnr(a_path: str, b_path: str) -> float:
+    a = np.load(a_path).astype(np.float64)
+    b = np.load(b_path).astype(np.float64)
+    if a.shape != b.shape:
+        raise SystemExit(f"shape mismatch: {a.shape} vs {b.shape}")
+    mse = float(np.mean((a - b) ** 2))
+    value = float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    print(f"{value:.2f}")
+    return value
+
+
+if __name__ == "__main__":
+    command, *rest = sys.argv[1:]
+    if command == "prepare":
+        prepare(rest[0], rest[1], *(int(x) for x in rest[2:]))
+    elif command == "stylize":
+        stylize(*rest)
+    elif command == "psnr":
+        psnr(*rest)
+    else:
+        raise SystemExit(__doc__)
