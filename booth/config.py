@@ -166,6 +166,9 @@ class FaceSettings:
     detect_size: int = 640
     #: Portrait framing: share of the crop's height the face box takes (one face).
     face_share: float = 0.38
+    #: Portrait framing: where the face's centre sits, as a share of the crop's height
+    #: from the top (below 0.5 leaves room for the shoulders).
+    face_y: float = 0.42
     #: Extra room around the group's face boxes, as a share of the mean face height.
     margin: float = 0.9
     #: Output aspect ratio, width / height (0.8 = 4:5 portrait).
@@ -177,6 +180,7 @@ class FaceSettings:
         _check(1 <= self.max_faces <= 50, "max_faces must be 1..50")
         _check(160 <= self.detect_size <= 1920, "detect_size must be 160..1920")
         _check(0.05 <= self.face_share <= 0.9, "face_share must be 0.05..0.9")
+        _check(0.2 <= self.face_y <= 0.8, "face_y must be 0.2..0.8")
         _check(0 <= self.margin <= 5, "margin must be 0..5")
         _check(0.4 <= self.aspect <= 2.5, "aspect must be 0.4..2.5 (width / height)")
 

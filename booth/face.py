@@ -195,24 +195,32 @@ class FaceDetector:
             request = self._local.request = self._compiled.create_infer_request()
         return request
 
-    def _canvas(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
-        """The frame shrunk (or enlarged) onto the fixed square canvas, and the scale used."""
-        h, w = rgb.shape[:2]
+    def _canvas(self, rgb: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+        """The frame shrunk (or enlarged) onto the fixed square canvas, and the x, y scales."""
         side = self.detect_size
-        scale = side / max(h, w)
-        new_w, new_h = max(1, min(side, round(w * scale))), max(1, min(side, round(h * scale)))
+        h, w = rgb.shape[:2]
+        factor = max(h, w) // side
+        if factor >= 2:
+            # An exact integer area shrink first: OpenCV does it several times faster
+            # than an arbitrary ratio (a 12 MP frame: ~15 ms instead of ~85 ms). The
+            # few pixels beyond a whole multiple of the factor are dropped.
+            h, w = h // factor * factor, w // factor * factor
+            rgb = cv2.resize(rgb[:h, :w], (w // factor, h // factor), interpolation=cv2.INTER_AREA)
+        scale = side / max(rgb.shape[:2])
+        new_w = max(1, min(side, round(rgb.shape[1] * scale)))
+        new_h = max(1, min(side, round(rgb.shape[0] * scale)))
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         small = cv2.resize(rgb, (new_w, new_h), interpolation=interpolation)
         canvas = np.empty((side, side, 3), np.uint8)
         canvas[:] = self._fill
         canvas[:new_h, :new_w] = small
-        return canvas, scale
+        return canvas, (new_w / w, new_h / h)
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Faces in an H×W×3 uint8 RGB frame, largest first (at most ``max_faces``)."""
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected an H×W×3 uint8 image, got {rgb.dtype} {rgb.shape}")
-        canvas, scale = self._canvas(rgb)
+        canvas, (sx, sy) = self._canvas(rgb)
         request = self._request()
         request.infer({0: canvas[None]})
         loc, conf, marks = (request.get_output_tensor(i).data[0] for i in range(3))
@@ -225,11 +233,11 @@ class FaceDetector:
         h, w = rgb.shape[:2]
         faces = []
         for i in kept:
-            box = boxes[i] / scale
+            box = boxes[i] / [sx, sy, sx, sy]
             box = np.clip(box, 0, [w, h, w, h]).astype(np.float32)
             if box[2] - box[0] < 1 or box[3] - box[1] < 1:
                 continue
-            faces.append(Face(box=box, landmarks=(points[i] / scale).astype(np.float32),
+            faces.append(Face(box=box, landmarks=(points[i] / [sx, sy]).astype(np.float32),
                               score=float(scores[candidates[i]])))
         faces.sort(key=lambda f: f.width * f.height, reverse=True)
         return faces[:self.max_faces]

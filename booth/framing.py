@@ -1,0 +1,333 @@
+"""Levelling and framing: from a full camera frame to the crop the generator runs on.
+
+A :class:`Framing` is one similarity transform (rotation + uniform scale +
+translation) from frame pixels to crop pixels, planned from the detected faces:
+
+* **one face** — a head-and-shoulders portrait: the face box takes ``face_share`` of
+  the crop's height and its centre sits ``face_y`` of the way down;
+* **several faces** — one crop holding every face box with ``margin`` (× the mean face
+  height) of room around them, twice that below for the shoulders;
+* **no face** — scene mode: the largest centred crop of the frame at the aspect ratio.
+
+The rotation levels the eyes (the size-weighted mean tilt of the faces). The crop is
+then moved and, if it must, shrunk to stay inside the photo, but never so that a face
+box is cut. Only a crop that has to reach past the edge (a face at the very edge)
+shows pixels from outside the photo: the frame is mirrored there (never black bars)
+and the mirrored part is blurred so it reads as out-of-focus background.
+
+:func:`warp` renders a framing with ONE ``cv2.warpAffine`` from the frame, so the
+rotation, the crop and the downscale to the working size cost one resampling. A large
+downscale (a 12-megapixel frame to 512 px) first shrinks just the needed region by an
+integer factor with area averaging, so fine detail is averaged, not aliased.
+
+:func:`paste` puts one image into another through a feathered mask (the "hd" mode's
+faces) and :func:`seam_step` measures how visible the mask's edge is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from booth.face import Face, apply_affine
+
+#: Tilts beyond this are not levelled (a guest lying sideways, or a wrong landmark).
+MAX_LEVEL_DEG = 45.0
+#: Extra room kept around every face box, as a share of its height, when the crop has
+#: to shrink to fit the photo (so a box never touches the crop's edge).
+FACE_GUARD = 0.08
+
+
+@dataclass(frozen=True, eq=False)
+class Framing:
+    """Where a crop comes from: frame pixels → crop pixels, and the crop's (h, w).
+
+    Coordinates are continuous with pixel *edges* at whole numbers (pixel (0, 0) spans
+    0..1), like the detector's boxes and landmarks; :func:`warp` converts to OpenCV's
+    pixel-centre convention.
+    """
+
+    matrix: np.ndarray           # 2×3 float64
+    shape: tuple[int, int]       # (height, width) of the crop
+    angle_deg: float             # rotation applied to level the eyes
+    mode: str                    # "portrait" | "group" | "scene"
+
+    @property
+    def scale(self) -> float:
+        return float(math.hypot(self.matrix[0, 0], self.matrix[1, 0]))
+
+    @property
+    def inverse(self) -> np.ndarray:
+        """Crop pixels → frame pixels."""
+        return cv2.invertAffineTransform(self.matrix)
+
+    def map_points(self, points: np.ndarray) -> np.ndarray:
+        return apply_affine(self.matrix, points)
+
+    def map_face(self, face: Face) -> Face:
+        return face.transformed(self.matrix)
+
+
+def level_angle(faces: Sequence[Face]) -> float:
+    """The rotation (degrees, counter-clockwise on screen) that levels the eyes.
+
+    With several faces it is the size-weighted mean of their tilts, so a group shot
+    taken with a tilted camera comes out level while heads tilted different ways
+    cancel out. Tilts beyond ±MAX_LEVEL_DEG are left alone.
+    """
+    if not faces:
+        return 0.0
+    weights = np.array([f.height for f in faces])
+    # Average unit vectors, not angles, so -179° and 179° do not average to 0°.
+    rolls = np.radians([f.roll_deg for f in faces])
+    angle = math.degrees(math.atan2((weights * np.sin(rolls)).sum(), (weights * np.cos(rolls)).sum()))
+    return angle if abs(angle) <= MAX_LEVEL_DEG else 0.0
+
+
+def _rotation(frame_hw: tuple[int, int], angle_deg: float) -> np.ndarray:
+    h, w = frame_hw
+    return cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
+
+
+def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The 2×3 affine ``outer ∘ inner`` (apply inner first)."""
+    return np.hstack([outer[:, :2] @ inner[:, :2], outer[:, :2] @ inner[:, 2:] + outer[:, 2:]])
+
+
+def _to_opencv(matrix: np.ndarray) -> np.ndarray:
+    """An edge-convention matrix as OpenCV wants it (pixel centres at whole numbers)."""
+    linear = matrix[:, :2]
+    return np.hstack([linear, matrix[:, 2:] + linear @ np.full((2, 1), 0.5) - 0.5])
+
+
+def _bounds(points: np.ndarray) -> np.ndarray:
+    return np.array([*points.min(axis=0), *points.max(axis=0)], np.float64)
+
+
+def _box_corners(box: np.ndarray) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+
+
+def _grow_to_aspect(rect: np.ndarray, aspect: float) -> np.ndarray:
+    """The smallest rect of this aspect (w / h) around ``rect``, same centre."""
+    x0, y0, x1, y1 = rect
+    w, h = x1 - x0, y1 - y0
+    if w < h * aspect:
+        w = h * aspect
+    else:
+        h = w / aspect
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+
+
+def _place(start: float, length: float, lo: float, hi: float,
+           must_lo: float, must_hi: float) -> float:
+    """A start for a span of ``length``: inside [lo, hi] if it fits, always over [must_lo, must_hi]."""
+    if hi - lo >= length:
+        start = min(max(start, lo), hi - length)
+    else:
+        start = (lo + hi) / 2 - length / 2
+    return min(max(start, must_hi - length), must_lo)
+
+
+def plan(frame_hw: tuple[int, int], faces: Sequence[Face], out_hw: tuple[int, int],
+         face_settings) -> Framing:
+    """The framing of a frame of size ``frame_hw`` for these faces, rendered at ``out_hw``.
+
+    Every face box (mapped into the crop) lies inside the crop; the crop's aspect is
+    ``out_hw``'s (the configured aspect snapped to the generator's multiple of 8).
+    """
+    fh, fw = frame_hw
+    out_h, out_w = out_hw
+    aspect = out_w / out_h
+    if not faces:
+        # Scene mode: the largest centred crop at the aspect ratio, no rotation.
+        crop_w = min(fw, fh * aspect)
+        crop_h = crop_w / aspect
+        x0, y0 = (fw - crop_w) / 2, (fh - crop_h) / 2
+        return _framing(np.array([x0, y0, x0 + crop_w, y0 + crop_h]), np.eye(2, 3), out_hw,
+                        0.0, "scene")
+
+    angle = level_angle(faces)
+    rotation = _rotation(frame_hw, angle)
+    boxes = np.array([_bounds(apply_affine(rotation, _box_corners(f.box))) for f in faces])
+    heights = np.array([f.height for f in faces])
+    mean_h = float(heights.mean())
+    # The must-keep region: every face box with a small guard around it.
+    guard = FACE_GUARD * heights[:, None] * np.array([-1, -1, 1, 1])
+    must = _bounds((boxes + guard).reshape(-1, 2))
+
+    if len(faces) == 1:
+        crop_h = mean_h / face_settings.face_share
+        cx, cy = (boxes[0, 0] + boxes[0, 2]) / 2, (boxes[0, 1] + boxes[0, 3]) / 2
+        top = cy - face_settings.face_y * crop_h
+        wanted = np.array([cx - crop_h * aspect / 2, top, cx + crop_h * aspect / 2, top + crop_h])
+        mode = "portrait"
+    else:
+        room = face_settings.margin * mean_h
+        union = _bounds(boxes.reshape(-1, 2))
+        wanted = union + np.array([-room, -room, room, 2 * room])
+        # Never tighter than a one-face portrait of the average face.
+        min_h = mean_h / face_settings.face_share
+        if wanted[3] - wanted[1] < min_h:
+            extra = (min_h - (wanted[3] - wanted[1])) / 2
+            wanted[1] -= extra
+            wanted[3] += extra
+        wanted = _grow_to_aspect(wanted, aspect)
+        mode = "group"
+
+    must_rect = _grow_to_aspect(must, aspect)
+    crop_w, crop_h = wanted[2] - wanted[0], wanted[3] - wanted[1]
+    # Too big for the photo: shrink towards the faces, never below the must-keep region.
+    fit = min(1.0, fw / crop_w, fh / crop_h)
+    crop_w = max(crop_w * fit, must_rect[2] - must_rect[0])
+    crop_h = crop_w / aspect
+    cx, cy = (wanted[0] + wanted[2]) / 2, (wanted[1] + wanted[3]) / 2
+    x0 = _place(cx - crop_w / 2, crop_w, 0, fw, must[0], must[2])
+    y0 = _place(cy - crop_h / 2, crop_h, 0, fh, must[1], must[3])
+    return _framing(np.array([x0, y0, x0 + crop_w, y0 + crop_h]), rotation, out_hw, angle, mode)
+
+
+def _framing(rect: np.ndarray, rotation: np.ndarray, out_hw: tuple[int, int],
+             angle: float, mode: str) -> Framing:
+    """The transform that maps ``rect`` (in rotated-frame pixels) onto an out_hw crop."""
+    out_h, out_w = out_hw
+    scale = out_h / (rect[3] - rect[1])
+    matrix = scale * np.hstack([rotation[:, :2], rotation[:, 2:] - rect[:2, None]])
+    return Framing(matrix=matrix, shape=(int(out_h), int(out_w)), angle_deg=float(angle), mode=mode)
+
+
+def crop_inside(framing: Framing, frame_hw: tuple[int, int]) -> bool:
+    """True when the whole crop comes from inside the photo (its corners do)."""
+    out_h, out_w = framing.shape
+    corners = apply_affine(framing.inverse, [[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]])
+    h, w = frame_hw
+    slack = 0.5 / framing.scale  # half an output pixel
+    return bool((corners >= -slack).all() and (corners[:, 0] <= w + slack).all()
+                and (corners[:, 1] <= h + slack).all())
+
+
+def warp(rgb: np.ndarray, framing: Framing) -> np.ndarray:
+    """Render the crop: one warp from the frame (after an area pre-shrink for big frames)."""
+    h, w = rgb.shape[:2]
+    out_h, out_w = framing.shape
+    matrix = framing.matrix.copy()
+    source = rgb
+    factor = int(1 / framing.scale) if framing.scale < 0.5 else 1
+    if factor >= 2:
+        # Shrink only the region the crop needs (plus a border for the interpolation),
+        # cut to a whole multiple of the factor: OpenCV's area average is several times
+        # faster for an exact integer ratio.
+        corners = apply_affine(framing.inverse, [[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]])
+        pad = 2 * factor
+        x0 = int(max(0, math.floor(corners[:, 0].min()) - pad))
+        y0 = int(max(0, math.floor(corners[:, 1].min()) - pad))
+        x1 = int(min(w, math.ceil(corners[:, 0].max()) + pad))
+        y1 = int(min(h, math.ceil(corners[:, 1].max()) + pad))
+        small_w, small_h = (x1 - x0) // factor, (y1 - y0) // factor
+        if small_w >= 2 and small_h >= 2:
+            x1, y1 = x0 + small_w * factor, y0 + small_h * factor
+            source = cv2.resize(rgb[y0:y1, x0:x1], (small_w, small_h), interpolation=cv2.INTER_AREA)
+            to_frame = np.array([[factor, 0, x0], [0, factor, y0]], np.float64)
+            matrix = _compose(matrix, to_frame)
+    if min(source.shape[:2]) < 2:
+        # Mirroring needs at least two pixels per side; a 1-pixel image is one colour anyway.
+        small_h, small_w = source.shape[:2]
+        source = cv2.resize(source, (max(2, small_w), max(2, small_h)),
+                            interpolation=cv2.INTER_NEAREST)
+        to_source = np.array([[small_w / source.shape[1], 0, 0], [0, small_h / source.shape[0], 0]])
+        matrix = _compose(matrix, to_source)
+    opencv_matrix = _to_opencv(matrix)
+    crop = cv2.warpAffine(source, opencv_matrix, (out_w, out_h), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REFLECT_101)
+    if crop_inside(framing, (h, w)):
+        return crop
+    # Which crop pixels come from the photo: the same warp of an all-white image.
+    valid = cv2.warpAffine(np.full(source.shape[:2], 255, np.uint8), opencv_matrix,
+                           (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=0)
+    return _soften_outside(crop, valid)
+
+
+def _soften_outside(crop: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Blur the mirrored part (``valid`` = 0) of a crop that reaches past the photo's edge."""
+    reach = max(crop.shape[:2]) // 16 * 2 + 1          # odd kernel, ~1/8 of the crop
+    blurred = cv2.stackBlur(crop, (reach, reach))
+    # A soft transition, so the photo's edge does not show as a line.
+    soft = reach // 3 * 2 + 1
+    weight = cv2.stackBlur(valid, (soft, soft))
+    weight = cv2.min(weight, valid).astype(np.float32) * (1 / 255)
+    return paste(blurred, crop, weight)
+
+
+def frame(rgb: np.ndarray, faces: Sequence[Face], out_hw: tuple[int, int],
+          face_settings) -> tuple[np.ndarray, Framing]:
+    """Plan and render in one call: (crop, framing)."""
+    framing = plan(rgb.shape[:2], faces, out_hw, face_settings)
+    return warp(rgb, framing), framing
+
+
+def face_framing(frame_hw: tuple[int, int], face: Face, angle_deg: float,
+                 out_hw: tuple[int, int], face_share: float, face_y: float) -> Framing:
+    """A close crop of one face at a given rotation (the "hd" mode's face crops).
+
+    Unlike :func:`plan` it may reach past the photo's edge: it is pasted back only
+    where the face is.
+    """
+    rotation = _rotation(frame_hw, angle_deg)
+    box = _bounds(apply_affine(rotation, _box_corners(face.box)))
+    aspect = out_hw[1] / out_hw[0]
+    crop_h = max(face.height / face_share, (box[2] - box[0]) * 1.2 / aspect)
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    top = cy - face_y * crop_h
+    rect = np.array([cx - crop_h * aspect / 2, top, cx + crop_h * aspect / 2, top + crop_h])
+    return _framing(rect, rotation, out_hw, angle_deg, "face")
+
+
+def feather_mask(shape: tuple[int, int], face: Face, feather: float = 0.25) -> np.ndarray:
+    """A float mask (1 on the face, falling smoothly to 0) for pasting a face back.
+
+    An ellipse around the face box, a little larger than it, blurred by ``feather`` ×
+    the face height, so the pasted face blends into its surroundings over a wide band.
+    """
+    mask = np.zeros(shape, np.float32)
+    cx, cy = face.center
+    axes = (max(1, round(face.width * 0.68)), max(1, round(face.height * 0.72)))
+    cv2.ellipse(mask, (round(cx), round(cy)), axes, 0, 0, 360, 1.0, thickness=-1)
+    sigma = max(1.0, feather * face.height / 2)
+    return cv2.GaussianBlur(mask, (0, 0), sigma)
+
+
+def paste(base: np.ndarray, patch: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``patch`` over ``base`` through a float mask in [0, 1] (all the same H×W)."""
+    mask = mask.astype(np.float32)
+    return cv2.blendLinear(patch, base, mask, 1 - mask)
+
+
+def seam_step(composite: np.ndarray, base: np.ndarray, mask: np.ndarray) -> float:
+    """How visible the paste's edge is: the extra intensity step across the mask edge.
+
+    Along the mask's edge band (0.05 < mask < 0.95) it measures, in grey levels per
+    pixel, the intensity gradient across the band (along the mask's own gradient)
+    in the composite, minus the same in the base image. A hard, unblended paste of a
+    differently-toned patch gives several levels; a seamless blend about zero.
+    """
+    band = (mask > 0.05) & (mask < 0.95)
+    if not band.any():
+        return 0.0
+    mx = cv2.Sobel(mask, cv2.CV_32F, 1, 0, ksize=3)
+    my = cv2.Sobel(mask, cv2.CV_32F, 0, 1, ksize=3)
+    norm = np.hypot(mx, my) + 1e-9
+    nx, ny = mx / norm, my / norm
+
+    def across(image: np.ndarray) -> np.ndarray:
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3) / 8
+        gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / 8
+        return np.abs(gx * nx + gy * ny)[band]
+
+    return float(across(composite).mean() - across(base).mean())

@@ -1,0 +1,182 @@
+"""One photo, end to end: find the faces, level and frame them, stylize, compose.
+
+>>> pipeline = Pipeline.from_settings(settings)   # loads and warms both networks
+>>> result = pipeline.process(rgb)                # the full camera frame, uint8 RGB
+>>> result.stylized, result.size, result.faces, result.timings_ms
+
+Steps (each timed in ``result.timings_ms``):
+
+1. ``detect``: RetinaFace on a small copy of the frame (:mod:`booth.face`);
+2. ``frame``: one warp from the frame into the levelled portrait / group / scene crop
+   at the generator's working shape (:mod:`booth.framing`);
+3. ``policy``: the generator size for this crop (``booth.policy.choose_size`` unless a
+   size is fixed); a smaller size re-renders the crop from the frame (still one warp);
+4. ``generator``: AnimeGANv2 on the crop;
+5. ``compose``: in "hd" mode only, each face is framed closer, stylized on its own
+   and pasted back over the crop through a feathered mask.
+
+The default "portrait" mode skips step 5: it is the fast one, and the faces already
+fill a good share of the crop (see ``booth eval faces`` for the measured survival).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from booth import framing
+from booth.face import Face, FaceDetector
+from booth.generator import Generator, working_shape
+
+#: "hd" mode: the share of a face crop's height the face takes.
+HD_FACE_SHARE = 0.55
+#: "hd" mode: faces already this large in the main crop (relative to their own crop)
+#: gain nothing from a second pass and are left as they are.
+HD_MIN_GAIN = 1.15
+
+
+@dataclass
+class PhotoResult:
+    """What :meth:`Pipeline.process` made of one frame."""
+
+    stylized: np.ndarray          # final anime image, uint8 RGB
+    crop: np.ndarray              # the levelled, framed crop the generator ran on (same size)
+    size: int                     # generator size chosen (long side)
+    faces: list[Face]             # faces detected in the input frame
+    complexity: float
+    timings_ms: dict[str, float]
+    #: Frame pixels → crop (= stylized) pixels; maps input faces into the output.
+    framing: framing.Framing | None = None
+    #: "hd" mode: the seam measure (:func:`booth.framing.seam_step`) of each pasted face.
+    seam_steps: list[float] = field(default_factory=list)
+
+
+def as_rgb8(image: np.ndarray) -> np.ndarray:
+    """Any plausible image array as H×W×3 uint8 RGB (grey, alpha, 16-bit, float 0..1)."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected an H×W image with 1, 3 or 4 channels, got shape {image.shape}")
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype.kind == "f":
+        image = (np.clip(np.nan_to_num(image), 0, 1) * 255).round().astype(np.uint8)
+    elif image.dtype == np.bool_:
+        image = image.astype(np.uint8) * 255
+    elif image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    elif image.shape[2] == 4:
+        image = image[..., :3]
+    return np.ascontiguousarray(image)
+
+
+def _choose_size(crop: np.ndarray, generator_settings, size: int | None) -> tuple[int, float]:
+    """The generator size for this crop (``size`` if given) and the crop's complexity."""
+    try:
+        from booth import policy
+    except ImportError:  # TODO(lead): remove once booth/policy.py has landed
+        return size or max(generator_settings.sizes), 0.0
+    score = policy.complexity(crop)
+    if size is None:
+        size = (int(generator_settings.size) if generator_settings.size != "auto"
+                else policy.choose_size(crop, generator_settings))
+    return size, score
+
+
+class Pipeline:
+    """Frame in, anime portrait out. ``process`` may be called from several threads."""
+
+    def __init__(self, settings, generator: Generator | None = None,
+                 detector: FaceDetector | None = None) -> None:
+        self.settings = settings
+        self.generator = generator
+        self.detector = detector
+
+    @classmethod
+    def from_settings(cls, settings) -> "Pipeline":
+        """Load, compile and warm up the generator and the face detector."""
+        return cls(settings, Generator.from_settings(settings), FaceDetector.from_settings(settings))
+
+    def shape_for(self, size: int) -> tuple[int, int]:
+        """(height, width) of the crop for a generator size (what the generator is warmed for)."""
+        return working_shape(size, self.settings.face.aspect)
+
+    def process(self, rgb: np.ndarray, *, size: int | None = None,
+                use_faces: bool = True) -> PhotoResult:
+        """Stylize one full camera frame. ``size`` fixes the generator size (long side)."""
+        if self.generator is None:
+            raise RuntimeError("Pipeline has no generator: build it with Pipeline.from_settings")
+        rgb = as_rgb8(rgb)
+        face_settings = self.settings.face
+        timings: dict[str, float] = {}
+
+        started = time.perf_counter()
+        faces = self.detector.detect(rgb) if (use_faces and self.detector is not None) else []
+        timings["detect"] = _ms_since(started)
+
+        started = time.perf_counter()
+        largest = max(self.settings.generator.sizes)
+        shot = framing.plan(rgb.shape[:2], faces, self.shape_for(size or largest), face_settings)
+        crop = framing.warp(rgb, shot)
+        timings["frame"] = _ms_since(started)
+
+        started = time.perf_counter()
+        size, score = _choose_size(crop, self.settings.generator, size)
+        timings["policy"] = _ms_since(started)
+        if self.shape_for(size) != crop.shape[:2]:
+            # Render again from the frame rather than resize the crop: one resampling.
+            started = time.perf_counter()
+            shot = framing.plan(rgb.shape[:2], faces, self.shape_for(size), face_settings)
+            crop = framing.warp(rgb, shot)
+            timings["frame"] += _ms_since(started)
+
+        started = time.perf_counter()
+        stylized = self.generator.stylize(crop)
+        timings["generator"] = _ms_since(started)
+
+        started = time.perf_counter()
+        seams: list[float] = []
+        if face_settings.mode == "hd" and faces:
+            stylized, seams, generator_ms = self._hd_faces(rgb, faces, shot, stylized)
+            timings["generator"] += generator_ms
+            timings["compose"] = _ms_since(started) - generator_ms
+        else:
+            timings["compose"] = _ms_since(started)
+        return PhotoResult(stylized=stylized, crop=crop, size=int(size), faces=list(faces),
+                           complexity=float(score), timings_ms=timings, framing=shot,
+                           seam_steps=seams)
+
+    def _hd_faces(self, rgb: np.ndarray, faces: list[Face], shot: framing.Framing,
+                  stylized: np.ndarray) -> tuple[np.ndarray, list[float], float]:
+        """Stylize each face on its own, closer, and paste it back: (image, seams, generator ms)."""
+        face_shape = self.shape_for(min(self.settings.generator.sizes))
+        out_h, out_w = stylized.shape[:2]
+        seams, generator_ms = [], 0.0
+        for face in faces:
+            close = framing.face_framing(rgb.shape[:2], face, shot.angle_deg, face_shape,
+                                         HD_FACE_SHARE, self.settings.face.face_y)
+            if close.scale < HD_MIN_GAIN * shot.scale:
+                continue
+            started = time.perf_counter()
+            face_anime = self.generator.stylize(framing.warp(rgb, close))
+            generator_ms += _ms_since(started)
+            crop_from_face = framing._to_opencv(framing._compose(shot.matrix, close.inverse))
+            patch = cv2.warpAffine(face_anime, crop_from_face, (out_w, out_h),
+                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+            covered = cv2.warpAffine(np.ones(face_shape, np.float32), crop_from_face,
+                                     (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=0)
+            mask = np.minimum(framing.feather_mask((out_h, out_w), shot.map_face(face)), covered)
+            composite = framing.paste(stylized, patch, mask)
+            seams.append(framing.seam_step(composite, stylized, mask))
+            stylized = composite
+        return stylized, seams, generator_ms
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
