@@ -1,0 +1,349 @@
+"""The booth's cycle: states and their order, ignored presses, cancel, uploads, the
+button, health and stats; systemd notify; and `booth run` end to end with the real
+model. Logic tests use ``QuickPipeline`` (a tiny real OpenCV step); the real
+Pipeline/generator runs in ``test_real_pipeline_cycle_end_to_end`` and in the
+`booth run` tests."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from booth import PROJECT_ROOT, sdnotify
+from booth.button import BoothButton
+from booth.daemon import MESSAGES, load_pipeline
+from booth.images import load_image
+from booth.store import KINDS
+
+from boothkit import QuickPipeline, make_booth, settings_for, states_until, wait_for_state
+
+BOOTH = [sys.executable, "-m", "booth.cli"]
+
+
+@pytest.fixture
+def faces(photos) -> Path:
+    return photos / "faces"
+
+
+@pytest.fixture
+def booth_factory(tmp_path, faces):
+    made = []
+
+    def factory(pipeline=None, **cycle):
+        booth = make_booth(settings_for(tmp_path, faces, **cycle), pipeline or QuickPipeline())
+        made.append(booth)
+        return booth
+
+    yield factory
+    for booth in made:
+        booth.stop()
+        booth.camera.close()
+        booth.store.close()
+
+
+# --- systemd notify ----------------------------------------------------------------------
+def notify_socket(path_or_name: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path_or_name)
+    sock.settimeout(5)
+    return sock
+
+
+def test_notify_sends_to_a_path_socket(tmp_path, monkeypatch):
+    sock = notify_socket(str(tmp_path / "notify"))
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    assert sdnotify.notify("READY=1") is True
+    assert sock.recv(4096) == b"READY=1"
+    sock.close()
+
+
+def test_notify_supports_the_abstract_namespace(monkeypatch):
+    name = f"booth-test-{os.getpid()}"
+    sock = notify_socket("\0" + name)
+    monkeypatch.setenv("NOTIFY_SOCKET", "@" + name)
+    assert sdnotify.notify("STATUS=idle") is True
+    assert sock.recv(4096) == b"STATUS=idle"
+    sock.close()
+
+
+def test_notify_outside_systemd_is_a_no_op(monkeypatch, tmp_path):
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    assert sdnotify.notify("READY=1") is False
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "nobody-listens"))
+    assert sdnotify.notify("READY=1") is False
+
+
+def test_watchdog_interval_is_half_of_watchdog_usec(monkeypatch):
+    monkeypatch.setenv("WATCHDOG_USEC", "20000000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    assert sdnotify.watchdog_interval() == 10.0
+    monkeypatch.setenv("WATCHDOG_PID", "1")  # meant for another process
+    assert sdnotify.watchdog_interval() is None
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    assert sdnotify.watchdog_interval() == 10.0
+    monkeypatch.delenv("WATCHDOG_USEC")
+    assert sdnotify.watchdog_interval() is None
+
+
+# --- the cycle ----------------------------------------------------------------------------
+def test_a_cycle_goes_through_every_state_in_order_and_stores_a_complete_photo(booth_factory, caplog):
+    caplog.set_level(logging.INFO, logger="booth")
+    booth = booth_factory(countdown_s=2)
+    with booth.events.subscribe() as sub:
+        booth.start()
+        wait_for_state(sub, "idle")
+        started = time.monotonic()
+        assert booth.trigger("test") is True
+        seen = []
+        while True:
+            event = sub.get(timeout=10)
+            assert event is not None
+            if event.kind == "state":
+                seen.append((event.data["state"], event.data.get("seconds_left")))
+                if event.data["state"] == "idle":
+                    break
+            if event.kind == "photo":
+                photo_id = event.data["photo_id"]
+        assert seen == [("countdown", 2), ("countdown", 1), ("capture", None), ("process", None),
+                        ("result", None), ("idle", None)]
+        assert time.monotonic() - started >= 2.0  # the countdown really counted
+    photo = booth.store.get(photo_id)
+    assert photo is not None and photo.source == "booth"
+    for kind in KINDS:
+        assert load_image(booth.store.file_path(photo_id, kind)).size > 0
+    result_event = booth.events.latest("state")
+    assert result_event.data["state"] == "idle"
+    stats = booth.stats()
+    assert stats["cycles"] == 1 and stats["failures"] == 0 and stats["photos"] == 1
+    assert len(stats["press_to_result_ms"]) == 1 and 0 < stats["press_to_result_ms"][0] < 2000
+    lines = [r.message for r in caplog.records if r.message.startswith("cycle ok")]
+    assert len(lines) == 1 and f"photo={photo_id}" in lines[0]
+    for stage in ("press_to_result_ms=", "capture=", "generator=", "store=", "publish="):
+        assert stage in lines[0]
+
+
+def test_presses_during_a_cycle_are_ignored_and_counted(booth_factory):
+    booth = booth_factory(countdown_s=1)
+    booth.start()
+    with booth.events.subscribe() as sub:
+        assert booth.trigger("button") is True
+        wait_for_state(sub, "countdown")
+        assert booth.trigger("button") is False
+        assert booth.trigger("http") is False
+        ignored = [e for e in iter(lambda: sub.get(timeout=0.2), None) if e.kind == "press_ignored"]
+        assert [e.data["count"] for e in ignored] == [1, 2]
+        wait_for_state(sub, "result")
+    assert booth.stats()["ignored_presses"] == 2
+    assert booth.stats()["cycles"] == 1
+
+
+def test_a_press_while_the_result_is_shown_starts_the_next_cycle(booth_factory):
+    booth = booth_factory(show_result_s=30)
+    booth.start()
+    with booth.events.subscribe() as sub:
+        booth.trigger()
+        first = wait_for_state(sub, "result").data["photo_id"]
+        assert booth.trigger() is True
+        second = wait_for_state(sub, "result").data["photo_id"]
+    assert first != second and booth.store.count() == 2
+
+
+def test_holding_the_button_cancels_the_countdown(booth_factory):
+    booth = booth_factory(countdown_s=5)
+    booth.start()
+    with booth.events.subscribe() as sub:
+        booth.trigger()
+        wait_for_state(sub, "countdown")
+        assert booth.cancel() is True
+        assert wait_for_state(sub, "idle", "capture", timeout=3).data["state"] == "idle"
+    assert booth.store.count() == 0 and booth.stats()["failures"] == 0
+    assert booth.cancel() is False  # nothing to cancel while idle
+
+
+def test_without_a_model_the_guest_gets_the_failsafe_screen_and_the_booth_returns_to_idle(booth_factory):
+    booth = booth_factory(failsafe_s=0.3)
+    booth.pipeline, booth.model_message = None, "model not loaded: generator_int8.xml missing"
+    booth.start()
+    with booth.events.subscribe() as sub:
+        assert booth.trigger() is True
+        failsafe = wait_for_state(sub, "failsafe")
+        assert failsafe.data["message"] == MESSAGES["model"]
+        assert failsafe.data["until"] > time.time()
+        wait_for_state(sub, "idle", timeout=3)
+    health = booth.health()
+    assert health["ok"] is False and health["model"] == {
+        "ok": False, "message": "model not loaded: generator_int8.xml missing"}
+    assert health["last_cycle"]["ok"] is False
+    assert booth.stats()["failures"] == 1
+
+
+def test_health_has_the_agreed_shape_and_changes_are_published(booth_factory):
+    booth = booth_factory()
+    with booth.events.subscribe() as sub:
+        booth.start()
+        event = None
+        while event is None or event.kind != "health":
+            event = sub.get(timeout=5)
+            assert event is not None
+    health = booth.health()
+    assert set(health) == {"ok", "camera", "model", "gpio", "disk", "state", "last_cycle"}
+    assert set(health["camera"]) == {"ok", "backend", "message"}
+    assert set(health["gpio"]) == {"ok", "real", "message"}
+    assert set(health["disk"]) == {"ok", "free_mb", "message"} and health["disk"]["free_mb"] > 0
+    assert health["state"] == "idle" and health["last_cycle"] is None
+    assert set(booth.stats()) == {"cycles", "failures", "ignored_presses", "photos",
+                                  "press_to_result_ms", "uploads"}
+
+
+def test_the_gpio_button_and_led_drive_the_booth(booth_factory):
+    previous = Device.pin_factory
+    factory = MockFactory(pin_class=MockPWMPin)
+    try:
+        booth = booth_factory(countdown_s=1, show_result_s=30)
+        settings = booth.settings.replace("button", led_pin=18, bounce_time=0.0)
+        button = BoothButton(settings.button, on_press=lambda: booth.trigger("button"),
+                             on_hold=booth.cancel, pin_factory=factory, on_pi=False)
+        booth.attach_button(button)
+        booth.start()
+        with booth.events.subscribe() as sub:
+            factory.pin(17).drive_low()
+            factory.pin(17).drive_high()
+            wait_for_state(sub, "countdown")
+            assert button.led_mode == "on" and factory.pin(18).state == 1
+            factory.pin(17).drive_low()  # a second press during the countdown
+            factory.pin(17).drive_high()
+            wait_for_state(sub, "result")
+        assert button.led_mode == "breathe"
+        assert booth.stats()["ignored_presses"] == 1 and booth.store.count() == 1
+        assert booth.health()["gpio"]["real"] is False
+        button.close()
+    finally:
+        factory.reset()
+        Device.pin_factory = previous
+
+
+def test_an_upload_is_stylized_between_cycles_and_stored_as_upload(booth_factory, face_photo):
+    booth = booth_factory()
+    booth.start()
+    with booth.events.subscribe() as sub:
+        ticket = booth.submit_upload(load_image(face_photo), client="10.0.0.7")
+        assert booth.upload_status(ticket)["state"] in ("queued", "done")
+        event = None
+        while event is None or event.kind != "photo":
+            event = sub.get(timeout=10)
+            assert event is not None
+    assert event.data["source"] == "upload" and event.data["ticket"] == ticket
+    status = booth.upload_status(ticket)
+    assert status["state"] == "done" and status["photo_id"] == event.data["photo_id"]
+    assert booth.store.get(status["photo_id"]).source == "upload"
+    assert booth.stats()["uploads"] == 1
+    assert booth.upload_status("unknown") is None
+
+
+def test_a_client_cannot_queue_more_than_queue_max_uploads(booth_factory, face_photo):
+    from booth.daemon import UploadRefused
+
+    booth = booth_factory()  # not started: nothing is processed, the queue fills
+    rgb = load_image(face_photo)
+    for _ in range(booth.settings.upload.queue_max):
+        booth.submit_upload(rgb, client="10.0.0.7")
+    with pytest.raises(UploadRefused, match="waiting"):
+        booth.submit_upload(rgb, client="10.0.0.7")
+    booth.submit_upload(rgb, client="10.0.0.8")  # another phone is not held up
+
+
+# --- the real model --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def real_pipeline(tmp_path_factory, photos):
+    settings = settings_for(tmp_path_factory.mktemp("model"), photos / "faces")
+    pipeline, message = load_pipeline(settings)
+    assert pipeline is not None, message
+    return pipeline
+
+
+@pytest.mark.slow
+def test_real_pipeline_cycle_end_to_end(booth_factory, real_pipeline, faces):
+    """The real generator on real photos through the whole cycle: the stored anime image
+    is the generator's output at the chosen size, and the timings are recorded."""
+    booth = booth_factory(pipeline=real_pipeline)
+    booth.start()
+    with booth.events.subscribe() as sub:
+        for _ in range(2):
+            booth.trigger("test")
+            result = wait_for_state(sub, "result", "failsafe", timeout=60)
+            assert result.data["state"] == "result", booth.last_cycle
+    photos = booth.store.list()
+    assert len(photos) == 2
+    for photo in photos:
+        anime = load_image(booth.store.file_path(photo.id, "anime"))
+        assert max(anime.shape[:2]) == photo.size
+        assert photo.meta["timings_ms"]["generator"] > 0
+        original = load_image(booth.store.file_path(photo.id, "original"))
+        assert original.shape[:2] == tuple(photo.meta["frame_size"][::-1])
+    assert booth.stats()["cycles"] == 2 and booth.stats()["failures"] == 0
+
+
+# --- `booth run` ---------------------------------------------------------------------------
+def run_booth(args, tmp_path, env=None, timeout=240):
+    return subprocess.run(BOOTH + ["run", "--data-dir", str(tmp_path / "data"), *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT,
+                          env={**os.environ, **(env or {})})
+
+
+def test_booth_run_demo_with_a_missing_folder_is_one_line(tmp_path):
+    done = run_booth(["--demo", str(tmp_path / "nope"), "--port", "0"], tmp_path, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"booth run: --demo {tmp_path / 'nope'}: not a folder of photos"]
+
+
+def test_booth_run_with_a_broken_config_is_one_line(tmp_path):
+    bad = tmp_path / "booth.toml"
+    bad.write_text("[cycle]\ncountdown_s = 'three'\n")
+    done = run_booth(["--config", str(bad), "--demo", "--port", "0"], tmp_path, timeout=60)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "countdown_s" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_booth_run_demo_cycles_notifies_systemd_and_prints_the_figures(tmp_path, faces):
+    """`booth run --demo --cycles N`: the real model, READY=1 only after warm-up,
+    WATCHDOG=1 pings, STATUS= lines, one log line per cycle, the summary at exit."""
+    sock = notify_socket(str(tmp_path / "notify"))
+    messages: list[str] = []
+
+    def collect():
+        while True:
+            try:
+                messages.append(sock.recv(4096).decode())
+            except OSError:
+                return
+
+    reader = threading.Thread(target=collect, daemon=True)
+    reader.start()
+    done = run_booth(["--demo", str(faces), "--cycles", "3", "--port", "0"], tmp_path,
+                     env={"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "400000"})
+    sock.close()
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = done.stdout.strip().splitlines()[-1]
+    assert summary.startswith("cycles=3 failures=0 median_press_to_result_ms=")
+    assert "beyond_share=" in summary
+    cycle_lines = [l for l in done.stderr.splitlines() if "cycle ok" in l]
+    assert len(cycle_lines) == 3 and all("press_to_result_ms=" in l for l in cycle_lines)
+    assert "READY=1" in messages
+    ready = messages.index("READY=1")
+    assert "STATUS=loading the model" in messages[:ready]
+    assert any(m == "WATCHDOG=1" for m in messages[ready:])
+    assert any(m.startswith("STATUS=result") for m in messages)
+    assert messages[-1] == "STOPPING=1" or "STOPPING=1" in messages
