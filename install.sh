@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Install the anime booth. Safe to run again: a second run changes nothing and says so.
 #
-#   ./install.sh                 dev machine: .venv, packages, model files, INT8 build
+#   ./install.sh                 dev machine: .venv, packages, model files, INT8 build;
+#                                Raspberry Pi: all that in /opt/booth, plus apt's camera
+#                                and GPIO packages, the booth user, the systemd service
+#                                and the kiosk, started (sudo is asked for when needed)
 #   ./install.sh --test          ... plus the test tools (pytest, Playwright, Debian's chromium)
 #   ./install.sh --bench         ... plus the benchmark-only runtimes (ONNX Runtime, LiteRT, PyTorch)
-#   ./install.sh --mirror DIR    take model files from DIR instead of the internet
+#   ./install.sh --mirror DIR    take model files from DIR (a USB stick) instead of the internet
 #                                (same as BOOTH_WEIGHTS_MIRROR=DIR)
+#   ./install.sh --calibration DIR  photos for the INT8 calibration (BOOTH_CALIBRATION_DIR)
 #   ./install.sh --dry-run       print every step, change nothing
+#   ./install.sh --prefix DIR    Raspberry Pi: install into DIR instead of /opt/booth
+#   ./install.sh --pi            do the Raspberry Pi steps even if this is not a Pi
+#                                (with --dry-run: see what a Pi would get)
+#   ./install.sh --render-units DIR  write the systemd units for --prefix into DIR, then stop
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,51 +23,163 @@ cd "$here"
 want_test=0
 want_bench=0
 dry_run=0
+force_pi=0
+prefix=/opt/booth
+render_dir=""
 mirror="${BOOTH_WEIGHTS_MIRROR:-}"
 calibration="${BOOTH_CALIBRATION_DIR:-}"
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --test) want_test=1 ;;
     --bench) want_bench=1 ;;
     --dry-run) dry_run=1 ;;
+    --pi) force_pi=1 ;;
     --mirror) shift; mirror="${1:?--mirror needs a folder}" ;;
     --mirror=*) mirror="${1#--mirror=}" ;;
     --calibration) shift; calibration="${1:?--calibration needs a folder}" ;;
     --calibration=*) calibration="${1#--calibration=}" ;;
+    --prefix) shift; prefix="${1:?--prefix needs a folder}" ;;
+    --prefix=*) prefix="${1#--prefix=}" ;;
+    --render-units) shift; render_dir="${1:?--render-units needs a folder}" ;;
+    --render-units=*) render_dir="${1#--render-units=}" ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
+case "$prefix" in /*) ;; *) echo "install.sh: --prefix must be an absolute path, got $prefix" >&2; exit 2 ;; esac
+if [ -n "$mirror" ] && [ ! -d "$mirror" ]; then
+  echo "install.sh: mirror folder $mirror does not exist" >&2; exit 2
+fi
 
 changed=0
 say() { printf '==> %s\n' "$*"; }
 run() {
   if [ "$dry_run" = 1 ]; then printf '    [dry-run] %s\n' "$*"; else "$@"; fi
 }
+as_root() {
+  if [ "$(id -u)" = 0 ]; then run "$@"; else run sudo "$@"; fi
+}
 
+# --- systemd units: rendered from the templates in systemd/ with the real paths ---
+# The kiosk URL uses the port of the booth's own config, so the two always agree.
+booth_port() {
+  local config=/etc/booth/config.toml python="$root/.venv/bin/python"
+  [ -f "$config" ] && [ -r "$config" ] || config="$here/config.toml"
+  [ -x "$python" ] || python="$here/.venv/bin/python"
+  "$python" -c 'import sys; from booth.config import load; print(load(sys.argv[1]).web.port)' "$config" 2>/dev/null \
+    || echo 8080
+}
+render() {   # render TEMPLATE: the template with @ROOT@ and @KIOSK_URL@ filled in
+  sed -e "s#@ROOT@#$root#g" -e "s#@KIOSK_URL@#http://127.0.0.1:$(booth_port)/kiosk#g" "$here/systemd/$1"
+}
+if [ -n "$render_dir" ]; then
+  root="$prefix"
+  mkdir -p "$render_dir"
+  render booth.service.in > "$render_dir/booth.service"
+  render booth-kiosk.service.in > "$render_dir/booth-kiosk.service"
+  render labwc-autostart.in > "$render_dir/labwc-autostart"
+  echo "rendered booth.service, booth-kiosk.service and labwc-autostart for $root into $render_dir"
+  exit 0
+fi
+
+is_pi=0
+if [ "$force_pi" = 1 ] || grep -qs "Raspberry Pi" /proc/device-tree/model; then is_pi=1; fi
+
+# On a Pi the booth runs from $prefix as the booth user (a clone in /home/pi is not
+# readable by other users); on any other machine it runs from this checkout.
+if [ "$is_pi" = 1 ]; then root="$prefix"; else root="$here"; fi
+venv="$root/.venv"
+pip="$venv/bin/pip"
 python_bin="${PYTHON:-python3.11}"
 command -v "$python_bin" >/dev/null 2>&1 || python_bin=python3
-venv="$here/.venv"
-pip="$venv/bin/pip"
+# On a Pi the venv must be built on the Python apt's picamera2 was built for.
+[ "$is_pi" = 1 ] && python_bin=/usr/bin/python3
 
-# 1. The virtual environment.
+# --- Raspberry Pi 1: apt's packages ---
+# picamera2 and libcamera exist only as apt packages (built for apt's numpy); lgpio is
+# gpiozero's pin library on the Pi 5 (and the Pi 4 on Bookworm); chromium (called
+# chromium-browser on older images) and, without a desktop, the cage compositor are
+# the kiosk.
+apt_has() { apt-cache show "$1" >/dev/null 2>&1; }
+if [ "$is_pi" = 1 ]; then
+  packages=(python3-picamera2 python3-libcamera python3-numpy python3-lgpio python3-venv python3-pip rsync)
+  if apt_has chromium; then packages+=(chromium); else packages+=(chromium-browser); fi
+  command -v labwc >/dev/null 2>&1 || packages+=(cage)
+  missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    say "installing apt packages: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    changed=1
+  fi
+fi
+
+# --- Raspberry Pi 2: the code in $prefix (root-owned, read-only to the service) ---
+code_changed=0
+if [ "$is_pi" = 1 ] && [ "$root" != "$here" ]; then
+  # The first matching rule wins; excluded paths (the venv, fetched and built model
+  # files) are also kept safe from --delete.
+  rsync_args=(-rlt --delete --include=/weights/manifest.toml --include=/weights/README.md
+              --exclude=/weights/* --exclude=/.venv --exclude=/data --exclude=/.git
+              --exclude=__pycache__ --exclude=*.egg-info --exclude=/.pytest_cache)
+  if [ "$dry_run" = 1 ] || [ ! -d "$root" ]; then
+    say "copying the booth to $root"
+    as_root mkdir -p "$root"
+    as_root rsync "${rsync_args[@]}" "$here/" "$root/"
+    code_changed=1
+  else
+    pending="$(rsync "${rsync_args[@]}" --dry-run --itemize-changes "$here/" "$root/")"
+    if [ -n "$pending" ]; then
+      say "updating the booth in $root"
+      as_root rsync "${rsync_args[@]}" "$here/" "$root/"
+      code_changed=1
+    fi
+  fi
+  [ "$code_changed" = 1 ] && changed=1
+fi
+# On a Pi, files under $root belong to root: everything below goes through as_root.
+in_root() { if [ "$is_pi" = 1 ]; then as_root "$@"; else run "$@"; fi; }
+
+# --- 1. The virtual environment ---
+venv_args=()
+# On a Pi the venv sees apt's picamera2/libcamera/lgpio (never on pip).
+[ "$is_pi" = 1 ] && venv_args=(--system-site-packages)
 if [ ! -x "$venv/bin/python" ]; then
   say "creating $venv"
-  run "$python_bin" -m venv "$venv"
-  run "$pip" install --quiet --upgrade pip
+  in_root "$python_bin" -m venv "${venv_args[@]}" "$venv"
+  in_root "$pip" install --quiet --upgrade pip
+  changed=1
+elif [ "$is_pi" = 1 ] && ! grep -qs "include-system-site-packages = true" "$venv/pyvenv.cfg"; then
+  say "letting $venv see apt's packages (--system-site-packages)"
+  in_root "$python_bin" -m venv --system-site-packages "$venv"
   changed=1
 fi
 
-# 2. The project and its packages. A stamp of what was asked for keeps re-runs instant.
+# --- 2. The project and its packages. A stamp of what was asked for keeps re-runs instant ---
 extras="build"
 [ "$want_test" = 1 ] && extras="$extras,test"
 [ "$want_bench" = 1 ] && extras="$extras,bench"
+constraint_args=()
+constraints=""
+if [ "$is_pi" = 1 ]; then
+  # numpy pinned to apt's version (and opencv/openvino to releases that fit it and the
+  # Pi's cores): see scripts/pip_constraints.sh for why.
+  constraints="$("$here/scripts/pip_constraints.sh" /usr/bin/python3)"
+  constraint_args=(-c "$venv/booth-constraints.txt")
+fi
 stamp="$venv/.booth-installed"
-want_stamp="$(sha256sum pyproject.toml | cut -c1-16) extras=$extras"
+if [ -n "$constraints" ]; then
+  want_stamp="$(cat pyproject.toml - <<<"$constraints" | sha256sum | cut -c1-16) extras=$extras"
+else
+  want_stamp="$(sha256sum pyproject.toml | cut -c1-16) extras=$extras"
+fi
 have_stamp="$(cat "$stamp" 2>/dev/null || true)"
 # Extras already installed by an earlier run stay satisfied.
 if [ -n "$have_stamp" ] && [ "${have_stamp%% *}" = "${want_stamp%% *}" ]; then
@@ -70,57 +190,169 @@ if [ -n "$have_stamp" ] && [ "${have_stamp%% *}" = "${want_stamp%% *}" ]; then
   [ "$missing" = 0 ] && want_stamp="$have_stamp"
 fi
 if [ "$have_stamp" != "$want_stamp" ]; then
-  say "installing the booth and its packages ($extras) into .venv"
-  run "$pip" install --quiet -e ".[$extras]"
+  say "installing the booth and its packages ($extras) into $venv"
+  if [ "$is_pi" = 1 ]; then
+    say "pip constraints: $(echo ${constraints:-none yet: apt\'s numpy is not installed})"
+    if [ "$dry_run" = 1 ]; then
+      run write "$venv/booth-constraints.txt"
+    else
+      printf '%s\n' "$constraints" | in_root tee "$venv/booth-constraints.txt" >/dev/null
+    fi
+  fi
+  in_root "$pip" install --quiet "${constraint_args[@]}" -e "$root[$extras]"
   if [ "$want_bench" = 1 ]; then
     # PyTorch is bench-only (the eager baseline and the ONNX export). The CPU wheel
     # of this version is what the dev machines carry; never a run-time dependency.
-    run "$pip" install --quiet "torch==2.13.0"
+    in_root "$pip" install --quiet "torch==2.13.0"
   fi
-  [ "$dry_run" = 1 ] || echo "$want_stamp" > "$stamp"
-  changed=1
-fi
-
-# 3. Test tools: Debian's chromium for the browser tests (never a downloaded browser).
-if [ "$want_test" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
-  say "installing Debian's chromium for the browser tests"
-  if [ "$(id -u)" = 0 ]; then
-    run apt-get update -qq
-    run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  if [ "$dry_run" = 1 ]; then
+    run write "$stamp"
   else
-    run sudo apt-get update -qq
-    run sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    echo "$want_stamp" | in_root tee "$stamp" >/dev/null
   fi
   changed=1
 fi
 
-# 4. Model files (checksummed) and the INT8 generator build.
+# --- 3. Test tools: Debian's chromium for the browser tests (never a downloaded browser) ---
+if [ "$want_test" = 1 ] && ! command -v chromium >/dev/null 2>&1 \
+   && ! command -v chromium-browser >/dev/null 2>&1; then
+  say "installing Debian's chromium for the browser tests"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  changed=1
+fi
+
+# --- 4. Model files (checksummed) and the INT8 generator build ---
 booth="$venv/bin/booth"
 mirror_args=()
 [ -n "$mirror" ] && mirror_args=(--mirror "$mirror")
 calibration_args=()
 [ -n "$calibration" ] && calibration_args=(--calibration "$calibration")
 if [ "$dry_run" = 1 ]; then
-  run "$booth" weights fetch "${mirror_args[@]}"
-  run "$booth" weights build "${calibration_args[@]}"
+  in_root "$booth" weights fetch "${mirror_args[@]}"
+  in_root "$booth" weights build --if-needed "${calibration_args[@]}"
 else
-  fetch_out="$("$booth" weights fetch "${mirror_args[@]}")"
+  sudo_prefix=()
+  [ "$is_pi" = 1 ] && [ "$(id -u)" != 0 ] && sudo_prefix=(sudo)
+  fetch_out="$("${sudo_prefix[@]}" "$booth" weights fetch "${mirror_args[@]}")"
   echo "$fetch_out" | sed 's/^/    /'
   case "$fetch_out" in *copied*|*downloaded*) changed=1 ;; esac
-  build_out="$("$booth" weights build --if-needed "${calibration_args[@]}")"
+  build_out="$("${sudo_prefix[@]}" "$booth" weights build --if-needed "${calibration_args[@]}")"
   echo "$build_out" | sed 's/^/    /'
   case "$build_out" in *"up to date"*) ;; *) changed=1 ;; esac
 fi
+if [ "$is_pi" = 1 ] && [ -n "$(find "$root/weights" -type f ! -perm -0044 2>/dev/null)" ]; then
+  # Fetched files are created private (mode 0600); the booth user must read them.
+  say "making the model files readable by the booth user"
+  as_root chmod -R a+rX "$root/weights"
+  changed=1
+fi
 
-# 5. Hardware and system parts: only on a Raspberry Pi.
-if ! grep -qs "Raspberry Pi" /proc/device-tree/model 2>/dev/null; then
+# --- 5. Hardware and system parts: only on a Raspberry Pi ---
+if [ "$is_pi" = 0 ]; then
   say "not a Raspberry Pi: skipped apt's picamera2, the booth user, systemd units and the kiosk"
+else
+  units_changed=0
+
+  # 5a. The booth user: camera (video, render) and button (gpio), nothing else.
+  if ! id booth >/dev/null 2>&1; then
+    say "creating the system user booth"
+    as_root useradd --system --user-group --home-dir /var/lib/booth --no-create-home \
+      --shell /usr/sbin/nologin booth
+    changed=1
+  fi
+  for group in video gpio render; do
+    getent group "$group" >/dev/null || continue
+    if ! id -nG booth 2>/dev/null | tr ' ' '\n' | grep -qx "$group"; then
+      say "adding booth to the $group group"
+      as_root usermod -aG "$group" booth
+      changed=1
+    fi
+  done
+
+  # 5b. The data directory and the config (the organiser's edits are never overwritten).
+  if [ ! -d /var/lib/booth ]; then
+    say "creating /var/lib/booth"
+    as_root install -d -o booth -g booth -m 0750 /var/lib/booth
+    changed=1
+  fi
+  if [ ! -f /etc/booth/config.toml ]; then
+    say "writing /etc/booth/config.toml (edit it, then: sudo systemctl restart booth)"
+    as_root install -d -m 0755 /etc/booth
+    # Readable by the booth only: it may hold the admin password.
+    as_root install -m 0640 -o root -g booth "$root/config.toml" /etc/booth/config.toml
+    changed=1
+  fi
+
+  # 5c. The systemd units.
+  install_rendered() {   # install_rendered TEMPLATE DEST: write DEST if its content differs
+    if ! cmp -s <(render "$1") "$2"; then
+      say "installing $2"
+      if [ "$dry_run" = 1 ]; then run write "$2"; else render "$1" | as_root tee "$2" >/dev/null; fi
+      units_changed=1
+      changed=1
+    fi
+  }
+  install_rendered booth.service.in /etc/systemd/system/booth.service
+  desktop=0
+  command -v labwc >/dev/null 2>&1 && desktop=1
+  if [ "$desktop" = 0 ]; then
+    install_rendered booth-kiosk.service.in /etc/systemd/system/booth-kiosk.service
+  fi
+  [ "$units_changed" = 1 ] && as_root systemctl daemon-reload
+  if ! systemctl is-enabled --quiet booth.service 2>/dev/null; then
+    say "enabling booth.service at boot"
+    as_root systemctl enable booth.service
+    changed=1
+  fi
+  if [ "$units_changed" = 1 ] || [ "$code_changed" = 1 ] || [ "$changed" = 1 ] \
+     || ! systemctl is-active --quiet booth.service; then
+    say "(re)starting booth.service (a cold start compiles the model: minutes on a Pi 4)"
+    as_root systemctl restart --no-block booth.service
+    changed=1
+  fi
+
+  # 5d. The kiosk: labwc's autostart on the desktop image, the cage service on Lite.
+  if [ "$desktop" = 1 ]; then
+    desktop_user="${SUDO_USER:-$(id -un)}"
+    [ "$desktop_user" = root ] && desktop_user="$(getent passwd 1000 | cut -d: -f1)"
+    autostart="$(getent passwd "$desktop_user" | cut -d: -f6)/.config/labwc/autostart"
+    block="$(render labwc-autostart.in)"
+    current="$(sed -n '/^# >>> anime-booth kiosk/,/^# <<< anime-booth kiosk/p' "$autostart" 2>/dev/null || true)"
+    if [ "$current" != "$block" ]; then
+      say "adding the kiosk to $autostart (user $desktop_user)"
+      if [ "$dry_run" = 1 ]; then
+        run write "$autostart"
+      else
+        others="$(sed '/^# >>> anime-booth kiosk/,/^# <<< anime-booth kiosk/d' "$autostart" 2>/dev/null || true)"
+        as_root install -d -o "$desktop_user" -m 0755 "$(dirname "$autostart")"
+        printf '%s\n%s\n' "$others" "$block" | sed '/./,$!d' | as_root tee "$autostart" >/dev/null
+        as_root chown "$desktop_user" "$autostart"
+      fi
+      # The screen must stay on all event long.
+      command -v raspi-config >/dev/null 2>&1 && as_root raspi-config nonint do_blanking 1
+      say "the kiosk starts at the next login of $desktop_user (reboot to see it)"
+      changed=1
+    fi
+  else
+    if ! systemctl is-enabled --quiet booth-kiosk.service 2>/dev/null; then
+      say "enabling the kiosk (booth-kiosk.service: chromium in cage on tty1)"
+      as_root systemctl enable booth-kiosk.service
+      changed=1
+    fi
+    if [ "$units_changed" = 1 ] || ! systemctl is-active --quiet booth-kiosk.service; then
+      as_root systemctl restart --no-block booth-kiosk.service
+      changed=1
+    fi
+  fi
 fi
 
 if [ "$dry_run" = 1 ]; then
   say "dry run: nothing was changed"
 elif [ "$changed" = 0 ]; then
   say "already installed: nothing changed"
+elif [ "$is_pi" = 1 ]; then
+  say "installed. Check it: $venv/bin/booth doctor --config /etc/booth/config.toml; the screen shows the booth once it is ready"
 else
   say "installed. Run the booth: .venv/bin/booth run --demo"
 fi
