@@ -347,10 +347,10 @@ class Booth:
     def _enter(self, state: str, **data) -> None:
         """Change state: publish it, tell systemd, set the LED."""
         self.state = state
+        self._led_for(state)
         self.events.publish("state", state=state, **data)
         detail = data.get("seconds_left") or data.get("photo_id") or data.get("message") or ""
         sdnotify.notify(f"STATUS={state}{': ' if detail else ''}{detail}")
-        self._led_for(state)
         log.debug("state=%s %s", state, data or "")
 
     def _led_for(self, state: str) -> None:

@@ -28,7 +28,7 @@ from booth.store import KINDS
 
 from boothkit import QuickPipeline, make_booth, settings_for, states_until, wait_for_state
 
-BOOTH = [sys.executable, "-m", "booth.cli"]
+BOOTH = [str(Path(sys.executable).parent / "booth")]  # the installed command
 
 
 @pytest.fixture
