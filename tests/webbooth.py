@@ -24,7 +24,8 @@ class ScriptedBooth:
 
     def __init__(self, settings: Settings, picture: np.ndarray) -> None:
         self.settings = settings
-        self.store = PhotoStore(settings.data_dir / "photos", settings.storage)
+        # settings.booth.data_dir is the test's tmp folder (BOOTH_DATA_DIR must not win here).
+        self.store = PhotoStore(Path(settings.booth.data_dir) / "photos", settings.storage)
         self.events = EventBus()
         self.picture = picture
         self.triggers: list[str] = []
@@ -76,6 +77,7 @@ class ScriptedBooth:
 
 def scripted_booth(tmp_path: Path, picture_path: Path, **web) -> ScriptedBooth:
     settings = Settings().replace("booth", data_dir=str(tmp_path / "data"))
+    settings = settings.replace("storage", min_free_mb=0)  # a nearly full dev disk is not the point
     if web:
         settings = settings.replace("web", **web)
     picture = thumbnail(load_image(picture_path), 640)

@@ -73,10 +73,7 @@ def create_app(booth: Any) -> Flask:
     )
     app.extensions["booth_throttle"] = FailureThrottle()
     app.extensions["booth_stopping"] = threading.Event()
-    # Long-lived streams (SSE) each hold one waitress thread: keep half the threads
-    # free for the gallery whatever happens.
-    threads = booth.settings.web.threads
-    app.extensions["booth_streams"] = threading.BoundedSemaphore(max(1, threads // 2))
+    app.extensions["booth_streams"] = StreamSlots(booth.settings.web.threads)
     app.url_map.converters["photo_id"] = PhotoIdConverter
 
     for module in (kiosk, gallery, api, admin):
@@ -115,6 +112,33 @@ def create_app(booth: Any) -> Flask:
     return app
 
 
+class StreamSlots:
+    """Long-lived streams (SSE) each hold a waitress thread: at most half of them are
+    given out, so the gallery always has threads left whatever the screens do."""
+
+    def __init__(self, threads: int) -> None:
+        self.limit = max(1, threads // 2)
+        self.active = 0
+        self._cond = threading.Condition()
+
+    def acquire(self) -> bool:
+        with self._cond:
+            if self.active >= self.limit:
+                return False
+            self.active += 1
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            self.active -= 1
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every stream has ended; False after ``timeout`` seconds."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.active == 0, timeout)
+
+
 def _wants_json() -> bool:
     path = request.path
     return (path.startswith("/api/") or path in ("/healthz", "/events")
@@ -145,6 +169,7 @@ class WebServer:
         import waitress
 
         self.app = app
+        app.extensions["booth_streams"] = StreamSlots(threads)
         self._server = waitress.create_server(
             app, host=host, port=port, threads=threads,
             ident="booth",
@@ -182,12 +207,18 @@ class WebServer:
         self._closed = True
         self.app.extensions["booth_stopping"].set()
         server = self._server
-        # The streams notice booth_stopping within a second; then close every channel
-        # (the listening socket included) so the asyncore loop ends.
+        # The streams notice booth_stopping within a second and end cleanly; then the
+        # loop flushes what they wrote, and every channel (the listening socket
+        # included) is closed so the asyncore loop ends.
+        self.app.extensions["booth_streams"].wait_idle(timeout)
+        flush_until = time.monotonic() + 0.5
+        while time.monotonic() < flush_until and any(
+                getattr(channel, "total_outbufs_len", 0) for channel in list(server._map.values())):
+            time.sleep(0.02)
         server.task_dispatcher.shutdown(timeout=timeout)
         for channel in list(server._map.values()):
             try:
-                channel.handle_close()
+                channel.close()
             except Exception:
                 pass
         self._thread.join(timeout)

@@ -58,7 +58,7 @@ def events():
     if not is_admin():
         abort(403, "The event stream is for the booth's own screen.")
     streams = current_app.extensions["booth_streams"]
-    if not streams.acquire(blocking=False):
+    if not streams.acquire():
         response = jsonify(error="too many open event streams; retrying shortly")
         response.status_code = 503
         response.headers["Retry-After"] = "5"
