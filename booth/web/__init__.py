@@ -75,6 +75,8 @@ def create_app(booth: Any) -> Flask:
     app.extensions["booth_stopping"] = threading.Event()
     app.extensions["booth_streams"] = StreamSlots(booth.settings.web.threads)
     app.url_map.converters["photo_id"] = PhotoIdConverter
+    # "//etc/passwd" is simply not found, rather than redirected to a tidier path.
+    app.url_map.merge_slashes = False
 
     for module in (kiosk, gallery, api, admin):
         app.register_blueprint(module.bp)

@@ -31,9 +31,7 @@ def _booth():
 
 def _safe_next(target: str | None) -> str:
     """Only our own pages are valid targets after logging in (no open redirect)."""
-    if target in ("/kiosk", "/", "/admin"):
-        return target
-    return url_for("admin.index")
+    return target if target in ("/kiosk", "/", "/admin") else "/admin"
 
 
 def _require_admin() -> None:

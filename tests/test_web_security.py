@@ -1,0 +1,245 @@
+"""Hostile requests against the real server: always a 4xx, never a 500, never a file
+outside the store.
+
+Requests go over raw sockets to waitress on 127.0.0.1, byte for byte as written here
+(no client library normalises ``..`` or percent-escapes away), and through the Flask
+test client with a phone's address where the client's address matters (loopback is
+the organiser).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+
+import pytest
+
+from booth.web import create_app, serve
+from webbooth import scripted_booth
+
+PHONE = {"REMOTE_ADDR": "192.168.4.23"}
+PASSWORD = "s3cret-admin"
+
+#: Bytes that must never appear in a response: /etc/passwd, the SQLite index, our
+#: own source code and config.
+SECRETS = (b"root:x:0:0", b"SQLite format 3", b"def create_app", b"class PhotoStore",
+           b"admin_password", b"[web]")
+
+
+@pytest.fixture
+def booth(tmp_path, face_photo):
+    booth = scripted_booth(tmp_path, face_photo, admin_password=PASSWORD)
+    yield booth
+    booth.close()
+
+
+@pytest.fixture
+def server(booth):
+    running = serve(create_app(booth), "127.0.0.1", 0, threads=4)
+    yield running
+    running.close()
+
+
+def raw_request(port: int, data: bytes, timeout: float = 10.0) -> tuple[int, bytes]:
+    """Send ``data`` as is; (status code, whole response) — the server closes after it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    response = b"".join(chunks)
+    match = re.match(rb"HTTP/1\.[01] (\d{3})", response)
+    assert match, f"no HTTP status line in {response[:80]!r}"
+    return int(match.group(1)), response
+
+
+def get_raw(port: int, target: str) -> tuple[int, bytes]:
+    return raw_request(port, f"GET {target} HTTP/1.1\r\nHost: booth\r\nConnection: close\r\n\r\n"
+                       .encode("latin-1"))
+
+
+def traversal_targets(photo_id: str) -> list[str]:
+    return [
+        "/../../../../etc/passwd",
+        "/p/../../../../etc/passwd",
+        "/p/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/p/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+        "/p/..%2f..%2f..%2fetc%2fpasswd",
+        "/p/%252e%252e%252f%252e%252e%252fetc%252fpasswd",
+        "/p/..%5c..%5c..%5cetc%5cpasswd",
+        "/p/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",
+        f"/p/{photo_id}/../index.sqlite3",
+        f"/p/{photo_id}/..%2findex.sqlite3",
+        f"/p/{photo_id}/%2e%2e/%2e%2e/index.sqlite3",
+        f"/p/{photo_id}/anime.jpg/../../index.sqlite3",
+        f"/p/{photo_id}/anime.jpg%00.png",
+        f"/p/{photo_id}/thumb.jpg%2f..%2f..%2findex.sqlite3",
+        f"/p/{photo_id}/original.jpg/..%2f..%2f..%2f..%2fetc%2fpasswd",
+        f"/p/{photo_id}%2f..%2findex.sqlite3",
+        f"/p/{photo_id}/index.sqlite3",
+        f"/p/{photo_id}/config.toml",
+        "/p/index.sqlite3",
+        "/static/../__init__.py",
+        "/static/%2e%2e/__init__.py",
+        "/static/..%2f..%2fconfig.py",
+        "/static/..%2f..%2f..%2fconfig.toml",
+        "/static//etc/passwd",
+        "/static/%2fetc%2fpasswd",
+        "/static/....//....//etc/passwd",
+        "//etc/passwd",
+        "/admin/../../etc/passwd",
+        "/admin/photos.zip/../../etc/passwd",
+    ]
+
+
+def test_path_traversal_never_reaches_a_file_outside_the_store(server, booth):
+    photo_id = booth.add_photo()
+    for target in traversal_targets(photo_id):
+        status, response = get_raw(server.port, target)
+        assert 400 <= status < 500, (target, status)
+        for secret in SECRETS:
+            assert secret not in response, (target, secret)
+    # The same paths through the test client, as a phone (no loopback privileges).
+    client = create_app(booth).test_client()
+    for target in traversal_targets(photo_id):
+        response = client.get(target, environ_base=PHONE)
+        assert 400 <= response.status_code < 500 or response.status_code in (301, 302, 308), target
+        for secret in SECRETS:
+            assert secret not in response.data, (target, secret)
+
+
+def test_unknown_and_malformed_ids_are_404(server, booth):
+    booth.add_photo()
+    unknown = "A" * 22  # the right shape, not in the store
+    malformed = ["x", "short", "A" * 21, "A" * 65, "A" * 5000, "abc.def.ghi.jkl.mno.pqr",
+                 "%3Cscript%3E" + "A" * 22, "A" * 21 + "%00", "A" * 22 + "%20", "../" + "A" * 22,
+                 "%27%20OR%20%271%27%3D%271%27%20--%20" + "A" * 10, "%F0%9F%98%80" * 8]
+    for photo_id in [unknown] + malformed:
+        for suffix in ("", "/anime.jpg", "/original.jpg", "/thumb.jpg", "/qr.svg", "/qr.png"):
+            status, response = get_raw(server.port, f"/p/{photo_id}{suffix}")
+            assert status == 404, (photo_id, suffix, status)
+            assert b"image/jpeg" not in response
+
+
+def test_admin_actions_need_the_password(booth):
+    photo_id = booth.add_photo()
+    app = create_app(booth)
+    client = app.test_client()
+    # Without any password.
+    assert client.post(f"/admin/delete/{photo_id}", environ_base=PHONE).status_code == 403
+    assert client.get("/admin/photos.zip", environ_base=PHONE).status_code == 403
+    assert client.get("/admin", environ_base=PHONE).status_code == 302
+    assert client.post("/api/trigger", environ_base=PHONE).status_code == 401
+    # With a wrong one, in each place a password is accepted.
+    bad = {"Authorization": "Bearer wrong"}
+    assert client.post(f"/admin/delete/{photo_id}", headers=bad, data={"csrf": "x"},
+                       environ_base=PHONE).status_code in (400, 403)
+    assert client.get("/admin/photos.zip", headers=bad, environ_base=PHONE).status_code == 403
+    assert client.post("/api/trigger", data={"password": "wrong"}, environ_base=PHONE).status_code == 403
+    assert client.post("/admin/login", data={"password": "wrong"}, environ_base=PHONE).status_code == 403
+    # "Basic" or an empty bearer is not a password.
+    for header in ("Basic czNjcmV0LWFkbWlu", "Bearer ", "Bearer", PASSWORD):
+        assert client.get("/admin/photos.zip", headers={"Authorization": header},
+                          environ_base=PHONE).status_code == 403
+    assert booth.store.get(photo_id) is not None and booth.triggers == []
+
+
+def test_wrong_passwords_are_throttled_on_every_entrance(booth):
+    client = create_app(booth).test_client()
+    codes = [client.post("/api/trigger", headers={"Authorization": f"Bearer guess{i}"},
+                         environ_base=PHONE).status_code for i in range(5)]
+    assert codes == [403] * 5
+    # The throttle is shared: the login page now refuses this address too, even the right password.
+    assert client.post("/api/trigger", headers={"Authorization": f"Bearer {PASSWORD}"},
+                       environ_base=PHONE).status_code == 429
+    assert client.post("/admin/login", data={"password": PASSWORD}, environ_base=PHONE).status_code == 429
+    assert booth.triggers == []
+
+
+def test_admin_forms_need_the_csrf_token(booth):
+    photo_id = booth.add_photo()
+    client = create_app(booth).test_client()
+    client.post("/admin/login", data={"password": PASSWORD}, environ_base=PHONE)
+    for data in ({}, {"csrf": ""}, {"csrf": "forged-token"}):
+        response = client.post(f"/admin/delete/{photo_id}", data=data, environ_base=PHONE)
+        assert response.status_code == 400, data
+        # A logged-in session alone does not trigger the booth either (it is cookie-based).
+        assert client.post("/api/trigger", data=data, environ_base=PHONE).status_code in (401, 403)
+    assert booth.store.get(photo_id) is not None and booth.triggers == []
+
+
+def test_login_never_redirects_to_another_site(booth):
+    client = create_app(booth).test_client()
+    for target in ("http://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)"):
+        response = client.post("/admin/login", data={"password": PASSWORD, "next": target},
+                               environ_base=PHONE)
+        assert response.status_code == 302 and response.location == "/admin", target
+        client.post("/admin/logout", environ_base=PHONE)
+
+
+def test_oversized_and_malformed_requests_get_a_4xx(server, booth):
+    port = server.port
+    # These come from 127.0.0.1, the organiser: bodies go to a form that reads them.
+    big_body = b"password=" + b"x" * 2_000_000
+    cases = {
+        "oversized form": b"POST /admin/login HTTP/1.1\r\nHost: b\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                          b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(big_body) + big_body,
+        "oversized declared body": b"POST /api/trigger HTTP/1.1\r\nHost: b\r\nContent-Length: 999999999\r\n"
+                                   b"Connection: close\r\n\r\nabc",
+        "huge header": b"GET / HTTP/1.1\r\nHost: b\r\nX-Junk: " + b"a" * 300_000 + b"\r\nConnection: close\r\n\r\n",
+        "huge url": b"GET /?" + b"a" * 300_000 + b" HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n",
+        "garbage request line": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n",
+        "bad content length": b"POST /admin/login HTTP/1.1\r\nHost: b\r\nContent-Length: -5\r\nConnection: close\r\n\r\n",
+        "bad chunked body": b"POST /admin/login HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: chunked\r\n"
+                            b"Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n\r\nzz\r\nxx\r\n0\r\n\r\n",
+        "multipart without boundary": b"POST /admin/delete/AAAAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: b\r\nContent-Type: multipart/form-data\r\n"
+                                      b"Content-Length: 5\r\nConnection: close\r\n\r\nhello",
+        "multipart bomb": b"POST /admin/delete/AAAAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: b\r\nContent-Type: multipart/form-data; boundary=X\r\n"
+                          b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (60 * 70) +
+                          b"".join(b"--X\r\nContent-Disposition: form-data; name=\"f%02d\"\r\n\r\nv\r\n" % i
+                                   for i in range(60))[:60 * 70].ljust(60 * 70, b"-"),
+        "wrong method": b"DELETE /p/AAAAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n",
+        "post to a page": b"POST / HTTP/1.1\r\nHost: b\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        "bad page number": b"GET /?page=1e9999 HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n",
+        "bad api limit": b"GET /api/photos?limit=%FF%FE HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n",
+        "bad utf8 in query": b"GET /?page=%ff HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n",
+        "absolute-form target": b"GET http://evil.example/etc/passwd HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n",
+    }
+    for name, data in cases.items():
+        status, response = raw_request(port, data)
+        assert 400 <= status < 500, (name, status, response[:200])
+        assert b"Traceback" not in response, name
+        for secret in SECRETS:
+            assert secret not in response, (name, secret)
+    assert booth.triggers == []
+
+
+def test_errors_are_one_line_and_json_for_the_api(booth):
+    client = create_app(booth).test_client()
+    response = client.get("/api/photos?limit=abc", environ_base=PHONE)
+    assert response.status_code == 400 and response.is_json
+    assert response.json == {"error": "limit must be a whole number from 1 to 100"}
+    page = client.get("/p/" + "A" * 22, environ_base=PHONE)
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    assert "There is no photo with this link" in page.get_data(as_text=True)
+    assert "Traceback" not in page.get_data(as_text=True)
+
+
+def test_a_broken_store_answers_500_in_one_line_without_details(booth):
+    """The one 500 there is: the booth itself failing, never the visitor's input."""
+    app = create_app(booth)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk I/O error at /var/lib/booth/photos/index.sqlite3")
+
+    booth.store.list = broken
+    response = app.test_client().get("/", environ_base=PHONE)
+    assert response.status_code == 500
+    text = response.get_data(as_text=True)
+    assert "Something went wrong on the booth" in text and "sqlite3" not in text and "Traceback" not in text
