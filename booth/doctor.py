@@ -1,0 +1,310 @@
+"""``booth doctor``: is this booth ready for an event? One line per part, with the fix.
+
+    $ booth doctor
+    PASS camera   picamera2: imx708 (reported by the running booth)
+    PASS gpio     button on real GPIO (LGPIOFactory)
+    PASS models   animeganv2_hayao_256x256_integer_quant.tflite: sha256 ok
+    ...
+    FAIL disk     312 MB free in /var/lib/booth, below [storage] min_free_mb = 500
+                  fix: delete old photos (admin page) or use a bigger SD card
+
+Every check returns a :class:`Check` (PASS, WARN or FAIL, what was found, and for
+anything not PASS how to fix it); the exit status is 1 when any check FAILs. A WARN
+is something that works but deserves a look (no GPIO on a dev machine, a guessed
+QR address). Off a Raspberry Pi, missing Pi hardware is a WARN, never a FAIL: the
+booth still runs with ``--demo``.
+
+On an installed Pi the service holds the camera, so when a booth answers on
+127.0.0.1 the camera line comes from its ``/healthz`` instead of opening the camera
+a second time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from booth import config
+from booth.config import Settings
+
+#: Where install.sh puts the config and the service on a Pi.
+INSTALLED_CONFIG = Path("/etc/booth/config.toml")
+INSTALLED_UNIT = Path("/etc/systemd/system/booth.service")
+
+#: Convolution-like layers whose run-time precision says whether INT8 really runs.
+_MATMUL_LAYERS = {"Convolution", "GroupConvolution", "Deconvolution", "FullyConnected"}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # "PASS" | "WARN" | "FAIL"
+    message: str
+    fix: str = ""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="PATH",
+                        help=f"config file (default: {INSTALLED_CONFIG} if it exists, else config.toml)")
+    parser.add_argument("--quick", action="store_true",
+                        help="skip compiling the generator (no precision report)")
+    parser.add_argument("--json", action="store_true", help="print the checks as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    # OpenCV prints a warning per missing webcam; the camera line says it once.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    path = args.config or (INSTALLED_CONFIG if INSTALLED_CONFIG.is_file() else None)
+    settings = config.load(path)
+    checks = run_checks(settings, compile_model=not args.quick)
+    if args.json:
+        print(json.dumps([c.__dict__ for c in checks], indent=2))
+    else:
+        print(f"booth doctor: config {path or config.DEFAULT_CONFIG_PATH}, data in {data_dir(settings)}")
+        for check in checks:
+            print(format_check(check))
+        counts = {s: sum(c.status == s for c in checks) for s in ("PASS", "WARN", "FAIL")}
+        print(f"{counts['PASS']} passed, {counts['WARN']} warnings, {counts['FAIL']} failed")
+    return 1 if any(c.status == "FAIL" for c in checks) else 0
+
+
+def format_check(check: Check) -> str:
+    line = f"{check.status} {check.name:<8} {check.message}"
+    if check.fix and check.status != "PASS":
+        line += f"\n{'':14}fix: {check.fix}"
+    return line
+
+
+def run_checks(settings: Settings, *, compile_model: bool = True) -> list[Check]:
+    from booth.button import is_raspberry_pi
+
+    on_pi = is_raspberry_pi()
+    checks = [check_camera(settings, on_pi), check_gpio(settings, on_pi)]
+    checks += check_models(settings)
+    checks.append(check_openvino(settings, compile_model))
+    checks.append(check_disk(settings))
+    checks.append(check_address(settings))
+    if INSTALLED_UNIT.is_file():
+        checks.append(check_service())
+    return checks
+
+
+def data_dir(settings: Settings) -> Path:
+    """The data directory the booth uses: the installed service's, else the config's."""
+    try:
+        unit = INSTALLED_UNIT.read_text(encoding="utf-8")
+    except OSError:
+        return settings.data_dir
+    match = re.search(r"^Environment=BOOTH_DATA_DIR=(\S+)", unit, re.MULTILINE)
+    return Path(match.group(1)) if match else settings.data_dir
+
+
+def running_booth_health(settings: Settings) -> dict | None:
+    """The /healthz of a booth already running on this machine, or None."""
+    url = f"http://127.0.0.1:{settings.web.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:  # 503: running, but cannot take photos
+        try:
+            return json.load(exc)
+        except ValueError:
+            return None
+    except (OSError, ValueError):
+        return None
+
+
+def check_camera(settings: Settings, on_pi: bool) -> Check:
+    """Open the configured camera backend once (or ask the running booth about it)."""
+    from booth.camera import CameraError, backend_factory
+
+    health = running_booth_health(settings)
+    if health and isinstance(health.get("camera"), dict):
+        cam = health["camera"]
+        where = f"{cam.get('backend', '?')}: {cam.get('message', '')} (reported by the running booth)"
+        if cam.get("ok"):
+            return Check("camera", "PASS", where)
+        return Check("camera", "FAIL" if on_pi else "WARN", where, _camera_fix(settings))
+    camera = backend_factory(settings.camera, settings.base_dir)()
+    try:
+        camera.open()
+    except CameraError as exc:
+        return Check("camera", "FAIL" if on_pi else "WARN", str(exc), _camera_fix(settings))
+    try:
+        frame = camera.capture()
+        return Check("camera", "PASS", f"{camera.name}: captured a {frame.shape[1]}x{frame.shape[0]} frame")
+    except CameraError as exc:
+        return Check("camera", "FAIL", f"{camera.name}: opens but cannot capture ({exc})", _camera_fix(settings))
+    finally:
+        camera.close()
+
+
+def _camera_fix(settings: Settings) -> str:
+    if settings.camera.backend == "folder":
+        return "set [camera] folder to a folder of JPEG/PNG photos"
+    return ("Pi camera: power off, reseat the ribbon cable (contacts toward the board's "
+            "contacts) and check `rpicam-hello --list-cameras`; USB webcam: set [camera] "
+            'backend = "opencv"; no camera (dev machine): `booth run --demo`')
+
+
+def check_gpio(settings: Settings, on_pi: bool) -> Check:
+    """Which pin factory gpiozero picks here: real, mock, or none."""
+    from gpiozero import Device
+    from gpiozero.exc import BadPinFactory
+
+    from booth.button import gpio_check
+
+    factory = Device.pin_factory
+    made_here = factory is None
+    if made_here:
+        with warnings.catch_warnings():  # gpiozero warns about each factory it skips
+            warnings.simplefilter("ignore")
+            try:
+                factory = Device._default_pin_factory()
+            except (BadPinFactory, Exception):  # any factory error means "no GPIO"
+                factory = None
+    try:
+        result = gpio_check(factory, on_pi=on_pi, require_real=settings.button.require_real_gpio)
+    finally:
+        if made_here and factory is not None:
+            factory.close()
+    if result["real"]:
+        return Check("gpio", "PASS", f"{result['message']}, button on GPIO{settings.button.pin}")
+    fix = ("sudo apt install python3-lgpio, make sure the venv sees system packages "
+           "(./install.sh does), unset GPIOZERO_PIN_FACTORY" if on_pi else
+           "none needed off a Pi: press Space on the kiosk or POST /api/trigger")
+    return Check("gpio", "WARN" if result["ok"] else "FAIL", result["message"], fix)
+
+
+def check_models(settings: Settings) -> list[Check]:
+    """Every manifest file present with its published sha256, and the built IR."""
+    from booth import weights
+
+    checks = []
+    for entry in weights.manifest().values():
+        if not entry.path.is_file():
+            checks.append(Check("models", "FAIL", f"{entry.file} is missing from {weights.WEIGHTS_DIR}",
+                                "booth weights fetch (or ./install.sh; offline: --mirror DIR)"))
+        elif not weights.verify(entry):
+            checks.append(Check("models", "FAIL", f"{entry.file}: sha256 does not match the manifest "
+                                f"(damaged or replaced)",
+                                f"delete {entry.path} and run booth weights fetch"))
+        else:
+            checks.append(Check("models", "PASS", f"{entry.file}: sha256 ok"))
+    variant = _ir_variant(settings)
+    ir = weights.WEIGHTS_DIR / weights.GENERATOR_IR[variant]
+    if ir.is_file() and ir.with_suffix(".bin").is_file():
+        checks.append(Check("models", "PASS", f"{ir.name} built (for precision "
+                            f"{settings.generator.precision})"))
+    else:
+        checks.append(Check("models", "FAIL", f"{ir.name} (for precision {settings.generator.precision}) "
+                            f"is not built", "booth weights build (or ./install.sh)"))
+    return checks
+
+
+def _ir_variant(settings: Settings) -> str:
+    return "int8" if settings.generator.precision == "int8" else "fp32"
+
+
+def check_openvino(settings: Settings, compile_model: bool) -> Check:
+    """OpenVINO's version, the CPU, and the precision the CPU plugin really runs."""
+    import openvino as ov
+
+    core = ov.Core()
+    cpu = core.get_property("CPU", "FULL_DEVICE_NAME")
+    capabilities = ",".join(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    about = f"OpenVINO {ov.get_version().split('-')[0]} on {cpu} ({capabilities})"
+    if not compile_model:
+        return Check("openvino", "PASS", f"{about}; precision not checked (--quick)")
+    from booth.generator import Generator
+    from booth.weights import WeightsError
+
+    try:
+        gen = Generator(precision=settings.generator.precision, threads=settings.generator.threads)
+    except WeightsError as exc:
+        return Check("openvino", "FAIL", f"{about}; {exc}", "booth weights build (or ./install.sh)")
+    except Exception as exc:  # this OpenVINO cannot run the generator on this CPU
+        return Check("openvino", "FAIL", f"{about}; cannot compile the generator: {exc}",
+                     "./install.sh again (it pins the OpenVINO release tested on the Pi's cores)")
+    precisions = runtime_precisions(gen)
+    hint = gen._compiled.get_property("INFERENCE_PRECISION_HINT")
+    hint = hint.to_string() if hasattr(hint, "to_string") else str(hint)
+    summary = ", ".join(f"{n} in {p}" for p, n in sorted(precisions.items()))
+    message = (f"{about}; precision {settings.generator.precision}: inference precision {hint}, "
+               f"convolutions {summary}")
+    if settings.generator.precision == "int8" and not any(p.startswith("i8") or p.startswith("u8")
+                                                        for p in precisions):
+        return Check("openvino", "WARN", message + " (the INT8 graph runs simulated in float here)",
+                     "compare `booth bench` with precision int8, f16 and f32 on this board and set "
+                     "[generator] precision to the fastest")
+    return Check("openvino", "PASS", message)
+
+
+def runtime_precisions(gen) -> dict[str, int]:
+    """How many convolution layers the compiled model runs in each precision."""
+    counts: dict[str, int] = {}
+    for op in gen._compiled.get_runtime_model().get_ordered_ops():
+        info = op.get_rt_info()
+        if info["layerType"].astype(str) in _MATMUL_LAYERS:
+            precision = info["runtimePrecision"].astype(str).lower()
+            counts[precision] = counts.get(precision, 0) + 1
+    return counts
+
+
+def check_disk(settings: Settings) -> Check:
+    """Free space where the photos go, against [storage] min_free_mb."""
+    folder = data_dir(settings)
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free_mb = shutil.disk_usage(probe).free / 1e6
+    limit = settings.storage.min_free_mb
+    message = f"{free_mb:,.0f} MB free for {folder}"
+    if free_mb < limit:
+        return Check("disk", "FAIL", f"{message}, below [storage] min_free_mb = {limit}: "
+                     f"the booth refuses new photos", "delete old photos (admin page), set "
+                     "[storage] retention_days, or use a bigger SD card / USB drive")
+    if free_mb < 4 * limit:
+        return Check("disk", "WARN", f"{message}, close to [storage] min_free_mb = {limit}",
+                     "free some space before the event")
+    return Check("disk", "PASS", message)
+
+
+def check_address(settings: Settings) -> Check:
+    """The address phones will open from the QR codes."""
+    from booth import qr
+
+    url = qr.base_url(settings)
+    if not qr.base_url_is_detected(settings):
+        return Check("address", "PASS", f"QR codes point to {url} ([web] base_url)")
+    if "://127." in url:
+        return Check("address", "FAIL", f"QR codes would point to {url}: no network, phones "
+                     f"cannot reach it", "connect the Pi to the event Wi-Fi (or start a hotspot: "
+                     "sudo nmcli device wifi hotspot ssid AnimeBooth password ...), or set "
+                     '[web] base_url = "http://ADDRESS:PORT"')
+    return Check("address", "WARN" if settings.web.host in ("127.0.0.1", "localhost") else "PASS",
+                 f"QR codes point to {url} (detected; phones must be on this network)",
+                 f'[web] host = "{settings.web.host}" only listens locally: set it to "0.0.0.0"')
+
+
+def check_service() -> Check:
+    """The installed systemd service: running, starting or failed."""
+    result = subprocess.run(["systemctl", "is-active", "booth.service"],
+                            capture_output=True, text=True, check=False)
+    state = result.stdout.strip() or "unknown"
+    if state == "active":
+        return Check("service", "PASS", "booth.service is running")
+    if state == "activating":
+        return Check("service", "WARN", "booth.service is starting (a cold start compiles the model)",
+                     "wait a few minutes; watch: journalctl -fu booth")
+    return Check("service", "FAIL", f"booth.service is {state}",
+                 "journalctl -u booth -n 50 says why; then sudo systemctl restart booth")
