@@ -168,6 +168,7 @@ class Booth:
         self.state = "idle"
         self._cond = threading.Condition()
         self._pending: str | None = None  # the source of an accepted press, until the loop takes it
+        self._running = False  # a cycle or an upload is being processed (set with _pending taken)
         self._cancel = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -193,8 +194,8 @@ class Booth:
     def trigger(self, source: str = "http") -> bool:
         """Start a cycle; False (and counted) while one is running."""
         with self._cond:
-            busy = (self._pending is not None or self.state not in ("idle", "result")
-                    or self._stopping.is_set())
+            busy = (self._pending is not None or self._running
+                    or self.state not in ("idle", "result") or self._stopping.is_set())
             if busy:
                 self.ignored_presses += 1
                 count = self.ignored_presses
@@ -299,14 +300,21 @@ class Booth:
                 if self._pending is None and self._uploads.empty():
                     self._cond.wait(TICK_S)
                 source, self._pending = self._pending, None
-            if self._stopping.is_set():
-                break
-            if source is not None:
-                self._run_cycle(source)
-            elif self.state in ("result", "failsafe") and time.monotonic() >= self._until:
-                self._enter("idle")
-            elif self.state == "idle" and not self._uploads.empty():
-                self._run_upload(*self._uploads.get())
+                upload = self._uploads.get() if (source is None and self.state == "idle"
+                                                 and not self._uploads.empty()) else None
+                # Taken under the lock, so no second press slips in before the first state.
+                self._running = source is not None or upload is not None
+            try:
+                if self._stopping.is_set():
+                    break
+                if source is not None:
+                    self._run_cycle(source)
+                elif upload is not None:
+                    self._run_upload(*upload)
+                elif self.state in ("result", "failsafe") and time.monotonic() >= self._until:
+                    self._enter("idle")
+            finally:
+                self._running = False
         self._worker.stop(0.5)
         self._set_led("off")
 
