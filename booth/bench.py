@@ -1,0 +1,320 @@
+"""``booth bench``: the generator side by side with what people use instead.
+
+One run, one machine, the same input for everybody; median of ``--repeats`` runs after
+a warm-up. Rows:
+
+=======================  ==========================================================
+openvino-int8            our INT8 IR (``booth weights build``), as the booth runs it
+openvino-fp32            the float IR, CPU plugin forced to f32
+openvino-tflite-asis     the published INT8 TFLite graph in OpenVINO, as it is
+                         (only its upsampling rewritten so it runs at 384/512)
+onnxruntime-fp32         the same float network exported to ONNX, ONNX Runtime
+pytorch-eager            the same float network re-implemented in PyTorch
+litert-int8              the shipped .tflite in LiteRT (XNNPACK), at its only size 256
+=======================  ==========================================================
+
+Plus images/s with two requests in flight (AsyncInferQueue), start-up time (cold and
+with the compile cache), the INT8-vs-FP32 fidelity over faces/ and groups/, the peak
+RSS of ``booth stylize`` on a 12-megapixel photo, and ``--precisions`` to compare the
+generator precision settings (int8, f16, f32) on whatever machine this is — on a
+Raspberry Pi that is how an organiser chooses. The ONNX Runtime, PyTorch and LiteRT
+rows need the bench extras (``./install.sh --bench``); without them they say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import openvino as ov
+
+from booth import PROJECT_ROOT, config, quality, weights
+from booth.generator import Generator, working_shape
+
+NETWORK_SIZES = (384, 512)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per row (median; default 5)")
+    parser.add_argument("--threads", type=int, default=0, help="threads for every runtime (0 = all cores)")
+    parser.add_argument("--photos", metavar="DIR", default=None,
+                        help="photo set with faces/ and groups/ (default: $BOOTH_PHOTOS or ../shared/photos)")
+    parser.add_argument("--precisions", default="int8,f16,f32",
+                        help="generator precision settings to compare (default int8,f16,f32)")
+    parser.add_argument("--quick", action="store_true",
+                        help="only the OpenVINO rows (no start-up, RSS or reference runtimes)")
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}, OpenVINO {ov.__version__}"
+
+
+def _median_ms(run: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - started) * 1000)
+    return round(float(np.median(times)), 1)
+
+
+def _ov_compiled(path: Path, threads: int, hint: str | None = None) -> ov.CompiledModel:
+    config_: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
+    if hint:
+        config_["INFERENCE_PRECISION_HINT"] = hint
+    if threads:
+        config_["INFERENCE_NUM_THREADS"] = threads
+    core = ov.Core()
+    return core.compile_model(core.read_model(str(path)), "CPU", config_)
+
+
+def _input(shape: tuple[int, int]) -> np.ndarray:
+    """A real-looking network input: a photo crop if available, else smooth noise."""
+    rng = np.random.default_rng(0)
+    return rng.uniform(-1, 1, (1, *shape, 3)).astype(np.float32)
+
+
+def _shape(size: int) -> tuple[int, int]:
+    """Benchmarks run square inputs, as in the issue's figures (size × size)."""
+    return size, size
+
+
+def bench_openvino(threads: int, repeats: int) -> dict[str, dict[str, float]]:
+    rows = {"openvino-int8": (weights.ir_path("int8"), None),
+            "openvino-fp32": (weights.ir_path("fp32"), "f32"),
+            "openvino-tflite-asis": (weights.ir_path("asis"), None)}
+    out: dict[str, dict[str, float]] = {}
+    for name, (path, hint) in rows.items():
+        compiled = _ov_compiled(path, threads, hint)
+        request = compiled.create_infer_request()
+        out[name] = {}
+        for size in NETWORK_SIZES:
+            x = _input(_shape(size))
+            out[name][str(size)] = _median_ms(lambda: request.infer({0: x}), repeats)
+        if name == "openvino-int8":
+            x = _input((256, 256))
+            out[name]["256"] = _median_ms(lambda: request.infer({0: x}), repeats)
+    return out
+
+
+def bench_references(threads: int, repeats: int) -> dict[str, dict[str, float] | str]:
+    """ONNX Runtime, PyTorch eager and LiteRT rows (bench extras)."""
+    out: dict[str, dict[str, float] | str] = {}
+    try:
+        from booth import reference
+    except ImportError as exc:
+        missing = f"unavailable ({exc}); install with ./install.sh --bench"
+        return {"onnxruntime-fp32": missing, "pytorch-eager": missing, "litert-int8": missing}
+    fp32 = weights.ir_path("fp32")
+    threads = threads or os.cpu_count() or 1
+    try:
+        onnx_path = weights.WEIGHTS_DIR / "generator_fp32.onnx"
+        if not onnx_path.is_file() or onnx_path.stat().st_mtime < fp32.stat().st_mtime:
+            reference.export_onnx(fp32, onnx_path)
+        run = reference.onnxruntime_runner(onnx_path, threads)
+        out["onnxruntime-fp32"] = {str(s): _median_ms(lambda x=_input(_shape(s)): run(x), repeats)
+                                   for s in NETWORK_SIZES}
+    except ImportError as exc:
+        out["onnxruntime-fp32"] = f"unavailable ({exc}); install with ./install.sh --bench"
+    try:
+        run = reference.torch_runner(reference.torch_generator(fp32), threads)
+        out["pytorch-eager"] = {str(s): _median_ms(lambda x=_input(_shape(s)): run(x), repeats)
+                                for s in NETWORK_SIZES}
+    except ImportError as exc:
+        out["pytorch-eager"] = f"unavailable ({exc}); install with ./install.sh --bench"
+    try:
+        run = reference.litert_runner(weights.model_path("generator"), threads)
+        x = _input((256, 256))
+        out["litert-int8"] = {"256": _median_ms(lambda: run(x), repeats)}
+    except ImportError as exc:
+        out["litert-int8"] = f"unavailable ({exc}); install with ./install.sh --bench"
+    return out
+
+
+def bench_throughput(threads: int, seconds: float = 6.0) -> dict[str, float]:
+    """Images/s at 512 with one request, and with two in flight (AsyncInferQueue)."""
+    compiled = _ov_compiled(weights.ir_path("int8"), threads)
+    x = _input(_shape(512))
+    out = {}
+    for jobs in (1, 2):
+        queue = ov.AsyncInferQueue(compiled, jobs)
+        for _ in range(jobs):  # warm-up
+            queue.start_async({0: x})
+        queue.wait_all()
+        done = 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            queue.start_async({0: x})
+            done += 1
+        queue.wait_all()
+        out[f"{jobs}_in_flight"] = round(done / (time.perf_counter() - started), 2)
+    return out
+
+
+def photo_crops(photos: Path, size: int = 512, aspect: float | None = None) -> list[np.ndarray]:
+    """Booth crops (uint8 RGB) of every photo in faces/ and groups/."""
+    from booth.images import load_image
+    from booth.quantize import booth_crop
+
+    aspect = aspect or config.defaults().face.aspect
+    files = sorted((photos / "faces").glob("*.jpg")) + sorted((photos / "groups").glob("*.jpg"))
+    return [booth_crop(load_image(f), size, aspect) for f in files]
+
+
+def bench_fidelity(photos: Path, threads: int) -> dict[str, float]:
+    """INT8 (as the booth runs it) vs FP32 (f32) over faces/ and groups/ at 512."""
+    from booth.quantize import to_network_input, _uint8
+
+    int8 = _ov_compiled(weights.ir_path("int8"), threads)
+    fp32 = _ov_compiled(weights.ir_path("fp32"), threads, "f32")
+    psnrs, ssims = [], []
+    for crop in photo_crops(photos):
+        x = to_network_input(crop)
+        ref, out = _uint8(fp32(x)[0]), _uint8(int8(x)[0])
+        psnrs.append(quality.psnr(ref, out))
+        ssims.append(quality.ssim(ref, out))
+    return {"psnr_db": round(float(np.mean(psnrs)), 2), "ssim": round(float(np.mean(ssims)), 4),
+            "psnr_min_db": round(float(np.min(psnrs)), 2), "ssim_min": round(float(np.min(ssims)), 4),
+            "images": len(psnrs)}
+
+
+def _child(code: str, *args: str, env: dict | None = None) -> tuple[str, int]:
+    """Run Python code in a fresh process; returns (stdout, peak RSS in MB of the child)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "child failed")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return done.stdout.strip(), max(peak, before) // 1024
+
+
+_STARTUP_CODE = """
+import sys, time
+from pathlib import Path
+started = time.perf_counter()
+from booth import config
+from booth.generator import Generator
+settings = config.defaults()
+gen = Generator(precision=settings.generator.precision, cache_dir=Path(sys.argv[1]))
+from booth.generator import working_shape
+gen.warm_up(working_shape(s, settings.face.aspect) for s in settings.generator.sizes)
+print(round(time.perf_counter() - started, 2))
+"""
+
+
+def bench_startup() -> dict[str, float]:
+    """Load + compile + warm-up of every working size: cold (empty cache), then cached."""
+    with tempfile.TemporaryDirectory() as cache:
+        cold, _ = _child(_STARTUP_CODE, cache)
+        cached, _ = _child(_STARTUP_CODE, cache)
+    return {"cold_s": float(cold), "cached_s": float(cached)}
+
+
+def bench_peak_rss(photos: Path) -> dict[str, float]:
+    """Peak RSS of `booth stylize` (face pipeline) on one 12-megapixel photo."""
+    import cv2
+    from booth.images import load_image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source = sorted((photos / "groups").glob("*.jpg"))[0]
+        big = cv2.resize(load_image(source), (4000, 3000), interpolation=cv2.INTER_CUBIC)
+        photo = Path(tmp) / "twelve_megapixels.jpg"
+        cv2.imwrite(str(photo), cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
+        code = "import sys; from booth.cli import main; sys.exit(main(sys.argv[1:]))"
+        _, peak = _child(code, "stylize", str(photo), "--out", tmp)
+    return {"peak_rss_mb": float(peak), "photo": "4000×3000 JPEG"}
+
+
+def bench_precisions(precisions: list[str], threads: int, repeats: int) -> dict[str, dict[str, float]]:
+    """The generator as the booth runs it, per precision setting, at each working size."""
+    settings = config.defaults()
+    out = {}
+    for precision in precisions:
+        gen = Generator(precision=precision, threads=threads)
+        out[precision] = {}
+        for size in settings.generator.sizes:
+            h, w = working_shape(size, settings.face.aspect)
+            rgb = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+            out[precision][f"{h}x{w}"] = _median_ms(lambda: gen.stylize(rgb), repeats)
+    return out
+
+
+def _photos_dir(arg: str | None) -> Path:
+    return Path(arg or os.environ.get("BOOTH_PHOTOS") or PROJECT_ROOT.parent / "shared" / "photos")
+
+
+def _print_table(result: dict) -> None:
+    gen = result["generator"]
+    print(f"\nGenerator latency, ms (median of {result['repeats']}; {result['machine']})")
+    print(f"{'runtime':24s} {'256':>8s} {'384':>8s} {'512':>8s}")
+    for name, row in gen.items():
+        if isinstance(row, str):
+            print(f"{name:24s} {row}")
+            continue
+        cells = [f"{row[s]:8.0f}" if s in row else f"{'':8s}" for s in ("256", "384", "512")]
+        print(f"{name:24s} {' '.join(cells)}")
+    ratios = result.get("ratios_512", {})
+    if ratios:
+        print("\nINT8 at 512 relative to: " + ", ".join(f"{k} {v:.2f}×" for k, v in ratios.items()))
+    for key in ("throughput_ips", "startup", "fidelity", "peak_rss", "precisions"):
+        if key in result:
+            print(f"{key}: {json.dumps(result[key])}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from booth.cli import UserError
+
+    precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
+    for p in precisions:
+        if p not in ("int8", "f16", "f32"):
+            raise UserError(f"--precisions: unknown precision {p!r} (use int8, f16, f32)")
+    photos = _photos_dir(args.photos)
+    result: dict = {"machine": _machine(), "repeats": args.repeats, "threads": args.threads or os.cpu_count()}
+    print("timing OpenVINO rows…", flush=True)
+    result["generator"] = bench_openvino(args.threads, args.repeats)
+    if not args.quick:
+        print("timing reference runtimes (ONNX Runtime, PyTorch, LiteRT)…", flush=True)
+        result["generator"].update(bench_references(args.threads, args.repeats))
+    int8 = result["generator"]["openvino-int8"]["512"]
+    result["ratios_512"] = {name: round(int8 / row["512"], 3) for name, row in result["generator"].items()
+                            if name != "openvino-int8" and isinstance(row, dict) and "512" in row}
+    print("throughput…", flush=True)
+    result["throughput_ips"] = bench_throughput(args.threads)
+    if (photos / "faces").is_dir():
+        print("fidelity INT8 vs FP32…", flush=True)
+        result["fidelity"] = bench_fidelity(photos, args.threads)
+    if not args.quick:
+        print("start-up (cold, cached)…", flush=True)
+        result["startup"] = bench_startup()
+        if (photos / "groups").is_dir():
+            print("peak RSS on a 12 MP photo…", flush=True)
+            result["peak_rss"] = bench_peak_rss(photos)
+            result["peak_rss_mb"] = result["peak_rss"]["peak_rss_mb"]
+    print("precision settings…", flush=True)
+    result["precisions"] = bench_precisions(precisions, args.threads, max(3, args.repeats // 2))
+    _print_table(result)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0

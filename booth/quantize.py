@@ -1,0 +1,196 @@
+"""INT8 for the generator: NNCF post-training quantization of the float network.
+
+Why not keep the TFLite file's own INT8? It quantizes *every* tensor, including the
+inside of each layer norm, which stops OpenVINO from fusing the norms and costs about a
+quarter of the run time in small ops, and its ranges were calibrated for 256×256 inputs
+of another data set (mean PSNR ≈ 28 dB against the float network here).
+
+Our recipe (measured; see the model card that ``booth weights build`` writes):
+
+* quantize the float network *after* its norms became single ``MVN`` ops, so every
+  convolution runs in int8 and each MVN reads int8 and keeps its fused scale/shift/PReLU;
+* calibrate on booth-like crops — the framing the booth itself uses, at each working
+  size — of real photos (faces, groups, scenes);
+* keep the final 1×1 output convolution (32 → 3 channels, before tanh) in float: it is
+  cheap, and quantizing it puts banding straight into the picture;
+* then measure the result against the float network (PSNR, SSIM) and its speed against
+  the as-is graph, and keep whichever of the two INT8 graphs wins.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import openvino as ov
+
+from booth import quality, weights
+from booth.generator import working_shape
+from booth.images import ImageError, load_image
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+
+
+def calibration_photos(folder: Path) -> list[Path]:
+    """Every photo below ``folder`` (sorted, so builds are repeatable)."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES)
+
+
+def booth_crop(rgb: np.ndarray, size: int, aspect: float) -> np.ndarray:
+    """The crop the booth would feed the generator: the face framing when the face module
+    can run, else the frame's centre at the configured aspect, at the working size."""
+    h, w = working_shape(size, aspect)
+    try:
+        from booth import framing  # the face engineer's module; optional during a build
+
+        return framing.booth_crop_for_calibration(rgb, (h, w))
+    except (ImportError, AttributeError):
+        pass
+    import cv2
+
+    H, W = rgb.shape[:2]
+    if W / H > w / h:
+        cw, ch = int(H * w / h), H
+    else:
+        cw, ch = W, int(W * h / w)
+    y0, x0 = (H - ch) // 2, (W - cw) // 2
+    return cv2.resize(rgb[y0:y0 + ch, x0:x0 + cw], (w, h), interpolation=cv2.INTER_AREA)
+
+
+def to_network_input(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB → the float network's NHWC input in [-1, 1]."""
+    return (rgb.astype(np.float32) / 127.5 - 1.0)[None]
+
+
+def calibration_inputs(folder: Path, samples: int, sizes: list[int], aspect: float,
+                       seed: int = 0) -> list[np.ndarray]:
+    """Up to ``samples`` network inputs: booth crops of the photos, cycling the sizes."""
+    photos = calibration_photos(folder)
+    if not photos:
+        raise weights.WeightsError(f"no photos (.jpg, .png, .webp) in the calibration folder {folder}")
+    random.Random(seed).shuffle(photos)
+    inputs = []
+    for photo in photos:
+        if len(inputs) >= samples:
+            break
+        try:
+            rgb = load_image(photo)
+        except ImageError:
+            continue
+        size = sizes[len(inputs) % len(sizes)]
+        inputs.append(to_network_input(booth_crop(rgb, size, aspect)))
+    return inputs
+
+
+def _output_convolution(model: ov.Model) -> str:
+    """Name of the convolution that feeds the final tanh."""
+    tanh = next(op for op in model.get_ordered_ops() if op.get_type_name() == "Tanh")
+    node = tanh.input(0).get_source_output().get_node()
+    while node.get_type_name() not in ("Convolution",):
+        node = node.input(0).get_source_output().get_node()
+    return node.get_friendly_name()
+
+
+def quantize(float_model: ov.Model, inputs: list[np.ndarray]) -> ov.Model:
+    """NNCF post-training quantization (MIXED preset, output conv kept in float)."""
+    import nncf
+
+    ignored = nncf.IgnoredScope(names=[_output_convolution(float_model)])
+    return nncf.quantize(float_model, nncf.Dataset(inputs),
+                         preset=nncf.QuantizationPreset.MIXED,
+                         subset_size=len(inputs), ignored_scope=ignored)
+
+
+def _compile(model: ov.Model | Path, hint: str | None = None) -> ov.CompiledModel:
+    config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
+    if hint:
+        config["INFERENCE_PRECISION_HINT"] = hint
+    core = ov.Core()
+    if isinstance(model, Path):
+        model = core.read_model(str(model))
+    return core.compile_model(model, "CPU", config)
+
+
+def _uint8(output: np.ndarray) -> np.ndarray:
+    return np.clip(np.round((output[0] + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def fidelity(candidate: ov.CompiledModel, reference: ov.CompiledModel,
+             inputs: list[np.ndarray]) -> dict[str, float]:
+    """Mean/min PSNR and SSIM of ``candidate`` against ``reference`` over the inputs."""
+    psnrs, ssims = [], []
+    for x in inputs:
+        ref, out = _uint8(reference(x)[0]), _uint8(candidate(x)[0])
+        psnrs.append(quality.psnr(ref, out))
+        ssims.append(quality.ssim(ref, out))
+    return {"psnr_db": round(float(np.mean(psnrs)), 2), "psnr_min_db": round(float(np.min(psnrs)), 2),
+            "ssim": round(float(np.mean(ssims)), 4), "ssim_min": round(float(np.min(ssims)), 4)}
+
+
+def latency_ms(compiled: ov.CompiledModel, shape: tuple[int, int], repeats: int = 5) -> float:
+    """Median latency of one inference at (height, width) after a warm-up."""
+    request = compiled.create_infer_request()
+    x = np.random.default_rng(0).uniform(-1, 1, (1, *shape, 3)).astype(np.float32)
+    request.infer(x)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        request.infer(x)
+        times.append((time.perf_counter() - started) * 1000)
+    return round(float(np.median(times)), 1)
+
+
+def _split(items: list, every: int = 4) -> tuple[list, list]:
+    """(calibration, held-out evaluation): every ``every``-th item is held out."""
+    held = items[::every]
+    return [x for i, x in enumerate(items) if i % every], held
+
+
+def build_int8(float_model: ov.Model, calibration: Path, *, samples: int = 48,
+               sizes: list[int] | None = None, aspect: float | None = None,
+               report: Callable[[str], None] = print) -> dict:
+    """Quantize, compare with the as-is graph, save the winner as generator_int8.
+
+    Returns the model card's "int8" section.
+    """
+    from booth.build import _copy_ir, _save
+    from booth.config import defaults
+
+    settings = defaults()
+    sizes = sizes or list(settings.generator.sizes)
+    aspect = aspect or settings.face.aspect
+    started = time.perf_counter()
+    inputs = calibration_inputs(calibration, samples + samples // 3, sizes, aspect)
+    calib, held_out = _split(inputs)
+    report(f"      {len(calib)} calibration crops, {len(held_out)} held out, sizes {sizes}, aspect {aspect}")
+    quantized = quantize(float_model, calib)
+    quantize_s = time.perf_counter() - started
+
+    report("      measuring fidelity (vs float, f32) and speed (vs the as-is graph)")
+    reference = _compile(float_model, "f32")
+    ours = _compile(quantized)
+    asis = _compile(weights.WEIGHTS_DIR / weights.GENERATOR_IR["asis"])
+    ours_fid, asis_fid = fidelity(ours, reference, held_out), fidelity(asis, reference, held_out)
+    shape = working_shape(max(sizes), aspect)
+    ours_ms, asis_ms = latency_ms(ours, shape), latency_ms(asis, shape)
+    report(f"      NNCF INT8: {ours_fid['psnr_db']} dB, SSIM {ours_fid['ssim']}, {ours_ms} ms at {shape}")
+    report(f"      as-is INT8: {asis_fid['psnr_db']} dB, SSIM {asis_fid['ssim']}, {asis_ms} ms")
+    nncf_wins = ours_fid["psnr_db"] >= asis_fid["psnr_db"] or ours_ms <= asis_ms
+    if nncf_wins:
+        _save(quantized, weights.GENERATOR_IR["int8"])
+    else:
+        _copy_ir("asis", "int8")
+    return {
+        "chosen": "nncf" if nncf_wins else "tflite-asis",
+        "calibration": {"folder": str(calibration), "crops": len(calib), "held_out": len(held_out),
+                        "sizes": sizes, "aspect": aspect,
+                        "photos": [str(p.relative_to(calibration)) for p in calibration_photos(calibration)][:200]},
+        "recipe": "NNCF PTQ, MIXED preset, fused MVN norms, output 1x1 conv in float",
+        "fidelity_vs_fp32": {"nncf": ours_fid, "tflite-asis": asis_fid},
+        "latency_ms": {"shape": list(shape), "nncf": ours_ms, "tflite-asis": asis_ms,
+                       "machine_note": "measured during the build; use `booth bench` for a clean comparison"},
+        "quantize_s": round(quantize_s, 1),
+    }
