@@ -52,12 +52,12 @@ class ModelFile:
 
     @property
     def path(self) -> Path:
-        return WEIGHTS_DIR / self.file
+        return WEIGHTS_DIR / self.file  # looked up at call time (tests re-point it)
 
 
-def manifest(path: Path = MANIFEST_PATH) -> dict[str, ModelFile]:
+def manifest(path: Path | None = None) -> dict[str, ModelFile]:
     """The model files listed in the manifest, by key ("generator", "face_detector")."""
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    data = tomllib.loads((path or MANIFEST_PATH).read_text(encoding="utf-8"))
     return {key: ModelFile(key=key, **entry) for key, entry in data["files"].items()}
 
 

@@ -1,0 +1,73 @@
+"""Config: defaults documented in config.toml, strict validation with one-line errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+from booth import config
+
+
+def test_config_toml_documents_exactly_the_defaults():
+    data = tomllib.loads(config.DEFAULT_CONFIG_PATH.read_text())
+    defaults = config.defaults()
+    assert set(data) == set(config.SECTIONS)
+    for section, table in data.items():
+        expected = dataclasses.asdict(getattr(defaults, section))
+        assert table == expected, f"config.toml [{section}] differs from booth/config.py defaults"
+    assert config.load() == defaults
+
+
+def test_every_key_in_config_toml_has_a_comment():
+    lines = config.DEFAULT_CONFIG_PATH.read_text().splitlines()
+    for i, line in enumerate(lines):
+        if "=" in line and not line.lstrip().startswith("#"):
+            assert lines[i - 1].lstrip().startswith("#") or "=" in lines[i - 1], f"undocumented: {line}"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('[button]\npin = "seventeen"\n', 'cfg.toml:2: [button] pin: expected an integer, got \'seventeen\''),
+    ('[button]\npin = 99\n', "cfg.toml:2: [button] pin must be a BCM GPIO number 0..27"),
+    ('[camera]\nbakend = "folder"\n', "cfg.toml:2: [camera] unknown key 'bakend'"),
+    ('[kamera]\n', "cfg.toml:1: unknown section [kamera]"),
+    ('[web]\nport = 8080\nport = 9090\n', "cfg.toml: not valid TOML"),
+    ('[generator]\nsizes = [384, 500]\n', "cfg.toml:2: [generator] sizes: 500 is not a multiple of 8"),
+    ('[web]\ngallery_index = "secret"\n', 'cfg.toml:2: [web] gallery_index must be "public" or "private"'),
+    ('[cycle]\ncountdown_s = true\n', "cfg.toml:2: [cycle] countdown_s: expected an integer, got True"),
+])
+def test_bad_config_is_one_line_naming_the_key(tmp_path, monkeypatch, text, expected):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cfg.toml").write_text(text)
+    with pytest.raises(config.ConfigError) as err:
+        config.load("cfg.toml")
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(expected), message
+
+
+def test_partial_config_keeps_other_defaults(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[button]\npin = 27\n[booth]\ndata_dir = "state"\n')
+    settings = config.load(path)
+    assert settings.button.pin == 27
+    assert settings.button.bounce_time == config.defaults().button.bounce_time
+    assert settings.data_dir == tmp_path / "state"
+
+
+def test_config_check_command(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text("[web]\nport = 9000\n")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[web]\nport = 0\n")
+    ok = subprocess.run([sys.executable, "-m", "booth.cli", "config", "check", str(good)],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and "ok" in ok.stdout
+    fail = subprocess.run([sys.executable, "-m", "booth.cli", "config", "check", str(bad)],
+                          capture_output=True, text=True)
+    assert fail.returncode == 2
+    assert fail.stderr.strip().count("\n") == 0 and "[web] port" in fail.stderr
+    assert "Traceback" not in fail.stderr
