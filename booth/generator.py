@@ -51,7 +51,7 @@ def _add_pixel_conversions(model: ov.Model) -> ov.Model:
     def to_uint8(output: ov.Output) -> ov.Node:
         pixels = opset13.add(opset13.multiply(output, np.float32(127.5)), np.float32(127.5))
         pixels = opset13.clamp(opset13.round(pixels, "half_to_even"), 0.0, 255.0)
-        return opset13.convert(pixels, "u8")
+        return opset13.convert(pixels, "u8").output(0)  # an Output: OpenVINO 2026 rejects a Node here
 
     ppp.output().postprocess().custom(to_uint8)
     return ppp.build()
