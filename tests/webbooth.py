@@ -82,3 +82,61 @@ def scripted_booth(tmp_path: Path, picture_path: Path, **web) -> ScriptedBooth:
         settings = settings.replace("web", **web)
     picture = thumbnail(load_image(picture_path), 640)
     return ScriptedBooth(settings, picture)
+
+
+# --- the real daemon, for the browser and load tests -------------------------------------
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (QR codes need it before the server starts)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LiveBooth:
+    """The daemon's real Booth (folder camera, real pipeline, store, events) and the web
+    server in front of it on 127.0.0.1; ``close()`` stops all of it."""
+
+    def __init__(self, tmp_path: Path, camera_folder: Path, *, threads: int = 8, **sections) -> None:
+        from booth import config
+        from booth.camera import CameraSupervisor, backend_factory
+        from booth.daemon import Booth, load_pipeline
+        from booth.web import create_app, serve
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        settings = config.defaults()
+        settings = settings.replace("booth", data_dir=str(tmp_path / "data"))
+        settings = settings.replace("camera", backend="folder", folder=str(camera_folder))
+        settings = settings.replace("storage", min_free_mb=0)
+        settings = settings.replace("web", host="127.0.0.1", port=self.port, base_url=self.url,
+                                    threads=threads)
+        for section, changes in sections.items():
+            settings = settings.replace(section, **changes)
+        self.settings = settings
+        self.camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir),
+                                       settings.camera).start()
+        self.store = PhotoStore(tmp_path / "data" / "photos", settings.storage)
+        pipeline, message = load_pipeline(settings)
+        if pipeline is None:
+            raise RuntimeError(f"the real pipeline did not load: {message}")
+        self.booth = Booth(settings, camera=self.camera, pipeline=pipeline, store=self.store,
+                           model_message=message).start()
+        self.app = create_app(self.booth)
+        self.server = serve(self.app, "127.0.0.1", self.port, threads)
+
+    def restart_web(self) -> None:
+        """Stop the web server and start a new one on the same port (a daemon restart
+        as the kiosk browser sees it)."""
+        from booth.web import create_app, serve
+
+        self.server.close()
+        self.app = create_app(self.booth)
+        self.server = serve(self.app, "127.0.0.1", self.port, self.settings.web.threads)
+
+    def close(self) -> None:
+        self.server.close()
+        self.booth.stop()
+        self.camera.close()
+        self.store.close()

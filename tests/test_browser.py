@@ -1,0 +1,194 @@
+"""The kiosk and the gallery in a real browser: Debian's chromium through Playwright.
+
+One real booth runs for the module: the daemon's Booth with the folder camera over
+the shared face photos, the real pipeline (OpenVINO generator), the real store and
+event bus, and waitress on 127.0.0.1. Screenshots go to ``artifacts/`` at the top of
+the repository (git-ignored) for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from booth import PROJECT_ROOT
+from webbooth import LiveBooth
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = PROJECT_ROOT / "artifacts"
+#: No network on the CI machine: without these chromium floods it with refused connections.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+KIOSK_SIZES = {"1920x1080": (1920, 1080), "1280x720": (1280, 720), "portrait-1080x1920": (1080, 1920)}
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
+         "has_touch": True}
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, photos):
+    booth = LiveBooth(tmp_path_factory.mktemp("browser"), photos / "faces",
+                      cycle={"countdown_s": 2, "show_result_s": 60.0})
+    yield booth
+    booth.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (./install.sh --test)")
+    from playwright.sync_api import sync_playwright
+
+    # launch() gives every run a fresh, temporary profile (user-data dir).
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts():
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def decode_qr_screenshot(png: bytes) -> str:
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    return text
+
+
+#: Records every value body[data-state] takes (Playwright's evaluate is not subject to
+#: the page's CSP).
+RECORD_STATES = """() => {
+  window.__states = [document.body.dataset.state];
+  new MutationObserver(() => {
+    const s = document.body.dataset.state;
+    if (window.__states[window.__states.length - 1] !== s) window.__states.push(s);
+  }).observe(document.body, {attributes: true, attributeFilter: ["data-state"]});
+}"""
+
+
+def test_a_cycle_on_the_kiosk_ends_with_a_qr_code_that_opens_the_photo(live, browser, artifacts):
+    kiosk = browser.new_page(viewport={"width": 1920, "height": 1080})
+    errors = []
+    kiosk.on("pageerror", lambda exc: errors.append(str(exc)))
+    kiosk.goto(f"{live.url}/kiosk")
+    kiosk.wait_for_function("() => document.body.dataset.state === 'idle'")
+    # The live preview arrives (folder camera frames as JPEG).
+    kiosk.wait_for_function("() => { const p = document.getElementById('preview');"
+                            " return !p.hidden && p.naturalWidth > 0; }", timeout=15000)
+    kiosk.evaluate(RECORD_STATES)
+    kiosk.screenshot(path=str(artifacts / "kiosk-idle-1920x1080.png"))
+
+    kiosk.keyboard.press("Space")  # the kiosk's spare button: POST /api/trigger from loopback
+    kiosk.wait_for_function("() => document.body.dataset.state === 'countdown'", timeout=10000)
+    assert kiosk.locator("#count").inner_text() in ("1", "2")
+    time.sleep(0.4)  # past the cross-fade
+    kiosk.screenshot(path=str(artifacts / "kiosk-countdown-1920x1080.png"))
+    kiosk.wait_for_function("() => document.body.dataset.state === 'result'", timeout=90000)
+    kiosk.wait_for_function("() => ['result-anime', 'result-original', 'result-qr'].every("
+                            "id => document.getElementById(id).complete && "
+                            "document.getElementById(id).naturalWidth > 0)", timeout=15000)
+    time.sleep(0.8)  # let the reveal animation settle before the screenshot
+    states = kiosk.evaluate("() => window.__states")
+    assert states[0] == "idle" and "countdown" in states and states[-1] == "result"
+    assert states.index("countdown") < states.index("result")
+    assert "failsafe" not in states
+    photo_id = kiosk.evaluate("() => document.body.dataset.photo")
+    assert live.store.get(photo_id) is not None
+
+    shot = kiosk.screenshot(path=str(artifacts / "kiosk-result-1920x1080.png"))
+    url = decode_qr_screenshot(shot)
+    assert url == f"{live.url}/p/{photo_id}"
+    assert errors == []
+
+    # The guest's phone opens the QR code's URL and sees the photo.
+    phone = browser.new_context(**PHONE).new_page()
+    phone.goto(url)
+    anime = phone.locator(".frame-anime img")
+    phone.wait_for_function("() => { const i = document.querySelector('.frame-anime img');"
+                            " return i.complete && i.naturalWidth > 0; }")
+    assert anime.get_attribute("src") == f"/p/{photo_id}/anime.jpg"
+    size = phone.evaluate("() => { const i = document.querySelector('.frame-anime img');"
+                          " return [i.naturalWidth, i.naturalHeight]; }")
+    stored = cv2.imread(str(live.store.file_path(photo_id, "anime")))
+    assert size == [stored.shape[1], stored.shape[0]]
+    phone.screenshot(path=str(artifacts / "phone-photo.png"), full_page=True)
+    phone.click("button[data-show='original']")
+    assert phone.locator(".frame-original img").is_visible()
+    assert not phone.locator(".frame-anime img").is_visible()
+
+    # The gallery lists the new photo first, with its thumbnail loaded.
+    phone.goto(live.url + "/")
+    first = phone.locator("#gallery a.tile").first
+    assert first.get_attribute("href") == f"/p/{photo_id}"
+    phone.wait_for_function("() => { const i = document.querySelector('#gallery img');"
+                            " return i.complete && i.naturalWidth > 0; }")
+    phone.screenshot(path=str(artifacts / "phone-gallery.png"), full_page=True)
+    phone.context.close()
+    kiosk.close()
+
+
+def boxes_overlap(a: dict, b: dict) -> bool:
+    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+
+
+def test_result_screen_fits_landscape_720p_and_portrait_monitors(live, browser, artifacts):
+    if live.booth.events.latest("state").data.get("state") != "result":
+        assert live.booth.trigger("test")
+    deadline = time.monotonic() + 90
+    while live.booth.events.latest("state").data.get("state") != "result":
+        assert time.monotonic() < deadline, "no result"
+        time.sleep(0.2)
+    for name, (width, height) in KIOSK_SIZES.items():
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.goto(f"{live.url}/kiosk")  # a fresh page gets the current state at once
+        page.wait_for_function("() => document.body.dataset.state === 'result'")
+        page.wait_for_function("() => ['result-anime', 'result-qr'].every(id => "
+                               "document.getElementById(id).naturalWidth > 0)")
+        time.sleep(0.8)
+        anime = page.locator("#result-anime").bounding_box()
+        qr_box = page.locator("#result-qr").bounding_box()
+        original = page.locator("#result-original").bounding_box()
+        for box in (anime, qr_box, original):
+            assert box["x"] >= 0 and box["y"] >= 0, name
+            assert box["x"] + box["width"] <= width + 1 and box["y"] + box["height"] <= height + 1, name
+        assert not boxes_overlap(anime, qr_box) and not boxes_overlap(anime, original), name
+        assert anime["width"] * anime["height"] > 2 * qr_box["width"] * qr_box["height"], name
+        assert qr_box["width"] >= 0.2 * min(width, height), name  # scannable from a step away
+        shot = page.screenshot(path=str(artifacts / f"kiosk-result-{name}.png"))
+        assert decode_qr_screenshot(shot).startswith(f"{live.url}/p/"), name
+        page.close()
+
+
+def test_kiosk_shows_problems_in_plain_words_and_reconnects_after_a_restart(live, browser, artifacts):
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{live.url}/kiosk")
+    page.wait_for_function("() => document.body.dataset.state !== undefined")
+    health = dict(live.booth.health())
+    health.update(ok=False, camera={"ok": False, "backend": "picamera2", "message": "no camera found"},
+                  disk={"ok": False, "free_mb": 12.0, "message": "12 MB free"})
+    live.booth.events.publish("health", **health)
+    page.wait_for_selector("#problems:not([hidden])")
+    text = page.locator("#problems").inner_text()
+    assert "The camera is not working (no camera found)." in text
+    assert "The booth's disk is full" in text
+    page.screenshot(path=str(artifacts / "kiosk-problems-1280x720.png"))
+
+    live.restart_web()  # the stream breaks; the page must come back by itself
+    live.booth.events.publish("state", state="failsafe", message="Back after a restart!",
+                              until=time.time() + 5)
+    page.wait_for_function("() => document.getElementById('failsafe-text').textContent === "
+                           "'Back after a restart!'", timeout=20000)
+    assert page.evaluate("() => document.body.dataset.state") == "failsafe"
+    assert page.locator("#connection").is_hidden()
+    page.close()
