@@ -1,0 +1,182 @@
+"""install.sh: help, clear errors, a dry run that touches nothing, and a second run that
+changes nothing.
+
+The dry runs work on a fresh ``git clone`` of this repo in tmp_path (exactly what an
+organiser starts from) and compare a snapshot of every path, size and mtime before
+and after. The Raspberry Pi steps cannot run here (no Pi, and python3-picamera2 is
+only in Raspberry Pi OS's archive), so they are checked through ``--pi --dry-run``:
+every step is printed and still nothing is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from booth import PROJECT_ROOT
+
+INSTALL = PROJECT_ROOT / "install.sh"
+CONSTRAINTS = PROJECT_ROOT / "scripts" / "pip_constraints.sh"
+#: System paths the Pi steps would write; a dry run must leave them as they are.
+SYSTEM_PATHS = [Path("/etc/systemd/system/booth.service"), Path("/etc/systemd/system/booth-kiosk.service"),
+                Path("/etc/booth"), Path("/var/lib/booth"), Path("/opt/booth")]
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every path under root (the root included) with its size and mtime in ns."""
+    state = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames, "."]:
+            path = Path(dirpath, name)
+            st = path.lstat()
+            state[str(path)] = (st.st_size, st.st_mtime_ns)
+    return state
+
+
+def system_state() -> dict[str, tuple[int, int] | None]:
+    out = {}
+    for path in SYSTEM_PATHS:
+        try:
+            st = path.lstat()
+            out[str(path)] = (st.st_size, st.st_mtime_ns)
+        except FileNotFoundError:
+            out[str(path)] = None
+    return out
+
+
+@pytest.fixture
+def clone(tmp_path) -> Path:
+    """A fresh clone of the committed repo, as an organiser would start."""
+    target = tmp_path / "anime-booth"
+    subprocess.run(["git", "clone", "--quiet", str(PROJECT_ROOT), str(target)], check=True, timeout=120)
+    return target
+
+
+def run_install(cwd: Path, *args: str, env: dict | None = None, timeout: float = 600):
+    return subprocess.run([str(cwd / "install.sh"), *args], cwd=cwd, capture_output=True, text=True,
+                          env=env or dict(os.environ), timeout=timeout)
+
+
+def test_help_lists_the_options():
+    result = run_install(PROJECT_ROOT, "--help")
+    assert result.returncode == 0
+    for option in ("--test", "--mirror DIR", "--dry-run", "--prefix DIR", "--pi"):
+        assert option in result.stdout
+    assert "set -euo" not in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--frobnicate"], "install.sh: unknown option --frobnicate (see --help)"),
+    (["--mirror", "/nonexistent/usb"], "install.sh: mirror folder /nonexistent/usb does not exist"),
+    (["--prefix", "relative/dir"], "install.sh: --prefix must be an absolute path, got relative/dir"),
+])
+def test_bad_options_get_one_clear_line(args, message):
+    result = run_install(PROJECT_ROOT, *args, "--dry-run")
+    assert result.returncode == 2
+    assert result.stderr.strip() == message
+    assert result.stdout == ""
+
+
+def test_dry_run_on_a_fresh_clone_prints_every_step_and_touches_nothing(clone, tmp_path):
+    before, system_before = snapshot(tmp_path), system_state()
+    result = run_install(clone, "--test", "--dry-run", "--mirror", str(PROJECT_ROOT / "weights"))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"[dry-run] python3.11 -m venv {clone}/.venv" in out or \
+           f"[dry-run] python3 -m venv {clone}/.venv" in out
+    assert f"[dry-run] {clone}/.venv/bin/pip install --quiet -e {clone}[build,test]" in out
+    assert f"[dry-run] {clone}/.venv/bin/booth weights fetch --mirror {PROJECT_ROOT}/weights" in out
+    assert f"[dry-run] {clone}/.venv/bin/booth weights build --if-needed" in out
+    assert "not a Raspberry Pi: skipped" in out
+    assert out.rstrip().endswith("==> dry run: nothing was changed")
+    assert snapshot(tmp_path) == before
+    assert system_state() == system_before
+
+
+def test_pi_dry_run_shows_the_whole_pi_install_and_touches_nothing(clone, tmp_path):
+    prefix = tmp_path / "opt-booth"
+    before, system_before = snapshot(tmp_path), system_state()
+    result = run_install(clone, "--pi", "--dry-run", "--prefix", str(prefix))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    expected = [
+        f"[dry-run] rsync -rlt --delete",                      # the code into the prefix
+        f"[dry-run] /usr/bin/python3 -m venv --system-site-packages {prefix}/.venv",
+        f"[dry-run] {prefix}/.venv/bin/pip install --quiet -c {prefix}/.venv/booth-constraints.txt "
+        f"-e {prefix}[build]",
+        f"[dry-run] {prefix}/.venv/bin/booth weights fetch",
+        f"[dry-run] {prefix}/.venv/bin/booth weights build --if-needed",
+        "write /etc/systemd/system/booth.service",
+        "systemctl daemon-reload",
+        "systemctl restart --no-block booth.service",
+    ]
+    for line in expected:
+        assert line in out, f"missing step: {line}\n{out}"
+    # The parts that depend on this machine are printed only when they are missing.
+    if subprocess.run(["id", "booth"], capture_output=True).returncode != 0:
+        assert "useradd --system --user-group --home-dir /var/lib/booth" in out
+    if not Path("/etc/booth/config.toml").exists():
+        assert f"install -m 0640 -o root -g booth {prefix}/config.toml /etc/booth/config.toml" in out
+    if subprocess.run(["dpkg-query", "-W", "python3-picamera2"], capture_output=True).returncode != 0:
+        assert "apt-get install -y -qq python3-picamera2 python3-libcamera" in out
+    assert "not a Raspberry Pi" not in out
+    assert out.rstrip().endswith("==> dry run: nothing was changed")
+    assert snapshot(tmp_path) == before
+    assert system_state() == system_before
+
+
+def test_second_run_changes_nothing_and_says_so():
+    """The README's install command, run again on this (installed) checkout."""
+    first = run_install(PROJECT_ROOT, "--test")
+    assert first.returncode == 0, first.stderr
+    venv_before = snapshot(PROJECT_ROOT / ".venv" / "bin")
+    weights_before = snapshot(PROJECT_ROOT / "weights")
+    second = run_install(PROJECT_ROOT, "--test", timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.rstrip().endswith("==> already installed: nothing changed"), second.stdout
+    assert "[dry-run]" not in second.stdout
+    assert snapshot(PROJECT_ROOT / ".venv" / "bin") == venv_before
+    assert snapshot(PROJECT_ROOT / "weights") == weights_before
+
+
+# --- scripts/pip_constraints.sh: the numpy-major rule (see the script for why) ---
+
+def fake_system_python(tmp_path: Path, numpy_version: str | None) -> Path:
+    """A stand-in for /usr/bin/python3 reporting apt's numpy version (there is no Pi OS here)."""
+    script = tmp_path / "python3"
+    body = f'echo "{numpy_version}"' if numpy_version else "exit 1"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    return script
+
+
+def constraints(python: Path | str) -> list[str]:
+    result = subprocess.run(["bash", str(CONSTRAINTS), str(python)], capture_output=True, text=True,
+                            check=True, timeout=30)
+    return result.stdout.splitlines()
+
+
+def test_numpy_1_system_pins_numpy_and_opencv(tmp_path):
+    lines = constraints(fake_system_python(tmp_path, "1.24.2"))  # Bookworm's python3-numpy
+    assert lines[:2] == ["numpy==1.24.2", "opencv-python-headless<4.12"]
+
+
+def test_numpy_2_system_pins_only_numpy(tmp_path):
+    lines = constraints(fake_system_python(tmp_path, "2.2.4"))  # Trixie's python3-numpy
+    assert lines[0] == "numpy==2.2.4"
+    assert not any(line.startswith("opencv") for line in lines)
+
+
+def test_no_system_numpy_means_no_numpy_pin(tmp_path):
+    lines = constraints(fake_system_python(tmp_path, None))
+    assert not any(line.startswith("numpy") for line in lines)
+
+
+def test_real_python_numpy_is_pinned_exactly():
+    import numpy
+
+    lines = constraints(PROJECT_ROOT / ".venv" / "bin" / "python")
+    assert lines[0] == f"numpy=={numpy.__version__}"
