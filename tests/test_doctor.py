@@ -1,0 +1,194 @@
+"""``booth doctor``: real checks on this machine, and each failure reported with its fix.
+
+The checks run against the real model files (copied and damaged in tmp_path for the
+failure cases), the real folder camera over the shared photos, gpiozero's real pin
+factory lookup, the real disk, and a real booth web server on 127.0.0.1. There is no
+Pi camera and no GPIO here, so those are WARN (never FAIL) off a Pi.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from booth import PROJECT_ROOT, config, doctor, weights
+
+BOOTH = PROJECT_ROOT / ".venv" / "bin" / "booth"
+
+
+def booth_doctor(*args: str, env: dict | None = None, cwd: Path | None = None):
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([str(BOOTH), "doctor", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=300)
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def lines_of(stdout: str, name: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line[5:].startswith(f"{name} ")]
+
+
+@pytest.fixture
+def demo_config(tmp_path, photos) -> Path:
+    return write_config(tmp_path, f'[booth]\ndata_dir = "{tmp_path}/data"\n'
+                                  f'[camera]\nbackend = "folder"\nfolder = "{photos}/faces"\n')
+
+
+def test_doctor_on_a_ready_dev_machine(demo_config):
+    result = booth_doctor("--config", str(demo_config), "--quick",
+                          env={"GPIOZERO_PIN_FACTORY": "mock"})
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert out.splitlines()[0].startswith(f"booth doctor: config {demo_config}")
+    (camera,) = lines_of(out, "camera")
+    assert camera.startswith("PASS camera   folder: captured a ") and camera.endswith(" frame")
+    (gpio,) = lines_of(out, "gpio")
+    assert gpio.startswith("WARN gpio     mock pins: not a Raspberry Pi")
+    models = lines_of(out, "models")
+    for entry in weights.manifest().values():
+        assert f"PASS models   {entry.file}: sha256 ok" in models
+    assert "PASS models   generator_int8.xml built (for precision int8)" in models
+    (ov_line,) = lines_of(out, "openvino")
+    assert ov_line.startswith("PASS openvino OpenVINO 20") and "precision not checked (--quick)" in ov_line
+    (disk,) = lines_of(out, "disk")
+    assert disk.startswith("PASS disk") and f"MB free for {demo_config.parent}/data" in disk
+    (address,) = lines_of(out, "address")
+    assert "QR codes point to http://" in address
+    assert out.splitlines()[-1].endswith("0 failed")
+
+
+def test_damaged_and_missing_model_files_fail_with_the_fix(tmp_path, demo_config):
+    broken = tmp_path / "weights"
+    broken.mkdir()
+    entries = list(weights.manifest().values())
+    damaged, missing = entries[0], entries[1]
+    data = bytearray(damaged.path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte
+    (broken / damaged.file).write_bytes(bytes(data))
+    for entry in entries[2:]:
+        shutil.copy(entry.path, broken / entry.file)
+    result = booth_doctor("--config", str(demo_config), "--quick", "--json",
+                          env={"BOOTH_WEIGHTS_DIR": str(broken), "GPIOZERO_PIN_FACTORY": "mock"})
+    assert result.returncode == 1
+    checks = {(c["name"], c["message"].split(":")[0].split(" ")[0]): c for c in json.loads(result.stdout)}
+    bad = checks[("models", damaged.file)]
+    assert bad["status"] == "FAIL" and "sha256 does not match the manifest" in bad["message"]
+    assert bad["fix"] == f"delete {broken / damaged.file} and run booth weights fetch"
+    gone = checks[("models", missing.file)]
+    assert gone["status"] == "FAIL" and gone["message"] == f"{missing.file} is missing from {broken}"
+    assert gone["fix"].startswith("booth weights fetch")
+    ir = checks[("models", "generator_int8.xml")]
+    assert ir["status"] == "FAIL" and ir["fix"] == "booth weights build (or ./install.sh)"
+
+
+def test_failures_print_a_fix_line_and_exit_1(tmp_path, photos):
+    # More free space asked for than any disk has.
+    cfg = write_config(tmp_path, f'[booth]\ndata_dir = "{tmp_path}/data"\n'
+                                 f'[camera]\nbackend = "folder"\nfolder = "{photos}/faces"\n'
+                                 f'[storage]\nmin_free_mb = 1000000000\n')
+    result = booth_doctor("--config", str(cfg), "--quick")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    (index,) = [i for i, line in enumerate(lines) if line.startswith("FAIL disk")]
+    assert "below [storage] min_free_mb = 1000000000" in lines[index]
+    assert lines[index + 1].strip().startswith("fix: delete old photos")
+    assert lines[-1].endswith("1 failed")
+
+
+def test_bad_config_is_one_line_not_a_traceback(tmp_path):
+    result = booth_doctor("--config", str(tmp_path / "nope.toml"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"booth doctor: {tmp_path / 'nope.toml'}: config file not found"
+
+
+def test_missing_camera_is_a_warning_off_a_pi_with_the_fix(tmp_path):
+    settings = config.defaults().replace("camera", backend="opencv", device="/dev/video-nonexistent")
+    check = doctor.check_camera(settings.replace("web", port=_closed_port()), on_pi=False)
+    assert check.status == "WARN"
+    assert "/dev/video-nonexistent" in check.message
+    assert "rpicam-hello --list-cameras" in check.fix
+    on_pi = doctor.check_camera(settings.replace("web", port=_closed_port()), on_pi=True)
+    assert on_pi.status == "FAIL"
+
+
+def _closed_port() -> int:
+    from boothkit import free_port
+
+    return free_port()  # nothing listens there: no running booth to ask
+
+
+def test_camera_comes_from_the_running_booth(tmp_path, face_photo):
+    """On a Pi the service holds the camera: doctor asks the booth's /healthz instead."""
+    from webbooth import scripted_booth
+
+    from booth.web import create_app, serve
+
+    booth = scripted_booth(tmp_path, face_photo)
+    booth.health_override = {"ok": False, "camera": {"ok": False, "backend": "picamera2",
+                                                     "message": "Pi camera: none connected"}}
+    server = serve(create_app(booth), "127.0.0.1", 0, 2)
+    try:
+        settings = booth.settings.replace("web", port=server.port)
+        check = doctor.check_camera(settings, on_pi=True)
+        assert check.status == "FAIL"
+        assert check.message == ("picamera2: Pi camera: none connected "
+                                 "(reported by the running booth)")
+        booth.health_override = {}
+        ok = doctor.check_camera(settings, on_pi=True)
+        assert ok.status == "PASS" and ok.message.startswith("folder: demo photos")
+    finally:
+        server.close()
+        booth.close()
+
+
+def test_gpio_without_a_real_factory_fails_on_a_pi_only():
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    settings = config.defaults()
+    previous = Device.pin_factory
+    Device.pin_factory = MockFactory()
+    try:
+        off_pi = doctor.check_gpio(settings, on_pi=False)
+        on_pi = doctor.check_gpio(settings, on_pi=True)
+        relaxed = doctor.check_gpio(settings.replace("button", require_real_gpio=False), on_pi=True)
+    finally:
+        Device.pin_factory.close()
+        Device.pin_factory = previous
+    assert off_pi.status == "WARN"
+    assert on_pi.status == "FAIL" and "python3-lgpio" in on_pi.fix
+    assert relaxed.status == "WARN"
+
+
+def test_address_configured_and_detected():
+    configured = config.defaults().replace("web", base_url="http://10.42.0.1:8080")
+    check = doctor.check_address(configured)
+    assert (check.status, check.message) == ("PASS", "QR codes point to http://10.42.0.1:8080 ([web] base_url)")
+    local_only = doctor.check_address(config.defaults().replace("web", host="127.0.0.1"))
+    assert local_only.status in ("WARN", "FAIL")  # WARN: listens locally; FAIL: no network at all
+
+
+def test_precision_report_names_the_runtime_precisions(tmp_path):
+    """Compiles the real generator: which precision the CPU plugin really runs."""
+    for precision in ("int8", "f32"):
+        settings = config.defaults().replace("generator", precision=precision)
+        check = doctor.check_openvino(settings, compile_model=True)
+        assert check.status in ("PASS", "WARN"), check.message
+        assert "convolutions " in check.message
+        if precision == "f32":
+            assert check.status == "PASS"
+            assert "inference precision f32" in check.message and "in f32" in check.message
+        elif check.status == "PASS":   # x86-64 with INT8 kernels: some convolutions in u8/i8
+            assert " in u8" in check.message or " in i8" in check.message
+        else:                          # a CPU without INT8 kernels says so, with the fix
+            assert "simulated in float" in check.message and "booth bench" in check.fix
