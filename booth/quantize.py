@@ -66,13 +66,14 @@ def to_network_input(rgb: np.ndarray) -> np.ndarray:
 
 
 def calibration_inputs(folder: Path, samples: int, sizes: list[int], aspect: float,
-                       seed: int = 0) -> list[np.ndarray]:
-    """Up to ``samples`` network inputs: booth crops of the photos, cycling the sizes."""
+                       seed: int = 0) -> tuple[list[np.ndarray], list[Path]]:
+    """Up to ``samples`` network inputs (booth crops of the photos, cycling the sizes),
+    and the photos they came from."""
     photos = calibration_photos(folder)
     if not photos:
         raise weights.WeightsError(f"no photos (.jpg, .png, .webp) in the calibration folder {folder}")
     random.Random(seed).shuffle(photos)
-    inputs = []
+    inputs, used = [], []
     for photo in photos:
         if len(inputs) >= samples:
             break
@@ -82,7 +83,8 @@ def calibration_inputs(folder: Path, samples: int, sizes: list[int], aspect: flo
             continue
         size = sizes[len(inputs) % len(sizes)]
         inputs.append(to_network_input(booth_crop(rgb, size, aspect)))
-    return inputs
+        used.append(photo)
+    return inputs, used
 
 
 def _output_convolution(model: ov.Model) -> str:
@@ -163,8 +165,9 @@ def build_int8(float_model: ov.Model, calibration: Path, *, samples: int = 48,
     sizes = sizes or list(settings.generator.sizes)
     aspect = aspect or settings.face.aspect
     started = time.perf_counter()
-    inputs = calibration_inputs(calibration, samples + samples // 3, sizes, aspect)
+    inputs, used = calibration_inputs(calibration, samples + samples // 3, sizes, aspect)
     calib, held_out = _split(inputs)
+    calib_photos, held_photos = _split(used)
     report(f"      {len(calib)} calibration crops, {len(held_out)} held out, sizes {sizes}, aspect {aspect}")
     quantized = quantize(float_model, calib)
     quantize_s = time.perf_counter() - started
@@ -187,7 +190,8 @@ def build_int8(float_model: ov.Model, calibration: Path, *, samples: int = 48,
         "chosen": "nncf" if nncf_wins else "tflite-asis",
         "calibration": {"folder": str(calibration), "crops": len(calib), "held_out": len(held_out),
                         "sizes": sizes, "aspect": aspect,
-                        "photos": [str(p.relative_to(calibration)) for p in calibration_photos(calibration)][:200]},
+                        "photos": sorted(str(p.relative_to(calibration)) for p in calib_photos),
+                        "held_out_photos": sorted(str(p.relative_to(calibration)) for p in held_photos)},
         "recipe": "NNCF PTQ, MIXED preset, fused MVN norms, output 1x1 conv in float",
         "fidelity_vs_fp32": {"nncf": ours_fid, "tflite-asis": asis_fid},
         "latency_ms": {"shape": list(shape), "nncf": ours_ms, "tflite-asis": asis_ms,
