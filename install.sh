@@ -89,6 +89,13 @@ fi
 is_pi=0
 if [ "$force_pi" = 1 ] || grep -qs "Raspberry Pi" /proc/device-tree/model; then is_pi=1; fi
 
+if [ "$is_pi" = 1 ] && [ "$dry_run" = 0 ] && [ "$(dpkg --print-architecture)" != arm64 ]; then
+  # OpenVINO publishes arm64 wheels only: a 32-bit image (armhf, even on a 64-bit
+  # kernel) cannot run the generator.
+  echo "install.sh: this is a 32-bit system ($(dpkg --print-architecture)): flash the 64-bit Raspberry Pi OS (Bookworm or Trixie)" >&2
+  exit 2
+fi
+
 # On a Pi the booth runs from $prefix as the booth user (a clone in /home/pi is not
 # readable by other users); on any other machine it runs from this checkout.
 if [ "$is_pi" = 1 ]; then root="$prefix"; else root="$here"; fi
@@ -305,8 +312,10 @@ else
     as_root systemctl enable booth.service
     changed=1
   fi
+  # "activating" counts as running: a cold start compiles the model for minutes.
+  booth_state="$(systemctl is-active booth.service 2>/dev/null || true)"
   if [ "$units_changed" = 1 ] || [ "$code_changed" = 1 ] || [ "$changed" = 1 ] \
-     || ! systemctl is-active --quiet booth.service; then
+     || { [ "$booth_state" != active ] && [ "$booth_state" != activating ]; }; then
     say "(re)starting booth.service (a cold start compiles the model: minutes on a Pi 4)"
     as_root systemctl restart --no-block booth.service
     changed=1
