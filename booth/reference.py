@@ -31,12 +31,15 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+
+from booth.cli import UserError
 
 if TYPE_CHECKING:  # for type hints only: the bench extras are never imported at run time
     import openvino as ov
@@ -49,14 +52,17 @@ Runner = Callable[[np.ndarray], np.ndarray]
 INSTALL_HINT = "install the benchmark extras: ./install.sh --bench"
 
 
+class BenchExtraMissing(UserError, ImportError):
+    """A bench-only package is not installed: one line for the user (a UserError) that
+    callers probing for optional runtimes can also catch as an ImportError."""
+
+
 def _require(module: str) -> Any:
     """Import a bench-only package, or say in one line how to get it."""
-    from booth.cli import UserError
-
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise UserError(f"{module} is not installed ({exc}): {INSTALL_HINT}") from None
+        raise BenchExtraMissing(f"{module} is not installed ({exc}): {INSTALL_HINT}") from None
 
 
 # --- The IR as a plan of steps (OpenVINO only) ----------------------------------------
@@ -395,30 +401,43 @@ def torch_runner(module: "torch.nn.Module", threads: int) -> Runner:
 # --- ONNX -------------------------------------------------------------------------------
 
 
-def export_onnx(fp32_ir: Path, out: Path, opset: int = 17) -> Path:
+#: The oldest ONNX opset the export can target: torch's exporter writes opset-18 ops
+#: (``Pad`` with an ``axes`` input) and ONNX's version converter cannot take ``Pad``
+#: down to 17.
+MIN_ONNX_OPSET = 18
+
+
+def export_onnx(fp32_ir: Path, out: Path, opset: int = MIN_ONNX_OPSET) -> Path:
     """Export :func:`torch_generator` to ONNX with dynamic height and width.
 
-    Uses torch's default ``torch.export``-based exporter (it needs onnxscript). The
-    file is written beside ``out`` under a temporary name and renamed into place, with
-    the weights inside the one file.
+    Uses torch's default ``torch.export``-based exporter (it needs onnxscript), input
+    ``input`` [1, height, width, 3] and output ``output``, NHWC like the IR, weights
+    inside the one file. The file is written under a temporary name, synced and renamed
+    into place, so ``out`` is either the whole model or untouched.
     """
     torch = _require("torch")
     _require("onnxscript")  # the exporter's own dependency: fail with the install hint
+    onnx = _require("onnx")
+    if opset < MIN_ONNX_OPSET:
+        raise UserError(f"ONNX opset {opset} is too old for this export: use {MIN_ONNX_OPSET} "
+                        f"or newer (torch writes Pad with axes, an opset-18 op)")
     module = torch_generator(fp32_ir)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    height, width = torch.export.Dim("height", min=16, max=4096), \
-        torch.export.Dim("width", min=16, max=4096)
+    height = torch.export.Dim("height", min=16, max=4096)
+    width = torch.export.Dim("width", min=16, max=4096)
     example = torch.zeros(1, 256, 256, 3)
     program = torch.onnx.export(module, (example,), dynamo=True, opset_version=opset,
                                 input_names=["input"], output_names=["output"],
-                                dynamic_shapes=({1: height, 2: width},), optimize=True)
+                                dynamic_shapes=({1: height, 2: width},), verbose=False)
+    written = {entry.domain: entry.version for entry in program.model_proto.opset_import}
+    if written.get("", opset) != opset:
+        raise UserError(f"the ONNX exporter wrote opset {written['']}, not {opset}: "
+                        f"pass an opset of {written['']} or newer")
     tmp = out.with_name(f".{out.name}.part")
     try:
-        program.save(str(tmp), external_data=False)
-        with open(tmp, "rb+") as f:
-            import os
-
+        onnx.save_model(program.model_proto, str(tmp))
+        with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         tmp.replace(out)
     finally:
