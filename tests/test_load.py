@@ -1,0 +1,99 @@
+"""Fifty phones browse the gallery for 30 s while the booth keeps taking photos.
+
+The real booth (folder camera, real pipeline with the OpenVINO generator, real store,
+waitress) serves ``tests/loadclient.py``'s 50 simulated phones, which run in their
+own process on 127.0.0.1. Meanwhile photos are taken back to back. The web server
+must neither fail nor keep guests waiting (p99 under 500 ms), and it must not starve
+the generator: the median press-to-result time may grow by less than 20% over the
+same cycles without load. The camera folder holds one photo, so every cycle does the
+same work and the two medians compare like with like.
+
+The figures are printed (run with ``-s`` to see them)::
+
+    .venv/bin/pytest -s -m slow tests/test_load.py
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from booth.images import load_image
+from webbooth import LiveBooth
+
+pytestmark = pytest.mark.slow
+
+CLIENTS = 50
+SECONDS = 30.0
+BASELINE_CYCLES = 6
+
+
+def take_photos(booth, *, count: int | None = None, until: float | None = None) -> int:
+    """Press the button as soon as the booth takes it, ``count`` times or until ``until``."""
+    done = 0
+    while (count is None or done < count) and (until is None or time.monotonic() < until):
+        with booth.events.subscribe() as sub:
+            if not booth.trigger("bench"):
+                time.sleep(0.05)
+                continue
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                event = sub.get(timeout=1.0)
+                if event and event.kind == "state" and event.data["state"] in ("result", "failsafe"):
+                    assert event.data["state"] == "result", event.data
+                    break
+            done += 1
+    return done
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, face_photo):
+    tmp = tmp_path_factory.mktemp("load")
+    camera = tmp / "camera"
+    camera.mkdir()
+    shutil.copy(face_photo, camera / face_photo.name)  # one photo: every cycle the same work
+    booth = LiveBooth(tmp, camera, cycle={"countdown_s": 0, "show_result_s": 1.0})
+    picture = load_image(face_photo)
+    for _ in range(30):  # a gallery of two pages for the phones to browse
+        booth.store.save(picture, picture, {"size": 384, "faces": 1})
+    yield booth
+    booth.close()
+
+
+def test_fifty_phones_for_thirty_seconds_while_photos_are_taken(live):
+    booth = live.booth
+    take_photos(booth, count=1)  # warm caches (first cycle at each size)
+    take_photos(booth, count=BASELINE_CYCLES)
+    baseline = list(booth.press_to_result_ms)[-BASELINE_CYCLES:]
+    before = len(booth.press_to_result_ms)
+
+    client = subprocess.Popen([sys.executable, str(Path(__file__).with_name("loadclient.py")), live.url,
+                               "--clients", str(CLIENTS), "--seconds", str(SECONDS)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        cycles = take_photos(booth, until=time.monotonic() + SECONDS)
+        output, _ = client.communicate(timeout=SECONDS + 60)
+    finally:
+        if client.poll() is None:
+            client.kill()
+    load = json.loads(output)
+    during = list(booth.press_to_result_ms)[before:]
+    median_before, median_during = statistics.median(baseline), statistics.median(during)
+    growth = median_during / median_before - 1
+    print(f"\nload: {load}")
+    print(f"press-to-result median: {median_before:.0f} ms without load ({len(baseline)} cycles), "
+          f"{median_during:.0f} ms under load ({cycles} cycles): {growth:+.1%}")
+
+    assert load["errors"] == 0, load["error_examples"]
+    assert load["requests"] > CLIENTS * 10  # every phone kept browsing
+    assert set(load["statuses"]) <= {"200", "304"}
+    assert load["p99_ms"] < 500
+    assert cycles >= 5 and booth.failures == 0
+    assert growth < 0.20
