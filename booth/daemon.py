@@ -663,13 +663,15 @@ def run(args: argparse.Namespace) -> int:
              booth.button.status()["message"] if booth.button else "no button")
 
     finished = threading.Event()
+    crashed = False
     if args.cycles:
         threading.Thread(target=_auto_cycles, args=(booth, args.cycles, finished),
                          name="booth-bench", daemon=True).start()
     while not stop.is_set() and not finished.is_set():
         stop.wait(0.2)
         if booth._thread is not None and not booth._thread.is_alive():
-            log.error("main loop ended unexpectedly")
+            log.error("main loop ended unexpectedly; exiting so systemd restarts the booth")
+            crashed = True
             break
 
     sdnotify.notify("STOPPING=1")
@@ -684,4 +686,4 @@ def run(args: argparse.Namespace) -> int:
     log.info("stopped in %.1f s; %s", time.monotonic() - started, booth.summary())
     if args.cycles:
         print(booth.summary())
-    return 0
+    return 1 if crashed else 0

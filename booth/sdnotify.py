@@ -22,10 +22,13 @@ def notify(message: str) -> bool:
         address = "\0" + address[1:]
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            # Never wait: a reader that stopped reading must not stall the booth's loop
+            # (the message is dropped instead; the next ping follows soon).
+            sock.setblocking(False)
             sock.connect(address)
-            sock.sendall(message.encode("utf-8", "replace"))
+            sock.send(message.encode("utf-8", "replace"))
         return True
-    except OSError:
+    except OSError:  # no listener, or its queue is full (BlockingIOError)
         return False
 
 

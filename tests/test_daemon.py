@@ -77,6 +77,16 @@ def test_notify_supports_the_abstract_namespace(monkeypatch):
     sock.close()
 
 
+def test_notify_never_blocks_when_nobody_reads(tmp_path, monkeypatch):
+    sock = notify_socket(str(tmp_path / "notify"))  # bound, but never read
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    started = time.monotonic()
+    results = [sdnotify.notify("WATCHDOG=1") for _ in range(2000)]
+    assert time.monotonic() - started < 5
+    assert results[0] is True and results[-1] is False  # the queue filled: dropped, not stuck
+    sock.close()
+
+
 def test_notify_outside_systemd_is_a_no_op(monkeypatch, tmp_path):
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     assert sdnotify.notify("READY=1") is False
@@ -330,6 +340,7 @@ def test_booth_run_demo_cycles_notifies_systemd_and_prints_the_figures(tmp_path,
             except OSError:
                 return
 
+    sock.settimeout(None)  # read until the socket is closed below
     reader = threading.Thread(target=collect, daemon=True)
     reader.start()
     done = run_booth(["--demo", str(faces), "--cycles", "3", "--port", "0"], tmp_path,
