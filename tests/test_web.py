@@ -95,6 +95,25 @@ def test_every_image_has_alt_text_and_pages_carry_the_event_title_and_colours(ma
     assert "--accent:#12ab34" in css and "--bg:#010203" in css
 
 
+@pytest.mark.parametrize("accent, background", [("#ff5c8a", "#17131f"), ("#ffe14d", "#ffffff"),
+                                                ("#1a237e", "#fafafa"), ("#00c853", "#000000")])
+def test_text_colours_keep_their_contrast_whatever_the_event_colours(make_booth, accent, background):
+    from booth.web.gallery import contrast
+
+    app = create_app(make_booth(accent_color=accent, background_color=background))
+    css = get(app, "/theme.css").get_data(as_text=True)
+    values = dict(re.findall(r"--([a-z-]+):(#[0-9a-fA-F]{6})", css))
+    assert contrast(values["on-accent"], accent) >= 4.5  # button text (AA)
+    assert contrast(values["ink"], background) >= 7  # body text (AAA)
+    assert contrast(values["muted"], background) >= 4.5  # secondary text (AA)
+
+
+def test_static_files_are_cached_for_an_hour_and_pages_never(app, booth):
+    css = get(app, "/static/booth.css")
+    assert css.mimetype == "text/css" and "max-age=3600" in css.headers["Cache-Control"]
+    assert get(app, "/").headers["Cache-Control"] == "no-store"
+
+
 def test_photo_page_has_both_images_downloads_and_share(app, booth):
     photo_id = booth.add_photo()
     html = get(app, f"/p/{photo_id}").get_data(as_text=True)

@@ -67,6 +67,8 @@ def create_app(booth: Any) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        # CSS and JS: phones on a busy Wi-Fi keep them for an hour (HTML is never cached).
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
         MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
         MAX_FORM_PARTS=50,
         JSON_SORT_KEYS=False,

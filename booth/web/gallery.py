@@ -109,11 +109,36 @@ def qr_code(photo_id: str, kind: str):
     return response.make_conditional(request)
 
 
+def _luminance(hex_colour: str) -> float:
+    """WCAG relative luminance of "#rrggbb"."""
+    def channel(v: int) -> float:
+        c = v / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two "#rrggbb" colours (1..21)."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def readable_on(background: str, light: str = "#ffffff", dark: str = "#16121c") -> str:
+    """White or near-black text, whichever reads better on ``background``."""
+    return light if contrast(light, background) >= contrast(dark, background) else dark
+
+
 @bp.get("/theme.css")
 def theme():
-    """The event's colours from the config, as CSS variables (no inline styles: CSP)."""
+    """The event's colours from the config as CSS variables (no inline styles: CSP),
+    with text colours picked for contrast, whatever colours the organiser chose."""
     web = _booth().settings.web
-    css = (f":root{{--accent:{web.accent_color};--bg:{web.background_color};}}\n")
+    accent, background = web.accent_color, web.background_color
+    ink = readable_on(background, light="#f6f3fb")
+    muted = "#cfc7dd" if ink == "#f6f3fb" else "#4a4257"
+    css = (f":root{{--accent:{accent};--bg:{background};--on-accent:{readable_on(accent)};"
+           f"--ink:{ink};--muted:{muted};}}\n")
     response = Response(css, mimetype="text/css")
     response.headers["Cache-Control"] = "no-cache"
     response.add_etag()

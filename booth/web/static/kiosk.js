@@ -12,7 +12,7 @@
   var SCREENS = ["idle", "countdown", "capture", "process", "result", "failsafe"];
   var PROBLEMS = {
     camera: "The camera is not working",
-    model: "The anime model is missing",
+    model: "The anime model is not ready",
     gpio: "The button is not connected: press Space to take a photo",
     disk: "The booth's disk is full: new photos cannot be saved"
   };
