@@ -253,7 +253,7 @@ def bench_precisions(precisions: list[str], threads: int, repeats: int) -> dict[
     out = {}
     for precision in precisions:
         gen = Generator(precision=precision, threads=threads)
-        out[precision] = {}
+        out[precision] = {"runs_in": gen.inference_precision}
         for size in settings.generator.sizes:
             h, w = working_shape(size, settings.face.aspect)
             rgb = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)

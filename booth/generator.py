@@ -124,6 +124,12 @@ class Generator:
         return ov.AsyncInferQueue(self._compiled, jobs)
 
     @property
+    def inference_precision(self) -> str:
+        """The precision the CPU plugin really runs the float parts in (e.g. "bf16" on
+        AVX-512 BF16 x86, "f16" on a Pi 5's A76, "f32" on a Pi 4's A72)."""
+        return self._compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
+
+    @property
     def runtime_ops(self) -> Sequence[str]:
         """Layer types of the compiled (runtime) graph, to check what was fused."""
         return [op.get_rt_info()["layerType"].astype(str)
