@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precisions", default="int8,f16,f32",
                         help="generator precision settings to compare (default int8,f16,f32)")
     parser.add_argument("--quick", action="store_true",
-                        help="only the OpenVINO rows (no start-up, RSS or reference runtimes)")
+                        help="only the OpenVINO rows (no reference runtimes, fidelity, start-up or RSS)")
 
 
 def _machine() -> str:
@@ -302,7 +302,7 @@ def run(args: argparse.Namespace) -> int:
                             if name != "openvino-int8" and isinstance(row, dict) and "512" in row}
     print("throughput…", flush=True)
     result["throughput_ips"] = bench_throughput(args.threads)
-    if (photos / "faces").is_dir():
+    if not args.quick and (photos / "faces").is_dir():
         print("fidelity INT8 vs FP32…", flush=True)
         result["fidelity"] = bench_fidelity(photos, args.threads)
     if not args.quick:

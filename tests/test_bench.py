@@ -1,0 +1,35 @@
+"""`booth bench` runs end to end and writes the figures the issue asks for.
+
+This checks the command and its JSON, not the speed: speed is what the command reports.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def test_bench_quick_writes_the_json(tmp_path):
+    out = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, "-m", "booth.cli", "bench", "--quick", "--repeats", "1",
+                           "--precisions", "int8,f32", "--json", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    gen = result["generator"]
+    for row in ("openvino-int8", "openvino-fp32", "openvino-tflite-asis"):
+        assert gen[row]["384"] > 0 and gen[row]["512"] > gen[row]["384"] * 0.9
+    assert gen["openvino-int8"]["256"] > 0
+    assert set(result["ratios_512"]) == {"openvino-fp32", "openvino-tflite-asis"}
+    assert result["throughput_ips"]["1_in_flight"] > 0 and result["throughput_ips"]["2_in_flight"] > 0
+    assert result["precisions"]["f32"]["runs_in"] == "f32"
+    assert result["machine"]
+    assert "Generator latency" in done.stdout and "openvino-int8" in done.stdout
+
+
+def test_bench_rejects_unknown_precision():
+    done = subprocess.run([sys.executable, "-m", "booth.cli", "bench", "--precisions", "int4"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "booth bench: --precisions: unknown precision 'int4' (use int8, f16, f32)"
