@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from booth import framing
+from booth import framing, policy
 from booth.face import Face, FaceDetector
 from booth.generator import Generator, working_shape
 
@@ -78,15 +78,7 @@ def as_rgb8(image: np.ndarray) -> np.ndarray:
 
 def _choose_size(crop: np.ndarray, generator_settings, size: int | None) -> tuple[int, float]:
     """The generator size for this crop (``size`` if given) and the crop's complexity."""
-    try:
-        from booth import policy
-    except ImportError:  # TODO(lead): remove once booth/policy.py has landed
-        return size or max(generator_settings.sizes), 0.0
-    score = policy.complexity(crop)
-    if size is None:
-        size = (int(generator_settings.size) if generator_settings.size != "auto"
-                else policy.choose_size(crop, generator_settings))
-    return size, score
+    return (size or policy.choose_size(crop, generator_settings)), policy.complexity(crop)
 
 
 class Pipeline:

@@ -1,0 +1,141 @@
+"""`booth eval faces`: the measures on known answers, and the command on real photos."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from booth import evaluate
+from booth.evaluate import match_faces, nme, people_in_name, summarize
+from booth.face import Face
+
+#: The installed `booth` command (beside the test run's Python).
+BOOTH = str(Path(sys.executable).with_name("booth"))
+
+LANDMARKS = np.array([[40, 50], [60, 50], [50, 60], [42, 70], [58, 70]], np.float32)
+
+
+def face_at(dx: float = 0, dy: float = 0, landmarks: np.ndarray = LANDMARKS) -> Face:
+    return Face(box=np.array([30 + dx, 35 + dy, 70 + dx, 80 + dy], np.float32),
+                landmarks=(landmarks + [dx, dy]).astype(np.float32), score=0.99)
+
+
+def test_nme_of_a_known_shift():
+    # Every landmark 3 right and 4 down: each is 5 px off; the eyes are 20 px apart.
+    assert nme(face_at(), face_at(3, 4)) == pytest.approx(5 / 20)
+    assert nme(face_at(), face_at()) == 0
+
+
+def test_nme_of_a_face_in_profile_is_normalised_by_its_width():
+    profile = LANDMARKS.copy()
+    profile[1] = profile[0] + [2, 0]           # the far eye hidden behind the near one
+    expected = face_at(landmarks=profile)      # box 40 px wide: floor 10 px
+    assert nme(expected, face_at(3, 4, landmarks=profile)) == pytest.approx(5 / 10)
+
+
+def test_nme_of_one_misplaced_landmark():
+    moved = LANDMARKS.copy()
+    moved[2] += [0, 10]                  # only the nose, 10 px: mean error 2 px
+    assert nme(face_at(), face_at(landmarks=moved)) == pytest.approx(2 / 20)
+
+
+def test_faces_are_paired_by_overlap_once_each():
+    expected = [face_at(), face_at(200, 0)]
+    found = [face_at(205, 2), face_at(1, 1), face_at(500, 500)]
+    assert sorted(match_faces(expected, found)) == [(0, 1), (1, 0)]
+    assert match_faces(expected, []) == []
+    assert match_faces([face_at()], [face_at(35, 0)]) == []     # barely touching: no match
+
+
+def test_people_count_comes_from_the_file_name(tmp_path):
+    assert people_in_name(tmp_path / "group4_women.jpg") == 4
+    assert people_in_name(tmp_path / "face_01.jpg") is None
+
+
+def test_summary_rates_and_targets():
+    def record(file, folder, faces_in, matched, error, people=None):
+        r = {"file": file, "folder": folder, "faces_in": faces_in, "faces_out_matched": matched,
+             "nme": error, "nme_max": error, "size": 512,
+             "ms": {"detect": 40, "frame": 10, "policy": 1, "generator": 1000, "compose": 0,
+                    "total": 1051}}
+        if people:
+            r["people"] = people
+        return r
+
+    records = [
+        record("faces/a.jpg", "faces", 1, 1, 0.04),
+        record("faces/b.jpg", "faces", 0, 0, None),
+        record("groups/group4_x.jpg", "groups", 3, 3, 0.05, people=4),
+        record("scenes/scene_03.jpg", "scenes", 2, 2, 0.2),           # real people
+        record("scenes/scene_99.jpg", "scenes", 1, 0, None),          # a false face
+        record("scenes/scene_98.jpg", "scenes", 0, 0, None),
+    ]
+    s = summarize(records, {"scenes": {"people": ["scene_03.jpg"]}}, generator_ms=1000)
+    # Survival and NME: the subjects (not scenes/) carry the targets ...
+    assert s["faces_in"] == 4 and s["faces_out_matched"] == 4 and s["survival"] == 1.0
+    assert s["nme_mean"] == pytest.approx(0.045, abs=1e-4)
+    assert s["nme_max"] == 0.05 and s["images_over_nme_limit"] == 0
+    # ... background faces in scenes are reported apart.
+    assert s["scenes"]["faces_in"] == 3 and s["scenes"]["survival"] == pytest.approx(2 / 3, abs=1e-4)
+    assert s["scenes"]["images_over_nme_limit"] == 1
+    assert s["faces_detection_rate"] == 0.5 and s["faces_missed"] == ["faces/b.jpg"]
+    assert s["groups_detection_rate"] == 0.75
+    assert s["scenes_false_face_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    assert s["scenes_with_false_face"] == ["scenes/scene_99.jpg"]
+    assert s["overhead_share"] == pytest.approx(0.05)
+    assert s["targets"]["overhead_share"] is True
+    assert s["targets"]["survival"] is True and s["targets"]["faces_detection_rate"] is False
+
+
+@pytest.mark.slow
+def test_the_command_writes_per_image_records_and_a_summary(photos, tmp_path):
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    shutil.copy(photos / "faces" / "face_01.jpg", folder)
+    shutil.copy(photos / "groups" / "group2_women.jpg", folder)
+    (folder / "notes.txt").write_text("not a photo")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    out = tmp_path / "report" / "eval.json"
+    done = subprocess.run([BOOTH, "eval", "faces", str(folder),
+                           "--json", str(out), "--size", "384"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "broken.jpg" in done.stderr and "Traceback" not in done.stderr
+    assert "survival" in done.stdout and "targets:" in done.stdout
+    report = json.loads(out.read_text())
+    by_file = {r["file"]: r for r in report["images"]}
+    assert set(by_file) == {"faces/face_01.jpg", "faces/group2_women.jpg"}
+    for r in report["images"]:
+        assert {"file", "faces_in", "faces_out_matched", "nme", "size", "ms"} <= set(r)
+        assert r["size"] == 384 and r["faces_out_matched"] == r["faces_in"]
+        assert r["nme"] < 0.15
+    assert by_file["faces/face_01.jpg"]["faces_in"] == 1
+    assert by_file["faces/group2_women.jpg"]["people"] == 2
+    assert by_file["faces/group2_women.jpg"]["faces_in"] == 2
+    summary = report["summary"]
+    assert summary["survival"] == 1.0 and summary["faces_detection_rate"] == 1.0
+    assert 0 < summary["overhead_share"] < 1
+
+
+def test_the_command_names_a_missing_folder(tmp_path):
+    done = subprocess.run([BOOTH, "eval", "faces",
+                           str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "nowhere: not a folder of photos" in done.stderr
+
+
+def test_eval_has_room_for_more_measurements():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    evaluate.add_arguments(parser)
+    args = parser.parse_args(["faces", "a", "b", "--json", "x.json"])
+    assert args.dirs == ["a", "b"] and args.json == "x.json" and args._eval is evaluate.run_faces
+    with pytest.raises(SystemExit):
+        parser.parse_args([])        # a measurement must be named

@@ -1,0 +1,157 @@
+"""One photo end to end with the real networks: faces found again, odd input survives."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from booth import config
+from booth.evaluate import match_faces, nme
+from booth.generator import working_shape
+from booth.images import decode_image, load_image
+from booth.pipeline import Pipeline, as_rgb8
+
+SETTINGS = config.defaults()
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Pipeline:
+    return Pipeline.from_settings(SETTINGS)
+
+
+def test_a_real_face_is_found_again_in_the_stylized_portrait(pipeline, face_photo):
+    rgb = load_image(face_photo)
+    result = pipeline.process(rgb)
+    assert result.size in SETTINGS.generator.sizes
+    assert result.stylized.shape[:2] == working_shape(result.size, SETTINGS.face.aspect)
+    assert result.stylized.shape == result.crop.shape and result.stylized.dtype == np.uint8
+    assert not np.array_equal(result.stylized, result.crop)          # it was stylized
+    assert len(result.faces) == 1 and result.framing.mode == "portrait"
+    assert set(result.timings_ms) == {"detect", "frame", "policy", "generator", "compose"}
+    assert result.complexity > 0
+    # The face, mapped into the output, is found there again, landmarks in place.
+    expected = [result.framing.map_face(f) for f in result.faces]
+    found = pipeline.detector.detect(result.stylized)
+    pairs = match_faces(expected, found)
+    assert len(pairs) == 1
+    assert nme(expected[0], found[pairs[0][1]]) < 0.08
+    # A close-up photo: the portrait can only shrink around the face (to stay inside
+    # the photo), so the face takes at least the configured share of the height.
+    assert expected[0].height / result.stylized.shape[0] > 0.95 * SETTINGS.face.face_share
+
+
+def test_a_group_keeps_everyone(pipeline, photos):
+    rgb = load_image(photos / "groups" / "group3_men.jpg")
+    result = pipeline.process(rgb, size=384)
+    assert result.framing.mode == "group" and len(result.faces) == 3
+    h, w = result.stylized.shape[:2]
+    for face in result.faces:
+        x0, y0, x1, y1 = result.framing.map_face(face).box
+        assert x0 >= -0.5 and y0 >= -0.5 and x1 <= w + 0.5 and y1 <= h + 0.5
+    found = pipeline.detector.detect(result.stylized)
+    assert len(match_faces([result.framing.map_face(f) for f in result.faces], found)) == 3
+
+
+def test_size_and_no_face_options(pipeline, face_photo):
+    rgb = load_image(face_photo)
+    result = pipeline.process(rgb, size=384, use_faces=False)
+    assert result.size == 384 and result.stylized.shape[:2] == working_shape(384, SETTINGS.face.aspect)
+    assert result.faces == [] and result.framing.mode == "scene"
+
+
+def _encode(image: Image.Image, fmt: str, **save) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **save)
+    return buffer.getvalue()
+
+
+def _odd_inputs(face_rgb: np.ndarray) -> dict[str, bytes]:
+    """Photos in the awkward forms guests' phones and cameras produce."""
+    face = Image.fromarray(face_rgb)
+    exif = Image.Exif()
+    exif[0x0112] = 6                                   # "rotate 90° clockwise to view"
+    sideways = face.transpose(Image.Transpose.ROTATE_90)
+    gray16 = (np.asarray(face.convert("L"), np.uint16) * 257)
+    return {
+        "grayscale JPEG": _encode(face.convert("L"), "JPEG"),
+        "CMYK JPEG": _encode(face.convert("CMYK"), "JPEG"),
+        "PNG with alpha": _encode(face.convert("RGBA"), "PNG"),
+        "16-bit PNG": _encode(Image.fromarray(gray16), "PNG"),
+        "EXIF-rotated JPEG": _encode(sideways, "JPEG", exif=exif.tobytes()),
+        "1×1 PNG": _encode(Image.new("RGB", (1, 1), (200, 30, 30)), "PNG"),
+        "31×31 JPEG": _encode(face.resize((31, 31)), "JPEG"),
+    }
+
+
+def test_odd_inputs_never_crash_and_faces_still_come_through(pipeline, face_photo):
+    face_rgb = load_image(face_photo)
+    for label, data in _odd_inputs(face_rgb).items():
+        rgb = decode_image(data, name=label)
+        result = pipeline.process(rgb, size=384)
+        assert result.stylized.shape == (*working_shape(384, SETTINGS.face.aspect), 3), label
+        if label in ("grayscale JPEG", "CMYK JPEG", "PNG with alpha", "16-bit PNG",
+                     "EXIF-rotated JPEG"):
+            assert len(result.faces) == 1, label
+            # Upright after the EXIF turn: the eyes are level, not vertical.
+            assert abs(result.faces[0].roll_deg) < 20, label
+        if label == "1×1 PNG":
+            assert result.faces == []
+            assert np.abs(result.crop.astype(int) - [200, 30, 30]).max() <= 1
+
+
+def test_a_face_at_the_very_edge_is_kept_whole(pipeline, face_photo):
+    rgb = load_image(face_photo)
+    # Put the photo in the top-left corner of a wide frame: the face touches two edges.
+    frame = np.full((rgb.shape[0] + 80, rgb.shape[1] * 3, 3), 90, np.uint8)
+    frame[:rgb.shape[0] - 60, :rgb.shape[1] - 70] = rgb[60:, 70:]
+    result = pipeline.process(frame, size=384)
+    assert len(result.faces) == 1
+    h, w = result.stylized.shape[:2]
+    x0, y0, x1, y1 = result.framing.map_face(result.faces[0]).box
+    assert x0 >= -0.5 and y0 >= -0.5 and x1 <= w + 0.5 and y1 <= h + 0.5
+    assert result.crop.min(axis=2).mean() > 40       # mirrored and blurred, no black bars
+
+
+def test_a_face_turned_away_falls_back_gracefully(pipeline, photos):
+    # scene_14: a person seen from behind. Whatever the detector makes of it, a
+    # complete picture comes out.
+    rgb = load_image(photos / "scenes" / "scene_14.jpg")
+    result = pipeline.process(rgb, size=384)
+    assert result.stylized.shape == (*working_shape(384, SETTINGS.face.aspect), 3)
+    assert result.framing.mode in ("scene", "portrait")
+
+
+def test_odd_arrays_are_coerced():
+    assert as_rgb8(np.zeros((4, 5), np.uint8)).shape == (4, 5, 3)
+    assert as_rgb8(np.full((2, 2, 4), 9, np.uint8))[0, 0].tolist() == [9, 9, 9]
+    assert as_rgb8(np.full((2, 2, 3), 65535, np.uint16)).max() == 255
+    assert as_rgb8(np.full((2, 2, 3), 0.5, np.float32)).max() == 128
+    with pytest.raises(ValueError, match="channels"):
+        as_rgb8(np.zeros((4, 5, 2), np.uint8))
+    with pytest.raises(ValueError):
+        as_rgb8(np.zeros((0, 5, 3), np.uint8))
+
+
+@pytest.mark.slow
+def test_hd_mode_pastes_closer_faces_without_a_seam(photos):
+    settings = SETTINGS.replace("face", mode="hd")
+    hd = Pipeline.from_settings(settings)
+    rgb = load_image(photos / "groups" / "group6_row.jpg")
+    result = hd.process(rgb, size=448)
+    portrait = Pipeline(SETTINGS, hd.generator, hd.detector).process(rgb, size=448)
+    assert len(result.seam_steps) >= 4             # small group faces get their own pass
+    assert max(result.seam_steps) < 1.5            # grey levels per pixel across the edge
+    assert result.timings_ms["generator"] > 2 * portrait.timings_ms["generator"]
+    # Faces differ (re-stylized closer), the background away from faces does not.
+    diff = np.abs(result.stylized.astype(int) - portrait.stylized.astype(int)).sum(axis=2)
+    assert diff[:20].mean() < 1.0
+    for face in result.faces:
+        x0, y0, x1, y1 = result.framing.map_face(face).box.astype(int)
+        if x1 > x0 and y1 > y0:
+            assert diff[max(0, y0):y1, max(0, x0):x1].mean() > 2
+    # Everyone is still found in the hd output.
+    expected = [result.framing.map_face(f) for f in result.faces]
+    assert len(match_faces(expected, hd.detector.detect(result.stylized))) >= len(expected) - 1
