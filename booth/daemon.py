@@ -336,8 +336,8 @@ class Booth:
 
     def _publish_health_if_changed(self) -> dict:
         health = self.health()
-        key = tuple((k, health[k]["ok"], health[k]["message"])
-                    for k in ("camera", "model", "gpio", "disk")) + (health["state"],)
+        # The components only: the state has its own events.
+        key = tuple((k, health[k]["ok"], health[k]["message"]) for k in ("camera", "model", "gpio", "disk"))
         if key != self._last_health_key:
             self._last_health_key = key
             self.events.publish("health", **health)
@@ -538,6 +538,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demo", nargs="?", const="", metavar="DIR",
                         help="folder camera over DIR (default: $BOOTH_PHOTOS/faces or "
                              "../shared/photos/faces); no Pi hardware needed")
+    parser.add_argument("--size", metavar="N",
+                        help='generator size: "auto" or one of [generator] sizes (default: [generator] size)')
     parser.add_argument("--cycles", type=int, metavar="N",
                         help="run N cycles by itself (countdown 0), print the median "
                              "press-to-result time and exit (benchmark)")
@@ -578,6 +580,11 @@ def _settings_for(args: argparse.Namespace) -> config.Settings:
         settings = dataclass_replace(settings, "web", port=args.port)
     if args.host:
         settings = dataclass_replace(settings, "web", host=args.host)
+    if args.size is not None:
+        try:
+            settings = settings.replace("generator", size=args.size)
+        except ValueError as exc:
+            raise UserError(f"--size {args.size}: {exc}") from None
     if args.demo is not None:
         settings = settings.replace("camera", backend="folder", folder=str(demo_folder(args.demo).resolve()))
     if args.cycles is not None:

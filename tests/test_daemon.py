@@ -358,3 +358,9 @@ def test_booth_run_demo_cycles_notifies_systemd_and_prints_the_figures(tmp_path,
     assert any(m == "WATCHDOG=1" for m in messages[ready:])
     assert any(m.startswith("STATUS=result") for m in messages)
     assert messages[-1] == "STOPPING=1" or "STOPPING=1" in messages
+
+
+def test_booth_run_with_a_bad_size_is_one_line(tmp_path):
+    done = run_booth(["--demo", "--size", "500", "--port", "0"], tmp_path, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ['booth run: --size 500: size must be "auto" or one of sizes']
