@@ -38,11 +38,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+import openvino as ov
 
 from booth.cli import UserError
 
 if TYPE_CHECKING:  # for type hints only: the bench extras are never imported at run time
-    import openvino as ov
     import torch
 
 #: A runtime under test: NHWC float32 [1, H, W, 3] in [-1, 1] in, NHWC tanh output out.
@@ -98,12 +98,12 @@ class UnsupportedOp(ValueError):
     """The IR holds an op (or an attribute) the interpreter does not implement."""
 
 
-def _const_of(output: "ov.Output") -> np.ndarray | None:
+def _const_of(output: ov.Output) -> np.ndarray | None:
     node = output.get_node()
     return node.get_data() if node.get_type_name() == "Constant" else None
 
 
-def _static(node: "ov.Node", port: int, what: str) -> np.ndarray:
+def _static(node: ov.Node, port: int, what: str) -> np.ndarray:
     """An input that must be a constant (pads, axes, scales, a permutation)."""
     value = _const_of(node.input(port).get_source_output())
     if value is None:
@@ -112,7 +112,7 @@ def _static(node: "ov.Node", port: int, what: str) -> np.ndarray:
     return value
 
 
-def _conv_pads(node: "ov.Node") -> tuple[list[int], list[int]]:
+def _conv_pads(node: ov.Node) -> tuple[list[int], list[int]]:
     attrs = node.get_attributes()
     auto_pad = str(attrs.get("auto_pad", "explicit")).lower()
     if auto_pad == "valid":
@@ -123,7 +123,7 @@ def _conv_pads(node: "ov.Node") -> tuple[list[int], list[int]]:
                         f"auto_pad={auto_pad} is not supported")
 
 
-def plan_from_ir(model: "ov.Model") -> Plan:
+def plan_from_ir(model: ov.Model) -> Plan:
     """Write the IR's ops down, in topological order, as interpreter steps.
 
     A few peepholes make the result what a hand-written PyTorch generator would be, so
@@ -137,17 +137,17 @@ def plan_from_ir(model: "ov.Model") -> Plan:
     value_of: dict[tuple[str, int], int] = {}  # (node name, output port) -> value number
     output = None
 
-    def emit(step: Step, out: "ov.Output | None" = None) -> int:
+    def emit(step: Step, out: ov.Output | None = None) -> int:
         steps.append(step)
         if out is not None:
             value_of[_key(out)] = len(steps)
         return len(steps)
 
-    def constant(array: np.ndarray, out: "ov.Output | None" = None) -> int:
+    def constant(array: np.ndarray, out: ov.Output | None = None) -> int:
         constants.append(np.ascontiguousarray(array, dtype=np.float32))
         return emit(Step("const", (), {"index": len(constants) - 1}), out)
 
-    def source(node: "ov.Node", port: int) -> int:
+    def source(node: ov.Node, port: int) -> int:
         out = node.input(port).get_source_output()
         if _key(out) not in value_of:  # a constant used as a tensor: made a value on first use
             data = _const_of(out)
@@ -206,11 +206,14 @@ def plan_from_ir(model: "ov.Model") -> Plan:
             mode = str(attrs["pad_mode"]).lower()
             if mode not in ("constant", "reflect"):
                 raise UnsupportedOp(f"Pad {node.get_friendly_name()}: pad_mode={mode}")
+            begin = [int(p) for p in _static(node, 1, "pads_begin")]
+            end = [int(p) for p in _static(node, 2, "pads_end")]
+            if len(begin) != 4 or begin[:2] != [0, 0] or end[:2] != [0, 0]:
+                raise UnsupportedOp(f"Pad {node.get_friendly_name()}: only the last two axes "
+                                    f"of a 4-D tensor may be padded, got {begin} {end}")
             value = float(_static(node, 3, "the pad value")) if node.get_input_size() > 3 else 0.0
             emit(Step("pad", (source(node, 0),),
-                      {"begin": [int(p) for p in _static(node, 1, "pads_begin")],
-                       "end": [int(p) for p in _static(node, 2, "pads_end")],
-                       "mode": mode, "value": value}), out)
+                      {"begin": begin, "end": end, "mode": mode, "value": value}), out)
         elif kind == "Interpolate":
             emit(Step("upsample2x", (source(node, 0),), _upsample_attrs(node)), out)
         elif kind == "Transpose":
@@ -226,7 +229,7 @@ def plan_from_ir(model: "ov.Model") -> Plan:
     return Plan(steps, constants, output)
 
 
-def _key(output: "ov.Output") -> tuple[str, int]:
+def _key(output: ov.Output) -> tuple[str, int]:
     return output.get_node().get_name(), output.get_index()
 
 
@@ -236,7 +239,7 @@ _ABSORBS = {("conv", 2, "Add"),        # convolution + bias
             ("mvn", 2, "Add")}         # layer norm × gamma + beta
 
 
-def _absorbable(node: "ov.Node", steps: list[Step], value_of: dict) -> bool:
+def _absorbable(node: ov.Node, steps: list[Step], value_of: dict) -> bool:
     """``op(step, constant [1, C, 1, 1])`` where the step can take the constant in and
     nothing else reads the step's output."""
     first = node.input(0).get_source_output()
@@ -252,14 +255,14 @@ def _absorbable(node: "ov.Node", steps: list[Step], value_of: dict) -> bool:
             and per_channel.shape == (1, channels.get_length(), 1, 1))
 
 
-def _check_numpy_broadcast(node: "ov.Node") -> None:
+def _check_numpy_broadcast(node: ov.Node) -> None:
     broadcast = node.get_attributes().get("auto_broadcast", "numpy")
     if str(broadcast).lower() != "numpy":
         raise UnsupportedOp(f"{node.get_type_name()} {node.get_friendly_name()}: "
                             f"auto_broadcast={broadcast}")
 
 
-def _upsample_attrs(node: "ov.Node") -> dict[str, Any]:
+def _upsample_attrs(node: ov.Node) -> dict[str, Any]:
     """Only what the generator uses: bilinear ×2 by scales, asymmetric coordinates.
 
     (``asymmetric`` is TF's ``resize_bilinear`` without half-pixel centres: output
@@ -283,8 +286,6 @@ def _upsample_attrs(node: "ov.Node") -> dict[str, Any]:
 
 def read_plan(fp32_ir: Path) -> Plan:
     """The plan of a float IR file (``weights/generator_fp32.xml``)."""
-    import openvino as ov
-
     return plan_from_ir(ov.Core().read_model(str(fp32_ir)))
 
 
@@ -314,8 +315,6 @@ def _interpreter_class() -> type:
         return F.conv2d(x, weight, bias, stride=stride, padding=padding, groups=groups)
 
     def pad(x, *, begin, end, mode, value):
-        if begin[:2] != [0, 0] or end[:2] != [0, 0]:
-            raise UnsupportedOp("Pad: only the two spatial axes may be padded")
         widths = (begin[3], end[3], begin[2], end[2])  # F.pad: last axis first
         if mode == "reflect":
             return F.pad(x, widths, mode="reflect")
