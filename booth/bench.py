@@ -174,12 +174,15 @@ def bench_throughput(threads: int, seconds: float = 6.0) -> dict[str, float]:
 
 def photo_crops(photos: Path, size: int = 512, aspect: float | None = None) -> list[np.ndarray]:
     """Booth crops (uint8 RGB) of every photo in faces/ and groups/."""
+    from booth.face import FaceDetector
     from booth.images import load_image
     from booth.quantize import booth_crop
 
-    aspect = aspect or config.defaults().face.aspect
+    settings = config.defaults()
+    aspect = aspect or settings.face.aspect
+    detector = FaceDetector.from_settings(settings)
     files = sorted((photos / "faces").glob("*.jpg")) + sorted((photos / "groups").glob("*.jpg"))
-    return [booth_crop(load_image(f), size, aspect) for f in files]
+    return [booth_crop(load_image(f), size, aspect, detector) for f in files]
 
 
 def bench_fidelity(photos: Path, threads: int) -> dict[str, float]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from booth import weights
 
 #: Bumped when the build recipe changes, so `--if-needed` rebuilds old outputs.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -46,7 +46,10 @@ def evaluate(files: list[Path], settings: config.Settings, repeats: int = 3) -> 
     from booth.images import ImageError, load_image
     from booth.quantize import booth_crop
 
+    from booth.face import FaceDetector
+
     gen = Generator.from_settings(settings)
+    detector = FaceDetector.from_settings(settings)
     g, aspect = settings.generator, settings.face.aspect
     full = max(g.sizes)
     records = []
@@ -55,7 +58,7 @@ def evaluate(files: list[Path], settings: config.Settings, repeats: int = 3) -> 
             rgb = load_image(path)
         except ImageError:
             continue
-        crop_full = booth_crop(rgb, full, aspect)
+        crop_full = booth_crop(rgb, full, aspect, detector)
         score = policy.complexity(crop_full)
         size = policy.size_for_score(score, g)
         out_full = gen.stylize(crop_full)
@@ -63,7 +66,7 @@ def evaluate(files: list[Path], settings: config.Settings, repeats: int = 3) -> 
         if size == full:
             similarity, ms = 1.0, ms_full
         else:
-            crop = booth_crop(rgb, size, aspect)
+            crop = booth_crop(rgb, size, aspect, detector)
             out = gen.stylize(crop)
             ms = _median_ms(lambda: gen.stylize(crop), repeats)
             h, w = working_shape(full, aspect)

@@ -9,8 +9,8 @@ Our recipe (measured; see the model card that ``booth weights build`` writes):
 
 * quantize the float network *after* its norms became single ``MVN`` ops, so every
   convolution runs in int8 and each MVN reads int8 and keeps its fused scale/shift/PReLU;
-* calibrate on booth-like crops — the framing the booth itself uses, at each working
-  size — of real photos (faces, groups, scenes);
+* calibrate on the booth's own crops — faces found, levelled and framed by the same
+  code the booth runs, at each working size — of real photos (faces, groups, scenes);
 * keep the final 1×1 output convolution (32 → 3 channels, before tanh) in float: it is
   cheap, and quantizing it puts banding straight into the picture;
 * then measure the result against the float network (PSNR, SSIM) and its speed against
@@ -39,25 +39,19 @@ def calibration_photos(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES)
 
 
-def booth_crop(rgb: np.ndarray, size: int, aspect: float) -> np.ndarray:
-    """The crop the booth would feed the generator: the face framing when the face module
-    can run, else the frame's centre at the configured aspect, at the working size."""
-    h, w = working_shape(size, aspect)
-    try:
-        from booth import framing  # the face engineer's module; optional during a build
+def booth_crop(rgb: np.ndarray, size: int, aspect: float, detector=None) -> np.ndarray:
+    """The crop the booth feeds the generator at ``size``: the pipeline's own levelling and
+    framing around the faces ``detector`` finds (scene framing when it finds none, or
+    when no detector is given)."""
+    import dataclasses
 
-        return framing.booth_crop_for_calibration(rgb, (h, w))
-    except (ImportError, AttributeError):
-        pass
-    import cv2
+    from booth import framing
+    from booth.config import defaults
 
-    H, W = rgb.shape[:2]
-    if W / H > w / h:
-        cw, ch = int(H * w / h), H
-    else:
-        cw, ch = W, int(W * h / w)
-    y0, x0 = (H - ch) // 2, (W - cw) // 2
-    return cv2.resize(rgb[y0:y0 + ch, x0:x0 + cw], (w, h), interpolation=cv2.INTER_AREA)
+    face_settings = dataclasses.replace(defaults().face, aspect=aspect)
+    faces = detector.detect(rgb) if detector is not None else []
+    crop, _ = framing.frame(rgb, faces, working_shape(size, aspect), face_settings)
+    return crop
 
 
 def to_network_input(rgb: np.ndarray) -> np.ndarray:
@@ -66,7 +60,7 @@ def to_network_input(rgb: np.ndarray) -> np.ndarray:
 
 
 def calibration_inputs(folder: Path, samples: int, sizes: list[int], aspect: float,
-                       seed: int = 0) -> tuple[list[np.ndarray], list[Path]]:
+                       seed: int = 0, detector=None) -> tuple[list[np.ndarray], list[Path]]:
     """Up to ``samples`` network inputs (booth crops of the photos, cycling the sizes),
     and the photos they came from."""
     photos = calibration_photos(folder)
@@ -82,7 +76,7 @@ def calibration_inputs(folder: Path, samples: int, sizes: list[int], aspect: flo
         except ImageError:
             continue
         size = sizes[len(inputs) % len(sizes)]
-        inputs.append(to_network_input(booth_crop(rgb, size, aspect)))
+        inputs.append(to_network_input(booth_crop(rgb, size, aspect, detector)))
         used.append(photo)
     return inputs, used
 
@@ -165,7 +159,11 @@ def build_int8(float_model: ov.Model, calibration: Path, *, samples: int = 48,
     sizes = sizes or list(settings.generator.sizes)
     aspect = aspect or settings.face.aspect
     started = time.perf_counter()
-    inputs, used = calibration_inputs(calibration, samples + samples // 3, sizes, aspect)
+    from booth.face import FaceDetector
+
+    detector = FaceDetector.from_settings(settings)
+    inputs, used = calibration_inputs(calibration, samples + samples // 3, sizes, aspect,
+                                      detector=detector)
     calib, held_out = _split(inputs)
     calib_photos, held_photos = _split(used)
     report(f"      {len(calib)} calibration crops, {len(held_out)} held out, sizes {sizes}, aspect {aspect}")
