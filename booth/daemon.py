@@ -168,7 +168,7 @@ class Booth:
         self.state = "idle"
         self._cond = threading.Condition()
         self._pending: str | None = None  # the source of an accepted press, until the loop takes it
-        self._running = False  # a cycle or an upload is being processed (set with _pending taken)
+        self._cycle_running = False  # set under the lock when the loop takes a press
         self._cancel = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -197,7 +197,8 @@ class Booth:
     def trigger(self, source: str = "http") -> bool:
         """Start a cycle; False (and counted) while one is running."""
         with self._cond:
-            busy = (self._pending is not None or self._running
+            # A press during an upload's processing (screen idle) waits for it: accepted.
+            busy = (self._pending is not None or self._cycle_running
                     or self.state not in ("idle", "result") or self._stopping.is_set())
             if busy:
                 self.ignored_presses += 1
@@ -306,7 +307,7 @@ class Booth:
                 upload = self._uploads.get() if (source is None and self.state == "idle"
                                                  and not self._uploads.empty()) else None
                 # Taken under the lock, so no second press slips in before the first state.
-                self._running = source is not None or upload is not None
+                self._cycle_running = source is not None
             try:
                 if self._stopping.is_set():
                     break
@@ -317,7 +318,7 @@ class Booth:
                 elif self.state in ("result", "failsafe") and time.monotonic() >= self._until:
                     self._enter("idle")
             finally:
-                self._running = False
+                self._cycle_running = False
         self._worker.stop(0.5)
         self._set_led("off")
 

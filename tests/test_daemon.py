@@ -261,6 +261,29 @@ def test_an_upload_is_stylized_between_cycles_and_stored_as_upload(booth_factory
     assert booth.upload_status("unknown") is None
 
 
+def test_a_press_while_an_upload_is_processed_is_kept_and_runs_next(booth_factory, face_photo):
+    gate, inside = threading.Event(), threading.Event()
+
+    class GatedPipeline(QuickPipeline):
+        def process(self, rgb, **kwargs):
+            if self.calls == 0:
+                inside.set()
+                gate.wait(10)
+            return super().process(rgb, **kwargs)
+
+    booth = booth_factory(pipeline=GatedPipeline())
+    booth.start()
+    with booth.events.subscribe() as sub:
+        booth.submit_upload(load_image(face_photo), client="10.0.0.7")
+        assert inside.wait(5)  # the upload is being stylized; the screen is idle
+        assert booth.trigger("button") is True
+        gate.set()
+        result = wait_for_state(sub, "result")
+    assert result.data["source"] == "booth"
+    assert booth.stats()["uploads"] == 1 and booth.stats()["cycles"] == 1
+    assert booth.stats()["ignored_presses"] == 0
+
+
 def test_a_client_cannot_queue_more_than_queue_max_uploads(booth_factory, face_photo):
     from booth.daemon import UploadRefused
 
