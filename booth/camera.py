@@ -177,9 +177,13 @@ class Picamera2Camera:
                 raise CameraError("Pi camera: none connected (check the ribbon cable)")
             cam = Picamera2()
             still = tuple(self.still_size) if all(self.still_size) else cam.sensor_resolution
+            # The lores stream is YUV420 (the only choice on a Pi 4); a width that is a
+            # multiple of 64 has no row padding, so the planes convert as they are.
+            width, height = self.preview_size
+            lores = (max(64, width // 64 * 64), max(2, height // 2 * 2))
             config = cam.create_still_configuration(
                 main={"size": still, "format": "RGB888"},
-                lores={"size": tuple(self.preview_size), "format": "YUV420"},
+                lores={"size": lores, "format": "YUV420"},
                 buffer_count=2, queue=False)  # queue=False: never hand out an old frame
             cam.configure(config)
             cam.start()
