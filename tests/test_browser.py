@@ -34,7 +34,7 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, photos):
     booth = LiveBooth(tmp_path_factory.mktemp("browser"), photos / "faces",
-                      cycle={"countdown_s": 2, "show_result_s": 60.0})
+                      cycle={"countdown_s": 2, "show_result_s": 20.0})
     yield booth
     booth.close()
 
@@ -122,6 +122,10 @@ def test_a_cycle_on_the_kiosk_ends_with_a_qr_code_that_opens_the_photo(live, bro
     stored = cv2.imread(str(live.store.file_path(photo_id, "anime")))
     assert size == [stored.shape[1], stored.shape[0]]
     phone.screenshot(path=str(artifacts / "phone-photo.png"), full_page=True)
+    # Tap targets: every button and link a guest uses is at least 44 px tall.
+    for target in phone.locator("a.button, button:visible, .topbar a").all():
+        box = target.bounding_box()
+        assert box["height"] >= 44 and box["width"] >= 44, target.inner_text()
     phone.click("button[data-show='original']")
     assert phone.locator(".frame-original img").is_visible()
     assert not phone.locator(".frame-anime img").is_visible()
@@ -171,9 +175,13 @@ def test_result_screen_fits_landscape_720p_and_portrait_monitors(live, browser, 
 
 
 def test_kiosk_shows_problems_in_plain_words_and_reconnects_after_a_restart(live, browser, artifacts):
+    deadline = time.monotonic() + 90  # quiet booth: no state change republishes health meanwhile
+    while live.booth.state != "idle":
+        assert time.monotonic() < deadline, "the booth did not return to idle"
+        time.sleep(0.2)
     page = browser.new_page(viewport={"width": 1280, "height": 720})
     page.goto(f"{live.url}/kiosk")
-    page.wait_for_function("() => document.body.dataset.state !== undefined")
+    page.wait_for_function("() => document.body.dataset.connected === 'yes'")
     health = dict(live.booth.health())
     health.update(ok=False, camera={"ok": False, "backend": "picamera2", "message": "no camera found"},
                   disk={"ok": False, "free_mb": 12.0, "message": "12 MB free"})
@@ -184,6 +192,11 @@ def test_kiosk_shows_problems_in_plain_words_and_reconnects_after_a_restart(live
     assert "The booth's disk is full" in text
     page.screenshot(path=str(artifacts / "kiosk-problems-1280x720.png"))
 
+    live.booth.events.publish("state", state="process")
+    page.wait_for_function("() => document.body.dataset.state === 'process'")
+    time.sleep(0.5)
+    page.screenshot(path=str(artifacts / "kiosk-process-1280x720.png"))
+
     live.restart_web()  # the stream breaks; the page must come back by itself
     live.booth.events.publish("state", state="failsafe", message="Back after a restart!",
                               until=time.time() + 5)
@@ -191,4 +204,16 @@ def test_kiosk_shows_problems_in_plain_words_and_reconnects_after_a_restart(live
                            "'Back after a restart!'", timeout=20000)
     assert page.evaluate("() => document.body.dataset.state") == "failsafe"
     assert page.locator("#connection").is_hidden()
+    assert page.evaluate("() => document.body.dataset.connected") == "yes"
+    page.close()
+
+
+def test_admin_page_shows_the_figures_and_the_qr_base_url(live, browser, artifacts):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{live.url}/admin")  # the Pi's own browser is the organiser
+    stats = live.booth.stats()
+    assert page.locator("#stat-photos").inner_text() == str(stats["photos"])
+    assert page.locator("#stat-cycles").inner_text() == str(stats["cycles"])
+    assert page.locator("#base-url").inner_text() == live.url
+    page.screenshot(path=str(artifacts / "admin-1280.png"), full_page=True)
     page.close()

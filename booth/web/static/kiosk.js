@@ -97,11 +97,13 @@
     source = new EventSource("/events");
     source.addEventListener("open", function () {
       retryMs = 1000;
+      body.setAttribute("data-connected", "yes");
       $("connection").hidden = true;
     });
     source.addEventListener("state", function (e) { onState(JSON.parse(e.data).data); });
     source.addEventListener("health", function (e) { onHealth(JSON.parse(e.data).data); });
     source.addEventListener("error", function () {
+      body.setAttribute("data-connected", "no");
       $("connection").hidden = false;
       // The browser retries by itself unless the server answered with an error
       // (e.g. during a restart); then we start a new stream ourselves.
