@@ -252,6 +252,8 @@ class UploadSettings:
     #: Per client: files per minute, and photos waiting in the queue.
     per_minute: int = 6
     queue_max: int = 3
+    #: All phones together: photos waiting in the queue (each holds about 9 MB).
+    queue_total: int = 12
     #: Show uploaded results on the kiosk screen too.
     show_on_kiosk: bool = False
 
@@ -261,6 +263,7 @@ class UploadSettings:
         _check(1_000 <= self.max_pixels <= 100_000_000, "max_pixels must be 1000..100000000")
         _check(self.per_minute >= 1 and self.queue_max >= 1,
                "per_minute and queue_max must be >= 1")
+        _check(self.queue_total >= self.queue_max, "queue_total must be >= queue_max")
 
 
 @dataclass(frozen=True)
