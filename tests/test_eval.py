@@ -137,5 +137,6 @@ def test_eval_has_room_for_more_measurements():
     evaluate.add_arguments(parser)
     args = parser.parse_args(["faces", "a", "b", "--json", "x.json"])
     assert args.dirs == ["a", "b"] and args.json == "x.json" and args._eval is evaluate.run_faces
+    assert parser.parse_args(["policy"]).eval_command == "policy"
     with pytest.raises(SystemExit):
         parser.parse_args([])        # a measurement must be named
