@@ -162,6 +162,20 @@ def test_wrong_passwords_are_throttled_on_every_entrance(booth):
     assert booth.triggers == []
 
 
+def test_bearer_tokens_are_throttled_wherever_they_are_accepted(tmp_path, face_photo):
+    booth = scripted_booth(tmp_path, face_photo, admin_password=PASSWORD, gallery_index="private")
+    try:
+        client = create_app(booth).test_client()
+        codes = [client.get(url, headers={"Authorization": f"Bearer guess{i}"}, environ_base=PHONE).status_code
+                 for i, url in enumerate(["/api/photos", "/admin/photos.zip", "/"] * 3)]
+        assert codes[:5] == [403] * 5 and codes[5:] == [429] * 4
+        limited = client.get("/api/photos", headers={"Authorization": f"Bearer {PASSWORD}"}, environ_base=PHONE)
+        assert limited.status_code == 429 and limited.json["error"].startswith("Too many wrong passwords")
+        assert int(limited.headers["Retry-After"]) > 0
+    finally:
+        booth.close()
+
+
 def test_admin_forms_need_the_csrf_token(booth):
     photo_id = booth.add_photo()
     client = create_app(booth).test_client()

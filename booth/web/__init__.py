@@ -17,7 +17,8 @@ Blueprints:
 * :mod:`booth.web.gallery` — ``/`` (gallery), ``/p/<id>`` (a photo's page, its images
   and QR codes), ``/theme.css``;
 * :mod:`booth.web.api` — ``/api/photos``, ``/healthz``, ``/metrics``;
-* :mod:`booth.web.admin` — ``/admin`` (login, statistics, delete, zip download).
+* :mod:`booth.web.admin` — ``/admin`` (login, statistics, delete, zip download);
+* :mod:`booth.web.upload` — ``/upload`` (guests send photos from their phones).
 
 Files are only ever reached by a photo id looked up in the store: the ``<photo_id:...>``
 URL converter accepts nothing but the store's id alphabet, so no user-supplied path
@@ -56,8 +57,8 @@ class PhotoIdConverter(BaseConverter):
 
 def create_app(booth: Any) -> Flask:
     """The Flask app for ``booth`` (the daemon's Booth: settings, store, events, ...)."""
-    from booth.web import admin, api, gallery, kiosk
-    from booth.web.access import FailureThrottle, csrf_token, is_admin
+    from booth.web import admin, api, gallery, kiosk, upload
+    from booth.web.access import FailureThrottle, csrf_token
 
     app = Flask(__name__)
     app.config.update(
@@ -71,8 +72,8 @@ def create_app(booth: Any) -> Flask:
         SEND_FILE_MAX_AGE_DEFAULT=3600,
         MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
         MAX_FORM_PARTS=50,
-        JSON_SORT_KEYS=False,
     )
+    app.json.sort_keys = False  # JSON keys in the order the views write them
     app.extensions["booth_throttle"] = FailureThrottle()
     app.extensions["booth_stopping"] = threading.Event()
     app.extensions["booth_streams"] = StreamSlots(booth.settings.web.threads)
@@ -80,7 +81,7 @@ def create_app(booth: Any) -> Flask:
     # "//etc/passwd" is simply not found, rather than redirected to a tidier path.
     app.url_map.merge_slashes = False
 
-    for module in (kiosk, gallery, api, admin):
+    for module in (kiosk, gallery, api, admin, upload):
         app.register_blueprint(module.bp)
 
     @app.template_filter("timestamp_local")
@@ -90,7 +91,7 @@ def create_app(booth: Any) -> Flask:
     @app.context_processor
     def _globals() -> dict:
         return {"settings": booth.settings, "title": booth.settings.booth.event_title,
-                "is_admin": is_admin, "csrf_token": csrf_token}
+                "csrf_token": csrf_token}
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
@@ -177,7 +178,7 @@ class WebServer:
         self._server = waitress.create_server(
             app, host=host, port=port, threads=threads,
             ident="booth",
-            max_request_body_size=MAX_REQUEST_BYTES,
+            max_request_body_size=body_limit(app),
             # An idle phone connection is dropped after this long; SSE streams send a
             # heartbeat more often, so they stay open.
             channel_timeout=60,
@@ -226,6 +227,16 @@ class WebServer:
             except Exception:
                 pass
         self._thread.join(timeout)
+
+
+def body_limit(app: Flask) -> int:
+    """The web server's own cap on request bodies: the app's small limit, or, when
+    phone uploads are on, a little more than the upload route reads (so that route
+    answers too-large photos itself, in a sentence, and nothing bigger is buffered)."""
+    from booth.uploads import request_limit
+
+    upload = app.config["BOOTH"].settings.upload
+    return request_limit(upload) + 1_000_000 if upload.enabled else MAX_REQUEST_BYTES
 
 
 def serve(app: Flask, host: str, port: int, threads: int) -> WebServer:

@@ -25,7 +25,8 @@ import secrets
 import threading
 import time
 
-from flask import current_app, request, session
+from flask import current_app, g, request, session
+from werkzeug.exceptions import TooManyRequests
 
 
 def is_loopback() -> bool:
@@ -54,12 +55,34 @@ def bearer_token() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def is_admin() -> bool:
-    """Loopback, a logged-in session, or the password as a bearer token."""
-    if is_loopback() or session.get("admin") is True:
+def check_password(candidate: str | None) -> bool:
+    """Check a password a client sent, counting wrong ones against its address.
+
+    A client that has guessed wrong too often gets HTTP 429 (with Retry-After),
+    whatever it sends, until the window has passed.
+    """
+    throttle: FailureThrottle = current_app.extensions["booth_throttle"]
+    client = request.remote_addr or "?"
+    wait = throttle.retry_after(client)
+    if wait:
+        raise TooManyRequests(f"Too many wrong passwords; try again in {wait} s.", retry_after=wait)
+    if password_matches(candidate):
         return True
-    token = bearer_token()
-    return token is not None and password_matches(token)
+    if candidate:
+        throttle.failed(client)
+    return False
+
+
+def is_admin() -> bool:
+    """Loopback, a logged-in session, or the password as a bearer token (checked once
+    per request, so one wrong token counts once)."""
+    if "booth_admin" not in g:
+        if is_loopback() or session.get("admin") is True:
+            g.booth_admin = True
+        else:
+            token = bearer_token()
+            g.booth_admin = token is not None and check_password(token)
+    return g.booth_admin
 
 
 def csrf_token() -> str:

@@ -16,7 +16,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, get_flashed_m
                    render_template, request, session, url_for)
 
 from booth import qr
-from booth.web.access import csrf_ok, is_admin, password_matches
+from booth.web.access import check_password, csrf_ok, is_admin
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -54,17 +54,7 @@ def login():
         return render_template("login.html", disabled=True, next_page=next_page), 403
     if request.method == "GET":
         return render_template("login.html", next_page=next_page)
-    throttle = current_app.extensions["booth_throttle"]
-    client = request.remote_addr or "?"
-    wait = throttle.retry_after(client)
-    if wait:
-        response = Response(render_template("login.html", next_page=next_page,
-                                            error=f"Too many wrong passwords; try again in {wait} s."),
-                            status=429, mimetype="text/html")
-        response.headers["Retry-After"] = str(wait)
-        return response
-    if not password_matches(request.form.get("password")):
-        throttle.failed(client)
+    if not check_password(request.form.get("password")):  # 429 after too many wrong ones
         return render_template("login.html", next_page=next_page, error="Wrong password."), 403
     session.clear()
     session["admin"] = True

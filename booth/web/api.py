@@ -94,7 +94,7 @@ def prometheus_text(stats: dict, health: dict) -> str:
     metric("booth_photos", "gauge", "Photos in the store.", [("", stats.get("photos", 0))])
     disk = health.get("disk") or {}
     metric("booth_disk_free_bytes", "gauge", "Free space on the photo store's disk.",
-           [("", float(disk.get("free_mb", 0.0)) * 1024 * 1024)])
+           [("", round(float(disk.get("free_mb", 0.0)) * 1024 * 1024))])
     metric("booth_up", "gauge", "1 when the booth can take photos.",
            [("", 1 if health.get("ok") else 0)])
     components = [(f'{{component="{_escape_label(name)}"}}', 1 if (health.get(name) or {}).get("ok") else 0)
@@ -120,7 +120,7 @@ def _number(value: float) -> str:
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
-    return f"{value:.6g}" if not value.is_integer() else str(int(value))
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 @bp.get("/metrics")

@@ -1,0 +1,170 @@
+/* The upload page: send the chosen photos one at a time, show each one's progress,
+ * wait for the booth, then show the anime result with its link and QR code.
+ * The server has the last word on every check; this only saves phones a pointless send. */
+(function () {
+  "use strict";
+
+  var form = document.getElementById("upload-form");
+  if (!form) { return; }
+  var inputs = [document.getElementById("camera"), document.getElementById("library")];
+  var chosen = document.getElementById("chosen");
+  var list = document.getElementById("uploads");
+  var sendButton = document.getElementById("send");
+  var pin = document.getElementById("pin");
+  var maxBytes = parseInt(form.getAttribute("data-max-bytes"), 10);
+  var POLL_MS = 1000;
+  var waiting = [];   // items chosen and not sent yet
+  var busy = false;
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (text) { node.textContent = text; }
+    return node;
+  }
+
+  function setMessage(item, text, state) {
+    item.msg.textContent = text;
+    if (state) { item.li.setAttribute("data-state", state); }
+  }
+
+  function addFile(file) {
+    var li = el("li", "item");
+    li.setAttribute("data-state", "ready");
+    var name = el("p", "item-name", file.name || "photo");
+    var bar = el("progress", "item-bar");
+    bar.max = 100; bar.value = 0;
+    var msg = el("p", "item-msg", "Ready to send.");
+    var result = el("div", "item-result");
+    li.appendChild(name); li.appendChild(bar); li.appendChild(msg); li.appendChild(result);
+    list.appendChild(li);
+    var item = { file: file, li: li, bar: bar, msg: msg, result: result };
+    if (maxBytes && file.size > maxBytes) {
+      setMessage(item, "This photo is " + (file.size / 1e6).toFixed(1) + " MB; the booth takes photos up to " +
+        Math.round(maxBytes / 1e6) + " MB.", "error");
+      return;
+    }
+    waiting.push(item);
+  }
+
+  inputs.forEach(function (input) {
+    if (!input) { return; }
+    input.addEventListener("change", function () {
+      Array.prototype.forEach.call(input.files, addFile);
+      input.value = "";  // the same photo can be chosen again; files now live in `waiting`
+      chosen.textContent = waiting.length ? waiting.length + " photo" + (waiting.length === 1 ? "" : "s") +
+        " ready to send." : "No photo chosen yet.";
+      if (waiting.length && !busy && (!pin || pin.value)) { sendAll(); }
+    });
+  });
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (!waiting.length) { chosen.textContent = "Choose or take a photo first."; return; }
+    sendAll();
+  });
+
+  function sendAll() {
+    if (busy) { return; }
+    var item = waiting.shift();
+    if (!item) { chosen.textContent = "All sent. Choose more whenever you like."; return; }
+    busy = true;
+    sendButton.disabled = true;
+    send(item, function () {
+      busy = false;
+      sendButton.disabled = false;
+      sendAll();
+    });
+  }
+
+  function retryAfter(xhr) {
+    var s = parseInt(xhr.getResponseHeader("Retry-After") || "5", 10);
+    return isNaN(s) ? 5 : Math.max(1, Math.min(s, 120));
+  }
+
+  function errorText(xhr) {
+    try { return JSON.parse(xhr.responseText).error; } catch (e) { return ""; }
+  }
+
+  function send(item, next) {
+    var data = new FormData();
+    if (pin) { data.append("pin", pin.value); }
+    data.append("photo", item.file, item.file.name || "photo.jpg");
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.getAttribute("action"));
+    xhr.setRequestHeader("Accept", "application/json");
+    setMessage(item, "Sending…", "sending");
+    xhr.upload.addEventListener("progress", function (e) {
+      if (e.lengthComputable) { item.bar.value = Math.round(100 * e.loaded / e.total); }
+    });
+    xhr.addEventListener("load", function () {
+      if (xhr.status === 202) {
+        item.bar.value = 100;
+        setMessage(item, "Sent. The booth is turning it into anime…", "queued");
+        poll(item, JSON.parse(xhr.responseText).status);
+        next();
+      } else if (xhr.status === 429 || xhr.status === 503) {
+        var s = retryAfter(xhr);
+        countdown(item, errorText(xhr) || "The booth is busy.", s, function () { send(item, next); });
+      } else {
+        setMessage(item, errorText(xhr) || "The booth refused this photo.", "error");
+        if (xhr.status === 403 && pin) { pin.focus(); }
+        next();
+      }
+    });
+    xhr.addEventListener("error", function () {
+      countdown(item, "The booth cannot be reached.", 5, function () { send(item, next); });
+    });
+    xhr.send(data);
+  }
+
+  function countdown(item, text, seconds, then) {
+    var left = seconds;
+    var base = text.replace(/;?\s*try again in \d+ s\.?$/, "");
+    (function tick() {
+      if (left <= 0) { then(); return; }
+      setMessage(item, base + " Trying again in " + left + " s…", "busy");
+      left -= 1;
+      setTimeout(tick, 1000);
+    })();
+  }
+
+  function poll(item, url) {
+    var xhr = new XMLHttpRequest();
+    xhr.open("GET", url);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.addEventListener("load", function () {
+      var status = null;
+      try { status = JSON.parse(xhr.responseText); } catch (e) { status = null; }
+      if (xhr.status === 200 && status && status.state === "done") {
+        showResult(item, status);
+      } else if (xhr.status === 200 && status && status.state === "queued") {
+        setTimeout(function () { poll(item, url); }, POLL_MS);
+      } else {
+        setMessage(item, (status && (status.message || status.error)) || "The booth could not finish this photo.", "error");
+      }
+    });
+    xhr.addEventListener("error", function () { setTimeout(function () { poll(item, url); }, 3 * POLL_MS); });
+    xhr.send();
+  }
+
+  function showResult(item, status) {
+    setMessage(item, "Ready! Open it, or let a friend scan the code.", "done");
+    item.bar.hidden = true;
+    var base = "/p/" + status.photo_id;
+    var link = el("a", "item-thumb");
+    link.href = status.page;
+    var img = el("img");
+    img.src = base + "/thumb.jpg";
+    img.alt = "Anime portrait of " + item.file.name;
+    link.appendChild(img);
+    var qr = el("img", "item-qr");
+    qr.src = base + "/qr.svg";
+    qr.alt = "QR code of this photo's page";
+    var open = el("a", "button", "Open your photo");
+    open.href = status.page;
+    item.result.appendChild(link);
+    item.result.appendChild(qr);
+    item.result.appendChild(open);
+  }
+})();

@@ -1,0 +1,143 @@
+"""Guests send their own photos from their phones: ``/upload``.
+
+Only when ``[upload] enabled = true`` (otherwise every route here is a 404).
+
+* ``GET /upload`` — the page: take a selfie or pick several photos, watch them go
+  up (progress bars), and get each anime result with its link and QR code.
+* ``POST /upload`` — one photo per request (multipart field ``photo``, and ``pin``
+  when the event has one). Answers 202 ``{"ticket", "status"}`` once the photo is
+  queued; every refusal is a 4xx with ``{"error": "<one sentence>"}`` (and
+  ``Retry-After`` when waiting helps). Without JavaScript the plain form works too:
+  the answer is a redirect to the waiting page.
+* ``GET /upload/status/<ticket>`` — JSON ``{"state": "queued"|"done"|"failed",
+  "photo_id", "page", "message"}`` for the page's polling.
+* ``GET /upload/wait/<ticket>`` — the waiting page without JavaScript: refreshes
+  itself, then redirects to the photo's page.
+
+The checks themselves (PIN, limits, bytes, type, pixels, decoding) are in
+:mod:`booth.uploads`; this module only speaks HTTP. The app's body limit stays small
+for every other route: this blueprint raises it for its own requests only (and the
+web server's own limit is raised just enough, see :mod:`booth.web`).
+"""
+
+from __future__ import annotations
+
+from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template,
+                   request, url_for)
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from booth.uploads import UploadError, UploadGate, request_limit, safe_name
+from booth.web.access import is_admin
+
+bp = Blueprint("upload", __name__)
+
+#: Multipart parts an upload may have: the photo, the PIN, and a little slack.
+MAX_PARTS = 4
+
+
+def _booth():
+    return current_app.config["BOOTH"]
+
+
+def _gate() -> UploadGate:
+    gate = current_app.extensions.get("booth_upload_gate")
+    if gate is None:
+        gate = current_app.extensions["booth_upload_gate"] = UploadGate(_booth())
+    return gate
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json" or request.path.startswith(
+        "/upload/status/")
+
+
+def _refusal(code: int, message: str, retry_after: int | None = None) -> Response:
+    if _wants_json():
+        response = jsonify(error=message)
+    else:
+        response = Response(render_template("error.html", code=code, message=message),
+                            mimetype="text/html")
+    response.status_code = code
+    if retry_after:
+        response.headers["Retry-After"] = str(int(retry_after))
+    return response
+
+
+@bp.before_request
+def _only_when_enabled():
+    settings = _booth().settings.upload
+    if not settings.enabled:
+        abort(404, "Uploading photos is switched off at this event.")
+    # This route alone reads photo-sized bodies (Flask >= 3.1: per request).
+    request.max_content_length = request_limit(settings)
+    request.max_form_parts = MAX_PARTS
+
+
+@bp.errorhandler(UploadError)
+def _upload_error(exc: UploadError):
+    return _refusal(exc.status, exc.message, exc.retry_after)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge):
+    limit = _booth().settings.upload.max_bytes
+    return _refusal(413, f"That photo is too large; the booth takes photos up to "
+                         f"{limit / 1e6:.0f} MB.")
+
+
+@bp.get("/upload")
+def page():
+    settings = _booth().settings
+    return render_template("upload.html", upload=settings.upload,
+                           pin_required=bool(settings.upload.pin) and not is_admin(),
+                           max_mb=settings.upload.max_bytes / 1e6,
+                           public=settings.web.gallery_index == "public")
+
+
+@bp.post("/upload")
+def send():
+    gate = _gate()
+    client = request.remote_addr or "?"
+    gate.check_pin(client, request.form.get("pin"), trusted=is_admin())
+    files = [f for f in request.files.getlist("photo") if f.filename]
+    if not files:
+        raise UploadError(400, "Choose a photo to send.")
+    if len(files) > 1:
+        raise UploadError(400, "Send one photo at a time.")
+    gate.admit(client)
+    name = safe_name(files[0].filename)
+    data = files[0].stream.read(gate.settings.max_bytes + 1)
+    rgb = gate.decode(data, name)
+    ticket = gate.submit(rgb, client)
+    if not _wants_json():
+        return redirect(url_for("upload.wait", ticket=ticket), code=303)
+    response = jsonify(ticket=ticket, status=url_for("upload.status", ticket=ticket))
+    response.status_code = 202
+    return response
+
+
+def _status_or_404(ticket: str) -> dict:
+    status = _gate().status(ticket)
+    if status is None:
+        abort(404, "There is no upload with this ticket (the booth may have restarted).")
+    return status
+
+
+@bp.get("/upload/status/<ticket>")
+def status(ticket: str):
+    status = _status_or_404(ticket)
+    photo_id = status.get("photo_id")
+    page = url_for("gallery.photo_page", photo_id=photo_id) if photo_id else None
+    return jsonify(state=status["state"], photo_id=photo_id, page=page,
+                   message=status.get("message") or "")
+
+
+@bp.get("/upload/wait/<ticket>")
+def wait(ticket: str):
+    status = _status_or_404(ticket)
+    if status["state"] == "done":
+        return redirect(url_for("gallery.photo_page", photo_id=status["photo_id"]), code=303)
+    if status["state"] == "failed":
+        return _refusal(422, status.get("message") or "The booth could not stylize this photo.")
+    return render_template("upload.html", waiting=True, upload=_booth().settings.upload,
+                           pin_required=False, max_mb=0, public=False)
