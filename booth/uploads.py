@@ -119,8 +119,8 @@ def read_photo(data: bytes, settings: UploadSettings, name: str = "photo") -> np
         if kind is None:  # images.decode_image says which format it was, in one sentence
             try:
                 images.decode_image(data, max_pixels=settings.max_pixels, name=name)
-            except images.ImageError as exc:
-                raise UploadError(415, f"{exc}.") from None
+            except images.ImageError as exc:  # ... and HEIC is welcome here
+                raise UploadError(415, f"{exc}.".replace("JPEG, PNG or WebP", "JPEG, PNG, WebP or HEIC")) from None
             raise UploadError(415, f"{name}: not a JPEG, PNG, WebP or HEIC photo.")
         declared = images.header_size(data, kind)
         if declared is not None and declared[0] * declared[1] > settings.max_pixels:
