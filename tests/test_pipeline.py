@@ -43,6 +43,20 @@ def test_a_real_face_is_found_again_in_the_stylized_portrait(pipeline, face_phot
     assert expected[0].height / result.stylized.shape[0] > 0.95 * SETTINGS.face.face_share
 
 
+def test_a_12_megapixel_frame_is_framed_like_its_small_copy(pipeline, photos):
+    rgb = load_image(photos / "faces" / "portrait_doorway.jpg")           # 853×1280
+    big = np.ascontiguousarray(np.kron(rgb[:1000, :750], np.ones((4, 4, 1), np.uint8)))  # 12 MP
+    small_result = pipeline.process(rgb[:1000, :750], size=384)
+    big_result = pipeline.process(big, size=384)
+    assert len(big_result.faces) == 1
+    assert big_result.framing.mode == small_result.framing.mode == "portrait"
+    # The same portrait: the face lands in the same place of the crop (within 2 %).
+    a = small_result.framing.map_face(small_result.faces[0]).box
+    b = big_result.framing.map_face(big_result.faces[0]).box
+    assert np.abs(a - b).max() < 0.02 * 384
+    assert np.abs(big_result.crop.astype(int) - small_result.crop.astype(int)).mean() < 6
+
+
 def test_a_group_keeps_everyone(pipeline, photos):
     rgb = load_image(photos / "groups" / "group3_men.jpg")
     result = pipeline.process(rgb, size=384)
