@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -426,9 +428,19 @@ def export_onnx(fp32_ir: Path, out: Path, opset: int = MIN_ONNX_OPSET) -> Path:
     height = torch.export.Dim("height", min=16, max=4096)
     width = torch.export.Dim("width", min=16, max=4096)
     example = torch.zeros(1, 256, 256, 3)
-    program = torch.onnx.export(module, (example,), dynamo=True, opset_version=opset,
-                                input_names=["input"], output_names=["output"],
-                                dynamic_shapes=({1: height, 2: width},), verbose=False)
+    exporter_log = logging.getLogger("torch.onnx")
+    level = exporter_log.level
+    # The exporter's own chatter (torchvision absent, its internal deprecations) is not
+    # the user's business: keep the bench output to our figures.
+    exporter_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            program = torch.onnx.export(module, (example,), dynamo=True, opset_version=opset,
+                                        input_names=["input"], output_names=["output"],
+                                        dynamic_shapes=({1: height, 2: width},), verbose=False)
+    finally:
+        exporter_log.setLevel(level)
     written = {entry.domain: entry.version for entry in program.model_proto.opset_import}
     if written.get("", opset) != opset:
         raise UserError(f"the ONNX exporter wrote opset {written['']}, not {opset}: "
