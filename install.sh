@@ -67,11 +67,13 @@ as_root() {
 # --- systemd units: rendered from the templates in systemd/ with the real paths ---
 # The kiosk URL uses the port of the booth's own config, so the two always agree.
 booth_port() {
-  local config=/etc/booth/config.toml python="$root/.venv/bin/python"
-  [ -f "$config" ] && [ -r "$config" ] || config="$here/config.toml"
+  local config=/etc/booth/config.toml python="$root/.venv/bin/python" reader=(cat)
+  [ -f "$config" ] || config="$here/config.toml"
+  # The installed config is readable by root and the booth only (admin password).
+  [ -r "$config" ] || reader=(sudo -n cat)
   [ -x "$python" ] || python="$here/.venv/bin/python"
-  "$python" -c 'import sys; from booth.config import load; print(load(sys.argv[1]).web.port)' "$config" 2>/dev/null \
-    || echo 8080
+  "${reader[@]}" "$config" 2>/dev/null | "$python" -c 'import sys, tomllib; from booth.config import from_dict
+print(from_dict(tomllib.loads(sys.stdin.read())).web.port)' 2>/dev/null || echo 8080
 }
 render() {   # render TEMPLATE: the template with @ROOT@ and @KIOSK_URL@ filled in
   sed -e "s#@ROOT@#$root#g" -e "s#@KIOSK_URL@#http://127.0.0.1:$(booth_port)/kiosk#g" "$here/systemd/$1"
@@ -114,7 +116,9 @@ command -v "$python_bin" >/dev/null 2>&1 || python_bin=python3
 apt_has() { apt-cache show "$1" >/dev/null 2>&1; }
 if [ "$is_pi" = 1 ]; then
   packages=(python3-picamera2 python3-libcamera python3-numpy python3-lgpio python3-venv python3-pip rsync)
-  if apt_has chromium; then packages+=(chromium); else packages+=(chromium-browser); fi
+  if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    if apt_has chromium; then packages+=(chromium); else packages+=(chromium-browser); fi
+  fi
   command -v labwc >/dev/null 2>&1 || packages+=(cage)
   missing=()
   for p in "${packages[@]}"; do
