@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 import warnings
@@ -63,7 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # OpenCV prints a warning per missing webcam; the camera line says it once.
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    from booth.cli import UserError
+
     path = args.config or (INSTALLED_CONFIG if INSTALLED_CONFIG.is_file() else None)
+    if path is not None and Path(path).is_file() and not os.access(path, os.R_OK):
+        # install.sh makes the installed config readable by root and the booth only.
+        raise UserError(f"{path} is readable by root and the booth user only: "
+                        f"run sudo {Path(sys.argv[0]).name} doctor")
     settings = config.load(path)
     checks = run_checks(settings, compile_model=not args.quick)
     if args.json:
