@@ -182,8 +182,15 @@ class WebServer:
             # An idle phone connection is dropped after this long; SSE streams send a
             # heartbeat more often, so they stay open.
             channel_timeout=60,
+            # Each phone may open several connections: room for a crowd, and poll()
+            # rather than select() so more than 1024 descriptors never break the loop.
+            connection_limit=500,
+            asyncore_use_poll=True,
             clear_untrusted_proxy_headers=True,
         )
+        # "Task queue depth is N" for every busy moment would flood the journal (and the
+        # SD card) during a rush; real trouble still shows as errors.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         self.host = self._server.effective_host
         self.port = int(self._server.effective_port)
         self._thread = threading.Thread(target=self._run, name="booth-web", daemon=True)
