@@ -62,8 +62,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # OpenCV prints a warning per missing webcam; the camera line says it once.
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     from booth.cli import UserError
 
     path = args.config or (INSTALLED_CONFIG if INSTALLED_CONFIG.is_file() else None)
@@ -141,11 +139,18 @@ def check_camera(settings: Settings, on_pi: bool) -> Check:
         if cam.get("ok"):
             return Check("camera", "PASS", where)
         return Check("camera", "FAIL" if on_pi else "WARN", where, _camera_fix(settings))
+    import cv2
+
     camera = backend_factory(settings.camera, settings.base_dir)()
+    # OpenCV logs a warning per missing webcam; the camera line already says it.
+    log_level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     try:
         camera.open()
     except CameraError as exc:
         return Check("camera", "FAIL" if on_pi else "WARN", str(exc), _camera_fix(settings))
+    finally:
+        cv2.utils.logging.setLogLevel(log_level)
     try:
         frame = camera.capture()
         return Check("camera", "PASS", f"{camera.name}: captured a {frame.shape[1]}x{frame.shape[0]} frame")
