@@ -295,7 +295,9 @@ class FaceDetector:
         boxes, points, _ = self._infer(close_up, REFINE_SCORE)
         if len(boxes) == 0:
             return face
-        expected = face.transformed(matrix).box
+        # Where the coarse face should be in the close-up: upright, same size, centred.
+        half_size = np.array([face.width, face.height]) * scale / 2
+        expected = np.array([*(side / 2 - half_size), *(side / 2 + half_size)])
         overlaps = box_iou(expected, boxes)[0]
         best = int(np.argmax(overlaps))
         if overlaps[best] < REFINE_IOU:
