@@ -342,8 +342,12 @@ else
         printf '%s\n%s\n' "$others" "$block" | sed '/./,$!d' | as_root tee "$autostart" >/dev/null
         as_root chown "$desktop_user" "$autostart"
       fi
-      # The screen must stay on all event long.
-      command -v raspi-config >/dev/null 2>&1 && as_root raspi-config nonint do_blanking 1
+      if command -v raspi-config >/dev/null 2>&1; then
+        # The screen must stay on all event long, and the desktop (so the kiosk) must
+        # come up after a power cut without anyone logging in.
+        as_root raspi-config nonint do_blanking 1
+        as_root raspi-config nonint do_boot_behaviour B4
+      fi
       say "the kiosk starts at the next login of $desktop_user (reboot to see it)"
       changed=1
     fi
