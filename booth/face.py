@@ -239,7 +239,7 @@ class FaceDetector:
         side = self.detect_size
         h, w = rgb.shape[:2]
         factor = max(h, w) // side
-        if factor >= 2:
+        if factor >= 2 and min(h, w) >= factor:
             # An exact integer area shrink first: OpenCV does it several times faster
             # than an arbitrary ratio (a 12 MP frame: ~15 ms instead of ~85 ms). The
             # few pixels beyond a whole multiple of the factor are dropped.

@@ -174,7 +174,7 @@ def test_a_face_at_the_edge_is_kept_and_the_outside_is_filled_not_black():
 
 
 def test_tiny_frames_render():
-    for hw in ((1, 1), (31, 31), (2, 500)):
+    for hw in ((1, 1), (31, 31), (2, 500), (1, 5000), (5000, 1)):
         frame = np.full((*hw, 3), 77, np.uint8)
         crop = framing.warp(frame, framing.plan(hw, [], (384, 304), SETTINGS.face))
         assert crop.shape == (384, 304, 3) and (crop == 77).all()
