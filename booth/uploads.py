@@ -95,7 +95,8 @@ def is_heic(data: bytes) -> bool:
     return len(data) >= 12 and data[4:8] == b"ftyp" and data[8:12] in _HEIC_BRANDS
 
 
-def _megabytes(n: int) -> str:
+def megabytes(n: int) -> str:
+    """12000000 -> "12 MB", 200000 -> "0.2 MB"."""
     return f"{n / 1e6:.1f}".rstrip("0").rstrip(".") + " MB"
 
 
@@ -110,8 +111,8 @@ def read_photo(data: bytes, settings: UploadSettings, name: str = "photo") -> np
     if not data:
         raise UploadError(400, f"{name}: the file is empty.")
     if len(data) > settings.max_bytes:
-        raise UploadError(413, f"{name} is {_megabytes(len(data))}; the booth takes photos up to "
-                               f"{_megabytes(settings.max_bytes)}.")
+        raise UploadError(413, f"{name} is {megabytes(len(data))}; the booth takes photos up to "
+                               f"{megabytes(settings.max_bytes)}.")
     if is_heic(data):
         rgb = _decode_heic(data, settings.max_pixels, name)
     else:

@@ -26,7 +26,7 @@ from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, r
                    request, url_for)
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from booth.uploads import UploadError, UploadGate, request_limit, safe_name
+from booth.uploads import UploadError, UploadGate, megabytes, request_limit, safe_name
 from booth.web.access import is_admin
 
 bp = Blueprint("upload", __name__)
@@ -81,8 +81,7 @@ def _upload_error(exc: UploadError):
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(exc: RequestEntityTooLarge):
     limit = _booth().settings.upload.max_bytes
-    return _refusal(413, f"That photo is too large; the booth takes photos up to "
-                         f"{limit / 1e6:.0f} MB.")
+    return _refusal(413, f"That photo is too large; the booth takes photos up to {megabytes(limit)}.")
 
 
 @bp.get("/upload")
@@ -90,7 +89,7 @@ def page():
     settings = _booth().settings
     return render_template("upload.html", upload=settings.upload,
                            pin_required=bool(settings.upload.pin) and not is_admin(),
-                           max_mb=settings.upload.max_bytes / 1e6,
+                           max_size=megabytes(settings.upload.max_bytes),
                            public=settings.web.gallery_index == "public")
 
 
@@ -140,4 +139,4 @@ def wait(ticket: str):
     if status["state"] == "failed":
         return _refusal(422, status.get("message") or "The booth could not stylize this photo.")
     return render_template("upload.html", waiting=True, upload=_booth().settings.upload,
-                           pin_required=False, max_mb=0, public=False)
+                           pin_required=False, max_size="", public=False)
