@@ -304,7 +304,10 @@ class Booth:
                 if self._pending is None and self._uploads.empty():
                     self._cond.wait(TICK_S)
                 source, self._pending = self._pending, None
-                upload = self._uploads.get() if (source is None and self.state == "idle"
+                # Uploads run whenever no press waits: also while a result or the error
+                # screen is shown (the CPU is free then), so a busy button never starves
+                # the phones (and the loop never spins on a waiting upload).
+                upload = self._uploads.get() if (source is None
                                                  and not self._uploads.empty()) else None
                 # Taken under the lock, so no second press slips in before the first state.
                 self._cycle_running = source is not None
@@ -315,8 +318,8 @@ class Booth:
                     self._run_cycle(source)
                 elif upload is not None:
                     self._run_upload(*upload)
-                elif self.state in ("result", "failsafe") and time.monotonic() >= self._until:
-                    self._enter("idle")
+                if self.state in ("result", "failsafe") and time.monotonic() >= self._until:
+                    self._enter("idle")  # on time, even while uploads keep coming
             finally:
                 self._cycle_running = False
         self._worker.stop(0.5)
