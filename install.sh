@@ -14,6 +14,8 @@
 #   ./install.sh --prefix DIR    Raspberry Pi: install into DIR instead of /opt/booth
 #   ./install.sh --pi            do the Raspberry Pi steps even if this is not a Pi
 #                                (with --dry-run: see what a Pi would get)
+#   ./install.sh --kiosk MODE    Raspberry Pi screen: desktop (labwc autostart), cage (Lite),
+#                                none (no screen); default: desktop if labwc is installed
 #   ./install.sh --render-units DIR  write the systemd units for --prefix into DIR, then stop
 set -euo pipefail
 
@@ -26,10 +28,11 @@ dry_run=0
 force_pi=0
 prefix=/opt/booth
 render_dir=""
+kiosk=auto
 mirror="${BOOTH_WEIGHTS_MIRROR:-}"
 calibration="${BOOTH_CALIBRATION_DIR:-}"
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -43,6 +46,8 @@ while [ $# -gt 0 ]; do
     --calibration=*) calibration="${1#--calibration=}" ;;
     --prefix) shift; prefix="${1:?--prefix needs a folder}" ;;
     --prefix=*) prefix="${1#--prefix=}" ;;
+    --kiosk) shift; kiosk="${1:?--kiosk needs desktop, cage or none}" ;;
+    --kiosk=*) kiosk="${1#--kiosk=}" ;;
     --render-units) shift; render_dir="${1:?--render-units needs a folder}" ;;
     --render-units=*) render_dir="${1#--render-units=}" ;;
     -h|--help) usage; exit 0 ;;
@@ -50,6 +55,10 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+case "$kiosk" in auto|desktop|cage|none) ;; *) echo "install.sh: --kiosk must be desktop, cage or none, got $kiosk" >&2; exit 2 ;; esac
+if [ "$kiosk" = auto ]; then
+  if command -v labwc >/dev/null 2>&1; then kiosk=desktop; else kiosk=cage; fi
+fi
 case "$prefix" in /*) ;; *) echo "install.sh: --prefix must be an absolute path, got $prefix" >&2; exit 2 ;; esac
 if [ -n "$mirror" ] && [ ! -d "$mirror" ]; then
   echo "install.sh: mirror folder $mirror does not exist" >&2; exit 2
@@ -119,7 +128,7 @@ if [ "$is_pi" = 1 ]; then
   if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
     if apt_has chromium; then packages+=(chromium); else packages+=(chromium-browser); fi
   fi
-  command -v labwc >/dev/null 2>&1 || packages+=(cage)
+  [ "$kiosk" = cage ] && packages+=(cage)
   missing=()
   for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -305,9 +314,7 @@ else
     fi
   }
   install_rendered booth.service.in /etc/systemd/system/booth.service
-  desktop=0
-  command -v labwc >/dev/null 2>&1 && desktop=1
-  if [ "$desktop" = 0 ]; then
+  if [ "$kiosk" = cage ]; then
     install_rendered booth-kiosk.service.in /etc/systemd/system/booth-kiosk.service
   fi
   [ "$units_changed" = 1 ] && as_root systemctl daemon-reload
@@ -326,32 +333,37 @@ else
   fi
 
   # 5d. The kiosk: labwc's autostart on the desktop image, the cage service on Lite.
-  if [ "$desktop" = 1 ]; then
+  if [ "$kiosk" = desktop ]; then
     desktop_user="${SUDO_USER:-$(id -un)}"
     [ "$desktop_user" = root ] && desktop_user="$(getent passwd 1000 | cut -d: -f1)"
-    autostart="$(getent passwd "$desktop_user" | cut -d: -f6)/.config/labwc/autostart"
-    block="$(render labwc-autostart.in)"
-    current="$(sed -n '/^# >>> anime-booth kiosk/,/^# <<< anime-booth kiosk/p' "$autostart" 2>/dev/null || true)"
-    if [ "$current" != "$block" ]; then
-      say "adding the kiosk to $autostart (user $desktop_user)"
-      if [ "$dry_run" = 1 ]; then
-        run write "$autostart"
-      else
-        others="$(sed '/^# >>> anime-booth kiosk/,/^# <<< anime-booth kiosk/d' "$autostart" 2>/dev/null || true)"
-        as_root install -d -o "$desktop_user" -m 0755 "$(dirname "$autostart")"
-        printf '%s\n%s\n' "$others" "$block" | sed '/./,$!d' | as_root tee "$autostart" >/dev/null
-        as_root chown "$desktop_user" "$autostart"
+    home="$(getent passwd "$desktop_user" | cut -d: -f6 || true)"
+    if [ -z "$desktop_user" ] || [ -z "$home" ]; then
+      say "no desktop user found: run ./install.sh as the user who logs in to the desktop (or --kiosk cage)"
+    else
+      autostart="$home/.config/labwc/autostart"
+      block="$(render labwc-autostart.in)"
+      current="$(sed -n '/^# >>> anime-booth kiosk/,/^# <<< anime-booth kiosk/p' "$autostart" 2>/dev/null || true)"
+      if [ "$current" != "$block" ]; then
+        say "adding the kiosk to $autostart (user $desktop_user)"
+        if [ "$dry_run" = 1 ]; then
+          run write "$autostart"
+        else
+          others="$(sed '/^# >>> anime-booth kiosk/,/^# <<< anime-booth kiosk/d' "$autostart" 2>/dev/null || true)"
+          as_root install -d -o "$desktop_user" -m 0755 "$(dirname "$autostart")"
+          printf '%s\n%s\n' "$others" "$block" | sed '/./,$!d' | as_root tee "$autostart" >/dev/null
+          as_root chown "$desktop_user" "$autostart"
+        fi
+        if command -v raspi-config >/dev/null 2>&1; then
+          # The screen must stay on all event long, and the desktop (so the kiosk) must
+          # come up after a power cut without anyone logging in.
+          as_root raspi-config nonint do_blanking 1
+          as_root raspi-config nonint do_boot_behaviour B4
+        fi
+        say "the kiosk starts at the next login of $desktop_user (reboot to see it)"
+        changed=1
       fi
-      if command -v raspi-config >/dev/null 2>&1; then
-        # The screen must stay on all event long, and the desktop (so the kiosk) must
-        # come up after a power cut without anyone logging in.
-        as_root raspi-config nonint do_blanking 1
-        as_root raspi-config nonint do_boot_behaviour B4
-      fi
-      say "the kiosk starts at the next login of $desktop_user (reboot to see it)"
-      changed=1
     fi
-  else
+  elif [ "$kiosk" = cage ]; then
     if ! systemctl is-enabled --quiet booth-kiosk.service 2>/dev/null; then
       say "enabling the kiosk (booth-kiosk.service: chromium in cage on tty1)"
       as_root systemctl enable booth-kiosk.service
@@ -361,6 +373,8 @@ else
       as_root systemctl restart --no-block booth-kiosk.service
       changed=1
     fi
+  else
+    say "--kiosk none: no kiosk screen set up"
   fi
 fi
 
