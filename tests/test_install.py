@@ -72,6 +72,7 @@ def test_help_lists_the_options():
     (["--frobnicate"], "install.sh: unknown option --frobnicate (see --help)"),
     (["--mirror", "/nonexistent/usb"], "install.sh: mirror folder /nonexistent/usb does not exist"),
     (["--prefix", "relative/dir"], "install.sh: --prefix must be an absolute path, got relative/dir"),
+    (["--kiosk", "fullscreen"], "install.sh: --kiosk must be desktop, cage or none, got fullscreen"),
 ])
 def test_bad_options_get_one_clear_line(args, message):
     result = run_install(PROJECT_ROOT, *args, "--dry-run")
@@ -126,6 +127,25 @@ def test_pi_dry_run_shows_the_whole_pi_install_and_touches_nothing(clone, tmp_pa
     assert out.rstrip().endswith("==> dry run: nothing was changed")
     assert snapshot(tmp_path) == before
     assert system_state() == system_before
+
+
+@pytest.mark.parametrize("kiosk", ["cage", "desktop", "none"])
+def test_pi_dry_run_kiosk_modes(clone, tmp_path, kiosk):
+    result = run_install(clone, "--pi", "--dry-run", "--kiosk", kiosk, "--prefix", str(tmp_path / "opt"))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    cage_steps = ("write /etc/systemd/system/booth-kiosk.service", "systemctl enable booth-kiosk.service")
+    if kiosk == "cage":
+        assert all(step in out for step in cage_steps)
+        assert " cage" in out.split("apt-get install", 1)[1].splitlines()[0] or \
+            subprocess.run(["dpkg-query", "-W", "cage"], capture_output=True).returncode == 0
+    else:
+        assert not any(step in out for step in cage_steps)
+    if kiosk == "desktop":
+        assert ("/.config/labwc/autostart (user " in out and "reboot to see it" in out) or \
+            "no desktop user found" in out
+    if kiosk == "none":
+        assert "--kiosk none: no kiosk screen set up" in out and "labwc" not in out
 
 
 def test_second_run_changes_nothing_and_says_so():
