@@ -20,8 +20,9 @@ rotation, the crop and the downscale to the working size cost one resampling. A 
 downscale (a 12-megapixel frame to 512 px) first shrinks just the needed region by an
 integer factor with area averaging, so fine detail is averaged, not aliased.
 
-:func:`paste` puts one image into another through a feathered mask (the "hd" mode's
-faces) and :func:`seam_step` measures how visible the mask's edge is.
+:func:`paste_back` puts a separately stylized face back over the crop through a
+feathered mask (the "hd" mode) and :func:`seam_step` measures how visible the mask's
+edge is.
 """
 
 from __future__ import annotations
@@ -93,12 +94,12 @@ def _rotation(frame_hw: tuple[int, int], angle_deg: float) -> np.ndarray:
     return cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
 
 
-def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+def chain(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     """The 2×3 affine ``outer ∘ inner`` (apply inner first)."""
     return np.hstack([outer[:, :2] @ inner[:, :2], outer[:, :2] @ inner[:, 2:] + outer[:, 2:]])
 
 
-def _to_opencv(matrix: np.ndarray) -> np.ndarray:
+def to_opencv(matrix: np.ndarray) -> np.ndarray:
     """An edge-convention matrix as OpenCV wants it (pixel centres at whole numbers)."""
     linear = matrix[:, :2]
     return np.hstack([linear, matrix[:, 2:] + linear @ np.full((2, 1), 0.5) - 0.5])
@@ -234,15 +235,15 @@ def warp(rgb: np.ndarray, framing: Framing) -> np.ndarray:
             x1, y1 = x0 + small_w * factor, y0 + small_h * factor
             source = cv2.resize(rgb[y0:y1, x0:x1], (small_w, small_h), interpolation=cv2.INTER_AREA)
             to_frame = np.array([[factor, 0, x0], [0, factor, y0]], np.float64)
-            matrix = _compose(matrix, to_frame)
+            matrix = chain(matrix, to_frame)
     if min(source.shape[:2]) < 2:
         # Mirroring needs at least two pixels per side; a 1-pixel image is one colour anyway.
         small_h, small_w = source.shape[:2]
         source = cv2.resize(source, (max(2, small_w), max(2, small_h)),
                             interpolation=cv2.INTER_NEAREST)
         to_source = np.array([[small_w / source.shape[1], 0, 0], [0, small_h / source.shape[0], 0]])
-        matrix = _compose(matrix, to_source)
-    opencv_matrix = _to_opencv(matrix)
+        matrix = chain(matrix, to_source)
+    opencv_matrix = to_opencv(matrix)
     crop = cv2.warpAffine(source, opencv_matrix, (out_w, out_h), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REFLECT_101)
     if crop_inside(framing, (h, w)):
@@ -306,6 +307,26 @@ def paste(base: np.ndarray, patch: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``patch`` over ``base`` through a float mask in [0, 1] (all the same H×W)."""
     mask = mask.astype(np.float32)
     return cv2.blendLinear(patch, base, mask, 1 - mask)
+
+
+def paste_back(base: np.ndarray, patch: np.ndarray, base_framing: Framing,
+               patch_framing: Framing, face: Face) -> tuple[np.ndarray, np.ndarray]:
+    """Paste a separately rendered face crop back over the crop it belongs to.
+
+    ``patch`` was rendered with ``patch_framing`` and ``base`` with ``base_framing``
+    (both from the same frame), so frame → patch → base is one known affine: the patch
+    is warped into place once and blended through the feathered mask of ``face``
+    (in frame pixels). Returns (composite, mask).
+    """
+    out_h, out_w = base.shape[:2]
+    base_from_patch = to_opencv(chain(base_framing.matrix, patch_framing.inverse))
+    placed = cv2.warpAffine(patch, base_from_patch, (out_w, out_h), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REFLECT_101)
+    # Never blend in pixels the patch does not cover.
+    covered = cv2.warpAffine(np.ones(patch.shape[:2], np.float32), base_from_patch,
+                             (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=0)
+    mask = np.minimum(feather_mask((out_h, out_w), base_framing.map_face(face)), covered)
+    return paste(base, placed, mask), mask
 
 
 def seam_step(composite: np.ndarray, base: np.ndarray, mask: np.ndarray) -> float:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from booth import framing, policy
@@ -148,7 +147,6 @@ class Pipeline:
                   stylized: np.ndarray) -> tuple[np.ndarray, list[float], float]:
         """Stylize each face on its own, closer, and paste it back: (image, seams, generator ms)."""
         face_shape = self.shape_for(min(self.settings.generator.sizes))
-        out_h, out_w = stylized.shape[:2]
         seams, generator_ms = [], 0.0
         for face in faces:
             close = framing.face_framing(rgb.shape[:2], face, shot.angle_deg, face_shape,
@@ -158,13 +156,7 @@ class Pipeline:
             started = time.perf_counter()
             face_anime = self.generator.stylize(framing.warp(rgb, close))
             generator_ms += _ms_since(started)
-            crop_from_face = framing._to_opencv(framing._compose(shot.matrix, close.inverse))
-            patch = cv2.warpAffine(face_anime, crop_from_face, (out_w, out_h),
-                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-            covered = cv2.warpAffine(np.ones(face_shape, np.float32), crop_from_face,
-                                     (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=0)
-            mask = np.minimum(framing.feather_mask((out_h, out_w), shot.map_face(face)), covered)
-            composite = framing.paste(stylized, patch, mask)
+            composite, mask = framing.paste_back(stylized, face_anime, shot, close, face)
             seams.append(framing.seam_step(composite, stylized, mask))
             stylized = composite
         return stylized, seams, generator_ms

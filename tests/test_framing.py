@@ -155,7 +155,7 @@ def test_a_big_downscale_averages_instead_of_aliasing():
     frame[:, ::2] = 255
     shot = framing.plan(frame.shape[:2], [], (512, 408), SETTINGS.face)
     crop = framing.warp(frame, shot)
-    sampled = cv2.warpAffine(frame, framing._to_opencv(shot.matrix), (408, 512))
+    sampled = cv2.warpAffine(frame, framing.to_opencv(shot.matrix), (408, 512))
     assert abs(crop.mean() - 127.5) < 3
     assert sampled.std() > 60
     assert crop.std() < sampled.std() / 5
