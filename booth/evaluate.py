@@ -263,6 +263,9 @@ def run_faces(args: argparse.Namespace) -> int:
     from booth.pipeline import Pipeline
 
     dirs = _photo_dirs(args.dirs)
+    if args.labels and not Path(args.labels).is_file():
+        from booth.cli import UserError
+        raise UserError(f"--labels {args.labels}: no such file")
     labels = load_labels(Path(args.labels) if args.labels else DEFAULT_LABELS)
     settings = _settings(args)
     files = [(d, p) for d in dirs for p in sorted(d.iterdir())
