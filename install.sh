@@ -6,6 +6,7 @@
 #                                and GPIO packages, the booth user, the systemd service
 #                                and the kiosk, started (sudo is asked for when needed)
 #   ./install.sh --test          ... plus the test tools (pytest, Playwright, Debian's chromium)
+#                                and the bench runtimes (the tests check them too)
 #   ./install.sh --bench         ... plus the benchmark-only runtimes (ONNX Runtime, LiteRT, PyTorch)
 #   ./install.sh --mirror DIR    take model files from DIR (a USB stick) instead of the internet
 #                                (same as BOOTH_WEIGHTS_MIRROR=DIR)
@@ -36,7 +37,7 @@ usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --test) want_test=1 ;;
+    --test) want_test=1; want_bench=1 ;;  # the tests check the benchmark's reference runtimes too
     --bench) want_bench=1 ;;
     --dry-run) dry_run=1 ;;
     --pi) force_pi=1 ;;
