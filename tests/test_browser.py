@@ -91,8 +91,12 @@ def test_a_cycle_on_the_kiosk_ends_with_a_qr_code_that_opens_the_photo(live, bro
     kiosk.keyboard.press("Space")  # the kiosk's spare button: POST /api/trigger from loopback
     kiosk.wait_for_function("() => document.body.dataset.state === 'countdown'", timeout=10000)
     assert kiosk.locator("#count").inner_text() in ("1", "2")
-    time.sleep(0.4)  # past the cross-fade
+    time.sleep(0.6)  # past the cross-fade (and the page's own double-press guard)
     kiosk.screenshot(path=str(artifacts / "kiosk-countdown-1920x1080.png"))
+    ignored_before = live.booth.stats()["ignored_presses"]
+    kiosk.keyboard.press("Enter")  # a second press while the photo is made: ignored, and said so
+    kiosk.wait_for_selector("#toast:not([hidden])", timeout=5000)
+    assert live.booth.stats()["ignored_presses"] == ignored_before + 1
     kiosk.wait_for_function("() => document.body.dataset.state === 'result'", timeout=90000)
     kiosk.wait_for_function("() => ['result-anime', 'result-original', 'result-qr'].every("
                             "id => document.getElementById(id).complete && "
@@ -176,7 +180,8 @@ def test_result_screen_fits_landscape_720p_and_portrait_monitors(live, browser, 
 
 def test_kiosk_shows_problems_in_plain_words_and_reconnects_after_a_restart(live, browser, artifacts):
     deadline = time.monotonic() + 90  # quiet booth: no state change republishes health meanwhile
-    while live.booth.state != "idle":
+    while not (live.booth.state == "idle" and (live.booth.events.latest("health").data.get("state")
+                                               == "idle")):  # ... and has said so in a health event
         assert time.monotonic() < deadline, "the booth did not return to idle"
         time.sleep(0.2)
     page = browser.new_page(viewport={"width": 1280, "height": 720})

@@ -89,6 +89,15 @@
     body.classList.toggle("camera-down", !!(health.camera && health.camera.ok === false));
   }
 
+  var toastTimer = null;
+  function showToast() {
+    if (state === "idle") { return; }  // a press while idle starts a photo: nothing to explain
+    var toast = $("toast");
+    toast.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { toast.hidden = true; }, 2000);
+  }
+
   /* --- the event stream, reconnecting with a gentle back-off ------------------ */
   var source = null;
   var retryMs = 1000;
@@ -102,6 +111,7 @@
     });
     source.addEventListener("state", function (e) { onState(JSON.parse(e.data).data); });
     source.addEventListener("health", function (e) { onHealth(JSON.parse(e.data).data); });
+    source.addEventListener("press_ignored", function () { showToast(); });
     source.addEventListener("error", function () {
       body.setAttribute("data-connected", "no");
       $("connection").hidden = false;
