@@ -18,9 +18,9 @@ Steps (each timed in ``result.timings_ms``):
 The default "portrait" mode skips step 5: it is the fast one, and the faces already
 fill a good share of the crop. Measured with ``booth eval faces`` on the shared
 portraits and groups (42 faces): both modes find every face again; "hd" lowers the
-landmark error a little (mean NME 0.036 vs 0.039, worst 0.07 vs 0.09) and brings back
-small background faces in crowd scenes (survival 83 % vs 35 %), for about 2.5 times
-the generator time (one more generator run per face).
+landmark error a little (mean NME 0.038 vs 0.041, worst 0.07 vs 0.12) and brings back
+small background faces in crowd scenes (found again: 75 % vs 35 %), for one more
+generator run at 256 px (about a quarter of a 512 run) per face it re-stylizes.
 """
 
 from __future__ import annotations
