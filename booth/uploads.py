@@ -27,6 +27,7 @@ HEIC (iPhones' default) is decoded with pillow-heif, which has wheels for the Pi
 from __future__ import annotations
 
 import collections
+import ctypes
 import hmac
 import io
 import math
@@ -157,6 +158,27 @@ def _decode_heic(data: bytes, max_pixels: int, name: str) -> np.ndarray:
         raise UploadError(400, f"{name}: damaged or truncated HEIC file ({reason}).") from None
 
 
+def release_freed_memory() -> None:
+    """Give the memory of a big decode back to the system (glibc only; else nothing).
+
+    Pillow allocates a decoded image in 16 MB blocks; freed on a web server thread,
+    they stay in that thread's malloc arena, and the booth would keep the high-water
+    mark of every 40 MP photo ever sent (measured: +235 MB per 6000×6000 PNG).
+    ``malloc_trim`` returns the free pages of every arena (a millisecond or two).
+    """
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
+
+
 class _Window:
     """Event times per client within a sliding window, for a bounded set of clients."""
 
@@ -261,6 +283,7 @@ class UploadGate:
         try:
             return read_photo(data, self.settings, name)
         finally:
+            release_freed_memory()
             self._decoder.release()
 
     def submit(self, rgb: np.ndarray, client: str) -> str:
