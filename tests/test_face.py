@@ -126,3 +126,28 @@ def test_max_faces_keeps_the_largest(photos):
     assert len(faces) == 2
     every = FaceDetector(max_faces=12).detect(load_image(photos / "groups" / "group6_row.jpg"))
     assert faces[0].height * faces[0].width == pytest.approx(every[0].height * every[0].width, rel=0.01)
+
+
+def test_detect_from_several_threads_gives_the_same_faces(detector, photos):
+    from concurrent.futures import ThreadPoolExecutor
+
+    images = [load_image(photos / "groups" / name) for name in ("group2_men.jpg", "group3_men.jpg")]
+    serial = [detector.detect(image) for image in images]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(detector.detect, images * 3))
+    for i, faces in enumerate(parallel):
+        expected = serial[i % 2]
+        assert len(faces) == len(expected)
+        for a, b in zip(faces, expected):
+            assert np.allclose(a.landmarks, b.landmarks, atol=1e-3)
+
+
+def test_face_settings_are_checked_with_one_line_errors(tmp_path):
+    bad = tmp_path / "config.toml"
+    for line, key in (("refine_size = 50", "refine_size"), ("face_y = 0.95", "face_y"),
+                      ("aspect = 3.0", "aspect")):
+        bad.write_text(f"[face]\n{line}\n")
+        with pytest.raises(config.ConfigError) as caught:
+            config.load(bad)
+        message = str(caught.value)
+        assert "\n" not in message and key in message and ":2:" in message
