@@ -69,7 +69,8 @@ def stylize(inp: str, ir: str, out: str, precision: str = "int8") -> None:
     hint = gen._compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
     layers = ", ".join(f"{n} in {p}" for p, n in sorted(runtime_precisions(gen).items()))
     print(f"stylized {rgb.shape[0]}x{rgb.shape[1]} precision={precision} "
-          f"openvino={ov.get_version().split('-')[0]} numpy={np.__version__} cpu=[{cpu_features()}] "
+          f"openvino={ov.get_version().split('-')[0]} numpy={np.__version__} "
+          f"(from {Path(np.__file__).parent.parent}) cpu=[{cpu_features()}] "
           f"inference precision {hint}; convolutions {layers}; "
           f"took {took:.1f} s" + (" (meaningless under emulation)" if platform.machine() == "aarch64" else ""))
 
