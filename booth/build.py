@@ -22,7 +22,7 @@ import shutil
 import time
 from pathlib import Path
 
-from booth import weights
+from booth import PROJECT_ROOT, weights
 
 #: Bumped when the build recipe changes, so `--if-needed` rebuilds old outputs.
 RECIPE_VERSION = 2
@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "else download from the upstream URLs)")
     build = sub.add_parser("build", help="build the OpenVINO IR (float, as-is and INT8)")
     build.add_argument("--calibration", metavar="DIR", default=None,
-                       help="folder of photos (people) to calibrate INT8 on "
-                            "(default: $BOOTH_CALIBRATION_DIR)")
+                       help="folder of photos (people) to calibrate INT8 on (default: "
+                            "$BOOTH_CALIBRATION_DIR, else the shared dev photo set if present)")
     build.add_argument("--if-needed", action="store_true",
                        help="do nothing when the outputs are up to date")
     build.add_argument("--samples", type=int, default=48,
@@ -51,6 +51,16 @@ def run(args: argparse.Namespace) -> int:
     return build(calibration=args.calibration, if_needed=args.if_needed, samples=args.samples)
 
 
+def default_calibration_dir() -> str | None:
+    """Photos to calibrate on when none are given: $BOOTH_CALIBRATION_DIR, else the
+    developers' shared photo set ($BOOTH_PHOTOS, or ../shared/photos beside the project)."""
+    for candidate in (os.environ.get("BOOTH_CALIBRATION_DIR"), os.environ.get("BOOTH_PHOTOS"),
+                      str(PROJECT_ROOT.parent / "shared" / "photos")):
+        if candidate and Path(candidate).is_dir():
+            return candidate
+    return None
+
+
 def _card_path() -> Path:
     return weights.WEIGHTS_DIR / weights.MODEL_CARD
 
@@ -62,6 +72,8 @@ def up_to_date() -> bool:
     except (OSError, ValueError):
         return False
     source = weights.manifest()["generator"]
+    if card.get("int8", {}).get("why") == "no calibration photos given" and default_calibration_dir():
+        return False  # photos are here now: build the better INT8
     return (card.get("source_sha256") == source.sha256
             and card.get("recipe_version") == RECIPE_VERSION
             and all((weights.WEIGHTS_DIR / name).is_file() for name in weights.GENERATOR_IR.values()))
@@ -102,7 +114,7 @@ def build(calibration: str | None = None, if_needed: bool = False, samples: int 
     asis_model, _ = graph.asis_network(source)
     _save(asis_model, weights.GENERATOR_IR["asis"])
 
-    calibration = calibration or os.environ.get("BOOTH_CALIBRATION_DIR") or None
+    calibration = calibration or default_calibration_dir()
     card: dict = {
         "model": "AnimeGANv2 Hayao generator",
         "source": source.name,
@@ -112,8 +124,9 @@ def build(calibration: str | None = None, if_needed: bool = False, samples: int 
         "graph_rewrites": float_counts,
     }
     if calibration is None:
-        _say("[3/4] no calibration photos (--calibration DIR or BOOTH_CALIBRATION_DIR): "
-             "keeping the TFLite file's own INT8 quantization")
+        _say("[3/4] WARNING: no calibration photos (--calibration DIR or BOOTH_CALIBRATION_DIR, "
+             "a folder of a few dozen photos of people): keeping the TFLite file's own INT8 "
+             "quantization, which is slower and less faithful; rebuild with photos for the best booth")
         _copy_ir("asis", "int8")
         card["int8"] = {"chosen": "tflite-asis", "why": "no calibration photos given"}
     else:
