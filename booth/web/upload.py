@@ -22,6 +22,8 @@ web server's own limit is raised just enough, see :mod:`booth.web`).
 
 from __future__ import annotations
 
+import threading
+
 from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template,
                    request, url_for)
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -39,11 +41,17 @@ def _booth():
     return current_app.config["BOOTH"]
 
 
+#: Two first requests at once must not make two gates (each with its own limits).
+_GATE_LOCK = threading.Lock()
+
+
 def _gate() -> UploadGate:
-    gate = current_app.extensions.get("booth_upload_gate")
-    if gate is None:
-        gate = current_app.extensions["booth_upload_gate"] = UploadGate(_booth())
-    return gate
+    """The app's one :class:`UploadGate` (made on the first upload request)."""
+    with _GATE_LOCK:
+        gate = current_app.extensions.get("booth_upload_gate")
+        if gate is None:
+            gate = current_app.extensions["booth_upload_gate"] = UploadGate(_booth())
+        return gate
 
 
 def _wants_json() -> bool:
