@@ -5,7 +5,8 @@ can send anything. So every upload passes the same gate, cheapest checks first, 
 nothing is decoded until the cheap checks pass:
 
 1. the event PIN, if ``[upload] pin`` is set (wrong PINs are throttled per address);
-2. the client's rate: at most ``[upload] per_minute`` files a minute per address;
+2. the client's rate: at most ``[upload] per_minute`` files a minute per address
+   (refused files count too: garbage costs the booth as much as a photo to check);
 3. the queue: at most ``[upload] queue_max`` photos waiting per address and
    ``queue_total`` for everybody, so a burst of phones cannot fill the Pi's memory;
 4. the size in bytes (``max_bytes``; the web server refuses bigger bodies unread);

@@ -385,3 +385,13 @@ def test_uploads_are_stylized_while_a_result_is_shown_and_presses_go_first(make,
     # The press ran after the upload in progress, before the two still waiting.
     assert len(gate_open) == 1, f"{len(gate_open)} uploads ran before the press"
     assert pressed_to_start < 2.0
+
+
+def test_only_the_upload_route_reads_photo_sized_bodies(make, face_bytes):
+    booth, app = make()
+    padded = face_bytes + b"\0" * (300_000 - len(face_bytes))
+    assert post(app, padded).status_code == 202  # a 300 kB photo is fine here...
+    client = app.test_client()
+    form = {"password": "x" * 300_000}
+    for path in ("/admin/login", "/api/trigger"):  # ...but nowhere else
+        assert client.post(path, data=form, environ_base=PHONE).status_code == 413
