@@ -395,3 +395,23 @@ def test_only_the_upload_route_reads_photo_sized_bodies(make, face_bytes):
     form = {"password": "x" * 300_000}
     for path in ("/admin/login", "/api/trigger"):  # ...but nowhere else
         assert client.post(path, data=form, environ_base=PHONE).status_code == 413
+
+
+def test_heic_orientation_is_applied_once():
+    """iPhones store the turn as HEIF transforms (and EXIF): upright, never turned twice."""
+    import pillow_heif
+
+    from booth.config import UploadSettings
+    from booth.uploads import read_photo
+
+    sensor = np.zeros((300, 400, 3), np.uint8)
+    sensor[:, :200] = (220, 20, 20)
+    sensor[:, 200:] = (20, 20, 220)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn 90° clockwise to view
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(Image.fromarray(sensor)).save(buffer, exif=exif.tobytes(), quality=90)
+    upright = read_photo(buffer.getvalue(), UploadSettings(enabled=True))
+    assert upright.shape == (400, 300, 3)
+    top, bottom = upright[:150].reshape(-1, 3).mean(0), upright[250:].reshape(-1, 3).mean(0)
+    assert top[0] > 150 > top[2] and bottom[2] > 150 > bottom[0]
