@@ -12,7 +12,7 @@ import sys
 
 def test_bench_quick_writes_the_json(tmp_path):
     out = tmp_path / "bench.json"
-    done = subprocess.run([sys.executable, "-m", "booth.cli", "bench", "--quick", "--repeats", "1",
+    done = subprocess.run([sys.executable, "-m", "booth", "bench", "--quick", "--repeats", "1",
                            "--precisions", "int8,f32", "--json", str(out)],
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
@@ -29,7 +29,7 @@ def test_bench_quick_writes_the_json(tmp_path):
 
 
 def test_bench_rejects_unknown_precision():
-    done = subprocess.run([sys.executable, "-m", "booth.cli", "bench", "--precisions", "int4"],
+    done = subprocess.run([sys.executable, "-m", "booth", "bench", "--precisions", "int4"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip() == "booth bench: --precisions: unknown precision 'int4' (use int8, f16, f32)"

@@ -63,10 +63,10 @@ def test_config_check_command(tmp_path):
     good.write_text("[web]\nport = 9000\n")
     bad = tmp_path / "bad.toml"
     bad.write_text("[web]\nport = 0\n")
-    ok = subprocess.run([sys.executable, "-m", "booth.cli", "config", "check", str(good)],
+    ok = subprocess.run([sys.executable, "-m", "booth", "config", "check", str(good)],
                         capture_output=True, text=True)
     assert ok.returncode == 0 and "ok" in ok.stdout
-    fail = subprocess.run([sys.executable, "-m", "booth.cli", "config", "check", str(bad)],
+    fail = subprocess.run([sys.executable, "-m", "booth", "config", "check", str(bad)],
                           capture_output=True, text=True)
     assert fail.returncode == 2
     assert fail.stderr.strip().count("\n") == 0 and "[web] port" in fail.stderr

@@ -15,7 +15,7 @@ from booth.images import load_image
 
 
 def _booth(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "booth.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "booth", *args], capture_output=True, text=True,
                           timeout=600)
 
 
