@@ -618,14 +618,34 @@ def _make_button(booth: Booth, settings: config.Settings, demo: bool):
                        on_pi=False if demo else None)
 
 
+def _open_store(settings: config.Settings) -> PhotoStore:
+    import sqlite3
+
+    from booth.cli import UserError
+
+    root = settings.data_dir / "photos"
+    try:
+        return PhotoStore(root, settings.storage)
+    except (OSError, sqlite3.Error) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UserError(f"cannot open the photo store in {root} ({reason}); check --data-dir "
+                        "and its permissions") from None
+
+
 def _start_web(booth: Booth, settings: config.Settings):
     try:
         from booth import web
     except ImportError as exc:
         log.warning("web: booth.web not available (%s); running without kiosk and gallery", exc)
         return None
+    from booth.cli import UserError
+
     app = web.create_app(booth)
-    server = web.serve(app, settings.web.host, settings.web.port, settings.web.threads)
+    try:
+        server = web.serve(app, settings.web.host, settings.web.port, settings.web.threads)
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        raise UserError(f"cannot listen on {settings.web.host}:{settings.web.port} "
+                        f"({exc.strerror or exc}); is another booth running? try --port") from None
     log.info("web: kiosk at http://127.0.0.1:%s/kiosk, gallery at http://%s:%s/",
              server.port, settings.web.host, server.port)
     return server
@@ -661,11 +681,13 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     sdnotify.notify("STATUS=starting")
 
-    camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera).start()
-    store = PhotoStore(settings.data_dir / "photos", settings.storage)
+    # What can fail for a reason the user must fix (data dir, port) comes first.
+    store = _open_store(settings)
+    camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera)
     booth = Booth(settings, camera=camera, pipeline=None, store=store, model_message="model loading")
-    booth.attach_button(_make_button(booth, settings, demo=args.demo is not None))
     server = _start_web(booth, settings)  # the kiosk can say "starting" while the model warms
+    camera.start()
+    booth.attach_button(_make_button(booth, settings, demo=args.demo is not None))
     sdnotify.notify("STATUS=loading the model")
     booth.pipeline, booth.model_message = load_pipeline(settings)
     booth.start()

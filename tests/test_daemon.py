@@ -387,3 +387,25 @@ def test_booth_run_with_a_bad_size_is_one_line(tmp_path):
     done = run_booth(["--demo", "--size", "500", "--port", "0"], tmp_path, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == ['booth run: --size 500: size must be "auto" or one of sizes']
+
+
+def test_booth_run_on_a_port_in_use_is_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_booth(["--demo", "--host", "127.0.0.1", "--port", str(port)], tmp_path, timeout=60)
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"booth run: cannot listen on 127.0.0.1:{port} (")
+    assert "Traceback" not in done.stderr
+
+
+def test_booth_run_with_an_unwritable_data_dir_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    done = subprocess.run(BOOTH + ["run", "--demo", "--port", "0", "--data-dir", str(blocker / "data")],
+                          capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("booth run: cannot open the photo store in ")
+    assert "Traceback" not in done.stderr
