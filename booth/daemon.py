@@ -369,7 +369,9 @@ class Booth:
         log.debug("state=%s %s", state, data or "")
 
     def _led_for(self, state: str) -> None:
-        self._set_led({"idle": "breathe", "countdown": "on", "result": "breathe"}.get(state, "off"))
+        # Breathing: press me. Solid: look at the camera. Blinking: working on it.
+        self._set_led({"idle": "breathe", "countdown": "on", "capture": "on", "process": "blink",
+                       "result": "breathe"}.get(state, "off"))
 
     def _set_led(self, mode: str) -> None:
         if self.button is not None:
