@@ -295,6 +295,11 @@ class Booth:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
+    @property
+    def loop_alive(self) -> bool:
+        """False once a started main loop has ended (it only ends on stop())."""
+        return self._thread is None or self._thread.is_alive()
+
     def run_forever(self) -> None:
         """The main loop: wait for a press, run the cycle, keep the timers; until stop()."""
         self._enter("idle")
@@ -704,7 +709,7 @@ def run(args: argparse.Namespace) -> int:
                          name="booth-bench", daemon=True).start()
     while not stop.is_set() and not finished.is_set():
         stop.wait(0.2)
-        if booth._thread is not None and not booth._thread.is_alive():
+        if not booth.loop_alive:
             log.error("main loop ended unexpectedly; exiting so systemd restarts the booth")
             crashed = True
             break

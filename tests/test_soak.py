@@ -82,7 +82,7 @@ def test_soak_1000_presses(tmp_path, photos):
     rss_end = rss_mb()
 
     stats = booth.stats()
-    assert booth._thread.is_alive(), "the main loop died"
+    assert booth.loop_alive, "the main loop died"
     assert accepted + ignored == PRESSES
     assert stats["failures"] == 0
     assert stats["cycles"] == accepted
