@@ -68,19 +68,6 @@ def wait_for_state(sub: Subscription, *states: str, timeout: float = 30.0):
     raise AssertionError(f"no state in {states} within {timeout} s; saw {seen}")
 
 
-def states_until(sub: Subscription, last: str, timeout: float = 30.0) -> list[str]:
-    """The states published up to and including ``last``."""
-    end = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < end:
-        event = sub.get(timeout=max(0.0, end - time.monotonic()))
-        if event is not None and event.kind == "state":
-            seen.append(event.data["state"])
-            if event.data["state"] == last:
-                return seen
-    raise AssertionError(f"{last!r} not reached within {timeout} s; saw {seen}")
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

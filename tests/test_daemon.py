@@ -15,7 +15,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -26,7 +25,7 @@ from booth.daemon import MESSAGES, load_pipeline
 from booth.images import load_image
 from booth.store import KINDS
 
-from boothkit import QuickPipeline, make_booth, settings_for, states_until, wait_for_state
+from boothkit import QuickPipeline, make_booth, settings_for, wait_for_state
 
 BOOTH = [str(Path(sys.executable).parent / "booth")]  # the installed command
 
