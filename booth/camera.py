@@ -288,6 +288,7 @@ class CameraSupervisor:
         self._next_try = 0.0
         self._preview_jpeg: bytes | None = None
         self.preview_enabled = True
+        self._capture_wanted = False
         self.backend_name = settings_camera.backend
         self.message = "starting"
         self.failures = 0
@@ -348,7 +349,9 @@ class CameraSupervisor:
         """The full-resolution still, now; raises CameraError (missing, failing or hung)."""
         if not self.try_open():
             raise CameraError(f"no camera: {self.message}")
+        self._capture_wanted = True  # the preview loop steps aside: the still comes first
         with self._lock:
+            self._capture_wanted = False
             camera = self._camera
             if camera is None:
                 raise CameraError(f"no camera: {self.message}")
@@ -365,9 +368,11 @@ class CameraSupervisor:
 
     def refresh_preview(self) -> None:
         """Grab one preview frame into :meth:`preview_jpeg` (the background loop's job)."""
+        if self._capture_wanted:
+            return
         with self._lock:
             camera = self._camera
-            if camera is None:
+            if camera is None or self._capture_wanted:
                 return
             try:
                 frame = self._call(camera.preview)
