@@ -387,7 +387,15 @@ def test_a_thousand_hostile_uploads_while_photos_are_taken(booth_process, photos
     stop.set()
     for thread in background:
         thread.join(10)
-    for sock in slow_socks:
+    slow_still_open = 0
+    for sock in slow_socks:  # still connected (never answered): they held no thread
+        sock.setblocking(False)
+        try:
+            slow_still_open += sock.recv(1) != b""
+        except BlockingIOError:
+            slow_still_open += 1
+        except OSError:
+            pass
         sock.close()
     duration = time.monotonic() - started
     alive = process.poll() is None
@@ -404,7 +412,8 @@ def test_a_thousand_hostile_uploads_while_photos_are_taken(booth_process, photos
         print(f"    {kind:28s} {dict(sorted(by_kind[kind].items()))}")
     print(f"  honest uploads done: {sum(r['state'] == 'done' for r in honest_results.values())}/{HONEST_PHOTOS}"
           f" (told to wait: {dict(honest_refusals)})")
-    print(f"  button presses over HTTP: {dict(presses)}")
+    print(f"  button presses over HTTP: {dict(presses)}; slow senders connected throughout: "
+          f"{slow_still_open}/{SLOW_SENDERS} (server threads: {THREADS})")
     print(f"  booth RSS: {baseline_hwm:.0f} MB peak before, {max(rss_samples, default=0):.0f} MB sampled max,"
           f" {peak_hwm:.0f} MB peak (VmHWM) after; ceiling {RSS_CEILING_MB} MB")
 
@@ -416,6 +425,7 @@ def test_a_thousand_hostile_uploads_while_photos_are_taken(booth_process, photos
     assert len(honest_results) == HONEST_PHOTOS and all(r["state"] == "done" for r in honest_results.values()), \
         honest_results
     assert presses[202] >= 3  # photos were taken all along
+    assert slow_still_open == SLOW_SENDERS > THREADS
     log = (tmp_path / "booth.log").read_text()
     assert "Traceback" not in log and "unexpected error" not in log
 
