@@ -12,11 +12,10 @@ import os
 import time
 
 import cv2
-import numpy as np
 import pytest
 
 from booth import PROJECT_ROOT
-from webbooth import LiveBooth
+from webbooth import LiveBooth, decode_qr
 
 pytestmark = pytest.mark.browser
 
@@ -57,12 +56,6 @@ def browser():
 def artifacts():
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
-
-
-def decode_qr_screenshot(png: bytes) -> str:
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    return text
 
 
 #: Records every value body[data-state] takes (Playwright's evaluate is not subject to
@@ -110,7 +103,7 @@ def test_a_cycle_on_the_kiosk_ends_with_a_qr_code_that_opens_the_photo(live, bro
     assert live.store.get(photo_id) is not None
 
     shot = kiosk.screenshot(path=str(artifacts / "kiosk-result-1920x1080.png"))
-    url = decode_qr_screenshot(shot)
+    url = decode_qr(shot)
     assert url == f"{live.url}/p/{photo_id}"
     assert errors == []
 
@@ -174,7 +167,7 @@ def test_result_screen_fits_landscape_720p_and_portrait_monitors(live, browser, 
         assert anime["width"] * anime["height"] > 2 * qr_box["width"] * qr_box["height"], name
         assert qr_box["width"] >= 0.2 * min(width, height), name  # scannable from a step away
         shot = page.screenshot(path=str(artifacts / f"kiosk-result-{name}.png"))
-        assert decode_qr_screenshot(shot).startswith(f"{live.url}/p/"), name
+        assert decode_qr(shot).startswith(f"{live.url}/p/"), name
         page.close()
 
 

@@ -13,7 +13,6 @@ import http.client
 import io
 import json
 import re
-import statistics
 import time
 import zipfile
 
@@ -23,7 +22,7 @@ import pytest
 
 from booth import qr
 from booth.web import create_app, serve
-from webbooth import scripted_booth
+from webbooth import decode_qr, scripted_booth
 
 LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}
 PHONE = {"REMOTE_ADDR": "192.168.4.23"}
@@ -56,12 +55,6 @@ def app(booth):
 
 def get(app, url, who=PHONE, **kw):
     return app.test_client().get(url, environ_base=who, **kw)
-
-
-def decode_qr(png_bytes: bytes) -> str:
-    image = cv2.imdecode(np.frombuffer(png_bytes, np.uint8), cv2.IMREAD_GRAYSCALE)
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    return text
 
 
 # --- the gallery -----------------------------------------------------------------------
@@ -151,6 +144,13 @@ def test_qr_codes_decode_to_the_photo_page_url(app, booth):
     assert svg.mimetype == "image/svg+xml" and svg.data.startswith(b"<svg")
     assert b"viewBox" in svg.data and b"<script" not in svg.data
     assert get(app, f"/p/{photo_id}/qr.svg", headers={"If-None-Match": svg.headers["ETag"]}).status_code == 304
+
+
+def test_qr_codes_of_many_photo_ids_all_decode():
+    import secrets
+
+    urls = [f"http://10.42.0.1:8080/p/{secrets.token_urlsafe(16)}" for _ in range(100)]
+    assert [decode_qr(qr.png(url)) for url in urls] == urls
 
 
 def test_qr_base_url_falls_back_to_the_primary_ipv4_and_port(make_booth):

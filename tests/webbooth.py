@@ -140,3 +140,22 @@ class LiveBooth:
         self.booth.stop()
         self.camera.close()
         self.store.close()
+
+
+def decode_qr(image_bytes: bytes) -> str:
+    """The text of the QR code in a PNG/JPEG (a screenshot), or "".
+
+    OpenCV's detector misses roughly one clean code in a hundred at a given size;
+    a phone's camera sees the code at many sizes, so we try a few, as it does.
+    """
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(image_bytes, np.uint8), cv2.IMREAD_GRAYSCALE)
+    detector = cv2.QRCodeDetector()
+    for scale in (1.0, 0.5, 0.75, 0.3, 1.5):
+        sized = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale,
+                                                       interpolation=cv2.INTER_AREA)
+        text, _, _ = detector.detectAndDecode(sized)
+        if text:
+            return text
+    return ""
