@@ -15,8 +15,8 @@ import re
 
 import pytest
 
-from test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, decode_qr_screenshot
-from webbooth import LiveBooth
+from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PHONE
+from webbooth import LiveBooth, decode_qr
 
 pytestmark = pytest.mark.browser
 
@@ -76,7 +76,7 @@ def test_a_phone_sends_two_photos_and_each_result_qr_opens_its_page(live, phone,
         qr = item.locator(".item-qr")
         qr.scroll_into_view_if_needed()
         assert qr.evaluate("img => img.complete && img.naturalWidth > 0")
-        assert decode_qr_screenshot(qr.screenshot()) == f"{live.url}{link}"
+        assert decode_qr(qr.screenshot()) == f"{live.url}{link}"
         pages.append(link)
     assert len(set(pages)) == 2
     for link in pages:
@@ -114,7 +114,5 @@ def test_refusals_show_their_sentence_and_the_page_fits_a_phone(live, phone, tmp
 
 @pytest.fixture(scope="module")
 def artifacts():
-    from test_browser import ARTIFACTS
-
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
