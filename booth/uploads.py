@@ -244,7 +244,7 @@ class UploadGate:
                           else "Type the event PIN first (the host has it).")
 
     def admit(self, client: str) -> None:
-        """Count one file for ``client``, or refuse it: rate, queue, disk (429/503)."""
+        """Count one file for ``client``, or refuse it: rate, queue (429); model, disk (503)."""
         with self._lock:
             wait = self._files.wait_s(client, self.settings.per_minute)
             if wait:
@@ -258,6 +258,9 @@ class UploadGate:
                                        f"{'' if ahead == 1 else 's'} waiting; try again in {wait} s.",
                                   wait)
             self._files.add(client)
+        # The booth's own state, not the guest's fault: 503, like /healthz.
+        if not self.booth.health()["model"]["ok"]:
+            raise UploadError(503, "The booth is not ready for photos yet; try again in 30 s.", 30)
         if not self.booth.store.has_room():
             raise UploadError(503, "The booth's memory is full; ask the host.", 60)
 

@@ -415,3 +415,14 @@ def test_heic_orientation_is_applied_once():
     assert upright.shape == (400, 300, 3)
     top, bottom = upright[:150].reshape(-1, 3).mean(0), upright[250:].reshape(-1, 3).mean(0)
     assert top[0] > 150 > top[2] and bottom[2] > 150 > bottom[0]
+
+
+def test_while_the_model_is_not_loaded_phones_are_told_to_come_back(make, face_bytes, caplog):
+    booth, app = make(start=False)
+    booth.pipeline, booth.model_message = None, "model loading"
+    with caplog.at_level("INFO", logger="booth.web.upload"):
+        answer = post(app, face_bytes)
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
+    assert answer.get_json()["error"] == "The booth is not ready for photos yet; try again in 30 s."
+    assert "upload refused client=192.168.4.23 status=503" in caplog.text
+    assert booth.store.count() == 0

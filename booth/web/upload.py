@@ -22,6 +22,7 @@ web server's own limit is raised just enough, see :mod:`booth.web`).
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template,
@@ -32,6 +33,7 @@ from booth.uploads import UploadError, UploadGate, megabytes, request_limit, saf
 from booth.web.access import is_admin
 
 bp = Blueprint("upload", __name__)
+log = logging.getLogger(__name__)
 
 #: Multipart parts an upload may have: the photo, the PIN, and a little slack.
 MAX_PARTS = 4
@@ -83,6 +85,8 @@ def _only_when_enabled():
 
 @bp.errorhandler(UploadError)
 def _upload_error(exc: UploadError):
+    # One line per refusal: the organiser sees in the journal who sends what.
+    log.info("upload refused client=%s status=%d: %s", request.remote_addr, exc.status, exc.message)
     return _refusal(exc.status, exc.message, exc.retry_after)
 
 
@@ -116,6 +120,7 @@ def send():
     data = files[0].stream.read(gate.settings.max_bytes + 1)
     rgb = gate.decode(data, name)
     ticket = gate.submit(rgb, client)
+    log.info("upload queued client=%s ticket=%s %dx%d", client, ticket[:6], rgb.shape[1], rgb.shape[0])
     if not _wants_json():
         return redirect(url_for("upload.wait", ticket=ticket), code=303)
     response = jsonify(ticket=ticket, status=url_for("upload.status", ticket=ticket))
