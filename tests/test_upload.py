@@ -261,6 +261,12 @@ def test_too_many_bytes_two_files_or_none_are_refused_in_a_sentence(make, face_b
     two = {"photo": [(io.BytesIO(face_bytes), "a.jpg"), (io.BytesIO(face_bytes), "b.jpg")]}
     answer = client.post("/upload", data=two, headers=JSON, environ_base=PHONE)
     assert answer.status_code == 400 and answer.get_json()["error"] == "Send one photo at a time."
+    many = {"photo": [(io.BytesIO(b"x"), f"{i}.jpg") for i in range(20)]}
+    answer = client.post("/upload", data=many, headers=JSON, environ_base=PHONE)
+    assert answer.status_code == 413 and answer.get_json()["error"].startswith("That is not an upload")
+    answer = client.post("/upload", data={"pin": "1" * 100_000, "photo": (io.BytesIO(face_bytes), "a.jpg")},
+                         headers=JSON, environ_base=PHONE)
+    assert answer.status_code == 413 and answer.get_json()["error"].startswith("That is not an upload")
     answer = client.post("/upload", data={"pin": ""}, headers=JSON, environ_base=PHONE)
     assert answer.status_code == 400 and answer.get_json()["error"] == "Choose a photo to send."
     assert booth.store.count() == 0

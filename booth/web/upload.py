@@ -92,8 +92,13 @@ def _upload_error(exc: UploadError):
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(exc: RequestEntityTooLarge):
+    if (request.content_length or 0) <= (request.max_content_length or 0):
+        # Not the size: too many parts, or a form field far longer than a PIN.
+        return _upload_error(UploadError(413, "That is not an upload the booth understands; "
+                                              "send one photo (and the PIN) at a time."))
     limit = _booth().settings.upload.max_bytes
-    return _refusal(413, f"That photo is too large; the booth takes photos up to {megabytes(limit)}.")
+    return _upload_error(UploadError(413, f"That photo is too large; the booth takes photos up to "
+                                          f"{megabytes(limit)}."))
 
 
 @bp.get("/upload")
