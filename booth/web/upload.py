@@ -6,8 +6,10 @@ Only when ``[upload] enabled = true`` (otherwise every route here is a 404).
   up (progress bars), and get each anime result with its link and QR code.
 * ``POST /upload`` — one photo per request (multipart field ``photo``, and ``pin``
   when the event has one). Answers 202 ``{"ticket", "status"}`` once the photo is
-  queued; every refusal is a 4xx with ``{"error": "<one sentence>"}`` (and
-  ``Retry-After`` when waiting helps). Without JavaScript the plain form works too:
+  queued; every refusal of what was sent is a 4xx with ``{"error": "<one sentence>"}``
+  (and ``Retry-After`` when waiting helps: 429 "busy, try again in N s"); while the
+  booth itself cannot take photos (model not loaded, disk full) it is a 503 with a
+  sentence and ``Retry-After``. Without JavaScript the plain form works too:
   the answer is a redirect to the waiting page.
 * ``GET /upload/status/<ticket>`` — JSON ``{"state": "queued"|"done"|"failed",
   "photo_id", "page", "message"}`` for the page's polling.
