@@ -1,7 +1,7 @@
 """``booth bench``: the generator side by side with what people use instead.
 
 One run, one machine, the same input for everybody; median of ``--repeats`` runs after
-a warm-up. Rows:
+a warm-up, the OpenVINO rows timed in turns so a busy moment hits them alike. Rows:
 
 =======================  ==========================================================
 openvino-int8            our INT8 IR (``booth weights build``), as the booth runs it
@@ -100,21 +100,36 @@ def _shape(size: int) -> tuple[int, int]:
     return size, size
 
 
+def _interleaved_ms(runs: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict[str, float]:
+    """Median ms of each run, timed in turns (A, B, C, A, B, C, …) so that a change in the
+    machine's load during the benchmark hits every row alike."""
+    for run in runs.values():
+        for _ in range(warmup):
+            run()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            started = time.perf_counter()
+            run()
+            times[name].append((time.perf_counter() - started) * 1000)
+    return {name: round(float(np.median(t)), 1) for name, t in times.items()}
+
+
 def bench_openvino(threads: int, repeats: int) -> dict[str, dict[str, float]]:
     rows = {"openvino-int8": (weights.ir_path("int8"), None),
             "openvino-fp32": (weights.ir_path("fp32"), "f32"),
             "openvino-tflite-asis": (weights.ir_path("asis"), None)}
-    out: dict[str, dict[str, float]] = {}
-    for name, (path, hint) in rows.items():
-        compiled = _ov_compiled(path, threads, hint)
-        request = compiled.create_infer_request()
-        out[name] = {}
-        for size in NETWORK_SIZES:
-            x = _input(_shape(size))
-            out[name][str(size)] = _median_ms(lambda: request.infer({0: x}), repeats)
-        if name == "openvino-int8":
-            x = _input((256, 256))
-            out[name]["256"] = _median_ms(lambda: request.infer({0: x}), repeats)
+    requests = {name: _ov_compiled(path, threads, hint).create_infer_request()
+                for name, (path, hint) in rows.items()}
+    out: dict[str, dict[str, float]] = {name: {} for name in rows}
+    for size in NETWORK_SIZES:
+        x = _input(_shape(size))
+        timed = _interleaved_ms({name: (lambda r=r: r.infer({0: x})) for name, r in requests.items()},
+                                repeats)
+        for name, ms in timed.items():
+            out[name][str(size)] = ms
+    x = _input((256, 256))
+    out["openvino-int8"]["256"] = _median_ms(lambda: requests["openvino-int8"].infer({0: x}), repeats)
     return out
 
 

@@ -129,7 +129,8 @@ def read_photo(data: bytes, settings: UploadSettings, name: str = "photo") -> np
         if declared is not None and declared[0] * declared[1] > settings.max_pixels:
             raise _too_many_pixels(name, *declared, settings.max_pixels)
         try:
-            rgb = images.decode_image(data, max_pixels=settings.max_pixels, name=name)
+            rgb = images.decode_image(data, max_pixels=settings.max_pixels, name=name,
+                                      max_side=UPLOAD_LONG_SIDE)
         except images.ImageError as exc:
             status = 413 if "too large" in str(exc) else 400
             raise UploadError(status, f"{exc}.") from None

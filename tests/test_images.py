@@ -83,3 +83,12 @@ def test_encoded_jpeg_carries_no_metadata(face_photo):
     data = encode_jpeg(load_image(face_photo))
     assert b"Exif" not in data[:4096] and b"GPS" not in data
     assert Image.open(io.BytesIO(data)).getexif() == {}
+
+
+def test_max_side_decodes_big_jpegs_small(tmp_path):
+    big = Image.fromarray(np.random.default_rng(0).integers(0, 256, (3000, 4000, 3), dtype=np.uint8))
+    data = _encode(big, "JPEG", quality=80)
+    rgb = decode_image(data, max_side=2048)
+    assert max(rgb.shape[:2]) == 2048 and rgb.shape[:2] == (1536, 2048)
+    png = decode_image(_encode(Image.new("RGB", (3000, 1000)), "PNG"), max_side=600)
+    assert png.shape[:2] == (200, 600)
