@@ -116,6 +116,7 @@ def test_photo_page_has_both_images_downloads_and_share(app, booth):
     assert 'id="share"' in html and "photo.js" in html  # Web Share where the phone has it
     assert 'data-show="both"' in html  # side by side toggle
     assert f'data-url="http://10.42.0.1:8080/p/{photo_id}"' in html
+    assert f'src="/p/{photo_id}/qr.svg"' in html  # pass it on: a friend scans the page's code
     download = get(app, f"/p/{photo_id}/anime.jpg?download=1")
     assert download.headers["Content-Disposition"].startswith("attachment;")
 
