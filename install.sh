@@ -33,7 +33,7 @@ kiosk=auto
 mirror="${BOOTH_WEIGHTS_MIRROR:-}"
 calibration="${BOOTH_CALIBRATION_DIR:-}"
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }  # the header above
 
 while [ $# -gt 0 ]; do
   case "$1" in
