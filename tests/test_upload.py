@@ -13,13 +13,11 @@ from __future__ import annotations
 import io
 import struct
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from booth.images import encode_jpeg
 from booth.uploads import UploadGate
 from booth.web import create_app
 from boothkit import QuickPipeline, make_booth, settings_for, wait_for_state

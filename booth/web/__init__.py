@@ -144,27 +144,37 @@ class StreamSlots:
             return self._cond.wait_for(lambda: self.active == 0, timeout)
 
 
-def _wants_json() -> bool:
+#: Paths whose clients are scripts: errors answer them in JSON.
+JSON_PATHS = ("/api/", "/upload/status/")
+
+
+def wants_json() -> bool:
     path = request.path
-    return (path.startswith("/api/") or path in ("/healthz", "/events")
+    return (path.startswith(JSON_PATHS) or path in ("/healthz", "/events")
             or request.accept_mimetypes.best == "application/json")
 
 
-def _error_response(code: int, message: str, exc: HTTPException | None):
-    """One short line for the client: JSON for the API, a small page for people."""
+def error_response(code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """One short line for the client: JSON for scripts, a small page for people."""
     message = message.split("\n")[0]
-    if _wants_json():
+    if wants_json():
         response = jsonify(error=message)
     else:
         response = Response(render_template("error.html", code=code, message=message),
                             mimetype="text/html")
     response.status_code = code
+    response.headers.update(headers or {})
+    return response
+
+
+def _error_response(code: int, message: str, exc: HTTPException | None) -> Response:
+    headers = {}
     if exc is not None:  # keep Allow (405), Retry-After (429/503) and the like
         for name in ("Allow", "Retry-After", "WWW-Authenticate"):
             value = exc.get_response().headers.get(name)
             if value:
-                response.headers[name] = value
-    return response
+                headers[name] = value
+    return error_response(code, message, headers)
 
 
 class WebServer:

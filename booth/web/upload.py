@@ -32,6 +32,7 @@ from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, r
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from booth.uploads import UploadError, UploadGate, megabytes, request_limit, safe_name
+from booth.web import error_response, wants_json
 from booth.web.access import is_admin
 
 bp = Blueprint("upload", __name__)
@@ -58,21 +59,8 @@ def _gate() -> UploadGate:
         return gate
 
 
-def _wants_json() -> bool:
-    return request.accept_mimetypes.best == "application/json" or request.path.startswith(
-        "/upload/status/")
-
-
 def _refusal(code: int, message: str, retry_after: int | None = None) -> Response:
-    if _wants_json():
-        response = jsonify(error=message)
-    else:
-        response = Response(render_template("error.html", code=code, message=message),
-                            mimetype="text/html")
-    response.status_code = code
-    if retry_after:
-        response.headers["Retry-After"] = str(int(retry_after))
-    return response
+    return error_response(code, message, {"Retry-After": str(int(retry_after))} if retry_after else None)
 
 
 @bp.before_request
@@ -128,7 +116,7 @@ def send():
     rgb = gate.decode(data, name)
     ticket = gate.submit(rgb, client)
     log.info("upload queued client=%s ticket=%s %dx%d", client, ticket[:6], rgb.shape[1], rgb.shape[0])
-    if not _wants_json():
+    if not wants_json():
         return redirect(url_for("upload.wait", ticket=ticket), code=303)
     response = jsonify(ticket=ticket, status=url_for("upload.status", ticket=ticket))
     response.status_code = 202
