@@ -9,6 +9,13 @@ import pytest
 
 from booth import PROJECT_ROOT
 
+#: Debian's chromium (the test set-up installs it; never a downloaded browser).
+CHROMIUM = "/usr/bin/chromium"
+#: No network on the CI machine: without these chromium floods it with refused connections.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
 #: ../shared/photos (faces/, groups/, scenes/); BOOTH_PHOTOS overrides it.
 PHOTOS = Path(os.environ.get("BOOTH_PHOTOS") or PROJECT_ROOT.parent / "shared" / "photos")
 
@@ -24,3 +31,17 @@ def photos() -> Path:
 @pytest.fixture(scope="session")
 def face_photo(photos: Path) -> Path:
     return photos / "faces" / "face_01.jpg"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian chromium driven by Playwright, one for the whole run (every context
+    a test opens gets a fresh, temporary profile)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (./install.sh --test)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

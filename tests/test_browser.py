@@ -8,7 +8,6 @@ the repository (git-ignored) for people to look at.
 
 from __future__ import annotations
 
-import os
 import time
 
 import cv2
@@ -19,12 +18,7 @@ from webbooth import LiveBooth, decode_qr
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = PROJECT_ROOT / "artifacts"
-#: No network on the CI machine: without these chromium floods it with refused connections.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 KIOSK_SIZES = {"1920x1080": (1920, 1080), "1280x720": (1280, 720), "portrait-1080x1920": (1080, 1920)}
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
          "has_touch": True}
@@ -36,20 +30,6 @@ def live(tmp_path_factory, photos):
                       cycle={"countdown_s": 2, "show_result_s": 20.0})
     yield booth
     booth.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (./install.sh --test)")
-    from playwright.sync_api import sync_playwright
-
-    # launch() gives every run a fresh, temporary profile (user-data dir).
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,11 @@ Screenshots go to ``artifacts/`` (git-ignored).
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PHONE
+from test_browser import ARTIFACTS, PHONE
 from webbooth import LiveBooth, decode_qr
 
 pytestmark = pytest.mark.browser
@@ -28,18 +27,6 @@ def live(tmp_path_factory, photos):
                       upload={"enabled": True})
     yield booth
     booth.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (./install.sh --test)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
