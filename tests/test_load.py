@@ -74,7 +74,10 @@ def test_fifty_phones_for_thirty_seconds_while_photos_are_taken(live):
     before_load = list(booth.press_to_result_ms)[-BASELINE_CYCLES:]
     first_under_load = len(booth.press_to_result_ms)
 
-    client = subprocess.Popen([sys.executable, str(Path(__file__).with_name("loadclient.py")), live.url,
+    # The phones are not on the Pi: their simulation runs at the lowest CPU priority, so
+    # it only takes CPU the booth leaves idle (on the event Wi-Fi the phones take none).
+    client = subprocess.Popen(["nice", "-n", "19", sys.executable,
+                               str(Path(__file__).with_name("loadclient.py")), live.url,
                                "--clients", str(CLIENTS), "--seconds", str(SECONDS)],
                               stdout=subprocess.PIPE, text=True)
     try:

@@ -430,3 +430,25 @@ def test_event_streams_leave_threads_for_the_gallery_and_stop_with_the_server(ap
     for response in streams:
         rest = response.read()  # the stream ends (no hang) once the server is closed
         assert b"event:" not in rest or rest.endswith(b"\n\n")
+
+
+def test_web_threads_yield_the_cpu_to_the_generator(server):
+    """The guest at the booth waits on the generator; the web server's threads run at
+    a lower priority so fifty browsing phones do not slow the cycle (see test_load)."""
+    import os
+    import threading
+
+    from booth.web import WEB_NICENESS
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    workers = [t for t in threading.enumerate() if t.name.startswith("waitress-")]
+    assert len(workers) >= 4
+    loop = [t for t in threading.enumerate() if t.name == "booth-web"]
+    for thread in workers + loop:
+        assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == min(19, base + WEB_NICENESS)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # the caller keeps its own
+
+
+def test_serve_raises_when_the_port_is_taken(app, server):
+    with pytest.raises(OSError):
+        serve(app, "127.0.0.1", server.port, threads=2)

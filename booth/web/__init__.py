@@ -177,18 +177,39 @@ def _error_response(code: int, message: str, exc: HTTPException | None) -> Respo
     return error_response(code, message, headers)
 
 
+#: How much the web server yields to the generator (a ``nice`` increment for its
+#: threads). A guest standing at the booth waits for the generator; a phone waits for
+#: a thumbnail. With the web threads one step behind, fifty phones browsing barely
+#: slow the cycle, and the phones still get their pages in milliseconds (the
+#: generator leaves gaps: face detection, JPEG encoding, idle time between guests).
+WEB_NICENESS = 10
+
+
 class WebServer:
-    """A waitress server running on its own thread; ``close()`` stops it."""
+    """A waitress server running on its own thread; ``close()`` stops it.
+
+    The server, its loop and its worker threads all live at a lower CPU priority
+    (:data:`WEB_NICENESS`): they are created by a thread that first lowered its own
+    priority, and Linux threads inherit it from the thread that creates them.
+    """
 
     def __init__(self, app: Flask, host: str, port: int, threads: int) -> None:
-        import waitress
-
         self.app = app
         app.extensions["booth_streams"] = StreamSlots(threads)
-        self._server = waitress.create_server(
-            app, host=host, port=port, threads=threads,
+        self._options = dict(host=host, port=port, threads=threads)
+        self._server: Any = None
+        self._created = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="booth-web", daemon=True)
+        self._closed = False
+
+    def _create(self) -> Any:
+        import waitress
+
+        server = waitress.create_server(
+            self.app, **self._options,
             ident="booth",
-            max_request_body_size=body_limit(app),
+            max_request_body_size=body_limit(self.app),
             # An idle phone connection is dropped after this long; SSE streams send a
             # heartbeat more often, so they stay open.
             channel_timeout=60,
@@ -201,12 +222,17 @@ class WebServer:
         # "Task queue depth is N" for every busy moment would flood the journal (and the
         # SD card) during a rush; real trouble still shows as errors.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-        self.host = self._server.effective_host
-        self.port = int(self._server.effective_port)
-        self._thread = threading.Thread(target=self._run, name="booth-web", daemon=True)
-        self._closed = False
+        return server
 
     def _run(self) -> None:
+        lower_thread_priority(WEB_NICENESS)
+        try:
+            self._server = self._create()
+        except BaseException as exc:  # e.g. the port is taken: raised again by start()
+            self._error = exc
+            return
+        finally:
+            self._created.set()
         try:
             self._server.run()
         except Exception:  # a closed map while the loop polls; nothing left to serve
@@ -214,17 +240,29 @@ class WebServer:
                 log.exception("web: server stopped unexpectedly")
 
     @property
+    def host(self) -> str:
+        return self._server.effective_host
+
+    @property
+    def port(self) -> int:
+        return int(self._server.effective_port)
+
+    @property
     def url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{host}:{self.port}"
 
     def start(self) -> "WebServer":
+        """Start serving; raises what creating the server raised (a taken port...)."""
         self._thread.start()
+        self._created.wait()
+        if self._error is not None:
+            raise self._error
         return self
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop accepting, end the event streams, and stop the worker threads."""
-        if self._closed:
+        if self._closed or self._server is None:
             return
         self._closed = True
         self.app.extensions["booth_stopping"].set()
@@ -244,6 +282,19 @@ class WebServer:
             except Exception:
                 pass
         self._thread.join(timeout)
+
+
+def lower_thread_priority(increment: int) -> None:
+    """Make the calling thread (and the threads it creates later) yield the CPU to
+    the rest of the process. Linux keeps a nice value per thread; elsewhere, or
+    if the system refuses, the thread simply keeps its priority."""
+    import os
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                       min(19, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + increment))
+    except (AttributeError, OSError) as exc:
+        log.debug("web: could not lower the web threads' priority: %s", exc)
 
 
 def body_limit(app: Flask) -> int:
