@@ -384,7 +384,7 @@ if [ "$dry_run" = 1 ]; then
 elif [ "$changed" = 0 ]; then
   say "already installed: nothing changed"
 elif [ "$is_pi" = 1 ]; then
-  say "installed. Check it: $venv/bin/booth doctor --config /etc/booth/config.toml; the screen shows the booth once it is ready"
+  say "installed. Check it: sudo $venv/bin/booth doctor --config /etc/booth/config.toml; the screen shows the booth once it is ready"
 else
   say "installed. Run the booth: .venv/bin/booth run --demo"
 fi

@@ -179,10 +179,11 @@ def _error_response(code: int, message: str, exc: HTTPException | None) -> Respo
 
 #: How much the web server yields to the generator (a ``nice`` increment for its
 #: threads). A guest standing at the booth waits for the generator; a phone waits for
-#: a thumbnail. With the web threads one step behind, fifty phones browsing barely
-#: slow the cycle, and the phones still get their pages in milliseconds (the
-#: generator leaves gaps: face detection, JPEG encoding, idle time between guests).
-WEB_NICENESS = 10
+#: a thumbnail. Measured with tests/test_load.py on 2 cores: at +5 fifty browsing
+#: phones leave the cycle's median within a few percent and the pages' p99 near
+#: 120-270 ms; at +10 the pages' p99 neared 500 ms (they wait out whole inferences),
+#: at 0 the cycle slowed by 40%.
+WEB_NICENESS = 5
 
 
 class WebServer:
