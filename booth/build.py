@@ -25,7 +25,7 @@ from pathlib import Path
 from booth import PROJECT_ROOT, weights
 
 #: Bumped when the build recipe changes, so `--if-needed` rebuilds old outputs.
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3  # 3: signed symmetric int8 into the layer norms
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

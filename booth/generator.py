@@ -132,5 +132,12 @@ class Generator:
     @property
     def runtime_ops(self) -> Sequence[str]:
         """Layer types of the compiled (runtime) graph, to check what was fused."""
-        return [op.get_rt_info()["layerType"].astype(str)
+        return [layer for layer, _ in self.runtime_layers]
+
+    @property
+    def runtime_layers(self) -> Sequence[tuple[str, str]]:
+        """(layer type, precision it runs in) for each layer of the compiled graph,
+        e.g. ("Convolution", "u8") or ("MVN", "bf16")."""
+        return [(op.get_rt_info()["layerType"].astype(str),
+                 op.get_rt_info()["runtimePrecision"].astype(str).lower())
                 for op in self._compiled.get_runtime_model().get_ordered_ops()]

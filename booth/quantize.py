@@ -95,9 +95,55 @@ def quantize(float_model: ov.Model, inputs: list[np.ndarray]) -> ov.Model:
     import nncf
 
     ignored = nncf.IgnoredScope(names=[_output_convolution(float_model)])
-    return nncf.quantize(float_model, nncf.Dataset(inputs),
-                         preset=nncf.QuantizationPreset.MIXED,
-                         subset_size=len(inputs), ignored_scope=ignored)
+    quantized = nncf.quantize(float_model, nncf.Dataset(inputs),
+                              preset=nncf.QuantizationPreset.MIXED,
+                              subset_size=len(inputs), ignored_scope=ignored)
+    return symmetric_norm_inputs(quantized)
+
+
+def symmetric_norm_inputs(model: ov.Model) -> ov.Model:
+    """Centre the quantization range of every layer norm's input on zero (signed int8).
+
+    NNCF calibrates the convolution outputs that feed the layer norms (MVN) as
+    asymmetric uint8 ranges with a zero point. The zero point stops OpenVINO's
+    low-precision pass from folding the dequantization into the MVN, so the
+    convolution writes bf16/f32 and the MVN reads it back. A layer norm subtracts
+    its input's mean over all of C×H×W, so adding one constant to its input changes
+    nothing: we subtract the range's midpoint from the convolution's bias and use
+    the same range, now centred, as a signed int8 range with a zero point of 0. The
+    quantization step is unchanged (same fidelity), the convolution writes int8 and
+    the MVN runs on int8: about 10% less time for the whole generator (PERF_COUNT at
+    512 on one core: 674 → 603 ms).
+    """
+    from openvino import opset13 as ops
+
+    def constant(value) -> ov.Output:
+        return ops.constant(np.asarray(value, dtype=np.float32)).output(0)
+
+    for norm in model.get_ordered_ops():
+        if norm.get_type_name() != "MVN":
+            continue
+        fq = norm.input_value(0).get_node()
+        add = fq.input_value(0).get_node()
+        if (fq.get_type_name() != "FakeQuantize" or fq.get_attributes()["levels"] != 256
+                or add.get_type_name() != "Add"
+                or len(fq.output(0).get_target_inputs()) != 1
+                or len(add.output(0).get_target_inputs()) != 1):
+            continue  # the shift must reach the layer norm and nothing else
+        bias_index = next((i for i in range(2)
+                           if add.input_value(i).get_node().get_type_name() == "Constant"), None)
+        if bias_index is None:
+            continue
+        low = float(np.min(fq.input_value(1).get_node().get_data()))
+        high = float(np.max(fq.input_value(2).get_node().get_data()))
+        # Signed int8 puts zero on a level: 256 levels over [-reach, reach·127/128].
+        reach = (high - low) / (1 + 127 / 128)
+        shift = low + reach
+        bias = add.input_value(bias_index).get_node().get_data()
+        add.input(bias_index).replace_source_output(constant(bias - shift))
+        for index, value in ((1, -reach), (2, reach * 127 / 128), (3, -reach), (4, reach * 127 / 128)):
+            fq.input(index).replace_source_output(constant(value))
+    return model
 
 
 def _compile(model: ov.Model | Path, hint: str | None = None) -> ov.CompiledModel:
@@ -190,7 +236,7 @@ def build_int8(float_model: ov.Model, calibration: Path, *, samples: int = 48,
                         "sizes": sizes, "aspect": aspect,
                         "photos": sorted(str(p.relative_to(calibration)) for p in calib_photos),
                         "held_out_photos": sorted(str(p.relative_to(calibration)) for p in held_photos)},
-        "recipe": "NNCF PTQ, MIXED preset, fused MVN norms, output 1x1 conv in float",
+        "recipe": "NNCF PTQ, MIXED preset, fused MVN norms with zero-centred int8 inputs, output 1x1 conv in float",
         "fidelity_vs_fp32": {"nncf": ours_fid, "tflite-asis": asis_fid},
         "latency_ms": {"shape": list(shape), "nncf": ours_ms, "tflite-asis": asis_ms,
                        "machine_note": "measured during the build; use `booth bench` for a clean comparison"},
