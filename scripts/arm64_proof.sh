@@ -11,13 +11,24 @@
 # the x86-64 output of the same code: PSNR >= 35 dB, and nothing may die with
 # "Illegal instruction". Timings under emulation mean nothing; only correctness counts.
 #
-# Needs root (debootstrap, chroot, binfmt_misc) and Debian's apt + PyPI. Takes about
-# 10 minutes to set up the first time (debootstrap, emulated pip), then 20-40 minutes
-# for the emulated runs (both cores in parallel, 2 host cores): not part of CI.
+# Needs root (debootstrap, chroot, binfmt_misc, bind mounts) and Debian's apt + PyPI.
+# Takes about 10 minutes to set up the first time (debootstrap, emulated pip), then
+# about 4 CPU minutes per emulated core at 384 px (both cores in parallel: under 10
+# minutes on 2 idle host cores): not part of CI. On a shared machine run it as
+# `sudo nice -n 19 scripts/arm64_proof.sh`. Any size proves the same thing (the same
+# code and kernels on the same input on both sides); BOOTH_ARM64_SIZE=256 about halves
+# the time.
+#
+# The host's /proc, /sys and /dev are bind-mounted into the arm64 system for the run
+# (and unmounted on exit): without /sys/devices/system/cpu OpenVINO's CPU plugin spins
+# forever at compile time under qemu. "xbyak_aarch64 ... Can't open MIDR_EL1 sysfs
+# entry" in the logs is expected: an x86-64 host has no arm64 ID registers in sysfs.
+# Each emulated run is killed after BOOTH_ARM64_TIMEOUT seconds (default 3600).
+#
 # Environment: BOOTH_ARM64_DIR (work folder, default /var/tmp/booth-arm64; never
 # inside the repo), BOOTH_ARM64_CPUS (default "cortex-a72 cortex-a76"),
 # BOOTH_ARM64_PRECISIONS (default "int8"), BOOTH_ARM64_SIZE (default 384),
-# BOOTH_PHOTOS (the shared photo folder).
+# BOOTH_ARM64_TIMEOUT (default 3600), BOOTH_PHOTOS (the shared photo folder).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +37,7 @@ rootfs="$work/rootfs"
 cpus="${BOOTH_ARM64_CPUS:-cortex-a72 cortex-a76}"
 precisions="${BOOTH_ARM64_PRECISIONS:-int8}"
 size="${BOOTH_ARM64_SIZE:-384}"
+run_timeout="${BOOTH_ARM64_TIMEOUT:-3600}"
 photos="${BOOTH_PHOTOS:-$repo/../shared/photos}"
 photo="${1:-$photos/faces/face_01.jpg}"
 min_psnr=35
@@ -68,6 +80,30 @@ if [ ! -e "$rootfs/.booth-debootstrap-done" ]; then
     || die "debootstrap failed: see $work/debootstrap.log"
   touch "$rootfs/.booth-debootstrap-done"
 fi
+
+# The kernel's views the guest programs need: OpenVINO reads the CPU topology from
+# /sys/devices/system/cpu and /proc; pip and Python want /dev. Unmounted on exit.
+mounted=()
+unmount_all() {
+  local i
+  for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
+    umount "${mounted[$i]}" 2>/dev/null || umount -l "${mounted[$i]}" \
+      || printf 'arm64_proof: could not unmount %s\n' "${mounted[$i]}" >&2
+  done
+  mounted=()
+}
+trap unmount_all EXIT
+trap 'exit 130' INT TERM
+for fs in proc sys dev; do
+  mkdir -p "$rootfs/$fs"
+  if ! mountpoint -q "$rootfs/$fs"; then
+    mount --bind "/$fs" "$rootfs/$fs" || die "cannot bind-mount /$fs into $rootfs"
+    mounted+=("$rootfs/$fs")
+  fi
+done
+[ -e "$rootfs/sys/devices/system/cpu/online" ] \
+  || die "$rootfs/sys has no devices/system/cpu: OpenVINO would hang without it"
+
 cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
 # The host's CA bundle: PyPI may be reached through a proxy with its own CA.
 cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
@@ -103,6 +139,8 @@ say "installed: $(in_guest cortex-a72 "$guest_root/.venv/bin/pip" list 2>/dev/nu
 
 # 5. The code under test and its inputs: the booth package as it is in the repo now,
 #    the INT8/float IR, and the photo prepared on the host (so only the CPU differs).
+#    The x86-64 reference runs this same copy of the code and IR, so a rebuild of
+#    weights/ or an edit of booth/ during the run cannot make the two sides differ.
 rm -rf "$rootfs$guest_root/booth"
 cp -r "$repo/booth" "$rootfs$guest_root/booth"
 find "$rootfs$guest_root/booth" -name __pycache__ -prune -exec rm -rf {} +
@@ -117,19 +155,20 @@ rm -f "$proof"/*.npy "$proof"/*.log
 
 ir_for() { case "$1" in int8) echo generator_int8.xml ;; *) echo generator_fp32.xml ;; esac; }
 
-# 6. Reference on this x86-64 machine, then every emulated core at once (each run is
-#    single-threaded and takes 20-30 CPU minutes of emulated floating point at 384 px;
-#    BOOTH_ARM64_SIZE=256 halves that); then compare.
+# 6. Reference on this x86-64 machine, then every emulated core at once (each run
+#    takes about 4 CPU minutes of emulation at 384 px), then compare at the same size.
 failures=0
 results=()
 for precision in $precisions; do
   ir="$(ir_for "$precision")"
-  (cd "$repo" && "$host_python" scripts/arm64_stylize.py stylize "$proof/input.npy" \
-     "$repo/weights/$ir" "$proof/x86_64-$precision.npy" "$precision") | sed 's/^/    x86-64: /'
+  (cd "$rootfs$guest_root" && PYTHONPATH="$rootfs$guest_root" "$host_python" \
+     scripts/arm64_stylize.py stylize "$proof/input.npy" "weights/$ir" \
+     "$proof/x86_64-$precision.npy" "$precision") | sed 's/^/    x86-64: /'
   pids=()
   for cpu in $cpus; do
     say "stylizing on an emulated $cpu ($precision)"
-    in_guest "$cpu" "$guest_python" "$guest_root/scripts/arm64_stylize.py" stylize \
+    in_guest "$cpu" timeout "$run_timeout" \
+      "$guest_python" "$guest_root/scripts/arm64_stylize.py" stylize \
       "$guest_root/proof/input.npy" "$guest_root/weights/$ir" \
       "$guest_root/proof/$cpu-$precision.npy" "$precision" >"$proof/$cpu-$precision.log" 2>&1 &
     pids+=("$!")
@@ -143,6 +182,9 @@ for precision in $precisions; do
     sed "s/^/    $cpu: /" "$log"
     if [ "$status" = 132 ] || grep -q "Illegal instruction" "$log"; then
       results+=("FAIL $cpu $precision: Illegal instruction"); failures=$((failures + 1)); continue
+    fi
+    if [ "$status" = 124 ]; then
+      results+=("FAIL $cpu $precision: no result after ${run_timeout} s (see $log)"); failures=$((failures + 1)); continue
     fi
     if [ "$status" != 0 ]; then
       results+=("FAIL $cpu $precision: exit status $status (see $log)"); failures=$((failures + 1)); continue
