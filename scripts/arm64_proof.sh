@@ -17,7 +17,8 @@
 # minutes on 2 idle host cores): not part of CI. On a shared machine run it as
 # `sudo nice -n 19 scripts/arm64_proof.sh`. Any size proves the same thing (the same
 # code and kernels on the same input on both sides); BOOTH_ARM64_SIZE=256 about halves
-# the time.
+# the time, and BOOTH_ARM64_SIZE=128 is a one-minute check (PSNR is always computed
+# between the arm64 and x86-64 outputs of the same input at the same size).
 #
 # The host's /proc, /sys and /dev are bind-mounted into the arm64 system for the run
 # (and unmounted on exit): without /sys/devices/system/cpu OpenVINO's CPU plugin spins
