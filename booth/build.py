@@ -25,7 +25,7 @@ from pathlib import Path
 from booth import PROJECT_ROOT, weights
 
 #: Bumped when the build recipe changes, so `--if-needed` rebuilds old outputs.
-RECIPE_VERSION = 3  # 3: signed symmetric int8 into the layer norms
+RECIPE_VERSION = 4  # 4: zero-centred layer norm inputs on x86-64 only
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +66,10 @@ def _card_path() -> Path:
 
 
 def up_to_date() -> bool:
-    """True when the card matches the source checksum and recipe and every IR exists."""
+    """True when the card matches the source checksum, recipe and INT8 target and every
+    IR exists."""
+    from booth.quantize import int8_target
+
     try:
         card = json.loads(_card_path().read_text())
     except (OSError, ValueError):
@@ -76,6 +79,7 @@ def up_to_date() -> bool:
         return False  # photos are here now: build the better INT8
     return (card.get("source_sha256") == source.sha256
             and card.get("recipe_version") == RECIPE_VERSION
+            and card.get("int8", {}).get("target") in (None, int8_target())
             and all((weights.WEIGHTS_DIR / name).is_file() for name in weights.GENERATOR_IR.values()))
 
 
