@@ -7,8 +7,9 @@
 # under qemu-user-static emulating a Cortex-A72 (Pi 4) and a Cortex-A76 (Pi 5) —
 # neither has SVE — installs the same pinned aarch64 wheels install.sh gives a Pi
 # (apt's numpy + scripts/pip_constraints.sh), stylizes one real photo with the INT8
-# IR from weights/ through booth.generator.Generator, and compares the result with
-# the x86-64 output of the same code: PSNR >= 35 dB, and nothing may die with
+# IR a Pi builds for itself (built here with BOOTH_INT8_TARGET=arm64 from the source
+# file in weights/) through booth.generator.Generator, and compares the result with
+# the x86-64 output of the same code and IR: PSNR >= 35 dB, and nothing may die with
 # "Illegal instruction". Timings under emulation mean nothing; only correctness counts.
 #
 # Needs root (debootstrap, chroot, binfmt_misc, bind mounts) and Debian's apt + PyPI.
@@ -52,7 +53,9 @@ die() { printf 'arm64_proof: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot and binfmt_misc need it)"
 [ -f "$photo" ] || die "photo $photo not found (pass one, or set BOOTH_PHOTOS)"
 [ -x "$host_python" ] || die "$host_python missing: run ./install.sh first"
-[ -f "$repo/weights/generator_int8.xml" ] || die "weights/generator_int8.xml missing: run ./install.sh first"
+[ -f "$repo/weights/animeganv2_hayao_256x256_integer_quant.tflite" ] \
+  || die "weights/animeganv2_hayao_256x256_integer_quant.tflite missing: run ./install.sh first"
+[ -d "$photos" ] || die "photo folder $photos not found (set BOOTH_PHOTOS): the Pi's INT8 build calibrates on it"
 case "$work" in "$repo"|"$repo"/*) die "BOOTH_ARM64_DIR must be outside the repo" ;; esac
 mkdir -p "$work"
 
@@ -146,10 +149,19 @@ rm -rf "$rootfs$guest_root/booth"
 cp -r "$repo/booth" "$rootfs$guest_root/booth"
 find "$rootfs$guest_root/booth" -name __pycache__ -prune -exec rm -rf {} +
 cp "$repo/scripts/arm64_stylize.py" "$rootfs$guest_root/scripts/"
-cp "$repo"/weights/generator_int8.xml "$repo"/weights/generator_int8.bin "$rootfs$guest_root/weights/"
-if [ -f "$repo/weights/generator_fp32.xml" ]; then
-  cp "$repo"/weights/generator_fp32.xml "$repo"/weights/generator_fp32.bin "$rootfs$guest_root/weights/"
-fi
+# The INT8 graph a Pi builds for itself differs from an x86-64 one (booth/quantize.py:
+# int8_target), so build the Pi's here, from the same source file and photos, exactly
+# as install.sh's `booth weights build` does on the Pi (BOOTH_INT8_TARGET=arm64).
+pi_weights="$work/weights-arm64"
+mkdir -p "$pi_weights"
+cp "$repo"/weights/animeganv2_hayao_256x256_integer_quant.tflite "$repo"/weights/retinaface_mobilenet0.25.onnx "$pi_weights/"
+say "building the Pi's INT8 graph (BOOTH_INT8_TARGET=arm64) into $pi_weights"
+(cd "$repo" && BOOTH_WEIGHTS_DIR="$pi_weights" BOOTH_INT8_TARGET=arm64 \
+   "$host_python" -m booth weights build --if-needed --calibration "$photos" >"$work/build-arm64.log" 2>&1) \
+  || die "building the arm64 INT8 graph failed: see $work/build-arm64.log"
+grep -q '"target": "arm64"' "$pi_weights/generator_card.json" || die "$pi_weights holds no arm64 build"
+cp "$pi_weights"/generator_int8.xml "$pi_weights"/generator_int8.bin \
+   "$pi_weights"/generator_fp32.xml "$pi_weights"/generator_fp32.bin "$rootfs$guest_root/weights/"
 proof="$rootfs$guest_root/proof"
 rm -f "$proof"/*.npy "$proof"/*.log
 (cd "$repo" && "$host_python" scripts/arm64_stylize.py prepare "$photo" "$proof/input.npy" "$size")
