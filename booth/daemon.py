@@ -138,7 +138,9 @@ def load_pipeline(settings: config.Settings) -> tuple[Any | None, str]:
         message = f"model not loaded: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         log.error("pipeline: %s (run `booth weights fetch` and `booth weights build`)", message)
         return None, message
-    return pipeline, f"model warm ({settings.generator.precision}, {time.perf_counter() - started:.1f} s)"
+    generator = pipeline.generator
+    return pipeline, (f"model warm ({generator.precision}, {time.perf_counter() - started:.1f} s)"
+                      + (f"; {generator.fallback}" if generator.fallback else ""))
 
 
 class Booth:

@@ -82,16 +82,39 @@ class Generator:
         self.compile_s = time.perf_counter() - started
         self._local = threading.local()
         self.warm_shapes: list[tuple[int, int]] = []
+        #: Why this generator runs another precision than configured (None: it does not).
+        self.fallback: str | None = None
 
     @classmethod
     def from_settings(cls, settings, *, warm_up: bool = True) -> "Generator":
-        """Build from :class:`booth.config.Settings` (cache in the data dir), warmed up."""
-        gen = cls(precision=settings.generator.precision,
-                  cache_dir=settings.data_dir / "ov-cache",
-                  threads=settings.generator.threads)
-        if warm_up:
-            gen.warm_up(working_shape(s, settings.face.aspect) for s in settings.generator.sizes)
-        return gen
+        """Build from :class:`booth.config.Settings` (cache in the data dir), warmed up.
+
+        If the INT8 graph cannot be compiled or run on this CPU (an OpenVINO CPU
+        plugin that rejects one of its layers, a damaged IR), the booth falls back to
+        the float graph at f32 rather than taking no photos; ``fallback`` says why
+        (shown by the daemon's status, ``/healthz`` and the log).
+        """
+        shapes = [working_shape(s, settings.face.aspect) for s in settings.generator.sizes]
+
+        def build(precision: str) -> "Generator":
+            gen = cls(precision=precision, cache_dir=settings.data_dir / "ov-cache",
+                      threads=settings.generator.threads)
+            if warm_up:
+                gen.warm_up(shapes)
+            return gen
+
+        precision = settings.generator.precision
+        if precision != "int8":
+            return build(precision)
+        try:
+            return build(precision)
+        except RuntimeError as exc:
+            why = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            log.error("generator: the int8 graph failed on this CPU (%s); running the float "
+                      "graph at f32 instead — set [generator] precision to silence this", why)
+            gen = build("f32")
+            gen.fallback = f"int8 failed on this CPU ({why}); running f32"
+            return gen
 
     def _request(self) -> ov.InferRequest:
         # One infer request per thread: requests are not thread-safe, the model is.

@@ -140,3 +140,27 @@ def test_centring_a_layer_norm_input_leaves_the_output_unchanged():
     assert high == pytest.approx(-low * 127 / 128) and high - low == pytest.approx(11.0)
     after = core.compile_model(centred, "CPU", config)(x)[0]
     assert np.abs(after - before).max() < 1e-3
+
+
+def test_an_int8_graph_the_cpu_rejects_falls_back_to_f32(tmp_path, monkeypatch, face_crop, caplog):
+    """A Pi whose CPU plugin cannot run the INT8 graph (or a damaged IR) still takes
+    photos: the float graph at f32, and the reason in the log and on ``fallback``."""
+    import booth.generator as generator_module
+
+    broken = tmp_path / "generator_int8.xml"
+    broken.write_text("<net name='half-written'")
+    real_ir_path = generator_module.ir_path
+    monkeypatch.setattr(generator_module, "ir_path",
+                        lambda variant: broken if variant == "int8" else real_ir_path(variant))
+    settings = config.defaults().replace("booth", data_dir=str(tmp_path / "data"))
+    settings = settings.replace("generator", sizes=[384])
+    gen = Generator.from_settings(settings)
+    assert gen.precision == "f32" and gen.fallback.startswith("int8 failed on this CPU")
+    assert "running the float graph at f32" in caplog.text
+    crop = np.ascontiguousarray(face_crop[:384, :304])
+    out = gen.stylize(crop)
+    assert out.shape == crop.shape and out.std() > 10
+
+
+def test_a_working_int8_graph_has_no_fallback(int8):
+    assert int8.precision == "int8" and int8.fallback is None
