@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -217,15 +216,27 @@ def bench_fidelity(photos: Path, threads: int) -> dict[str, float]:
             "images": len(psnrs)}
 
 
+#: Prepended to a child's code: at exit it reports its own peak RSS on stderr. (The
+#: parent's RUSAGE_CHILDREN is the largest of *all* children so far — the reference
+#: runtimes' included — so it cannot say what one child used.)
+_REPORT_PEAK_RSS = (
+    "import atexit, resource, sys\n"
+    "atexit.register(lambda: sys.stderr.write("
+    "'\\npeak_rss_kb=%d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+)
+
+
 def _child(code: str, *args: str, env: dict | None = None) -> tuple[str, int]:
-    """Run Python code in a fresh process; returns (stdout, peak RSS in MB of the child)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+    """Run Python code in a fresh process; returns (stdout, the child's own peak RSS in MB)."""
+    done = subprocess.run([sys.executable, "-c", _REPORT_PEAK_RSS + code, *args],
+                          capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, check=False)
     if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "child failed")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return done.stdout.strip(), max(peak, before) // 1024
+        lines = [line for line in done.stderr.strip().splitlines() if not line.startswith("peak_rss_kb=")]
+        raise RuntimeError(lines[-1] if lines else "child failed")
+    peaks = [int(line.split("=", 1)[1]) for line in done.stderr.splitlines()
+             if line.startswith("peak_rss_kb=")]
+    return done.stdout.strip(), peaks[-1] // 1024
 
 
 _STARTUP_CODE = """

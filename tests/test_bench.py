@@ -33,3 +33,14 @@ def test_bench_rejects_unknown_precision():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip() == "booth bench: --precisions: unknown precision 'int4' (use int8, f16, f32)"
+
+
+def test_child_peak_rss_is_that_childs_own():
+    """A big child first, then a small one: the small one's figure must not inherit the
+    big one's (the parent's RUSAGE_CHILDREN would report the big one for both)."""
+    from booth.bench import _child
+
+    out, big = _child("import numpy as np; a = np.ones(400_000_000 // 8); print(int(a.sum()))")
+    assert out == "50000000" and big >= 390
+    _, small = _child("print('hello')")
+    assert small < 150
