@@ -210,6 +210,7 @@ def test_kiosk_waits_for_the_booth_then_restarts_the_browser_when_it_dies(kiosk_
         kiosk.wait(timeout=10)
         if server is not None:
             server.close()
+            server.task_dispatcher.shutdown()  # close() alone leaves the worker threads
 
 
 def test_kiosk_without_a_browser_says_how_to_install_one(tmp_path):

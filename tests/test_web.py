@@ -432,7 +432,7 @@ def test_event_streams_leave_threads_for_the_gallery_and_stop_with_the_server(ap
         assert b"event:" not in rest or rest.endswith(b"\n\n")
 
 
-def test_web_threads_yield_the_cpu_to_the_generator(server):
+def test_web_threads_yield_the_cpu_to_the_generator(app):
     """The guest at the booth waits on the generator; the web server's threads run at
     a lower priority so fifty browsing phones do not slow the cycle (see test_load)."""
     import os
@@ -440,13 +440,20 @@ def test_web_threads_yield_the_cpu_to_the_generator(server):
 
     from booth.web import WEB_NICENESS
 
+    def native_ids() -> set[int]:
+        return {t.native_id for t in threading.enumerate()}
+
     base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    workers = [t for t in threading.enumerate() if t.name.startswith("waitress-")]
-    assert len(workers) >= 4
-    loop = [t for t in threading.enumerate() if t.name == "booth-web"]
-    for thread in workers + loop:
-        assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == min(19, base + WEB_NICENESS)
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # the caller keeps its own
+    before = native_ids()
+    running = serve(app, "127.0.0.1", 0, threads=4)
+    try:
+        new = native_ids() - before  # this server's loop and workers (other tests' may linger)
+        assert len(new) >= 5
+        for native_id in new:
+            assert os.getpriority(os.PRIO_PROCESS, native_id) == min(19, base + WEB_NICENESS)
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # the caller keeps its own
+    finally:
+        running.close()
 
 
 def test_serve_raises_when_the_port_is_taken(app, server):
