@@ -216,13 +216,22 @@ def bench_fidelity(photos: Path, threads: int) -> dict[str, float]:
             "images": len(psnrs)}
 
 
-#: Prepended to a child's code: at exit it reports its own peak RSS on stderr. (The
-#: parent's RUSAGE_CHILDREN is the largest of *all* children so far — the reference
-#: runtimes' included — so it cannot say what one child used.)
+#: Prepended to a child's code: at exit it reports its own peak RSS on stderr. Not the
+#: parent's RUSAGE_CHILDREN (the largest of *all* children so far, the reference
+#: runtimes' included) and not the child's ru_maxrss either: Linux carries the forked
+#: copy of the parent's high-water mark across exec into it. VmHWM belongs to the
+#: child's own address space.
 _REPORT_PEAK_RSS = (
     "import atexit, resource, sys\n"
-    "atexit.register(lambda: sys.stderr.write("
-    "'\\npeak_rss_kb=%d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    "def _peak_rss_kb():\n"
+    "    try:\n"
+    "        for line in open('/proc/self/status'):\n"
+    "            if line.startswith('VmHWM:'):\n"
+    "                return int(line.split()[1])\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    "atexit.register(lambda: sys.stderr.write('\\npeak_rss_kb=%d\\n' % _peak_rss_kb()))\n"
 )
 
 

@@ -36,11 +36,15 @@ def test_bench_rejects_unknown_precision():
 
 
 def test_child_peak_rss_is_that_childs_own():
-    """A big child first, then a small one: the small one's figure must not inherit the
-    big one's (the parent's RUSAGE_CHILDREN would report the big one for both)."""
+    """A big child, then a small one while this process itself holds 400 MB: the small
+    one's figure must inherit neither (RUSAGE_CHILDREN would give the big child's, and
+    a forked child's ru_maxrss the parent's)."""
+    import numpy as np
+
     from booth.bench import _child
 
     out, big = _child("import numpy as np; a = np.ones(400_000_000 // 8); print(int(a.sum()))")
     assert out == "50000000" and big >= 390
+    held = np.ones(400_000_000 // 8)
     _, small = _child("print('hello')")
-    assert small < 150
+    assert small < 150 and held.sum() > 0
