@@ -38,7 +38,7 @@ import numpy as np
 import openvino as ov
 
 from booth import PROJECT_ROOT, config, quality, weights
-from booth.generator import Generator, working_shape
+from booth.generator import Generator, cpu_config, working_shape
 
 NETWORK_SIZES = (384, 512)
 
@@ -79,13 +79,8 @@ def _median_ms(run: Callable[[], object], repeats: int, warmup: int = 2) -> floa
 
 
 def _ov_compiled(path: Path, threads: int, hint: str | None = None) -> ov.CompiledModel:
-    config_: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
-    if hint:
-        config_["INFERENCE_PRECISION_HINT"] = hint
-    if threads:
-        config_["INFERENCE_NUM_THREADS"] = threads
     core = ov.Core()
-    return core.compile_model(core.read_model(str(path)), "CPU", config_)
+    return core.compile_model(core.read_model(str(path)), "CPU", cpu_config(hint, threads))
 
 
 def _input(shape: tuple[int, int]) -> np.ndarray:

@@ -42,6 +42,17 @@ def working_shape(size: int, aspect: float) -> tuple[int, int]:
     return snap(size / aspect), size
 
 
+def cpu_config(hint: str | None = None, threads: int = 0) -> dict[str, object]:
+    """The CPU plugin settings every generator compile uses: the LATENCY hint, an
+    optional inference precision ("f16", "f32") and thread count (0 = all cores)."""
+    config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
+    if hint:
+        config["INFERENCE_PRECISION_HINT"] = hint
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = threads
+    return config
+
+
 def _add_pixel_conversions(model: ov.Model) -> ov.Model:
     """uint8 RGB NHWC in and out; scaling and rounding happen inside the compiled graph."""
     ppp = PrePostProcessor(model)
@@ -67,11 +78,7 @@ class Generator:
         variant, hint = _PRECISIONS[precision]
         self.model_path = Path(model_path) if model_path else ir_path(variant)
         self.precision = precision
-        config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
-        if hint:
-            config["INFERENCE_PRECISION_HINT"] = hint
-        if threads:
-            config["INFERENCE_NUM_THREADS"] = threads
+        config = cpu_config(hint, threads)
         core = ov.Core()
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)

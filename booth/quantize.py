@@ -36,7 +36,7 @@ import numpy as np
 import openvino as ov
 
 from booth import quality, weights
-from booth.generator import working_shape
+from booth.generator import cpu_config, working_shape
 from booth.images import ImageError, load_image
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
@@ -172,13 +172,10 @@ def symmetric_norm_inputs(model: ov.Model) -> ov.Model:
 
 
 def _compile(model: ov.Model | Path, hint: str | None = None) -> ov.CompiledModel:
-    config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
-    if hint:
-        config["INFERENCE_PRECISION_HINT"] = hint
     core = ov.Core()
     if isinstance(model, Path):
         model = core.read_model(str(model))
-    return core.compile_model(model, "CPU", config)
+    return core.compile_model(model, "CPU", cpu_config(hint))
 
 
 def _uint8(output: np.ndarray) -> np.ndarray:
