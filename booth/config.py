@@ -287,10 +287,12 @@ class Settings:
         path = Path(raw).expanduser()
         return path if path.is_absolute() else (self.base_dir / path)
 
-    def replace(self, section: str, **changes: Any) -> "Settings":
-        """A copy with some keys of one section changed (validated)."""
+    def replace(self, section: str, *, validate: bool = True, **changes: Any) -> "Settings":
+        """A copy with some keys of one section changed, validated unless the caller
+        checked the values itself (``booth run --port 0``: any free port)."""
         new_section = dataclasses.replace(getattr(self, section), **changes)
-        new_section.validate()
+        if validate:
+            new_section.validate()
         return dataclasses.replace(self, **{section: new_section})
 
 

@@ -38,11 +38,9 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from booth import PROJECT_ROOT, config, sdnotify
@@ -81,59 +79,13 @@ class CycleFailed(Exception):
         self.reason = reason
 
 
-@dataclass
-class CenterCropResult:
-    """The :class:`booth.pipeline.PhotoResult` fields the daemon uses."""
-
-    stylized: np.ndarray
-    crop: np.ndarray
-    size: int
-    faces: list = field(default_factory=list)
-    complexity: float = 0.0
-    timings_ms: dict = field(default_factory=dict)
-
-
-class CenterCropPipeline:
-    """Stand-in for ``booth.pipeline.Pipeline`` while it is not installed: the
-    generator on a centre crop at the configured size (512 for "auto"), no faces."""
-
-    def __init__(self, settings: config.Settings, generator) -> None:
-        self.settings = settings
-        self.generator = generator
-
-    def process(self, rgb: np.ndarray, *, size: int | None = None, use_faces: bool = True):
-        from booth.generator import working_shape
-
-        started = time.perf_counter()
-        fixed = self.settings.generator.size
-        size = size or (int(fixed) if fixed.isdigit() else max(self.settings.generator.sizes))
-        out_h, out_w = working_shape(size, self.settings.face.aspect)
-        h, w = rgb.shape[:2]
-        crop_w = min(w, round(h * out_w / out_h))
-        crop_h = min(h, round(crop_w * out_h / out_w))
-        top, left = (h - crop_h) // 2, (w - crop_w) // 2
-        crop = cv2.resize(rgb[top:top + crop_h, left:left + crop_w], (out_w, out_h),
-                          interpolation=cv2.INTER_AREA)
-        framed = time.perf_counter()
-        stylized = self.generator.stylize(crop)
-        done = time.perf_counter()
-        return CenterCropResult(stylized, crop, size, [], 0.0,
-                                {"frame": (framed - started) * 1e3, "generator": (done - framed) * 1e3})
-
-
 def load_pipeline(settings: config.Settings) -> tuple[Any | None, str]:
     """The warmed-up pipeline and a status line; (None, why) if the model cannot load."""
     started = time.perf_counter()
     try:
-        try:
-            from booth.pipeline import Pipeline
-        except ImportError as exc:
-            log.warning("pipeline: booth.pipeline not available (%s); using a centre crop", exc)
-            from booth.generator import Generator
+        from booth.pipeline import Pipeline
 
-            pipeline = CenterCropPipeline(settings, Generator.from_settings(settings))
-        else:
-            pipeline = Pipeline.from_settings(settings)
+        pipeline = Pipeline.from_settings(settings)
     except Exception as exc:  # missing weights, broken IR, ...: run, and say so
         message = f"model not loaded: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         log.error("pipeline: %s (run `booth weights fetch` and `booth weights build`)", message)
@@ -590,9 +542,9 @@ def _settings_for(args: argparse.Namespace) -> config.Settings:
     if args.port is not None:
         if not 0 <= args.port <= 65535:
             raise UserError(f"--port {args.port}: must be 0..65535")
-        settings = dataclass_replace(settings, "web", port=args.port)
+        settings = settings.replace("web", validate=False, port=args.port)  # 0: any free port
     if args.host:
-        settings = dataclass_replace(settings, "web", host=args.host)
+        settings = settings.replace("web", validate=False, host=args.host)
     if args.size is not None:
         try:
             settings = settings.replace("generator", size=args.size)
@@ -605,13 +557,6 @@ def _settings_for(args: argparse.Namespace) -> config.Settings:
             raise UserError(f"--cycles {args.cycles}: must be at least 1")
         settings = settings.replace("cycle", countdown_s=0)
     return settings
-
-
-def dataclass_replace(settings: config.Settings, section: str, **changes) -> config.Settings:
-    """Like Settings.replace, without validation (port 0 = "any free port" is for tests)."""
-    import dataclasses
-
-    return dataclasses.replace(settings, **{section: dataclasses.replace(getattr(settings, section), **changes)})
 
 
 def _make_button(booth: Booth, settings: config.Settings, demo: bool):

@@ -11,7 +11,8 @@ import numpy as np
 
 from booth import config
 from booth.camera import CameraSupervisor, backend_factory
-from booth.daemon import Booth, CenterCropResult
+from booth.daemon import Booth
+from booth.pipeline import PhotoResult
 from booth.events import Subscription
 
 
@@ -44,7 +45,7 @@ class QuickPipeline:
         h, w = self.size
         crop = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
         stylized = (crop // 64 * 64 + 32).astype(np.uint8)  # posterized: visibly "stylized"
-        return CenterCropResult(stylized, crop, h, [], 0.0,
+        return PhotoResult(stylized, crop, h, [], 0.0,
                                 {"generator": (time.perf_counter() - started) * 1e3})
 
 
