@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(_module=module_name)
         try:
             module = _import(module_name)
-        except ImportError as exc:  # a module still being written, or an optional extra
+        except ImportError as exc:  # a package missing (say openvino): the other commands still work
             p.set_defaults(_import_error=str(exc))
             continue
         module.add_arguments(p)
