@@ -209,6 +209,10 @@ class WebSettings:
     background_color: str = "#17131f"
     #: waitress worker threads.
     threads: int = 8
+    #: While the booth makes a photo (capture to result), new phone requests wait up
+    #: to this long before they are served: the guest at the booth gets the CPU first.
+    #: 0 = serve them at once.
+    yield_to_photo_ms: int = 400
 
     def validate(self) -> None:
         _check(1 <= self.port <= 65535, "port must be 1..65535")
@@ -219,6 +223,7 @@ class WebSettings:
             _check(re.match(r"^#[0-9a-fA-F]{6}$", getattr(self, name)) is not None,
                    f'{name} must be a colour like "#ff5c8a"')
         _check(1 <= self.threads <= 64, "threads must be 1..64")
+        _check(0 <= self.yield_to_photo_ms <= 5000, "yield_to_photo_ms must be 0..5000")
 
 
 @dataclass(frozen=True)

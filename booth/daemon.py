@@ -105,8 +105,8 @@ class Booth:
         booth.trigger("test")      # like a guest pressing the button
         booth.stop()
 
-    The web app reads ``settings``, ``store``, ``events``, and calls ``trigger``,
-    ``health``, ``stats``, ``preview_jpeg`` and ``submit_upload``.
+    The web app reads ``settings``, ``store``, ``events`` and ``between_photos``, and
+    calls ``trigger``, ``health``, ``stats``, ``preview_jpeg`` and ``submit_upload``.
     """
 
     def __init__(self, settings: config.Settings, *, camera: CameraSupervisor, pipeline: Any | None,
@@ -146,6 +146,12 @@ class Booth:
         self.generator_ms: deque[float] = deque(maxlen=RECENT_CYCLES)
         self.beyond_generator_ms: deque[float] = deque(maxlen=RECENT_CYCLES)
         self.last_cycle: dict | None = None
+        #: Set except while a photo is being made (capture to result). The web server
+        #: holds new requests until it is set again (at most ``web.yield_to_photo_ms``)
+        #: and the camera pauses the preview nobody looks at then, so the generator —
+        #: built to use every core — is not slowed by a crowd browsing the gallery.
+        self.between_photos = threading.Event()
+        self.between_photos.set()
 
     # --- the web app's and the button's API -----------------------------------------
     def trigger(self, source: str = "http") -> bool:
@@ -354,6 +360,7 @@ class Booth:
                         log.info("cycle cancelled during the countdown (%s)", source)
                     return
             smile = time.monotonic()  # press-to-result counts from here (countdown excluded)
+            self._making_photo(True)
             self._enter("capture")
             frame = self._capture()
             timings["capture"] = (time.monotonic() - smile) * 1e3
@@ -369,6 +376,16 @@ class Booth:
         except Exception as exc:  # anything else: the guest still gets a friendly screen
             log.exception("cycle: unexpected error")
             self._cycle_failed(source, "error", f"{type(exc).__name__}: {exc}", pressed)
+        finally:
+            self._making_photo(False)
+
+    def _making_photo(self, making: bool) -> None:
+        """Mark the stretch from capture to result (see :attr:`between_photos`)."""
+        self.camera.preview_enabled = not making
+        if making:
+            self.between_photos.clear()
+        else:
+            self.between_photos.set()
 
     def _check_ready(self) -> None:
         if self.pipeline is None:

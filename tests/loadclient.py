@@ -73,6 +73,9 @@ class Phone(threading.Thread):
         time.sleep(self.random.uniform(*self.think_s))
 
     def run(self) -> None:
+        # Guests do not all open the gallery in the same millisecond: each phone's first
+        # visit falls somewhere in the first pause.
+        time.sleep(self.random.uniform(0, self.think_s[1]))
         while time.monotonic() < self.deadline:
             page = 1 if self.random.random() < 0.7 else self.random.randint(1, 3)
             html = self.fetch(f"/?page={page}").decode("utf-8", "replace")

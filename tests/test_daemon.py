@@ -168,6 +168,38 @@ def test_a_press_while_the_result_is_shown_starts_the_next_cycle(booth_factory):
     assert first != second and booth.store.count() == 2
 
 
+class WatchingPipeline(QuickPipeline):
+    """Notes what the rest of the booth is told while the photo is being made."""
+
+    def __init__(self, booth_ref: list, *, fails: bool) -> None:
+        super().__init__()
+        self.booth_ref, self.fails = booth_ref, fails
+        self.seen: list[tuple[bool, bool]] = []
+
+    def process(self, rgb, **kwargs):
+        booth = self.booth_ref[0]
+        self.seen.append((booth.between_photos.is_set(), booth.camera.preview_enabled))
+        if self.fails:
+            raise RuntimeError("the generator fell over")
+        return super().process(rgb, **kwargs)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_web_and_the_preview_step_aside_only_while_a_photo_is_made(booth_factory, fails):
+    booth_ref: list = []
+    pipeline = WatchingPipeline(booth_ref, fails=fails)
+    booth = booth_factory(pipeline, countdown_s=1, failsafe_s=0.2)
+    booth_ref.append(booth)
+    booth.start()
+    with booth.events.subscribe() as sub:
+        booth.trigger()
+        wait_for_state(sub, "countdown")
+        assert booth.between_photos.is_set() and booth.camera.preview_enabled  # guests watch
+        wait_for_state(sub, "failsafe" if fails else "result")
+    assert pipeline.seen == [(False, False)]  # the generator had the machine to itself
+    assert booth.between_photos.is_set() and booth.camera.preview_enabled  # and gave it back
+
+
 def test_holding_the_button_cancels_the_countdown(booth_factory):
     booth = booth_factory(countdown_s=5)
     booth.start()

@@ -2,19 +2,16 @@
 
 The real booth (folder camera, real pipeline with the OpenVINO generator, real store,
 waitress) serves ``tests/loadclient.py``'s 50 simulated phones, which run in their
-own process on 127.0.0.1. Meanwhile photos are taken back to back. The web server
-must neither fail nor keep guests waiting (p99 under 500 ms), and it must not starve
-the generator. The camera folder holds one photo, so every cycle does the same work
-and the medians compare like with like.
+own process on 127.0.0.1. Meanwhile guests press the button as soon as the booth
+takes a press, with a one-second countdown (the default is three: this is a busier
+booth than any real queue). The camera folder holds one photo, so every cycle does
+the same work and the medians compare like with like. The issue's targets: no
+errors, p99 under 500 ms, and the cycle's median press-to-result grows < 20%.
 
-The issue's target for the cycle is "grows by less than 20%". On the 2-core dev/CI
-machine that is not met reliably: serving ~150 requests/s costs the booth's process
-about 0.4 of a core (measured), which the generator — built to use every core — has
-to give up, and the simulated phones share the same two cores. Measured over repeated
-runs at the shipped settings: +13% to +39%. So this test guards against the web server
-starving the cycle (+100%) and prints the figure; the 20% target is to be measured on
-a Pi (four cores, phones on the Wi-Fi, not on the Pi). The figures are printed (run
-with ``-s`` to see them)::
+What makes the last one hold on two shared cores: while a photo is being made the
+web server holds new requests (``[web] yield_to_photo_ms``) and serves them while
+the result shows. Without that, measured here: +25% and +31% (p99 44 ms); with it:
+-5% to +2% (p99 110-130 ms). The figures are printed (run with ``-s``)::
 
     .venv/bin/pytest -s -m slow tests/test_load.py
 """
@@ -39,9 +36,8 @@ pytestmark = pytest.mark.slow
 CLIENTS = 50
 SECONDS = 30.0
 BASELINE_CYCLES = 6
-#: A cycle twice as slow under load means the web server starves the generator (see the
-#: module docstring for why this is not the issue's 20% on two shared cores).
-STARVED_GROWTH = 1.0
+#: The issue's limit on how much slower a cycle may be while the phones browse.
+MAX_GROWTH = 0.20
 
 
 def take_photos(booth, *, count: int | None = None, until: float | None = None) -> int:
@@ -68,7 +64,7 @@ def live(tmp_path_factory, face_photo):
     camera = tmp / "camera"
     camera.mkdir()
     shutil.copy(face_photo, camera / face_photo.name)  # one photo: every cycle the same work
-    booth = LiveBooth(tmp, camera, cycle={"countdown_s": 0, "show_result_s": 1.0})
+    booth = LiveBooth(tmp, camera, cycle={"countdown_s": 1, "show_result_s": 1.0})
     picture = load_image(face_photo)
     for _ in range(30):  # a gallery of two pages for the phones to browse
         booth.store.save(picture, picture, {"size": 384, "faces": 1})
@@ -112,4 +108,4 @@ def test_fifty_phones_for_thirty_seconds_while_photos_are_taken(live):
     assert set(load["statuses"]) <= {"200", "304"}
     assert load["p99_ms"] < 500
     assert cycles >= 5 and booth.failures == 0
-    assert growth < STARVED_GROWTH
+    assert growth < MAX_GROWTH

@@ -456,6 +456,36 @@ def test_web_threads_yield_the_cpu_to_the_generator(app):
         running.close()
 
 
+def test_requests_wait_while_a_photo_is_made_but_never_past_the_limit(make_booth):
+    """While the booth makes a photo, a phone's request is held (the generator gets the
+    CPU) and served the moment the photo is done, or after yield_to_photo_ms at most."""
+    import threading
+
+    booth = make_booth(yield_to_photo_ms=1500)
+    app = create_app(booth)
+    booth.between_photos.clear()  # a photo is being made
+    statuses: list[int] = []
+    phone = threading.Thread(target=lambda: statuses.append(get(app, "/").status_code))
+    phone.start()
+    time.sleep(0.4)
+    assert statuses == []  # held while the photo is made
+    done_at = time.monotonic()
+    booth.between_photos.set()  # the photo is done
+    phone.join(5)
+    assert statuses == [200] and time.monotonic() - done_at < 1.0
+
+    booth.between_photos.clear()  # a photo slower than the limit: served anyway
+    started = time.monotonic()
+    assert get(app, "/").status_code == 200
+    assert 1.5 <= time.monotonic() - started < 4.0
+
+    never = make_booth(yield_to_photo_ms=0)  # 0: the organiser turned it off
+    never.between_photos.clear()
+    started = time.monotonic()
+    assert get(create_app(never), "/").status_code == 200
+    assert time.monotonic() - started < 1.0
+
+
 def test_serve_raises_when_the_port_is_taken(app, server):
     with pytest.raises(OSError):
         serve(app, "127.0.0.1", server.port, threads=2)

