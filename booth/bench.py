@@ -67,7 +67,9 @@ def _machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}, OpenVINO {ov.__version__}"
 
 
-def _median_ms(run: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+def median_ms(run: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+    """Median wall time of ``run()`` in ms over ``repeats`` calls, after ``warmup`` calls
+    (the first calls of a compiled model allocate and tune; they are not its speed)."""
     for _ in range(warmup):
         run()
     times = []
@@ -83,8 +85,9 @@ def _ov_compiled(path: Path, threads: int, hint: str | None = None) -> ov.Compil
     return core.compile_model(core.read_model(str(path)), "CPU", cpu_config(hint, threads))
 
 
-def _input(shape: tuple[int, int]) -> np.ndarray:
-    """A real-looking network input: a photo crop if available, else smooth noise."""
+def random_input(shape: tuple[int, int]) -> np.ndarray:
+    """A network input of (height, width) in the generator's [-1, 1] range, the same on
+    every call (the convolutions' speed does not depend on the pixels)."""
     rng = np.random.default_rng(0)
     return rng.uniform(-1, 1, (1, *shape, 3)).astype(np.float32)
 
@@ -117,13 +120,13 @@ def bench_openvino(threads: int, repeats: int) -> dict[str, dict[str, float]]:
                 for name, (path, hint) in rows.items()}
     out: dict[str, dict[str, float]] = {name: {} for name in rows}
     for size in NETWORK_SIZES:
-        x = _input(_shape(size))
+        x = random_input(_shape(size))
         timed = _interleaved_ms({name: (lambda r=r: r.infer({0: x})) for name, r in requests.items()},
                                 repeats)
         for name, ms in timed.items():
             out[name][str(size)] = ms
-    x = _input((256, 256))
-    out["openvino-int8"]["256"] = _median_ms(lambda: requests["openvino-int8"].infer({0: x}), repeats)
+    x = random_input((256, 256))
+    out["openvino-int8"]["256"] = median_ms(lambda: requests["openvino-int8"].infer({0: x}), repeats)
     return out
 
 
@@ -142,20 +145,20 @@ def bench_references(threads: int, repeats: int) -> dict[str, dict[str, float] |
         if not onnx_path.is_file() or onnx_path.stat().st_mtime < fp32.stat().st_mtime:
             reference.export_onnx(fp32, onnx_path)
         run = reference.onnxruntime_runner(onnx_path, threads)
-        out["onnxruntime-fp32"] = {str(s): _median_ms(lambda x=_input(_shape(s)): run(x), repeats)
+        out["onnxruntime-fp32"] = {str(s): median_ms(lambda x=random_input(_shape(s)): run(x), repeats)
                                    for s in NETWORK_SIZES}
     except ImportError as exc:
         out["onnxruntime-fp32"] = f"unavailable ({exc}); install with ./install.sh --bench"
     try:
         run = reference.torch_runner(reference.torch_generator(fp32), threads)
-        out["pytorch-eager"] = {str(s): _median_ms(lambda x=_input(_shape(s)): run(x), repeats)
+        out["pytorch-eager"] = {str(s): median_ms(lambda x=random_input(_shape(s)): run(x), repeats)
                                 for s in NETWORK_SIZES}
     except ImportError as exc:
         out["pytorch-eager"] = f"unavailable ({exc}); install with ./install.sh --bench"
     try:
         run = reference.litert_runner(weights.model_path("generator"), threads)
-        x = _input((256, 256))
-        out["litert-int8"] = {"256": _median_ms(lambda: run(x), repeats)}
+        x = random_input((256, 256))
+        out["litert-int8"] = {"256": median_ms(lambda: run(x), repeats)}
     except ImportError as exc:
         out["litert-int8"] = f"unavailable ({exc}); install with ./install.sh --bench"
     return out
@@ -164,7 +167,7 @@ def bench_references(threads: int, repeats: int) -> dict[str, dict[str, float] |
 def bench_throughput(threads: int, seconds: float = 6.0) -> dict[str, float]:
     """Images/s at 512 with one request, and with two in flight (AsyncInferQueue)."""
     compiled = _ov_compiled(weights.ir_path("int8"), threads)
-    x = _input(_shape(512))
+    x = random_input(_shape(512))
     out = {}
     for jobs in (1, 2):
         queue = ov.AsyncInferQueue(compiled, jobs)
@@ -290,7 +293,7 @@ def bench_precisions(precisions: list[str], threads: int, repeats: int) -> dict[
         for size in settings.generator.sizes:
             h, w = working_shape(size, settings.face.aspect)
             rgb = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
-            out[precision][f"{h}x{w}"] = _median_ms(lambda: gen.stylize(rgb), repeats)
+            out[precision][f"{h}x{w}"] = median_ms(lambda: gen.stylize(rgb), repeats)
     return out
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 
 import cv2
@@ -32,16 +31,8 @@ def add_policy_parser(sub) -> None:
     p.set_defaults(_eval=run_policy)
 
 
-def _median_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return float(np.median(times))
-
-
 def evaluate(files: list[Path], settings: config.Settings, repeats: int = 3) -> dict:
+    from booth.bench import median_ms
     from booth.generator import Generator, working_shape
     from booth.images import ImageError, load_image
     from booth.quantize import booth_crop
@@ -62,13 +53,13 @@ def evaluate(files: list[Path], settings: config.Settings, repeats: int = 3) -> 
         score = policy.complexity(crop_full)
         size = policy.size_for_score(score, g)
         out_full = gen.stylize(crop_full)
-        ms_full = _median_ms(lambda: gen.stylize(crop_full), repeats)
+        ms_full = median_ms(lambda: gen.stylize(crop_full), repeats, warmup=0)
         if size == full:
             similarity, ms = 1.0, ms_full
         else:
             crop = booth_crop(rgb, size, aspect, detector)
             out = gen.stylize(crop)
-            ms = _median_ms(lambda: gen.stylize(crop), repeats)
+            ms = median_ms(lambda: gen.stylize(crop), repeats, warmup=0)
             h, w = working_shape(full, aspect)
             similarity = quality.ssim(out_full, cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC))
         records.append({"file": str(path), "score": round(score, 2), "size": size,

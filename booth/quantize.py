@@ -196,15 +196,11 @@ def fidelity(candidate: ov.CompiledModel, reference: ov.CompiledModel,
 
 def latency_ms(compiled: ov.CompiledModel, shape: tuple[int, int], repeats: int = 5) -> float:
     """Median latency of one inference at (height, width) after a warm-up."""
+    from booth.bench import median_ms, random_input
+
     request = compiled.create_infer_request()
-    x = np.random.default_rng(0).uniform(-1, 1, (1, *shape, 3)).astype(np.float32)
-    request.infer(x)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        request.infer(x)
-        times.append((time.perf_counter() - started) * 1000)
-    return round(float(np.median(times)), 1)
+    x = random_input(shape)
+    return median_ms(lambda: request.infer(x), repeats, warmup=1)
 
 
 def _split(items: list, every: int = 4) -> tuple[list, list]:

@@ -105,7 +105,7 @@ def test_pi_dry_run_shows_the_whole_pi_install_and_touches_nothing(clone, tmp_pa
     assert result.returncode == 0, result.stderr
     out = result.stdout
     expected = [
-        f"[dry-run] rsync -rlt --delete",                      # the code into the prefix
+        "[dry-run] rsync -rlt --delete",                      # the code into the prefix
         f"[dry-run] /usr/bin/python3 -m venv --system-site-packages {prefix}/.venv",
         f"[dry-run] {prefix}/.venv/bin/pip install --quiet -c {prefix}/.venv/booth-constraints.txt "
         f"-e {prefix}[build]",

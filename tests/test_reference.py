@@ -133,8 +133,6 @@ def test_torch_matches_openvino_fp32(torch_module, openvino_fp32, face_photo: Pa
 
 
 def test_torch_module_is_plain_pytorch(torch_module) -> None:
-    import torch
-
     assert not torch_module.training
     assert not any(t.requires_grad for t in torch_module.buffers())
     assert sum(t.numel() for t in torch_module.buffers()) > 2_000_000
