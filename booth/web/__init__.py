@@ -182,11 +182,11 @@ def _error_response(code: int, message: str, exc: HTTPException | None) -> Respo
 #: How much the web server yields to the generator (a ``nice`` increment for its
 #: threads), for requests already running when a photo starts or held longer than
 #: ``yield_to_photo_ms`` (see :func:`yield_to_photo`, which does most of the work).
-#: A guest standing at the booth waits for the generator; a phone waits for
-#: a thumbnail. Measured before that wait existed with tests/test_load.py on the 2-core dev machine (50 phones,
-#: cycles back to back, 3 runs each): at +10 the pages' p99 was 200-265 ms and the
-#: cycle's median grew 13-39%; at +19 the p99 rose to 340-450 ms with no better cycle;
-#: at +5 the cycle grew 14-70%; at 0 it grew 40-50%.
+#: A guest standing at the booth waits for the generator; a phone waits for a
+#: thumbnail. Measured before that wait existed, with tests/test_load.py on the
+#: 2-core dev machine (50 phones, cycles back to back, 3 runs each): at +10 the
+#: pages' p99 was 200-265 ms and the cycle's median grew 13-39%; at +19 the p99 rose
+#: to 340-450 ms with no better cycle; at +5 the cycle grew 14-70%; at 0, 40-50%.
 WEB_NICENESS = 10
 
 
