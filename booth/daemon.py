@@ -58,8 +58,41 @@ TICK_S = 0.25
 #: On SIGTERM a running processing step gets this long to finish before it is
 #: abandoned; with the camera's and web server's closing this keeps the exit < 10 s.
 SHUTDOWN_GRACE_S = 5.0
-#: Press-to-result times kept for /metrics (median, histogram).
+#: Press-to-result times kept for the median on the admin page and in the log.
 RECENT_CYCLES = 500
+#: Press-to-result histogram buckets for /metrics (seconds, countdown excluded): the
+#: target is 1.5 s on the Pi; 0.2-0.5 s on a fast PC.
+LATENCY_BUCKETS_S = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+
+
+class LatencyHistogram:
+    """Press-to-result times counted since the booth started, in cumulative buckets.
+
+    Prometheus histograms are counters: they only ever go up, so a scraper's
+    ``rate()`` works over a ten-hour event (a window of recent cycles would stop
+    counting after :data:`RECENT_CYCLES`).
+    """
+
+    def __init__(self, bounds_s: tuple[float, ...] = LATENCY_BUCKETS_S) -> None:
+        self.bounds_s = bounds_s
+        self._lock = threading.Lock()
+        self._cumulative = [0] * len(bounds_s)
+        self._count = 0
+        self._sum_s = 0.0
+
+    def observe(self, seconds: float) -> None:
+        with self._lock:
+            for i, bound in enumerate(self.bounds_s):
+                if seconds <= bound:
+                    self._cumulative[i] += 1
+            self._count += 1
+            self._sum_s += seconds
+
+    def snapshot(self) -> dict:
+        """``{"buckets": [[bound_s, count ≤ bound], ...], "count": n, "sum_s": total}``."""
+        with self._lock:
+            return {"buckets": [[b, c] for b, c in zip(self.bounds_s, self._cumulative)],
+                    "count": self._count, "sum_s": self._sum_s}
 
 #: What guests read on the failsafe screen; the log line has the details.
 MESSAGES = {
@@ -141,6 +174,7 @@ class Booth:
         self.ignored_presses = 0
         self.uploads = 0
         self.press_to_result_ms: deque[float] = deque(maxlen=RECENT_CYCLES)
+        self.press_to_result_histogram = LatencyHistogram()
         #: Per cycle: the generator's own time, and everything else (capture, faces,
         #: framing, encode, store, publish) = press-to-result minus the generator.
         self.generator_ms: deque[float] = deque(maxlen=RECENT_CYCLES)
@@ -196,7 +230,9 @@ class Booth:
     def stats(self) -> dict:
         return {"cycles": self.cycles, "failures": self.failures,
                 "ignored_presses": self.ignored_presses, "photos": self.store.count(),
-                "press_to_result_ms": list(self.press_to_result_ms), "uploads": self.uploads}
+                "press_to_result_ms": list(self.press_to_result_ms),
+                "press_to_result_histogram": self.press_to_result_histogram.snapshot(),
+                "uploads": self.uploads}
 
     def preview_jpeg(self) -> bytes | None:
         """The latest live preview frame as JPEG (None while there is no camera)."""
@@ -451,6 +487,7 @@ class Booth:
         generator = float(result.timings_ms.get("generator", 0.0))
         self.cycles += 1
         self.press_to_result_ms.append(press_to_result)
+        self.press_to_result_histogram.observe(press_to_result / 1000)
         if generator:
             self.generator_ms.append(generator)
             self.beyond_generator_ms.append(press_to_result - generator)

@@ -21,7 +21,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from booth import PROJECT_ROOT, sdnotify
 from booth.button import BoothButton
-from booth.daemon import MESSAGES, load_pipeline
+from booth.daemon import MESSAGES, RECENT_CYCLES, LatencyHistogram, load_pipeline
 from booth.images import load_image
 from booth.store import KINDS
 
@@ -136,10 +136,32 @@ def test_a_cycle_goes_through_every_state_in_order_and_stores_a_complete_photo(b
     stats = booth.stats()
     assert stats["cycles"] == 1 and stats["failures"] == 0 and stats["photos"] == 1
     assert len(stats["press_to_result_ms"]) == 1 and 0 < stats["press_to_result_ms"][0] < 2000
+    histogram = stats["press_to_result_histogram"]
+    assert histogram["count"] == 1
+    assert histogram["sum_s"] == pytest.approx(stats["press_to_result_ms"][0] / 1000)
     lines = [r.message for r in caplog.records if r.message.startswith("cycle ok")]
     assert len(lines) == 1 and f"photo={photo_id}" in lines[0]
     for stage in ("press_to_result_ms=", "capture=", "generator=", "store=", "publish="):
         assert stage in lines[0]
+
+
+def test_the_latency_histogram_counts_every_cycle_since_start_not_a_window():
+    """Prometheus reads histogram buckets as counters: after more cycles than the
+    booth keeps for its median they must still go up, never down."""
+    histogram = LatencyHistogram(bounds_s=(0.5, 1.0, 2.0))
+    seconds = [0.2, 0.7, 1.4, 3.0] * (RECENT_CYCLES // 2)  # twice the median's window
+    previous = None
+    for i, value in enumerate(seconds, 1):
+        histogram.observe(value)
+        if i % 100 == 0:
+            snap = histogram.snapshot()
+            counts = [c for _, c in snap["buckets"]] + [snap["count"]]
+            assert counts == sorted(counts)  # cumulative: each bucket holds the ones below
+            assert previous is None or all(a >= b for a, b in zip(counts, previous))
+            previous = counts
+    snap = histogram.snapshot()
+    assert snap["buckets"] == [[0.5, 250], [1.0, 500], [2.0, 750]] and snap["count"] == 1000
+    assert snap["sum_s"] == pytest.approx(5.3 * 250)
 
 
 def test_presses_during_a_cycle_are_ignored_and_counted(booth_factory):
@@ -244,7 +266,7 @@ def test_health_has_the_agreed_shape_and_changes_are_published(booth_factory):
     assert set(health["disk"]) == {"ok", "free_mb", "message"} and health["disk"]["free_mb"] > 0
     assert health["state"] == "idle" and health["last_cycle"] is None
     assert set(booth.stats()) == {"cycles", "failures", "ignored_presses", "photos",
-                                  "press_to_result_ms", "uploads"}
+                                  "press_to_result_ms", "press_to_result_histogram", "uploads"}
 
 
 def test_the_gpio_button_and_led_drive_the_booth(booth_factory):

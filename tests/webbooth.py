@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from booth.config import Settings
+from booth.daemon import LatencyHistogram
 from booth.events import EventBus
 from booth.images import encode_jpeg, load_image, thumbnail
 from booth.store import PhotoStore
@@ -66,9 +67,13 @@ class ScriptedBooth:
         return health
 
     def stats(self) -> dict:
+        scripted_ms = [4200.0, 3900.0, 5100.0]
+        histogram = LatencyHistogram()
+        for ms in scripted_ms:
+            histogram.observe(ms / 1000)
         return {"cycles": len(self.triggers), "failures": 0, "ignored_presses": self.ignored,
-                "photos": self.store.count(), "press_to_result_ms": [4200.0, 3900.0, 5100.0],
-                "uploads": 0}
+                "photos": self.store.count(), "press_to_result_ms": scripted_ms,
+                "press_to_result_histogram": histogram.snapshot(), "uploads": 0}
 
     def preview_jpeg(self) -> bytes | None:
         return encode_jpeg(thumbnail(self.picture, 320), 80)

@@ -19,10 +19,6 @@ from booth.web.gallery import index_allowed
 
 bp = Blueprint("api", __name__)
 
-#: Press-to-result histogram buckets (seconds): a good booth lands in the 2..8 s ones.
-LATENCY_BUCKETS_S = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 60.0)
-
-
 def _booth():
     return current_app.config["BOOTH"]
 
@@ -101,16 +97,14 @@ def prometheus_text(stats: dict, health: dict) -> str:
                   for name in ("camera", "model", "gpio", "disk")]
     metric("booth_component_ok", "gauge", "1 when a part of the booth works.", components)
 
-    latencies = sorted(float(ms) / 1000.0 for ms in stats.get("press_to_result_ms", []) or [])
-    samples = []
-    for bound in LATENCY_BUCKETS_S:
-        samples.append((f'_bucket{{le="{bound:g}"}}', sum(1 for s in latencies if s <= bound)))
-    samples.append(('_bucket{le="+Inf"}', len(latencies)))
-    samples.append(("_sum", sum(latencies)))
-    samples.append(("_count", len(latencies)))
+    histogram = stats.get("press_to_result_histogram") or {"buckets": [], "count": 0, "sum_s": 0.0}
+    samples = [(f'_bucket{{le="{bound:g}"}}', count) for bound, count in histogram["buckets"]]
+    samples.append(('_bucket{le="+Inf"}', histogram["count"]))
+    samples.append(("_sum", histogram["sum_s"]))
+    samples.append(("_count", histogram["count"]))
     metric("booth_press_to_result_seconds", "histogram",
-           "Time from the button press to the result on screen, over the recent cycles "
-           "the daemon keeps.", samples)
+           "Time from the end of the countdown (the capture) to the result on screen, "
+           "for every cycle since the booth started.", samples)
     return "\n".join(lines) + "\n"
 
 
