@@ -477,7 +477,7 @@ def test_requests_wait_while_a_photo_is_made_but_never_past_the_limit(make_booth
     booth.between_photos.clear()  # a photo slower than the limit: served anyway
     started = time.monotonic()
     assert get(app, "/").status_code == 200
-    assert 1.5 <= time.monotonic() - started < 4.0
+    assert 1.4 <= time.monotonic() - started < 4.0  # (a timed wait may end a hair early)
 
     never = make_booth(yield_to_photo_ms=0)  # 0: the organiser turned it off
     never.between_photos.clear()
