@@ -77,6 +77,12 @@ def test_runtime_graph_runs_convolutions_and_norms_in_int8(int8):
     assert sum(p not in ("i8", "u8") for p in convolutions) == 1, convolutions
 
 
+def test_model_card_records_the_build():
+    card = json.loads((weights.WEIGHTS_DIR / weights.MODEL_CARD).read_text())
+    assert card["source_sha256"] == weights.manifest()["generator"].sha256
+    assert card["int8"]["chosen"] in ("nncf", "tflite-asis")
+
+
 def test_built_layer_norm_inputs_are_zero_centred_on_x86():
     import openvino as ov
 
