@@ -193,14 +193,14 @@ def test_a_press_while_the_result_is_shown_starts_the_next_cycle(booth_factory):
 class WatchingPipeline(QuickPipeline):
     """Notes what the rest of the booth is told while the photo is being made."""
 
-    def __init__(self, booth_ref: list, *, fails: bool) -> None:
+    def __init__(self, *, fails: bool) -> None:
         super().__init__()
-        self.booth_ref, self.fails = booth_ref, fails
+        self.fails = fails
+        self.booth = None  # set once the booth exists
         self.seen: list[tuple[bool, bool]] = []
 
     def process(self, rgb, **kwargs):
-        booth = self.booth_ref[0]
-        self.seen.append((booth.between_photos.is_set(), booth.camera.preview_enabled))
+        self.seen.append((self.booth.between_photos.is_set(), self.booth.camera.preview_enabled))
         if self.fails:
             raise RuntimeError("the generator fell over")
         return super().process(rgb, **kwargs)
@@ -208,10 +208,8 @@ class WatchingPipeline(QuickPipeline):
 
 @pytest.mark.parametrize("fails", [False, True])
 def test_the_web_and_the_preview_step_aside_only_while_a_photo_is_made(booth_factory, fails):
-    booth_ref: list = []
-    pipeline = WatchingPipeline(booth_ref, fails=fails)
-    booth = booth_factory(pipeline, countdown_s=1, failsafe_s=0.2)
-    booth_ref.append(booth)
+    pipeline = WatchingPipeline(fails=fails)
+    booth = pipeline.booth = booth_factory(pipeline, countdown_s=1, failsafe_s=0.2)
     booth.start()
     with booth.events.subscribe() as sub:
         booth.trigger()
