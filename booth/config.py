@@ -271,6 +271,59 @@ class UploadSettings:
         _check(self.queue_total >= self.queue_max, "queue_total must be >= queue_max")
 
 
+#: Paper sizes the booth lays out prints for: name -> (width_in, height_in, CUPS media name).
+#: The layout is drawn landscape (width >= height); CUPS turns it to fit the paper.
+PRINT_MEDIA: dict[str, tuple[float, float, str]] = {
+    "4x6": (6.0, 4.0, "na_index-4x6_4x6in"),
+    "5x7": (7.0, 5.0, "na_5x7_5x7in"),
+    "A6": (148 / 25.4, 105 / 25.4, "iso_a6_105x148mm"),
+    "A5": (210 / 25.4, 148 / 25.4, "iso_a5_148x210mm"),
+    "square": (4.0, 4.0, "oe_square-photo_4x4in"),
+}
+
+
+@dataclass(frozen=True)
+class PrintSettings:
+    #: Print photos through CUPS (the printer is set up once with CUPS's own tools).
+    enabled: bool = False
+    #: CUPS queue name ("" = CUPS's default printer).
+    printer: str = ""
+    #: "ask": the kiosk offers Print on the result screen (the button or Enter prints,
+    #: nothing happens after ask_timeout_s); "auto": every booth photo prints;
+    #: "admin": only from the admin page.
+    mode: str = "ask"
+    #: How long the kiosk offers Print in "ask" mode, in seconds.
+    ask_timeout_s: float = 10.0
+    #: Copies per print job.
+    copies: int = 1
+    #: Most sheets one photo may use (reprints included).
+    max_per_photo: int = 2
+    #: The event's paper budget: most sheets printed in all (0 = no limit).
+    max_total: int = 0
+    #: Paper size: "4x6", "5x7", "A6", "A5" or "square" (4x4 in).
+    media: str = "4x6"
+    #: Printer resolution the page is laid out at (dots per inch).
+    dpi: int = 300
+    #: Put the original photo small beside the anime portrait.
+    show_original: bool = True
+    #: Organiser's logo or frame: a PNG with transparency, stretched over the whole
+    #: page ("" = none). Relative paths are taken from the config file's folder.
+    overlay: str = ""
+
+    def validate(self) -> None:
+        _check(self.mode in ("ask", "auto", "admin"), 'mode must be "ask", "auto" or "admin"')
+        _check(1 <= self.ask_timeout_s <= 120, "ask_timeout_s must be 1..120 seconds")
+        _check(1 <= self.copies <= 10, "copies must be 1..10")
+        _check(self.max_per_photo >= self.copies, "max_per_photo must be >= copies")
+        _check(self.max_total >= 0, "max_total must be >= 0 (0 = no limit)")
+        _check(self.media in PRINT_MEDIA, f"media must be one of {', '.join(PRINT_MEDIA)}")
+        _check(150 <= self.dpi <= 600, "dpi must be 150..600")
+        _check(re.match(r"^[^\s/#]*$", self.printer) is not None,
+               "printer must be a CUPS queue name (no spaces, / or #) or empty")
+        _check(self.overlay == "" or self.overlay.lower().endswith(".png"),
+               "overlay must be a .png file or empty")
+
+
 @dataclass(frozen=True)
 class Settings:
     booth: BoothSettings = field(default_factory=BoothSettings)
@@ -282,6 +335,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     upload: UploadSettings = field(default_factory=UploadSettings)
+    print: PrintSettings = field(default_factory=PrintSettings)
     #: The folder relative paths are resolved against (the config file's folder).
     base_dir: Path = field(default=PROJECT_ROOT, compare=False)
 
