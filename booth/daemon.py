@@ -186,10 +186,20 @@ class Booth:
         #: built to use every core — is not slowed by a crowd browsing the gallery.
         self.between_photos = threading.Event()
         self.between_photos.set()
+        #: The print queue (None unless ``[print] enabled``); started with the main loop.
+        self.prints = None
+        if settings.print.enabled:
+            from booth.printing import PrintService
+
+            self.prints = PrintService(settings, self.store, self.events,
+                                       between_photos=self.between_photos)
 
     # --- the web app's and the button's API -----------------------------------------
     def trigger(self, source: str = "http") -> bool:
-        """Start a cycle; False (and counted) while one is running."""
+        """Start a cycle; False (and counted) while one is running. While the result
+        screen offers Print (``[print] mode = "ask"``), the press prints instead."""
+        if self.state == "result" and self.prints is not None and self.prints.accept_offer():
+            return True
         with self._cond:
             # A press during an upload's processing (screen idle) waits for it: accepted.
             busy = (self._pending is not None or self._cycle_running
@@ -223,16 +233,20 @@ class Booth:
         disk = {"ok": disk_ok, "free_mb": round(free, 1),
                 "message": f"{free:.0f} MB free" if disk_ok
                 else f"disk almost full: {free:.0f} MB free, new photos need {floor} MB"}
-        return {"ok": camera["ok"] and model["ok"] and disk["ok"] and gpio["ok"],
-                "camera": camera, "model": model, "gpio": gpio, "disk": disk,
-                "state": self.state, "last_cycle": self.last_cycle}
+        health = {"ok": camera["ok"] and model["ok"] and disk["ok"] and gpio["ok"],
+                  "camera": camera, "model": model, "gpio": gpio, "disk": disk,
+                  "state": self.state, "last_cycle": self.last_cycle}
+        if self.prints is not None:  # a printer problem never stops the photos: not in "ok"
+            health["printer"] = self.prints.health()
+        return health
 
     def stats(self) -> dict:
         return {"cycles": self.cycles, "failures": self.failures,
                 "ignored_presses": self.ignored_presses, "photos": self.store.count(),
                 "press_to_result_ms": list(self.press_to_result_ms),
                 "press_to_result_histogram": self.press_to_result_histogram.snapshot(),
-                "uploads": self.uploads}
+                "uploads": self.uploads,
+                "prints": self.prints.counters() if self.prints is not None else None}
 
     def preview_jpeg(self) -> bytes | None:
         """The latest live preview frame as JPEG (None while there is no camera)."""
@@ -298,6 +312,8 @@ class Booth:
 
     def run_forever(self) -> None:
         """The main loop: wait for a press, run the cycle, keep the timers; until stop()."""
+        if self.prints is not None:
+            self.prints.start()
         self._enter("idle")
         while not self._stopping.is_set():
             self._tick()
@@ -324,6 +340,8 @@ class Booth:
             finally:
                 self._cycle_running = False
         self._worker.stop(0.5)
+        if self.prints is not None:
+            self.prints.stop()
         self._set_led("off")
 
     def _tick(self) -> None:
@@ -481,6 +499,11 @@ class Booth:
         self._until = time.monotonic() + self.settings.cycle.show_result_s
         self._enter("result", photo_id=photo_id, source=source,
                     until=time.time() + self.settings.cycle.show_result_s)
+        if self.prints is not None:  # only the guest at the booth is offered a print
+            if source == "booth":
+                self.prints.photo_shown(photo_id)
+            else:
+                self.prints.withdraw_offer()
 
     def _cycle_done(self, source: str, photo, timings: dict, smile: float, result) -> None:
         press_to_result = (time.monotonic() - smile) * 1e3

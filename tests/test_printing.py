@@ -1,0 +1,220 @@
+"""Prints: the page layout, and printing through a real CUPS (a private cupsd with a
+cups-pdf queue, see tests/cupsd.py): the PDF's page size, the portrait and the QR
+code in it, a stopped printer, the paper budget, and the kiosk's Print offer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from booth import config, printing, qr
+from booth.images import encode_png, load_image
+from booth.store import PhotoStore
+from tests.boothkit import QuickPipeline, make_booth, settings_for, wait_for_state
+from tests.cupsd import PrivateCups, unavailable_reason
+
+PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "photos"
+FACES = Path(__import__("os").environ.get("BOOTH_PHOTOS", PHOTOS)) / "faces"
+URL = "http://10.42.0.1:8080/p/AbCdEfGhIjKlMnOpQrStUv"
+
+
+def _portrait() -> np.ndarray:
+    rgb = load_image(sorted(FACES.glob("*.jpg"))[0])
+    h, w = rgb.shape[:2]
+    side = min(w, int(h * 0.8))
+    return np.ascontiguousarray(rgb[:, (w - side) // 2:(w - side) // 2 + side])
+
+
+def _decode_qr(rgb: np.ndarray) -> str:
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    return text
+
+
+def _similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of two images' grey levels, b resized to a's size."""
+    b = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_AREA)
+    ga = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY).astype(np.float64).ravel()
+    gb = cv2.cvtColor(b, cv2.COLOR_RGB2GRAY).astype(np.float64).ravel()
+    return float(np.corrcoef(ga, gb)[0, 1])
+
+
+# --- the layout (no printer needed) ----------------------------------------------------
+@pytest.mark.parametrize("media, size", [("4x6", (1800, 1200)), ("A6", (1748, 1240)),
+                                         ("square", (1200, 1200)), ("5x7", (2100, 1500))])
+def test_page_is_the_paper_at_300_dpi_with_portrait_and_qr(media, size):
+    anime = _portrait()
+    settings = config.PrintSettings(media=media)
+    page = printing.render_page(anime, anime[::2, ::2], title="Anna & Ben's Wedding",
+                                date="30 November 2026", url=URL, settings=settings)
+    assert (page.shape[1], page.shape[0]) == size
+    assert _decode_qr(page) == URL
+    # The portrait fills most of the page's height on the left and is the photo itself.
+    portrait = _leftmost_block(page)
+    assert portrait.shape[0] >= 0.6 * size[1]
+    assert _similarity(portrait, anime) > 0.97
+
+
+def _leftmost_block(page: np.ndarray) -> np.ndarray:
+    """The first thing from the left on a white page, up to the next all-white column."""
+    inked = (page < 245).any(axis=2)
+    columns = inked.any(axis=0)
+    left = int(np.argmax(columns))
+    right = left + int(np.argmin(columns[left:]))
+    rows = np.where(inked[:, left:right].any(axis=1))[0]
+    return page[rows[0]:rows[-1] + 1, left:right]
+
+
+def test_page_at_another_resolution_scales_with_dpi():
+    page = printing.render_page(_portrait(), None, title="T", date="1 May 2026", url=URL,
+                                settings=config.PrintSettings(dpi=150))
+    assert page.shape[:2] == (600, 900)
+    assert _decode_qr(page) == URL
+
+
+def test_overlay_is_laid_over_the_page_and_checked_at_start(tmp_path):
+    frame = np.zeros((300, 450, 4), np.uint8)
+    frame[:20, :, :] = (0, 0, 255, 255)  # an opaque blue band at the top, clear elsewhere
+    Image.fromarray(frame, "RGBA").save(tmp_path / "frame.png")
+    settings = config.defaults().replace("print", overlay="frame.png")
+    settings = config.Settings(**{**settings.__dict__, "base_dir": tmp_path})
+    overlay = printing.load_overlay(settings)
+    page = printing.render_page(_portrait(), None, title="T", date="d", url=URL,
+                                settings=settings.print, overlay=overlay)
+    assert (page[:60, :, 2] > 200).all() and (page[:60, :, 0] < 40).all()  # the band, scaled
+    assert _decode_qr(page) == URL  # the clear part leaves the QR code readable
+
+    Image.fromarray(frame[:, :, :3]).save(tmp_path / "flat.png")
+    (tmp_path / "fake.png").write_bytes(b"not a png at all")
+    for name, words in (("flat.png", "has no transparency"), ("missing.png", "not found"),
+                        ("fake.png", "cannot read")):
+        broken = config.Settings(**{**settings.replace("print", overlay=name).__dict__,
+                                    "base_dir": tmp_path})
+        with pytest.raises(config.ConfigError) as err:
+            printing.load_overlay(broken)
+        assert str(err.value).startswith("[print] overlay: ") and words in str(err.value)
+        assert "\n" not in str(err.value)
+
+
+def test_bad_print_keys_are_one_line_errors(tmp_path):
+    for text, words in (('[print]\nmode = "always"\n', 'mode must be "ask", "auto" or "admin"'),
+                        ('[print]\nmedia = "A4"\n', "media must be one of 4x6"),
+                        ('[print]\ncopies = 3\n', "max_per_photo must be >= copies"),
+                        ('[print]\noverlay = "logo.jpg"\n', "overlay must be a .png")):
+        (tmp_path / "c.toml").write_text(text)
+        with pytest.raises(config.ConfigError) as err:
+            config.load(tmp_path / "c.toml")
+        assert words in str(err.value) and "[print]" in str(err.value)
+
+
+def test_printer_reasons_in_plain_words():
+    assert printing.plain_reason("media-empty-error") == "The printer needs paper"
+    assert printing.plain_reason("marker-supply-empty-warning") == "The printer is out of ink"
+    assert printing.plain_reason("media-jam-error") == "The paper is jammed"
+    assert printing.plain_reason("offline-report") == "The printer is off or not connected"
+    assert printing.plain_reason("spool-area-full") == "The printer reports: spool-area-full"
+
+
+def _store_with_photo(tmp_path: Path) -> tuple[config.Settings, str]:
+    settings = config.defaults().replace("booth", data_dir=str(tmp_path / "data"))
+    settings = settings.replace("storage", min_free_mb=0).replace("web", base_url="http://10.42.0.1:8080")
+    store = PhotoStore(settings.data_dir / "photos", settings.storage)
+    original = load_image(sorted(FACES.glob("*.jpg"))[1])
+    photo = store.save(original, _portrait(), {"size": 512, "faces": 1})
+    store.close()
+    return settings, photo.id
+
+
+def _booth_command(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "booth", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def test_print_layout_command_renders_a_stored_photo(tmp_path):
+    settings, photo_id = _store_with_photo(tmp_path)
+    (tmp_path / "c.toml").write_text('[booth]\ndata_dir = "data"\nevent_title = "Fair 2026"\n'
+                                     '[web]\nbase_url = "http://10.42.0.1:8080"\n')
+    done = _booth_command("print-layout", photo_id, "--config", str(tmp_path / "c.toml"),
+                          "--out", str(tmp_path / "page.png"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    page = load_image(tmp_path / "page.png")
+    assert page.shape[:2] == (1200, 1800)
+    assert _decode_qr(page) == f"http://10.42.0.1:8080/p/{photo_id}"
+
+    done = _booth_command("print-layout", "NoSuchPhotoIdNoSuchPhoto", "--config",
+                          str(tmp_path / "c.toml"), "--out", str(tmp_path / "x.png"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("booth print-layout: NoSuchPhotoIdNoSuchPhoto: no such photo")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+# --- a real CUPS ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cups():
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"no private cupsd: {reason}")
+    with PrivateCups() as server:
+        old = __import__("os").environ.get("CUPS_SERVER")
+        __import__("os").environ["CUPS_SERVER"] = str(server.socket)
+        try:
+            yield server
+        finally:
+            if old is None:
+                __import__("os").environ.pop("CUPS_SERVER", None)
+            else:
+                __import__("os").environ["CUPS_SERVER"] = old
+
+
+def _print_settings(tmp_path: Path, cups: PrivateCups, **keys) -> config.Settings:
+    settings = settings_for(tmp_path, FACES, show_result_s=3.0)
+    settings = settings.replace("web", base_url="http://10.42.0.1:8080")
+    return settings.replace("print", enabled=True, printer=cups.queue, **keys)
+
+
+def _wait_for_job(booth, predicate, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for job in booth.prints.recent_jobs():
+            if predicate(job):
+                return job
+        time.sleep(0.1)
+    raise AssertionError(f"no such print job within {timeout} s: {booth.prints.recent_jobs()}")
+
+
+def _pdf_page(pdf: Path, tmp_path: Path) -> tuple[str, np.ndarray]:
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    subprocess.run(["pdftoppm", "-r", "300", "-png", "-singlefile", str(pdf), str(tmp_path / "printed")],
+                   check=True, timeout=60)
+    return info, load_image(tmp_path / "printed.png")
+
+
+def test_a_booth_photo_comes_out_of_cups_as_the_layout(cups, tmp_path):
+    settings = _print_settings(tmp_path, cups, mode="auto")
+    booth = make_booth(settings, QuickPipeline(size=(640, 512))).start()
+    try:
+        with booth.events.subscribe() as sub:
+            assert booth.trigger("test")
+            photo_id = wait_for_state(sub, "result").data["photo_id"]
+        job = _wait_for_job(booth, lambda j: j["photo_id"] == photo_id and j["state"] == "done")
+        assert job["cups_id"].startswith(cups.queue + "-") and job["source"] == "auto"
+        info, printed = _pdf_page(cups.wait_for_pdf(f"booth-{job['id']}"), tmp_path)
+        expected = printing.render_photo(booth.store, settings, photo_id)
+    finally:
+        booth.stop()
+    # 4x6 in paper (CUPS stands the landscape page upright to fit the paper).
+    assert "Pages:           1" in info and "288 x 432 pts" in info
+    assert printed.shape[:2] == (1800, 1200)
+    upright = np.ascontiguousarray(np.rot90(printed, 1 if _similarity(np.rot90(printed, 1), expected)
+                                            > _similarity(np.rot90(printed, -1), expected) else -1))
+    assert _decode_qr(upright) == qr.photo_url(settings, photo_id)
+    assert _similarity(upright, expected) > 0.97  # the page the booth laid out, portrait and all
+    Image.fromarray(upright).save(Path(__file__).resolve().parents[1] / "artifacts" / "printed-page.png") \
+        if (Path(__file__).resolve().parents[1] / "artifacts").is_dir() else None
+    assert booth.stats()["prints"]["printed"] == 1
