@@ -241,12 +241,14 @@ class Booth:
         return health
 
     def stats(self) -> dict:
-        return {"cycles": self.cycles, "failures": self.failures,
-                "ignored_presses": self.ignored_presses, "photos": self.store.count(),
-                "press_to_result_ms": list(self.press_to_result_ms),
-                "press_to_result_histogram": self.press_to_result_histogram.snapshot(),
-                "uploads": self.uploads,
-                "prints": self.prints.counters() if self.prints is not None else None}
+        stats = {"cycles": self.cycles, "failures": self.failures,
+                 "ignored_presses": self.ignored_presses, "photos": self.store.count(),
+                 "press_to_result_ms": list(self.press_to_result_ms),
+                 "press_to_result_histogram": self.press_to_result_histogram.snapshot(),
+                 "uploads": self.uploads}
+        if self.prints is not None:
+            stats["prints"] = self.prints.counters()
+        return stats
 
     def preview_jpeg(self) -> bytes | None:
         """The latest live preview frame as JPEG (None while there is no camera)."""

@@ -87,7 +87,7 @@ class PrivateCups:
             [CUPSD, "-f", "-c", str(conf / "cupsd.conf"), "-s", str(conf / "cups-files.conf")],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 15
-        while self.run("lpstat", "-r", check=False).returncode != 0:
+        while "scheduler is running" not in self.run("lpstat", "-r", check=False).stdout:
             if self._process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"cupsd did not start: {self.log_tail()}")
             time.sleep(0.1)

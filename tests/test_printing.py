@@ -4,6 +4,8 @@ code in it, a stopped printer, the paper budget, and the kiosk's Print offer."""
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 import time
@@ -17,12 +19,13 @@ from PIL import Image
 from booth import config, printing, qr
 from booth.images import encode_png, load_image
 from booth.store import PhotoStore
-from tests.boothkit import QuickPipeline, make_booth, settings_for, wait_for_state
-from tests.cupsd import PrivateCups, unavailable_reason
+from boothkit import QuickPipeline, make_booth, settings_for, wait_for_state
+from cupsd import PrivateCups, unavailable_reason
 
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "photos"
-FACES = Path(__import__("os").environ.get("BOOTH_PHOTOS", PHOTOS)) / "faces"
+FACES = Path(os.environ.get("BOOTH_PHOTOS") or PHOTOS) / "faces"
 URL = "http://10.42.0.1:8080/p/AbCdEfGhIjKlMnOpQrStUv"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 def _portrait() -> np.ndarray:
@@ -161,15 +164,15 @@ def cups():
     if reason:
         pytest.skip(f"no private cupsd: {reason}")
     with PrivateCups() as server:
-        old = __import__("os").environ.get("CUPS_SERVER")
-        __import__("os").environ["CUPS_SERVER"] = str(server.socket)
+        old = os.environ.get("CUPS_SERVER")
+        os.environ["CUPS_SERVER"] = str(server.socket)  # the booth's lp/lpstat find it so
         try:
             yield server
         finally:
             if old is None:
-                __import__("os").environ.pop("CUPS_SERVER", None)
+                os.environ.pop("CUPS_SERVER", None)
             else:
-                __import__("os").environ["CUPS_SERVER"] = old
+                os.environ["CUPS_SERVER"] = old
 
 
 def _print_settings(tmp_path: Path, cups: PrivateCups, **keys) -> config.Settings:
@@ -215,6 +218,138 @@ def test_a_booth_photo_comes_out_of_cups_as_the_layout(cups, tmp_path):
                                             > _similarity(np.rot90(printed, -1), expected) else -1))
     assert _decode_qr(upright) == qr.photo_url(settings, photo_id)
     assert _similarity(upright, expected) > 0.97  # the page the booth laid out, portrait and all
-    Image.fromarray(upright).save(Path(__file__).resolve().parents[1] / "artifacts" / "printed-page.png") \
-        if (Path(__file__).resolve().parents[1] / "artifacts").is_dir() else None
+    ARTIFACTS.mkdir(exist_ok=True)
+    Image.fromarray(upright).save(ARTIFACTS / "printed-page-quick.png")  # for people to look at
     assert booth.stats()["prints"]["printed"] == 1
+
+
+@pytest.fixture
+def stopped_printer(cups):
+    cups.run("cupsdisable", cups.queue)
+    yield cups
+    cups.run("cupsenable", cups.queue)
+    cups.run("cancel", "-a", cups.queue, check=False)
+
+
+def _cups_jobs(cups: PrivateCups, which: str) -> set[str]:
+    out = cups.run("lpstat", "-W", which, "-o", cups.queue).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def test_a_stopped_printer_holds_the_job_and_the_booth_keeps_taking_photos(stopped_printer, tmp_path):
+    cups = stopped_printer
+    settings = _print_settings(tmp_path, cups, mode="ask", ask_timeout_s=1.0)
+    booth = make_booth(settings, QuickPipeline(size=(400, 320))).start()
+    try:
+        with booth.events.subscribe() as sub:
+            assert booth.trigger("test")
+            first = wait_for_state(sub, "result").data["photo_id"]
+            assert booth.trigger("button")  # while Print is offered, the button prints
+            job = _wait_for_job(booth, lambda j: j["photo_id"] == first and j["state"] == "held")
+            assert job["source"] == "guest" and "The printer is paused" in job["message"]
+            health = booth.health()
+            assert health["ok"] and not health["printer"]["ok"]
+            assert health["printer"]["state"] == "paused"
+            # The booth goes on taking photos while the job waits.
+            taken = []
+            for _ in range(2):
+                time.sleep(1.1)  # each new photo's Print offer ends unused
+                assert booth.trigger("button")
+                taken.append(wait_for_state(sub, "result").data["photo_id"])
+            assert first not in taken and len(set(taken)) == 2
+            assert booth.prints.recent_jobs()[-1]["state"] == "held"
+            assert len(booth.prints.recent_jobs()) == 1
+        cups.run("cupsenable", cups.queue)
+        job = _wait_for_job(booth, lambda j: j["photo_id"] == first and j["state"] == "done")
+        cups.wait_for_pdf(f"booth-{job['id']}")
+    finally:
+        booth.stop()
+
+
+def test_ask_mode_prints_nothing_once_the_offer_has_timed_out(cups, tmp_path):
+    before = _cups_jobs(cups, "all")
+    settings = _print_settings(tmp_path, cups, mode="ask", ask_timeout_s=1.0)
+    booth = make_booth(settings, QuickPipeline()).start()
+    try:
+        with booth.events.subscribe() as sub:
+            assert booth.trigger("test")
+            first = wait_for_state(sub, "result").data["photo_id"]
+            offer = next(e for e in iter(lambda: sub.get(timeout=5), None) if e.kind == "print_offer")
+            assert offer.data["photo_id"] == first
+            time.sleep(1.3)
+            assert booth.trigger("button")  # too late to print: a new photo instead
+            second = wait_for_state(sub, "result").data["photo_id"]
+        assert second != first
+        time.sleep(1.5)  # the print thread would have sent a job by now
+        assert booth.prints.recent_jobs() == []
+        assert booth.stats()["prints"]["printed"] == 0
+    finally:
+        booth.stop()
+    assert _cups_jobs(cups, "all") == before
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def test_admin_prints_within_the_budget_cancels_and_previews(stopped_printer, tmp_path):
+    from booth.events import EventBus
+    from booth.printing import PrintService
+    from booth.web import create_app
+
+    cups = stopped_printer
+    settings = _print_settings(tmp_path, cups, mode="admin", max_total=2, max_per_photo=1)
+    settings = settings.replace("web", admin_password="correct horse battery")
+    booth = make_booth(settings, QuickPipeline()).start()
+    try:
+        picture = load_image(sorted(FACES.glob("*.jpg"))[2])
+        ids = [booth.store.save(picture, _portrait(), {"size": 512, "faces": 1}).id for _ in range(3)]
+        client = create_app(booth).test_client()
+        loopback = {"REMOTE_ADDR": "127.0.0.1"}
+        page = client.get("/admin", environ_base=loopback).get_data(as_text=True)
+        assert 'id="print-panel"' in page and "no limit" not in page
+        token = _csrf(page)
+
+        def post(url, who=loopback, **form):
+            return client.post(url, data=form, environ_base=who, follow_redirects=True)
+
+        assert post(f"/admin/print/{ids[0]}").status_code == 400  # no CSRF token
+        phone = {"REMOTE_ADDR": "192.168.4.23"}
+        assert post(f"/admin/print/{ids[0]}", who=phone, csrf=token).status_code == 403
+        assert client.post(f"/admin/print/{ids[0]}", data={"csrf": token}, environ_base=loopback,
+                           headers={"Origin": "http://evil.example"}).status_code == 403
+        assert "Sent to the printer." in post(f"/admin/print/{ids[0]}", csrf=token).get_data(as_text=True)
+        again = post(f"/admin/print/{ids[0]}", csrf=token).get_data(as_text=True)
+        assert "printed 1 times already (at most 1)" in again
+        assert "Sent to the printer." in post(f"/admin/print/{ids[1]}", csrf=token).get_data(as_text=True)
+        spent = post(f"/admin/print/{ids[2]}", csrf=token).get_data(as_text=True)
+        assert "The paper budget for this event is used up." in spent
+        assert booth.prints.budget_left() == 0
+
+        held = _wait_for_job(booth, lambda j: j["photo_id"] == ids[1] and j["state"] == "held")
+        assert held["cups_id"] in _cups_jobs(cups, "not-completed")
+        page = client.get("/admin", environ_base=loopback).get_data(as_text=True)
+        assert "The printer is paused" in page and "0 of 2" in page
+        assert f"/admin/print/preview/{ids[2]}.jpg" in page
+        metrics = client.get("/metrics", environ_base=loopback).get_data(as_text=True)
+        assert "booth_print_budget_remaining 0" in metrics and "booth_printer_ok 0" in metrics
+        healthz = client.get("/healthz", environ_base=loopback)
+        assert healthz.get_json()["printer"]["state"] == "paused"
+
+        assert "Print cancelled." in post(f"/admin/print/cancel/{held['id']}", csrf=token).get_data(as_text=True)
+        assert held["cups_id"] not in _cups_jobs(cups, "not-completed")
+        assert booth.prints.budget_left() == 1  # a cancelled print used no paper
+        assert "Sent to the printer." in post(f"/admin/print/{ids[2]}", csrf=token).get_data(as_text=True)
+
+        preview = client.get(f"/admin/print/preview/{ids[2]}.jpg", environ_base=loopback)
+        assert preview.status_code == 200 and preview.mimetype == "image/jpeg"
+        image = cv2.imdecode(np.frombuffer(preview.data, np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape[:2] == (1200, 1800)
+        assert _decode_qr(image[:, :, ::-1].copy()) == qr.photo_url(settings, ids[2])
+        assert client.get(f"/admin/print/preview/{ids[2]}.jpg", environ_base=phone).status_code == 403
+
+        # The budget survives a restart (the job list is on disk).
+        again = PrintService(settings, booth.store, EventBus())
+        assert again.budget_left() == 0
+    finally:
+        booth.stop()

@@ -4,7 +4,8 @@
 * ``/healthz`` — the daemon's health as JSON; HTTP 503 while the booth cannot take
   photos, so a monitoring probe (or ``curl -f``) notices.
 * ``/metrics`` — Prometheus text format: cycles, failures, ignored presses, photos,
-  disk free and the press-to-result latency histogram.
+  disk free, the press-to-result latency histogram and, when printing is on, the
+  prints (printed, failed, waiting, paper budget left, printer ok).
 """
 
 from __future__ import annotations
@@ -96,6 +97,22 @@ def prometheus_text(stats: dict, health: dict) -> str:
     components = [(f'{{component="{_escape_label(name)}"}}', 1 if (health.get(name) or {}).get("ok") else 0)
                   for name in ("camera", "model", "gpio", "disk")]
     metric("booth_component_ok", "gauge", "1 when a part of the booth works.", components)
+
+    prints = stats.get("prints")
+    if prints:
+        metric("booth_prints_total", "counter", "Sheets printed (CUPS reported the job done).",
+               [("", prints["printed"])])
+        metric("booth_print_failures_total", "counter", "Print jobs that failed.",
+               [("", prints["failed"])])
+        metric("booth_print_jobs_waiting", "gauge", "Print jobs queued, held or printing.",
+               [("", prints["waiting"])])
+        if prints.get("budget_left") is not None:
+            metric("booth_print_budget_remaining", "gauge",
+                   "Sheets left in the event's paper budget ([print] max_total).",
+                   [("", prints["budget_left"])])
+        printer = health.get("printer") or {}
+        metric("booth_printer_ok", "gauge", "1 when the printer reports no problem.",
+               [("", 1 if printer.get("ok") else 0)])
 
     histogram = stats.get("press_to_result_histogram") or {"buckets": [], "count": 0, "sum_s": 0.0}
     samples = [(f'_bucket{{le="{bound:g}"}}', count) for bound, count in histogram["buckets"]]

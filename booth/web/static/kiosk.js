@@ -112,6 +112,12 @@
     source.addEventListener("state", function (e) { onState(JSON.parse(e.data).data); });
     source.addEventListener("health", function (e) { onHealth(JSON.parse(e.data).data); });
     source.addEventListener("press_ignored", function () { showToast(); });
+    // Other parts of the screen (print.js) follow these events as DOM events.
+    ["state", "print_offer", "print", "printer"].forEach(function (kind) {
+      source.addEventListener(kind, function (e) {
+        document.dispatchEvent(new CustomEvent("booth:" + kind, { detail: JSON.parse(e.data).data }));
+      });
+    });
     source.addEventListener("error", function () {
       body.setAttribute("data-connected", "no");
       $("connection").hidden = false;
