@@ -5,8 +5,9 @@
 #                                Raspberry Pi: all that in /opt/booth, plus apt's camera
 #                                and GPIO packages, the booth user, the systemd service
 #                                and the kiosk, started (sudo is asked for when needed)
-#   ./install.sh --test          ... plus the test tools (pytest, Playwright, Debian's chromium)
-#                                and the bench runtimes (the tests check them too)
+#   ./install.sh --test          ... plus the test tools (pytest, Playwright, Debian's chromium,
+#                                CUPS with a PDF printer) and the bench runtimes (the tests
+#                                check them too)
 #   ./install.sh --bench         ... plus the benchmark-only runtimes (ONNX Runtime, LiteRT, PyTorch)
 #   ./install.sh --mirror DIR    take model files from DIR (a USB stick) instead of the internet
 #                                (same as BOOTH_WEIGHTS_MIRROR=DIR)
@@ -241,6 +242,21 @@ if [ "$want_test" = 1 ] && ! command -v chromium >/dev/null 2>&1 \
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
   changed=1
+fi
+
+# The print tests start their own cupsd with a PDF printer (cups-pdf) and read its
+# PDFs with poppler's pdftoppm.
+if [ "$want_test" = 1 ]; then
+  print_missing=()
+  for p in cups printer-driver-cups-pdf poppler-utils; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || print_missing+=("$p")
+  done
+  if [ "${#print_missing[@]}" -gt 0 ]; then
+    say "installing CUPS for the print tests: ${print_missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${print_missing[@]}"
+    changed=1
+  fi
 fi
 
 # --- 4. Model files (checksummed) and the INT8 generator build ---
