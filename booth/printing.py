@@ -299,15 +299,15 @@ class Cups:
         ``reasons`` are CUPS's printer-state-reasons; ``message`` says what they
         mean (empty when all is well).
         """
-        name = self.queue_name()
-        if not name:
-            return {"name": "", "ok": False, "state": "missing", "job": None, "reasons": [],
-                    "message": "No printer: set [print] printer or a CUPS default printer"}
         try:
+            name = self.queue_name()
+            if not name:
+                return {"name": "", "ok": False, "state": "missing", "job": None, "reasons": [],
+                        "message": "No printer: set [print] printer or a CUPS default printer"}
             out = self._run("lpstat", "-l", "-p", name)
         except CupsError as exc:
-            return {"name": name, "ok": False, "state": "missing", "job": None, "reasons": [],
-                    "message": f"The printer {name} is not available ({exc})"}
+            return {"name": self.printer, "ok": False, "state": "missing", "job": None,
+                    "reasons": [], "message": f"The printer is not available ({exc})"}
         first = out.splitlines()[0] if out else ""
         job = re.search(r"now printing (\S+?)\.", first)
         state = "paused" if " disabled since" in first else "printing" if job else "idle"

@@ -353,3 +353,89 @@ def test_admin_prints_within_the_budget_cancels_and_previews(stopped_printer, tm
         assert again.budget_left() == 0
     finally:
         booth.stop()
+
+
+@pytest.mark.browser
+def test_kiosk_offers_print_and_says_when_the_printer_holds_it(stopped_printer, browser, tmp_path):
+    """The demo booth (real generator) on the kiosk in chromium: Print is offered, Enter
+    prints, the stopped printer is said in plain words, and once it runs again the page
+    comes out of CUPS with the anime portrait and the photo's QR code."""
+    from webbooth import LiveBooth
+
+    cups = stopped_printer
+    live = LiveBooth(tmp_path, FACES, cycle={"countdown_s": 1, "show_result_s": 30.0},
+                     print={"enabled": True, "printer": cups.queue, "mode": "ask",
+                            "ask_timeout_s": 20.0})
+    try:
+        kiosk = browser.new_page(viewport={"width": 1920, "height": 1080})
+        errors = []
+        kiosk.on("pageerror", lambda exc: errors.append(str(exc)))
+        kiosk.goto(f"{live.url}/kiosk")
+        kiosk.wait_for_function("() => document.body.dataset.state === 'idle'")
+        kiosk.keyboard.press("Space")
+        kiosk.wait_for_function("() => document.body.dataset.state === 'result'", timeout=90000)
+        kiosk.wait_for_selector("#print-button:not([hidden])", timeout=10000)
+        assert "Press the button again" in kiosk.locator("#print-text").inner_text()
+        time.sleep(0.8)
+        kiosk.screenshot(path=str(ARTIFACTS / "kiosk-print-offer-1920x1080.png"))
+        photo_id = kiosk.evaluate("() => document.body.dataset.photo")
+
+        kiosk.keyboard.press("Enter")
+        kiosk.wait_for_function("() => document.getElementById('print-text').textContent"
+                                ".includes('The printer is paused')", timeout=15000)
+        assert kiosk.locator("#print-text").inner_text() == "The printer is paused — please ask the host."
+        assert kiosk.locator("#print-button").is_hidden()
+        kiosk.screenshot(path=str(ARTIFACTS / "kiosk-print-held-1920x1080.png"))
+        assert live.booth.state == "result"  # the guest's photo stays; nothing else changed
+
+        cups.run("cupsenable", cups.queue)
+        kiosk.wait_for_function("() => document.getElementById('print-text').textContent"
+                                ".includes('Your print is ready')", timeout=60000)
+        assert errors == []
+        job = live.booth.prints.recent_jobs()[0]
+        assert job["photo_id"] == photo_id and job["state"] == "done"
+        info, printed = _pdf_page(cups.wait_for_pdf(f"booth-{job['id']}"), tmp_path)
+        expected = printing.render_photo(live.store, live.settings, photo_id)
+
+        # The organiser's page: the printer, the paper, the job and the page's preview.
+        admin = browser.new_page(viewport={"width": 1280, "height": 1400})
+        admin.goto(f"{live.url}/admin")
+        admin.wait_for_function("() => { const i = document.getElementById('print-preview');"
+                                " return i.complete && i.naturalWidth === 1800; }", timeout=20000)
+        assert admin.locator("#print-jobs tr[data-state='done']").count() == 1
+        assert "no limit set" in admin.locator("#print-budget").inner_text()
+        admin.locator("#print-panel").screenshot(path=str(ARTIFACTS / "admin-prints.png"))
+    finally:
+        live.close()
+    assert "288 x 432 pts" in info
+    upright = np.ascontiguousarray(np.rot90(printed, 1 if _similarity(np.rot90(printed, 1), expected)
+                                            > _similarity(np.rot90(printed, -1), expected) else -1))
+    assert _similarity(upright, expected) > 0.97
+    assert _decode_qr(upright) == f"{live.url}/p/{photo_id}"
+    Image.fromarray(upright).save(ARTIFACTS / "printed-page.png")  # for people to look at
+
+
+def test_without_cups_the_printer_is_reported_missing_and_jobs_fail_in_words(tmp_path, monkeypatch):
+    """No CUPS at all (no lp on PATH): the booth still runs; the state and the job say why."""
+    from booth.events import EventBus
+    from booth.printing import Cups, PrintService
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    status = Cups("Selphy").printer_status()
+    assert status["state"] == "missing" and not status["ok"]
+    assert "lp" in status["message"] and "apt install cups" in status["message"]
+    settings, photo_id = _store_with_photo(tmp_path)
+    settings = settings.replace("print", enabled=True, printer="Selphy", mode="admin")
+    store = PhotoStore(settings.data_dir / "photos", settings.storage)
+    service = PrintService(settings, store, EventBus()).start()
+    try:
+        job = service.request(photo_id, "admin")
+        deadline = time.monotonic() + 20
+        while service.jobs[job.id].state == "queued" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert service.jobs[job.id].state == "failed"
+        assert "install CUPS" in service.jobs[job.id].message
+        assert service.budget_left() is None and service.counters()["failed"] == 1
+    finally:
+        service.stop()
+        store.close()
