@@ -393,7 +393,7 @@ class PrintService:
         self.jobs: dict[str, PrintJob] = self._load_jobs()
         for job in self.jobs.values():
             if job.state in ACTIVE_STATES and not job.cups_id:
-                job.state, job.message = "failed", "the booth stopped before it was sent"
+                self._todo.put(job)  # asked for before a restart, never sent: send it now
 
     # --- requests (any thread; quick) ------------------------------------------------
     def request(self, photo_id: str, source: str) -> PrintJob:
@@ -405,8 +405,9 @@ class PrintService:
             for_photo = sum(j.copies for j in self.jobs.values()
                             if j.photo_id == photo_id and j.state not in ("failed", "canceled"))
             if for_photo + copies > self.options.max_per_photo:
-                raise PrintRefused(f"This photo has been printed {for_photo} times already "
-                                   f"(at most {self.options.max_per_photo}).")
+                most = self.options.max_per_photo
+                raise PrintRefused(f"This photo has had its {most} print{'s' if most > 1 else ''} "
+                                   "already.")
             left = self._budget_left()
             if left is not None and copies > left:
                 raise PrintRefused("The paper budget for this event is used up."
@@ -430,10 +431,14 @@ class PrintService:
                 log.warning("print: auto print of %s refused: %s", photo_id, exc)
         elif mode == "ask":
             with self._lock:
-                self._offer = (photo_id, time.monotonic() + self.options.ask_timeout_s)
-            self.events.publish("print_offer", photo_id=photo_id,
-                                until=time.time() + self.options.ask_timeout_s,
-                                budget_left=self.budget_left())
+                left = self._budget_left()
+                # No paper left: no offer, so the next press simply takes the next photo.
+                self._offer = (None if left == 0 else
+                               (photo_id, time.monotonic() + self.options.ask_timeout_s))
+            if left != 0:
+                self.events.publish("print_offer", photo_id=photo_id,
+                                    until=time.time() + self.options.ask_timeout_s,
+                                    budget_left=left)
 
     def accept_offer(self) -> bool:
         """The guest pressed Print while it was offered: queue it. False when nothing was offered."""
@@ -561,7 +566,14 @@ class PrintService:
                 pdf.unlink(missing_ok=True)
         with self._lock:
             job.cups_id = cups_id
+            cancelled_meanwhile = job.state == "canceled"
             self._save()
+        if cancelled_meanwhile:
+            try:
+                self.cups.cancel(cups_id)
+            except CupsError as exc:
+                log.warning("print: cancel %s: %s", cups_id, exc)
+            return
         log.info("print: job %s sent to CUPS as %s", job.id, cups_id)
         self._last_printer_check = 0.0  # look at it at once
 

@@ -320,7 +320,7 @@ def test_admin_prints_within_the_budget_cancels_and_previews(stopped_printer, tm
                            headers={"Origin": "http://evil.example"}).status_code == 403
         assert "Sent to the printer." in post(f"/admin/print/{ids[0]}", csrf=token).get_data(as_text=True)
         again = post(f"/admin/print/{ids[0]}", csrf=token).get_data(as_text=True)
-        assert "printed 1 times already (at most 1)" in again
+        assert "This photo has had its 1 print already." in again
         assert "Sent to the printer." in post(f"/admin/print/{ids[1]}", csrf=token).get_data(as_text=True)
         spent = post(f"/admin/print/{ids[2]}", csrf=token).get_data(as_text=True)
         assert "The paper budget for this event is used up." in spent
@@ -438,4 +438,52 @@ def test_without_cups_the_printer_is_reported_missing_and_jobs_fail_in_words(tmp
         assert service.budget_left() is None and service.counters()["failed"] == 1
     finally:
         service.stop()
+        store.close()
+
+
+def test_print_offers_follow_the_mode_and_the_paper_left(tmp_path):
+    """ask: an offer for ask_timeout_s, none once the paper is used up; admin: never."""
+    from booth.events import EventBus
+    from booth.printing import PrintService
+
+    settings, photo_id = _store_with_photo(tmp_path)
+    store = PhotoStore(settings.data_dir / "photos", settings.storage)
+    try:
+        for mode, max_total, offered in (("admin", 0, False), ("ask", 0, True), ("ask", 1, False)):
+            options = dict(enabled=True, printer="Nowhere", mode=mode, max_total=max_total)
+            bus = EventBus()
+            service = PrintService(settings.replace("print", **options), store, bus)  # not started
+            if max_total:
+                service.request(photo_id, "admin")  # uses the one sheet there is
+            with bus.subscribe() as sub:
+                service.photo_shown(photo_id)
+                kinds = [e.kind for e in iter(lambda: sub.get(timeout=0.2), None)]
+            assert ("print_offer" in kinds) == offered, (mode, max_total, kinds)
+            assert service.accept_offer() == offered
+            assert len(service.recent_jobs()) == (1 if offered or max_total else 0)
+            (settings.data_dir / "prints" / "jobs.json").unlink(missing_ok=True)
+    finally:
+        store.close()
+
+
+def test_a_print_asked_for_before_a_restart_is_sent_after_it(cups, tmp_path):
+    from booth.events import EventBus
+    from booth.printing import PrintService
+
+    settings, photo_id = _store_with_photo(tmp_path)
+    settings = settings.replace("print", enabled=True, printer=cups.queue, mode="admin")
+    store = PhotoStore(settings.data_dir / "photos", settings.storage)
+    try:
+        before = PrintService(settings, store, EventBus())  # never started: the booth stopped
+        job = before.request(photo_id, "admin")
+        after = PrintService(settings, store, EventBus()).start()
+        try:
+            deadline = time.monotonic() + 60
+            while after.jobs[job.id].state != "done" and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert after.jobs[job.id].state == "done", after.jobs[job.id]
+        finally:
+            after.stop()
+        cups.wait_for_pdf(f"booth-{job.id}")
+    finally:
         store.close()
