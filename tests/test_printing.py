@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from booth import config, printing, qr
-from booth.images import encode_png, load_image
+from booth.images import load_image
 from booth.store import PhotoStore
 from boothkit import QuickPipeline, make_booth, settings_for, wait_for_state
 from cupsd import PrivateCups, unavailable_reason
