@@ -487,3 +487,16 @@ def test_a_print_asked_for_before_a_restart_is_sent_after_it(cups, tmp_path):
         cups.wait_for_pdf(f"booth-{job.id}")
     finally:
         store.close()
+
+
+def test_config_check_and_booth_run_refuse_a_bad_overlay_in_one_line(tmp_path):
+    Image.new("RGB", (60, 40), "red").save(tmp_path / "logo.png")
+    (tmp_path / "c.toml").write_text('[booth]\ndata_dir = "data"\n'
+                                     '[print]\nenabled = true\noverlay = "logo.png"\n')
+    for args in (("config", "check", str(tmp_path / "c.toml")),
+                 ("run", "--config", str(tmp_path / "c.toml"), "--port", "0", "--demo", str(FACES))):
+        done = _booth_command(*args, cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.endswith(f"[print] overlay: {tmp_path / 'logo.png'} has no transparency; "
+                             "save it as a PNG with an alpha channel"), done.stderr
