@@ -209,6 +209,7 @@ def test_a_booth_photo_comes_out_of_cups_as_the_layout(cups, tmp_path):
         assert job["cups_id"].startswith(cups.queue + "-") and job["source"] == "auto"
         info, printed = _pdf_page(cups.wait_for_pdf(f"booth-{job['id']}"), tmp_path)
         expected = printing.render_photo(booth.store, settings, photo_id)
+        anime = load_image(booth.store.file_path(photo_id, "anime"))
     finally:
         booth.stop()
     # 4x6 in paper (CUPS stands the landscape page upright to fit the paper).
@@ -218,6 +219,8 @@ def test_a_booth_photo_comes_out_of_cups_as_the_layout(cups, tmp_path):
                                             > _similarity(np.rot90(printed, -1), expected) else -1))
     assert _decode_qr(upright) == qr.photo_url(settings, photo_id)
     assert _similarity(upright, expected) > 0.97  # the page the booth laid out, portrait and all
+    portrait = _leftmost_block(upright)
+    assert portrait.shape[0] > 0.6 * upright.shape[0] and _similarity(portrait, anime) > 0.95
     ARTIFACTS.mkdir(exist_ok=True)
     Image.fromarray(upright).save(ARTIFACTS / "printed-page-quick.png")  # for people to look at
     assert booth.stats()["prints"]["printed"] == 1
@@ -396,6 +399,7 @@ def test_kiosk_offers_print_and_says_when_the_printer_holds_it(stopped_printer, 
         assert job["photo_id"] == photo_id and job["state"] == "done"
         info, printed = _pdf_page(cups.wait_for_pdf(f"booth-{job['id']}"), tmp_path)
         expected = printing.render_photo(live.store, live.settings, photo_id)
+        anime = load_image(live.store.file_path(photo_id, "anime"))
 
         # The organiser's page: the printer, the paper, the job and the page's preview.
         admin = browser.new_page(viewport={"width": 1280, "height": 1400})
@@ -412,6 +416,7 @@ def test_kiosk_offers_print_and_says_when_the_printer_holds_it(stopped_printer, 
                                             > _similarity(np.rot90(printed, -1), expected) else -1))
     assert _similarity(upright, expected) > 0.97
     assert _decode_qr(upright) == f"{live.url}/p/{photo_id}"
+    assert _similarity(_leftmost_block(upright), anime) > 0.95  # the anime portrait, large
     Image.fromarray(upright).save(ARTIFACTS / "printed-page.png")  # for people to look at
 
 
