@@ -370,7 +370,8 @@ def resolve(name: str, server: str, *, port: int = 53, timeout: float = 2.0) -> 
     if got_id != ident or not flags & 0x8000:
         raise ValueError("not a reply to this query")
     if flags & 0x000F:
-        raise ValueError(f"DNS error code {flags & 0x000F}")
+        reason = {2: "server failure", 3: "no such name", 5: "refused"}.get(flags & 0x000F, "error")
+        raise ValueError(f"{name}: {reason} (DNS code {flags & 0x000F})")
     offset = 12
     for _ in range(qdcount):
         offset = _skip_name(reply, offset) + 4
