@@ -326,3 +326,116 @@ def test_without_the_dropin_dnsmasq_does_not_answer_with_the_booth(namespace, tm
     result = run_in_namespace(DNS_IN_NAMESPACE, "10.42.0.1", str(conf_dir), json.dumps(["captive.apple.com"]))
     assert result["answers"]["captive.apple.com"] != ["10.42.0.1"]
     assert result["doctor"][1]["status"] == "FAIL"
+
+
+#: Runs in the booth's namespace; a second namespace is the phone, joined to the booth by
+#: a veth pair whose booth end is called wlan0 like the Pi's radio. The files come from
+#: `booth network apply` (written under a scratch root); NetworkManager's parts are played
+#: by hand: the address on wlan0, dnsmasq with the drop-in, the dispatcher's up and down.
+HOTSPOT_WITHOUT_RADIO = r"""
+import json, os, subprocess, sys, time
+from pathlib import Path
+sys.path.insert(0, "tests")
+from booth import network
+from booth.web import create_app, serve
+from webbooth import scripted_booth
+
+tmp, photo = Path(sys.argv[1]), Path(sys.argv[2])
+root = tmp / "root"
+booth = scripted_booth(tmp, photo)
+booth.settings = booth.settings.replace("network", hotspot=True, ssid="AnimeBooth", password="photos-4-all",
+                                        country="DE")
+booth.settings = booth.settings.replace("web", host="0.0.0.0", port=8080)
+photo_id = booth.add_photo()
+network.carry_out(booth.settings, network.file_steps(booth.settings, root), root)
+
+def sh(*argv):
+    subprocess.run(argv, check=True, capture_output=True, text=True)
+
+phone = subprocess.Popen(["unshare", "-n", "sleep", "300"])
+own_ns = os.readlink("/proc/self/ns/net")
+while not os.path.exists(f"/proc/{phone.pid}/ns/net") or os.readlink(f"/proc/{phone.pid}/ns/net") == own_ns:
+    time.sleep(0.02)
+sh("ip", "link", "add", "wlan0", "type", "veth", "peer", "name", "phone0", "netns", str(phone.pid))
+sh("ip", "addr", "add", "10.42.0.1/24", "dev", "wlan0")
+sh("ip", "link", "set", "wlan0", "up")
+sh("nsenter", "-t", str(phone.pid), "-n", "sh", "-c",
+   "ip link set lo up && ip addr add 10.42.0.57/24 dev phone0 && ip link set phone0 up")
+dnsmasq = subprocess.Popen(["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--bind-interfaces",
+                            "--listen-address=10.42.0.1", "--port=53", "--conf-file=/dev/null",
+                            f"--conf-dir={root / network.DNSMASQ_DROPIN.parent}", "--user=root", "--pid-file="])
+server = serve(create_app(booth), "0.0.0.0", 8080, 4)
+
+PHONE = '''
+import http.client, json, sys, time
+from booth import network
+for _ in range(50):
+    try:
+        found = network.resolve("captive.apple.com", "10.42.0.1", timeout=0.5)
+        break
+    except OSError:
+        time.sleep(0.1)
+out = {"dns": found}
+try:
+    conn = http.client.HTTPConnection(found[0], 80, timeout=5)
+    conn.request("GET", "/hotspot-detect.html", headers={"Host": "captive.apple.com"})
+    reply = conn.getresponse()
+    out["probe"] = [reply.status, reply.getheader("Location")]
+    target = reply.getheader("Location").removeprefix("http://")
+    host, _, path = target.partition("/")
+    conn = http.client.HTTPConnection(*host.split(":"), timeout=5)
+    conn.request("GET", "/" + path, headers={"Host": host})
+    reply = conn.getresponse()
+    out["landing"] = [reply.status, reply.read().decode()]
+except OSError as exc:
+    out["probe"] = type(exc).__name__
+print(json.dumps(out))
+'''
+
+def from_phone():
+    result = subprocess.run(["nsenter", "-t", str(phone.pid), "-n", sys.executable, "-c", PHONE],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+def dispatcher(connection, action):
+    env = dict(os.environ, CONNECTION_ID=connection)
+    subprocess.run(["sh", str(root / network.DISPATCHER), "wlan0", action], env=env, check=True)
+    return subprocess.run(["nft", "list", "table", "ip", network.NFT_TABLE], capture_output=True).returncode == 0
+
+out = {"photo_id": photo_id}
+try:
+    out["before"] = from_phone()
+    out["other_connection_table"] = dispatcher("Venue Wi-Fi", "up")
+    out["up_table"] = dispatcher("booth-hotspot", "up")
+    out["up_again_table"] = dispatcher("booth-hotspot", "up")
+    out["up"] = from_phone()
+    out["down_table"] = dispatcher("booth-hotspot", "down")
+    out["down"] = from_phone()
+finally:
+    phone.kill()
+    dnsmasq.terminate()
+    dnsmasq.wait(10)
+    server.close()
+    booth.close()
+print(json.dumps(out))
+"""
+
+
+def test_a_phone_on_the_hotspot_reaches_the_landing_page_through_port_80(namespace, tmp_path, face_photo):
+    for tool in ("dnsmasq", "nft", "nsenter"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing: the test set-up installs dnsmasq-base and nftables "
+                        "(./install.sh --test)")
+    result = run_in_namespace(HOTSPOT_WITHOUT_RADIO, str(tmp_path), str(face_photo))
+    # Before the dispatcher's rule: DNS already points at the booth, port 80 is closed.
+    assert result["before"] == {"dns": ["10.42.0.1"], "probe": "ConnectionRefusedError"}
+    assert result["other_connection_table"] is False  # another connection's "up" adds nothing
+    assert result["up_table"] is True and result["up_again_table"] is True  # idempotent
+    up = result["up"]
+    assert up["dns"] == ["10.42.0.1"]
+    assert up["probe"] == [302, "http://10.42.0.1:8080/welcome"]
+    status, page = up["landing"]
+    assert status == 200 and f'href="/p/{result["photo_id"]}"' in page
+    assert result["down_table"] is False
+    assert result["down"]["probe"] == "ConnectionRefusedError"
