@@ -212,12 +212,13 @@ def _installed(package: str) -> bool:
 
 def test_pi_dry_run_with_the_hotspot_prints_the_network_changes(clone, tmp_path):
     config = clone / "config.toml"
-    text = config.read_text(encoding="utf-8")
+    head, _, section = config.read_text(encoding="utf-8").partition("\n[network]\n")
+    section, next_header, rest = section.partition("\n[")
     for old, new in [("hotspot = false", "hotspot = true"), ('ssid = ""', 'ssid = "AnimeBooth"'),
                      ('password = ""', 'password = "photos-4-all"'), ('country = ""', 'country = "DE"')]:
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    config.write_text(text, encoding="utf-8")
+        assert section.count(old) == 1, old
+        section = section.replace(old, new)
+    config.write_text(f"{head}\n[network]\n{section}{next_header}{rest}", encoding="utf-8")
     before, system_before = snapshot(tmp_path), system_state()
     network_before = Path("/etc/NetworkManager").exists()
     result = run_install(clone, "--pi", "--dry-run", "--prefix", str(tmp_path / "opt"))
@@ -227,10 +228,10 @@ def test_pi_dry_run_with_the_hotspot_prints_the_network_changes(clone, tmp_path)
     for line in ['    network: hotspot "AnimeBooth" on wlan0, channel 6 (2.4 GHz), country DE; the booth is '
                  "10.42.0.1, phones open the gallery by themselves",
                  "        would write: /etc/NetworkManager/system-connections/booth-hotspot.nmconnection",
-                 "                | mode=ap",
-                 "                | method=shared",
+                 "            | mode=ap",
+                 "            | method=shared",
                  "        would write: /etc/NetworkManager/dnsmasq-shared.d/booth-captive.conf",
-                 "                | address=/#/10.42.0.1",
+                 "            | address=/#/10.42.0.1",
                  "        would write: /etc/NetworkManager/dispatcher.d/50-booth-captive",
                  "        would run: nmcli connection up booth-hotspot",
                  "    network: dry run, nothing was changed"]:
