@@ -211,8 +211,8 @@ class WebSettings:
     #: Address the web server listens on (0.0.0.0 = every interface, for phones).
     host: str = "0.0.0.0"
     port: int = 8080
-    #: Base URL in QR codes, e.g. "http://10.42.0.1:8080" (the Pi's hotspot).
-    #: Empty: the primary IPv4 address is detected.
+    #: Base URL in QR codes, e.g. "http://booth.lan:8080". Empty: with [network] hotspot,
+    #: the booth's address on it; otherwise the primary IPv4 address is detected.
     base_url: str = ""
     #: Admin password for the admin page, the HTTP trigger and a private gallery.
     #: Empty: admin pages are reachable from the Pi itself (loopback) only.

@@ -55,7 +55,7 @@ DISPATCHER = Path("etc/NetworkManager/dispatcher.d/50-booth-captive")
 #: Where install.sh puts the config on a Pi.
 INSTALLED_CONFIG = Path("/etc/booth/config.toml")
 
-_HEADER = "# Written by `booth network apply` from [network] in the booth's config: edits are replaced.\n"
+_HEADER = "# Written by `booth network apply` from the booth's config ([network]): edits are replaced.\n"
 
 
 class NetworkError(Exception):
@@ -427,6 +427,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.dry_run and os.geteuid() != 0:
         raise UserError("changing the network needs root: sudo booth network apply")
     print("\n".join(format_steps(steps, args.dry_run)))
+    if Step("run", f"nmcli connection up {CONNECTION_ID}") in steps:
+        print(f"network: {settings.network.interface} becomes the hotspot and leaves any other Wi-Fi "
+              "network (an SSH session over Wi-Fi ends: use Ethernet or the Pi's keyboard)")
     if args.dry_run:
         print("network: dry run, nothing was changed")
         return 0

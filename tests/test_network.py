@@ -439,3 +439,51 @@ def test_a_phone_on_the_hotspot_reaches_the_landing_page_through_port_80(namespa
     assert status == 200 and f'href="/p/{result["photo_id"]}"' in page
     assert result["down_table"] is False
     assert result["down"]["probe"] == "ConnectionRefusedError"
+
+
+# --- the README shows what apply writes --------------------------------------------------
+
+def _blocks(text: str, fence: str) -> list[str]:
+    """The contents of every ``` fence block, indentation removed."""
+    import re
+    import textwrap
+
+    return [textwrap.dedent(body) for body in
+            re.findall(rf"^[ ]*```{fence}\n(.*?)^[ ]*```", text, re.MULTILINE | re.DOTALL)]
+
+
+def test_the_readme_documents_the_files_apply_writes_for_its_own_example():
+    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    (example,) = [block for block in _blocks(text, "toml") if block.startswith("[network]\nhotspot = true")]
+    settings = config.from_dict(__import__("tomllib").loads(example))
+    keyfile_block, dropin_block = _blocks(text, "ini")
+    assert keyfile_block == network.keyfile(settings.network)
+    assert dropin_block == network.dnsmasq_dropin(settings.network)
+    for managed in network.managed_files(settings):
+        assert f"`/{managed.path}`" in text
+
+
+# --- booth doctor -------------------------------------------------------------------------
+
+def test_doctor_says_how_to_set_up_a_hotspot_that_is_not_there(tmp_path):
+    settings = hotspot_settings(interface="nowifi9")
+    connection = doctor.check_hotspot_connection(settings, "FAIL", tmp_path)
+    assert connection.status == "FAIL" and connection.fix == "sudo booth network apply"
+    assert connection.message == ("the hotspot is not set up as [network] says (booth-hotspot.nmconnection, "
+                                  "booth-captive.conf, 50-booth-captive)")
+    network.carry_out(settings, network.file_steps(settings, tmp_path), tmp_path)
+    connection = doctor.check_hotspot_connection(settings, "WARN", tmp_path)
+    if shutil.which("nmcli") is None:
+        assert connection.status == "WARN" and connection.message.startswith("nmcli not found")
+    address = doctor.check_hotspot_address(settings, "WARN")
+    assert (address.status, address.message) == ("WARN", "there is no network interface nowifi9")
+
+
+def test_doctor_warns_about_a_hotspot_left_behind_and_is_silent_without_one(tmp_path):
+    on = hotspot_settings()
+    off = on.replace("network", hotspot=False)
+    assert doctor.check_network(off, True, tmp_path) == []
+    network.carry_out(on, network.file_steps(on, tmp_path), tmp_path)
+    (leftover,) = doctor.check_network(off, True, tmp_path)
+    assert (leftover.name, leftover.status, leftover.fix) == \
+        ("hotspot", "WARN", "sudo booth network apply (removes it)")
