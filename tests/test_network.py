@@ -22,7 +22,7 @@ import pytest
 
 from booth import PROJECT_ROOT, config, doctor, network
 from booth.config import ConfigError
-from netns import BOOTH_ADDRESS, namespace_problem, run_in_namespace
+from netns import namespace_problem, run_in_namespace
 
 HOTSPOT_TOML = """[network]
 hotspot = true
