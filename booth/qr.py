@@ -8,8 +8,8 @@ Every QR code the booth shows or serves encodes one URL, built in one place::
 and the booth runs its own Wi-Fi (``[network] hotspot``), it is the booth's address on
 that network (``[network] address``, e.g. ``http://10.42.0.1:8080``). Otherwise the
 booth guesses the address phones can reach: the primary IPv4 address of the machine
-(the one its default route leaves from) and ``[web] port``. The admin page shows the guess, so the
-organiser can check it before guests start scanning.
+(the one its default route leaves from) and ``[web] port``. The admin page shows the
+guess, so the organiser can check it before guests start scanning.
 """
 
 from __future__ import annotations
