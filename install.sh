@@ -4,7 +4,8 @@
 #   ./install.sh                 dev machine: .venv, packages, model files, INT8 build;
 #                                Raspberry Pi: all that in /opt/booth, plus apt's camera
 #                                and GPIO packages, the booth user, the systemd service
-#                                and the kiosk, started (sudo is asked for when needed)
+#                                and the kiosk, started (sudo is asked for when needed);
+#                                with [network] hotspot = true, the booth's own Wi-Fi
 #   ./install.sh --test          ... plus the test tools (pytest, Playwright, Debian's chromium,
 #                                CUPS with a PDF printer) and the bench runtimes (the tests
 #                                check them too)
@@ -125,12 +126,25 @@ command -v "$python_bin" >/dev/null 2>&1 || python_bin=python3
 # chromium-browser on older images) and, without a desktop, the cage compositor are
 # the kiosk.
 apt_has() { apt-cache show "$1" >/dev/null 2>&1; }
+# The config the Pi's booth reads: the installed one, or (before the first install) this one.
+booth_config() { if [ -f /etc/booth/config.toml ]; then echo /etc/booth/config.toml; else echo "$here/config.toml"; fi; }
+hotspot_wanted() {   # [network] hotspot = true in that config
+  local config reader=(cat)
+  config="$(booth_config)"
+  [ -r "$config" ] || reader=(sudo -n cat)
+  "${reader[@]}" "$config" 2>/dev/null | PYTHONPATH="$here" "$python_bin" -c 'import sys, tomllib
+from booth.config import from_dict
+print(from_dict(tomllib.loads(sys.stdin.read())).network.hotspot)' 2>/dev/null | grep -qx True
+}
 if [ "$is_pi" = 1 ]; then
   packages=(python3-picamera2 python3-libcamera python3-numpy python3-lgpio python3-venv python3-pip rsync)
   if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
     if apt_has chromium; then packages+=(chromium); else packages+=(chromium-browser); fi
   fi
   [ "$kiosk" = cage ] && packages+=(cage)
+  # The booth's own Wi-Fi: NetworkManager's shared mode runs dnsmasq; nftables sends
+  # port 80 to the booth; iw sets the Wi-Fi country where raspi-config cannot.
+  hotspot_wanted && packages+=(network-manager dnsmasq-base nftables iw)
   missing=()
   for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -244,8 +258,22 @@ if [ "$want_test" = 1 ] && ! command -v chromium >/dev/null 2>&1 \
   changed=1
 fi
 
-# The print tests start their own cupsd with a PDF printer (cups-pdf) and read its
-# PDFs with poppler's pdftoppm.
+# --- 3b. Test tools: dnsmasq and nftables for the hotspot tests (in network namespaces) ---
+if [ "$want_test" = 1 ]; then
+  net_missing=()
+  for p in dnsmasq-base nftables; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || net_missing+=("$p")
+  done
+  if [ "${#net_missing[@]}" -gt 0 ]; then
+    say "installing ${net_missing[*]} for the hotspot tests"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${net_missing[@]}"
+    changed=1
+  fi
+fi
+
+# --- 3c. Test tools: CUPS for the print tests (their own cupsd with a cups-pdf printer;
+# poppler's pdftoppm reads the PDFs back) ---
 if [ "$want_test" = 1 ]; then
   print_missing=()
   for p in cups printer-driver-cups-pdf poppler-utils; do
@@ -320,6 +348,24 @@ else
     as_root install -m 0640 -o root -g booth "$root/config.toml" /etc/booth/config.toml
     changed=1
   fi
+
+  # 5b2. The booth's own Wi-Fi ([network] hotspot): `booth network apply` creates the
+  # NetworkManager hotspot, updates it, or removes it; a dry run prints what it would do.
+  # This checkout's code runs it (a first dry run has no venv in $root yet).
+  net_python="$venv/bin/python"
+  [ -x "$net_python" ] || net_python="$python_bin"
+  net_args=(network apply --config "$(booth_config)")
+  net_sudo=()
+  [ "$(id -u)" != 0 ] && net_sudo=(sudo)
+  if [ "$dry_run" = 1 ]; then
+    net_args+=(--dry-run)
+    [ -r "$(booth_config)" ] && net_sudo=()
+  fi
+  net_out="$("${net_sudo[@]}" env PYTHONPATH="$here" "$net_python" -m booth "${net_args[@]}")"
+  case "$net_out" in
+    *"nothing to change"*) ;;
+    *) say "the booth's own Wi-Fi ([network] hotspot)"; echo "$net_out" | sed 's/^/    /'; changed=1 ;;
+  esac
 
   # 5c. The systemd units.
   install_rendered() {   # install_rendered TEMPLATE DEST: write DEST if its content differs

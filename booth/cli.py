@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "weights": ("booth.build", "Fetch the model files (`fetch`) and build the INT8 IR (`build`)."),
     "config": ("booth.config_cli", "Check a config file (`booth config check [PATH]`)."),
     "doctor": ("booth.doctor", "Check camera, GPIO, models, disk and network; say how to fix."),
+    "network": ("booth.network", "Make the booth's own Wi-Fi hotspot from [network] (`booth network apply`)."),
     "print-layout": ("booth.printing", "Render a photo's print page to a file, without printing."),
 }
 

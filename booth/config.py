@@ -13,6 +13,7 @@ the line of the file::
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -21,6 +22,21 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from booth import PROJECT_ROOT
+
+
+#: Wi-Fi channels a hotspot may use: 2.4 GHz (every phone can join), and the 5 GHz
+#: channels that need no radar detection (the Pi's radio cannot do it as an access point).
+WIFI_CHANNELS_24GHZ = range(1, 14)
+WIFI_CHANNELS_5GHZ = (36, 40, 44, 48)
+
+
+def is_private_ipv4(text: str) -> bool:
+    """True for a dotted private (RFC 1918) IPv4 address such as 10.42.0.1."""
+    try:
+        address = ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return any(address in ipaddress.IPv4Network(net) for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
 class ConfigError(ValueError):
@@ -195,8 +211,8 @@ class WebSettings:
     #: Address the web server listens on (0.0.0.0 = every interface, for phones).
     host: str = "0.0.0.0"
     port: int = 8080
-    #: Base URL in QR codes, e.g. "http://10.42.0.1:8080" (the Pi's hotspot).
-    #: Empty: the primary IPv4 address is detected.
+    #: Base URL in QR codes, e.g. "http://booth.lan:8080". Empty: with [network] hotspot,
+    #: the booth's address on it; otherwise the primary IPv4 address is detected.
     base_url: str = ""
     #: Admin password for the admin page, the HTTP trigger and a private gallery.
     #: Empty: admin pages are reachable from the Pi itself (loopback) only.
@@ -325,6 +341,48 @@ class PrintSettings:
 
 
 @dataclass(frozen=True)
+class NetworkSettings:
+    #: The Wi-Fi guests join: the kiosk shows it, and with ``hotspot`` the booth makes it.
+    ssid: str = ""
+    #: Its WPA2 password ("" = an open venue network; the hotspot needs 8..63 characters).
+    password: str = ""
+    #: The network does not announce its name (phones join it from the Wi-Fi QR code).
+    hidden: bool = False
+    #: The booth makes its own Wi-Fi (NetworkManager, shared mode) with a captive portal:
+    #: `booth network apply` (and install.sh) create it, or remove it when false.
+    hotspot: bool = False
+    #: Wi-Fi channel of the hotspot: 1..13 (2.4 GHz, every phone) or 36, 40, 44, 48 (5 GHz).
+    channel: int = 6
+    #: Two-letter country code (ISO 3166, e.g. "DE"): the Wi-Fi rules the radio obeys.
+    #: Required with hotspot = true.
+    country: str = ""
+    #: The booth's address on its hotspot (NetworkManager's shared-mode default); phones
+    #: get addresses in its /24, the QR codes and the captive portal point to it.
+    address: str = "10.42.0.1"
+    #: The Wi-Fi interface the hotspot runs on.
+    interface: str = "wlan0"
+
+    def validate(self) -> None:
+        _check(len(self.ssid.encode("utf-8")) <= 32, "ssid must be at most 32 bytes long")
+        _check(not any(ord(c) < 32 or ord(c) == 127 for c in self.ssid),
+               "ssid must not contain control characters")
+        _check(self.channel in WIFI_CHANNELS_24GHZ or self.channel in WIFI_CHANNELS_5GHZ,
+               "channel must be 1..13 (2.4 GHz) or 36, 40, 44, 48 (5 GHz)")
+        _check(self.country == "" or re.fullmatch(r"[A-Z]{2}", self.country) is not None,
+               'country must be a two-letter code in capitals, like "DE" or "US"')
+        _check(is_private_ipv4(self.address), 'address must be a private IPv4 address like "10.42.0.1"')
+        _check(re.fullmatch(r"[A-Za-z0-9_.-]{1,15}", self.interface) is not None,
+               'interface must be a network interface name like "wlan0"')
+        if not self.hotspot:
+            return
+        _check(bool(self.ssid.strip()), "ssid must be set when hotspot = true (the network's name)")
+        _check(8 <= len(self.password) <= 63 and all(32 <= ord(c) < 127 for c in self.password),
+               "password must be 8..63 plain ASCII characters when hotspot = true (WPA2)")
+        _check(self.country != "", 'country is required when hotspot = true: the two-letter '
+               'code of the country the booth is in (e.g. "DE"), for its Wi-Fi rules')
+
+
+@dataclass(frozen=True)
 class Settings:
     booth: BoothSettings = field(default_factory=BoothSettings)
     camera: CameraSettings = field(default_factory=CameraSettings)
@@ -335,6 +393,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     upload: UploadSettings = field(default_factory=UploadSettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
     print: PrintSettings = field(default_factory=PrintSettings)
     #: The folder relative paths are resolved against (the config file's folder).
     base_dir: Path = field(default=PROJECT_ROOT, compare=False)

@@ -98,6 +98,7 @@ def run_checks(settings: Settings, *, compile_model: bool = True) -> list[Check]
     checks.append(check_openvino(settings, compile_model))
     checks.append(check_disk(settings))
     checks.append(check_address(settings))
+    checks += check_network(settings, on_pi)
     if INSTALLED_UNIT.is_file():
         checks.append(check_service())
     return checks
@@ -297,15 +298,96 @@ def check_address(settings: Settings) -> Check:
 
     url = qr.base_url(settings)
     if not qr.base_url_is_detected(settings):
-        return Check("address", "PASS", f"QR codes point to {url} ([web] base_url)")
+        source = "[web] base_url" if settings.web.base_url else "the booth's hotspot, [network] address"
+        return Check("address", "PASS", f"QR codes point to {url} ({source})")
     if "://127." in url:
         return Check("address", "FAIL", f"QR codes would point to {url}: no network, phones "
-                     f"cannot reach it", "connect the Pi to the event Wi-Fi (or start a hotspot: "
-                     "sudo nmcli device wifi hotspot ssid AnimeBooth password ...), or set "
+                     f"cannot reach it", "connect the Pi to the event Wi-Fi (or make it a hotspot: [network] "
+                     "hotspot = true, then sudo booth network apply), or set "
                      '[web] base_url = "http://ADDRESS:PORT"')
     return Check("address", "WARN" if settings.web.host in ("127.0.0.1", "localhost") else "PASS",
                  f"QR codes point to {url} (detected; phones must be on this network)",
                  f'[web] host = "{settings.web.host}" only listens locally: set it to "0.0.0.0"')
+
+
+def check_network(settings: Settings, on_pi: bool, root: Path = Path("/")) -> list[Check]:
+    """With [network] hotspot: the connection, the booth's address on it, and its DNS.
+    Without: only a leftover hotspot is reported."""
+    from booth import network
+
+    if not settings.network.hotspot:
+        if network.file_steps(settings, root):
+            return [Check("hotspot", "WARN", "[network] hotspot = false, but the booth's hotspot is "
+                          "still set up", "sudo booth network apply (removes it)")]
+        return []
+    missing = "FAIL" if on_pi else "WARN"
+    return [check_hotspot_connection(settings, missing, root), check_hotspot_address(settings, missing),
+            check_hotspot_dns(settings, missing)]
+
+
+def check_hotspot_connection(settings: Settings, missing: str, root: Path = Path("/")) -> Check:
+    """The NetworkManager connection: its files as the config says, up, and port 80 redirected."""
+    from booth import network
+
+    net = settings.network
+    apply_fix = "sudo booth network apply"
+    stale = network.file_steps(settings, root)
+    if stale:
+        names = ", ".join(Path(step.target).name for step in stale)
+        return Check("hotspot", missing, f"the hotspot is not set up as [network] says ({names})", apply_fix)
+    active = network.connection_active(net.interface)
+    if active is None:
+        return Check("hotspot", missing, "nmcli not found: NetworkManager does not run this machine's "
+                     "network, so it cannot make the hotspot (nmcli needs it and a Wi-Fi radio)",
+                     "use Raspberry Pi OS Bookworm or later (NetworkManager), then " + apply_fix)
+    if not active:
+        return Check("hotspot", "FAIL", f"{network.CONNECTION_ID} is not up on {net.interface}",
+                     f"sudo nmcli connection up {network.CONNECTION_ID}; if it fails: rfkill list "
+                     f"(Wi-Fi blocked?) and journalctl -u NetworkManager -n 30")
+    if not network.redirect_present():
+        return Check("hotspot", "WARN", f'{network.CONNECTION_ID} is up on {net.interface} ("{net.ssid}"), '
+                     "but port 80 does not reach the booth: phones will not open the sign-in sheet",
+                     "sudo apt install nftables, then " + apply_fix)
+    return Check("hotspot", "PASS", f'{network.CONNECTION_ID} is up on {net.interface}: phones join '
+                 f'"{net.ssid}", port 80 reaches the booth')
+
+
+def check_hotspot_address(settings: Settings, missing: str) -> Check:
+    """The booth holds [network] address on the hotspot's interface."""
+    from booth import network
+
+    net = settings.network
+    addresses = network.interface_addresses(net.interface)
+    if addresses is None:
+        return Check("hotspot", missing, f"there is no network interface {net.interface}",
+                     "check [network] interface (ip link lists them); a Pi's own radio is wlan0")
+    if net.address not in addresses:
+        found = ", ".join(addresses) or "no IPv4 address"
+        return Check("hotspot", "FAIL", f"{net.interface} has {found}, not the booth's {net.address}: "
+                     f"the QR codes would not reach it", f"sudo nmcli connection up booth-hotspot")
+    return Check("hotspot", "PASS", f"{net.interface} has {net.address}")
+
+
+def check_hotspot_dns(settings: Settings, failed: str = "FAIL") -> Check:
+    """Ask the hotspot's DNS as a phone would: every name must be the booth."""
+    import secrets
+
+    from booth import network
+
+    address = settings.network.address
+    names = ["captive.apple.com", f"any-name-{secrets.token_hex(4)}.example"]
+    fix = ("sudo booth network apply (it installs the DNS drop-in), then sudo nmcli connection up "
+           "booth-hotspot (NetworkManager starts dnsmasq with it)")
+    try:
+        answers = {name: network.resolve(name, address) for name in names}
+    except (OSError, ValueError) as exc:
+        return Check("hotspot", failed, f"no DNS answer from {address}: {exc}", fix)
+    wrong = {name: got for name, got in answers.items() if got != [address]}
+    if wrong:
+        name, got = next(iter(wrong.items()))
+        return Check("hotspot", failed, f"DNS on {address} answers {name} with {got or 'nothing'}, "
+                     "not the booth: phones will not find the booth", fix)
+    return Check("hotspot", "PASS", f"DNS on {address} answers every name with the booth")
 
 
 def check_service() -> Check:

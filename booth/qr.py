@@ -4,11 +4,12 @@ Every QR code the booth shows or serves encodes one URL, built in one place::
 
     photo_url(settings, photo_id) == base_url(settings) + "/p/" + photo_id
 
-``base_url`` is ``[web] base_url`` from the config when it is set (for example the
-Pi's hotspot address ``http://10.42.0.1:8080``). When it is empty the booth guesses
-the address phones can reach: the primary IPv4 address of the machine (the one its
-default route leaves from) and ``[web] port``. The admin page shows the guess, so the
-organiser can check it before guests start scanning.
+``base_url`` is ``[web] base_url`` from the config when it is set. When it is empty
+and the booth runs its own Wi-Fi (``[network] hotspot``), it is the booth's address on
+that network (``[network] address``, e.g. ``http://10.42.0.1:8080``). Otherwise the
+booth guesses the address phones can reach: the primary IPv4 address of the machine
+(the one its default route leaves from) and ``[web] port``. The admin page shows the
+guess, so the organiser can check it before guests start scanning.
 """
 
 from __future__ import annotations
@@ -42,16 +43,17 @@ def primary_ipv4() -> str:
 
 
 def base_url(settings: Settings) -> str:
-    """The configured base URL, or http://<primary IPv4>:<port> when it is empty."""
+    """The configured base URL; else the hotspot's address, or http://<primary IPv4>:<port>."""
     configured = settings.web.base_url.rstrip("/")
     if configured:
         return configured
-    return f"http://{primary_ipv4()}:{settings.web.port}"
+    host = settings.network.address if settings.network.hotspot else primary_ipv4()
+    return f"http://{host}:{settings.web.port}"
 
 
 def base_url_is_detected(settings: Settings) -> bool:
     """True when the base URL is a guess (the admin page asks the organiser to check it)."""
-    return not settings.web.base_url
+    return not settings.web.base_url and not settings.network.hotspot
 
 
 def photo_url(settings: Settings, photo_id: str) -> str:

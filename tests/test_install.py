@@ -22,7 +22,7 @@ INSTALL = PROJECT_ROOT / "install.sh"
 CONSTRAINTS = PROJECT_ROOT / "scripts" / "pip_constraints.sh"
 #: System paths the Pi steps would write; a dry run must leave them as they are.
 SYSTEM_PATHS = [Path("/etc/systemd/system/booth.service"), Path("/etc/systemd/system/booth-kiosk.service"),
-                Path("/etc/booth"), Path("/var/lib/booth"), Path("/opt/booth")]
+                Path("/etc/booth"), Path("/var/lib/booth"), Path("/opt/booth"), Path("/etc/NetworkManager")]
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
@@ -201,3 +201,50 @@ def test_real_python_numpy_is_pinned_exactly():
 
     lines = constraints(PROJECT_ROOT / ".venv" / "bin" / "python")
     assert lines[0] == f"numpy=={numpy.__version__}"
+
+
+# --- the booth's own Wi-Fi ([network] hotspot) -------------------------------------------------
+
+def _installed(package: str) -> bool:
+    result = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True)
+    return "ok installed" in result.stdout
+
+
+def test_pi_dry_run_with_the_hotspot_prints_the_network_changes(clone, tmp_path):
+    config = clone / "config.toml"
+    head, _, section = config.read_text(encoding="utf-8").partition("\n[network]\n")
+    section, next_header, rest = section.partition("\n[")
+    for old, new in [("hotspot = false", "hotspot = true"), ('ssid = ""', 'ssid = "AnimeBooth"'),
+                     ('password = ""', 'password = "photos-4-all"'), ('country = ""', 'country = "DE"')]:
+        assert section.count(old) == 1, old
+        section = section.replace(old, new)
+    config.write_text(f"{head}\n[network]\n{section}{next_header}{rest}", encoding="utf-8")
+    before, system_before = snapshot(tmp_path), system_state()
+    result = run_install(clone, "--pi", "--dry-run", "--prefix", str(tmp_path / "opt"))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "==> the booth's own Wi-Fi ([network] hotspot)\n" in out
+    for line in ['    network: hotspot "AnimeBooth" on wlan0, channel 6 (2.4 GHz), country DE; the booth is '
+                 "10.42.0.1, phones open the gallery by themselves",
+                 "        would write: /etc/NetworkManager/system-connections/booth-hotspot.nmconnection",
+                 "            | mode=ap",
+                 "            | method=shared",
+                 "        would write: /etc/NetworkManager/dnsmasq-shared.d/booth-captive.conf",
+                 "            | address=/#/10.42.0.1",
+                 "        would write: /etc/NetworkManager/dispatcher.d/50-booth-captive",
+                 "        would run: nmcli connection up booth-hotspot",
+                 "    network: dry run, nothing was changed"]:
+        assert line + "\n" in out, f"missing: {line}\n{out}"
+    assert "photos-4-all" not in out
+    apt_line = out.split("apt-get install -y -qq", 1)[1].splitlines()[0] if "apt-get install" in out else ""
+    for package in ("network-manager", "dnsmasq-base", "nftables", "iw"):
+        assert _installed(package) or f" {package}" in apt_line, package
+    assert out.rstrip().endswith("==> dry run: nothing was changed")
+    assert snapshot(tmp_path) == before and system_state() == system_before
+
+
+def test_pi_dry_run_without_the_hotspot_leaves_the_network_alone(clone, tmp_path):
+    result = run_install(clone, "--pi", "--dry-run", "--prefix", str(tmp_path / "opt"))
+    assert result.returncode == 0, result.stderr
+    assert "[network] hotspot" not in result.stdout and "NetworkManager" not in result.stdout
+    assert "network-manager" not in result.stdout

@@ -19,6 +19,8 @@ Blueprints:
 * :mod:`booth.web.api` — ``/api/photos``, ``/healthz``, ``/metrics``;
 * :mod:`booth.web.admin` — ``/admin`` (login, statistics, delete, zip download);
 * :mod:`booth.web.upload` — ``/upload`` (guests send photos from their phones);
+* :mod:`booth.web.captive` — on the booth's own hotspot, the phones' connectivity
+  checks (a redirect) and ``/welcome``, the page their sign-in sheet opens.
 * :mod:`booth.web.prints` — ``/admin/print/...`` (print, cancel, preview the page).
 
 Files are only ever reached by a photo id looked up in the store: the ``<photo_id:...>``
@@ -58,7 +60,7 @@ class PhotoIdConverter(BaseConverter):
 
 def create_app(booth: Any) -> Flask:
     """The Flask app for ``booth`` (the daemon's Booth: settings, store, events, ...)."""
-    from booth.web import admin, api, gallery, kiosk, prints, upload
+    from booth.web import admin, api, captive, gallery, kiosk, prints, upload
     from booth.web.access import FailureThrottle, csrf_token
 
     app = Flask(__name__)
@@ -82,7 +84,8 @@ def create_app(booth: Any) -> Flask:
     # "//etc/passwd" is simply not found, rather than redirected to a tidier path.
     app.url_map.merge_slashes = False
 
-    for module in (kiosk, gallery, api, admin, upload, prints):
+    # captive first: its redirect of the phones' connectivity checks runs before any view.
+    for module in (captive, kiosk, gallery, api, admin, upload, prints):
         app.register_blueprint(module.bp)
     app.wsgi_app = yield_to_photo(app.wsgi_app, booth.between_photos,
                                   booth.settings.web.yield_to_photo_ms / 1000)
