@@ -99,6 +99,8 @@ def run_checks(settings: Settings, *, compile_model: bool = True) -> list[Check]
     checks.append(check_disk(settings))
     checks.append(check_address(settings))
     checks += check_network(settings, on_pi)
+    if settings.print.enabled:
+        checks.append(check_printer(settings))
     if INSTALLED_UNIT.is_file():
         checks.append(check_service())
     return checks
@@ -388,6 +390,28 @@ def check_hotspot_dns(settings: Settings, failed: str = "FAIL") -> Check:
         return Check("hotspot", failed, f"DNS on {address} answers {name} with {got or 'nothing'}, "
                      "not the booth: phones will not find the booth", fix)
     return Check("hotspot", "PASS", f"DNS on {address} answers every name with the booth")
+
+
+def check_printer(settings: Settings) -> Check:
+    """The CUPS queue prints go to, in CUPS's own words made plain (``[print] enabled``)."""
+    from booth.printing import Cups, load_overlay
+
+    try:
+        load_overlay(settings)
+    except config.ConfigError as exc:
+        return Check("printer", "FAIL", str(exc), "save the logo or frame as a PNG with "
+                     "transparency, or set [print] overlay = \"\"")
+    status = Cups(settings.print.printer).printer_status()
+    if status["state"] == "missing":
+        return Check("printer", "FAIL", status["message"], "add the printer to CUPS (README: "
+                     "Setting up a printer on the Pi), then set [print] printer to a name "
+                     "`lpstat -p` lists")
+    where = f"{status['name']} ({settings.print.media}, mode {settings.print.mode})"
+    if not status["ok"]:
+        fix = (f"sudo cupsenable {status['name']} once the printer is ready"
+               if status["state"] == "paused" else "see the printer; README: Prints do not come out")
+        return Check("printer", "WARN", f"{where}: {status['message']}", fix)
+    return Check("printer", "PASS", f"{where}: {status['state']}")
 
 
 def check_service() -> Check:

@@ -505,3 +505,21 @@ def test_config_check_and_booth_run_refuse_a_bad_overlay_in_one_line(tmp_path):
         last = done.stderr.strip().splitlines()[-1]
         assert last.endswith(f"[print] overlay: {tmp_path / 'logo.png'} has no transparency; "
                              "save it as a PNG with an alpha channel"), done.stderr
+
+
+def test_doctor_reports_the_printer_in_plain_words(cups, tmp_path):
+    from booth.doctor import check_printer
+
+    settings = _print_settings(tmp_path, cups)
+    ready = check_printer(settings)
+    assert (ready.status, ready.message) == ("PASS", f"{cups.queue} (4x6, mode ask): idle")
+    cups.run("cupsdisable", cups.queue)
+    try:
+        paused = check_printer(settings)
+    finally:
+        cups.run("cupsenable", cups.queue)
+    assert paused.status == "WARN" and paused.message.endswith("The printer is paused")
+    assert paused.fix == f"sudo cupsenable {cups.queue} once the printer is ready"
+    missing = check_printer(settings.replace("print", printer="NoSuchPrinter"))
+    assert missing.status == "FAIL" and "NoSuchPrinter" in missing.message
+    assert "lpstat -p" in missing.fix
