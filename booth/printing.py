@@ -613,7 +613,8 @@ class PrintService:
                 message = "" if state == "done" else finished[job.cups_id].strip().splitlines()[0]
             else:  # cancelled or purged outside the booth
                 state, message = "failed", "CUPS no longer knows this job"
-            if (state, message) != (job.state, job.message):
+            # An organiser's cancel while CUPS was asked wins over what CUPS said before it.
+            if job.state in ACTIVE_STATES and (state, message) != (job.state, job.message):
                 self._set_state(job, state, message)
 
     def _set_state(self, job: PrintJob, state: str, message: str = "") -> None:
