@@ -94,6 +94,9 @@ class LatencyHistogram:
             return {"buckets": [[b, c] for b, c in zip(self.bounds_s, self._cumulative)],
                     "count": self._count, "sum_s": self._sum_s}
 
+#: The model message while ``booth run`` loads the model (the kiosk says "warming up").
+MODEL_LOADING = "model loading"
+
 #: What guests read on the failsafe screen; the log line has the details.
 MESSAGES = {
     "camera": "The camera is not working right now. Please try again in a moment.",
@@ -189,21 +192,36 @@ class Booth:
 
     # --- the web app's and the button's API -----------------------------------------
     def trigger(self, source: str = "http") -> bool:
-        """Start a cycle; False (and counted) while one is running."""
+        """Start a cycle; False (and counted) while one is running or the booth cannot
+        take a photo (model warming up or missing, camera down)."""
+        not_ready = self.not_ready()
         with self._cond:
             # A press during an upload's processing (screen idle) waits for it: accepted.
             busy = (self._pending is not None or self._cycle_running
                     or self.state not in ("idle", "result") or self._stopping.is_set())
-            if busy:
+            refused = busy or not_ready is not None
+            if refused:
                 self.ignored_presses += 1
                 count = self.ignored_presses
             else:
                 self._pending = source
                 self._cond.notify_all()
-        if busy:
-            self.events.publish("press_ignored", count=count)
+        if refused:
+            # The kiosk says why in a short toast; no countdown for a photo that cannot be made.
+            self.events.publish("press_ignored", count=count, reason="busy" if busy else not_ready)
             return False
         return True
+
+    def not_ready(self) -> str | None:
+        """Why a press cannot make a photo now: "warming" (the model is loading), "model"
+        (it failed to load), "camera" (it failed and is not back yet); None when ready."""
+        if self.pipeline is None:
+            return "warming" if self.model_message == MODEL_LOADING else "model"
+        # A camera that has never been opened yet is tried at capture; one that failed
+        # stays "down" until the supervisor has it open again.
+        if not self.camera.ok and self.camera.failures:
+            return "camera"
+        return None
 
     def cancel(self) -> bool:
         """Cancel a running countdown (the button held down); True if there was one."""
@@ -214,7 +232,8 @@ class Booth:
 
     def health(self) -> dict:
         camera = self.camera.status()
-        model = {"ok": self.pipeline is not None, "message": self.model_message}
+        model = {"ok": self.pipeline is not None, "message": self.model_message,
+                 "loading": self.pipeline is None and self.model_message == MODEL_LOADING}
         gpio = (self.button.status() if self.button is not None
                 else {"ok": True, "real": False, "message": "no button set up"})
         free = self.store.free_mb()
@@ -436,8 +455,13 @@ class Booth:
             raise CycleFailed("camera", str(exc)) from None
 
     def _process(self, frame: np.ndarray, source: str):
-        """Run the pipeline and store the photo on the worker thread, with a deadline."""
-        future = self._worker.submit(self._process_and_store, frame, source)
+        """Run the pipeline and store the photo on the worker thread, with a deadline.
+
+        A job given up on (timeout, shutdown) never publishes its photo: the guest was
+        told it failed, so a late result is discarded, never saved to the gallery.
+        """
+        job = AbandonableJob()
+        future = self._worker.submit(self._process_and_store, frame, source, job)
         deadline = time.monotonic() + self.settings.cycle.process_timeout_s
         grace_end = None
         while not future.done():
@@ -445,6 +469,7 @@ class Booth:
             if self._stopping.is_set() and grace_end is None:
                 grace_end = min(deadline, now + SHUTDOWN_GRACE_S)
             if now >= (grace_end or deadline):
+                job.abandon()
                 self._worker.abandon()  # a hung model call must not hold the next guest
                 why = "shutting down" if grace_end else \
                     f"processing took longer than {self.settings.cycle.process_timeout_s:g} s"
@@ -461,7 +486,7 @@ class Booth:
         except StoreFull as exc:
             raise CycleFailed("disk", str(exc)) from None
 
-    def _process_and_store(self, frame: np.ndarray, source: str):
+    def _process_and_store(self, frame: np.ndarray, source: str, job: "AbandonableJob"):
         started = time.perf_counter()
         result = self.pipeline.process(frame)
         processed = time.perf_counter()
@@ -469,7 +494,15 @@ class Booth:
                 "complexity": round(float(result.complexity), 3),
                 "timings_ms": {k: round(float(v), 1) for k, v in result.timings_ms.items()},
                 "frame_size": [int(frame.shape[1]), int(frame.shape[0])]}
-        photo = self.store.save(frame, result.stylized, meta, source)
+        with job.lock:
+            if job.abandoned:
+                log.info("late result discarded (the cycle had already failed)")
+                return None
+            photo = self.store.save(frame, result.stylized, meta, source)
+        if job.abandoned:  # given up on while the save was still writing: take it back
+            self.store.delete(photo.id)
+            log.info("late result %s deleted (the cycle had already failed)", photo.id)
+            return None
         stored = time.perf_counter()
         stage_ms = {k: float(v) for k, v in result.timings_ms.items()}
         stage_ms["pipeline"] = (processed - started) * 1e3
@@ -542,6 +575,24 @@ class Booth:
             text += (f" median_generator_ms={gen:.0f} median_beyond_generator_ms={beyond:.0f}"
                      f" beyond_share={beyond / gen:.1%}")
         return text
+
+
+class AbandonableJob:
+    """One processing job's "given up on" flag, checked under a lock before the photo
+    is saved, so the waiting cycle and the worker agree on whether it is published."""
+
+    #: How long giving up waits for a save in progress before taking it back afterwards.
+    SAVE_WAIT_S = 2.0
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.abandoned = False
+
+    def abandon(self) -> None:
+        acquired = self.lock.acquire(timeout=self.SAVE_WAIT_S)
+        self.abandoned = True
+        if acquired:
+            self.lock.release()
 
 
 class UploadRefused(RuntimeError):
@@ -692,13 +743,15 @@ def run(args: argparse.Namespace) -> int:
     # What can fail for a reason the user must fix (data dir, port) comes first.
     store = _open_store(settings)
     camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera)
-    booth = Booth(settings, camera=camera, pipeline=None, store=store, model_message="model loading")
-    server = _start_web(booth, settings)  # the kiosk can say "starting" while the model warms
+    booth = Booth(settings, camera=camera, pipeline=None, store=store, model_message=MODEL_LOADING)
+    server = _start_web(booth, settings)
     camera.start()
     booth.attach_button(_make_button(booth, settings, demo=args.demo is not None))
+    # The loop runs while the model loads, so the kiosk hears "warming up" (health
+    # events) and presses meanwhile get a polite word instead of silence.
+    booth.start()
     sdnotify.notify("STATUS=loading the model")
     booth.pipeline, booth.model_message = load_pipeline(settings)
-    booth.start()
     sdnotify.notify("READY=1")
     log.info("booth ready: camera %s; %s; %s", camera.status()["message"], booth.model_message,
              booth.button.status()["message"] if booth.button else "no button")
