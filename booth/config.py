@@ -272,6 +272,24 @@ class UploadSettings:
 
 
 @dataclass(frozen=True)
+class NetworkSettings:
+    #: The Wi-Fi guests' phones join to open the QR codes (the venue's, or the booth's
+    #: own hotspot). The kiosk shows its name and a Wi-Fi QR code; "" = show none.
+    ssid: str = ""
+    #: Its WPA password ("" = an open network). Shown on the kiosk for guests.
+    password: str = ""
+    #: The network does not broadcast its name (the Wi-Fi QR code says so to phones).
+    hidden: bool = False
+
+    def validate(self) -> None:
+        _check(len(self.ssid.encode()) <= 32, "ssid must be at most 32 bytes")
+        _check(self.password == "" or 8 <= len(self.password) <= 63,
+               "password must be 8..63 characters (WPA) or empty for an open network")
+        _check(self.ssid != "" or (self.password == "" and not self.hidden),
+               "password and hidden need an ssid")
+
+
+@dataclass(frozen=True)
 class Settings:
     booth: BoothSettings = field(default_factory=BoothSettings)
     camera: CameraSettings = field(default_factory=CameraSettings)
@@ -282,6 +300,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     upload: UploadSettings = field(default_factory=UploadSettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
     #: The folder relative paths are resolved against (the config file's folder).
     base_dir: Path = field(default=PROJECT_ROOT, compare=False)
 

@@ -103,7 +103,7 @@ MESSAGES = {
     "model": "The anime machine is not ready. Please ask the host.",
     "disk": "The booth's memory is full. Please ask the host.",
     "timeout": "That took too long. Please try again!",
-    "error": "Oops, something went wrong. Please try again!",
+    "error": "Something went wrong. Please try again!",
 }
 
 
@@ -214,13 +214,16 @@ class Booth:
 
     def not_ready(self) -> str | None:
         """Why a press cannot make a photo now: "warming" (the model is loading), "model"
-        (it failed to load), "camera" (it failed and is not back yet); None when ready."""
+        (it failed to load), "camera" (it failed and is not back yet), "disk" (full);
+        None when ready."""
         if self.pipeline is None:
             return "warming" if self.model_message == MODEL_LOADING else "model"
         # A camera that has never been opened yet is tried at capture; one that failed
         # stays "down" until the supervisor has it open again.
         if not self.camera.ok and self.camera.failures:
             return "camera"
+        if not self.store.has_room():
+            return "disk"
         return None
 
     def cancel(self) -> bool:
@@ -240,8 +243,8 @@ class Booth:
         floor = self.settings.storage.min_free_mb
         disk_ok = free >= floor
         disk = {"ok": disk_ok, "free_mb": round(free, 1),
-                "message": f"{free:.0f} MB free" if disk_ok
-                else f"disk almost full: {free:.0f} MB free, new photos need {floor} MB"}
+                "message": f"{free / 1024:.1f} GB free" if disk_ok
+                else f"disk almost full: {free / 1024:.2f} GB free, new photos need {floor / 1024:.2f} GB"}
         return {"ok": camera["ok"] and model["ok"] and disk["ok"] and gpio["ok"],
                 "camera": camera, "model": model, "gpio": gpio, "disk": disk,
                 "state": self.state, "last_cycle": self.last_cycle}
