@@ -183,6 +183,7 @@ def test_the_kiosk_shows_the_booths_real_state_and_keeps_the_face_clear(screens,
     page.keyboard.press("Space")
     page.wait_for_selector("#toast:not([hidden])", timeout=5000)
     assert "camera is resting — please ask the host" in page.locator("#toast").inner_text()
+    time.sleep(0.4)  # the toast has faded in
     page.screenshot(path=str(artifacts / "kiosk-camera-down-1920x1080.png"))
     assert_no_organiser_details(visible_text(page))
     assert "countdown" not in page.evaluate("() => window.__states")  # no press started a photo
@@ -195,12 +196,13 @@ def test_the_kiosk_shows_the_booths_real_state_and_keeps_the_face_clear(screens,
                            " return !p.hidden && p.naturalWidth > 0; }", timeout=15000)
     time.sleep(0.8)
     assert page.locator("#cta").is_visible() and page.locator(".kbd-hint").is_visible()
+    assert not page.locator("#toast").is_visible()  # the press made while resting is old news
     shot = page.screenshot(path=str(artifacts / "kiosk-idle-1920x1080.png"))
     assert wifi_codes(shot) == [{"T": "WPA", "S": SSID, "P": PASSWORD}]
     assert SSID in page.locator("#wifi-idle").inner_text()
     detector = screens.booth.pipeline.detector
     face = face_box(page, detector)
-    for target in ("#cta", ".cta-sub", "#wifi-idle"):
+    for target in ("#cta", ".cta-sub >> nth=0", ".kbd-hint", "#wifi-idle"):
         assert not boxes_overlap(face, page.locator(target).bounding_box()), target
 
     # 4. The countdown stays clear of the face while the guest poses.
@@ -282,6 +284,10 @@ def test_the_photo_page_puts_share_first_and_aligns_side_by_side(screens, browse
     assert share["y"] < download["y"]  # Share on its own row, above
     assert "ghost" not in (page.locator("#share").get_attribute("class") or "")
     assert "ghost" in page.locator("#download-anime").get_attribute("class")
+    assert abs(page.locator("#download-anime").bounding_box()["y"] - page.locator(
+        "#actions a.ghost >> nth=1").bounding_box()["y"]) <= 1  # both downloads on one row
+    assert page.evaluate("() => { const b = document.querySelector('.brand');"
+                         " return b.scrollWidth <= b.clientWidth; }")  # the title whole
     page.screenshot(path=str(artifacts / "phone-photo-390x844.png"), full_page=True)
     fits_width(page, 390)
 
@@ -377,6 +383,9 @@ def test_the_gallery_and_upload_pages_fit_a_phone_and_show_new_results_on_top(sc
             topbar = page.locator(".topbar").bounding_box()
             assert topbar["height"] <= 64, (width, path, topbar)  # one row
             fits_width(page, width)
+            if width >= 390:  # the event's title whole, not cut
+                assert page.evaluate("() => { const b = document.querySelector('.brand');"
+                                     " return b.scrollWidth <= b.clientWidth; }"), path
         page.context.close()
 
     page = browser.new_context(**PHONE).new_page()

@@ -88,6 +88,10 @@
     } else {
       mode = "ready";
     }
+    if (mode !== body.getAttribute("data-mode")) {  // a toast about the old state is stale now
+      clearTimeout(toastTimer);
+      $("toast").hidden = true;
+    }
     body.setAttribute("data-mode", mode);
     if (health.gpio) { body.setAttribute("data-keyboard", health.gpio.real ? "no" : "yes"); }
     show(state);
