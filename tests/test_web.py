@@ -489,3 +489,23 @@ def test_requests_wait_while_a_photo_is_made_but_never_past_the_limit(make_booth
 def test_serve_raises_when_the_port_is_taken(app, server):
     with pytest.raises(OSError):
         serve(app, "127.0.0.1", server.port, threads=2)
+
+
+# --- the Wi-Fi QR code ------------------------------------------------------------------------
+@pytest.mark.parametrize("ssid, password, hidden, expected", [
+    ("AnimeBooth", "at-least-8", False, "WIFI:T:WPA;S:AnimeBooth;P:at-least-8;;"),
+    ('a;b,c:d"e\\f', 'p;w,d:x"y\\z', False, 'WIFI:T:WPA;S:a\\;b\\,c\\:d\\"e\\\\f;P:p\\;w\\,d\\:x\\"y\\\\z;;'),
+    ("Open Café", "", False, "WIFI:T:nopass;S:Open Café;;"),
+    ("Quiet", "secret-pass", True, "WIFI:T:WPA;S:Quiet;P:secret-pass;H:true;;"),
+])
+def test_the_wifi_qr_text_escapes_what_the_format_gives_a_meaning_to(ssid, password, hidden, expected):
+    assert qr.wifi_payload(ssid, password, hidden) == expected
+
+
+def test_the_kiosk_shows_the_wifi_only_when_an_ssid_is_set(booth):
+    plain = create_app(booth).test_client().get("/kiosk").get_data(as_text=True)
+    assert 'class="wifi"' not in plain and "Join the Wi-Fi" not in plain
+    booth.settings = booth.settings.replace("network", ssid="AnimeBooth", password="at-least-8")
+    page = create_app(booth).test_client().get("/kiosk").get_data(as_text=True)
+    assert page.count('class="wifi"') == 2  # idle and result screens
+    assert "AnimeBooth" in page and "at-least-8" in page
