@@ -171,6 +171,8 @@ def test_the_kiosk_shows_the_booths_real_state_and_keeps_the_face_clear(screens,
     page.wait_for_selector("#toast:not([hidden])", timeout=5000)
     assert "warming up" in page.locator("#toast").inner_text()
     assert_no_organiser_details(visible_text(page))
+    refused = page.request.post(f"{screens.url}/api/trigger")  # a script on the Pi is told why
+    assert refused.status == 409 and "warming up" in refused.json()["reason"]
 
     # 2. The model is warm, the camera is down: "camera resting — please ask the host".
     screens.load_model()

@@ -37,6 +37,13 @@ STREAM_MAX_S = 600.0
 RETRY_MS = 2000
 
 
+#: Why /api/trigger did not start a photo, by Booth.not_ready()'s answer.
+NOT_READY_REASONS = {"warming": "the booth is warming up (the model is loading)",
+                     "model": "the anime model is not loaded; see /admin",
+                     "camera": "the camera is down; see /admin",
+                     "disk": "the disk is full; see /admin"}
+
+
 def _booth():
     return current_app.config["BOOTH"]
 
@@ -136,10 +143,11 @@ def trigger():
             if not given:
                 response.headers["WWW-Authenticate"] = 'Bearer realm="booth"'
             return response
-    started = bool(_booth().trigger("http"))
+    booth = _booth()
+    started = bool(booth.trigger("http"))
     if request.form.get("next") == "admin":
         return redirect(url_for("admin.index"))
     body = {"started": started}
     if not started:
-        body["reason"] = "a photo is already being taken"
+        body["reason"] = NOT_READY_REASONS.get(booth.not_ready(), "a photo is already being taken")
     return jsonify(body), (202 if started else 409)
