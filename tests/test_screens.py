@@ -365,12 +365,17 @@ def test_the_admin_page_puts_health_first_in_words_and_counts_from_the_store(scr
     page.screenshot(path=str(artifacts / "admin-390x844.png"), full_page=True)
 
     # A broken camera reads as words at the top, not a thin red bar.
-    screens.camera_folder.joinpath("guest.jpg").unlink()
-    screens.booth.camera.close()  # closes the open folder camera; the supervisor stays down
+    from booth.camera import CameraError
+
+    screens.camera_folder.joinpath("guest.jpg").unlink()  # the camera's only photo: unplugged
+    with pytest.raises(CameraError):
+        screens.camera.capture()
     page.reload()
     assert page.locator("#verdict").inner_text() == "Needs attention: camera."
-    assert "Camera: Not working" in page.locator("#health").inner_text()
-    fits_width(page, 390)
+    health_text = page.locator("#health").inner_text()
+    assert "Camera: Not working" in health_text
+    assert str(screens.camera_folder) in health_text  # the organiser's details are here
+    fits_width(page, 390)  # ... and the long path wraps
     page.screenshot(path=str(artifacts / "admin-camera-down-390x844.png"), full_page=True)
     page.context.close()
 
