@@ -472,7 +472,8 @@ class Booth:
             if self._stopping.is_set() and grace_end is None:
                 grace_end = min(deadline, now + SHUTDOWN_GRACE_S)
             if now >= (grace_end or deadline):
-                job.abandon()
+                if not job.abandon():
+                    break  # the photo was delivered in this very instant: show it
                 self._worker.abandon()  # a hung model call must not hold the next guest
                 why = "shutting down" if grace_end else \
                     f"processing took longer than {self.settings.cycle.process_timeout_s:g} s"
@@ -497,12 +498,11 @@ class Booth:
                 "complexity": round(float(result.complexity), 3),
                 "timings_ms": {k: round(float(v), 1) for k, v in result.timings_ms.items()},
                 "frame_size": [int(frame.shape[1]), int(frame.shape[0])]}
-        with job.lock:
-            if job.abandoned:
-                log.info("late result discarded (the cycle had already failed)")
-                return None
-            photo = self.store.save(frame, result.stylized, meta, source)
-        if job.abandoned:  # given up on while the save was still writing: take it back
+        if job.abandoned:
+            log.info("late result discarded (the cycle had already failed)")
+            return None
+        photo = self.store.save(frame, result.stylized, meta, source)
+        if not job.deliver():  # given up on while the save was writing: take it back
             self.store.delete(photo.id)
             log.info("late result %s deleted (the cycle had already failed)", photo.id)
             return None
@@ -581,21 +581,28 @@ class Booth:
 
 
 class AbandonableJob:
-    """One processing job's "given up on" flag, checked under a lock before the photo
-    is saved, so the waiting cycle and the worker agree on whether it is published."""
-
-    #: How long giving up waits for a save in progress before taking it back afterwards.
-    SAVE_WAIT_S = 2.0
+    """Whether one processing job's photo is published, decided exactly once: either the
+    worker delivers it, or the waiting cycle gives up on it first (then it is discarded).
+    Neither side waits for the other (a slow disk never holds the cycle)."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
         self.abandoned = False
+        self.delivered = False
 
-    def abandon(self) -> None:
-        acquired = self.lock.acquire(timeout=self.SAVE_WAIT_S)
-        self.abandoned = True
-        if acquired:
-            self.lock.release()
+    def abandon(self) -> bool:
+        """Give up on the job; False if its photo was already delivered."""
+        with self._lock:
+            if not self.delivered:
+                self.abandoned = True
+            return self.abandoned
+
+    def deliver(self) -> bool:
+        """Hand the stored photo over; False if the job was given up on (discard it)."""
+        with self._lock:
+            if not self.abandoned:
+                self.delivered = True
+            return self.delivered
 
 
 class UploadRefused(RuntimeError):

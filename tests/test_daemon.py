@@ -333,6 +333,37 @@ def test_a_cycle_that_timed_out_never_publishes_its_late_photo(booth_factory):
     assert booth.stats()["failures"] == 1 and booth.stats()["cycles"] == 0
 
 
+def test_a_photo_still_being_saved_when_the_cycle_gives_up_is_taken_back(booth_factory, monkeypatch):
+    booth = booth_factory(process_timeout_s=0.3, failsafe_s=0.2)
+    real_save, saved = booth.store.save, threading.Event()
+
+    def slow_save(*args, **kwargs):  # a slow SD card: the deadline passes mid-write
+        time.sleep(0.8)
+        try:
+            return real_save(*args, **kwargs)
+        finally:
+            saved.set()
+
+    monkeypatch.setattr(booth.store, "save", slow_save)
+    booth.start()
+    with booth.events.subscribe() as sub:
+        assert booth.trigger() is True
+        assert wait_for_state(sub, "failsafe", "result").data["state"] == "failsafe"
+        assert saved.wait(5)
+        time.sleep(0.3)
+    assert booth.store.count() == 0
+    assert not [p for p in booth.store.root.iterdir() if p.is_dir()]
+
+
+def test_an_abandonable_job_is_published_or_discarded_exactly_once():
+    from booth.daemon import AbandonableJob
+
+    late = AbandonableJob()
+    assert late.abandon() is True and late.deliver() is False  # given up on first: discarded
+    on_time = AbandonableJob()
+    assert on_time.deliver() is True and on_time.abandon() is False  # delivered first: shown
+
+
 def test_an_upload_that_timed_out_is_not_published_either(booth_factory, face_photo):
     pipeline = SlowPipeline(1.0)
     booth = booth_factory(pipeline, process_timeout_s=0.3)
