@@ -247,6 +247,8 @@ class Booth:
                 else f"disk almost full: {free / 1024:.2f} GB free, new photos need {floor / 1024:.2f} GB"}
         return {"ok": camera["ok"] and model["ok"] and disk["ok"] and gpio["ok"],
                 "camera": camera, "model": model, "gpio": gpio, "disk": disk,
+                # The kiosk invites presses by the same rule trigger() refuses them.
+                "not_ready": self.not_ready(),
                 "state": self.state, "last_cycle": self.last_cycle}
 
     def stats(self) -> dict:
@@ -365,6 +367,7 @@ class Booth:
         health = self.health()
         # The components only: the state has its own events.
         key = tuple((k, health[k]["ok"], health[k]["message"]) for k in ("camera", "model", "gpio", "disk"))
+        key += (health["not_ready"],)
         if key != self._last_health_key:
             self._last_health_key = key
             self.events.publish("health", **health)

@@ -162,7 +162,8 @@ def test_kiosk_shows_problems_in_plain_words_and_reconnects_after_a_restart(live
     page.goto(f"{live.url}/kiosk")
     page.wait_for_function("() => document.body.dataset.connected === 'yes'")
     health = dict(live.booth.health())
-    health.update(ok=False, camera={"ok": False, "backend": "picamera2", "message": "no camera found"},
+    health.update(ok=False, not_ready="camera",
+                  camera={"ok": False, "backend": "picamera2", "message": "no camera found"},
                   disk={"ok": False, "free_mb": 12.0, "message": "12 MB free"})
     live.booth.events.publish("health", **health)
     page.wait_for_selector("#screen-resting[aria-hidden='false']")

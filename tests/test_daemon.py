@@ -388,7 +388,9 @@ def test_health_has_the_agreed_shape_and_changes_are_published(booth_factory):
             event = sub.get(timeout=5)
             assert event is not None
     health = booth.health()
-    assert set(health) == {"ok", "camera", "model", "gpio", "disk", "state", "last_cycle"}
+    assert set(health) == {"ok", "camera", "model", "gpio", "disk", "not_ready", "state",
+                           "last_cycle"}
+    assert health["not_ready"] is None
     assert set(health["camera"]) == {"ok", "backend", "message"}
     assert set(health["model"]) == {"ok", "loading", "message"}
     assert set(health["gpio"]) == {"ok", "real", "message"}

@@ -201,9 +201,15 @@ def test_below_the_disk_floor_captures_are_refused_with_a_clear_message(tmp_path
 
 def test_the_disk_filling_during_the_save_is_a_failsafe_not_a_crash(tmp_path, photos, release, monkeypatch):
     """The check passes at the press, then the disk fills while processing runs."""
-    booth = booth_with(tmp_path, photos, release=release)
-    free = iter([10_000.0, 10_000.0])  # _check_ready, then save() finds the disk full
-    monkeypatch.setattr(booth.store, "free_mb", lambda: next(free, 1.0))
+    processing = threading.Event()
+
+    class FillingPipeline(QuickPipeline):  # the disk fills while the photo is being made
+        def process(self, rgb, **kwargs):
+            processing.set()
+            return super().process(rgb, **kwargs)
+
+    booth = booth_with(tmp_path, photos, release=release, pipeline=FillingPipeline())
+    monkeypatch.setattr(booth.store, "free_mb", lambda: 1.0 if processing.is_set() else 10_000.0)
     booth.store.settings = booth.settings.replace("storage", min_free_mb=100).storage
     booth.start()
     with booth.events.subscribe() as sub:

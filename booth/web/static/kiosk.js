@@ -79,15 +79,15 @@
   /* Health switches the idle screen; organisers' details (messages with paths or
    * exceptions) are never shown here: they are on /admin and /healthz. */
   function onHealth(health) {
-    var model = health.model || {}, camera = health.camera || {}, disk = health.disk || {};
-    if (model.loading) {
-      mode = "warming";
-    } else if (camera.ok === false || model.ok === false || disk.ok === false) {
-      mode = "resting";
-      $("resting-title").textContent = camera.ok === false ? "Camera resting" : "Booth resting";
-    } else {
-      mode = "ready";
+    // The daemon's own verdict (what a press would meet); the parts' flags otherwise.
+    var why = health.not_ready;
+    if (why === undefined) {
+      var model = health.model || {}, camera = health.camera || {}, disk = health.disk || {};
+      why = model.loading ? "warming" : camera.ok === false ? "camera"
+        : (model.ok === false || disk.ok === false) ? "model" : null;
     }
+    mode = why === "warming" ? "warming" : why ? "resting" : "ready";
+    $("resting-title").textContent = why === "camera" ? "Camera resting" : "Booth resting";
     if (mode !== body.getAttribute("data-mode")) {  // a toast about the old state is stale now
       clearTimeout(toastTimer);
       $("toast").hidden = true;
