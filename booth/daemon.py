@@ -9,7 +9,11 @@ bus (the kiosk and the gallery follow it through server-sent events)::
                      idle        failsafe ──(failsafe_s)──▶ idle
 
 * A press while a cycle runs (countdown, capture, process, failsafe) is ignored and
-  counted; a press while a result is shown starts the next cycle.
+  counted; a press while a result is shown starts the next cycle. A press the booth
+  cannot honour (model still loading or missing, camera down, disk full) starts no
+  countdown: it is refused with its reason (:meth:`Booth.not_ready`), which the kiosk
+  turns into a short, polite toast.
+* A cycle given up on (timeout, shutdown) never publishes its late photo.
 * Any exception, a camera that hangs, a model call slower than
   ``[cycle] process_timeout_s``, a full disk: the **failsafe** state shows a friendly
   message and the booth returns to idle by itself.
