@@ -9,7 +9,11 @@ bus (the kiosk and the gallery follow it through server-sent events)::
                      idle        failsafe ──(failsafe_s)──▶ idle
 
 * A press while a cycle runs (countdown, capture, process, failsafe) is ignored and
-  counted; a press while a result is shown starts the next cycle.
+  counted; a press while a result is shown starts the next cycle. A press the booth
+  cannot honour (model still loading or missing, camera down, disk full) starts no
+  countdown: it is refused with its reason (:meth:`Booth.not_ready`), which the kiosk
+  turns into a short, polite toast.
+* A cycle given up on (timeout, shutdown) never publishes its late photo.
 * Any exception, a camera that hangs, a model call slower than
   ``[cycle] process_timeout_s``, a full disk: the **failsafe** state shows a friendly
   message and the booth returns to idle by itself.
@@ -94,13 +98,16 @@ class LatencyHistogram:
             return {"buckets": [[b, c] for b, c in zip(self.bounds_s, self._cumulative)],
                     "count": self._count, "sum_s": self._sum_s}
 
+#: The model message while ``booth run`` loads the model (the kiosk says "warming up").
+MODEL_LOADING = "model loading"
+
 #: What guests read on the failsafe screen; the log line has the details.
 MESSAGES = {
     "camera": "The camera is not working right now. Please try again in a moment.",
     "model": "The anime machine is not ready. Please ask the host.",
     "disk": "The booth's memory is full. Please ask the host.",
     "timeout": "That took too long. Please try again!",
-    "error": "Oops, something went wrong. Please try again!",
+    "error": "Something went wrong. Please try again!",
 }
 
 
@@ -196,24 +203,42 @@ class Booth:
 
     # --- the web app's and the button's API -----------------------------------------
     def trigger(self, source: str = "http") -> bool:
-        """Start a cycle; False (and counted) while one is running. While the result
+        """Start a cycle; False (and counted) while one is running or the booth cannot
+        take a photo (model warming up or missing, camera down). While the result
         screen offers Print (``[print] mode = "ask"``), the press prints instead."""
         if self.state == "result" and self.prints is not None and self.prints.accept_offer():
             return True
+        not_ready = self.not_ready()
         with self._cond:
             # A press during an upload's processing (screen idle) waits for it: accepted.
             busy = (self._pending is not None or self._cycle_running
                     or self.state not in ("idle", "result") or self._stopping.is_set())
-            if busy:
+            refused = busy or not_ready is not None
+            if refused:
                 self.ignored_presses += 1
                 count = self.ignored_presses
             else:
                 self._pending = source
                 self._cond.notify_all()
-        if busy:
-            self.events.publish("press_ignored", count=count)
+        if refused:
+            # The kiosk says why in a short toast; no countdown for a photo that cannot be made.
+            self.events.publish("press_ignored", count=count, reason="busy" if busy else not_ready)
             return False
         return True
+
+    def not_ready(self) -> str | None:
+        """Why a press cannot make a photo now: "warming" (the model is loading), "model"
+        (it failed to load), "camera" (it failed and is not back yet), "disk" (full);
+        None when ready."""
+        if self.pipeline is None:
+            return "warming" if self.model_message == MODEL_LOADING else "model"
+        # A camera that has never been opened yet is tried at capture; one that failed
+        # stays "down" until the supervisor has it open again.
+        if not self.camera.ok and self.camera.failures:
+            return "camera"
+        if not self.store.has_room():
+            return "disk"
+        return None
 
     def cancel(self) -> bool:
         """Cancel a running countdown (the button held down); True if there was one."""
@@ -224,17 +249,20 @@ class Booth:
 
     def health(self) -> dict:
         camera = self.camera.status()
-        model = {"ok": self.pipeline is not None, "message": self.model_message}
+        model = {"ok": self.pipeline is not None, "message": self.model_message,
+                 "loading": self.pipeline is None and self.model_message == MODEL_LOADING}
         gpio = (self.button.status() if self.button is not None
                 else {"ok": True, "real": False, "message": "no button set up"})
         free = self.store.free_mb()
         floor = self.settings.storage.min_free_mb
         disk_ok = free >= floor
         disk = {"ok": disk_ok, "free_mb": round(free, 1),
-                "message": f"{free:.0f} MB free" if disk_ok
-                else f"disk almost full: {free:.0f} MB free, new photos need {floor} MB"}
+                "message": f"{free / 1024:.1f} GB free" if disk_ok
+                else f"disk almost full: {free / 1024:.2f} GB free, new photos need {floor / 1024:.2f} GB"}
         health = {"ok": camera["ok"] and model["ok"] and disk["ok"] and gpio["ok"],
                   "camera": camera, "model": model, "gpio": gpio, "disk": disk,
+                  # The kiosk invites presses by the same rule trigger() refuses them.
+                  "not_ready": self.not_ready(),
                   "state": self.state, "last_cycle": self.last_cycle}
         if self.prints is not None:  # a printer problem never stops the photos: not in "ok"
             health["printer"] = self.prints.health()
@@ -363,6 +391,7 @@ class Booth:
         health = self.health()
         # The components only: the state has its own events.
         key = tuple((k, health[k]["ok"], health[k]["message"]) for k in ("camera", "model", "gpio", "disk"))
+        key += (health["not_ready"],)
         if key != self._last_health_key:
             self._last_health_key = key
             self.events.publish("health", **health)
@@ -456,8 +485,13 @@ class Booth:
             raise CycleFailed("camera", str(exc)) from None
 
     def _process(self, frame: np.ndarray, source: str):
-        """Run the pipeline and store the photo on the worker thread, with a deadline."""
-        future = self._worker.submit(self._process_and_store, frame, source)
+        """Run the pipeline and store the photo on the worker thread, with a deadline.
+
+        A job given up on (timeout, shutdown) never publishes its photo: the guest was
+        told it failed, so a late result is discarded, never saved to the gallery.
+        """
+        job = AbandonableJob()
+        future = self._worker.submit(self._process_and_store, frame, source, job)
         deadline = time.monotonic() + self.settings.cycle.process_timeout_s
         grace_end = None
         while not future.done():
@@ -465,6 +499,8 @@ class Booth:
             if self._stopping.is_set() and grace_end is None:
                 grace_end = min(deadline, now + SHUTDOWN_GRACE_S)
             if now >= (grace_end or deadline):
+                if not job.abandon():
+                    break  # the photo was delivered in this very instant: show it
                 self._worker.abandon()  # a hung model call must not hold the next guest
                 why = "shutting down" if grace_end else \
                     f"processing took longer than {self.settings.cycle.process_timeout_s:g} s"
@@ -481,7 +517,7 @@ class Booth:
         except StoreFull as exc:
             raise CycleFailed("disk", str(exc)) from None
 
-    def _process_and_store(self, frame: np.ndarray, source: str):
+    def _process_and_store(self, frame: np.ndarray, source: str, job: "AbandonableJob"):
         started = time.perf_counter()
         result = self.pipeline.process(frame)
         processed = time.perf_counter()
@@ -489,7 +525,14 @@ class Booth:
                 "complexity": round(float(result.complexity), 3),
                 "timings_ms": {k: round(float(v), 1) for k, v in result.timings_ms.items()},
                 "frame_size": [int(frame.shape[1]), int(frame.shape[0])]}
+        if job.abandoned:
+            log.info("late result discarded (the cycle had already failed)")
+            return None
         photo = self.store.save(frame, result.stylized, meta, source)
+        if not job.deliver():  # given up on while the save was writing: take it back
+            self.store.delete(photo.id)
+            log.info("late result %s deleted (the cycle had already failed)", photo.id)
+            return None
         stored = time.perf_counter()
         stage_ms = {k: float(v) for k, v in result.timings_ms.items()}
         stage_ms["pipeline"] = (processed - started) * 1e3
@@ -567,6 +610,31 @@ class Booth:
             text += (f" median_generator_ms={gen:.0f} median_beyond_generator_ms={beyond:.0f}"
                      f" beyond_share={beyond / gen:.1%}")
         return text
+
+
+class AbandonableJob:
+    """Whether one processing job's photo is published, decided exactly once: either the
+    worker delivers it, or the waiting cycle gives up on it first (then it is discarded).
+    Neither side waits for the other (a slow disk never holds the cycle)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.abandoned = False
+        self.delivered = False
+
+    def abandon(self) -> bool:
+        """Give up on the job; False if its photo was already delivered."""
+        with self._lock:
+            if not self.delivered:
+                self.abandoned = True
+            return self.abandoned
+
+    def deliver(self) -> bool:
+        """Hand the stored photo over; False if the job was given up on (discard it)."""
+        with self._lock:
+            if not self.abandoned:
+                self.delivered = True
+            return self.delivered
 
 
 class UploadRefused(RuntimeError):
@@ -717,13 +785,15 @@ def run(args: argparse.Namespace) -> int:
     # What can fail for a reason the user must fix (data dir, port) comes first.
     store = _open_store(settings)
     camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera)
-    booth = Booth(settings, camera=camera, pipeline=None, store=store, model_message="model loading")
-    server = _start_web(booth, settings)  # the kiosk can say "starting" while the model warms
+    booth = Booth(settings, camera=camera, pipeline=None, store=store, model_message=MODEL_LOADING)
+    server = _start_web(booth, settings)
     camera.start()
     booth.attach_button(_make_button(booth, settings, demo=args.demo is not None))
+    # The loop runs while the model loads, so the kiosk hears "warming up" (health
+    # events) and presses meanwhile get a polite word instead of silence.
+    booth.start()
     sdnotify.notify("STATUS=loading the model")
     booth.pipeline, booth.model_message = load_pipeline(settings)
-    booth.start()
     sdnotify.notify("READY=1")
     log.info("booth ready: camera %s; %s; %s", camera.status()["message"], booth.model_message,
              booth.button.status()["message"] if booth.button else "no button")

@@ -10,6 +10,9 @@ that network (``[network] address``, e.g. ``http://10.42.0.1:8080``). Otherwise 
 booth guesses the address phones can reach: the primary IPv4 address of the machine
 (the one its default route leaves from) and ``[web] port``. The admin page shows the
 guess, so the organiser can check it before guests start scanning.
+
+The kiosk also shows a Wi-Fi QR code for ``[network] ssid`` (:func:`wifi_payload`):
+a phone on mobile data must first join the booth's network to open those URLs.
 """
 
 from __future__ import annotations
@@ -75,4 +78,31 @@ def png(url: str, *, scale: int = 10) -> bytes:
     code = segno.make(url, error=_ERROR_LEVEL)
     out = io.BytesIO()
     code.save(out, kind="png", scale=scale, border=4)
+    return out.getvalue()
+
+
+def _wifi_escape(text: str) -> str:
+    """Backslash before the characters the Wi-Fi QR format gives a meaning to."""
+    return "".join("\\" + c if c in '\\;,":' else c for c in text)
+
+
+def wifi_payload(ssid: str, password: str = "", hidden: bool = False) -> str:
+    """The text of a Wi-Fi QR code (the ``WIFI:T:WPA;S:…;P:…;;`` format that phones'
+    camera apps offer to join); an open network when ``password`` is empty."""
+    parts = [f"T:{'WPA' if password else 'nopass'}", f"S:{_wifi_escape(ssid)}"]
+    if password:
+        parts.append(f"P:{_wifi_escape(password)}")
+    if hidden:
+        parts.append("H:true")
+    return "WIFI:" + ";".join(parts) + ";;"
+
+
+def wifi_svg(settings: Settings) -> bytes | None:
+    """The QR code that joins ``[network] ssid``, as SVG; None when no network is set."""
+    network = settings.network
+    if not network.ssid:
+        return None
+    code = segno.make(wifi_payload(network.ssid, network.password, network.hidden), error=_ERROR_LEVEL)
+    out = io.BytesIO()
+    code.save(out, kind="svg", border=4, dark="#000000", light="#ffffff", omitsize=True, xmldecl=False)
     return out.getvalue()

@@ -38,6 +38,9 @@ def test_every_key_in_config_toml_has_a_comment():
     ('[generator]\nsizes = [384, 500]\n', "cfg.toml:2: [generator] sizes: 500 is not a multiple of 8"),
     ('[web]\ngallery_index = "secret"\n', 'cfg.toml:2: [web] gallery_index must be "public" or "private"'),
     ('[cycle]\ncountdown_s = true\n', "cfg.toml:2: [cycle] countdown_s: expected an integer, got True"),
+    ('[network]\nssid = "Booth"\npassword = "short"\n',
+     "cfg.toml:3: [network] password must be 8..63 characters (WPA) or empty"),
+    ('[network]\npassword = "long enough"\n', "cfg.toml:2: [network] password and hidden need an ssid"),
 ])
 def test_bad_config_is_one_line_naming_the_key(tmp_path, monkeypatch, text, expected):
     monkeypatch.chdir(tmp_path)

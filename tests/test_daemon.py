@@ -232,21 +232,151 @@ def test_holding_the_button_cancels_the_countdown(booth_factory):
     assert booth.cancel() is False  # nothing to cancel while idle
 
 
-def test_without_a_model_the_guest_gets_the_failsafe_screen_and_the_booth_returns_to_idle(booth_factory):
+def test_without_a_model_a_press_is_refused_with_a_reason_and_no_countdown(booth_factory):
     booth = booth_factory(failsafe_s=0.3)
     booth.pipeline, booth.model_message = None, "model not loaded: generator_int8.xml missing"
     booth.start()
     with booth.events.subscribe() as sub:
-        assert booth.trigger() is True
-        failsafe = wait_for_state(sub, "failsafe")
-        assert failsafe.data["message"] == MESSAGES["model"]
-        assert failsafe.data["until"] > time.time()
-        wait_for_state(sub, "idle", timeout=3)
+        assert booth.trigger() is False
+        event = sub.get(timeout=5)
+        while event is not None and event.kind != "press_ignored":
+            event = sub.get(timeout=5)
+        assert event is not None and event.data["reason"] == "model"
+        time.sleep(0.5)
+        while (event := sub.get(timeout=0.1)) is not None:
+            assert event.kind != "state" or event.data["state"] == "idle", event.data
     health = booth.health()
     assert health["ok"] is False and health["model"] == {
-        "ok": False, "message": "model not loaded: generator_int8.xml missing"}
-    assert health["last_cycle"]["ok"] is False
-    assert booth.stats()["failures"] == 1
+        "ok": False, "loading": False, "message": "model not loaded: generator_int8.xml missing"}
+    assert booth.stats()["ignored_presses"] == 1 and booth.store.count() == 0
+
+
+def test_while_the_model_loads_presses_are_refused_as_warming_up(booth_factory):
+    from booth.daemon import MODEL_LOADING
+
+    booth = booth_factory()
+    pipeline, booth.pipeline, booth.model_message = booth.pipeline, None, MODEL_LOADING
+    booth.start()
+    assert booth.health()["model"]["loading"] is True
+    with booth.events.subscribe() as sub:
+        assert booth.trigger() is False
+        event = sub.get(timeout=5)
+        while event is not None and event.kind != "press_ignored":
+            event = sub.get(timeout=5)
+        assert event.data["reason"] == "warming"
+        booth.pipeline, booth.model_message = pipeline, "model warm"  # as `booth run` does
+        assert booth.trigger() is True
+        wait_for_state(sub, "result")
+    assert booth.store.count() == 1
+
+
+def test_a_press_while_the_camera_is_down_is_refused_until_it_is_back(booth_factory, tmp_path, faces):
+    empty = tmp_path / "no-photos-yet"
+    empty.mkdir()
+    booth = booth_factory()
+    booth.camera.close()
+    booth.camera = make_booth(settings_for(tmp_path, empty), None).camera.start()
+    deadline = time.monotonic() + 5
+    while not booth.camera.failures:
+        assert time.monotonic() < deadline, "the empty folder camera never failed"
+        time.sleep(0.05)
+    booth.start()
+    with booth.events.subscribe() as sub:
+        assert booth.trigger() is False
+        event = sub.get(timeout=5)
+        while event is not None and event.kind != "press_ignored":
+            event = sub.get(timeout=5)
+        assert event.data["reason"] == "camera"
+        (empty / "guest.jpg").write_bytes((faces / "face_01.jpg").read_bytes())
+        deadline = time.monotonic() + 5
+        while not booth.camera.ok:  # the supervisor retries with its back-off
+            assert time.monotonic() < deadline, "the camera did not come back"
+            time.sleep(0.05)
+        assert booth.trigger() is True
+        wait_for_state(sub, "result")
+    assert booth.store.count() == 1 and booth.stats()["ignored_presses"] == 1
+
+
+class SlowPipeline(QuickPipeline):
+    """The real quick step, but slower than ``process_timeout_s`` (a stuck generator)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.finished = threading.Event()
+
+    def process(self, rgb, **kwargs):
+        time.sleep(self.seconds)
+        try:
+            return super().process(rgb, **kwargs)
+        finally:
+            self.finished.set()
+
+
+def test_a_cycle_that_timed_out_never_publishes_its_late_photo(booth_factory):
+    pipeline = SlowPipeline(1.0)
+    booth = booth_factory(pipeline, process_timeout_s=0.3, failsafe_s=0.2)
+    booth.start()
+    with booth.events.subscribe() as sub:
+        assert booth.trigger() is True
+        failsafe = wait_for_state(sub, "failsafe", "result")
+        assert failsafe.data["state"] == "failsafe"
+        assert failsafe.data["message"] == MESSAGES["timeout"]
+        assert pipeline.finished.wait(5)  # the abandoned worker's result arrives late...
+        time.sleep(0.5)  # ... and would have been saved and published by now
+        kinds = []
+        while (event := sub.get(timeout=0.1)) is not None:
+            kinds.append((event.kind, event.data.get("state")))
+    assert booth.store.count() == 0 and booth.store.list() == []  # ... but it was discarded
+    assert ("photo", None) not in kinds and ("state", "result") not in kinds
+    assert not [p for p in (booth.settings.data_dir / "photos").iterdir() if p.is_dir()]
+    assert booth.stats()["failures"] == 1 and booth.stats()["cycles"] == 0
+
+
+def test_a_photo_still_being_saved_when_the_cycle_gives_up_is_taken_back(booth_factory, monkeypatch):
+    booth = booth_factory(process_timeout_s=0.3, failsafe_s=0.2)
+    real_save, saved = booth.store.save, threading.Event()
+
+    def slow_save(*args, **kwargs):  # a slow SD card: the deadline passes mid-write
+        time.sleep(0.8)
+        try:
+            return real_save(*args, **kwargs)
+        finally:
+            saved.set()
+
+    monkeypatch.setattr(booth.store, "save", slow_save)
+    booth.start()
+    with booth.events.subscribe() as sub:
+        assert booth.trigger() is True
+        assert wait_for_state(sub, "failsafe", "result").data["state"] == "failsafe"
+        assert saved.wait(5)
+        time.sleep(0.3)
+    assert booth.store.count() == 0
+    assert not [p for p in booth.store.root.iterdir() if p.is_dir()]
+
+
+def test_an_abandonable_job_is_published_or_discarded_exactly_once():
+    from booth.daemon import AbandonableJob
+
+    late = AbandonableJob()
+    assert late.abandon() is True and late.deliver() is False  # given up on first: discarded
+    on_time = AbandonableJob()
+    assert on_time.deliver() is True and on_time.abandon() is False  # delivered first: shown
+
+
+def test_an_upload_that_timed_out_is_not_published_either(booth_factory, face_photo):
+    pipeline = SlowPipeline(1.0)
+    booth = booth_factory(pipeline, process_timeout_s=0.3)
+    booth.start()
+    ticket = booth.submit_upload(load_image(face_photo), client="10.0.0.7")
+    deadline = time.monotonic() + 5
+    while booth.upload_status(ticket)["state"] == "queued":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert booth.upload_status(ticket)["state"] == "failed"
+    assert pipeline.finished.wait(5)
+    time.sleep(0.5)
+    assert booth.store.count() == 0
 
 
 def test_health_has_the_agreed_shape_and_changes_are_published(booth_factory):
@@ -258,8 +388,11 @@ def test_health_has_the_agreed_shape_and_changes_are_published(booth_factory):
             event = sub.get(timeout=5)
             assert event is not None
     health = booth.health()
-    assert set(health) == {"ok", "camera", "model", "gpio", "disk", "state", "last_cycle"}
+    assert set(health) == {"ok", "camera", "model", "gpio", "disk", "not_ready", "state",
+                           "last_cycle"}
+    assert health["not_ready"] is None
     assert set(health["camera"]) == {"ok", "backend", "message"}
+    assert set(health["model"]) == {"ok", "loading", "message"}
     assert set(health["gpio"]) == {"ok", "real", "message"}
     assert set(health["disk"]) == {"ok", "free_mb", "message"} and health["disk"]["free_mb"] > 0
     assert health["state"] == "idle" and health["last_cycle"] is None

@@ -107,6 +107,7 @@ def cycle(booth, sub, timeout=15):
 @pytest.mark.parametrize("fault", ["raise", "nothing", "hang"])
 def test_a_failing_camera_gives_a_friendly_screen_and_the_next_press_works(tmp_path, photos, release, fault):
     booth = booth_with(tmp_path, photos, camera_script=[fault], release=release)
+    booth.camera.start()
     booth.start()
     with booth.events.subscribe() as sub:
         started = time.monotonic()
@@ -114,9 +115,11 @@ def test_a_failing_camera_gives_a_friendly_screen_and_the_next_press_works(tmp_p
         assert ended.data["state"] == "failsafe"
         assert ended.data["message"] == MESSAGES["camera"]
         assert time.monotonic() - started < 5  # a hung camera costs its deadline only
-        assert booth.health()["camera"]["ok"] is False
         wait_for_state(sub, "idle", timeout=5)
-        time.sleep(0.1)  # the reconnect back-off
+        deadline = time.monotonic() + 5
+        while not booth.camera.ok:  # the supervisor reconnects after its back-off
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
         assert cycle(booth, sub).data["state"] == "result"
     assert booth.health()["camera"]["ok"] is True
     assert booth.stats()["failures"] == 1 and booth.stats()["cycles"] == 1
@@ -134,8 +137,11 @@ def test_the_booth_starts_without_a_camera_and_says_so(tmp_path, photos, release
     assert health["ok"] is False and health["camera"]["ok"] is False
     assert "unplugged" in health["camera"]["message"] and "retrying" in health["camera"]["message"]
     with booth.events.subscribe() as sub:
-        ended = cycle(booth, sub)
-    assert ended.data["state"] == "failsafe" and ended.data["message"] == MESSAGES["camera"]
+        assert booth.trigger("test") is False  # no countdown for a photo that cannot be taken
+        refused = sub.get(timeout=5)
+        while refused is not None and refused.kind != "press_ignored":
+            refused = sub.get(timeout=5)
+    assert refused.data["reason"] == "camera" and booth.state == "idle"
     health_event = booth.events.latest("health")
     assert health_event is not None and health_event.data["camera"]["ok"] is False
     booth.stop()
@@ -180,11 +186,14 @@ def test_below_the_disk_floor_captures_are_refused_with_a_clear_message(tmp_path
     booth.settings = booth.settings.replace("storage", min_free_mb=500)
     booth.start()
     with booth.events.subscribe() as sub:
-        ended = cycle(booth, sub)
-    assert ended.data["state"] == "failsafe" and ended.data["message"] == MESSAGES["disk"]
+        assert booth.trigger("test") is False
+        refused = sub.get(timeout=5)
+        while refused is not None and refused.kind != "press_ignored":
+            refused = sub.get(timeout=5)
+    assert refused.data["reason"] == "disk" and booth.state == "idle"
     health = booth.health()
     assert health["ok"] is False and health["disk"]["ok"] is False
-    assert health["disk"]["free_mb"] == 80.0 and "500 MB" in health["disk"]["message"]
+    assert health["disk"]["free_mb"] == 80.0 and "0.49 GB" in health["disk"]["message"]
     assert booth.store.count() == 0
     booth.stop()
     booth.store.close()
@@ -192,9 +201,15 @@ def test_below_the_disk_floor_captures_are_refused_with_a_clear_message(tmp_path
 
 def test_the_disk_filling_during_the_save_is_a_failsafe_not_a_crash(tmp_path, photos, release, monkeypatch):
     """The check passes at the press, then the disk fills while processing runs."""
-    booth = booth_with(tmp_path, photos, release=release)
-    free = iter([10_000.0, 10_000.0])  # _check_ready, then save() finds the disk full
-    monkeypatch.setattr(booth.store, "free_mb", lambda: next(free, 1.0))
+    processing = threading.Event()
+
+    class FillingPipeline(QuickPipeline):  # the disk fills while the photo is being made
+        def process(self, rgb, **kwargs):
+            processing.set()
+            return super().process(rgb, **kwargs)
+
+    booth = booth_with(tmp_path, photos, release=release, pipeline=FillingPipeline())
+    monkeypatch.setattr(booth.store, "free_mb", lambda: 1.0 if processing.is_set() else 10_000.0)
     booth.store.settings = booth.settings.replace("storage", min_free_mb=100).storage
     booth.start()
     with booth.events.subscribe() as sub:

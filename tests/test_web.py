@@ -161,7 +161,7 @@ def test_qr_base_url_falls_back_to_the_primary_ipv4_and_port(make_booth):
     assert qr.photo_url(booth.settings, "x" * 22) == f"http://{address}:8099/p/{'x' * 22}"
     app = create_app(booth)
     admin = get(app, "/admin", LOOPBACK).get_data(as_text=True)
-    assert f'<code id="base-url">http://{address}:8099</code>' in admin
+    assert f'id="base-url">http://<wbr>{address}:8099</code>' in admin
     assert "detected automatically" in admin
 
 
@@ -284,7 +284,7 @@ def test_admin_login_statistics_delete_and_logout(app, booth):
     assert ok.status_code == 302 and ok.location == "/admin"
     page = client.get("/admin", environ_base=PHONE).get_data(as_text=True)
     assert '<span class="big" id="stat-photos">4</span>' in page
-    assert '<span class="big" id="stat-cycles">1</span>' in page
+    assert '<span class="big" id="stat-taken">4</span>' in page  # from the store: 3 + 1 cycle
     assert '<span class="big" id="stat-median">4.2 s</span>' in page  # median of 4200, 3900, 5100 ms
     assert '<span class="big" id="stat-ignored">0</span>' in page
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
@@ -489,3 +489,23 @@ def test_requests_wait_while_a_photo_is_made_but_never_past_the_limit(make_booth
 def test_serve_raises_when_the_port_is_taken(app, server):
     with pytest.raises(OSError):
         serve(app, "127.0.0.1", server.port, threads=2)
+
+
+# --- the Wi-Fi QR code ------------------------------------------------------------------------
+@pytest.mark.parametrize("ssid, password, hidden, expected", [
+    ("AnimeBooth", "at-least-8", False, "WIFI:T:WPA;S:AnimeBooth;P:at-least-8;;"),
+    ('a;b,c:d"e\\f', 'p;w,d:x"y\\z', False, 'WIFI:T:WPA;S:a\\;b\\,c\\:d\\"e\\\\f;P:p\\;w\\,d\\:x\\"y\\\\z;;'),
+    ("Open Café", "", False, "WIFI:T:nopass;S:Open Café;;"),
+    ("Quiet", "secret-pass", True, "WIFI:T:WPA;S:Quiet;P:secret-pass;H:true;;"),
+])
+def test_the_wifi_qr_text_escapes_what_the_format_gives_a_meaning_to(ssid, password, hidden, expected):
+    assert qr.wifi_payload(ssid, password, hidden) == expected
+
+
+def test_the_kiosk_shows_the_wifi_only_when_an_ssid_is_set(booth):
+    plain = create_app(booth).test_client().get("/kiosk").get_data(as_text=True)
+    assert 'class="wifi"' not in plain and "Join the Wi-Fi" not in plain
+    booth.settings = booth.settings.replace("network", ssid="AnimeBooth", password="at-least-8")
+    page = create_app(booth).test_client().get("/kiosk").get_data(as_text=True)
+    assert page.count('class="wifi"') == 2  # idle and result screens
+    assert "AnimeBooth" in page and "at-least-8" in page

@@ -241,7 +241,7 @@ def test_errors_are_one_line_and_json_for_the_api(booth):
     assert response.json == {"error": "limit must be a whole number from 1 to 100"}
     page = client.get("/p/" + "A" * 22, environ_base=PHONE)
     assert page.status_code == 404 and page.mimetype == "text/html"
-    assert "There is no photo with this link" in page.get_data(as_text=True)
+    assert "This photo is not here any more" in page.get_data(as_text=True)
     assert "Traceback" not in page.get_data(as_text=True)
 
 

@@ -56,6 +56,9 @@ class ScriptedBooth:
         finally:
             self._busy.release()
 
+    def not_ready(self) -> str | None:
+        return None  # the scripted cycle can always make a photo
+
     def health(self) -> dict:
         health = {"ok": True,
                   "camera": {"ok": True, "backend": "folder", "message": "demo photos"},

@@ -88,11 +88,24 @@ def index():
     page = int(raw) if raw.isdigit() and int(raw) >= 1 else 1
     total = booth.store.count()
     photos = booth.store.list(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    # Photo counts come from the store, so they survive restarts; the cycle figures
+    # (failures, ignored presses, timings) are the running booth's own.
+    store_counts = {"booth": booth.store.count("booth"), "upload": booth.store.count("upload")}
     return render_template(
-        "admin.html", stats=_summary(booth.stats()), health=booth.health(),
+        "admin.html", stats=_summary(booth.stats()), health=booth.health(), store_counts=store_counts,
         base_url=qr.base_url(booth.settings), base_url_detected=qr.base_url_is_detected(booth.settings),
         photos=photos, page=page, pages=max(1, -(-total // PAGE_SIZE)), total=total,
-        free_mb=booth.store.free_mb(), messages=get_flashed_messages())
+        free_gb=booth.store.free_mb() / 1024, messages=get_flashed_messages())
+
+
+@bp.get("/delete/<photo_id:photo_id>")
+def confirm_delete(photo_id: str):
+    """Deleting is for good: one more look at the photo and a second, explicit press."""
+    _require_admin()
+    photo = _booth().store.get(photo_id)
+    if photo is None:
+        abort(404, "There is no photo with this id.")
+    return render_template("admin_delete.html", photo=photo)
 
 
 @bp.post("/delete/<photo_id:photo_id>")

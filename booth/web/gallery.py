@@ -64,7 +64,9 @@ def _photo_or_404(photo_id: str):
 
 @bp.get("/p/<photo_id:photo_id>")
 def photo_page(photo_id: str):
-    photo = _photo_or_404(photo_id)
+    photo = _booth().store.get(photo_id)
+    if photo is None:  # a guest scanned a code or followed a link: they typed nothing
+        return render_template("photo_gone.html", show_gallery_link=index_allowed()), 404
     return render_template("photo.html", photo=photo, url=qr.photo_url(_booth().settings, photo.id),
                            show_gallery_link=index_allowed())
 

@@ -3,8 +3,10 @@
 The kiosk page is one HTML document that never reloads. Its script listens to
 ``/events`` (server-sent events from the daemon's :class:`~booth.events.EventBus`)
 and switches between the screens — idle with the live preview, countdown, capture,
-processing, result, friendly error — as ``state`` events arrive. A ``health`` event
-shows what is wrong in plain words (camera, model, disk, button).
+processing, result, friendly error — as ``state`` events arrive. ``health`` events
+switch the idle screen to "warming up" (the model loads) or "resting — please ask
+the host" (camera, model or disk down): guests never read an organiser's details
+(paths, exceptions); those stay on ``/admin`` and ``/healthz``.
 
 The kiosk, the live preview and the event stream are for the booth's own screen:
 they need the organiser (the Pi's own browser counts, see :mod:`booth.web.access`).
@@ -13,6 +15,7 @@ The stream carries every new photo's id, and the preview is a live camera.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Iterator
@@ -20,6 +23,7 @@ from typing import Iterator
 from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template,
                    request, session, url_for)
 
+from booth import qr
 from booth.web.access import bearer_token, check_password, csrf_ok, is_admin, is_loopback
 
 bp = Blueprint("kiosk", __name__)
@@ -33,6 +37,13 @@ STREAM_MAX_S = 600.0
 RETRY_MS = 2000
 
 
+#: Why /api/trigger did not start a photo, by Booth.not_ready()'s answer.
+NOT_READY_REASONS = {"warming": "the booth is warming up (the model is loading)",
+                     "model": "the anime model is not loaded; see /admin",
+                     "camera": "the camera is down; see /admin",
+                     "disk": "the disk is full; see /admin"}
+
+
 def _booth():
     return current_app.config["BOOTH"]
 
@@ -41,9 +52,16 @@ def _booth():
 def kiosk():
     if not is_admin():
         return redirect(url_for("admin.login", next="/kiosk"))
-    settings = _booth().settings
+    booth = _booth()
+    settings = booth.settings
+    wifi_svg = qr.wifi_svg(settings)
+    wifi = None if wifi_svg is None else {
+        "ssid": settings.network.ssid, "password": settings.network.password,
+        # Inline, so the password is only ever sent to the kiosk page (the organiser's).
+        "qr": "data:image/svg+xml;base64," + base64.b64encode(wifi_svg).decode()}
     return render_template("kiosk.html", countdown_s=settings.cycle.countdown_s,
-                           show_result_s=settings.cycle.show_result_s)
+                           show_result_s=settings.cycle.show_result_s, wifi=wifi,
+                           keyboard=not booth.health()["gpio"].get("real", False))
 
 
 def sse_message(event) -> str:
@@ -125,10 +143,11 @@ def trigger():
             if not given:
                 response.headers["WWW-Authenticate"] = 'Bearer realm="booth"'
             return response
-    started = bool(_booth().trigger("http"))
+    booth = _booth()
+    started = bool(booth.trigger("http"))
     if request.form.get("next") == "admin":
         return redirect(url_for("admin.index"))
     body = {"started": started}
     if not started:
-        body["reason"] = "a photo is already being taken"
+        body["reason"] = NOT_READY_REASONS.get(booth.not_ready(), "a photo is already being taken")
     return jsonify(body), (202 if started else 409)

@@ -9,14 +9,19 @@
   "use strict";
 
   var body = document.body;
-  var SCREENS = ["idle", "countdown", "capture", "process", "result", "failsafe"];
-  var PROBLEMS = {
-    camera: "The camera is not working",
-    model: "The anime model is not ready",
-    gpio: "The button is not connected: press Space to take a photo",
-    disk: "The booth's disk is full: new photos cannot be saved"
+  var SCREENS = ["idle", "warming", "resting", "countdown", "capture", "process", "result", "failsafe"];
+  /* What a guest reads when a press cannot make a photo (the daemon says why). */
+  var TOASTS = {
+    busy: "One at a time — your photo is on its way!",
+    warming: "Almost ready — the booth is warming up!",
+    camera: "The camera is resting — please ask the host.",
+    model: "The booth is resting — please ask the host.",
+    disk: "The booth is resting — please ask the host."
   };
   var state = "idle";
+  /* "ready", "warming" (the model loads) or "resting" (camera, model or disk down):
+   * while idle, the kiosk invites presses only when it can honour them. */
+  var mode = "ready";
   var backToIdleTimer = null;
   var resultBar = document.getElementById("result-bar");
 
@@ -26,8 +31,9 @@
     if (SCREENS.indexOf(name) < 0) { return; }
     state = name;
     body.setAttribute("data-state", name);
+    var shown = name === "idle" && mode !== "ready" ? mode : name;
     SCREENS.forEach(function (s) {
-      $("screen-" + s).setAttribute("aria-hidden", s === name ? "false" : "true");
+      $("screen-" + s).setAttribute("aria-hidden", s === shown ? "false" : "true");
     });
     if (name === "idle" || name === "countdown") { startPreview(); }
   }
@@ -70,32 +76,35 @@
     show(data.state);
   }
 
+  /* Health switches the idle screen; organisers' details (messages with paths or
+   * exceptions) are never shown here: they are on /admin and /healthz. */
   function onHealth(health) {
-    var lines = [];
-    Object.keys(PROBLEMS).forEach(function (part) {
-      var info = health[part];
-      if (info && info.ok === false) {
-        lines.push(PROBLEMS[part] + (info.message ? " (" + info.message + ")" : "") + ".");
-      }
-    });
-    var box = $("problems");
-    box.textContent = "";
-    lines.forEach(function (line) {
-      var p = document.createElement("p");
-      p.textContent = line;
-      box.appendChild(p);
-    });
-    box.hidden = lines.length === 0;
-    body.classList.toggle("camera-down", !!(health.camera && health.camera.ok === false));
+    // The daemon's own verdict (what a press would meet); the parts' flags otherwise.
+    var why = health.not_ready;
+    if (why === undefined) {
+      var model = health.model || {}, camera = health.camera || {}, disk = health.disk || {};
+      why = model.loading ? "warming" : camera.ok === false ? "camera"
+        : (model.ok === false || disk.ok === false) ? "model" : null;
+    }
+    mode = why === "warming" ? "warming" : why ? "resting" : "ready";
+    $("resting-title").textContent = why === "camera" ? "Camera resting" : "Booth resting";
+    if (mode !== body.getAttribute("data-mode")) {  // a toast about the old state is stale now
+      clearTimeout(toastTimer);
+      $("toast").hidden = true;
+    }
+    body.setAttribute("data-mode", mode);
+    if (health.gpio) { body.setAttribute("data-keyboard", health.gpio.real ? "no" : "yes"); }
+    show(state);
   }
 
   var toastTimer = null;
-  function showToast() {
-    if (state === "idle") { return; }  // a press while idle starts a photo: nothing to explain
+  function showToast(reason) {
+    if (reason === "busy" && state === "idle") { return; }  // a photo is starting anyway
     var toast = $("toast");
+    toast.textContent = TOASTS[reason] || TOASTS.busy;
     toast.hidden = false;
     clearTimeout(toastTimer);
-    toastTimer = setTimeout(function () { toast.hidden = true; }, 2000);
+    toastTimer = setTimeout(function () { toast.hidden = true; }, 2500);
   }
 
   /* --- the event stream, reconnecting with a gentle back-off ------------------ */
@@ -111,7 +120,9 @@
     });
     source.addEventListener("state", function (e) { onState(JSON.parse(e.data).data); });
     source.addEventListener("health", function (e) { onHealth(JSON.parse(e.data).data); });
-    source.addEventListener("press_ignored", function () { showToast(); });
+    source.addEventListener("press_ignored", function (e) {
+      showToast(JSON.parse(e.data).data.reason || "busy");
+    });
     // Other parts of the screen (print.js) follow these events as DOM events.
     ["state", "print_offer", "print", "printer"].forEach(function (kind) {
       source.addEventListener(kind, function (e) {

@@ -16,7 +16,9 @@
 
   var share = document.getElementById("share");
   if (!navigator.share || !article) { return; }
+  // The phone can share: Share is the main action, the downloads step back.
   share.hidden = false;
+  document.getElementById("download-anime").classList.add("ghost");
   share.addEventListener("click", function () {
     var url = article.getAttribute("data-url");
     var title = article.getAttribute("data-title");

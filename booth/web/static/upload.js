@@ -15,6 +15,9 @@
   var POLL_MS = 1000;
   var waiting = [];   // items chosen and not sent yet
   var busy = false;
+  // Choosing a photo sends it: a "Send" button is only needed while a PIN is missing.
+  sendButton.hidden = !pin;
+  if (pin) { chosen.textContent = "Type the event PIN, choose your photos, then Send."; }
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -37,7 +40,7 @@
     var msg = el("p", "item-msg", "Ready to send.");
     var result = el("div", "item-result");
     li.appendChild(name); li.appendChild(bar); li.appendChild(msg); li.appendChild(result);
-    list.appendChild(li);
+    list.insertBefore(li, list.firstChild);  // the newest on top, where the eye is
     var item = { file: file, li: li, bar: bar, msg: msg, result: result };
     if (maxBytes && file.size > maxBytes) {
       setMessage(item, "This photo is " + (file.size / 1e6).toFixed(1) + " MB; the booth takes photos up to " +
@@ -55,6 +58,7 @@
       chosen.textContent = waiting.length ? waiting.length + " photo" + (waiting.length === 1 ? "" : "s") +
         " ready to send." : "No photo chosen yet.";
       if (waiting.length && !busy && (!pin || pin.value)) { sendAll(); }
+      else if (waiting.length && pin && !pin.value) { chosen.textContent = "Type the event PIN, then Send."; pin.focus(); }
     });
   });
 
