@@ -370,9 +370,10 @@ class NetworkSettings:
                "channel must be 1..13 (2.4 GHz) or 36, 40, 44, 48 (5 GHz)")
         _check(self.country == "" or re.fullmatch(r"[A-Z]{2}", self.country) is not None,
                'country must be a two-letter code in capitals, like "DE" or "US"')
-        _check(self.password == "" or 8 <= len(self.password) <= 63,
+        # With hotspot = true the stricter WPA2 rule below names the problem.
+        _check(self.hotspot or self.password == "" or 8 <= len(self.password) <= 63,
                "password must be 8..63 characters (WPA) or empty for an open network")
-        _check(self.ssid != "" or (self.password == "" and not self.hidden),
+        _check(self.hotspot or self.ssid != "" or (self.password == "" and not self.hidden),
                "password and hidden need an ssid")
         _check(is_private_ipv4(self.address), 'address must be a private IPv4 address like "10.42.0.1"')
         _check(re.fullmatch(r"[A-Za-z0-9_.-]{1,15}", self.interface) is not None,
