@@ -203,6 +203,14 @@ def _framing(rect: np.ndarray, rotation: np.ndarray, out_hw: tuple[int, int],
     return Framing(matrix=matrix, shape=(int(out_h), int(out_w)), angle_deg=float(angle), mode=mode)
 
 
+def resized(framing: Framing, shape: tuple[int, int]) -> Framing:
+    """The same region of the frame rendered at another (height, width)."""
+    height, width = shape
+    scales = np.array([[width / framing.shape[1]], [height / framing.shape[0]]])
+    return Framing(matrix=framing.matrix * scales, shape=(int(height), int(width)),
+                   angle_deg=framing.angle_deg, mode=framing.mode)
+
+
 def crop_inside(framing: Framing, frame_hw: tuple[int, int]) -> bool:
     """True when the whole crop comes from inside the photo (its corners do)."""
     out_h, out_w = framing.shape
