@@ -86,31 +86,37 @@ def guide_slopes(photo_grey: np.ndarray, anime: np.ndarray, radius: int = GUIDE_
     """Per pixel and channel, the slope ``a`` of the local fit anime ≈ a · photo + b.
 
     The guided filter's first coefficient (box-filtered over the same window, as
-    the guided filter does), for an H×W grey photo and an H×W×3 anime image.
+    the guided filter does), for an H×W float32 grey photo and an H×W×3 anime image.
     """
     mean_i = _box(photo_grey, radius)
-    var_i = _box(photo_grey * photo_grey, radius) - mean_i * mean_i
-    slopes = np.empty(anime.shape, np.float32)
-    for c in range(anime.shape[2]):
-        p = anime[..., c].astype(np.float32)
-        cov = _box(photo_grey * p, radius) - mean_i * _box(p, radius)
-        slopes[..., c] = _box(cov / (var_i + eps), radius)
+    var_i = cv2.subtract(_box(cv2.multiply(photo_grey, photo_grey), radius),
+                         cv2.multiply(mean_i, mean_i))
+    var_i += eps
+    anime = anime.astype(np.float32)
+    mean_p = _box(anime, radius)
+    product = cv2.multiply(anime, cv2.merge([photo_grey] * anime.shape[2]))
+    cov = cv2.subtract(_box(product, radius), cv2.multiply(mean_p, cv2.merge([mean_i] * anime.shape[2])))
+    slopes = _box(cv2.divide(cov, cv2.merge([var_i] * anime.shape[2])), radius)
     return np.clip(slopes, 0.0, SLOPE_MAX, out=slopes)
 
 
-def snap_shift(grey: np.ndarray, radius: int, strength: float = SNAP_STRENGTH) -> np.ndarray:
-    """Per pixel, the luminance shift that moves it ``strength`` of the way to its
-    window's nearer extreme, fading in with the window's contrast (float32 H×W).
+def _snap_weights(strength: float) -> np.ndarray:
+    """For each local contrast 0..255 (grey levels), the snapping strength there."""
+    contrast = np.arange(256, dtype=np.float32)
+    return np.clip((contrast - SNAP_FROM) * (strength / SNAP_OVER), 0.0, strength).astype(np.float32)
 
-    The same shift goes to all three channels, so edges get no colour fringes.
+
+def snap_shift(grey: np.ndarray, radius: int, strength: float = SNAP_STRENGTH) -> np.ndarray:
+    """Per pixel, the luminance shift (float32) that moves it ``strength`` of the way to
+    its window's nearer extreme, fading in with the window's contrast, for a uint8 H×W
+    luminance. The same shift goes to all three channels, so edges get no colour fringes.
     """
     kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     low, high = cv2.erode(grey, kernel), cv2.dilate(grey, kernel)
-    contrast = cv2.subtract(high, low)
+    weight = cv2.LUT(cv2.subtract(high, low), _snap_weights(strength))
     nearer_low = cv2.compare(cv2.subtract(grey, low), cv2.subtract(high, grey), cv2.CMP_LT)
     target = cv2.copyTo(low, nearer_low, high)
-    weight = cv2.max(cv2.min((contrast - SNAP_FROM) * (strength / SNAP_OVER), strength), 0.0)
-    return cv2.multiply(cv2.subtract(target, grey), weight)
+    return cv2.multiply(cv2.subtract(target, grey, dtype=cv2.CV_16S), weight, dtype=cv2.CV_32F)
 
 
 def upsample(generated: np.ndarray, crop: np.ndarray, guide: np.ndarray) -> np.ndarray:
@@ -127,18 +133,19 @@ def upsample(generated: np.ndarray, crop: np.ndarray, guide: np.ndarray) -> np.n
     size = (width, height)
     small_grey = _grey(crop)
     slopes = guide_slopes(small_grey, generated)
-    detail = cv2.subtract(_grey(guide), cv2.resize(small_grey, size, interpolation=cv2.INTER_LINEAR))
-    # One full-resolution plane at a time (OpenCV's vectorised kernels, no 3-channel
-    # float temporaries): the memory a 12 MP frame's result needs stays small.
-    channels = []
+    smooth = cv2.resize(small_grey, size, interpolation=cv2.INTER_LINEAR)
+    detail = cv2.subtract(cv2.cvtColor(guide, cv2.COLOR_RGB2GRAY), smooth, dtype=cv2.CV_32F)
+    # One full-resolution plane at a time (no 3-channel float temporaries), so the
+    # memory a 12 MP frame's result needs stays small.
+    channels, slope = [], smooth
     for c in range(3):
         channel = cv2.resize(generated[..., c].astype(np.float32), size, interpolation=cv2.INTER_CUBIC)
-        slope = cv2.resize(slopes[..., c], size, interpolation=cv2.INTER_LINEAR)
+        cv2.resize(slopes[..., c], size, dst=slope, interpolation=cv2.INTER_LINEAR)
         cv2.accumulateProduct(slope, detail, channel)
         channels.append(channel)
-    del detail, slope
+    del detail, slope, smooth
     grey = cv2.addWeighted(cv2.addWeighted(channels[0], 0.299, channels[1], 0.587, 0.0), 1.0,
-                           channels[2], 0.114, 0.0)
+                           channels[2], 0.114, 0.0, dtype=cv2.CV_8U)
     factor = max(height, width) / max(generated.shape[:2])
     shift = snap_shift(grey, max(1, round(factor / 2)))
     return cv2.merge([cv2.add(channel, shift, dtype=cv2.CV_8U) for channel in channels])

@@ -1,0 +1,324 @@
+"""``booth eval upscale [DIR...] [--json FILE]``: is the full-resolution portrait worth it?
+
+For each photo the whole pipeline runs (the generator at the policy's size, the
+result at ``[storage] result_long_side`` but never beyond the crop's own resolution),
+then:
+
+* **faithful**: the result, shrunk back to the generator's size (area average), against
+  the generator's own output: PSNR in dB;
+* **sharper**: mean gradient magnitude of the result over that of a bicubic upscale of
+  the generator's output to the same pixels, and the same ratio for the guide (the
+  photo at full resolution over a bicubic upscale of the crop the generator saw): how
+  much finer detail the photo itself holds, the ceiling of anything guided by it;
+* **no halos**: around strong edges (the bicubic upscale's top 5 % of gradients, and
+  2 px around them) how far the result leaves the range of values the bicubic upscale
+  has within 3 px: mean and 99th percentile, in grey levels;
+* **faces**: the detector on the generator's output and on the result, each face of
+  the frame mapped into each: faces found again and their landmark error (NME);
+* **cost**, on a 12-megapixel frame made from the first portrait: the upscale step (the
+  full-resolution render of the crop and the upsampling) against the generator at its
+  largest size, timed back to back in this process, and the growth of peak memory (RSS)
+  during the upscale step.
+
+Photos whose crop is no larger in the photo than the generator's size are kept at
+that size (nothing to upsample from); they are listed but not counted in the targets.
+Without DIR it uses the shared photo set's ``faces/`` and ``groups/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from booth import PROJECT_ROOT, config, framing
+
+#: The issue's targets, checked in the summary.
+TARGETS = {
+    "psnr_min_db": (">=", 35.0),
+    "gradient_ratio_mean": (">=", 1.3),
+    "faces_found_not_fewer": ("==", True),
+    "faces_nme_not_worse": ("==", True),
+    "cost_share": ("<=", 0.10),
+    "rss_growth_mb": ("<=", 100.0),
+}
+#: Strong edges: this top share of the bicubic upscale's gradients.
+STRONG_EDGE_SHARE = 0.05
+#: A 12-megapixel camera frame (4:3, like the Pi camera's stills), height × width.
+FRAME_12MP = (3000, 4000)
+#: Back-to-back timing rounds for the cost (medians).
+COST_ROUNDS = 5
+
+
+# --- measures --------------------------------------------------------------------------
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of two uint8 images of one shape, in dB (inf if equal)."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * float(np.log10(255.0 ** 2 / mse))
+
+
+def gradient_magnitude(rgb: np.ndarray) -> np.ndarray:
+    """Per pixel, the luminance gradient magnitude in grey levels per pixel (Sobel / 8)."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+    return cv2.magnitude(gx, gy) / 8
+
+
+def gradient_ratio(image: np.ndarray, reference: np.ndarray) -> float:
+    """Mean gradient magnitude of ``image`` over that of ``reference`` (same shape)."""
+    return float(gradient_magnitude(image).mean() / max(gradient_magnitude(reference).mean(), 1e-9))
+
+
+def edge_overshoot(image: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    """How far ``image`` leaves ``reference``'s local range around its strong edges:
+    (mean, 99th percentile) in grey levels. A halo or ringing shows as a large value."""
+    gradient = gradient_magnitude(reference)
+    strong = (gradient >= np.quantile(gradient, 1 - STRONG_EDGE_SHARE)).astype(np.uint8)
+    near = cv2.dilate(strong, np.ones((5, 5), np.uint8)) > 0
+    ref = cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    out = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    window = np.ones((7, 7), np.uint8)
+    beyond = np.maximum(out - cv2.dilate(ref, window), 0) + np.maximum(cv2.erode(ref, window) - out, 0)
+    values = beyond[near]
+    if values.size == 0:
+        return 0.0, 0.0
+    return float(values.mean()), float(np.percentile(values, 99))
+
+
+def faces_in(detector, image: np.ndarray, shot: framing.Framing, faces) -> tuple[int, list[float]]:
+    """The frame's faces found again in ``image`` (rendered with ``shot``): (count, NMEs)."""
+    from booth.evaluate import match_faces, nme
+
+    expected = [shot.map_face(f) for f in faces]
+    found = detector.detect(image)
+    pairs = match_faces(expected, found)
+    return len(pairs), [nme(expected[i], found[j]) for i, j in pairs]
+
+
+def evaluate_photo(pipeline, rgb: np.ndarray) -> dict:
+    """One photo through the pipeline, measured (the per-image record without "file")."""
+    result = pipeline.process(rgb)
+    generated, stylized = result.generated, result.stylized
+    gen_h, gen_w = generated.shape[:2]
+    out_h, out_w = stylized.shape[:2]
+    record = {"generator_size": f"{gen_w}x{gen_h}", "result_size": f"{out_w}x{out_h}",
+              "factor": round(max(out_h, out_w) / max(gen_h, gen_w), 2),
+              "upscale_ms": round(result.timings_ms["upscale"], 1),
+              "generator_ms": round(result.timings_ms["generator"], 1)}
+    found_gen, nme_gen = faces_in(pipeline.detector, generated, result.crop_framing, result.faces)
+    found_full, nme_full = faces_in(pipeline.detector, stylized, result.framing, result.faces)
+    record.update(faces=len(result.faces), found_generated=found_gen, found_result=found_full,
+                  nme_generated=round(float(np.mean(nme_gen)), 4) if nme_gen else None,
+                  nme_result=round(float(np.mean(nme_full)), 4) if nme_full else None)
+    if (out_h, out_w) == (gen_h, gen_w):
+        return record
+    bicubic = cv2.resize(generated, (out_w, out_h), interpolation=cv2.INTER_CUBIC)
+    shrunk = cv2.resize(stylized, (gen_w, gen_h), interpolation=cv2.INTER_AREA)
+    guide = framing.warp(rgb, result.framing)
+    crop_up = cv2.resize(result.crop, (out_w, out_h), interpolation=cv2.INTER_CUBIC)
+    over_mean, over_p99 = edge_overshoot(stylized, bicubic)
+    record.update(psnr_db=round(psnr(shrunk, generated), 2),
+                  gradient_ratio=round(gradient_ratio(stylized, bicubic), 3),
+                  guide_gradient_ratio=round(gradient_ratio(guide, crop_up), 3),
+                  overshoot_mean=round(over_mean, 2), overshoot_p99=round(over_p99, 1))
+    return record
+
+
+def _rss_kib(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (VmHWM) of this process; False if not allowed."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def measure_cost(pipeline, rgb: np.ndarray, rounds: int = COST_ROUNDS) -> dict:
+    """The upscale step on a 12 MP frame made from ``rgb``, against the generator at its
+    largest size, alternated in this process so a busy machine slows both alike."""
+    frame_h, frame_w = FRAME_12MP if rgb.shape[1] >= rgb.shape[0] else FRAME_12MP[::-1]
+    frame = cv2.resize(rgb, (frame_w, frame_h), interpolation=cv2.INTER_LINEAR)
+    largest = max(pipeline.settings.generator.sizes)
+    result = pipeline.process(frame, size=largest)
+    shot, crop, generated = result.crop_framing, result.crop, result.generated
+    generator_ms, upscale_ms, growth_kib = [], [], []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        pipeline.generator.stylize(crop)
+        generator_ms.append((time.perf_counter() - started) * 1000)
+        reset = _reset_peak_rss()
+        before = _rss_kib("VmRSS")
+        started = time.perf_counter()
+        image, _ = pipeline.upscale(frame, shot, crop, generated)
+        upscale_ms.append((time.perf_counter() - started) * 1000)
+        peak = _rss_kib("VmHWM")
+        if reset and before is not None and peak is not None:
+            growth_kib.append(peak - before)
+        del image
+    generator = statistics.median(generator_ms)
+    upscale = statistics.median(upscale_ms)
+    return {"frame": f"{frame_w}x{frame_h}", "result_size": f"{result.stylized.shape[1]}x"
+            f"{result.stylized.shape[0]}", "generator_size": f"{crop.shape[1]}x{crop.shape[0]}",
+            "generator_ms": round(generator, 1), "upscale_ms": round(upscale, 1),
+            "cost_share": round(upscale / generator, 4),
+            "rss_growth_mb": round(max(growth_kib) / 1024, 1) if growth_kib else None}
+
+
+def summarize(records: list[dict], cost: dict | None) -> dict:
+    """Means, worst cases and the targets over the per-image records."""
+    upscaled = [r for r in records if "psnr_db" in r]
+    summary: dict = {"images": len(records), "upscaled": len(upscaled),
+                     "kept_at_generator_size": [r["file"] for r in records if "psnr_db" not in r]}
+    if upscaled:
+        def mean(key):
+            return round(statistics.fmean(r[key] for r in upscaled), 3)
+        summary.update(
+            factor_mean=mean("factor"), psnr_min_db=min(r["psnr_db"] for r in upscaled),
+            psnr_mean_db=mean("psnr_db"), gradient_ratio_mean=mean("gradient_ratio"),
+            gradient_ratio_min=min(r["gradient_ratio"] for r in upscaled),
+            guide_gradient_ratio_mean=mean("guide_gradient_ratio"),
+            overshoot_mean=mean("overshoot_mean"),
+            overshoot_p99_max=max(r["overshoot_p99"] for r in upscaled))
+    nme_gen = [r["nme_generated"] for r in records if r["nme_generated"] is not None]
+    nme_full = [r["nme_result"] for r in records if r["nme_result"] is not None]
+    summary.update(
+        faces=sum(r["faces"] for r in records),
+        found_generated=sum(r["found_generated"] for r in records),
+        found_result=sum(r["found_result"] for r in records),
+        nme_generated_mean=round(statistics.fmean(nme_gen), 4) if nme_gen else None,
+        nme_result_mean=round(statistics.fmean(nme_full), 4) if nme_full else None)
+    summary["faces_found_not_fewer"] = summary["found_result"] >= summary["found_generated"]
+    if nme_gen and nme_full:
+        summary["faces_nme_not_worse"] = summary["nme_result_mean"] <= summary["nme_generated_mean"]
+    if cost:
+        summary.update(cost)
+    checks = {">=": lambda v, t: v >= t, "<=": lambda v, t: v <= t, "==": lambda v, t: v == t}
+    summary["targets"] = {name: checks[op](summary[name], limit)
+                          for name, (op, limit) in TARGETS.items() if summary.get(name) is not None}
+    return summary
+
+
+# --- the command -----------------------------------------------------------------------
+
+def add_upscale_parser(sub) -> None:
+    p = sub.add_parser("upscale", help="the full-resolution result: fidelity, sharpness, "
+                       "faces, cost", description=__doc__.split("\n\n")[0])
+    p.add_argument("dirs", nargs="*", metavar="DIR",
+                   help="folders of photos (default: the shared faces/ and groups/)")
+    p.add_argument("--json", metavar="FILE", help="also write per-image records + summary here")
+    p.add_argument("--config", metavar="FILE", help="booth config file (default: config.toml)")
+    p.add_argument("--no-cost", action="store_true", help="skip the 12 MP cost measurement")
+    p.set_defaults(_eval=run_upscale)
+
+
+def _photo_files(names: list[str]) -> list[tuple[str, Path]]:
+    from booth.cli import UserError
+    from booth.evaluate import IMAGE_SUFFIXES
+
+    if names:
+        dirs = [Path(n) for n in names]
+    else:
+        root = Path(os.environ.get("BOOTH_PHOTOS") or PROJECT_ROOT.parent / "shared" / "photos")
+        dirs = [root / "faces", root / "groups"]
+    for d in dirs:
+        if not d.is_dir():
+            raise UserError(f"{d}: not a folder of photos")
+    files = [(d.name, p) for d in dirs for p in sorted(d.iterdir())
+             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise UserError(f"no photos ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, dirs))}")
+    return files
+
+
+def run_upscale(args: argparse.Namespace) -> int:
+    import sys
+
+    from booth.images import ImageError, load_image
+    from booth.pipeline import Pipeline
+
+    files = _photo_files(args.dirs)
+    settings = config.load(args.config)
+    if settings.storage.result_long_side == 0:
+        from booth.cli import UserError
+        raise UserError("[storage] result_long_side is 0 (the generator's size): nothing to measure")
+    pipeline = Pipeline.from_settings(settings)
+    print(f"{'file':28} {'gen':>7} {'result':>9} {'x':>4} {'PSNR':>5} {'grad':>5} {'guide':>5} "
+          f"{'over':>5} {'p99':>4} {'faces':>7} {'NME gen/full':>13} {'ms':>4}")
+    records, portrait = [], None
+    for folder, path in files:
+        name = f"{folder}/{path.name}"
+        try:
+            rgb = load_image(path, max_pixels=settings.upload.max_pixels)
+        except ImageError as exc:
+            print(f"{name:28} skipped: {exc}", file=sys.stderr)
+            continue
+        record = {"file": name, **evaluate_photo(pipeline, rgb)}
+        records.append(record)
+        if portrait is None and record["faces"] == 1:
+            portrait = rgb
+        print(_row(record), flush=True)
+    cost = None
+    if not args.no_cost and records:
+        cost = measure_cost(pipeline, portrait if portrait is not None else rgb)
+    summary = summarize(records, cost)
+    _print_summary(summary)
+    if args.json:
+        from booth.evaluate import write_json
+
+        write_json(Path(args.json), {"images": records, "summary": summary})
+    return 0
+
+
+def _row(r: dict) -> str:
+    def num(key, spec):
+        return format(r[key], spec) if r.get(key) is not None else "-"
+    nmes = f"{num('nme_generated', '.3f')}/{num('nme_result', '.3f')}"
+    return (f"{r['file'][-28:]:28} {r['generator_size']:>7} {r['result_size']:>9} "
+            f"{r['factor']:>4.2f} {num('psnr_db', '.1f'):>5} {num('gradient_ratio', '.2f'):>5} "
+            f"{num('guide_gradient_ratio', '.2f'):>5} {num('overshoot_mean', '.2f'):>5} "
+            f"{num('overshoot_p99', '.0f'):>4} {r['found_generated']:>3}/{r['found_result']:<3} "
+            f"{nmes:>13} {r['upscale_ms']:>4.0f}")
+
+
+def _print_summary(s: dict) -> None:
+    print()
+    print(f"images {s['images']}, upscaled {s['upscaled']} (mean factor {s.get('factor_mean')}); "
+          f"kept at the generator's size (crop no larger in the photo): "
+          f"{len(s['kept_at_generator_size'])}")
+    if s["upscaled"]:
+        print(f"faithful: PSNR of the result shrunk back vs the generator's output: min "
+              f"{s['psnr_min_db']} dB, mean {s['psnr_mean_db']} dB")
+        print(f"sharper: mean gradient vs bicubic {s['gradient_ratio_mean']}x (min "
+              f"{s['gradient_ratio_min']}x); the photo itself vs its bicubic re-upscale "
+              f"{s['guide_gradient_ratio_mean']}x")
+        print(f"halos: overshoot at strong edges mean {s['overshoot_mean']}, worst 99th "
+              f"percentile {s['overshoot_p99_max']} grey levels")
+    print(f"faces: {s['faces']} in the photos, found again in the generator's output "
+          f"{s['found_generated']}, in the result {s['found_result']}; NME mean "
+          f"{s['nme_generated_mean']} vs {s['nme_result_mean']}")
+    if "cost_share" in s:
+        print(f"cost on a {s['frame']} frame ({s['generator_size']} -> {s['result_size']}): upscale "
+              f"{s['upscale_ms']} ms vs generator {s['generator_ms']} ms = "
+              f"{100 * s['cost_share']:.1f}% (back to back, medians of {COST_ROUNDS}); peak RSS "
+              f"growth {s['rss_growth_mb']} MB")
+    failed = [k for k, ok in s["targets"].items() if not ok]
+    print("targets: " + ("all met" if not failed else "NOT met: " + ", ".join(failed))
+          + f" ({len(s['targets'])} checked)")
