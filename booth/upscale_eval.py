@@ -12,7 +12,8 @@ then:
   much finer detail the photo itself holds, the ceiling of anything guided by it;
 * **no halos**: around strong edges (the bicubic upscale's top 5 % of gradients, and
   2 px around them) how far the result leaves the range of values the bicubic upscale
-  has within 3 px: mean and 99th percentile, in grey levels;
+  has within twice the upscale factor (the width of its blurred ramps): brighter than
+  the bright side or darker than the dark side. Mean and 99th percentile, grey levels;
 * **faces**: the detector on the generator's output and on the result, each face of
   the frame mapped into each: faces found again and their landmark error (NME);
 * **cost**, on a 12-megapixel frame made from the first portrait: the upscale step (the
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import time
@@ -77,20 +79,28 @@ def gradient_ratio(image: np.ndarray, reference: np.ndarray) -> float:
     return float(gradient_magnitude(image).mean() / max(gradient_magnitude(reference).mean(), 1e-9))
 
 
-def edge_overshoot(image: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
-    """How far ``image`` leaves ``reference``'s local range around its strong edges:
-    (mean, 99th percentile) in grey levels. A halo or ringing shows as a large value."""
+def edge_overshoot(image: np.ndarray, reference: np.ndarray, radius: int = 3) -> tuple[float, float]:
+    """How far ``image`` leaves ``reference``'s range around its strong edges: (mean,
+    99th percentile) in grey levels. The range is taken over ``radius`` pixels, enough
+    to span the reference's blurred ramp to the flat sides, so a crisper edge stays
+    inside it and only a halo or ringing (brighter than the bright side, darker than
+    the dark side) counts."""
     gradient = gradient_magnitude(reference)
     strong = (gradient >= np.quantile(gradient, 1 - STRONG_EDGE_SHARE)).astype(np.uint8)
     near = cv2.dilate(strong, np.ones((5, 5), np.uint8)) > 0
     ref = cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY).astype(np.float32)
     out = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    window = np.ones((7, 7), np.uint8)
+    window = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     beyond = np.maximum(out - cv2.dilate(ref, window), 0) + np.maximum(cv2.erode(ref, window) - out, 0)
     values = beyond[near]
     if values.size == 0:
         return 0.0, 0.0
     return float(values.mean()), float(np.percentile(values, 99))
+
+
+def ramp_radius(factor: float) -> int:
+    """The window (radius, pixels) over which a bicubic upscale by ``factor`` spreads an edge."""
+    return max(3, math.ceil(2 * factor))
 
 
 def faces_in(detector, image: np.ndarray, shot: framing.Framing, faces) -> tuple[int, list[float]]:
@@ -124,7 +134,7 @@ def evaluate_photo(pipeline, rgb: np.ndarray) -> dict:
     shrunk = cv2.resize(stylized, (gen_w, gen_h), interpolation=cv2.INTER_AREA)
     guide = framing.warp(rgb, result.framing)
     crop_up = cv2.resize(result.crop, (out_w, out_h), interpolation=cv2.INTER_CUBIC)
-    over_mean, over_p99 = edge_overshoot(stylized, bicubic)
+    over_mean, over_p99 = edge_overshoot(stylized, bicubic, ramp_radius(record["factor"]))
     record.update(psnr_db=round(psnr(shrunk, generated), 2),
                   gradient_ratio=round(gradient_ratio(stylized, bicubic), 3),
                   guide_gradient_ratio=round(gradient_ratio(guide, crop_up), 3),
@@ -132,23 +142,45 @@ def evaluate_photo(pipeline, rgb: np.ndarray) -> dict:
     return record
 
 
-def _rss_kib(field: str) -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
+#: Run in a fresh Python: the peak RSS growth of the upscale step on a 12 MP frame, in
+#: KiB. A fresh process, because a long-running one reuses memory its allocator kept
+#: from earlier photos and would hide the growth. The content does not change the
+#: memory, so the generator's output is stood in for by the crop itself.
+_RSS_PROBE = """
+import sys
+import numpy as np
+from booth import config, framing, upsample
+from booth.generator import working_shape
+
+def kib(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+
+height, width, size, long_side = map(int, sys.argv[1:5])
+settings = config.defaults()
+frame = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+shot = framing.plan((height, width), [], working_shape(size, settings.face.aspect), settings.face)
+crop = framing.warp(frame, shot)
+shape = upsample.result_shape(shot.shape, shot.scale, long_side)
+before = kib("VmRSS")
+open("/proc/self/clear_refs", "w").write("5")
+image = upsample.upsample(crop, crop, framing.warp(frame, framing.resized(shot, shape)))
+print(kib("VmHWM") - before, image.shape[0], image.shape[1])
+"""
+
+
+def rss_growth_mb(frame_hw: tuple[int, int], size: int, long_side: int) -> float | None:
+    """Peak RSS growth (MiB) of the upscale step on a frame of ``frame_hw`` (a fresh
+    process); None where the kernel does not let a process reset its peak."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _RSS_PROBE, *map(str, (*frame_hw, size, long_side))],
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
         return None
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS mark (VmHWM) of this process; False if not allowed."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
+    return round(int(done.stdout.split()[0]) / 1024, 1)
 
 
 def measure_cost(pipeline, rgb: np.ndarray, rounds: int = COST_ROUNDS) -> dict:
@@ -159,27 +191,22 @@ def measure_cost(pipeline, rgb: np.ndarray, rounds: int = COST_ROUNDS) -> dict:
     largest = max(pipeline.settings.generator.sizes)
     result = pipeline.process(frame, size=largest)
     shot, crop, generated = result.crop_framing, result.crop, result.generated
-    generator_ms, upscale_ms, growth_kib = [], [], []
+    generator_ms, upscale_ms = [], []
     for _ in range(rounds):
         started = time.perf_counter()
         pipeline.generator.stylize(crop)
         generator_ms.append((time.perf_counter() - started) * 1000)
-        reset = _reset_peak_rss()
-        before = _rss_kib("VmRSS")
         started = time.perf_counter()
-        image, _ = pipeline.upscale(frame, shot, crop, generated)
+        pipeline.upscale(frame, shot, crop, generated)
         upscale_ms.append((time.perf_counter() - started) * 1000)
-        peak = _rss_kib("VmHWM")
-        if reset and before is not None and peak is not None:
-            growth_kib.append(peak - before)
-        del image
     generator = statistics.median(generator_ms)
     upscale = statistics.median(upscale_ms)
     return {"frame": f"{frame_w}x{frame_h}", "result_size": f"{result.stylized.shape[1]}x"
             f"{result.stylized.shape[0]}", "generator_size": f"{crop.shape[1]}x{crop.shape[0]}",
             "generator_ms": round(generator, 1), "upscale_ms": round(upscale, 1),
             "cost_share": round(upscale / generator, 4),
-            "rss_growth_mb": round(max(growth_kib) / 1024, 1) if growth_kib else None}
+            "rss_growth_mb": rss_growth_mb((frame_h, frame_w), largest,
+                                           pipeline.settings.storage.result_long_side)}
 
 
 def summarize(records: list[dict], cost: dict | None) -> dict:
