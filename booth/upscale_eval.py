@@ -15,7 +15,9 @@ then:
   has within twice the upscale factor (the width of its blurred ramps): brighter than
   the bright side or darker than the dark side. Mean and 99th percentile, grey levels;
 * **faces**: the detector on the generator's output and on the result, each face of
-  the frame mapped into each: faces found again and their landmark error (NME);
+  the frame mapped into each: faces found again and their landmark error (NME); and on
+  a bicubic upscale of the generator's output, which shows how much of a change is the
+  detector's own at the larger size;
 * **cost**, on a 12-megapixel frame made from the first portrait whose crop lies inside
   the photo (as a guest in front of the booth's camera): the upscale step (the
   full-resolution render of the crop and the upsampling) against the generator at its
@@ -134,6 +136,9 @@ def evaluate_photo(pipeline, rgb: np.ndarray) -> dict:
     if (out_h, out_w) == (gen_h, gen_w):
         return record
     bicubic = cv2.resize(generated, (out_w, out_h), interpolation=cv2.INTER_CUBIC)
+    # The detector's own spread at this size: the same faces on a plain bicubic upscale.
+    _, nme_bicubic = faces_in(pipeline.detector, bicubic, result.framing, result.faces)
+    record["nme_bicubic"] = round(float(np.mean(nme_bicubic)), 4) if nme_bicubic else None
     shrunk = cv2.resize(stylized, (gen_w, gen_h), interpolation=cv2.INTER_AREA)
     guide = framing.warp(rgb, result.framing)
     crop_up = cv2.resize(result.crop, (out_w, out_h), interpolation=cv2.INTER_CUBIC)
@@ -235,6 +240,11 @@ def summarize(records: list[dict], cost: dict | None) -> dict:
         found_result=sum(r["found_result"] for r in records),
         nme_generated_mean=round(statistics.fmean(nme_gen), 4) if nme_gen else None,
         nme_result_mean=round(statistics.fmean(nme_full), 4) if nme_full else None)
+    pairs = [(r["nme_generated"], r["nme_bicubic"], r["nme_result"]) for r in upscaled
+             if None not in (r["nme_generated"], r.get("nme_bicubic"), r["nme_result"])]
+    if pairs:
+        generated, bicubic, result = (round(statistics.fmean(v), 4) for v in zip(*pairs))
+        summary["upscaled_nme_generated_bicubic_result"] = [generated, bicubic, result]
     summary["faces_found_not_fewer"] = summary["found_result"] >= summary["found_generated"]
     if nme_gen and nme_full:
         summary["faces_nme_not_worse"] = summary["nme_result_mean"] <= summary["nme_generated_mean"]
@@ -350,6 +360,10 @@ def _print_summary(s: dict) -> None:
     print(f"faces: {s['faces']} in the photos, found again in the generator's output "
           f"{s['found_generated']}, in the result {s['found_result']}; NME mean "
           f"{s['nme_generated_mean']} vs {s['nme_result_mean']}")
+    if "upscaled_nme_generated_bicubic_result" in s:
+        g, b, r = s["upscaled_nme_generated_bicubic_result"]
+        print(f"  on the upscaled photos only: NME on the generator's output {g}, on its bicubic "
+              f"upscale {b} (the detector at the larger size), on the result {r}")
     if "cost_share" in s:
         print(f"cost on a {s['frame']} frame ({s['generator_size']} -> {s['result_size']}): upscale "
               f"{s['upscale_ms']} ms vs generator {s['generator_ms']} ms = "
