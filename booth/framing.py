@@ -270,9 +270,17 @@ def _soften_outside(crop: np.ndarray, valid: np.ndarray) -> np.ndarray:
     reach = max(crop.shape[:2]) // 16 * 2 + 1          # odd kernel, ~1/8 of the crop
     # A soft transition, so the photo's edge does not show as a line.
     soft = reach // 3 * 2 + 1
+    weight = cv2.min(_blur(valid, soft), valid)
+    # Only the mirrored part and its soft edge change: blend just their bounding box.
+    rows = np.flatnonzero((weight < 255).any(axis=1))
+    cols = np.flatnonzero((weight < 255).any(axis=0))
+    if rows.size == 0:
+        return crop
+    box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     blurred = _blur(crop, reach)
-    weight = cv2.min(_blur(valid, soft), valid).astype(np.float32) * (1 / 255)
-    return paste(blurred, crop, weight)
+    softened = crop.copy()
+    softened[box] = paste(blurred[box], crop[box], weight[box].astype(np.float32) * (1 / 255))
+    return softened
 
 
 def _blur(image: np.ndarray, side: int) -> np.ndarray:
