@@ -260,7 +260,8 @@ def warp(rgb: np.ndarray, framing: Framing) -> np.ndarray:
     # crop (drawn anti-aliased, not warped: no photo-sized mask to make and resample).
     outline = framing.map_points(np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64))
     valid = np.zeros((out_h, out_w), np.uint8)
-    cv2.fillConvexPoly(valid, np.round(outline * 16).astype(np.int32), 255,
+    # OpenCV draws in pixel-centre coordinates, our outline is in pixel edges: -0.5.
+    cv2.fillConvexPoly(valid, np.round((outline - 0.5) * 16).astype(np.int32), 255,
                        lineType=cv2.LINE_AA, shift=4)
     return _soften_outside(crop, valid)
 
