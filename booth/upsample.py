@@ -19,11 +19,11 @@ rendered at full resolution (the *guide*).
    lines the generator drew are crisp rather than blurred by the upscale. The value
    stays inside the neighbourhood's range: it cannot add a halo.
 
-Chosen by measurement (``booth eval upscale`` and the README's table) over a plain
-bicubic upscale, the fast guided filter itself (softer than bicubic: its averaged
-coefficients blur the generator's own lines), joint bilateral upsampling (as soft,
-and 30× slower) and untransferred detail (the photo's full texture: skin pores,
-halos at edges).
+Chosen by measurement (``scripts/upscale_candidates.py``, the README's table) over a
+plain bicubic upscale, the fast guided filter itself (softer than bicubic: its averaged
+coefficients blur the lines the generator drew), joint bilateral upsampling (as soft,
+and about 20× slower) and unweighted detail transfer (the photo's full texture: skin
+pores, and the most overshoot at edges).
 
 Everything is numpy + OpenCV's core functions (box filters, resizes, erode/dilate),
 so it runs the same on a Pi's arm64.
@@ -40,8 +40,8 @@ import numpy as np
 #: (grey levels², about a 1 % contrast step): a flatter patch than that counts as flat.
 GUIDE_RADIUS = 1
 GUIDE_EPS = (0.01 * 255) ** 2
-#: The slope ``a`` is clipped to this range: never invert the photo's detail, never
-#: amplify it more than the generator amplified the photo's contrast in the worst case.
+#: The slope ``a`` is clipped to 0..SLOPE_MAX: a negative slope is a colour the generator
+#: turned around, not detail to copy, and a noisy fit must not blow the photo's grain up.
 SLOPE_MAX = 3.0
 #: Edge snapping: share of the way towards the neighbourhood's extreme, and the local
 #: contrast (grey levels, max − min) over which it fades in.
