@@ -18,7 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("booth.daemon", "Start the booth: camera, button, pipeline, kiosk and gallery."),
     "stylize": ("booth.stylize", "Turn photos into anime portraits (files in, files out)."),
     "bench": ("booth.bench", "Benchmark the generator against other runtimes."),
-    "eval": ("booth.evaluate", "Measure quality: `booth eval faces` (face survival), `booth eval policy`."),
+    "eval": ("booth.evaluate", "Measure quality: `booth eval faces` (face survival), `booth eval policy`, "
+             "`booth eval upscale` (the full-resolution result)."),
     "weights": ("booth.build", "Fetch the model files (`fetch`) and build the INT8 IR (`build`)."),
     "config": ("booth.config_cli", "Check a config file (`booth config check [PATH]`)."),
     "doctor": ("booth.doctor", "Check camera, GPIO, models, disk and network; say how to fix."),

@@ -252,12 +252,18 @@ class StorageSettings:
     jpeg_quality: int = 90
     #: Long side of the gallery thumbnails.
     thumb_size: int = 320
+    #: Long side of the stored anime portrait (pixels): the generator's 384–512 px
+    #: output is upsampled, guided by the full-resolution crop, up to this size but
+    #: never beyond the crop's own resolution in the photo. 0 = the generator's size.
+    result_long_side: int = 1350
 
     def validate(self) -> None:
         _check(self.min_free_mb >= 0, "min_free_mb must be >= 0")
         _check(self.retention_days >= 0, "retention_days must be >= 0")
         _check(50 <= self.jpeg_quality <= 100, "jpeg_quality must be 50..100")
         _check(64 <= self.thumb_size <= 1024, "thumb_size must be 64..1024")
+        _check(self.result_long_side == 0 or 512 <= self.result_long_side <= 4096,
+               "result_long_side must be 0 (the generator's size) or 512..4096")
 
 
 @dataclass(frozen=True)

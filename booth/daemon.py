@@ -524,7 +524,8 @@ class Booth:
         meta = {"size": int(result.size), "faces": len(result.faces),
                 "complexity": round(float(result.complexity), 3),
                 "timings_ms": {k: round(float(v), 1) for k, v in result.timings_ms.items()},
-                "frame_size": [int(frame.shape[1]), int(frame.shape[0])]}
+                "frame_size": [int(frame.shape[1]), int(frame.shape[0])],
+                "result_size": [int(result.stylized.shape[1]), int(result.stylized.shape[0])]}
         if job.abandoned:
             log.info("late result discarded (the cycle had already failed)")
             return None

@@ -176,10 +176,11 @@ def summarize(records: list[dict], labels: dict, generator_ms: float) -> dict:
     # Cost of everything around the generator, against the generator at its largest size.
     if records:
         mean_ms = {k: round(statistics.fmean(r["ms"].get(k, 0.0) for r in records), 1)
-                   for k in ("detect", "frame", "policy", "generator", "compose", "total")}
+                   for k in ("detect", "frame", "policy", "generator", "upscale", "compose",
+                             "total")}
         summary["ms_mean"] = mean_ms
         summary["generator_ms_at_largest"] = round(generator_ms, 1)
-        overhead = mean_ms["detect"] + mean_ms["frame"] + mean_ms["compose"]
+        overhead = mean_ms["detect"] + mean_ms["frame"] + mean_ms["upscale"] + mean_ms["compose"]
         summary["overhead_ms_mean"] = round(overhead, 1)
         summary["overhead_share"] = round(overhead / generator_ms, 4) if generator_ms else None
     summary["targets"] = {
@@ -219,10 +220,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faces.set_defaults(_eval=run_faces)
 
     # More measurements register here, each as a sub-parser of `sub` whose defaults set
-    # `_eval` to its run function: `booth eval policy` lives in booth/policy_eval.py.
+    # `_eval` to its run function: `booth eval policy` lives in booth/policy_eval.py,
+    # `booth eval upscale` in booth/upscale_eval.py.
     from booth.policy_eval import add_policy_parser
+    from booth.upscale_eval import add_upscale_parser
 
     add_policy_parser(sub)
+    add_upscale_parser(sub)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -304,7 +308,7 @@ def run_faces(args: argparse.Namespace) -> int:
     summary = summarize(records, labels, statistics.median(yardstick))
     _print_summary(summary)
     if args.json:
-        _write_json(Path(args.json), {"images": records, "summary": summary})
+        write_json(Path(args.json), {"images": records, "summary": summary})
     return 0
 
 
@@ -333,15 +337,16 @@ def _print_summary(s: dict) -> None:
     if "ms_mean" in s:
         m = s["ms_mean"]
         print(f"mean ms: detect {m['detect']}, frame {m['frame']}, policy {m['policy']}, "
-              f"generator {m['generator']}, compose {m['compose']}; generator at the largest "
-              f"size {s['generator_ms_at_largest']} ms; detect+frame+compose = "
+              f"generator {m['generator']}, upscale {m['upscale']}, compose {m['compose']}; "
+              f"generator at the largest size {s['generator_ms_at_largest']} ms; "
+              f"detect+frame+upscale+compose = "
               f"{s['overhead_ms_mean']} ms = {pct(s['overhead_share'])} of it")
     failed = [k for k, ok in s["targets"].items() if not ok]
     print("targets: " + ("all met" if not failed else "NOT met: " + ", ".join(failed))
           + f" ({len(s['targets'])} checked)")
 
 
-def _write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict) -> None:
     """Write atomically: a reader never sees half a file."""
     import tempfile
 

@@ -203,6 +203,14 @@ def _framing(rect: np.ndarray, rotation: np.ndarray, out_hw: tuple[int, int],
     return Framing(matrix=matrix, shape=(int(out_h), int(out_w)), angle_deg=float(angle), mode=mode)
 
 
+def resized(framing: Framing, shape: tuple[int, int]) -> Framing:
+    """The same region of the frame rendered at another (height, width)."""
+    height, width = shape
+    scales = np.array([[width / framing.shape[1]], [height / framing.shape[0]]])
+    return Framing(matrix=framing.matrix * scales, shape=(int(height), int(width)),
+                   angle_deg=framing.angle_deg, mode=framing.mode)
+
+
 def crop_inside(framing: Framing, frame_hw: tuple[int, int]) -> bool:
     """True when the whole crop comes from inside the photo (its corners do)."""
     out_h, out_w = framing.shape
@@ -248,21 +256,45 @@ def warp(rgb: np.ndarray, framing: Framing) -> np.ndarray:
                           borderMode=cv2.BORDER_REFLECT_101)
     if crop_inside(framing, (h, w)):
         return crop
-    # Which crop pixels come from the photo: the same warp of an all-white image.
-    valid = cv2.warpAffine(np.full(source.shape[:2], 255, np.uint8), opencv_matrix,
-                           (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=0)
+    # Which crop pixels come from the photo: inside the photo's outline mapped into the
+    # crop (drawn anti-aliased, not warped: no photo-sized mask to make and resample).
+    outline = framing.map_points(np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64))
+    valid = np.zeros((out_h, out_w), np.uint8)
+    # OpenCV draws in pixel-centre coordinates, our outline is in pixel edges: -0.5.
+    cv2.fillConvexPoly(valid, np.round((outline - 0.5) * 16).astype(np.int32), 255,
+                       lineType=cv2.LINE_AA, shift=4)
     return _soften_outside(crop, valid)
 
 
 def _soften_outside(crop: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Blur the mirrored part (``valid`` = 0) of a crop that reaches past the photo's edge."""
     reach = max(crop.shape[:2]) // 16 * 2 + 1          # odd kernel, ~1/8 of the crop
-    blurred = cv2.stackBlur(crop, (reach, reach))
     # A soft transition, so the photo's edge does not show as a line.
     soft = reach // 3 * 2 + 1
-    weight = cv2.stackBlur(valid, (soft, soft))
-    weight = cv2.min(weight, valid).astype(np.float32) * (1 / 255)
-    return paste(blurred, crop, weight)
+    weight = cv2.min(_blur(valid, soft), valid)
+    # Only the mirrored part and its soft edge change: blend just their bounding box.
+    rows = np.flatnonzero((weight < 255).any(axis=1))
+    cols = np.flatnonzero((weight < 255).any(axis=0))
+    if rows.size == 0:
+        return crop
+    box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    blurred = _blur(crop, reach)
+    softened = crop.copy()
+    softened[box] = paste(blurred[box], crop[box], weight[box].astype(np.float32) * (1 / 255))
+    return softened
+
+
+def _blur(image: np.ndarray, side: int) -> np.ndarray:
+    """A wide stack blur; above 512 px (a full-resolution crop) it runs on a copy shrunk
+    by a whole factor and is enlarged again: the same wide blur at a fraction of the cost."""
+    step = max(image.shape[:2]) // 512
+    if step < 2:
+        return cv2.stackBlur(image, (side, side))
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (max(1, w // step), max(1, h // step)), interpolation=cv2.INTER_AREA)
+    small_side = max(1, side // step) // 2 * 2 + 1
+    return cv2.resize(cv2.stackBlur(small, (small_side, small_side)), (w, h),
+                      interpolation=cv2.INTER_LINEAR)
 
 
 def frame(rgb: np.ndarray, faces: Sequence[Face], out_hw: tuple[int, int],

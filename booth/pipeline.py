@@ -12,10 +12,13 @@ Steps (each timed in ``result.timings_ms``):
 3. ``policy``: the generator size for this crop (``booth.policy.choose_size`` unless a
    size is fixed); a smaller size re-renders the crop from the frame (still one warp);
 4. ``generator``: AnimeGANv2 on the crop;
-5. ``compose``: in "hd" mode only, each face is framed closer, stylized on its own
-   and pasted back over the crop through a feathered mask.
+5. ``upscale``: the same region rendered again from the frame at the result's size
+   (``[storage] result_long_side``, never beyond the crop's own resolution) guides the
+   upsampling of the generator's output to it (:mod:`booth.upsample`);
+6. ``compose``: in "hd" mode only, each face is framed closer, stylized on its own
+   and pasted back over the full-resolution result through a feathered mask.
 
-The default "portrait" mode skips step 5: it is the fast one, and the faces already
+The default "portrait" mode skips step 6: it is the fast one, and the faces already
 fill a good share of the crop. Measured with ``booth eval faces`` on the shared
 portraits and groups (42 faces): both modes find every face again; "hd" lowers the
 landmark error a little (mean NME 0.038 vs 0.041, worst 0.07 vs 0.12) and brings back
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from booth import framing, policy
+from booth import framing, policy, upsample
 from booth.face import Face, FaceDetector
 from booth.generator import Generator, working_shape
 
@@ -48,16 +51,20 @@ HD_MIN_GAIN = 1.15
 class PhotoResult:
     """What :meth:`Pipeline.process` made of one frame."""
 
-    stylized: np.ndarray          # final anime image, uint8 RGB
-    crop: np.ndarray              # the levelled, framed crop the generator ran on (same size)
+    stylized: np.ndarray          # final anime image at the result's size, uint8 RGB
+    crop: np.ndarray              # the levelled, framed crop the generator ran on
     size: int                     # generator size chosen (long side)
     faces: list[Face]             # faces detected in the input frame
     complexity: float
     timings_ms: dict[str, float]
-    #: Frame pixels → crop (= stylized) pixels; maps input faces into the output.
+    #: Frame pixels → stylized pixels; maps input faces into the output.
     framing: framing.Framing | None = None
     #: "hd" mode: the seam measure (:func:`booth.framing.seam_step`) of each pasted face.
     seam_steps: list[float] = field(default_factory=list)
+    #: The generator's own output for ``crop`` (same size as the crop).
+    generated: np.ndarray | None = None
+    #: Frame pixels → crop (= generated) pixels.
+    crop_framing: framing.Framing | None = None
 
 
 def as_rgb8(image: np.ndarray) -> np.ndarray:
@@ -144,24 +151,46 @@ class Pipeline:
             timings["frame"] += _ms_since(started)
 
         started = time.perf_counter()
-        stylized = self.generator.stylize(crop)
+        generated = self.generator.stylize(crop)
         timings["generator"] = _ms_since(started)
+
+        started = time.perf_counter()
+        stylized, full_shot = self.upscale(rgb, shot, crop, generated)
+        timings["upscale"] = _ms_since(started)
 
         started = time.perf_counter()
         seams: list[float] = []
         if face_settings.mode == "hd" and faces:
-            stylized, seams, generator_ms = self._hd_faces(rgb, faces, shot, stylized)
+            stylized, seams, generator_ms = self._hd_faces(rgb, faces, shot, full_shot,
+                                                           stylized)
             timings["generator"] += generator_ms
             timings["compose"] = _ms_since(started) - generator_ms
         else:
             timings["compose"] = _ms_since(started)
         return PhotoResult(stylized=stylized, crop=crop, size=int(size), faces=list(faces),
-                           complexity=float(score), timings_ms=timings, framing=shot,
-                           seam_steps=seams)
+                           complexity=float(score), timings_ms=timings, framing=full_shot,
+                           seam_steps=seams, generated=generated, crop_framing=shot)
+
+    def upscale(self, rgb: np.ndarray, shot: framing.Framing, crop: np.ndarray,
+                generated: np.ndarray) -> tuple[np.ndarray, framing.Framing]:
+        """The generator's output at the result's size, guided by the frame:
+        (image, frame → image framing)."""
+        shape = upsample.result_shape(shot.shape, shot.scale,
+                                      self.settings.storage.result_long_side)
+        if shape == shot.shape:
+            return generated, shot
+        full_shot = framing.resized(shot, shape)
+        return upsample.upsample(generated, crop, framing.warp(rgb, full_shot)), full_shot
 
     def _hd_faces(self, rgb: np.ndarray, faces: list[Face], shot: framing.Framing,
-                  stylized: np.ndarray) -> tuple[np.ndarray, list[float], float]:
-        """Stylize each face on its own, closer, and paste it back: (image, seams, generator ms)."""
+                  full_shot: framing.Framing, stylized: np.ndarray
+                  ) -> tuple[np.ndarray, list[float], float]:
+        """Stylize each face on its own, closer, and paste it back over ``stylized``
+        (rendered with ``full_shot``): (image, seams, generator ms).
+
+        A face is worth a second pass when the generator sees it larger than in the
+        main crop (``shot``): the generator draws eyes and mouths better from more pixels.
+        """
         face_shape = self.hd_face_shape
         seams, generator_ms = [], 0.0
         for face in faces:
@@ -172,7 +201,7 @@ class Pipeline:
             started = time.perf_counter()
             face_anime = self.generator.stylize(framing.warp(rgb, close))
             generator_ms += _ms_since(started)
-            composite, mask = framing.paste_back(stylized, face_anime, shot, close, face)
+            composite, mask = framing.paste_back(stylized, face_anime, full_shot, close, face)
             seams.append(framing.seam_step(composite, stylized, mask))
             stylized = composite
         return stylized, seams, generator_ms

@@ -5,7 +5,8 @@ the photo's id, and one row in an SQLite index (standard library, WAL journal)::
 
     <data_dir>/photos/index.sqlite3
     <data_dir>/photos/<id>/original.jpg   the camera frame (or the upload)
-    <data_dir>/photos/<id>/anime.jpg      the anime portrait
+    <data_dir>/photos/<id>/anime.jpg      the anime portrait, full resolution
+                                          ([storage] result_long_side, 1350 px)
     <data_dir>/photos/<id>/thumb.jpg      the gallery thumbnail
 
 The order of writing is what makes it crash-safe: each file goes to a temporary
@@ -21,7 +22,8 @@ through :meth:`PhotoStore.file_path`, which looks the id up first — a user-sup
 path never reaches the file system.
 
 Guests' photos are never deleted unless ``[storage] retention_days`` says so; when
-the disk is below ``min_free_mb`` new photos are refused (:class:`StoreFull`).
+the disk is below ``min_free_mb``, or a photo's files would take it below, new photos
+are refused (:class:`StoreFull`).
 """
 
 from __future__ import annotations
@@ -175,6 +177,13 @@ class PhotoStore:
             "anime": encode_jpeg(stylized_rgb, quality),
             "thumb": encode_jpeg(thumbnail(stylized_rgb, self.settings.thumb_size), quality),
         }
+        # The floor holds after this photo too: a 12 MP original and a full-resolution
+        # portrait are several MB together.
+        needed_mb = sum(len(data) for data in files.values()) / (1024 * 1024)
+        if self.free_mb() - needed_mb < self.settings.min_free_mb:
+            raise StoreFull(f"only {self.free_mb():.0f} MB free on the booth's disk and this "
+                            f"photo needs {needed_mb:.1f} MB (the floor is "
+                            f"{self.settings.min_free_mb} MB)")
         photo = Photo(id=secrets.token_urlsafe(16), created=time.time(), source=source,
                       size=int(meta.get("size", 0)), faces=int(meta.get("faces", 0)),
                       meta=dict(meta))

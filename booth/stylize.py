@@ -2,7 +2,8 @@
 
 By default each photo goes through the booth's own pipeline (faces found, levelled and
 framed, size chosen by the complexity policy); ``--no-face`` runs the bare generator on
-the whole picture instead. A file that cannot be used (corrupt, empty, unsupported,
+the whole picture instead. Either way the result is upsampled to ``[storage]
+result_long_side``, as the booth stores it (never beyond the photo's own resolution). A file that cannot be used (corrupt, empty, unsupported,
 absurdly large) gets one line on stderr and the others still complete; the exit status
 is 1 if any file failed.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from booth import config, images, policy
+from booth import config, images, policy, upsample
 from booth.cli import UserError
 from booth.graph import SIZE_MULTIPLE
 
@@ -72,8 +73,16 @@ class BareGenerator:
         prepared = time.perf_counter()
         anime = self.generator.stylize(crop)
         done = time.perf_counter()
+        # Full resolution, as the booth stores it: the picture itself is the guide.
+        h, w = upsample.result_shape(crop.shape[:2], max(crop.shape[:2]) / max(rgb.shape[:2]),
+                                     self.settings.storage.result_long_side)
+        if (h, w) != crop.shape[:2]:
+            guide = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+            anime = upsample.upsample(anime, crop, guide)
+        upscaled = time.perf_counter()
         return {"image": anime, "size": chosen, "faces": 0,
-                "timings_ms": {"resize": (prepared - started) * 1000, "generator": (done - prepared) * 1000}}
+                "timings_ms": {"resize": (prepared - started) * 1000, "generator": (done - prepared) * 1000,
+                               "upscale": (upscaled - done) * 1000}}
 
 
 class FacePipeline:

@@ -492,7 +492,8 @@ def real_pipeline(tmp_path_factory, photos):
 @pytest.mark.slow
 def test_real_pipeline_cycle_end_to_end(booth_factory, real_pipeline, faces):
     """The real generator on real photos through the whole cycle: the stored anime image
-    is the generator's output at the chosen size, and the timings are recorded."""
+    is at the result's size (at least the generator's, at most [storage]
+    result_long_side), and the timings are recorded."""
     booth = booth_factory(pipeline=real_pipeline)
     booth.start()
     with booth.events.subscribe() as sub:
@@ -504,7 +505,9 @@ def test_real_pipeline_cycle_end_to_end(booth_factory, real_pipeline, faces):
     assert len(photos) == 2
     for photo in photos:
         anime = load_image(booth.store.file_path(photo.id, "anime"))
-        assert max(anime.shape[:2]) == photo.size
+        assert anime.shape[:2] == tuple(photo.meta["result_size"][::-1])
+        assert photo.size <= max(anime.shape[:2]) <= booth.settings.storage.result_long_side
+        assert "upscale" in photo.meta["timings_ms"]
         assert photo.meta["timings_ms"]["generator"] > 0
         original = load_image(booth.store.file_path(photo.id, "original"))
         assert original.shape[:2] == tuple(photo.meta["frame_size"][::-1])

@@ -138,5 +138,29 @@ def test_eval_has_room_for_more_measurements():
     args = parser.parse_args(["faces", "a", "b", "--json", "x.json"])
     assert args.dirs == ["a", "b"] and args.json == "x.json" and args._eval is evaluate.run_faces
     assert parser.parse_args(["policy"]).eval_command == "policy"
+    assert parser.parse_args(["upscale", "--no-cost"]).eval_command == "upscale"
     with pytest.raises(SystemExit):
         parser.parse_args([])        # a measurement must be named
+
+
+@pytest.mark.slow
+def test_the_upscale_command_measures_the_full_resolution_result(photos, tmp_path):
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    shutil.copy(photos / "faces" / "face_01.jpg", folder)            # 362×381: nothing to gain
+    shutil.copy(photos / "faces" / "portrait_headphones.jpg", folder)  # 736×920: about 2×
+    out = tmp_path / "upscale.json"
+    done = subprocess.run([BOOTH, "eval", "upscale", str(folder), "--json", str(out), "--no-cost"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "PSNR" in done.stdout and "targets:" in done.stdout
+    report = json.loads(out.read_text())
+    by_file = {r["file"]: r for r in report["images"]}
+    small, large = by_file["faces/face_01.jpg"], by_file["faces/portrait_headphones.jpg"]
+    assert small["result_size"] == small["generator_size"] and "psnr_db" not in small
+    assert large["factor"] > 1.8 and large["psnr_db"] >= 35
+    assert large["gradient_ratio"] > 1.1 and large["overshoot_mean"] < 3
+    assert large["found_result"] == large["found_generated"] == 1
+    summary = report["summary"]
+    assert summary["kept_at_generator_size"] == ["faces/face_01.jpg"]
+    assert summary["targets"]["psnr_min_db"] is True and "cost_share" not in summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,6 +14,7 @@ from booth.evaluate import match_faces, nme
 from booth.generator import working_shape
 from booth.images import decode_image, load_image
 from booth.pipeline import Pipeline, as_rgb8
+from booth.upscale_eval import psnr
 
 SETTINGS = config.defaults()
 
@@ -30,7 +32,8 @@ def test_a_real_face_is_found_again_in_the_stylized_portrait(pipeline, face_phot
     assert result.stylized.shape == result.crop.shape and result.stylized.dtype == np.uint8
     assert not np.array_equal(result.stylized, result.crop)          # it was stylized
     assert len(result.faces) == 1 and result.framing.mode == "portrait"
-    assert set(result.timings_ms) == {"detect", "frame", "policy", "generator", "compose"}
+    assert set(result.timings_ms) == {"detect", "frame", "policy", "generator", "upscale",
+                                      "compose"}
     assert result.complexity > 0
     # The face, mapped into the output, is found there again, landmarks in place.
     expected = [result.framing.map_face(f) for f in result.faces]
@@ -51,10 +54,51 @@ def test_a_12_megapixel_frame_is_framed_like_its_small_copy(pipeline, photos):
     assert len(big_result.faces) == 1
     assert big_result.framing.mode == small_result.framing.mode == "portrait"
     # The same portrait: the face lands in the same place of the crop (within 2 %).
-    a = small_result.framing.map_face(small_result.faces[0]).box
-    b = big_result.framing.map_face(big_result.faces[0]).box
+    a = small_result.crop_framing.map_face(small_result.faces[0]).box
+    b = big_result.crop_framing.map_face(big_result.faces[0]).box
     assert np.abs(a - b).max() < 0.02 * 384
     assert np.abs(big_result.crop.astype(int) - small_result.crop.astype(int)).mean() < 6
+    # And the same place of the result, whatever its size.
+    a = small_result.framing.map_face(small_result.faces[0]).box / small_result.stylized.shape[0]
+    b = big_result.framing.map_face(big_result.faces[0]).box / big_result.stylized.shape[0]
+    assert np.abs(a - b).max() < 0.02
+
+
+def test_a_12_megapixel_frame_gives_a_sharp_full_resolution_portrait(pipeline, photos):
+    rgb = load_image(photos / "faces" / "portrait_headphones.jpg")          # 736×920
+    frame = cv2.resize(rgb, (3000, 4000), interpolation=cv2.INTER_CUBIC)   # 12 MP
+    result = pipeline.process(frame, size=512)
+    generated = result.generated
+    assert generated.shape[:2] == working_shape(512, SETTINGS.face.aspect) == result.crop.shape[:2]
+    h, w = result.stylized.shape[:2]
+    assert max(h, w) == SETTINGS.storage.result_long_side == 1350
+    assert abs(w / h - generated.shape[1] / generated.shape[0]) <= 1 / h
+    # Faithful to the generator: shrunk back to its size, it is its output.
+    shrunk = cv2.resize(result.stylized, generated.shape[1::-1], interpolation=cv2.INTER_AREA)
+    assert psnr(shrunk, generated) >= 35
+    # The face is found at full resolution where the frame's face maps to.
+    expected = [result.framing.map_face(f) for f in result.faces]
+    found = pipeline.detector.detect(result.stylized)
+    pairs = match_faces(expected, found)
+    assert len(pairs) == 1 and nme(expected[0], found[pairs[0][1]]) < 0.08
+    assert result.timings_ms["upscale"] < result.timings_ms["generator"]
+
+
+def test_the_result_never_exceeds_the_crops_own_resolution(pipeline, photos):
+    rgb = load_image(photos / "faces" / "portrait_fruit.jpg")               # 853×1280
+    result = pipeline.process(rgb, size=384)
+    own = max(result.crop.shape[:2]) / result.crop_framing.scale
+    assert own < SETTINGS.storage.result_long_side
+    assert max(result.crop.shape[:2]) < max(result.stylized.shape[:2]) <= own
+
+
+def test_result_long_side_zero_keeps_the_generators_output(pipeline, photos):
+    settings = SETTINGS.replace("storage", result_long_side=0)
+    plain = Pipeline(settings, pipeline.generator, pipeline.detector)
+    result = plain.process(load_image(photos / "faces" / "portrait_fruit.jpg"), size=384)
+    assert result.stylized is result.generated
+    assert result.stylized.shape[:2] == working_shape(384, SETTINGS.face.aspect)
+    assert result.framing is result.crop_framing
 
 
 def test_a_group_keeps_everyone(pipeline, photos):
@@ -72,7 +116,7 @@ def test_a_group_keeps_everyone(pipeline, photos):
 def test_size_and_no_face_options(pipeline, face_photo):
     rgb = load_image(face_photo)
     result = pipeline.process(rgb, size=384, use_faces=False)
-    assert result.size == 384 and result.stylized.shape[:2] == working_shape(384, SETTINGS.face.aspect)
+    assert result.size == 384 and result.generated.shape[:2] == working_shape(384, SETTINGS.face.aspect)
     assert result.faces == [] and result.framing.mode == "scene"
 
 
@@ -105,7 +149,8 @@ def test_odd_inputs_never_crash_and_faces_still_come_through(pipeline, face_phot
     for label, data in _odd_inputs(face_rgb).items():
         rgb = decode_image(data, name=label)
         result = pipeline.process(rgb, size=384)
-        assert result.stylized.shape == (*working_shape(384, SETTINGS.face.aspect), 3), label
+        assert result.generated.shape == (*working_shape(384, SETTINGS.face.aspect), 3), label
+        assert result.stylized.dtype == np.uint8 and result.stylized.ndim == 3, label
         if label in ("grayscale JPEG", "CMYK JPEG", "PNG with alpha", "16-bit PNG",
                      "EXIF-rotated JPEG"):
             assert len(result.faces) == 1, label
@@ -134,7 +179,8 @@ def test_a_face_turned_away_falls_back_gracefully(pipeline, photos):
     # complete picture comes out.
     rgb = load_image(photos / "scenes" / "scene_14.jpg")
     result = pipeline.process(rgb, size=384)
-    assert result.stylized.shape == (*working_shape(384, SETTINGS.face.aspect), 3)
+    assert result.generated.shape == (*working_shape(384, SETTINGS.face.aspect), 3)
+    assert max(result.stylized.shape[:2]) <= SETTINGS.storage.result_long_side
     assert result.framing.mode in ("scene", "portrait")
 
 

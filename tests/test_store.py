@@ -225,3 +225,80 @@ def test_sigkill_mid_write_leaves_the_store_consistent(tmp_path):
         assert count >= total
         total = count
     assert total > 0  # the writer really stored photos between the kills
+
+
+def full_resolution_frames(seed: int = 0):
+    """A 12 MP camera frame and a 1350 px portrait with photo-like detail (smoothed
+    noise: JPEGs of a realistic size, several MB together)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    original = cv2.resize(rng.integers(0, 256, (750, 1000, 3), np.uint8), (4000, 3000),
+                          interpolation=cv2.INTER_CUBIC)
+    stylized = cv2.resize(rng.integers(0, 256, (540, 430, 3), np.uint8), (1076, 1350),
+                          interpolation=cv2.INTER_CUBIC)
+    return original, stylized
+
+
+def test_a_full_resolution_photo_keeps_its_size_and_a_small_thumbnail(store):
+    original, stylized = full_resolution_frames()
+    photo = store.save(original, stylized, {"size": 512})
+    assert load_image(store.file_path(photo.id, "anime")).shape == (1350, 1076, 3)
+    assert load_image(store.file_path(photo.id, "original")).shape == (3000, 4000, 3)
+    thumb = store.file_path(photo.id, "thumb")
+    assert max(load_image(thumb).shape[:2]) == 320
+    assert thumb.stat().st_size < store.file_path(photo.id, "anime").stat().st_size / 4
+
+
+def test_the_free_space_floor_counts_the_photos_own_files(tmp_path, monkeypatch):
+    store = PhotoStore(tmp_path / "photos", storage(min_free_mb=500))
+    original, stylized = full_resolution_frames()
+    # Above the floor, but not by as much as this photo's files take.
+    monkeypatch.setattr(store, "free_mb", lambda: 500.5)
+    assert store.has_room()
+    with pytest.raises(StoreFull, match=r"needs \d+\.\d MB"):
+        store.save(original, stylized, {})
+    assert store.count() == 0 and not [p for p in store.root.iterdir() if p.is_dir()]
+    monkeypatch.setattr(store, "free_mb", lambda: 600.0)
+    photo = store.save(original, stylized, {})
+    assert store.get(photo.id) is not None
+    store.close()
+
+
+FULL_RESOLUTION_WRITER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from booth import config
+    from booth.store import PhotoStore
+    sys.path.insert(0, sys.argv[3])
+    from test_store import full_resolution_frames
+    settings = config.defaults().replace("storage", min_free_mb=0)
+    store = PhotoStore(Path(sys.argv[1]), settings.storage)
+    original, stylized = full_resolution_frames(int(sys.argv[2]))
+    print("ready", flush=True)
+    while True:
+        store.save(original, stylized, {"size": 512})
+""")
+
+
+@pytest.mark.slow
+def test_sigkill_while_writing_full_resolution_photos_leaves_them_complete_or_absent(tmp_path):
+    """The same guarantee with a 12 MP original and a 1350 px portrait, whose writes
+    take long enough to be cut in the middle of a file."""
+    root = tmp_path / "photos"
+    total = 0
+    for round_number, delay in enumerate((0.3, 0.9, 1.6, 2.4, 3.3)):
+        child = subprocess.Popen([sys.executable, "-c", FULL_RESOLUTION_WRITER, str(root),
+                                  str(round_number), str(Path(__file__).parent)],
+                                 stdout=subprocess.PIPE, text=True)
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        child.stdout.close()
+        count = check_consistent(root)
+        assert count >= total
+        total = count
+    assert total > 0
+    for photo_folder in (p for p in root.iterdir() if p.is_dir()):
+        assert (photo_folder / "original.jpg").stat().st_size > 1_000_000

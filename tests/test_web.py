@@ -332,6 +332,22 @@ def test_download_all_is_a_streamed_zip_of_every_photo(app, booth):
             assert archive.read(name) == booth.store.file_path(photo_id, kind).read_bytes()
 
 
+def test_a_full_resolution_portrait_reaches_the_guest_whole(app, booth):
+    picture = cv2.resize(booth.picture, (1076, 1350), interpolation=cv2.INTER_CUBIC)
+    photo_id = booth.store.save(picture, picture, {"size": 512, "faces": 1}).id
+
+    def decoded(data: bytes) -> tuple[int, ...]:
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR).shape
+
+    # The photo page and the kiosk show /anime.jpg; the download and the zip are the file.
+    assert decoded(get(app, f"/p/{photo_id}/anime.jpg").data) == (1350, 1076, 3)
+    assert decoded(get(app, f"/p/{photo_id}/anime.jpg?download=1").data) == (1350, 1076, 3)
+    archive = zipfile.ZipFile(io.BytesIO(get(app, "/admin/photos.zip", LOOPBACK).data))
+    (name,) = [n for n in archive.namelist() if photo_id[:8] in n and n.endswith("-anime.jpg")]
+    assert decoded(archive.read(name)) == (1350, 1076, 3)
+    assert max(decoded(get(app, f"/p/{photo_id}/thumb.jpg").data)[:2]) == 320
+
+
 # --- the kiosk, headers ------------------------------------------------------------------
 def test_kiosk_page_is_for_the_booth_screen(app):
     page = get(app, "/kiosk", LOOPBACK)

@@ -1,0 +1,138 @@
+"""The full-resolution result: the size rule, and what the guided upsampling does."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from booth import config
+from booth.config import ConfigError
+from booth.upsample import result_shape, upsample
+from booth.upscale_eval import edge_overshoot, gradient_ratio, psnr
+
+#: The default 4:5 crop at the generator's largest size.
+CROP_512 = (512, 408)
+
+
+# --- the size rule -----------------------------------------------------------------------
+
+def test_a_12_megapixel_frame_gives_1350_px_on_the_long_side():
+    # A portrait crop 2400 px tall in a 12 MP frame, rendered at 512 for the generator.
+    h, w = result_shape(CROP_512, 512 / 2400, 1350)
+    assert (h, w) == (1350, 1076)
+    assert abs(w / h - 408 / 512) < 1 / h            # the crop's aspect, to a pixel
+
+
+def test_never_above_the_crops_own_resolution():
+    # The crop covers 900 px of the photo: the result stops there, not at 1350.
+    h, w = result_shape(CROP_512, 512 / 900, 1350)
+    assert (h, w) == (900, 717)
+    for own in (513.0, 640.5, 999.9, 1349.0, 1351.0, 5000.0):
+        h, w = result_shape(CROP_512, 512 / own, 1350)
+        assert max(h, w) <= min(own, 1350)
+        assert abs(w / h - 408 / 512) <= 1 / h
+
+
+def test_a_crop_smaller_than_the_generators_input_keeps_the_generators_size():
+    # A 300 px face photo: the generator already works above the photo's resolution.
+    assert result_shape(CROP_512, 512 / 300, 1350) == CROP_512
+    assert result_shape((384, 304), 1.0, 1350) == (384, 304)
+
+
+def test_zero_keeps_the_generators_size():
+    assert result_shape(CROP_512, 512 / 2400, 0) == CROP_512
+    assert result_shape((304, 384), 384 / 3000, 0) == (304, 384)
+
+
+def test_a_landscape_crop_keeps_its_aspect():
+    h, w = result_shape((304, 384), 384 / 3000, 1350)
+    assert (h, w) == (1069, 1350)
+
+
+def test_the_setting_is_zero_or_a_real_size():
+    assert config.defaults().storage.result_long_side == 1350
+    config.defaults().replace("storage", result_long_side=0)
+    with pytest.raises(ValueError, match="result_long_side must be 0"):
+        config.defaults().replace("storage", result_long_side=400)
+    with pytest.raises(ConfigError, match="result_long_side"):
+        config.from_dict({"storage": {"result_long_side": 99999}})
+
+
+# --- the upsampling on known pictures ------------------------------------------------------
+
+def scene(size: int) -> np.ndarray:
+    """A sharp test picture: discs and stripes with hard edges, any resolution."""
+    image = np.full((size, size * 4 // 5, 3), (60, 90, 140), np.uint8)
+    s = size / 500
+    cv2.circle(image, (int(200 * s), int(180 * s)), int(90 * s), (230, 200, 170), -1, cv2.LINE_AA)
+    cv2.circle(image, (int(170 * s), int(160 * s)), int(12 * s), (20, 20, 30), -1, cv2.LINE_AA)
+    for x in range(40, 380, 30):
+        cv2.line(image, (int(x * s), int(330 * s)), (int((x + 60) * s), int(480 * s)),
+                 (250, 240, 220), max(1, int(4 * s)), cv2.LINE_AA)
+    return image
+
+
+def anime_of(photo: np.ndarray) -> np.ndarray:
+    """A stand-in 'generator': a fixed colour remapping of the photo (contrast up, tint)."""
+    mapped = photo.astype(np.float32) * [1.2, 1.0, 0.8] + [-20, 10, 30]
+    return np.clip(mapped, 0, 255).astype(np.uint8)
+
+
+def test_the_guide_brings_back_the_edges_a_plain_upscale_blurs():
+    # The generator stand-in is a colour remapping, so its full-resolution output is
+    # known: the upsampled result must come far closer to it than a bicubic upscale.
+    guide = scene(1350)
+    crop = cv2.resize(guide, (408, 512), interpolation=cv2.INTER_AREA)
+    generated = anime_of(crop)
+    result = upsample(generated, crop, guide)
+    assert result.shape == guide.shape and result.dtype == np.uint8
+    bicubic = cv2.resize(generated, guide.shape[1::-1], interpolation=cv2.INTER_CUBIC)
+    ideal = anime_of(guide)     # what the 'generator' would have drawn at full resolution
+    assert np.abs(result.astype(int) - ideal).mean() < 0.6 * np.abs(bicubic.astype(int) - ideal).mean()
+    # Faithful to the generator: shrunk back, it is the generator's output.
+    assert psnr(cv2.resize(result, (408, 512), interpolation=cv2.INTER_AREA), generated) > 35
+    # No halo: around the edges it stays within what the bicubic upscale has nearby.
+    mean_over, _ = edge_overshoot(result, bicubic, radius=7)
+    assert mean_over < 1.0
+
+
+def test_flat_anime_colour_does_not_take_the_photos_texture():
+    rng = np.random.default_rng(3)
+    guide = np.clip(128 + rng.normal(0, 25, (1000, 800, 1)), 0, 255).astype(np.uint8).repeat(3, 2)
+    crop = cv2.resize(guide, (320, 400), interpolation=cv2.INTER_AREA)
+    generated = np.full_like(crop, (200, 150, 120))   # the generator painted skin flat
+    result = upsample(generated, crop, guide)
+    assert np.abs(result.astype(int) - (200, 150, 120)).max() <= 1
+
+
+def test_the_generators_size_is_returned_as_it_is():
+    crop = scene(512)[:, :408]
+    generated = anime_of(crop)
+    assert upsample(generated, crop, crop) is generated
+    with pytest.raises(ValueError, match="differ in size"):
+        upsample(generated, crop[:-8], scene(1000))
+
+
+# --- the eval's measures -------------------------------------------------------------------
+
+def test_psnr_of_known_differences():
+    a = np.zeros((10, 10, 3), np.uint8)
+    assert psnr(a, a) == float("inf")
+    assert psnr(a, a + 1) == pytest.approx(48.13, abs=0.01)     # MSE 1
+
+
+def test_a_ringing_halo_shows_as_overshoot_and_a_clean_edge_does_not():
+    edge = np.zeros((200, 200, 3), np.uint8)
+    edge[:, 100:] = 200
+    soft = cv2.GaussianBlur(edge, (0, 0), 3)
+    sharp = cv2.GaussianBlur(edge, (0, 0), 1)
+    ringing = cv2.addWeighted(soft, 2.0, cv2.GaussianBlur(soft, (0, 0), 4), -1.0, 0)  # unsharp mask
+    assert edge_overshoot(sharp, soft, radius=7)[1] < 0.5      # crisper, but no halo
+    assert edge_overshoot(ringing, soft, radius=7)[1] > 10
+    # The mean gradient rewards fine detail a blur averages away (stripes), not a
+    # crisper lone edge (the same total rise, over fewer pixels).
+    stripes = np.zeros((200, 200, 3), np.uint8)
+    stripes[:, ::4] = stripes[:, 1::4] = 200
+    assert gradient_ratio(stripes, cv2.GaussianBlur(stripes, (0, 0), 2)) > 5
+    assert gradient_ratio(sharp, soft) == pytest.approx(1.0, abs=0.05)
