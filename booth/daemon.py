@@ -186,6 +186,10 @@ class Booth:
         #: built to use every core — is not slowed by a crowd browsing the gallery.
         self.between_photos = threading.Event()
         self.between_photos.set()
+        #: Set while a photo (the guest's or an upload) is on the worker thread.
+        self.processing = threading.Event()
+        #: The live anime mirror (a booth.mirror.Mirror), once start_mirror() ran.
+        self.mirror = None
 
     # --- the web app's and the button's API -----------------------------------------
     def trigger(self, source: str = "http") -> bool:
@@ -232,11 +236,34 @@ class Booth:
                 "ignored_presses": self.ignored_presses, "photos": self.store.count(),
                 "press_to_result_ms": list(self.press_to_result_ms),
                 "press_to_result_histogram": self.press_to_result_histogram.snapshot(),
-                "uploads": self.uploads}
+                "uploads": self.uploads,
+                "mirror": self.mirror.stats() if self.mirror is not None else None}
 
     def preview_jpeg(self) -> bytes | None:
-        """The latest live preview frame as JPEG (None while there is no camera)."""
-        return self.camera.preview_jpeg()
+        """The latest live preview frame as JPEG: the anime mirror's while it keeps up,
+        else the camera's (None while there is no camera)."""
+        anime = self.mirror.jpeg() if self.mirror is not None else None
+        return anime or self.camera.preview_jpeg()
+
+    def mirror_may_run(self) -> bool:
+        """The mirror runs only while the kiosk shows the preview and no photo is being
+        made or processed: the guest's photo gets the CPU."""
+        return (self.between_photos.is_set() and not self.processing.is_set()
+                and self.state in ("idle", "countdown") and not self._stopping.is_set())
+
+    def start_mirror(self, network_factory=None):
+        """Start the live anime mirror ([preview] anime); returns it (None when off)."""
+        from booth import mirror
+
+        if not self.settings.preview.anime:
+            return None
+        factory = network_factory or (lambda: mirror.mirror_network(self.settings))
+        self.camera.preview_fps = max(self.camera.preview_fps, self.settings.preview.max_fps)
+        self.mirror = mirror.Mirror(self.settings.preview, frames=self.camera.next_preview_frame,
+                                    may_run=self.mirror_may_run, network_factory=factory,
+                                    on_mode=lambda mode: self.events.publish(
+                                        "preview", mode=mode, max_fps=self.settings.preview.max_fps))
+        return self.mirror.start()
 
     def submit_upload(self, rgb: np.ndarray, client: str) -> str:
         """Queue a guest's uploaded photo for stylizing; returns a ticket id.
@@ -324,6 +351,8 @@ class Booth:
             finally:
                 self._cycle_running = False
         self._worker.stop(0.5)
+        if self.mirror is not None:
+            self.mirror.stop()
         self._set_led("off")
 
     def _tick(self) -> None:
@@ -437,6 +466,13 @@ class Booth:
 
     def _process(self, frame: np.ndarray, source: str):
         """Run the pipeline and store the photo on the worker thread, with a deadline."""
+        self.processing.set()
+        try:
+            return self._process_on_worker(frame, source)
+        finally:
+            self.processing.clear()
+
+    def _process_on_worker(self, frame: np.ndarray, source: str):
         future = self._worker.submit(self._process_and_store, frame, source)
         deadline = time.monotonic() + self.settings.cycle.process_timeout_s
         grace_end = None
@@ -696,6 +732,7 @@ def run(args: argparse.Namespace) -> int:
     server = _start_web(booth, settings)  # the kiosk can say "starting" while the model warms
     camera.start()
     booth.attach_button(_make_button(booth, settings, demo=args.demo is not None))
+    booth.start_mirror()  # loads (first time: builds) its network on its own thread
     sdnotify.notify("STATUS=loading the model")
     booth.pipeline, booth.model_message = load_pipeline(settings)
     booth.start()

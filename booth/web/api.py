@@ -105,6 +105,23 @@ def prometheus_text(stats: dict, health: dict) -> str:
     metric("booth_press_to_result_seconds", "histogram",
            "Time from the end of the countdown (the capture) to the result on screen, "
            "for every cycle since the booth started.", samples)
+    mirror = stats.get("mirror")
+    if mirror:
+        metric("booth_mirror_live", "gauge", "1 while the kiosk shows the live anime mirror.",
+               [("", 1 if mirror["live"] else 0)])
+        metric("booth_mirror_frames_per_second", "gauge",
+               "Frames the anime mirror stylized per second (last two seconds).", [("", mirror["fps"])])
+        metric("booth_mirror_frame_milliseconds", "gauge",
+               "Time one mirror frame takes (resize, network, blend, JPEG), smoothed.",
+               [("", mirror["ms_per_frame"])])
+        metric("booth_mirror_size_pixels", "gauge",
+               "Long side the mirror stylizes at now (it steps down when frames are slow).",
+               [("", mirror["size"])])
+        metric("booth_mirror_frames_total", "counter", "Frames the anime mirror stylized.",
+               [("", mirror["frames"])])
+        metric("booth_mirror_dropped_frames_total", "counter",
+               "Camera preview frames the mirror skipped because it was busy.",
+               [("", mirror["dropped"])])
     return "\n".join(lines) + "\n"
 
 
