@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="photo set with faces/ and groups/ (default: $BOOTH_PHOTOS or ../shared/photos)")
     parser.add_argument("--precisions", default="int8,f16,f32",
                         help="generator precision settings to compare (default int8,f16,f32)")
+    parser.add_argument("--mirror", action="store_true",
+                        help="only the live anime mirror: ms/frame and frames/s at 256/320/480 "
+                             "for 1 and 2 threads, CPU share, and its flicker on a still scene")
     parser.add_argument("--quick", action="store_true",
                         help="only the OpenVINO rows (no reference runtimes, fidelity, start-up or RSS)")
 
@@ -319,8 +322,73 @@ def _print_table(result: dict) -> None:
             print(f"{key}: {json.dumps(result[key])}")
 
 
+MIRROR_SIZES = (256, 320, 480)
+
+
+def bench_mirror(frames: int = 30, photos: Path | None = None) -> dict:
+    """The anime mirror's network ([preview] style) as the kiosk runs it: one frame at a
+    time at each long side (4:3 frames), for 1 and 2 threads. ``cpu_share`` is the CPU
+    time the process used per wall second (1.0 = one whole core); ``cpu_ms`` the CPU time
+    per frame, which a busy machine does not inflate as much as the wall time."""
+    from booth import mirror
+    from booth.images import load_image
+
+    settings = config.defaults()
+    result: dict = {"style": settings.preview.style, "frames": frames, "rows": {}}
+    for threads in (1, 2):
+        network = mirror.mirror_network(settings, threads=threads)
+        result["precision"] = network.precision
+        for size in MIRROR_SIZES:
+            h, w = mirror.frame_shape(size, 4 / 3)
+            x = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+            for _ in range(3):
+                network.stylize(x)
+            times = []
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            for _ in range(frames):
+                started = time.perf_counter()
+                network.stylize(x)
+                times.append((time.perf_counter() - started) * 1e3)
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+            ms = float(np.median(times))
+            result["rows"][f"{w}x{h} threads={threads}"] = {
+                "long_side": size, "threads": threads, "ms": round(ms, 1),
+                "fps": round(1000 / ms, 1), "cpu_ms": round(cpu * 1e3 / frames, 1),
+                "cpu_share": round(cpu / wall, 2)}
+    photos = photos or _photos_dir(None)
+    faces = sorted((photos / "faces").glob("*.jpg")) if (photos / "faces").is_dir() else []
+    if faces:
+        network = mirror.mirror_network(settings, threads=1)
+        sequence = mirror.static_sequence(load_image(faces[0]))
+        result["flicker"] = {"photo": faces[0].name, "noise_grey_levels": 2.0,
+                             "size": settings.preview.size,
+                             "smoothing_off": mirror.flicker(network, sequence, settings.preview.size, 0.0),
+                             f"smoothing_{settings.preview.smoothing:g}": mirror.flicker(
+                                 network, sequence, settings.preview.size, settings.preview.smoothing)}
+    return result
+
+
+def print_mirror(result: dict) -> None:
+    print(f"\nAnime mirror ({result['style']}, {result['precision']}), one frame at a time, "
+          f"median of {result['frames']}; {_machine()}")
+    print(f"{'frame':22s} {'ms':>7s} {'fps':>6s} {'cpu ms':>7s} {'cpu share':>10s}")
+    for name, row in result["rows"].items():
+        print(f"{name:22s} {row['ms']:7.1f} {row['fps']:6.1f} {row['cpu_ms']:7.1f} "
+              f"{row['cpu_share']:10.2f}")
+    if "flicker" in result:
+        print("flicker on a still scene (mean frame-to-frame change, grey levels): "
+              + json.dumps(result["flicker"]))
+
+
 def run(args: argparse.Namespace) -> int:
     from booth.cli import UserError
+
+    if args.mirror:
+        result = bench_mirror(photos=_photos_dir(args.photos) if args.photos else None)
+        print_mirror(result)
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        return 0
 
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     for p in precisions:

@@ -408,3 +408,35 @@ class Mirror:
         self._ms_ewma = None
         self._frames_at_size = 0
         self._previous = None
+
+
+# --- measuring it ------------------------------------------------------------------------
+def static_sequence(rgb: np.ndarray, count: int = 24, noise: float = 2.0, seed: int = 0,
+                    shape: tuple[int, int] = (480, 640)) -> list[np.ndarray]:
+    """A still scene as a camera sees it: one photo cropped to ``shape`` (h, w), repeated
+    with independent sensor-like noise (Gaussian, ``noise`` grey levels) on each frame."""
+    h, w = shape
+    scale = max(h / rgb.shape[0], w / rgb.shape[1])
+    big = cv2.resize(rgb, (max(w, round(rgb.shape[1] * scale)), max(h, round(rgb.shape[0] * scale))),
+                     interpolation=cv2.INTER_AREA)
+    top, left = (big.shape[0] - h) // 2, (big.shape[1] - w) // 2
+    still = big[top:top + h, left:left + w].astype(np.float32)
+    rng = np.random.default_rng(seed)
+    return [np.clip(still + rng.normal(0, noise, still.shape), 0, 255).astype(np.uint8)
+            for _ in range(count)]
+
+
+def flicker(network: MirrorNetwork, frames: list[np.ndarray], long_side: int,
+            smoothing: float) -> dict[str, float]:
+    """Frame-to-frame change of the camera frames and of the mirror's output (both at the
+    mirror's size, grey levels), and their ratio: how much the mirror shimmers."""
+    h, w = frame_shape(long_side, frames[0].shape[1] / frames[0].shape[0])
+    inputs = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]
+    outputs, previous = [], None
+    for small in inputs:
+        previous = blend(previous, network.stylize(small), smoothing)
+        outputs.append(previous)
+    settled = len(outputs) // 4  # the blend's first frames converge from the first one
+    change_in, change_out = frame_change(inputs[settled:]), frame_change(outputs[settled:])
+    return {"input_change": round(change_in, 3), "output_change": round(change_out, 3),
+            "ratio": round(change_out / max(change_in, 1e-9), 2)}
