@@ -190,6 +190,7 @@ class Booth:
         self.processing = threading.Event()
         #: The live anime mirror (a booth.mirror.Mirror), once start_mirror() ran.
         self.mirror = None
+        self._capture_due: float | None = None  # monotonic time the countdown ends
 
     # --- the web app's and the button's API -----------------------------------------
     def trigger(self, source: str = "http") -> bool:
@@ -248,6 +249,12 @@ class Booth:
     def mirror_may_run(self) -> bool:
         """The mirror runs only while the kiosk shows the preview and no photo is being
         made or processed: the guest's photo gets the CPU."""
+        if self._capture_due is not None and self.mirror is not None:
+            # No frame may still run when the still is taken: stop a little more than
+            # one frame's time before the countdown ends.
+            margin_s = 1.5 * self.mirror.ms_per_frame / 1000 + 0.05
+            if time.monotonic() >= self._capture_due - margin_s:
+                return False
         return (self.between_photos.is_set() and not self.processing.is_set()
                 and self.state in ("idle", "countdown") and not self._stopping.is_set())
 
@@ -417,6 +424,7 @@ class Booth:
         timings: dict[str, float] = {}
         try:
             self._check_ready()
+            self._capture_due = time.monotonic() + self.settings.cycle.countdown_s
             for seconds_left in range(self.settings.cycle.countdown_s, 0, -1):
                 self._enter("countdown", seconds_left=seconds_left)
                 if not self._wait(1.0, cancel=True):
@@ -442,6 +450,7 @@ class Booth:
             log.exception("cycle: unexpected error")
             self._cycle_failed(source, "error", f"{type(exc).__name__}: {exc}", pressed)
         finally:
+            self._capture_due = None
             self._making_photo(False)
 
     def _making_photo(self, making: bool) -> None:

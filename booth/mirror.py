@@ -258,7 +258,6 @@ class Mirror:
         # Counters for /metrics.
         self.frames = 0
         self.dropped = 0
-        self.paused = False
 
     @staticmethod
     def _nearest_step(size: int) -> int:
@@ -281,9 +280,14 @@ class Mirror:
         return self._ms_ewma or self.last_ms
 
     @property
+    def paused(self) -> bool:
+        """True while the booth makes or processes a photo (or the kiosk shows no preview)."""
+        return not self._may_run()
+
+    @property
     def live(self) -> bool:
         """True while the stylized preview is what the kiosk should show."""
-        return (self.enabled and self._jpeg is not None and not self.paused
+        return (self.enabled and self._jpeg is not None
                 and time.monotonic() - self._jpeg_time <= STALE_S
                 and (self.fps >= MIN_LIVE_FPS or len(self._recent) < 3))
 
@@ -339,18 +343,17 @@ class Mirror:
         seq = -1
         next_due = 0.0
         while not self._stop.is_set():
-            if not self.enabled or not self._may_run():
-                self.paused = True
+            if not self.enabled or self.paused:
                 self._previous = None
+                seq = -1  # the camera frames missed while paused are not dropped ones
                 self._publish_mode()
                 self._stop.wait(0.02)
                 continue
-            self.paused = False
             wait = next_due - time.monotonic()
             if wait > 0:
                 self._stop.wait(wait)
                 continue
-            got = self._frames(seq, 0.5)
+            got = self._frames(seq, 0.1)
             if got is None:
                 self._publish_mode()
                 continue
@@ -358,7 +361,7 @@ class Mirror:
             if seq >= 0 and new_seq > seq + 1:
                 self.dropped += new_seq - seq - 1
             seq = new_seq
-            if not self._may_run():  # a photo started while we waited for the frame
+            if self.paused:  # a photo started while we waited for the frame
                 continue
             started = time.monotonic()
             self.step(frame)
