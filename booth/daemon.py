@@ -266,8 +266,10 @@ class Booth:
             return None
         factory = network_factory or (lambda: mirror.mirror_network(self.settings))
         self.camera.preview_fps = max(self.camera.preview_fps, self.settings.preview.max_fps)
+        width, height = self.settings.camera.preview_size
         self.mirror = mirror.Mirror(self.settings.preview, frames=self.camera.next_preview_frame,
                                     may_run=self.mirror_may_run, network_factory=factory,
+                                    aspect=width / height if width and height else 4 / 3,
                                     on_mode=lambda mode: self.events.publish(
                                         "preview", mode=mode, max_fps=self.settings.preview.max_fps))
         return self.mirror.start()

@@ -50,7 +50,7 @@ SIZE_STEPS = (480, 416, 384, 320, 288, 256, 224, 192, 160)
 #: Below this rate the stylized preview is too jerky: the kiosk shows the plain one.
 MIN_LIVE_FPS = 5.0
 #: A stylized frame older than this is not shown (the mirror stalled or paused).
-STALE_S = 1.0
+STALE_S = 1.5
 #: Frames averaged (exponentially) for the ms/frame that drives the adaptation.
 EWMA_FRAMES = 8
 #: Frames at a new size that do not count: the first ones compile and tune it.
@@ -208,6 +208,19 @@ def mirror_network(settings, threads: int | None = None) -> MirrorNetwork:
                          cache_dir=settings.data_dir / "ov-cache")
 
 
+def centre_crop(rgb: np.ndarray, aspect: float) -> np.ndarray:
+    """The middle of a frame at ``aspect`` (w / h): frames of another shape (a demo
+    folder of photos) reuse the compiled shapes instead of stalling to compile new ones."""
+    h, w = rgb.shape[:2]
+    if w / h > aspect * 1.01:
+        keep = max(1, round(h * aspect))
+        return rgb[:, (w - keep) // 2:(w - keep) // 2 + keep]
+    if w / h < aspect / 1.01:
+        keep = max(1, round(w / aspect))
+        return rgb[(h - keep) // 2:(h - keep) // 2 + keep]
+    return rgb
+
+
 # --- temporal smoothing ------------------------------------------------------------------
 def blend(previous: np.ndarray | None, current: np.ndarray, smoothing: float) -> np.ndarray:
     """Exponential blend over time: ``smoothing`` is the previous frame's weight."""
@@ -235,8 +248,9 @@ class Mirror:
 
     def __init__(self, settings_preview, *, frames: Callable, may_run: Callable[[], bool],
                  network_factory: Callable[[], MirrorNetwork],
-                 on_mode: Callable[[str], None] | None = None) -> None:
+                 on_mode: Callable[[str], None] | None = None, aspect: float = 4 / 3) -> None:
         self.settings = settings_preview
+        self.aspect = aspect  # the camera preview's width / height
         self.enabled = settings_preview.anime
         self._frames = frames
         self._may_run = may_run
@@ -331,8 +345,15 @@ class Mirror:
             self.message = f"not available: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
             log.error("mirror: %s", self.message)
             return False
-        h, w = frame_shape(self.size, 4 / 3)
-        self.network.stylize(np.zeros((h, w, 3), np.uint8))  # compile the first shape now
+        # Compile every size it may step down to now, for the camera's real frames:
+        # compiling one later stalls the mirror for about a second, right when it is
+        # already too slow.
+        first = self._frames(-1, 10.0)
+        if first is not None:
+            self.aspect = first[1].shape[1] / first[1].shape[0]
+        for size in SIZE_STEPS[self._size_index:]:
+            h, w = frame_shape(size, self.aspect)
+            self.network.stylize(np.zeros((h, w, 3), np.uint8))
         self.message = f"{self.settings.style} network ready ({self.network.precision})"
         log.info("mirror: %s", self.message)
         return True
@@ -372,9 +393,8 @@ class Mirror:
         """Stylize one camera frame (RGB, already mirrored), keep it as the latest JPEG,
         and adapt the size to the time it took. Returns the frame shown."""
         started = time.monotonic()
-        aspect = frame.shape[1] / frame.shape[0]
-        h, w = frame_shape(self.size, aspect)
-        small = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+        h, w = frame_shape(self.size, self.aspect)
+        small = cv2.resize(centre_crop(frame, w / h), (w, h), interpolation=cv2.INTER_AREA)
         anime = blend(self._previous, self.network.stylize(small), self.settings.smoothing)
         self._previous = anime
         self._jpeg = encode_jpeg(anime, JPEG_QUALITY)
