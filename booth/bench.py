@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mirror", action="store_true",
                         help="only the live anime mirror: ms/frame and frames/s at 256/320/480 "
                              "for 1 and 2 threads, CPU share, and its flicker on a still scene")
+    parser.add_argument("--cycles", type=int, default=0, metavar="N",
+                        help="with --mirror: also N photo cycles with the mirror on and N off "
+                             "(press-to-result, same photos)")
     parser.add_argument("--quick", action="store_true",
                         help="only the OpenVINO rows (no reference runtimes, fidelity, start-up or RSS)")
 
@@ -368,6 +371,72 @@ def bench_mirror(frames: int = 30, photos: Path | None = None) -> dict:
     return result
 
 
+def bench_mirror_cycles(cycles: int, photos: Path) -> dict:
+    """Press-to-result with the mirror on and off: the real booth (folder camera, real
+    pipeline, store), ``cycles`` photos each way, the same photos both ways, on/off
+    alternating (and which goes first too), so a busy moment hits both alike. Before
+    each press the booth idles 2 s (the mirror runs), then a 1-second countdown."""
+    import shutil
+    import statistics
+
+    from booth.camera import CameraSupervisor, backend_factory
+    from booth.daemon import Booth, load_pipeline
+
+    faces = sorted((photos / "faces").glob("*.jpg"))[:cycles]
+    if not faces:
+        raise FileNotFoundError(f"no photos in {photos / 'faces'}")
+    with tempfile.TemporaryDirectory(prefix="booth-mirror-") as tmp:
+        folder = Path(tmp) / "camera"
+        folder.mkdir()
+        for i in range(cycles):  # each photo twice in a row: one capture per mode
+            for copy in "ab":
+                shutil.copy(faces[i % len(faces)], folder / f"{i:03d}{copy}.jpg")
+        settings = config.defaults().replace("booth", data_dir=str(Path(tmp) / "data"))
+        settings = settings.replace("camera", backend="folder", folder=str(folder))
+        settings = settings.replace("storage", min_free_mb=0)
+        settings = settings.replace("cycle", countdown_s=1, show_result_s=0.3)
+        camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera).start()
+        pipeline, message = load_pipeline(settings)
+        if pipeline is None:
+            raise RuntimeError(message)
+        booth = Booth(settings, camera=camera, pipeline=pipeline).start()
+        mirror = booth.start_mirror()
+        times: dict[str, list[float]] = {"on": [], "off": []}
+        mirror_fps: list[float] = []
+        try:
+            deadline = time.monotonic() + 180
+            while not mirror.live and time.monotonic() < deadline:
+                time.sleep(0.2)
+            for i in range(cycles):
+                for mode in (("on", "off") if i % 2 == 0 else ("off", "on")):
+                    mirror.set_enabled(mode == "on")
+                    while booth.state != "idle":
+                        time.sleep(0.05)
+                    time.sleep(2.0)
+                    if mode == "on":
+                        mirror_fps.append(mirror.fps)
+                    with booth.events.subscribe() as sub:
+                        booth.trigger("bench")
+                        while True:
+                            event = sub.get(timeout=60)
+                            if event is None or (event.kind == "state"
+                                                 and event.data["state"] in ("result", "failsafe")):
+                                break
+                    last = booth.last_cycle or {}
+                    if last.get("ok"):
+                        times[mode].append(float(last["press_to_result_ms"]))
+        finally:
+            booth.stop()
+            camera.close()
+            booth.store.close()
+    on, off = statistics.median(times["on"]), statistics.median(times["off"])
+    return {"cycles": cycles, "press_to_result_ms": times,
+            "median_on_ms": round(on, 1), "median_off_ms": round(off, 1),
+            "mean_on_ms": round(statistics.mean(times["on"]), 1),
+            "mean_off_ms": round(statistics.mean(times["off"]), 1),
+            "on_vs_off": round(on / off, 3), "mirror_fps_before_press": [round(f, 1) for f in mirror_fps]}
+
+
 def print_mirror(result: dict) -> None:
     print(f"\nAnime mirror ({result['style']}, {result['precision']}), one frame at a time, "
           f"median of {result['frames']}; {_machine()}")
@@ -375,6 +444,11 @@ def print_mirror(result: dict) -> None:
     for name, row in result["rows"].items():
         print(f"{name:22s} {row['ms']:7.1f} {row['fps']:6.1f} {row['cpu_ms']:7.1f} "
               f"{row['cpu_share']:10.2f}")
+    if "cycles" in result:
+        c = result["cycles"]
+        print(f"press-to-result over {c['cycles']} cycles each: mirror on median {c['median_on_ms']:.0f} ms "
+              f"(mean {c['mean_on_ms']:.0f}), off median {c['median_off_ms']:.0f} ms "
+              f"(mean {c['mean_off_ms']:.0f}): on/off {c['on_vs_off']:.3f}")
     if "flicker" in result:
         print("flicker on a still scene (mean frame-to-frame change, grey levels): "
               + json.dumps(result["flicker"]))
@@ -385,6 +459,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.mirror:
         result = bench_mirror(photos=_photos_dir(args.photos) if args.photos else None)
+        if args.cycles:
+            print(f"press-to-result, {args.cycles} cycles with the mirror on and off…", flush=True)
+            result["cycles"] = bench_mirror_cycles(args.cycles, _photos_dir(args.photos))
         print_mirror(result)
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
