@@ -329,6 +329,10 @@ class NetworkSettings:
                'code of the country the booth is in (e.g. "DE"), for its Wi-Fi rules')
 
 
+#: The styles the live anime mirror can run (each has a [mirror.STYLE] manifest entry).
+MIRROR_STYLES = ("cute",)
+
+
 @dataclass(frozen=True)
 class PreviewSettings:
     #: The live anime mirror: while idle and during the countdown the kiosk's preview
@@ -348,7 +352,8 @@ class PreviewSettings:
     smoothing: float = 0.5
 
     def validate(self) -> None:
-        _check(self.style in ("cute",), 'style must be "cute"')
+        _check(self.style in MIRROR_STYLES,
+               "style must be one of " + ", ".join(f'"{s}"' for s in MIRROR_STYLES))
         _check(160 <= self.size <= 640 and self.size % 16 == 0,
                "size must be a multiple of 16 in 160..640")
         _check(1 <= self.max_fps <= 60, "max_fps must be 1..60")

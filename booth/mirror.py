@@ -41,8 +41,6 @@ from booth.images import encode_jpeg
 
 log = logging.getLogger(__name__)
 
-#: Manifest key of each mirror style's network.
-STYLE_FILES = {"cute": "mirror_cute"}
 #: The network needs height and width in multiples of this.
 SIZE_MULTIPLE = 16
 #: Long sides the mirror steps down through when frames are too slow.
@@ -74,9 +72,33 @@ def frame_shape(long_side: int, aspect: float) -> tuple[int, int]:
 
 
 # --- the network ------------------------------------------------------------------------
+def model_file(style: str) -> weights.ModelFile:
+    """The manifest's ``[mirror.STYLE]`` entry: file, sha256, URL, license."""
+    import tomllib
+
+    entry = tomllib.loads(weights.MANIFEST_PATH.read_text(encoding="utf-8"))["mirror"][style]
+    return weights.ModelFile(key=f"mirror_{style}", **entry)
+
+
+def fetch(style: str) -> Path:
+    """The style's network file, fetched and sha256-checked if it is not here yet: from
+    the mirror folder (``$BOOTH_WEIGHTS_MIRROR`` or its ``styles/``) or its URL."""
+    entry = model_file(style)
+    if weights.verify(entry):
+        return entry.path
+    folder = os.environ.get(weights.MIRROR_ENV)
+    source = None
+    if folder:
+        source = next((d for d in (Path(folder), Path(folder) / "styles")
+                       if (d / entry.file).is_file()), Path(folder))
+    how = weights.fetch_one(entry, source)
+    log.info("mirror: %s %s (sha256 ok)", entry.file, how)
+    return entry.path
+
+
 def ir_paths(style: str) -> dict[str, Path]:
     """The built IR files of a style: {"fp32": ..., "int8": ..., "card": ...}."""
-    stem = STYLE_FILES[style]
+    stem = f"mirror_{style}"
     return {"fp32": weights.WEIGHTS_DIR / f"{stem}_fp32.xml",
             "int8": weights.WEIGHTS_DIR / f"{stem}_int8.xml",
             "card": weights.WEIGHTS_DIR / f"{stem}_card.json"}
@@ -100,7 +122,7 @@ def build(style: str, calibration: Path | None, *, aspect: float = 4 / 3,
     from booth import quantize
 
     paths = ir_paths(style)
-    source = weights.model_path(STYLE_FILES[style])
+    source = fetch(style)
     started = time.perf_counter()
     float_model = ov.Core().read_model(str(source))
     _save_ir(float_model, paths["fp32"])
@@ -136,7 +158,7 @@ def _ensure_built(style: str) -> Path:
     from booth.build import default_calibration_dir
 
     paths = ir_paths(style)
-    source_sha = weights.manifest()[STYLE_FILES[style]].sha256
+    source_sha = model_file(style).sha256
     try:
         card = json.loads(paths["card"].read_text())
     except (OSError, ValueError):
