@@ -24,6 +24,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -59,6 +61,8 @@ JPEG_QUALITY = 85
 CALIBRATION_SAMPLES = 32
 #: (4:3 crops at these are multiples of 16 after the generator's rounding to 8.)
 CALIBRATION_SIZES = [256, 320, 448]
+#: Longest a first-time build of a mirror network may take (NNCF on a Pi is slow).
+BUILD_TIMEOUT_S = 1800
 
 
 def frame_shape(long_side: int, aspect: float) -> tuple[int, int]:
@@ -134,7 +138,11 @@ def build(style: str, calibration: Path | None, *, aspect: float = 4 / 3,
         from booth.face import FaceDetector
         from booth.config import defaults
 
-        detector = FaceDetector.from_settings(defaults())
+        try:
+            detector = FaceDetector.from_settings(defaults())
+        except weights.WeightsError as exc:  # crops without face framing are still booth-like
+            report(f"mirror: calibrating without face framing ({exc})")
+            detector = None
         inputs, used = quantize.calibration_inputs(calibration, CALIBRATION_SAMPLES + 4,
                                                    CALIBRATION_SIZES, aspect, detector=detector)
         calib, held_out = inputs[4:], inputs[:4]
@@ -164,8 +172,17 @@ def _ensure_built(style: str) -> Path:
     except (OSError, ValueError):
         card = {}
     if card.get("source_sha256") != source_sha or not paths["fp32"].is_file():
+        fetch(style)
+        # In a child process: quantizing imports NNCF (hundreds of MB), which the booth
+        # must not keep for the rest of the event, and a daemon stopping meanwhile does
+        # not have to wait for it.
         calibration = default_calibration_dir()
-        card = build(style, Path(calibration) if calibration else None)
+        command = [sys.executable, "-m", "booth.mirror", style] + ([calibration] if calibration else [])
+        done = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise weights.WeightsError(f"building the {style} mirror network failed: {last}")
+        card = json.loads(paths["card"].read_text())
     return paths["int8"] if card.get("int8", {}).get("chosen") == "nncf" and paths["int8"].is_file() \
         else paths["fp32"]
 
@@ -485,3 +502,8 @@ def flicker(network: MirrorNetwork, frames: list[np.ndarray], long_side: int,
     change_in, change_out = frame_change(inputs[settled:]), frame_change(outputs[settled:])
     return {"input_change": round(change_in, 3), "output_change": round(change_out, 3),
             "ratio": round(change_out / max(change_in, 1e-9), 2)}
+
+
+if __name__ == "__main__":  # python -m booth.mirror STYLE [CALIBRATION_DIR]: what _ensure_built runs
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    build(sys.argv[1], Path(sys.argv[2]) if len(sys.argv) > 2 else None)
