@@ -237,8 +237,7 @@ class Booth:
                 "ignored_presses": self.ignored_presses, "photos": self.store.count(),
                 "press_to_result_ms": list(self.press_to_result_ms),
                 "press_to_result_histogram": self.press_to_result_histogram.snapshot(),
-                "uploads": self.uploads,
-                "mirror": self.mirror.stats() if self.mirror is not None else None}
+                "uploads": self.uploads}
 
     def preview_jpeg(self) -> bytes | None:
         """The latest live preview frame as JPEG: the anime mirror's while it keeps up,

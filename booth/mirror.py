@@ -53,6 +53,8 @@ MIN_LIVE_FPS = 5.0
 STALE_S = 1.5
 #: Frames averaged (exponentially) for the ms/frame that drives the adaptation.
 EWMA_FRAMES = 8
+#: Seconds after a step down before the mirror tries a larger size again.
+STEP_UP_AFTER_S = 20.0
 #: Frames at a new size that do not count: the first ones compile and tune it.
 WARM_FRAMES = 2
 #: JPEG quality of the mirror frames (small frames: the browser scales them up).
@@ -306,6 +308,7 @@ class Mirror:
         self._size_index = self._nearest_step(settings_preview.size)
         self._ms_ewma: float | None = None
         self._frames_at_size = 0
+        self._stepped_down = 0.0
         self.last_ms = 0.0
         self._recent: list[float] = []  # start times of the last frames, for frames/s
         # Counters for /metrics.
@@ -458,9 +461,13 @@ class Mirror:
         configured = self._nearest_step(self.settings.size)
         if self._ms_ewma > budget_ms and self._size_index < len(SIZE_STEPS) - 1:
             self._size_index += 1
+            self._stepped_down = time.monotonic()
         elif self._size_index > configured:
+            # Up only with room to spare, and not soon after a step down: on a busy
+            # machine frame times swing, and a size that keeps changing looks worse.
             grow = (SIZE_STEPS[self._size_index - 1] / self.size) ** 2
-            if self._ms_ewma * grow > 0.8 * budget_ms:
+            if (self._ms_ewma * grow > 0.65 * budget_ms
+                    or time.monotonic() - self._stepped_down < STEP_UP_AFTER_S):
                 return
             self._size_index -= 1
         else:

@@ -113,7 +113,7 @@ def test_the_mirror_pauses_while_a_photo_is_processed_and_resumes_after(mirror_b
     wait_until(lambda: len(pipeline.during) == 2, 30, "the upload is processed")
     # No countdown announces an upload: at most the frame already running finishes.
     assert pipeline.during[1]["frames"] <= 1 and pipeline.during[1]["paused"]
-    stats = booth.stats()["mirror"]
+    stats = booth.mirror.stats()
     assert stats["frames"] > 10 and stats["ms_per_frame"] > 0 and stats["enabled"]
 
 

@@ -4,7 +4,7 @@
 * ``/healthz`` — the daemon's health as JSON; HTTP 503 while the booth cannot take
   photos, so a monitoring probe (or ``curl -f``) notices.
 * ``/metrics`` — Prometheus text format: cycles, failures, ignored presses, photos,
-  disk free and the press-to-result latency histogram.
+  disk free, the press-to-result latency histogram and the live anime mirror's rate.
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ def _escape_label(value: str) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
 
-def prometheus_text(stats: dict, health: dict) -> str:
-    """The booth's figures in the Prometheus text exposition format (version 0.0.4)."""
+def prometheus_text(stats: dict, health: dict, mirror: dict | None = None) -> str:
+    """The booth's figures in the Prometheus text exposition format (version 0.0.4);
+    ``mirror``: the live anime mirror's figures (:meth:`booth.mirror.Mirror.stats`)."""
     lines: list[str] = []
 
     def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
@@ -105,7 +106,6 @@ def prometheus_text(stats: dict, health: dict) -> str:
     metric("booth_press_to_result_seconds", "histogram",
            "Time from the end of the countdown (the capture) to the result on screen, "
            "for every cycle since the booth started.", samples)
-    mirror = stats.get("mirror")
     if mirror:
         metric("booth_mirror_live", "gauge", "1 while the kiosk shows the live anime mirror.",
                [("", 1 if mirror["live"] else 0)])
@@ -137,5 +137,6 @@ def _number(value: float) -> str:
 @bp.get("/metrics")
 def metrics():
     booth = _booth()
-    text = prometheus_text(booth.stats(), booth.health())
+    mirror = getattr(booth, "mirror", None)
+    text = prometheus_text(booth.stats(), booth.health(), mirror.stats() if mirror is not None else None)
     return Response(text, mimetype="text/plain; version=0.0.4; charset=utf-8")
