@@ -267,8 +267,7 @@ def blend(previous: np.ndarray | None, current: np.ndarray, smoothing: float) ->
     """Exponential blend over time: ``smoothing`` is the previous frame's weight."""
     if previous is None or smoothing <= 0 or previous.shape != current.shape:
         return current
-    mixed = cv2.addWeighted(previous, smoothing, current, 1.0 - smoothing, 0.0)
-    return mixed
+    return cv2.addWeighted(previous, smoothing, current, 1.0 - smoothing, 0.0)
 
 
 def frame_change(frames: list[np.ndarray]) -> float:
@@ -408,6 +407,7 @@ class Mirror:
         while not self._stop.is_set():
             if not self.enabled or self.paused:
                 self._previous = None
+                self._recent = []  # the rate starts afresh when it resumes
                 seq = -1  # the camera frames missed while paused are not dropped ones
                 self._publish_mode()
                 self._stop.wait(0.02)
