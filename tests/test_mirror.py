@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from booth import config, mirror
+from booth import PROJECT_ROOT, config, mirror
 from booth.images import load_image
 
 from boothkit import QuickPipeline, make_booth, settings_for, wait_for_state
@@ -189,6 +189,8 @@ def test_the_kiosk_shows_the_anime_mirror_and_the_plain_preview_when_it_is_off(t
         first, raw = grab(page), camera_frame(live)
         assert difference(first, raw) > 8, "the preview is not stylized"
         assert float(first.std()) > 20, "the stylized preview is flat"
+        (PROJECT_ROOT / "artifacts").mkdir(exist_ok=True)
+        page.screenshot(path=str(PROJECT_ROOT / "artifacts" / "kiosk-anime-mirror-1280x720.png"))
         # Mirrored like the plain preview: closer to the mirrored camera frame than to the unmirrored.
         assert likeness(first, raw) > likeness(first, raw[:, ::-1]) + 0.1
 
@@ -233,3 +235,29 @@ def test_the_network_file_comes_from_the_mirror_folders_styles_and_is_checked(tm
     path.unlink()
     with pytest.raises(weights.WeightsError, match="not in the mirror folder"):
         mirror.fetch("cute")
+
+
+def test_doctor_says_the_rate_the_mirror_reaches_here():
+    from booth.doctor import check_mirror
+
+    check = check_mirror(config.defaults(), compile_model=True, frames=4)
+    assert check.status in ("PASS", "WARN") and "frames/s at 320x240 on 1 thread" in check.message
+    fps = float(check.message.split(" frames/s")[0].split()[-1])
+    assert fps > 0
+    off = check_mirror(config.defaults().replace("preview", anime=False), compile_model=True)
+    assert off.status == "PASS" and "off" in off.message
+
+
+def test_bench_mirror_reports_every_size_and_thread_count_and_the_flicker(photos):
+    from booth.bench import bench_mirror
+
+    result = bench_mirror(frames=3, photos=photos)
+    rows = result["rows"]
+    assert sorted((r["long_side"], r["threads"]) for r in rows.values()) == \
+        [(256, 1), (256, 2), (320, 1), (320, 2), (480, 1), (480, 2)]
+    for row in rows.values():
+        assert row["ms"] > 0 and abs(row["fps"] - 1000 / row["ms"]) < 0.2 and 0 < row["cpu_share"] <= 2.5
+    # Bigger frames cost more CPU (CPU time, not wall time: the machine may be busy).
+    assert rows["480x352 threads=1"]["cpu_ms"] > rows["256x192 threads=1"]["cpu_ms"]
+    flicker = result["flicker"]
+    assert flicker["smoothing_0.5"]["ratio"] < flicker["smoothing_off"]["ratio"]
