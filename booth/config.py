@@ -331,6 +331,8 @@ class NetworkSettings:
 
 #: The styles the live anime mirror can run (each has a [mirror.STYLE] manifest entry).
 MIRROR_STYLES = ("cute",)
+#: Below this rate the mirror is too jerky to show: the kiosk shows the plain preview.
+MIRROR_MIN_FPS = 5.0
 
 
 @dataclass(frozen=True)
@@ -356,7 +358,7 @@ class PreviewSettings:
                "style must be one of " + ", ".join(f'"{s}"' for s in MIRROR_STYLES))
         _check(160 <= self.size <= 640 and self.size % 16 == 0,
                "size must be a multiple of 16 in 160..640")
-        _check(1 <= self.max_fps <= 60, "max_fps must be 1..60")
+        _check(MIRROR_MIN_FPS <= self.max_fps <= 60, f"max_fps must be {MIRROR_MIN_FPS:g}..60")
         _check(1 <= self.threads <= 64, "threads must be 1..64")
         _check(0 <= self.smoothing < 1, "smoothing must be 0 (off) up to below 1")
 

@@ -9,7 +9,7 @@ frame in flight at that moment is the only one that can overlap.
 
 It adapts: when frames take longer than ``1 / max_fps`` it steps down to a smaller
 size; at the smallest size it runs at the rate it reaches. Below
-:data:`MIN_LIVE_FPS` it is not a mirror any more, and the kiosk shows the plain
+:data:`booth.config.MIRROR_MIN_FPS` it is not a mirror any more, and the kiosk shows the plain
 camera preview. A still scene must not shimmer: each output frame is blended with
 the previous one (``[preview] smoothing``).
 
@@ -38,6 +38,7 @@ from openvino import opset13
 from openvino.preprocess import PrePostProcessor
 
 from booth import weights
+from booth.config import MIRROR_MIN_FPS
 from booth.generator import cpu_config
 from booth.images import encode_jpeg
 
@@ -47,8 +48,6 @@ log = logging.getLogger(__name__)
 SIZE_MULTIPLE = 16
 #: Long sides the mirror steps down through when frames are too slow.
 SIZE_STEPS = (480, 416, 384, 320, 288, 256, 224, 192, 160)
-#: Below this rate the stylized preview is too jerky: the kiosk shows the plain one.
-MIN_LIVE_FPS = 5.0
 #: A stylized frame older than this is not shown (the mirror stalled or paused).
 STALE_S = 1.5
 #: Frames averaged (exponentially) for the ms/frame that drives the adaptation.
@@ -344,7 +343,7 @@ class Mirror:
         """True while the stylized preview is what the kiosk should show."""
         return (self.enabled and self._jpeg is not None
                 and time.monotonic() - self._jpeg_time <= STALE_S
-                and (self.fps >= MIN_LIVE_FPS or len(self._recent) < 3))
+                and (self.fps >= MIRROR_MIN_FPS or len(self._recent) < 3))
 
     def jpeg(self) -> bytes | None:
         """The latest stylized frame while :attr:`live`, else None (show the plain one)."""

@@ -52,6 +52,25 @@ def test_smoothing_calms_a_still_scene_below_the_camera_noise(network, face_phot
     assert smooth["ratio"] < 0.6  # calmer than the camera frames themselves
 
 
+def test_a_mirror_that_cannot_keep_up_leaves_the_screen_to_the_plain_preview(network, face_photo):
+    settings = config.defaults().replace("preview", size=160)
+    frame = cv2.resize(load_image(face_photo), (640, 480), interpolation=cv2.INTER_AREA)
+    live_mirror = mirror.Mirror(settings.preview, frames=lambda seq, timeout: None,
+                                may_run=lambda: True, network_factory=lambda: network)
+    live_mirror.network = network
+    for _ in range(4):  # about 3 frames/s: below what still looks like a mirror
+        live_mirror.step(frame)
+        time.sleep(1 / (config.MIRROR_MIN_FPS - 2))
+    assert live_mirror.fps < config.MIRROR_MIN_FPS
+    assert not live_mirror.live and live_mirror.jpeg() is None
+    for _ in range(6):  # as fast as it goes at 160 px: a mirror again
+        live_mirror.step(frame)
+    assert live_mirror.fps >= config.MIRROR_MIN_FPS
+    assert live_mirror.live and live_mirror.jpeg() is not None
+    time.sleep(mirror.STALE_S + 0.2)  # no new frame for a while (stalled): plain again
+    assert not live_mirror.live
+
+
 # --- in the daemon ---------------------------------------------------------------------------
 class WatchingPipeline(QuickPipeline):
     """Counts the mirror's frames while "processing" takes a while, like the generator."""
