@@ -4,19 +4,21 @@ While the booth is idle and during the countdown, :class:`Mirror` takes the came
 latest preview frame, runs it through a small, fast anime network at a low
 resolution (``[preview] size``, long side) and keeps the result as a JPEG for
 ``/preview.jpg``; the browser scales it up smoothly. It never competes with a guest's
-photo: it stops whenever the booth makes or processes one (``may_run``), and the
-frame in flight at that moment is the only one that can overlap.
+photo: it stops a little more than one frame before the countdown ends and stays
+stopped while the booth makes or processes a photo (``may_run``); for an upload, which
+no countdown announces, the frame already running is the only one that can overlap.
 
 It adapts: when frames take longer than ``1 / max_fps`` it steps down to a smaller
 size; at the smallest size it runs at the rate it reaches. Below
-:data:`booth.config.MIRROR_MIN_FPS` it is not a mirror any more, and the kiosk shows the plain
-camera preview. A still scene must not shimmer: each output frame is blended with
-the previous one (``[preview] smoothing``).
+:data:`booth.config.MIRROR_MIN_FPS` it is not a mirror any more, and the kiosk shows
+the plain camera preview. A still scene must not shimmer: each output frame is
+blended with the previous one (``[preview] smoothing``).
 
 The model part is one function, :func:`mirror_network`: the style's ONNX file from
-the weights manifest (sha256-checked by ``booth weights fetch``), converted to
-OpenVINO IR with uint8 NHWC pixels in and out, and quantized to INT8 with NNCF on
-booth crops of real photos (:mod:`booth.quantize`) the first time it is needed.
+the manifest's ``[mirror.STYLE]`` part (fetched and sha256-checked on first use),
+converted to OpenVINO IR with uint8 NHWC pixels in and out, and quantized to INT8
+with NNCF on booth crops of real photos (:mod:`booth.quantize`), in a child process,
+the first time it is needed.
 """
 
 from __future__ import annotations
