@@ -51,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="photo set with faces/ and groups/ (default: $BOOTH_PHOTOS or ../shared/photos)")
     parser.add_argument("--precisions", default="int8,f16,f32",
                         help="generator precision settings to compare (default int8,f16,f32)")
+    parser.add_argument("--mirror", action="store_true",
+                        help="only the live anime mirror: ms/frame and frames/s at 256/320/480 "
+                             "for 1 and 2 threads, CPU share, and its flicker on a still scene")
+    parser.add_argument("--cycles", type=int, default=0, metavar="N",
+                        help="with --mirror: also N photo cycles with the mirror on and N off "
+                             "(press-to-result, same photos)")
     parser.add_argument("--quick", action="store_true",
                         help="only the OpenVINO rows (no reference runtimes, fidelity, start-up or RSS)")
 
@@ -319,8 +325,152 @@ def _print_table(result: dict) -> None:
             print(f"{key}: {json.dumps(result[key])}")
 
 
+MIRROR_SIZES = (256, 320, 480)
+
+
+def bench_mirror(frames: int = 30, photos: Path | None = None) -> dict:
+    """The anime mirror's network ([preview] style) as the kiosk runs it: one frame at a
+    time at each long side (4:3 frames), for 1 and 2 threads. ``cpu_share`` is the CPU
+    time the process used per wall second (1.0 = one whole core); ``cpu_ms`` the CPU time
+    per frame, which a busy machine does not inflate as much as the wall time."""
+    from booth import mirror
+    from booth.images import load_image
+
+    settings = config.defaults()
+    result: dict = {"style": settings.preview.style, "frames": frames, "rows": {}}
+    for threads in (1, 2):
+        network = mirror.mirror_network(settings, threads=threads)
+        result["precision"] = network.precision
+        for size in MIRROR_SIZES:
+            h, w = mirror.frame_shape(size, 4 / 3)
+            x = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+            for _ in range(3):
+                network.stylize(x)
+            times = []
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            for _ in range(frames):
+                started = time.perf_counter()
+                network.stylize(x)
+                times.append((time.perf_counter() - started) * 1e3)
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+            ms = float(np.median(times))
+            result["rows"][f"{w}x{h} threads={threads}"] = {
+                "long_side": size, "threads": threads, "ms": round(ms, 1),
+                "fps": round(1000 / ms, 1), "cpu_ms": round(cpu * 1e3 / frames, 1),
+                "cpu_share": round(cpu / wall, 2)}
+    photos = photos or _photos_dir(None)
+    faces = sorted((photos / "faces").glob("*.jpg")) if (photos / "faces").is_dir() else []
+    if faces:
+        network = mirror.mirror_network(settings, threads=1)
+        sequence = mirror.static_sequence(load_image(faces[0]))
+        result["flicker"] = {"photo": faces[0].name, "noise_grey_levels": 2.0,
+                             "size": settings.preview.size,
+                             "smoothing_off": mirror.flicker(network, sequence, settings.preview.size, 0.0),
+                             f"smoothing_{settings.preview.smoothing:g}": mirror.flicker(
+                                 network, sequence, settings.preview.size, settings.preview.smoothing)}
+    return result
+
+
+def bench_mirror_cycles(cycles: int, photos: Path) -> dict:
+    """Press-to-result with the mirror on and off: the real booth (folder camera, real
+    pipeline, store), ``cycles`` photos each way, the same photos both ways, on/off
+    alternating (and which goes first too), so a busy moment hits both alike. Before
+    each press the booth idles 2 s (the mirror runs), then a 1-second countdown."""
+    import shutil
+    import statistics
+
+    from booth.camera import CameraSupervisor, backend_factory
+    from booth.daemon import Booth, load_pipeline
+
+    faces = sorted((photos / "faces").glob("*.jpg"))[:cycles]
+    if not faces:
+        raise FileNotFoundError(f"no photos in {photos / 'faces'}")
+    with tempfile.TemporaryDirectory(prefix="booth-mirror-") as tmp:
+        folder = Path(tmp) / "camera"
+        folder.mkdir()
+        for i in range(cycles):  # each photo twice in a row: one capture per mode
+            for copy in "ab":
+                shutil.copy(faces[i % len(faces)], folder / f"{i:03d}{copy}.jpg")
+        settings = config.defaults().replace("booth", data_dir=str(Path(tmp) / "data"))
+        settings = settings.replace("camera", backend="folder", folder=str(folder))
+        settings = settings.replace("storage", min_free_mb=0)
+        settings = settings.replace("cycle", countdown_s=1, show_result_s=0.3)
+        camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera).start()
+        pipeline, message = load_pipeline(settings)
+        if pipeline is None:
+            raise RuntimeError(message)
+        booth = Booth(settings, camera=camera, pipeline=pipeline).start()
+        mirror = booth.start_mirror()
+        times: dict[str, list[float]] = {"on": [], "off": []}
+        mirror_fps: list[float] = []
+        try:
+            deadline = time.monotonic() + 180
+            while not mirror.live and time.monotonic() < deadline:
+                time.sleep(0.2)
+            for i in range(cycles):
+                for mode in (("on", "off") if i % 2 == 0 else ("off", "on")):
+                    mirror.set_enabled(mode == "on")
+                    while booth.state != "idle":
+                        time.sleep(0.05)
+                    time.sleep(2.0)
+                    if mode == "on":
+                        mirror_fps.append(mirror.fps)
+                    with booth.events.subscribe() as sub:
+                        booth.trigger("bench")
+                        while True:
+                            event = sub.get(timeout=60)
+                            if event is None or (event.kind == "state"
+                                                 and event.data["state"] in ("result", "failsafe")):
+                                break
+                    last = booth.last_cycle or {}
+                    if last.get("ok"):
+                        times[mode].append(float(last["press_to_result_ms"]))
+        finally:
+            booth.stop()
+            camera.close()
+            booth.store.close()
+    on, off = statistics.median(times["on"]), statistics.median(times["off"])
+    # The same photo both ways: the per-photo difference cancels what the photo costs.
+    paired = [a - b for a, b in zip(times["on"], times["off"])]
+    return {"cycles": cycles, "press_to_result_ms": times,
+            "paired_median_diff_ms": round(statistics.median(paired), 1),
+            "mean_on_vs_off": round(statistics.mean(times["on"]) / statistics.mean(times["off"]), 3),
+            "median_on_ms": round(on, 1), "median_off_ms": round(off, 1),
+            "mean_on_ms": round(statistics.mean(times["on"]), 1),
+            "mean_off_ms": round(statistics.mean(times["off"]), 1),
+            "on_vs_off": round(on / off, 3), "mirror_fps_before_press": [round(f, 1) for f in mirror_fps]}
+
+
+def print_mirror(result: dict) -> None:
+    print(f"\nAnime mirror ({result['style']}, {result['precision']}), one frame at a time, "
+          f"median of {result['frames']}; {_machine()}")
+    print(f"{'frame':22s} {'ms':>7s} {'fps':>6s} {'cpu ms':>7s} {'cpu share':>10s}")
+    for name, row in result["rows"].items():
+        print(f"{name:22s} {row['ms']:7.1f} {row['fps']:6.1f} {row['cpu_ms']:7.1f} "
+              f"{row['cpu_share']:10.2f}")
+    if "cycles" in result:
+        c = result["cycles"]
+        print(f"press-to-result over {c['cycles']} cycles each: mirror on median {c['median_on_ms']:.0f} ms "
+              f"(mean {c['mean_on_ms']:.0f}), off median {c['median_off_ms']:.0f} ms "
+              f"(mean {c['mean_off_ms']:.0f}): on/off medians {c['on_vs_off']:.3f}, means "
+              f"{c['mean_on_vs_off']:.3f}; same photo on minus off, median {c['paired_median_diff_ms']:+.0f} ms")
+    if "flicker" in result:
+        print("flicker on a still scene (mean frame-to-frame change, grey levels): "
+              + json.dumps(result["flicker"]))
+
+
 def run(args: argparse.Namespace) -> int:
     from booth.cli import UserError
+
+    if args.mirror:
+        result = bench_mirror(photos=_photos_dir(args.photos) if args.photos else None)
+        if args.cycles:
+            print(f"press-to-result, {args.cycles} cycles with the mirror on and off…", flush=True)
+            result["cycles"] = bench_mirror_cycles(args.cycles, _photos_dir(args.photos))
+        print_mirror(result)
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        return 0
 
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     for p in precisions:

@@ -287,6 +287,11 @@ class CameraSupervisor:
         self._retry_s = settings_camera.retry_initial_s
         self._next_try = 0.0
         self._preview_jpeg: bytes | None = None
+        # The latest preview frame itself (RGB, mirrored as shown) for the anime mirror,
+        # numbered so a reader can wait for a newer one.
+        self._frame_ready = threading.Condition()
+        self._preview_frame: np.ndarray | None = None
+        self._preview_seq = 0
         self.preview_enabled = True
         self._capture_wanted = False
         self.backend_name = settings_camera.backend
@@ -303,6 +308,16 @@ class CameraSupervisor:
 
     def preview_jpeg(self) -> bytes | None:
         return self._preview_jpeg
+
+    def next_preview_frame(self, after_seq: int, timeout: float) -> tuple[int, np.ndarray] | None:
+        """(number, RGB frame) of the first preview frame numbered above ``after_seq``,
+        waiting up to ``timeout`` seconds for it; None if none came."""
+        with self._frame_ready:
+            if self._preview_seq <= after_seq or self._preview_frame is None:
+                self._frame_ready.wait(timeout)
+            if self._preview_seq <= after_seq or self._preview_frame is None:
+                return None
+            return self._preview_seq, self._preview_frame
 
     # --- opening and failing -------------------------------------------------------
     def _call(self, fn, *args):
@@ -382,7 +397,11 @@ class CameraSupervisor:
         if frame is not None:
             if self.settings.mirror_preview:
                 frame = frame[:, ::-1]
-            self._preview_jpeg = encode_jpeg(np.ascontiguousarray(frame), self.jpeg_quality)
+            frame = np.ascontiguousarray(frame)
+            self._preview_jpeg = encode_jpeg(frame, self.jpeg_quality)
+            with self._frame_ready:
+                self._preview_frame, self._preview_seq = frame, self._preview_seq + 1
+                self._frame_ready.notify_all()
 
     def _loop(self) -> None:
         while not self._stop.is_set():

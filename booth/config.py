@@ -393,6 +393,40 @@ class NetworkSettings:
                'code of the country the booth is in (e.g. "DE"), for its Wi-Fi rules')
 
 
+#: The styles the live anime mirror can run (each has a [mirror.STYLE] manifest entry).
+MIRROR_STYLES = ("cute",)
+#: Below this rate the mirror is too jerky to show: the kiosk shows the plain preview.
+MIRROR_MIN_FPS = 5.0
+
+
+@dataclass(frozen=True)
+class PreviewSettings:
+    #: The live anime mirror: while idle and during the countdown the kiosk's preview
+    #: shows the camera stylized live (false: the plain camera preview).
+    anime: bool = True
+    #: The mirror's style: "cute" (AnimeGANv3 tiny Cute, small enough to run live).
+    style: str = "cute"
+    #: Long side of the stylized frames in pixels (the screen scales them up); the
+    #: mirror steps down from here when frames take longer than 1 / max_fps.
+    size: int = 320
+    #: Highest rate the mirror stylizes at (frames per second).
+    max_fps: float = 24.0
+    #: OpenVINO threads the mirror uses (the rest stay free for the booth).
+    threads: int = 1
+    #: Weight of the previous frame in the mirror's blend over time (0 = off): a
+    #: still scene must not shimmer.
+    smoothing: float = 0.5
+
+    def validate(self) -> None:
+        _check(self.style in MIRROR_STYLES,
+               "style must be one of " + ", ".join(f'"{s}"' for s in MIRROR_STYLES))
+        _check(160 <= self.size <= 640 and self.size % 16 == 0,
+               "size must be a multiple of 16 in 160..640")
+        _check(MIRROR_MIN_FPS <= self.max_fps <= 60, f"max_fps must be {MIRROR_MIN_FPS:g}..60")
+        _check(1 <= self.threads <= 64, "threads must be 1..64")
+        _check(0 <= self.smoothing < 1, "smoothing must be 0 (off) up to below 1")
+
+
 @dataclass(frozen=True)
 class Settings:
     booth: BoothSettings = field(default_factory=BoothSettings)
@@ -406,6 +440,7 @@ class Settings:
     upload: UploadSettings = field(default_factory=UploadSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
     print: PrintSettings = field(default_factory=PrintSettings)
+    preview: PreviewSettings = field(default_factory=PreviewSettings)
     #: The folder relative paths are resolved against (the config file's folder).
     base_dir: Path = field(default=PROJECT_ROOT, compare=False)
 

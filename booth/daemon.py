@@ -200,6 +200,11 @@ class Booth:
 
             self.prints = PrintService(settings, self.store, self.events,
                                        between_photos=self.between_photos)
+        #: Set while a photo (the guest's or an upload) is on the worker thread.
+        self.processing = threading.Event()
+        #: The live anime mirror (a booth.mirror.Mirror), once start_mirror() ran.
+        self.mirror = None
+        self._capture_due: float | None = None  # monotonic time the countdown ends
 
     # --- the web app's and the button's API -----------------------------------------
     def trigger(self, source: str = "http") -> bool:
@@ -279,8 +284,38 @@ class Booth:
         return stats
 
     def preview_jpeg(self) -> bytes | None:
-        """The latest live preview frame as JPEG (None while there is no camera)."""
-        return self.camera.preview_jpeg()
+        """The latest live preview frame as JPEG: the anime mirror's while it keeps up,
+        else the camera's (None while there is no camera)."""
+        anime = self.mirror.jpeg() if self.mirror is not None else None
+        return anime or self.camera.preview_jpeg()
+
+    def mirror_may_run(self) -> bool:
+        """The mirror runs only while the kiosk shows the preview and no photo is being
+        made or processed: the guest's photo gets the CPU."""
+        if self._capture_due is not None and self.mirror is not None:
+            # No frame may still run when the still is taken: stop a little more than
+            # one frame's time before the countdown ends.
+            margin_s = 1.5 * self.mirror.ms_per_frame / 1000 + 0.05
+            if time.monotonic() >= self._capture_due - margin_s:
+                return False
+        return (self.between_photos.is_set() and not self.processing.is_set()
+                and self.state in ("idle", "countdown") and not self._stopping.is_set())
+
+    def start_mirror(self, network_factory=None):
+        """Start the live anime mirror ([preview] anime); returns it (None when off)."""
+        from booth import mirror
+
+        if not self.settings.preview.anime:
+            return None
+        factory = network_factory or (lambda: mirror.mirror_network(self.settings))
+        self.camera.preview_fps = max(self.camera.preview_fps, self.settings.preview.max_fps)
+        width, height = self.settings.camera.preview_size
+        self.mirror = mirror.Mirror(self.settings.preview, frames=self.camera.next_preview_frame,
+                                    may_run=self.mirror_may_run, network_factory=factory,
+                                    aspect=width / height if width and height else 4 / 3,
+                                    on_mode=lambda mode: self.events.publish(
+                                        "preview", mode=mode, max_fps=self.settings.preview.max_fps))
+        return self.mirror.start()
 
     def submit_upload(self, rgb: np.ndarray, client: str) -> str:
         """Queue a guest's uploaded photo for stylizing; returns a ticket id.
@@ -372,6 +407,8 @@ class Booth:
         self._worker.stop(0.5)
         if self.prints is not None:
             self.prints.stop()
+        if self.mirror is not None:
+            self.mirror.stop()
         self._set_led("off")
 
     def _tick(self) -> None:
@@ -437,6 +474,7 @@ class Booth:
         timings: dict[str, float] = {}
         try:
             self._check_ready()
+            self._capture_due = time.monotonic() + self.settings.cycle.countdown_s
             for seconds_left in range(self.settings.cycle.countdown_s, 0, -1):
                 self._enter("countdown", seconds_left=seconds_left)
                 if not self._wait(1.0, cancel=True):
@@ -462,6 +500,7 @@ class Booth:
             log.exception("cycle: unexpected error")
             self._cycle_failed(source, "error", f"{type(exc).__name__}: {exc}", pressed)
         finally:
+            self._capture_due = None
             self._making_photo(False)
 
     def _making_photo(self, making: bool) -> None:
@@ -490,6 +529,13 @@ class Booth:
         A job given up on (timeout, shutdown) never publishes its photo: the guest was
         told it failed, so a late result is discarded, never saved to the gallery.
         """
+        self.processing.set()
+        try:
+            return self._process_on_worker(frame, source)
+        finally:
+            self.processing.clear()
+
+    def _process_on_worker(self, frame: np.ndarray, source: str):
         job = AbandonableJob()
         future = self._worker.submit(self._process_and_store, frame, source, job)
         deadline = time.monotonic() + self.settings.cycle.process_timeout_s
@@ -793,6 +839,7 @@ def run(args: argparse.Namespace) -> int:
     # The loop runs while the model loads, so the kiosk hears "warming up" (health
     # events) and presses meanwhile get a polite word instead of silence.
     booth.start()
+    booth.start_mirror()  # loads (first time: builds) its network on its own thread
     sdnotify.notify("STATUS=loading the model")
     booth.pipeline, booth.model_message = load_pipeline(settings)
     sdnotify.notify("READY=1")

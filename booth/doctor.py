@@ -96,6 +96,7 @@ def run_checks(settings: Settings, *, compile_model: bool = True) -> list[Check]
     checks = [check_camera(settings, on_pi), check_gpio(settings, on_pi)]
     checks += check_models(settings)
     checks.append(check_openvino(settings, compile_model))
+    checks.append(check_mirror(settings, compile_model))
     checks.append(check_disk(settings))
     checks.append(check_address(settings))
     checks += check_network(settings, on_pi)
@@ -262,6 +263,46 @@ def check_openvino(settings: Settings, compile_model: bool) -> Check:
                      "compare `booth bench` with precision int8, f16 and f32 on this board and set "
                      "[generator] precision to the fastest")
     return Check("openvino", "PASS", message)
+
+
+#: Below this rate the anime mirror looks jerky; it then steps down to smaller frames.
+MIRROR_GOOD_FPS = 15.0
+
+
+def check_mirror(settings: Settings, compile_model: bool, frames: int = 12) -> Check:
+    """The rate the live anime mirror reaches here, at [preview] size and threads."""
+    preview = settings.preview
+    if not preview.anime:
+        return Check("mirror", "PASS", "anime mirror off ([preview] anime = false): plain preview")
+    if not compile_model:
+        return Check("mirror", "PASS", "anime mirror on; its rate not measured (--quick)")
+    import time
+
+    import numpy as np
+
+    from booth import mirror
+
+    try:
+        network = mirror.mirror_network(settings)
+        h, w = mirror.frame_shape(preview.size, 4 / 3)
+        x = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+        for _ in range(2):
+            network.stylize(x)
+        times = []
+        for _ in range(frames):
+            started = time.perf_counter()
+            network.stylize(x)
+            times.append(time.perf_counter() - started)
+    except Exception as exc:
+        return Check("mirror", "FAIL", f"anime mirror cannot run: {str(exc).splitlines()[0]}",
+                     "booth weights fetch, or set [preview] anime = false")
+    fps = 1 / float(np.median(times))
+    message = (f"anime mirror ({preview.style}, {network.precision}) {fps:.1f} frames/s at "
+               f"{w}x{h} on {preview.threads} thread(s)")
+    if fps < min(MIRROR_GOOD_FPS, preview.max_fps):
+        return Check("mirror", "WARN", message + "; it will step down to smaller frames",
+                     "lower [preview] size, or give it [preview] threads = 2 on a 4-core Pi")
+    return Check("mirror", "PASS", message)
 
 
 def runtime_precisions(gen) -> dict[str, int]:

@@ -4,8 +4,9 @@
 * ``/healthz`` — the daemon's health as JSON; HTTP 503 while the booth cannot take
   photos, so a monitoring probe (or ``curl -f``) notices.
 * ``/metrics`` — Prometheus text format: cycles, failures, ignored presses, photos,
-  disk free, the press-to-result latency histogram and, when printing is on, the
-  prints (printed, failed, waiting, paper budget left, printer ok).
+  disk free, the press-to-result latency histogram, the live anime mirror's rate and,
+  when printing is on, the prints (printed, failed, waiting, paper budget left,
+  printer ok).
 """
 
 from __future__ import annotations
@@ -69,8 +70,9 @@ def _escape_label(value: str) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
 
-def prometheus_text(stats: dict, health: dict) -> str:
-    """The booth's figures in the Prometheus text exposition format (version 0.0.4)."""
+def prometheus_text(stats: dict, health: dict, mirror: dict | None = None) -> str:
+    """The booth's figures in the Prometheus text exposition format (version 0.0.4);
+    ``mirror``: the live anime mirror's figures (:meth:`booth.mirror.Mirror.stats`)."""
     lines: list[str] = []
 
     def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
@@ -122,6 +124,22 @@ def prometheus_text(stats: dict, health: dict) -> str:
     metric("booth_press_to_result_seconds", "histogram",
            "Time from the end of the countdown (the capture) to the result on screen, "
            "for every cycle since the booth started.", samples)
+    if mirror:
+        metric("booth_mirror_live", "gauge", "1 while the kiosk shows the live anime mirror.",
+               [("", 1 if mirror["live"] else 0)])
+        metric("booth_mirror_frames_per_second", "gauge",
+               "Frames the anime mirror stylized per second (last two seconds).", [("", mirror["fps"])])
+        metric("booth_mirror_frame_milliseconds", "gauge",
+               "Time one mirror frame takes (resize, network, blend, JPEG), smoothed.",
+               [("", mirror["ms_per_frame"])])
+        metric("booth_mirror_size_pixels", "gauge",
+               "Long side the mirror stylizes at now (it steps down when frames are slow).",
+               [("", mirror["size"])])
+        metric("booth_mirror_frames_total", "counter", "Frames the anime mirror stylized.",
+               [("", mirror["frames"])])
+        metric("booth_mirror_dropped_frames_total", "counter",
+               "Camera preview frames the mirror skipped because it was busy.",
+               [("", mirror["dropped"])])
     return "\n".join(lines) + "\n"
 
 
@@ -137,5 +155,6 @@ def _number(value: float) -> str:
 @bp.get("/metrics")
 def metrics():
     booth = _booth()
-    text = prometheus_text(booth.stats(), booth.health())
+    mirror = getattr(booth, "mirror", None)
+    text = prometheus_text(booth.stats(), booth.health(), mirror.stats() if mirror is not None else None)
     return Response(text, mimetype="text/plain; version=0.0.4; charset=utf-8")

@@ -88,7 +88,7 @@ def events():
 
     def stream() -> Iterator[str]:
         yield f"retry: {RETRY_MS}\n\n"
-        for kind in ("health", "state"):
+        for kind in ("health", "state", "preview"):
             latest = bus.latest(kind)
             if latest is not None:
                 yield sse_message(latest)
@@ -128,6 +128,24 @@ def preview():
         response.headers["Retry-After"] = "1"
         return response
     return Response(frame, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@bp.post("/api/preview")
+def preview_mode():
+    """Turn the live anime mirror on or off (``anime=on|off``) while the booth runs:
+    from the Pi itself or the organiser's session (the setting is ``[preview] anime``)."""
+    if not (is_loopback() or (session.get("admin") is True and csrf_ok())):
+        abort(403, "Only the organiser can change the preview.")
+    mirror = getattr(_booth(), "mirror", None)
+    wanted = (request.form.get("anime") or (request.get_json(silent=True) or {}).get("anime") or "")
+    wanted = str(wanted).lower()
+    if wanted not in ("on", "off", "true", "false", "1", "0"):
+        return jsonify(error='anime must be "on" or "off"'), 400
+    if mirror is None:
+        return jsonify(error="the anime mirror is not running: set [preview] anime = true "
+                             "and restart the booth"), 409
+    mirror.set_enabled(wanted in ("on", "true", "1"))
+    return jsonify(mirror.stats())
 
 
 @bp.post("/api/trigger")

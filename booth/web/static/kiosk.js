@@ -129,6 +129,7 @@
         document.dispatchEvent(new CustomEvent("booth:" + kind, { detail: JSON.parse(e.data).data }));
       });
     });
+    source.addEventListener("preview", function (e) { onPreviewMode(JSON.parse(e.data).data); });
     source.addEventListener("error", function () {
       body.setAttribute("data-connected", "no");
       $("connection").hidden = false;
@@ -159,9 +160,19 @@
     nextFrame();
   }
 
+  /* The anime mirror: the booth says when the preview is stylized ("anime") or the
+   * plain camera ("plain"); the stylized frames come at up to max_fps, so they are
+   * asked for about that often. */
+  var previewDelayMs = 40;
+  function onPreviewMode(data) {
+    var anime = data.mode === "anime";
+    body.setAttribute("data-preview", anime ? "anime" : "plain");
+    previewDelayMs = anime ? Math.max(5, 1000 / (data.max_fps || 24) - 20) : 40;
+  }
+
   preview.addEventListener("load", function () {
     preview.hidden = false;
-    setTimeout(nextFrame, 40);
+    setTimeout(nextFrame, previewDelayMs);
   });
   preview.addEventListener("error", function () {
     preview.hidden = true;
