@@ -109,9 +109,9 @@ def _card_path() -> Path:
     return weights.WEIGHTS_DIR / weights.MODEL_CARD
 
 
-def up_to_date() -> bool:
-    """True when the card matches the source checksum, recipe and INT8 target and every
-    IR exists."""
+def up_to_date(calibration: str | None = None) -> bool:
+    """True when the card matches the source checksum, recipe, INT8 target and
+    calibration folder (if one is given) and every IR exists."""
     from booth.quantize import int8_target
 
     try:
@@ -119,6 +119,8 @@ def up_to_date() -> bool:
     except (OSError, ValueError):
         return False
     source = weights.manifest()["generator"]
+    if calibration and card.get("int8", {}).get("calibration", {}).get("folder") != str(calibration):
+        return False  # photos given now that the graph was not calibrated on
     return (card.get("source_sha256") == source.sha256
             and card.get("recipe_version") == RECIPE_VERSION
             and card.get("int8", {}).get("target") in (None, int8_target())
@@ -148,7 +150,8 @@ def build(calibration: str | None = None, if_needed: bool = False, samples: int 
           ranges: Path | None = None) -> int:
     from booth import graph, quantize
 
-    if if_needed and up_to_date():
+    calibration = calibration or default_calibration_dir()
+    if if_needed and up_to_date(calibration):
         _say("generator IR up to date (delete weights/generator_card.json to force a rebuild)")
         return 0
     source = weights.model_path("generator")
@@ -161,7 +164,6 @@ def build(calibration: str | None = None, if_needed: bool = False, samples: int 
     asis_model, _ = graph.asis_network(source)
     _save(asis_model, weights.GENERATOR_IR["asis"])
 
-    calibration = calibration or default_calibration_dir()
     card: dict = {
         "model": "AnimeGANv2 Hayao generator",
         "source": source.name,
