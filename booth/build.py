@@ -210,6 +210,7 @@ def choose_precision(eval_inputs: list, repeats: int = 3,
     there is always a choice."""
     import numpy as np
 
+    from booth import quantize
     from booth.bench import median_ms
     from booth.config import defaults
     from booth.generator import Generator, working_shape
@@ -234,7 +235,8 @@ def choose_precision(eval_inputs: list, repeats: int = 3,
         report(f"      {precision} (runs in {gen.inference_precision}): "
                + ", ".join(f"{k} {v:.0f} ms" for k, v in timings.items())
                + (f"; {candidates[precision]['psnr_db']} dB vs f32" if psnrs and precision != "f32" else ""))
-        del gen
+        gen = None  # one compiled generator at a time
+        quantize.release_memory()
     candidates["f32"]["psnr_db"] = None  # the reference itself
     eligible = [p for p, c in candidates.items()
                 if p == "f32" or (c["psnr_db"] is not None and c["psnr_db"] >= AUTO_MIN_PSNR_DB)]

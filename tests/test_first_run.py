@@ -30,9 +30,11 @@ MIRROR = Path(os.environ.get("BOOTH_WEIGHTS_MIRROR") or PROJECT_ROOT.parent / "s
 #: Runs inside `unshare -n`: starts the booth with the command's second half, waits
 #: until it is ready, takes a photo, finds it in the listing, stops the booth.
 CLIENT = r"""
-import json, signal, subprocess, sys, time, urllib.request
+import json, shlex, signal, subprocess, sys, time, urllib.request
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-booth = subprocess.Popen(sys.argv[1], shell=True, stderr=open("booth.log", "w"))
+# The command itself, not a shell around it: SIGTERM must reach the booth.
+booth = subprocess.Popen(shlex.split(sys.argv[1]), stderr=open("booth.log", "w"),
+                         stdout=subprocess.DEVNULL)
 base = "http://127.0.0.1:8080"
 
 def get(path):
