@@ -76,6 +76,7 @@ def test_damaged_and_missing_model_files_fail_with_the_fix(tmp_path, demo_config
     data[len(data) // 2] ^= 0xFF  # one flipped byte
     (broken / damaged.file).write_bytes(bytes(data))
     for entry in entries[2:]:
+        (broken / entry.file).parent.mkdir(parents=True, exist_ok=True)  # demo/ photos
         shutil.copy(entry.path, broken / entry.file)
     result = booth_doctor("--config", str(demo_config), "--quick", "--json",
                           env={"BOOTH_WEIGHTS_DIR": str(broken), "GPIOZERO_PIN_FACTORY": "mock"})
