@@ -89,6 +89,8 @@ def calibrate(folder: Path, out: Path, samples: int = 48) -> int:
 
     if not folder.is_dir():
         raise UserError(f"calibrate {folder}: not a folder of photos")
+    if samples < 3:
+        raise UserError(f"--samples {samples}: calibrate on at least 3 crops (48 is the default)")
     _say(f"calibrating INT8 on {folder} (NNCF statistics pass; a few minutes)")
     float_model, _ = graph.float_network(weights.model_path("generator"))
     raw, ranges, held_out = quantize.calibrate(float_model, folder, samples=samples, report=_say)
@@ -101,7 +103,8 @@ def calibrate(folder: Path, out: Path, samples: int = 48) -> int:
         fid = ranges["fidelity_vs_fp32_held_out"][target] = quantize.fidelity(ours, reference)
         _say(f"      {target} graph: {fid['psnr_db']} dB, SSIM {fid['ssim']} on the held-out crops")
     quantize.write_ranges(ranges, out)
-    _say(f"wrote {out} ({out.stat().st_size // 1024} kB); build with it: booth weights build --ranges {out}")
+    use = "" if out.resolve() == weights.RANGES_PATH.resolve() else f" --ranges {out}"
+    _say(f"wrote {out} ({out.stat().st_size // 1024} kB); build with it: booth weights build{use}")
     return 0
 
 
