@@ -68,10 +68,21 @@ if [ -n "$mirror" ] && [ ! -d "$mirror" ]; then
 fi
 
 changed=0
+# One line per step on the terminal; what the tools print (pip's and setuptools' notices,
+# apt, the build's details) goes to this log, named by the last line.
+log="$here/install.log"
+[ "$dry_run" = 0 ] && [ -z "$render_dir" ] && : > "$log"
+started=$SECONDS
 say() { printf '==> %s\n' "$*"; }
 run() {
-  if [ "$dry_run" = 1 ]; then printf '    [dry-run] %s\n' "$*"; else "$@"; fi
+  if [ "$dry_run" = 1 ]; then printf '    [dry-run] %s\n' "$*"; else "$@" >>"$log" 2>&1; fi
 }
+step_started=$SECONDS
+step() { step_started=$SECONDS; step_name="$*"; }       # step NAME: a step begins
+step_done() {                                             # step_done [DETAIL]: its one line
+  say "$step_name${1:+: $1} ($((SECONDS - step_started)) s)"
+}
+fail_with_log() { echo "install.sh: $step_name failed; see $log" >&2; tail -n 5 "$log" >&2; exit 1; }
 as_root() {
   if [ "$(id -u)" = 0 ]; then run "$@"; else run sudo "$@"; fi
 }
@@ -188,9 +199,10 @@ venv_args=()
 # On a Pi the venv sees apt's picamera2/libcamera/lgpio (never on pip).
 [ "$is_pi" = 1 ] && venv_args=(--system-site-packages)
 if [ ! -x "$venv/bin/python" ]; then
-  say "creating $venv"
-  in_root "$python_bin" -m venv "${venv_args[@]}" "$venv"
-  in_root "$pip" install --quiet --upgrade pip
+  step "creating $venv"
+  in_root "$python_bin" -m venv "${venv_args[@]}" "$venv" || fail_with_log
+  in_root "$pip" install --quiet --upgrade pip || fail_with_log
+  step_done
   changed=1
 elif [ "$is_pi" = 1 ] && ! grep -qs "include-system-site-packages = true" "$venv/pyvenv.cfg"; then
   say "letting $venv see apt's packages (--system-site-packages)"
@@ -226,7 +238,7 @@ if [ -n "$have_stamp" ] && [ "${have_stamp%% *}" = "${want_stamp%% *}" ]; then
   [ "$missing" = 0 ] && want_stamp="$have_stamp"
 fi
 if [ "$have_stamp" != "$want_stamp" ]; then
-  say "installing the booth and its packages ($extras) into $venv"
+  step "installing the booth and its packages ($extras) into $venv"
   if [ "$is_pi" = 1 ]; then
     say "pip constraints: $(echo ${constraints:-none yet: apt\'s numpy is not installed})"
     if [ "$dry_run" = 1 ]; then
@@ -235,12 +247,13 @@ if [ "$have_stamp" != "$want_stamp" ]; then
       printf '%s\n' "$constraints" | in_root tee "$venv/booth-constraints.txt" >/dev/null
     fi
   fi
-  in_root "$pip" install --quiet "${constraint_args[@]}" -e "$root[$extras]"
+  in_root "$pip" install --quiet "${constraint_args[@]}" -e "$root[$extras]" || fail_with_log
   if [ "$want_bench" = 1 ]; then
     # PyTorch is bench-only (the eager baseline and the ONNX export). The CPU wheel
     # of this version is what the dev machines carry; never a run-time dependency.
-    in_root "$pip" install --quiet "torch==2.13.0"
+    in_root "$pip" install --quiet "torch==2.13.0" || fail_with_log
   fi
+  step_done
   if [ "$dry_run" = 1 ]; then
     run write "$stamp"
   else
@@ -252,9 +265,10 @@ fi
 # --- 3. Test tools: Debian's chromium for the browser tests (never a downloaded browser) ---
 if [ "$want_test" = 1 ] && ! command -v chromium >/dev/null 2>&1 \
    && ! command -v chromium-browser >/dev/null 2>&1; then
-  say "installing Debian's chromium for the browser tests"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  step "installing Debian's chromium for the browser tests"
+  as_root apt-get update -qq || fail_with_log
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || fail_with_log
+  step_done
   changed=1
 fi
 
@@ -299,12 +313,22 @@ if [ "$dry_run" = 1 ]; then
 else
   sudo_prefix=()
   [ "$is_pi" = 1 ] && [ "$(id -u)" != 0 ] && sudo_prefix=(sudo)
-  fetch_out="$("${sudo_prefix[@]}" "$booth" weights fetch "${mirror_args[@]}")"
-  echo "$fetch_out" | sed 's/^/    /'
-  case "$fetch_out" in *copied*|*downloaded*) changed=1 ;; esac
-  build_out="$("${sudo_prefix[@]}" "$booth" weights build --if-needed "${calibration_args[@]}")"
-  echo "$build_out" | sed 's/^/    /'
-  case "$build_out" in *"up to date"*) ;; *) changed=1 ;; esac
+  step "model files and demo photos (sha256 checked)"
+  fetch_out="$("${sudo_prefix[@]}" "$booth" weights fetch "${mirror_args[@]}" 2>>"$log")" || fail_with_log
+  echo "$fetch_out" >> "$log"
+  case "$fetch_out" in
+    *copied*|*downloaded*) changed=1; step_done "$(grep -cE 'copied|downloaded' <<<"$fetch_out") fetched" ;;
+    *) step_done "all present" ;;
+  esac
+  step "generator build (INT8 from the shipped calibration, precision measured)"
+  [ -n "$calibration" ] && step_name="generator build (INT8 calibrated on $calibration, precision measured)"
+  build_out="$("${sudo_prefix[@]}" "$booth" weights build --if-needed "${calibration_args[@]}" 2>>"$log")" \
+    || fail_with_log
+  echo "$build_out" >> "$log"
+  case "$build_out" in
+    *"up to date"*) step_done "up to date" ;;
+    *) changed=1; step_done "$(tail -n 1 <<<"$build_out" | sed 's/^built in [0-9]* s, //')" ;;
+  esac
 fi
 if [ "$is_pi" = 1 ] && [ -n "$(find "$root/weights" -type f ! -perm -0044 2>/dev/null)" ]; then
   # Fetched files are created private (mode 0600); the booth user must read them.
@@ -446,7 +470,7 @@ if [ "$dry_run" = 1 ]; then
 elif [ "$changed" = 0 ]; then
   say "already installed: nothing changed"
 elif [ "$is_pi" = 1 ]; then
-  say "installed. Check it: sudo $venv/bin/booth doctor --config /etc/booth/config.toml; the screen shows the booth once it is ready"
+  say "installed in $((SECONDS - started)) s (details: $log). Check it: sudo $venv/bin/booth doctor --config /etc/booth/config.toml; the screen shows the booth once it is ready"
 else
-  say "installed. Run the booth: .venv/bin/booth run --demo"
+  say "installed in $((SECONDS - started)) s (details: $log). Run .venv/bin/booth run --demo and open http://127.0.0.1:$(booth_port)/kiosk"
 fi

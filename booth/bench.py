@@ -70,7 +70,48 @@ def _machine() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}, OpenVINO {ov.__version__}"
+    return (f"{cpu}, {os.cpu_count()} cores, {platform.machine()}, int8 ISA {int8_isa()}, "
+            f"Linux {platform.release()}, OpenVINO {ov.__version__}")
+
+
+def cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("flags", "features")):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def int8_isa(flags: set[str] | None = None) -> str:
+    """The instruction set the CPU's int8 kernels run on: "AMX", "AVX-512 VNNI",
+    "AVX-VNNI", "AVX-512" or "AVX2" (no VNNI: int8 dot products go through 16-bit
+    sums that can saturate), "NEON dot-product" or "NEON". An ``ONEDNN_MAX_CPU_ISA``
+    cap (OpenVINO's x86 kernels honour it) is named too."""
+    flags = cpu_flags() if flags is None else flags
+    if "asimd" in flags or platform.machine().lower() in ("aarch64", "arm64"):
+        return "NEON dot-product" if "asimddp" in flags else "NEON"
+    for flag, name in (("amx_int8", "AMX"), ("avx512_vnni", "AVX-512 VNNI"),
+                       ("avx_vnni", "AVX-VNNI"), ("avx512bw", "AVX-512"), ("avx2", "AVX2")):
+        if flag in flags:
+            break
+    else:
+        name = "SSE4"
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "")
+    cap = "" if cap.upper() == "ALL" else cap
+    return f"{name} (capped by ONEDNN_MAX_CPU_ISA={cap})" if cap else name
+
+
+def int8_sums_can_saturate(isa: str | None = None) -> bool:
+    """True where x86 int8 kernels lack VNNI/AMX (AVX2, AVX-512 without VNNI, or capped
+    to those): u8×s8 products are summed in pairs into 16 bits, which saturates for
+    weights that use the full int8 range."""
+    isa = isa or int8_isa()
+    if "ONEDNN_MAX_CPU_ISA=" in isa:
+        cap = isa.split("ONEDNN_MAX_CPU_ISA=", 1)[1].rstrip(")").upper()
+        return "VNNI" not in cap and "AMX" not in cap
+    return isa.split(" (")[0] in ("AVX2", "AVX-512", "SSE4")
 
 
 def median_ms(run: Callable[[], object], repeats: int, warmup: int = 2) -> float:
@@ -257,9 +298,9 @@ import sys, time
 from pathlib import Path
 started = time.perf_counter()
 from booth import config
-from booth.generator import Generator
+from booth.generator import Generator, resolve_precision
 settings = config.defaults()
-gen = Generator(precision=settings.generator.precision, cache_dir=Path(sys.argv[1]))
+gen = Generator(precision=resolve_precision(settings.generator.precision)[0], cache_dir=Path(sys.argv[1]))
 from booth.generator import working_shape
 gen.warm_up(working_shape(s, settings.face.aspect) for s in settings.generator.sizes)
 print(round(time.perf_counter() - started, 2))

@@ -140,9 +140,10 @@ class CycleSettings:
 
 @dataclass(frozen=True)
 class GeneratorSettings:
-    #: "int8" (default), "f16" or "f32": the precision the CPU plugin runs the
-    #: generator in. On a Pi, measure with `booth bench --precisions`.
-    precision: str = "int8"
+    #: "auto" (default: what `booth weights build` measured fastest on this machine
+    #: with at least 30 dB PSNR against the float network, recorded in the model card),
+    #: or "int8", "f16" or "f32" to force one. `booth bench --precisions` compares them.
+    precision: str = "auto"
     #: "auto" (the complexity policy picks) or a fixed size, a multiple of 8 in
     #: [min_size, max_size].
     size: str = "auto"
@@ -157,7 +158,8 @@ class GeneratorSettings:
     threads: int = 0
 
     def validate(self) -> None:
-        _check(self.precision in ("int8", "f16", "f32"), 'precision must be "int8", "f16" or "f32"')
+        _check(self.precision in ("auto", "int8", "f16", "f32"),
+               'precision must be "auto", "int8", "f16" or "f32"')
         _check(bool(self.sizes), "sizes must not be empty")
         for s in self.sizes:
             _check(isinstance(s, int) and s % 8 == 0 and 384 <= s <= 512,

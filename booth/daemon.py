@@ -132,7 +132,8 @@ def load_pipeline(settings: config.Settings) -> tuple[Any | None, str]:
         return None, message
     generator = pipeline.generator
     return pipeline, (f"model warm ({generator.precision}, {time.perf_counter() - started:.1f} s)"
-                      + (f"; {generator.fallback}" if generator.fallback else ""))
+                      + (f"; {generator.fallback}" if generator.fallback
+                         else f"; precision {generator.precision_why}"))
 
 
 class Booth:
@@ -256,6 +257,10 @@ class Booth:
         camera = self.camera.status()
         model = {"ok": self.pipeline is not None, "message": self.model_message,
                  "loading": self.pipeline is None and self.model_message == MODEL_LOADING}
+        generator = getattr(self.pipeline, "generator", None)
+        if generator is not None:  # which precision runs, and why (config or measured "auto")
+            model |= {"precision": generator.precision,
+                      "precision_why": getattr(generator, "precision_why", "")}
         gpio = (self.button.status() if self.button is not None
                 else {"ok": True, "real": False, "message": "no button set up"})
         free = self.store.free_mb()
@@ -695,8 +700,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="web server address (default: [web] host)")
     parser.add_argument("--data-dir", metavar="DIR", help="photos and caches (default: [booth] data_dir)")
     parser.add_argument("--demo", nargs="?", const="", metavar="DIR",
-                        help="folder camera over DIR (default: $BOOTH_PHOTOS/faces or "
-                             "../shared/photos/faces); no Pi hardware needed")
+                        help="no Pi hardware needed: folder camera over DIR (default: "
+                             "$BOOTH_PHOTOS/faces, else a USB webcam if one answers, else the "
+                             "demo photos install fetched); /upload is on, without a PIN")
     parser.add_argument("--size", metavar="N",
                         help='generator size: "auto" or one of [generator] sizes (default: [generator] size)')
     parser.add_argument("--cycles", type=int, metavar="N",
@@ -705,24 +711,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
 
 
-def demo_folder(given: str) -> Path:
-    """The demo photo folder: DIR, else $BOOTH_PHOTOS(/faces), else ../shared/photos/faces."""
+def demo_camera(given: str, camera: config.CameraSettings) -> dict[str, str]:
+    """The camera settings for ``--demo``: the folder DIR, else $BOOTH_PHOTOS(/faces), else
+    a USB webcam if one gives a picture, else the demo photos `booth weights fetch` brought."""
+    from booth import weights
     from booth.cli import UserError
 
     if given:
         folder = Path(given).expanduser()
         if not folder.is_dir():
             raise UserError(f"--demo {given}: not a folder of photos")
-        return folder
-    candidates = []
+        return {"backend": "folder", "folder": str(folder.resolve())}
     if os.environ.get("BOOTH_PHOTOS"):
         env = Path(os.environ["BOOTH_PHOTOS"]).expanduser()
-        candidates += [env / "faces", env]
-    candidates.append(PROJECT_ROOT.parent / "shared" / "photos" / "faces")
-    for folder in candidates:
-        if folder.is_dir():
-            return folder
-    raise UserError("--demo: no photo folder found; pass one: booth run --demo /path/to/photos")
+        for folder in (env / "faces", env):
+            if folder.is_dir():
+                return {"backend": "folder", "folder": str(folder.resolve())}
+    if webcam_answers(camera.device):
+        return {"backend": "opencv"}
+    photos = weights.demo_photos()
+    if not photos:
+        raise UserError("--demo: no webcam and no demo photos; run `booth weights fetch` "
+                        "(or ./install.sh), or pass a folder: booth run --demo /path/to/photos")
+    return {"backend": "folder", "folder": str(photos[0].parent.resolve())}
+
+
+def webcam_answers(device: str) -> bool:
+    """True when the USB webcam ``device`` opens and gives a picture."""
+    from booth.camera import CameraError, OpenCVCamera
+
+    if device.isdigit() and not Path(f"/dev/video{device}").exists():
+        return False  # nothing to open (and OpenCV would print warnings trying)
+    camera = OpenCVCamera(device)
+    try:
+        camera.open()
+        return True
+    except (CameraError, OSError):
+        return False
+    finally:
+        camera.close()
 
 
 def _settings_for(args: argparse.Namespace) -> config.Settings:
@@ -745,7 +772,11 @@ def _settings_for(args: argparse.Namespace) -> config.Settings:
         except ValueError as exc:
             raise UserError(f"--size {args.size}: {exc}") from None
     if args.demo is not None:
-        settings = settings.replace("camera", backend="folder", folder=str(demo_folder(args.demo).resolve()))
+        camera = demo_camera(args.demo, settings.camera)
+        log.info("demo: camera %s, uploads on without a PIN", " ".join(camera.values()))
+        settings = settings.replace("camera", **camera)
+        # A newcomer can try their own photos from a browser: uploads on, no PIN.
+        settings = settings.replace("upload", enabled=True, pin="")
     if args.cycles is not None:
         if args.cycles < 1:
             raise UserError(f"--cycles {args.cycles}: must be at least 1")

@@ -204,6 +204,7 @@ def check_gpio(settings: Settings, on_pi: bool) -> Check:
 def check_models(settings: Settings) -> list[Check]:
     """Every manifest file present with its published sha256, and the built IR."""
     from booth import weights
+    from booth.generator import resolve_precision
 
     checks = []
     for entry in weights.manifest().values():
@@ -216,19 +217,14 @@ def check_models(settings: Settings) -> list[Check]:
                                 f"delete {entry.path} and run booth weights fetch"))
         else:
             checks.append(Check("models", "PASS", f"{entry.file}: sha256 ok"))
-    variant = _ir_variant(settings)
-    ir = weights.WEIGHTS_DIR / weights.GENERATOR_IR[variant]
+    precision, _ = resolve_precision(settings.generator.precision)
+    ir = weights.WEIGHTS_DIR / weights.GENERATOR_IR["int8" if precision == "int8" else "fp32"]
     if ir.is_file() and ir.with_suffix(".bin").is_file():
-        checks.append(Check("models", "PASS", f"{ir.name} built (for precision "
-                            f"{settings.generator.precision})"))
+        checks.append(Check("models", "PASS", f"{ir.name} built (for precision {precision})"))
     else:
-        checks.append(Check("models", "FAIL", f"{ir.name} (for precision {settings.generator.precision}) "
+        checks.append(Check("models", "FAIL", f"{ir.name} (for precision {precision}) "
                             f"is not built", "booth weights build (or ./install.sh)"))
     return checks
-
-
-def _ir_variant(settings: Settings) -> str:
-    return "int8" if settings.generator.precision == "int8" else "fp32"
 
 
 def check_openvino(settings: Settings, compile_model: bool) -> Check:
@@ -241,11 +237,12 @@ def check_openvino(settings: Settings, compile_model: bool) -> Check:
     about = f"OpenVINO {ov.get_version().split('-')[0]} on {cpu} ({capabilities})"
     if not compile_model:
         return Check("openvino", "PASS", f"{about}; precision not checked (--quick)")
-    from booth.generator import Generator
+    from booth.generator import Generator, resolve_precision
     from booth.weights import WeightsError
 
+    precision, why = resolve_precision(settings.generator.precision)
     try:
-        gen = Generator(precision=settings.generator.precision, threads=settings.generator.threads)
+        gen = Generator(precision=precision, threads=settings.generator.threads)
     except WeightsError as exc:
         return Check("openvino", "FAIL", f"{about}; {exc}", "booth weights build (or ./install.sh)")
     except Exception as exc:  # this OpenVINO cannot run the generator on this CPU
@@ -255,9 +252,9 @@ def check_openvino(settings: Settings, compile_model: bool) -> Check:
     hint = gen._compiled.get_property("INFERENCE_PRECISION_HINT")
     hint = hint.to_string() if hasattr(hint, "to_string") else str(hint)
     summary = ", ".join(f"{n} in {p}" for p, n in sorted(precisions.items()))
-    message = (f"{about}; precision {settings.generator.precision}: inference precision {hint}, "
+    message = (f"{about}; runs {precision} ({why}): inference precision {hint}, "
                f"convolutions {summary}")
-    if settings.generator.precision == "int8" and not any(p.startswith("i8") or p.startswith("u8")
+    if precision == "int8" and not any(p.startswith("i8") or p.startswith("u8")
                                                         for p in precisions):
         return Check("openvino", "WARN", message + " (the INT8 graph runs simulated in float here)",
                      "compare `booth bench` with precision int8, f16 and f32 on this board and set "

@@ -68,6 +68,26 @@ def _add_pixel_conversions(model: ov.Model) -> ov.Model:
     return ppp.build()
 
 
+def resolve_precision(setting: str) -> tuple[str, str]:
+    """The precision to run for a ``[generator] precision`` setting, and why: "auto"
+    takes the build's measured choice from the model card."""
+    if setting != "auto":
+        return setting, f'set in the config ([generator] precision = "{setting}")'
+    import json
+
+    from booth import weights
+
+    try:
+        choice = json.loads((weights.WEIGHTS_DIR / weights.MODEL_CARD).read_text())["precision"]
+        chosen, why = choice["chosen"], choice["why"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "int8", ("auto, but the model card holds no measured choice (run `booth weights "
+                        "build`): int8")
+    if chosen not in _PRECISIONS:
+        return "int8", f"auto, but the model card's choice {chosen!r} is unknown: int8"
+    return chosen, f"auto: {why}"
+
+
 class Generator:
     """One compiled generator; ``stylize`` is safe to call from several threads."""
 
@@ -78,6 +98,8 @@ class Generator:
         variant, hint = _PRECISIONS[precision]
         self.model_path = Path(model_path) if model_path else ir_path(variant)
         self.precision = precision
+        #: Why this precision runs (the config, or the build's measured "auto" choice).
+        self.precision_why = "asked for by the caller"
         config = cpu_config(hint, threads)
         core = ov.Core()
         if cache_dir is not None:
@@ -110,17 +132,22 @@ class Generator:
                 gen.warm_up(shapes)
             return gen
 
-        precision = settings.generator.precision
+        precision, why = resolve_precision(settings.generator.precision)
         if precision != "int8":
-            return build(precision)
+            gen = build(precision)
+            gen.precision_why = why
+            return gen
         try:
-            return build(precision)
+            gen = build(precision)
+            gen.precision_why = why
+            return gen
         except RuntimeError as exc:
-            why = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            error = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             log.error("generator: the int8 graph failed on this CPU (%s); running the float "
-                      "graph at f32 instead — set [generator] precision to silence this", why)
+                      "graph at f32 instead — set [generator] precision to silence this", error)
             gen = build("f32")
-            gen.fallback = f"int8 failed on this CPU ({why}); running f32"
+            gen.fallback = f"int8 failed on this CPU ({error}); running f32"
+            gen.precision_why = gen.fallback
             return gen
 
     def _request(self) -> ov.InferRequest:

@@ -25,6 +25,8 @@ from booth import PROJECT_ROOT
 #: Where model files and the built IR live (BOOTH_WEIGHTS_DIR overrides it).
 WEIGHTS_DIR = Path(os.environ.get("BOOTH_WEIGHTS_DIR") or PROJECT_ROOT / "weights")
 MANIFEST_PATH = PROJECT_ROOT / "weights" / "manifest.toml"
+#: The INT8 activation ranges that ship with the project (`booth weights calibrate` remakes them).
+RANGES_PATH = PROJECT_ROOT / "weights" / "int8_ranges.json"
 MIRROR_ENV = "BOOTH_WEIGHTS_MIRROR"
 
 #: Built generator IR files, by precision of the graph. "int8" is what the booth runs.
@@ -56,7 +58,7 @@ class ModelFile:
 
 
 def manifest(path: Path | None = None) -> dict[str, ModelFile]:
-    """The model files listed in the manifest, by key ("generator", "face_detector")."""
+    """The files listed in the manifest, by key ("generator", "face_detector", "demo_…")."""
     data = tomllib.loads((path or MANIFEST_PATH).read_text(encoding="utf-8"))
     return {key: ModelFile(key=key, **entry) for key, entry in data["files"].items()}
 
@@ -116,8 +118,9 @@ def fetch_one(entry: ModelFile, mirror: Path | None = None) -> str:
     """Bring one file into place; returns "present", "copied" or "downloaded"."""
     if verify(entry):
         return "present"
-    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.file}.", suffix=".part", dir=WEIGHTS_DIR)
+    entry.path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.path.name}.", suffix=".part",
+                                    dir=entry.path.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -149,3 +152,8 @@ def fetch(mirror: str | os.PathLike | None = None,
     for entry in manifest().values():
         how = fetch_one(entry, mirror_path)
         report(f"{entry.file}: {how} (sha256 ok)")
+
+
+def demo_photos() -> list[Path]:
+    """The fetched demo photos (manifest keys starting with "demo_") that are present."""
+    return [e.path for e in manifest().values() if e.key.startswith("demo_") and e.path.is_file()]

@@ -76,6 +76,7 @@ def test_damaged_and_missing_model_files_fail_with_the_fix(tmp_path, demo_config
     data[len(data) // 2] ^= 0xFF  # one flipped byte
     (broken / damaged.file).write_bytes(bytes(data))
     for entry in entries[2:]:
+        (broken / entry.file).parent.mkdir(parents=True, exist_ok=True)  # demo/ photos
         shutil.copy(entry.path, broken / entry.file)
     result = booth_doctor("--config", str(demo_config), "--quick", "--json",
                           env={"BOOTH_WEIGHTS_DIR": str(broken), "GPIOZERO_PIN_FACTORY": "mock"})
@@ -192,3 +193,16 @@ def test_precision_report_names_the_runtime_precisions(tmp_path):
             assert " in u8" in check.message or " in i8" in check.message
         else:                          # a CPU without INT8 kernels says so, with the fix
             assert "simulated in float" in check.message and "booth bench" in check.fix
+
+
+def test_precision_report_says_what_auto_runs_and_why():
+    import json
+
+    from booth import weights
+
+    card = json.loads((weights.WEIGHTS_DIR / weights.MODEL_CARD).read_text())
+    settings = config.defaults()  # precision "auto"
+    check = doctor.check_openvino(settings, compile_model=True)
+    assert f"runs {card['precision']['chosen']} (auto: {card['precision']['why']})" in check.message
+    forced = doctor.check_openvino(settings.replace("generator", precision="f32"), compile_model=True)
+    assert 'runs f32 (set in the config ([generator] precision = "f32"))' in forced.message

@@ -159,13 +159,40 @@ def test_an_int8_graph_the_cpu_rejects_falls_back_to_f32(tmp_path, monkeypatch, 
     monkeypatch.setattr(generator_module, "ir_path",
                         lambda variant: broken if variant == "int8" else real_ir_path(variant))
     settings = config.defaults().replace("booth", data_dir=str(tmp_path / "data"))
-    settings = settings.replace("generator", sizes=[384])
+    settings = settings.replace("generator", sizes=[384], precision="int8")
     gen = Generator.from_settings(settings)
     assert gen.precision == "f32" and gen.fallback.startswith("int8 failed on this CPU")
     assert "running the float graph at f32" in caplog.text
     crop = np.ascontiguousarray(face_crop[:384, :304])
     out = gen.stylize(crop)
     assert out.shape == crop.shape and out.std() > 10
+
+
+def test_auto_runs_what_the_build_measured(tmp_path, monkeypatch):
+    from booth.generator import resolve_precision
+
+    assert resolve_precision("f16") == ("f16", 'set in the config ([generator] precision = "f16")')
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
+    precision, why = resolve_precision("auto")
+    assert precision == "int8" and "no measured choice" in why and "booth weights build" in why
+    (tmp_path / weights.MODEL_CARD).write_text(json.dumps(
+        {"precision": {"chosen": "f32", "why": "fastest here (1 ms)"}}))
+    assert resolve_precision("auto") == ("f32", "auto: fastest here (1 ms)")
+
+
+def test_model_card_records_the_precision_choice():
+    """The build timed the three precisions at the working sizes and kept the fastest
+    with at least 30 dB against the float network (f32 is the float network)."""
+    card = json.loads((weights.WEIGHTS_DIR / weights.MODEL_CARD).read_text())
+    choice = card["precision"]
+    sizes = {f"{h}x{w}" for h, w in (working_shape(s, config.defaults().face.aspect)
+                                     for s in config.defaults().generator.sizes)}
+    assert set(choice["candidates"]) == {"int8", "f16", "f32"}
+    for name, candidate in choice["candidates"].items():
+        assert set(candidate["ms"]) == sizes and all(v > 0 for v in candidate["ms"].values())
+    eligible = [n for n, c in choice["candidates"].items()
+                if n == "f32" or (c["psnr_db"] or 0) >= choice["min_psnr_db"] == 30.0]
+    assert choice["chosen"] == min(eligible, key=lambda n: choice["candidates"][n]["total_ms"])
 
 
 def test_a_working_int8_graph_has_no_fallback(int8):
