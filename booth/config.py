@@ -198,7 +198,8 @@ class WebSettings:
     #: Base URL in QR codes, e.g. "http://10.42.0.1:8080" (the Pi's hotspot).
     #: Empty: the primary IPv4 address is detected.
     base_url: str = ""
-    #: Admin password for the admin page, the HTTP trigger and a private gallery.
+    #: Admin password (at least 8 characters) for the admin page, the HTTP trigger
+    #: and a private gallery.
     #: Empty: admin pages are reachable from the Pi itself (loopback) only.
     admin_password: str = ""
     #: "public": anyone on the booth's network sees the gallery index.
@@ -216,6 +217,9 @@ class WebSettings:
 
     def validate(self) -> None:
         _check(1 <= self.port <= 65535, "port must be 1..65535")
+        _check(self.admin_password == "" or len(self.admin_password) >= 8,
+               "admin_password must be at least 8 characters (or empty: the admin page only "
+               "from the Pi itself)")
         _check(self.gallery_index in ("public", "private"), 'gallery_index must be "public" or "private"')
         _check(self.base_url == "" or re.match(r"^https?://[^\s/]+(/[^\s]*)?$", self.base_url)
                is not None, 'base_url must look like "http://10.42.0.1:8080" or be empty')

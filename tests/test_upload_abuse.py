@@ -273,7 +273,7 @@ queue_total = 12
             assert process.poll() is None, (tmp_path / "booth.log").read_text()[-2000:]
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
                     if status_of(read_response(sock)) == 200:
                         break
             except OSError:
@@ -355,7 +355,7 @@ def test_a_thousand_hostile_uploads_while_photos_are_taken(booth_process, photos
         for name, ticket in tickets.items():
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
-                get = f"GET /upload/status/{ticket} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+                get = f"GET /upload/status/{ticket} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
                 status, response = exchange(port, HONEST_ADDRESS, get)
                 state = re.search(rb'"state":\s*"(\w+)"', response).group(1).decode()
                 if state != "queued":

@@ -58,12 +58,13 @@ class PhotoIdConverter(BaseConverter):
 def create_app(booth: Any) -> Flask:
     """The Flask app for ``booth`` (the daemon's Booth: settings, store, events, ...)."""
     from booth.web import admin, api, gallery, kiosk, upload
-    from booth.web.access import FailureThrottle, csrf_token
+    from booth.web.access import AdminSessions, FailureThrottle, check_request, csrf_token, own_hosts
 
     app = Flask(__name__)
     app.config.update(
         BOOTH=booth,
-        # Sessions only hold "logged in as admin"; a restart logs the organiser out.
+        # Sessions hold a CSRF token and an admin session's key (see access.AdminSessions);
+        # a restart logs the organiser out.
         SECRET_KEY=secrets.token_bytes(32),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
@@ -75,12 +76,16 @@ def create_app(booth: Any) -> Flask:
     )
     app.json.sort_keys = False  # JSON keys in the order the views write them
     app.extensions["booth_throttle"] = FailureThrottle()
+    app.extensions["booth_admin_sessions"] = AdminSessions()
+    app.extensions["booth_hosts"] = own_hosts(booth.settings.web.base_url)
     app.extensions["booth_stopping"] = threading.Event()
     app.extensions["booth_streams"] = StreamSlots(booth.settings.web.threads)
     app.url_map.converters["photo_id"] = PhotoIdConverter
     # "//etc/passwd" is simply not found, rather than redirected to a tidier path.
     app.url_map.merge_slashes = False
 
+    # Host and Origin are checked before any view (and before every blueprint's own hooks).
+    app.before_request(check_request)
     for module in (kiosk, gallery, api, admin, upload):
         app.register_blueprint(module.bp)
     app.wsgi_app = yield_to_photo(app.wsgi_app, booth.between_photos,

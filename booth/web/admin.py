@@ -13,10 +13,10 @@ import zipfile
 from typing import Iterator
 
 from flask import (Blueprint, Response, abort, current_app, flash, get_flashed_messages, redirect,
-                   render_template, request, session, url_for)
+                   render_template, request, url_for)
 
 from booth import qr
-from booth.web.access import check_password, csrf_ok, is_admin
+from booth.web.access import check_password, csrf_ok, is_admin, log_in, log_out
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -56,14 +56,13 @@ def login():
         return render_template("login.html", next_page=next_page)
     if not check_password(request.form.get("password")):  # 429 after too many wrong ones
         return render_template("login.html", next_page=next_page, error="Wrong password."), 403
-    session.clear()
-    session["admin"] = True
+    log_in()
     return redirect(next_page)
 
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    log_out()
     return redirect(url_for("gallery.index"))
 
 
