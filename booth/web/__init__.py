@@ -28,12 +28,13 @@ reaches the file system.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import threading
 import time
 from typing import Any, Callable
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, abort, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
@@ -153,6 +154,21 @@ class StreamSlots:
 
 #: Paths whose clients are scripts: errors answer them in JSON.
 JSON_PATHS = ("/api/", "/upload/status/")
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def query_number(name: str, default: int, low: int, high: int) -> int:
+    """The query parameter ``name`` as a whole number in ``low..high`` (``default`` when
+    absent). Only the digits 0-9, no longer than ``high`` written out: anything else
+    (a sign, "²", "1e9", five thousand digits) is a 400 with a sentence, never a 500."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if len(raw) > len(str(high)) or not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
+        abort(400, f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
 
 
 def wants_json() -> bool:

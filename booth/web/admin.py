@@ -17,6 +17,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, get_flashed_m
 
 from booth import qr
 from booth.web.access import check_password, csrf_ok, is_admin, log_in, log_out
+from booth.web.gallery import page_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -83,8 +84,7 @@ def index():
     if not is_admin():
         return redirect(url_for("admin.login", next="/admin"))
     booth = _booth()
-    raw = request.args.get("page", "1")
-    page = int(raw) if raw.isdigit() and int(raw) >= 1 else 1
+    page = page_number()
     total = booth.store.count()
     photos = booth.store.list(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     return render_template(

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify
 
 from booth import qr
+from booth.web import query_number
 from booth.web.access import is_admin
 from booth.web.gallery import index_allowed
 
@@ -21,15 +22,6 @@ bp = Blueprint("api", __name__)
 
 def _booth():
     return current_app.config["BOOTH"]
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        abort(400, f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
 
 
 def photo_json(photo) -> dict:
@@ -45,8 +37,8 @@ def photo_json(photo) -> dict:
 def photos():
     if not index_allowed():
         abort(403, "the gallery is private: log in as the organiser")
-    limit = _int_arg("limit", 24, 1, 100)
-    offset = _int_arg("offset", 0, 0, 10_000_000)
+    limit = query_number("limit", 24, 1, 100)
+    offset = query_number("offset", 0, 0, 10_000_000)
     store = _booth().store
     return jsonify(photos=[photo_json(p) for p in store.list(limit=limit, offset=offset)],
                    total=store.count(), limit=limit, offset=offset)

@@ -16,6 +16,7 @@ from functools import lru_cache
 from flask import Blueprint, Response, abort, current_app, render_template, request, send_file
 
 from booth import qr
+from booth.web import query_number
 from booth.web.access import is_admin
 
 bp = Blueprint("gallery", __name__)
@@ -36,11 +37,12 @@ def index_allowed() -> bool:
     return _booth().settings.web.gallery_index == "public" or is_admin()
 
 
+#: Highest page number any listing accepts.
+MAX_PAGE = 100_000
+
+
 def page_number() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
-        abort(400, "page must be a whole number from 1")
-    return int(raw)
+    return query_number("page", 1, 1, MAX_PAGE)
 
 
 @bp.get("/")
