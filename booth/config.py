@@ -205,6 +205,11 @@ class WebSettings:
     #: "public": anyone on the booth's network sees the gallery index.
     #: "private": only per-photo links (QR codes) work; the index needs the admin.
     gallery_index: str = "public"
+    #: Who sees a photo's original (the unedited camera frame or upload):
+    #: "owner": only through the photo's own QR link (a per-photo key the gallery and
+    #: /api/photos never show); "public": anyone with the photo's page; "off": nobody
+    #: but the organiser. The anime portrait is always shared.
+    originals: str = "owner"
     #: Gallery colours (CSS colours).
     accent_color: str = "#ff5c8a"
     background_color: str = "#17131f"
@@ -221,6 +226,7 @@ class WebSettings:
                "admin_password must be at least 8 characters (or empty: the admin page only "
                "from the Pi itself)")
         _check(self.gallery_index in ("public", "private"), 'gallery_index must be "public" or "private"')
+        _check(self.originals in ("owner", "public", "off"), 'originals must be "owner", "public" or "off"')
         _check(self.base_url == "" or re.match(r"^https?://[^\s/]+(/[^\s]*)?$", self.base_url)
                is not None, 'base_url must look like "http://10.42.0.1:8080" or be empty')
         for name in ("accent_color", "background_color"):

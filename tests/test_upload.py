@@ -110,7 +110,8 @@ def test_an_upload_is_queued_stylized_and_stored_as_upload(make, face_bytes):
     ticket = answer.get_json()["ticket"]
     assert answer.get_json()["status"] == f"/upload/status/{ticket}"
     status = wait_done(app, answer.get_json()["status"])
-    assert status["state"] == "done" and status["page"] == f"/p/{status['photo_id']}"
+    owner_key = booth.store.get(status["photo_id"]).owner_key
+    assert status["state"] == "done" and status["page"] == f"/p/{status['photo_id']}?k={owner_key}"
     photo = booth.store.get(status["photo_id"])
     assert photo.source == "upload" and booth.stats()["uploads"] == 1
     client = app.test_client()
@@ -134,7 +135,7 @@ def test_without_javascript_the_form_redirects_to_a_waiting_page_then_the_photo(
             break
         time.sleep(0.05)
     assert done.status_code == 303 and done.headers["Location"].startswith("/p/")
-    assert booth.store.get(done.headers["Location"][3:]).source == "upload"
+    assert booth.store.get(done.headers["Location"][3:].split("?k=")[0]).source == "upload"
 
 
 def exif_jpeg(rgb: np.ndarray, orientation: int) -> bytes:
@@ -164,13 +165,14 @@ def test_exif_orientation_is_honoured_and_nothing_served_carries_metadata(make):
     status = wait_done(app, post(app, data).get_json()["status"])
     client = app.test_client()
     base = f"/p/{status['photo_id']}"
-    original = client.get(f"{base}/original.jpg", environ_base=PHONE).data
+    key = "?" + status["page"].split("?", 1)[1]  # the uploader's page carries the owner key
+    original = client.get(f"{base}/original.jpg{key}", environ_base=PHONE).data
     upright = np.asarray(Image.open(io.BytesIO(original)).convert("RGB"))
     assert upright.shape[:2] == (400, 300)
     top, bottom = upright[:150].reshape(-1, 3).mean(0), upright[250:].reshape(-1, 3).mean(0)
     assert top[0] > 150 > top[2] and bottom[2] > 150 > bottom[0]
     for kind in ("original.jpg", "anime.jpg", "thumb.jpg"):
-        served = client.get(f"{base}/{kind}", environ_base=PHONE).data
+        served = client.get(f"{base}/{kind}{key}", environ_base=PHONE).data
         assert served[:2] == b"\xff\xd8"
         assert b"Exif" not in served and b"SecretPhone" not in served and b"PhoneMaker" not in served
         assert not Image.open(io.BytesIO(served)).getexif()
@@ -188,7 +190,8 @@ def test_heic_photos_from_iphones_are_decoded(make):
     assert data[4:12] == b"ftypheic"
     status = wait_done(app, post(app, data, name="IMG_0042.HEIC").get_json()["status"])
     assert status["state"] == "done"
-    original = app.test_client().get(f"/p/{status['photo_id']}/original.jpg", environ_base=PHONE).data
+    key = "?" + status["page"].split("?", 1)[1]  # the uploader's page carries the owner key
+    original = app.test_client().get(f"/p/{status['photo_id']}/original.jpg{key}", environ_base=PHONE).data
     decoded = np.asarray(Image.open(io.BytesIO(original)).convert("RGB"))
     assert decoded.shape == (240, 320, 3)
     assert abs(int(decoded[:, -10:, 1].mean()) - 247) < 12 and decoded[:, :10, 1].mean() < 15

@@ -387,3 +387,92 @@ def test_a_short_admin_password_is_a_config_error_naming_the_key(tmp_path):
         config.load(path)
     path.write_text('[web]\nadmin_password = "12345678"\n')
     assert config.load(path).web.admin_password == "12345678"
+
+
+# --- originals: the unedited photo only through the photo's own QR link ------------------
+def test_originals_default_to_the_owner_only(tmp_path, face_photo):
+    from webbooth import decode_qr
+
+    booth = scripted_booth(tmp_path, face_photo, admin_password=PASSWORD, base_url="http://10.42.0.1:8080")
+    try:
+        photo_id = booth.add_photo()
+        key = booth.store.get(photo_id).owner_key
+        assert len(key) >= 22
+        client = create_app(booth).test_client()
+        # Anyone on the Wi-Fi: the listings carry anime portraits only, and no key.
+        listing = client.get("/api/photos", environ_base=PHONE)
+        assert listing.status_code == 200 and listing.json["photos"][0]["id"] == photo_id
+        assert "original" not in listing.json["photos"][0] and key.encode() not in listing.data
+        assert b"original.jpg" not in listing.data
+        for page in ("/", f"/p/{photo_id}"):
+            html = client.get(page, environ_base=PHONE).data
+            assert b"original.jpg" not in html and key.encode() not in html, page
+        assert client.get(f"/p/{photo_id}/original.jpg", environ_base=PHONE).status_code == 404
+        assert client.get(f"/p/{photo_id}/original.jpg?k={'A' * len(key)}", environ_base=PHONE).status_code == 404
+        public_qr = decode_qr(client.get(f"/p/{photo_id}/qr.png", environ_base=PHONE).data)
+        assert public_qr == f"http://10.42.0.1:8080/p/{photo_id}"
+        # The photo's own QR link (what the kiosk shows): the original is there.
+        owner_qr = decode_qr(client.get(f"/p/{photo_id}/qr.png", environ_base={"REMOTE_ADDR": "127.0.0.1"}).data)
+        assert owner_qr == f"http://10.42.0.1:8080/p/{photo_id}?k={key}"
+        html = client.get(f"/p/{photo_id}?k={key}", environ_base=PHONE).data
+        assert f"/p/{photo_id}/original.jpg?k={key}".encode() in html
+        original = client.get(f"/p/{photo_id}/original.jpg?k={key}", environ_base=PHONE)
+        assert original.status_code == 200 and original.data == booth.store.file_path(photo_id, "original").read_bytes()
+        # The organiser sees everything.
+        admin = {"Authorization": f"Bearer {PASSWORD}"}
+        assert client.get(f"/p/{photo_id}/original.jpg", headers=admin, environ_base=PHONE).status_code == 200
+        listed = client.get("/api/photos", headers=admin, environ_base=PHONE).json["photos"][0]
+        assert listed["original"] == f"/p/{photo_id}/original.jpg" and listed["owner_url"].endswith(f"?k={key}")
+    finally:
+        booth.close()
+
+
+@pytest.mark.parametrize("mode, with_key, without_key", [("public", 200, 200), ("off", 404, 404)])
+def test_originals_public_or_off(tmp_path, face_photo, mode, with_key, without_key):
+    booth = scripted_booth(tmp_path, face_photo, admin_password=PASSWORD, originals=mode)
+    try:
+        photo_id = booth.add_photo()
+        key = booth.store.get(photo_id).owner_key
+        client = create_app(booth).test_client()
+        assert client.get(f"/p/{photo_id}/original.jpg?k={key}", environ_base=PHONE).status_code == with_key
+        assert client.get(f"/p/{photo_id}/original.jpg", environ_base=PHONE).status_code == without_key
+        assert client.get(f"/p/{photo_id}/original.jpg",
+                          environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200  # the organiser
+    finally:
+        booth.close()
+
+
+def test_an_index_from_before_owner_keys_opens_and_gets_them(tmp_path, face_photo):
+    """A booth updated mid-season keeps its photos: the old index gains the column."""
+    import sqlite3
+
+    from booth.config import Settings
+    from booth.store import PhotoStore
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    db = sqlite3.connect(root / "index.sqlite3")
+    db.executescript("CREATE TABLE photos (id TEXT PRIMARY KEY, created REAL NOT NULL, source TEXT NOT NULL,"
+                     " size INTEGER NOT NULL, faces INTEGER NOT NULL, meta TEXT NOT NULL);")
+    old_id = "B" * 22
+    db.execute("INSERT INTO photos VALUES (?, 1.0, 'booth', 384, 1, '{}')", (old_id,))
+    db.commit()
+    db.close()
+    (root / old_id).mkdir()
+    for kind in ("original", "anime", "thumb"):
+        (root / old_id / f"{kind}.jpg").write_bytes(face_photo.read_bytes())
+    store = PhotoStore(root, Settings().storage.__class__(min_free_mb=0))
+    try:
+        old = store.get(old_id)
+        assert old is not None and re.fullmatch(r"[0-9a-f]{32}", old.owner_key)
+        assert store.repaired == {"temp_files": 0, "orphan_folders": 0, "orphan_rows": 0}
+        import numpy as np
+        new = store.save(np.zeros((64, 64, 3), np.uint8), np.zeros((64, 64, 3), np.uint8), {})
+        assert new.owner_key and store.get(new.id).owner_key == new.owner_key != old.owner_key
+    finally:
+        store.close()
+    reopened = PhotoStore(root, Settings().storage.__class__(min_free_mb=0))  # a second open changes nothing
+    try:
+        assert reopened.get(old_id).owner_key == old.owner_key
+    finally:
+        reopened.close()

@@ -1,6 +1,7 @@
 """Machine-readable views: ``/api/photos``, ``/healthz`` and ``/metrics``.
 
-* ``/api/photos`` — the newest photos as JSON (same privacy rule as the gallery).
+* ``/api/photos`` — the newest photos as JSON (same privacy rule as the gallery):
+  the anime portraits; the originals and each photo's owner link only for the organiser.
 * ``/healthz`` — the daemon's health as JSON; HTTP 503 while the booth cannot take
   photos, so a monitoring probe (or ``curl -f``) notices.
 * ``/metrics`` — Prometheus text format: cycles, failures, ignored presses, photos,
@@ -16,7 +17,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify
 from booth import qr
 from booth.web import query_number
 from booth.web.access import is_admin
-from booth.web.gallery import index_allowed
+from booth.web.gallery import index_allowed, owner_url
 
 bp = Blueprint("api", __name__)
 
@@ -24,13 +25,17 @@ def _booth():
     return current_app.config["BOOTH"]
 
 
-def photo_json(photo) -> dict:
-    """One photo as the API lists it: id, time, page and image URLs."""
+def photo_json(photo, organiser: bool = False) -> dict:
+    """One photo as the API lists it: id, time, page and image URLs (for the organiser
+    also the original and the owner's link, which guests' listings never carry)."""
     base = f"/p/{photo.id}"
-    return {"id": photo.id, "created": photo.created, "source": photo.source,
-            "page": base, "url": qr.photo_url(_booth().settings, photo.id),
-            "anime": f"{base}/anime.jpg", "original": f"{base}/original.jpg",
-            "thumb": f"{base}/thumb.jpg", "qr_svg": f"{base}/qr.svg", "qr_png": f"{base}/qr.png"}
+    listed = {"id": photo.id, "created": photo.created, "source": photo.source,
+              "page": base, "url": qr.photo_url(_booth().settings, photo.id),
+              "anime": f"{base}/anime.jpg", "thumb": f"{base}/thumb.jpg",
+              "qr_svg": f"{base}/qr.svg", "qr_png": f"{base}/qr.png"}
+    if organiser:
+        listed.update(original=f"{base}/original.jpg", owner_url=owner_url(photo))
+    return listed
 
 
 @bp.get("/api/photos")
@@ -40,7 +45,8 @@ def photos():
     limit = query_number("limit", 24, 1, 100)
     offset = query_number("offset", 0, 0, 10_000_000)
     store = _booth().store
-    return jsonify(photos=[photo_json(p) for p in store.list(limit=limit, offset=offset)],
+    organiser = is_admin()
+    return jsonify(photos=[photo_json(p, organiser) for p in store.list(limit=limit, offset=offset)],
                    total=store.count(), limit=limit, offset=offset)
 
 

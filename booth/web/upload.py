@@ -34,6 +34,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from booth.uploads import UploadError, UploadGate, megabytes, request_limit, safe_name
 from booth.web import error_response, wants_json
 from booth.web.access import is_admin
+from booth.web.gallery import OWNER_KEY_PARAM
 
 bp = Blueprint("upload", __name__)
 log = logging.getLogger(__name__)
@@ -123,6 +124,13 @@ def send():
     return response
 
 
+def _owner_page(photo_id: str) -> str:
+    """The uploaded photo's page with its owner key: the ticket is the guest's own."""
+    photo = _booth().store.get(photo_id)
+    key = {OWNER_KEY_PARAM: photo.owner_key} if photo is not None and photo.owner_key else {}
+    return url_for("gallery.photo_page", photo_id=photo_id, **key)
+
+
 def _status_or_404(ticket: str) -> dict:
     status = _gate().status(ticket)
     if status is None:
@@ -134,7 +142,7 @@ def _status_or_404(ticket: str) -> dict:
 def status(ticket: str):
     status = _status_or_404(ticket)
     photo_id = status.get("photo_id")
-    page = url_for("gallery.photo_page", photo_id=photo_id) if photo_id else None
+    page = _owner_page(photo_id) if photo_id else None
     return jsonify(state=status["state"], photo_id=photo_id, page=page,
                    message=status.get("message") or "")
 
@@ -143,7 +151,7 @@ def status(ticket: str):
 def wait(ticket: str):
     status = _status_or_404(ticket)
     if status["state"] == "done":
-        return redirect(url_for("gallery.photo_page", photo_id=status["photo_id"]), code=303)
+        return redirect(_owner_page(status["photo_id"]), code=303)
     if status["state"] == "failed":
         return _refusal(422, status.get("message") or "The booth could not stylize this photo.")
     return render_template("upload.html", waiting=True, upload=_booth().settings.upload,
