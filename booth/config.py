@@ -264,6 +264,10 @@ class UploadSettings:
     max_bytes: int = 12_000_000
     #: Largest accepted image, in pixels (checked from the header before decoding).
     max_pixels: int = 40_000_000
+    #: Memory one photo's decode may take, in MB (one photo is decoded at a time).
+    #: Photos whose format would need more at their size are refused with a sentence.
+    #: 400 takes every format at 40 megapixels (WebP, the hungriest, needs ~8 bytes a pixel).
+    decode_mb: int = 400
     #: Per client: files per minute, and photos waiting in the queue.
     per_minute: int = 6
     queue_max: int = 3
@@ -276,6 +280,7 @@ class UploadSettings:
         _check(self.pin == "" or self.pin.isdigit(), "pin must be digits or empty")
         _check(10_000 <= self.max_bytes <= 100_000_000, "max_bytes must be 10 kB..100 MB")
         _check(1_000 <= self.max_pixels <= 100_000_000, "max_pixels must be 1000..100000000")
+        _check(64 <= self.decode_mb <= 4000, "decode_mb must be 64..4000")
         _check(self.per_minute >= 1 and self.queue_max >= 1,
                "per_minute and queue_max must be >= 1")
         _check(self.queue_total >= self.queue_max, "queue_total must be >= queue_max")

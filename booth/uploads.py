@@ -30,13 +30,11 @@ from __future__ import annotations
 import collections
 import ctypes
 import hmac
-import io
 import math
 import re
 import statistics
 import threading
 import time
-import warnings
 from typing import Callable
 
 import numpy as np
@@ -109,14 +107,17 @@ def _too_many_pixels(name: str, width: int, height: int, max_pixels: int) -> Upl
 
 def read_photo(data: bytes, settings: UploadSettings, name: str = "photo") -> np.ndarray:
     """Check and decode one uploaded file into an upright RGB array, scaled down to
-    :data:`UPLOAD_LONG_SIDE`. Raises :class:`UploadError` (413, 415 or 400)."""
+    :data:`UPLOAD_LONG_SIDE`, within ``[upload] decode_mb`` of memory.
+    Raises :class:`UploadError` (413, 415 or 400)."""
     if not data:
         raise UploadError(400, f"{name}: the file is empty.")
     if len(data) > settings.max_bytes:
         raise UploadError(413, f"{name} is {megabytes(len(data))}; the booth takes photos up to "
                                f"{megabytes(settings.max_bytes)}.")
+    options = dict(max_pixels=settings.max_pixels, name=name, max_side=UPLOAD_LONG_SIDE,
+                   budget_bytes=settings.decode_mb * 1_000_000)
     if is_heic(data):
-        rgb = _decode_heic(data, settings.max_pixels, name)
+        decode = images.decode_heic
     else:
         kind = images.sniff_type(data)
         if kind is None:  # images.decode_image says which format it was, in one sentence
@@ -126,38 +127,18 @@ def read_photo(data: bytes, settings: UploadSettings, name: str = "photo") -> np
                 raise UploadError(415, f"{exc}.".replace("JPEG, PNG or WebP", "JPEG, PNG, WebP or HEIC")) from None
             raise UploadError(415, f"{name}: not a JPEG, PNG, WebP or HEIC photo.")
         declared = images.header_size(data, kind)
-        if declared is not None and declared[0] * declared[1] > settings.max_pixels:
+        if declared is None:  # nothing is decoded whose size is not known first
+            raise UploadError(400, f"{name}: damaged {kind} file (no picture size in its first "
+                                   f"{images.HEADER_SCAN_BYTES // 1024} kB).")
+        if declared[0] * declared[1] > settings.max_pixels:
             raise _too_many_pixels(name, *declared, settings.max_pixels)
-        try:
-            rgb = images.decode_image(data, max_pixels=settings.max_pixels, name=name,
-                                      max_side=UPLOAD_LONG_SIDE)
-        except images.ImageError as exc:
-            status = 413 if "too large" in str(exc) else 400
-            raise UploadError(status, f"{exc}.") from None
-    return images.resize_long_side(rgb, UPLOAD_LONG_SIDE)
-
-
-def _decode_heic(data: bytes, max_pixels: int, name: str) -> np.ndarray:
-    """HEIC → RGB with the same checks: the size from the container before any pixel."""
-    from PIL import ImageOps
-    import pillow_heif
-
+        decode = images.decode_image
     try:
-        heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)  # header only
-        width, height = heif.size
-        if width <= 0 or height <= 0:
-            raise UploadError(400, f"{name}: the image has no pixels.")
-        if width * height > max_pixels:
-            raise _too_many_pixels(name, width, height, max_pixels)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            image = ImageOps.exif_transpose(heif.to_pillow())
-        return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
-    except UploadError:
-        raise
-    except (RuntimeError, ValueError, OSError, SyntaxError, EOFError) as exc:
-        reason = str(exc).split("\n")[0] or type(exc).__name__
-        raise UploadError(400, f"{name}: damaged or truncated HEIC file ({reason}).") from None
+        rgb = decode(data, **options)
+    except images.ImageError as exc:
+        status = 413 if "too large" in str(exc) or "to read" in str(exc) else 400
+        raise UploadError(status, f"{exc}.") from None
+    return images.resize_long_side(rgb, UPLOAD_LONG_SIDE)
 
 
 def release_freed_memory() -> None:
