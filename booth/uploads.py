@@ -13,8 +13,12 @@ nothing is decoded until the cheap checks pass:
 5. the type, by the file's first bytes (JPEG, PNG, WebP, HEIC), and the pixel count
    from the header (:mod:`booth.images`), so a 30000×30000 "decompression bomb" is
    refused without allocating it;
-6. the decode itself, one file at a time (:data:`DECODE_SLOTS`), EXIF orientation
-   applied; then the photo is scaled down to :data:`UPLOAD_LONG_SIDE`.
+6. the decode itself, one file at a time (:data:`DECODE_SLOTS`; a busy decoder
+   answers "try again in N s" at once) and within ``[upload] decode_mb`` of memory,
+   EXIF orientation applied; then the photo is scaled down to :data:`UPLOAD_LONG_SIDE`.
+
+Each client has at most one upload in flight (:meth:`UploadGate.sending`): a phone
+that sends a second photo before the first is answered is told to wait.
 
 Every refusal is an :class:`UploadError`: an HTTP 4xx status and one sentence a
 guest can act on ("The booth is busy; try again in 12 s."). Nothing is stored
@@ -28,6 +32,7 @@ HEIC (iPhones' default) is decoded with pillow-heif, which has wheels for the Pi
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import hmac
 import math
@@ -35,7 +40,7 @@ import re
 import statistics
 import threading
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -50,8 +55,10 @@ UPLOAD_LONG_SIDE = 2048
 #: Files decoded at the same time. Decoding a 40 MP photo briefly takes a few
 #: hundred MB; one at a time keeps the Pi's memory bounded whatever phones send.
 DECODE_SLOTS = 1
-#: How long a request waits for the decoder before it is told the booth is busy.
-DECODE_WAIT_S = 20.0
+#: "Try again in N s" when the decoder is busy: a request never waits for it (a
+#: waiting request would hold one of the web server's few threads), and a 40 MP
+#: photo takes a second or two to read on a Pi.
+DECODE_RETRY_S = 3
 #: Room for the multipart envelope and the PIN field around the photo's bytes.
 FORM_SLACK_BYTES = 64 * 1024
 #: Wrong PINs: this many per address per minute, then a pause.
@@ -208,6 +215,21 @@ class UploadGate:
         self._wrong_pins = _Window(60.0, clock)
         self._decoder = threading.BoundedSemaphore(DECODE_SLOTS)
         self._waiting: dict[str, str] = {}  # ticket -> client, until the daemon is done with it
+        self._sending: set[str] = set()  # clients with an upload being handled
+
+    @contextlib.contextmanager
+    def sending(self, client: str) -> Iterator[None]:
+        """Hold ``client``'s one upload in flight; a second one at the same time is a 429."""
+        with self._lock:
+            if client in self._sending:
+                raise UploadError(429, f"Your previous photo is still being sent; try again in "
+                                       f"{DECODE_RETRY_S} s.", DECODE_RETRY_S)
+            self._sending.add(client)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._sending.discard(client)
 
     # --- the cheap checks, before the body is looked at ----------------------------------
     def check_pin(self, client: str, pin: str | None, *, trusted: bool = False) -> None:
@@ -263,9 +285,10 @@ class UploadGate:
 
     # --- the expensive part ----------------------------------------------------------------
     def decode(self, data: bytes, name: str) -> np.ndarray:
-        """:func:`read_photo` in the decoder slot (429 if it stays busy too long)."""
-        if not self._decoder.acquire(timeout=DECODE_WAIT_S):
-            raise UploadError(429, "The booth is busy reading other photos; try again in 5 s.", 5)
+        """:func:`read_photo` in the decoder slot (429 at once when it is busy)."""
+        if not self._decoder.acquire(blocking=False):
+            raise UploadError(429, f"The booth is busy reading another photo; try again in "
+                                   f"{DECODE_RETRY_S} s.", DECODE_RETRY_S)
         try:
             return read_photo(data, self.settings, name)
         finally:

@@ -105,6 +105,11 @@ def page():
 def send():
     gate = _gate()
     client = request.remote_addr or "?"
+    with gate.sending(client):  # before the body is parsed: one upload per client at a time
+        return _send(gate, client)
+
+
+def _send(gate: UploadGate, client: str) -> Response:
     gate.check_pin(client, request.form.get("pin"), trusted=is_admin())
     files = [f for f in request.files.getlist("photo") if f.filename]
     if not files:
