@@ -119,7 +119,10 @@ def _check_pixels(name: str, size: tuple[int, int], max_pixels: int) -> None:
 #: a progressive JPEG keeps its DCT coefficients (2 bytes per sample, 3 samples a
 #: pixel without chroma subsampling) at any draft scale; libwebp's decoder keeps a
 #: canvas beside the array it fills; libheif holds the YUV planes and the RGBA result.
-DECODE_BYTES_PER_PIXEL = {"JPEG": 7.0, "PNG": 4.5, "WEBP": 7.5, "HEIC": 7.0}
+#: A CMYK JPEG has a fourth sample per pixel; a HEIC deeper than 8 bits is decoded at
+#: 16 bits and then converted (measured 9.3 bytes a pixel at 10 bits).
+DECODE_BYTES_PER_PIXEL = {"JPEG": 7.0, "CMYK JPEG": 9.5, "PNG": 4.5, "WEBP": 7.5,
+                          "HEIC": 7.0, "10-bit HEIC": 11.0}
 #: Bytes per pixel of the reduced picture while it becomes 8-bit RGB (a few copies),
 #: and what every decode needs besides (libraries' buffers, the interpreter's own).
 REDUCED_BYTES_PER_PIXEL = 16
@@ -127,8 +130,8 @@ DECODE_OVERHEAD_BYTES = 16 * 1024 * 1024
 
 
 def decode_cost(kind: str, size: tuple[int, int], max_side: int | None = None) -> int:
-    """Bytes a decode of a ``kind`` image of ``size`` takes at its peak (an estimate
-    from :data:`DECODE_BYTES_PER_PIXEL`), reduced to ``max_side`` when given."""
+    """Bytes a decode of a ``kind`` image (a key of :data:`DECODE_BYTES_PER_PIXEL`) of
+    ``size`` takes at its peak (an estimate), reduced to ``max_side`` when given."""
     width, height = size
     pixels = width * height
     kept = pixels
@@ -238,7 +241,8 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str
             warnings.simplefilter("ignore")  # Pillow warns about odd EXIF; we only need pixels
             image = Image.open(io.BytesIO(data))  # lazy: reads the header only
             _check_pixels(name, image.size, max_pixels)
-            check_budget(name, kind, image.size, max_side, budget_bytes)
+            check_budget(name, "CMYK JPEG" if kind == "JPEG" and image.mode == "CMYK" else kind,
+                         image.size, max_side, budget_bytes)
             if kind == "WEBP":
                 orientation = orientation_of(image.getexif())
                 image.close()
@@ -273,7 +277,8 @@ def decode_heic(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str 
     try:
         heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)  # header only
         _check_pixels(name, heif.size, max_pixels)
-        check_budget(name, "HEIC", heif.size, max_side, budget_bytes)
+        deep = (heif.info.get("bit_depth") or 8) > 8
+        check_budget(name, "10-bit HEIC" if deep else "HEIC", heif.size, max_side, budget_bytes)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             full = Image.frombuffer(heif.mode, heif.size, heif.data, "raw", heif.mode, heif.stride, 1)

@@ -27,6 +27,8 @@ reaches the file system.
 
 from __future__ import annotations
 
+import collections
+import ipaddress
 import logging
 import re
 import secrets
@@ -232,6 +234,90 @@ def yield_to_photo(wsgi_app: Callable, between_photos: threading.Event, max_wait
     return waiting_app
 
 
+#: Connections one client address may hold open at once: a phone's browser opens up
+#: to six per site; more is a script holding sockets (slow senders) to lock others out.
+CONNECTIONS_PER_CLIENT = 16
+#: Connections all guests together may hold; waitress's limit is this plus
+#: :data:`KIOSK_CONNECTIONS`, kept for the booth's own screen (loopback), so a crowd
+#: (or an attack) that fills the guests' share never locks out the kiosk or /healthz.
+GUEST_CONNECTIONS = 450
+KIOSK_CONNECTIONS = 50
+
+
+class ConnectionLimits:
+    """Open connections per client address, and the guests' share of all of them."""
+
+    def __init__(self, per_client: int = CONNECTIONS_PER_CLIENT, guests: int = GUEST_CONNECTIONS) -> None:
+        self.per_client = per_client
+        self.guests = guests
+        self.open: collections.Counter[str] = collections.Counter()
+        self.guests_open = 0
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def is_kiosk(address: str) -> bool:
+        try:
+            return ipaddress.ip_address(address).is_loopback
+        except ValueError:
+            return False
+
+    def admit(self, address: str) -> bool:
+        """Count a new connection from ``address``; False when it must be refused."""
+        kiosk = self.is_kiosk(address)
+        with self._lock:
+            if self.open[address] >= self.per_client or (not kiosk and self.guests_open >= self.guests):
+                self.refused += 1
+                return False
+            self.open[address] += 1
+            self.guests_open += 0 if kiosk else 1
+            return True
+
+    def release(self, address: str) -> None:
+        with self._lock:
+            self.open[address] -= 1
+            if self.open[address] <= 0:
+                del self.open[address]
+            if not self.is_kiosk(address):
+                self.guests_open -= 1
+
+
+#: What a refused connection reads before it is closed.
+TOO_MANY_CONNECTIONS = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n"
+                        b"Content-Type: text/plain\r\nContent-Length: 48\r\n\r\n"
+                        b"Too many open connections; try again in 5 s.\r\n\r\n")
+
+
+def limited_channels(channel_class: type, limits: ConnectionLimits) -> Callable:
+    """A stand-in for waitress's channel class that first asks ``limits``: a refused
+    connection gets a one-line 503 (sent if the socket takes it at once) and is closed."""
+
+    class LimitedChannel(channel_class):  # type: ignore[misc, valid-type]
+        def __init__(self, server: Any, sock: Any, addr: Any, *args: Any, **kwargs: Any) -> None:
+            self.client_address = addr[0] if isinstance(addr, tuple) else str(addr)
+            self.counted = True
+            super().__init__(server, sock, addr, *args, **kwargs)
+
+        def del_channel(self, map: Any = None) -> None:  # every way a channel closes ends here
+            if self.counted:
+                self.counted = False
+                limits.release(self.client_address)
+            super().del_channel(map)
+
+    def open_channel(server: Any, sock: Any, addr: Any, *args: Any, **kwargs: Any) -> Any:
+        address = addr[0] if isinstance(addr, tuple) else str(addr)
+        if not limits.admit(address):
+            try:
+                sock.send(TOO_MANY_CONNECTIONS)
+            except OSError:
+                pass
+            sock.close()
+            return None
+        return LimitedChannel(server, sock, addr, *args, **kwargs)
+
+    return open_channel
+
+
 class WebServer:
     """A waitress server running on its own thread; ``close()`` stops it.
 
@@ -244,6 +330,7 @@ class WebServer:
         self.app = app
         app.extensions["booth_streams"] = StreamSlots(threads)
         self._options = dict(host=host, port=port, threads=threads)
+        self.limits = ConnectionLimits()
         self._server: Any = None
         self._created = threading.Event()
         self._error: BaseException | None = None
@@ -260,12 +347,13 @@ class WebServer:
             # An idle phone connection is dropped after this long; SSE streams send a
             # heartbeat more often, so they stay open.
             channel_timeout=60,
-            # Each phone may open several connections: room for a crowd, and poll()
+            # Room for a crowd (see ConnectionLimits for who gets which share), and poll()
             # rather than select() so more than 1024 descriptors never break the loop.
-            connection_limit=500,
+            connection_limit=GUEST_CONNECTIONS + KIOSK_CONNECTIONS,
             asyncore_use_poll=True,
             clear_untrusted_proxy_headers=True,
         )
+        server.channel_class = limited_channels(server.channel_class, self.limits)
         # "Task queue depth is N" for every busy moment would flood the journal (and the
         # SD card) during a rush; real trouble still shows as errors.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
