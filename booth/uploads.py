@@ -135,8 +135,7 @@ def read_photo(data: bytes, settings: UploadSettings, name: str = "photo") -> np
             raise UploadError(415, f"{name}: not a JPEG, PNG, WebP or HEIC photo.")
         declared = images.header_size(data, kind)
         if declared is None:  # nothing is decoded whose size is not known first
-            raise UploadError(400, f"{name}: damaged {kind} file (no picture size in its first "
-                                   f"{images.HEADER_SCAN_BYTES // 1024} kB).")
+            raise UploadError(400, f"{name}: damaged {kind} file (no picture size in its header).")
         if declared[0] * declared[1] > settings.max_pixels:
             raise _too_many_pixels(name, *declared, settings.max_pixels)
         decode = images.decode_image

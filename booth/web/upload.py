@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 
 #: Multipart parts an upload may have: the photo, the PIN, and a little slack.
 MAX_PARTS = 4
+#: Werkzeug's multipart decoder holds one 64 KiB read plus what may be the start of a
+#: boundary under the form-memory limit, file parts included: at the app's 64 KiB, a
+#: photo whose bytes put a line break near the end of a read was refused as too large.
+#: A PIN is still far shorter than this.
+UPLOAD_FORM_MEMORY = 64 * 1024 + 1024
 
 
 def _booth():
@@ -72,6 +77,7 @@ def _only_when_enabled():
     # This route alone reads photo-sized bodies (Flask >= 3.1: per request).
     request.max_content_length = request_limit(settings)
     request.max_form_parts = MAX_PARTS
+    request.max_form_memory_size = UPLOAD_FORM_MEMORY
 
 
 @bp.errorhandler(UploadError)
