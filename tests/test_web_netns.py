@@ -132,11 +132,6 @@ def hold(pid: int, source: str, count: int) -> tuple[list[socket.socket], int]:
     return kept, refused
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
-
-
 def test_held_connections_never_lock_out_the_kiosk(booth_in_netns):
     """Hundreds of slow sockets from phones' addresses: the kiosk page, its event
     stream and /healthz (from the booth itself) still answer within a second."""

@@ -20,6 +20,11 @@ Blueprints:
 * :mod:`booth.web.admin` — ``/admin`` (login, statistics, delete, zip download);
 * :mod:`booth.web.upload` — ``/upload`` (guests send photos from their phones).
 
+Before any view, :func:`booth.web.access.check_request` refuses requests for another
+host name (421) and state-changing requests from another site (403). The server
+itself caps open connections per client address and keeps a share for the booth's
+own screen (:class:`ConnectionLimits`).
+
 Files are only ever reached by a photo id looked up in the store: the ``<photo_id:...>``
 URL converter accepts nothing but the store's id alphabet, so no user-supplied path
 reaches the file system.

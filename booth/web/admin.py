@@ -1,8 +1,9 @@
 """The organiser's page: statistics, the QR base URL, deleting photos, a zip of all.
 
 Logging in takes ``[web] admin_password`` (five wrong tries per minute per address,
-then HTTP 429). On the Pi itself (loopback) no login is needed; with an empty
-password that is the only way in.
+thirty for everybody together, then HTTP 429) and starts a session kept on the
+server, which logging out ends. On the Pi itself (loopback, under the booth's own
+host name) no login is needed; with an empty password that is the only way in.
 """
 
 from __future__ import annotations
