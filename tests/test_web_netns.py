@@ -113,12 +113,12 @@ def test_a_phone_gets_no_organiser_rights(booth_in_netns):
     assert request(pid, "127.0.0.1", get("/admin/", f"rebind.example:{PORT}"), target="127.0.0.1")[0] == 421
 
 
-def hold(pid: int, source: str, count: int) -> tuple[list[socket.socket], int]:
+def hold(pid: int, source: str, count: int, target: str = netns.BOOTH_ADDRESS) -> tuple[list[socket.socket], int]:
     """Open ``count`` connections from ``source`` that send half a request header and
     then one byte now and then; (the sockets the booth kept, how many it refused)."""
     opened = []
     for _ in range(count):
-        sock = netns.connect(pid, source, PORT, timeout=5)
+        sock = netns.connect(pid, source, PORT, timeout=5, target=target)
         sock.sendall(f"GET / HTTP/1.1\r\nHost: {netns.BOOTH_ADDRESS}\r\nX-Slow: ".encode())
         opened.append(sock)
     time.sleep(0.5)
@@ -197,6 +197,10 @@ def test_held_connections_never_lock_out_the_kiosk(booth_in_netns):
         assert late_status == 503 and b"try again in 5 s" in late and late_seconds < 1.0
         rounds = [kiosk_round() for _ in range(6)]
         phases[f"{len(held)} held (guests' share full)"] = (rounds, [])
+        # The Pi itself is not held to a phone's share.
+        own, own_refused = hold(pid, "127.0.0.1", CONNECTIONS_PER_CLIENT + 4, target="127.0.0.1")
+        held += own
+        assert (len(own), own_refused) == (CONNECTIONS_PER_CLIENT + 4, 0)
     finally:
         stop.set()
         for sock in held:

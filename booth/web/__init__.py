@@ -239,7 +239,7 @@ def yield_to_photo(wsgi_app: Callable, between_photos: threading.Event, max_wait
     return waiting_app
 
 
-#: Connections one client address may hold open at once: a phone's browser opens up
+#: Connections one guest address may hold open at once: a phone's browser opens up
 #: to six per site; more is a script holding sockets (slow senders) to lock others out.
 CONNECTIONS_PER_CLIENT = 16
 #: Connections all guests together may hold; waitress's limit is this plus
@@ -250,7 +250,10 @@ KIOSK_CONNECTIONS = 50
 
 
 class ConnectionLimits:
-    """Open connections per client address, and the guests' share of all of them."""
+    """Open connections per guest address, and the guests' share of all of them. The
+    Pi itself (loopback: the kiosk, the organiser's tools) is limited only by
+    waitress's total, of which the guests can never take the last
+    :data:`KIOSK_CONNECTIONS`."""
 
     def __init__(self, per_client: int = CONNECTIONS_PER_CLIENT, guests: int = GUEST_CONNECTIONS) -> None:
         self.per_client = per_client
@@ -271,7 +274,7 @@ class ConnectionLimits:
         """Count a new connection from ``address``; False when it must be refused."""
         kiosk = self.is_kiosk(address)
         with self._lock:
-            if self.open[address] >= self.per_client or (not kiosk and self.guests_open >= self.guests):
+            if not kiosk and (self.open[address] >= self.per_client or self.guests_open >= self.guests):
                 self.refused += 1
                 return False
             self.open[address] += 1
