@@ -112,6 +112,7 @@ def test_an_upload_is_queued_stylized_and_stored_as_upload(make, face_bytes):
     status = wait_done(app, answer.get_json()["status"])
     owner_key = booth.store.get(status["photo_id"]).owner_key
     assert status["state"] == "done" and status["page"] == f"/p/{status['photo_id']}?k={owner_key}"
+    assert status["qr"] == f"/p/{status['photo_id']}/qr.svg?k={owner_key}"
     photo = booth.store.get(status["photo_id"])
     assert photo.source == "upload" and booth.stats()["uploads"] == 1
     client = app.test_client()

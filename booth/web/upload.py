@@ -12,7 +12,8 @@ Only when ``[upload] enabled = true`` (otherwise every route here is a 404).
   sentence and ``Retry-After``. Without JavaScript the plain form works too:
   the answer is a redirect to the waiting page.
 * ``GET /upload/status/<ticket>`` — JSON ``{"state": "queued"|"done"|"failed",
-  "photo_id", "page", "message"}`` for the page's polling.
+  "photo_id", "page", "qr", "message"}`` for the page's polling (``page`` and ``qr``
+  carry the photo's owner key: the uploader may see the original).
 * ``GET /upload/wait/<ticket>`` — the waiting page without JavaScript: refreshes
   itself, then redirects to the photo's page.
 
@@ -135,11 +136,12 @@ def _send(gate: UploadGate, client: str) -> Response:
     return response
 
 
-def _owner_page(photo_id: str) -> str:
-    """The uploaded photo's page with its owner key: the ticket is the guest's own."""
+def _owner_page(photo_id: str, endpoint: str = "gallery.photo_page", **values: str) -> str:
+    """The uploaded photo's page (or its QR code) with its owner key: the ticket is the
+    guest's own."""
     photo = _booth().store.get(photo_id)
     key = {OWNER_KEY_PARAM: photo.owner_key} if photo is not None and photo.owner_key else {}
-    return url_for("gallery.photo_page", photo_id=photo_id, **key)
+    return url_for(endpoint, photo_id=photo_id, **values, **key)
 
 
 def _status_or_404(ticket: str) -> dict:
@@ -154,7 +156,8 @@ def status(ticket: str):
     status = _status_or_404(ticket)
     photo_id = status.get("photo_id")
     page = _owner_page(photo_id) if photo_id else None
-    return jsonify(state=status["state"], photo_id=photo_id, page=page,
+    qr = _owner_page(photo_id, "gallery.qr_code", kind="svg") if photo_id else None
+    return jsonify(state=status["state"], photo_id=photo_id, page=page, qr=qr,
                    message=status.get("message") or "")
 
 
