@@ -132,6 +132,7 @@ def hold(pid: int, source: str, count: int, target: str = netns.BOOTH_ADDRESS) -
     return kept, refused
 
 
+@pytest.mark.slow
 def test_held_connections_never_lock_out_the_kiosk(booth_in_netns):
     """Hundreds of slow sockets from phones' addresses: the kiosk page, its event
     stream and /healthz (from the booth itself) still answer within a second."""
