@@ -360,9 +360,6 @@ class WebServer:
             connection_limit=GUEST_CONNECTIONS + KIOSK_CONNECTIONS,
             asyncore_use_poll=True,
             clear_untrusted_proxy_headers=True,
-            # Read one request ahead, so a stream notices its client has gone
-            # (waitress.client_disconnected) and frees its thread within a second.
-            channel_request_lookahead=1,
         )
         server.channel_class = limited_channels(server.channel_class, self.limits)
         # "Task queue depth is N" for every busy moment would flood the journal (and the

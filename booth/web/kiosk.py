@@ -68,7 +68,6 @@ def events():
     stopping = current_app.extensions["booth_stopping"]
     # Subscribe before reading the latest state so no change falls in between.
     subscription = bus.subscribe()
-    gone = request.environ.get("waitress.client_disconnected", lambda: False)
 
     def stream() -> Iterator[str]:
         yield f"retry: {RETRY_MS}\n\n"
@@ -77,7 +76,7 @@ def events():
             if latest is not None:
                 yield sse_message(latest)
         started = last_sent = time.monotonic()
-        while not stopping.is_set() and not gone() and time.monotonic() - started < STREAM_MAX_S:
+        while not stopping.is_set() and time.monotonic() - started < STREAM_MAX_S:
             event = subscription.get(timeout=1.0)
             if event is not None:
                 yield sse_message(event)
