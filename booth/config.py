@@ -266,8 +266,9 @@ class UploadSettings:
     max_pixels: int = 40_000_000
     #: Memory one photo's decode may take, in MB (one photo is decoded at a time).
     #: Photos whose format would need more at their size are refused with a sentence.
-    #: 400 takes every format at 40 megapixels (WebP, the hungriest, needs ~8 bytes a pixel).
-    decode_mb: int = 400
+    #: 450 takes every format at 40 megapixels (8-bit HEIC and WebP, the hungriest, need
+    #: about 8 bytes a pixel).
+    decode_mb: int = 450
     #: Per client: files per minute, and photos waiting in the queue.
     per_minute: int = 6
     queue_max: int = 3
