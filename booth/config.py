@@ -216,12 +216,18 @@ class WebSettings:
     #: Base URL in QR codes, e.g. "http://booth.lan:8080". Empty: with [network] hotspot,
     #: the booth's address on it; otherwise the primary IPv4 address is detected.
     base_url: str = ""
-    #: Admin password for the admin page, the HTTP trigger and a private gallery.
+    #: Admin password (at least 8 characters) for the admin page, the HTTP trigger
+    #: and a private gallery.
     #: Empty: admin pages are reachable from the Pi itself (loopback) only.
     admin_password: str = ""
     #: "public": anyone on the booth's network sees the gallery index.
     #: "private": only per-photo links (QR codes) work; the index needs the admin.
     gallery_index: str = "public"
+    #: Who sees a photo's original (the unedited camera frame or upload):
+    #: "owner": only through the photo's own QR link (a per-photo key the gallery and
+    #: /api/photos never show); "public": anyone with the photo's page; "off": nobody
+    #: but the organiser. The anime portrait is always shared.
+    originals: str = "owner"
     #: Gallery colours (CSS colours).
     accent_color: str = "#ff5c8a"
     background_color: str = "#17131f"
@@ -234,7 +240,11 @@ class WebSettings:
 
     def validate(self) -> None:
         _check(1 <= self.port <= 65535, "port must be 1..65535")
+        _check(self.admin_password == "" or len(self.admin_password) >= 8,
+               "admin_password must be at least 8 characters (or empty: the admin page only "
+               "from the Pi itself)")
         _check(self.gallery_index in ("public", "private"), 'gallery_index must be "public" or "private"')
+        _check(self.originals in ("owner", "public", "off"), 'originals must be "owner", "public" or "off"')
         _check(self.base_url == "" or re.match(r"^https?://[^\s/]+(/[^\s]*)?$", self.base_url)
                is not None, 'base_url must look like "http://10.42.0.1:8080" or be empty')
         for name in ("accent_color", "background_color"):
@@ -278,6 +288,11 @@ class UploadSettings:
     max_bytes: int = 12_000_000
     #: Largest accepted image, in pixels (checked from the header before decoding).
     max_pixels: int = 40_000_000
+    #: Memory one photo's decode may take, in MB (one photo is decoded at a time).
+    #: Photos whose format would need more at their size are refused with a sentence.
+    #: 450 takes every format at 40 megapixels (8-bit HEIC and WebP, the hungriest, need
+    #: about 8 bytes a pixel).
+    decode_mb: int = 450
     #: Per client: files per minute, and photos waiting in the queue.
     per_minute: int = 6
     queue_max: int = 3
@@ -290,6 +305,7 @@ class UploadSettings:
         _check(self.pin == "" or self.pin.isdigit(), "pin must be digits or empty")
         _check(10_000 <= self.max_bytes <= 100_000_000, "max_bytes must be 10 kB..100 MB")
         _check(1_000 <= self.max_pixels <= 100_000_000, "max_pixels must be 1000..100000000")
+        _check(64 <= self.decode_mb <= 4000, "decode_mb must be 64..4000")
         _check(self.per_minute >= 1 and self.queue_max >= 1,
                "per_minute and queue_max must be >= 1")
         _check(self.queue_total >= self.queue_max, "queue_total must be >= queue_max")

@@ -64,6 +64,11 @@ CREATE TABLE IF NOT EXISTS photos (
 );
 CREATE INDEX IF NOT EXISTS photos_created ON photos (created);
 """
+#: Later columns, added to an older index when it opens (see :func:`migrate`).
+_ADDED_COLUMNS = {
+    # The key of the photo's own QR link: whoever has it may see the original.
+    "owner_key": "ALTER TABLE photos ADD COLUMN owner_key TEXT NOT NULL DEFAULT ''",
+}
 
 
 class StoreFull(RuntimeError):
@@ -78,6 +83,8 @@ class Photo:
     size: int       #: generator size chosen (long side)
     faces: int      #: faces found in the frame
     meta: dict = field(default_factory=dict)  #: timings etc.
+    #: The secret in the photo's own QR link (not its id: the gallery lists ids).
+    owner_key: str = ""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -86,6 +93,26 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring an index written by an older booth up to date, in one transaction: the
+    columns it lacks are added, and photos it already holds get an owner key."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(photos)")}
+    missing = [sql for name, sql in _ADDED_COLUMNS.items() if name not in have]
+    if not missing:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for sql in missing:
+            db.execute(sql)
+        # 128 random bits each, like the keys of new photos.
+        db.execute("UPDATE photos SET owner_key = lower(hex(randomblob(16))) WHERE owner_key = ''")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    log.info("photo index: added %s", ", ".join(n for n in _ADDED_COLUMNS if n not in have))
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -115,6 +142,7 @@ class PhotoStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed row survives a power cut
         self._db.executescript(_SCHEMA)
+        migrate(self._db)
         self.repaired = self.repair()
         if self.settings.retention_days:
             self.prune()
@@ -122,15 +150,15 @@ class PhotoStore:
     # --- reading -------------------------------------------------------------------
     @staticmethod
     def _photo(row: tuple) -> Photo:
-        photo_id, created, source, size, faces, meta = row
-        return Photo(photo_id, created, source, size, faces, json.loads(meta))
+        photo_id, created, source, size, faces, meta, owner_key = row
+        return Photo(photo_id, created, source, size, faces, json.loads(meta), owner_key)
 
     def get(self, photo_id: str) -> Photo | None:
         """The photo with this id; None for an unknown or malformed id."""
         if not isinstance(photo_id, str) or not ID_PATTERN.match(photo_id):
             return None
         with self._lock:
-            row = self._db.execute("SELECT id, created, source, size, faces, meta FROM photos "
+            row = self._db.execute("SELECT id, created, source, size, faces, meta, owner_key FROM photos "
                                    "WHERE id = ?", (photo_id,)).fetchone()
         return self._photo(row) if row else None
 
@@ -140,7 +168,7 @@ class PhotoStore:
         where, args = ("WHERE source = ?", (source,)) if source else ("", ())
         with self._lock:
             rows = self._db.execute(
-                f"SELECT id, created, source, size, faces, meta FROM photos {where} "
+                f"SELECT id, created, source, size, faces, meta, owner_key FROM photos {where} "
                 "ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
         return [self._photo(r) for r in rows]
 
@@ -186,7 +214,7 @@ class PhotoStore:
                             f"{self.settings.min_free_mb} MB)")
         photo = Photo(id=secrets.token_urlsafe(16), created=time.time(), source=source,
                       size=int(meta.get("size", 0)), faces=int(meta.get("faces", 0)),
-                      meta=dict(meta))
+                      meta=dict(meta), owner_key=secrets.token_urlsafe(16))
         folder = self.root / photo.id
         folder.mkdir()
         try:
@@ -195,10 +223,10 @@ class PhotoStore:
             _fsync_dir(folder)
             _fsync_dir(self.root)
             with self._lock:
-                self._db.execute("INSERT INTO photos (id, created, source, size, faces, meta) "
-                                 "VALUES (?, ?, ?, ?, ?, ?)",
+                self._db.execute("INSERT INTO photos (id, created, source, size, faces, meta, owner_key) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                                  (photo.id, photo.created, photo.source, photo.size,
-                                  photo.faces, json.dumps(photo.meta, default=float)))
+                                  photo.faces, json.dumps(photo.meta, default=float), photo.owner_key))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # e.g. ENOSPC half-way: leave nothing
             raise

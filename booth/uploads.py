@@ -13,8 +13,12 @@ nothing is decoded until the cheap checks pass:
 5. the type, by the file's first bytes (JPEG, PNG, WebP, HEIC), and the pixel count
    from the header (:mod:`booth.images`), so a 30000×30000 "decompression bomb" is
    refused without allocating it;
-6. the decode itself, one file at a time (:data:`DECODE_SLOTS`), EXIF orientation
-   applied; then the photo is scaled down to :data:`UPLOAD_LONG_SIDE`.
+6. the decode itself, one file at a time (:data:`DECODE_SLOTS`; a busy decoder
+   answers "try again in N s" at once) and within ``[upload] decode_mb`` of memory,
+   EXIF orientation applied; then the photo is scaled down to :data:`UPLOAD_LONG_SIDE`.
+
+Each client has at most one upload in flight (:meth:`UploadGate.sending`): a phone
+that sends a second photo before the first is answered is told to wait.
 
 Every refusal is an :class:`UploadError`: an HTTP 4xx status and one sentence a
 guest can act on ("The booth is busy; try again in 12 s."). Nothing is stored
@@ -28,16 +32,15 @@ HEIC (iPhones' default) is decoded with pillow-heif, which has wheels for the Pi
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import hmac
-import io
 import math
 import re
 import statistics
 import threading
 import time
-import warnings
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -52,8 +55,10 @@ UPLOAD_LONG_SIDE = 2048
 #: Files decoded at the same time. Decoding a 40 MP photo briefly takes a few
 #: hundred MB; one at a time keeps the Pi's memory bounded whatever phones send.
 DECODE_SLOTS = 1
-#: How long a request waits for the decoder before it is told the booth is busy.
-DECODE_WAIT_S = 20.0
+#: "Try again in N s" when the decoder is busy: a request never waits for it (a
+#: waiting request would hold one of the web server's few threads), and a 40 MP
+#: photo takes a second or two to read on a Pi.
+DECODE_RETRY_S = 3
 #: Room for the multipart envelope and the PIN field around the photo's bytes.
 FORM_SLACK_BYTES = 64 * 1024
 #: Wrong PINs: this many per address per minute, then a pause.
@@ -109,14 +114,17 @@ def _too_many_pixels(name: str, width: int, height: int, max_pixels: int) -> Upl
 
 def read_photo(data: bytes, settings: UploadSettings, name: str = "photo") -> np.ndarray:
     """Check and decode one uploaded file into an upright RGB array, scaled down to
-    :data:`UPLOAD_LONG_SIDE`. Raises :class:`UploadError` (413, 415 or 400)."""
+    :data:`UPLOAD_LONG_SIDE`, within ``[upload] decode_mb`` of memory.
+    Raises :class:`UploadError` (413, 415 or 400)."""
     if not data:
         raise UploadError(400, f"{name}: the file is empty.")
     if len(data) > settings.max_bytes:
         raise UploadError(413, f"{name} is {megabytes(len(data))}; the booth takes photos up to "
                                f"{megabytes(settings.max_bytes)}.")
+    options = dict(max_pixels=settings.max_pixels, name=name, max_side=UPLOAD_LONG_SIDE,
+                   budget_bytes=settings.decode_mb * 1_000_000)
     if is_heic(data):
-        rgb = _decode_heic(data, settings.max_pixels, name)
+        decode = images.decode_heic
     else:
         kind = images.sniff_type(data)
         if kind is None:  # images.decode_image says which format it was, in one sentence
@@ -126,38 +134,17 @@ def read_photo(data: bytes, settings: UploadSettings, name: str = "photo") -> np
                 raise UploadError(415, f"{exc}.".replace("JPEG, PNG or WebP", "JPEG, PNG, WebP or HEIC")) from None
             raise UploadError(415, f"{name}: not a JPEG, PNG, WebP or HEIC photo.")
         declared = images.header_size(data, kind)
-        if declared is not None and declared[0] * declared[1] > settings.max_pixels:
+        if declared is None:  # nothing is decoded whose size is not known first
+            raise UploadError(400, f"{name}: damaged {kind} file (no picture size in its header).")
+        if declared[0] * declared[1] > settings.max_pixels:
             raise _too_many_pixels(name, *declared, settings.max_pixels)
-        try:
-            rgb = images.decode_image(data, max_pixels=settings.max_pixels, name=name,
-                                      max_side=UPLOAD_LONG_SIDE)
-        except images.ImageError as exc:
-            status = 413 if "too large" in str(exc) else 400
-            raise UploadError(status, f"{exc}.") from None
-    return images.resize_long_side(rgb, UPLOAD_LONG_SIDE)
-
-
-def _decode_heic(data: bytes, max_pixels: int, name: str) -> np.ndarray:
-    """HEIC → RGB with the same checks: the size from the container before any pixel."""
-    from PIL import ImageOps
-    import pillow_heif
-
+        decode = images.decode_image
     try:
-        heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)  # header only
-        width, height = heif.size
-        if width <= 0 or height <= 0:
-            raise UploadError(400, f"{name}: the image has no pixels.")
-        if width * height > max_pixels:
-            raise _too_many_pixels(name, width, height, max_pixels)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            image = ImageOps.exif_transpose(heif.to_pillow())
-        return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
-    except UploadError:
-        raise
-    except (RuntimeError, ValueError, OSError, SyntaxError, EOFError) as exc:
-        reason = str(exc).split("\n")[0] or type(exc).__name__
-        raise UploadError(400, f"{name}: damaged or truncated HEIC file ({reason}).") from None
+        rgb = decode(data, **options)
+    except images.ImageError as exc:
+        status = 413 if "too large" in str(exc) or "to read" in str(exc) else 400
+        raise UploadError(status, f"{exc}.") from None
+    return images.resize_long_side(rgb, UPLOAD_LONG_SIDE)
 
 
 def release_freed_memory() -> None:
@@ -227,6 +214,21 @@ class UploadGate:
         self._wrong_pins = _Window(60.0, clock)
         self._decoder = threading.BoundedSemaphore(DECODE_SLOTS)
         self._waiting: dict[str, str] = {}  # ticket -> client, until the daemon is done with it
+        self._sending: set[str] = set()  # clients with an upload being handled
+
+    @contextlib.contextmanager
+    def sending(self, client: str) -> Iterator[None]:
+        """Hold ``client``'s one upload in flight; a second one at the same time is a 429."""
+        with self._lock:
+            if client in self._sending:
+                raise UploadError(429, f"Your previous photo is still being sent; try again in "
+                                       f"{DECODE_RETRY_S} s.", DECODE_RETRY_S)
+            self._sending.add(client)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._sending.discard(client)
 
     # --- the cheap checks, before the body is looked at ----------------------------------
     def check_pin(self, client: str, pin: str | None, *, trusted: bool = False) -> None:
@@ -282,9 +284,10 @@ class UploadGate:
 
     # --- the expensive part ----------------------------------------------------------------
     def decode(self, data: bytes, name: str) -> np.ndarray:
-        """:func:`read_photo` in the decoder slot (429 if it stays busy too long)."""
-        if not self._decoder.acquire(timeout=DECODE_WAIT_S):
-            raise UploadError(429, "The booth is busy reading other photos; try again in 5 s.", 5)
+        """:func:`read_photo` in the decoder slot (429 at once when it is busy)."""
+        if not self._decoder.acquire(blocking=False):
+            raise UploadError(429, f"The booth is busy reading another photo; try again in "
+                                   f"{DECODE_RETRY_S} s.", DECODE_RETRY_S)
         try:
             return read_photo(data, self.settings, name)
         finally:

@@ -1,22 +1,133 @@
-"""Run a piece of a test inside a network namespace of its own, as a phone would see it.
+"""Hostile clients from a non-loopback address: the booth in a network namespace of its own.
 
-The namespace (``unshare -n``) has only a loopback interface, up, with
-:data:`BOOTH_ADDRESS` on it: a booth bound there sees its clients come from
-10.99.0.1, not from loopback (a phone, not the organiser), and nothing can leave the
-namespace. The code runs in a child Python process and prints one JSON line last,
-which :func:`run_in_namespace` returns.
+``isolated(command, guests)`` wraps a command so that it runs in a new network
+namespace (``unshare -n``) whose only interface is ``lo``, up, with 127.0.0.1 and
+the addresses ``10.99.0.1`` .. ``10.99.0.<guests>`` (each a /32). Nothing there
+reaches any other network: the namespace has no other interface and no route.
+
+``connect(pid, source, port)`` opens a TCP connection *inside that namespace* from
+any thread of the test: the calling thread joins the namespace of process ``pid``
+just long enough to create the socket (a socket stays in the namespace it was made
+in), then returns to its own. A client bound to 10.99.0.x is, to the booth, a phone
+on the Wi-Fi; one bound to 127.0.0.1 is the booth's own screen.
+
+``run_in_namespace(script)`` runs a whole Python script in such a namespace (with
+10.99.0.1 only) in a child process and returns the JSON line it prints last.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+import ctypes
+import os
+import shutil
+import socket
+import threading
+from typing import Iterator
+
+import pytest
 
 from booth import PROJECT_ROOT
 
-#: The booth's (and the phones') address inside the namespace.
 BOOTH_ADDRESS = "10.99.0.1"
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
+
+
+def available() -> str | None:
+    """None when namespaces can be made here; else why not (for a skip reason)."""
+    if os.geteuid() != 0:
+        return "network namespaces need root (unshare -n, setns)"
+    if not (shutil.which("unshare") and shutil.which("ip")):
+        return "unshare or ip (util-linux, iproute2) is not installed"
+    return None
+
+
+def require() -> None:
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+
+
+def guest(number: int) -> str:
+    """The address of guest ``number`` (1 is the booth's own address on the Wi-Fi)."""
+    return f"10.99.0.{number}"
+
+
+def isolated(command: list[str], guests: int = 1) -> list[str]:
+    """``command`` run in a new network namespace with ``lo`` and 10.99.0.1..<guests>."""
+    script = ("set -e; ip link set lo up; "
+              f"for i in $(seq 1 {guests}); do ip addr add 10.99.0.$i/32 dev lo; done; "
+              'exec "$@"')
+    return ["unshare", "-n", "--", "sh", "-c", script, "sh", *command]
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"setns: {os.strerror(err)}")
+
+
+@contextlib.contextmanager
+def inside(pid: int) -> Iterator[None]:
+    """The calling thread in the network namespace of process ``pid``, then back."""
+    own = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
+    theirs = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+    try:
+        _setns(theirs)
+        try:
+            yield
+        finally:
+            _setns(own)
+    finally:
+        os.close(theirs)
+        os.close(own)
+
+
+def connect(pid: int, source: str, port: int, timeout: float = 30.0,
+            target: str = BOOTH_ADDRESS) -> socket.socket:
+    """A TCP connection from ``source`` to ``target:port`` inside ``pid``'s namespace."""
+    with inside(pid):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.bind((source, 0))
+        sock.connect((target, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def serve_scripted_booth(data_dir: str, port: int, photo: str, password: str) -> None:
+    """Run the web server around a scripted booth on 0.0.0.0:``port`` (inside the
+    namespace), with one photo; print "READY <photo id> <owner key>" and serve until
+    stdin closes."""
+    import sys
+    from pathlib import Path
+
+    from booth.web import create_app, serve
+    from webbooth import scripted_booth
+
+    booth = scripted_booth(Path(data_dir), Path(photo), admin_password=password,
+                           base_url=f"http://{BOOTH_ADDRESS}:{port}")
+    photo_id = booth.add_photo()
+    server = serve(create_app(booth), "0.0.0.0", port, threads=8)
+    print("READY", photo_id, booth.store.get(photo_id).owner_key, flush=True)
+    sys.stdin.read()
+    server.close()
+    booth.close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    serve_scripted_booth(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4])
+
 
 _SETUP = f'ip link set lo up && ip addr add {BOOTH_ADDRESS}/32 dev lo && exec "$@"'
 

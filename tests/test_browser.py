@@ -84,7 +84,8 @@ def test_a_cycle_on_the_kiosk_ends_with_a_qr_code_that_opens_the_photo(live, bro
 
     shot = kiosk.screenshot(path=str(artifacts / "kiosk-result-1920x1080.png"))
     url = decode_qr(shot)
-    assert url == f"{live.url}/p/{photo_id}"
+    # The photo's own link: with the key that shows its owner the original.
+    assert url == f"{live.url}/p/{photo_id}?k={live.store.get(photo_id).owner_key}"
     assert errors == []
 
     # The guest's phone opens the QR code's URL and sees the photo.

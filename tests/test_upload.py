@@ -110,7 +110,9 @@ def test_an_upload_is_queued_stylized_and_stored_as_upload(make, face_bytes):
     ticket = answer.get_json()["ticket"]
     assert answer.get_json()["status"] == f"/upload/status/{ticket}"
     status = wait_done(app, answer.get_json()["status"])
-    assert status["state"] == "done" and status["page"] == f"/p/{status['photo_id']}"
+    owner_key = booth.store.get(status["photo_id"]).owner_key
+    assert status["state"] == "done" and status["page"] == f"/p/{status['photo_id']}?k={owner_key}"
+    assert status["qr"] == f"/p/{status['photo_id']}/qr.svg?k={owner_key}"
     photo = booth.store.get(status["photo_id"])
     assert photo.source == "upload" and booth.stats()["uploads"] == 1
     client = app.test_client()
@@ -134,7 +136,7 @@ def test_without_javascript_the_form_redirects_to_a_waiting_page_then_the_photo(
             break
         time.sleep(0.05)
     assert done.status_code == 303 and done.headers["Location"].startswith("/p/")
-    assert booth.store.get(done.headers["Location"][3:]).source == "upload"
+    assert booth.store.get(done.headers["Location"][3:].split("?k=")[0]).source == "upload"
 
 
 def exif_jpeg(rgb: np.ndarray, orientation: int) -> bytes:
@@ -164,13 +166,14 @@ def test_exif_orientation_is_honoured_and_nothing_served_carries_metadata(make):
     status = wait_done(app, post(app, data).get_json()["status"])
     client = app.test_client()
     base = f"/p/{status['photo_id']}"
-    original = client.get(f"{base}/original.jpg", environ_base=PHONE).data
+    key = "?" + status["page"].split("?", 1)[1]  # the uploader's page carries the owner key
+    original = client.get(f"{base}/original.jpg{key}", environ_base=PHONE).data
     upright = np.asarray(Image.open(io.BytesIO(original)).convert("RGB"))
     assert upright.shape[:2] == (400, 300)
     top, bottom = upright[:150].reshape(-1, 3).mean(0), upright[250:].reshape(-1, 3).mean(0)
     assert top[0] > 150 > top[2] and bottom[2] > 150 > bottom[0]
     for kind in ("original.jpg", "anime.jpg", "thumb.jpg"):
-        served = client.get(f"{base}/{kind}", environ_base=PHONE).data
+        served = client.get(f"{base}/{kind}{key}", environ_base=PHONE).data
         assert served[:2] == b"\xff\xd8"
         assert b"Exif" not in served and b"SecretPhone" not in served and b"PhoneMaker" not in served
         assert not Image.open(io.BytesIO(served)).getexif()
@@ -188,7 +191,8 @@ def test_heic_photos_from_iphones_are_decoded(make):
     assert data[4:12] == b"ftypheic"
     status = wait_done(app, post(app, data, name="IMG_0042.HEIC").get_json()["status"])
     assert status["state"] == "done"
-    original = app.test_client().get(f"/p/{status['photo_id']}/original.jpg", environ_base=PHONE).data
+    key = "?" + status["page"].split("?", 1)[1]  # the uploader's page carries the owner key
+    original = app.test_client().get(f"/p/{status['photo_id']}/original.jpg{key}", environ_base=PHONE).data
     decoded = np.asarray(Image.open(io.BytesIO(original)).convert("RGB"))
     assert decoded.shape == (240, 320, 3)
     assert abs(int(decoded[:, -10:, 1].mean()) - 247) < 12 and decoded[:, :10, 1].mean() < 15
@@ -430,3 +434,96 @@ def test_while_the_model_is_not_loaded_phones_are_told_to_come_back(make, face_b
     assert answer.get_json()["error"] == "The booth is not ready for photos yet; try again in 30 s."
     assert "upload refused client=192.168.4.23 status=503" in caplog.text
     assert booth.store.count() == 0
+
+
+# --- bounded work per upload ------------------------------------------------------------
+def test_junk_behind_a_jpeg_signature_is_refused_from_its_first_bytes():
+    """12 MB of FF D8 FF and zeros used to be scanned byte by byte (6 s, twice)."""
+    from booth.config import UploadSettings
+    from booth.images import HEADER_SCAN_BYTES, header_size
+    from booth.uploads import UploadError, read_photo
+
+    junk = b"\xff\xd8\xff" + b"\0" * 11_999_000
+    started = time.monotonic()
+    with pytest.raises(UploadError, match=r"junk.jpg: damaged JPEG file \(no picture size in its header\)"):
+        read_photo(junk, UploadSettings(enabled=True), "junk.jpg")
+    assert time.monotonic() - started < 1.0  # generous: it looks at a few bytes
+    # A frame header past the scan's prefix is not looked for.
+    app1 = b"\xff\xe1" + (65533).to_bytes(2, "big") + b"\0" * 65531
+    sof = b"\xff\xc0\x00\x11\x08" + struct.pack(">HH", 300, 400) + b"\x03" + b"\0" * 9
+    near = b"\xff\xd8" + app1 * 2 + sof
+    far = b"\xff\xd8" + app1 * (HEADER_SCAN_BYTES // len(app1) + 1) + sof
+    assert header_size(near, "JPEG") == (400, 300) and header_size(far, "JPEG") is None
+
+
+def test_a_photo_whose_decode_would_exceed_the_budget_is_refused_before_decoding(make):
+    import zlib
+
+    def png(width: int, height: int) -> bytes:
+        def chunk(kind: bytes, data: bytes) -> bytes:
+            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+
+    from booth.images import decode_cost
+    from booth.uploads import UPLOAD_LONG_SIDE
+
+    booth, app = make(decode_mb=64)
+    answer = post(app, png(5000, 4000), name="wide.png")  # 20 MP: within max_pixels, not the budget
+    assert answer.status_code == 413
+    needs = decode_cost("PNG", (5000, 4000), UPLOAD_LONG_SIDE) / 1e6
+    assert needs > 64
+    assert answer.get_json()["error"] == (f"wide.png: a 5000×4000 PNG photo needs about {needs:.0f} MB to read "
+                                          "and the booth reads photos within 64 MB; send a smaller photo or a JPEG.")
+    # A photo that fits is read as before.
+    small = io.BytesIO()
+    Image.new("RGBA", (400, 300), (200, 40, 90, 255)).save(small, "PNG")
+    assert post(app, small.getvalue(), name="small.png").status_code == 202
+
+
+def test_no_request_waits_for_the_decoder_and_one_upload_per_client(make, face_bytes, monkeypatch):
+    import threading
+
+    from booth import uploads
+
+    booth, app = make()
+    decoding, release = threading.Event(), threading.Event()
+    real_read = uploads.read_photo
+
+    def slow_read(*args, **kwargs):
+        decoding.set()
+        release.wait(30)
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(uploads, "read_photo", slow_read)
+    first: list = []
+    sender = threading.Thread(target=lambda: first.append(post(app, face_bytes)))
+    sender.start()
+    try:
+        assert decoding.wait(10)
+        started = time.monotonic()
+        again = post(app, face_bytes)  # the same phone, while its first photo is read
+        other = post(app, face_bytes, env=OTHER_PHONE)  # another phone: the decoder is busy
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+        sender.join(30)
+    assert again.status_code == 429 and again.headers["Retry-After"] == "3"
+    assert again.get_json()["error"] == "Your previous photo is still being sent; try again in 3 s."
+    assert other.status_code == 429 and other.headers["Retry-After"] == "3"
+    assert other.get_json()["error"] == "The booth is busy reading another photo; try again in 3 s."
+    assert elapsed < 2.0  # answered at once, not after a wait for the decoder
+    assert first[0].status_code == 202
+    assert post(app, face_bytes, env=OTHER_PHONE).status_code == 202  # free again
+
+
+def test_a_photo_of_several_megabytes_is_taken_whatever_its_bytes(make):
+    """Noise is full of line-break bytes: the multipart decoder once refused such
+    photos as too large (a 64 KiB read plus a possible boundary over a 64 KiB limit)."""
+    booth, app = make()
+    noise = np.random.default_rng(3).integers(0, 256, (900, 1200, 3), dtype=np.uint8)
+    data = io.BytesIO()
+    Image.fromarray(noise).save(data, "PNG")
+    assert len(data.getvalue()) > 3_000_000
+    answer = post(app, data.getvalue(), name="noise.png")
+    assert answer.status_code == 202, answer.get_json()

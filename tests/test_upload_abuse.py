@@ -13,16 +13,26 @@ byte for byte as written here:
 * slow senders: more connections trickling a byte at a time than the server has
   threads, for the whole run — and one that sends a whole (bad) photo slowly.
 
-Hostile requests come from 200 loopback addresses (127.0.1.x: every 127/8 address is
-this machine), plus one address that floods and meets the per-minute limit.
-Meanwhile the button is pressed over ``/api/trigger`` as fast as the booth takes it,
-and one honest phone (127.0.0.250) sends six real face photos, waiting whenever it
-is told "busy, try again in N s".
+The booth runs in a network namespace of its own (:mod:`netns`: ``unshare -n``, only
+``lo`` with 127.0.0.1 and 10.99.0.x; nothing leaves it). Hostile requests come from
+200 phones' addresses (10.99.0.2-201: the booth sees guests, not the organiser), plus
+one address that floods and meets the per-minute limit. Meanwhile the button is
+pressed over ``/api/trigger`` from the booth's own screen (127.0.0.1) as fast as the
+booth takes it, one honest phone sends six real face photos, waiting whenever it is
+told "busy, try again in N s", and the kiosk page (from 127.0.0.1) and the gallery
+(from another phone) are timed every half second.
 
 Passes when: not one 5xx, no dropped connection, the booth process never dies, its
 peak resident memory (``VmHWM`` from ``/proc/<pid>/status``) stays under
-:data:`RSS_CEILING_MB`, every honest upload comes back stylized, and nothing but the
-honest uploads and the booth's own photos is stored. The figures are printed::
+:data:`RSS_CEILING_MB`, every honest upload comes back stylized, the kiosk and the
+gallery answer every time, and nothing but the honest uploads and the booth's own
+photos is stored.
+
+A second test sends the worst legal file of each format (40 megapixels: PNG RGBA at
+8 and 16 bits, 16-bit grey PNG, progressive 4:4:4 JPEG, WebP with alpha, HEIC with
+alpha at 8 and 10 bits) and measures the booth's peak RSS over each decode (VmHWM
+reset through ``/proc/<pid>/clear_refs``): it stays within ``[upload] decode_mb``, or
+the photo is refused before decoding. The figures are printed::
 
     .venv/bin/pytest -s tests/test_upload_abuse.py
 """
@@ -32,6 +42,7 @@ from __future__ import annotations
 import collections
 import gzip
 import io
+import json
 import os
 import random
 import re
@@ -47,11 +58,15 @@ import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
 import pytest
 
+import netns
 from booth import PROJECT_ROOT
-from webbooth import free_port
+from booth.config import UploadSettings
+from netns import guest
 
 pytestmark = pytest.mark.slow
 
@@ -62,9 +77,14 @@ BOOTH = [str(Path(sys.executable).parent / "booth")]
 RSS_CEILING_MB = 1200
 HOSTILE = 1000
 HONEST_PHOTOS = 6
-HOSTILE_ADDRESSES = [f"127.0.1.{i}" for i in range(1, 201)]
-FLOOD_ADDRESS = "127.0.2.1"
-HONEST_ADDRESS = "127.0.0.250"
+HOSTILE_ADDRESSES = [guest(i) for i in range(2, 202)]
+FLOOD_ADDRESS = guest(202)
+HONEST_ADDRESS = guest(203)
+SLOW_ADDRESSES = [guest(i) for i in range(210, 216)]
+GALLERY_ADDRESS = guest(220)
+WORST_CASE_ADDRESSES = [guest(i) for i in range(230, 240)]
+KIOSK_ADDRESS = "127.0.0.1"
+PORT = 8091
 SLOW_SENDERS = 6
 THREADS = 4
 MAX_BYTES = 12_000_000
@@ -72,12 +92,16 @@ PER_MINUTE = 6
 
 
 # --- raw HTTP ----------------------------------------------------------------------------
-def connect(port: int, source: str, timeout: float = 30.0) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    sock.bind((source, 0))
-    sock.connect(("127.0.0.1", port))
-    return sock
+class Booth(NamedTuple):
+    """The booth process (in its own network namespace) and its port."""
+    pid: int
+    port: int
+
+
+def connect(booth: Booth, source: str, timeout: float = 30.0) -> socket.socket:
+    """From ``source`` (a phone's 10.99.0.x, or 127.0.0.1: the booth's own screen)."""
+    target = "127.0.0.1" if source == KIOSK_ADDRESS else netns.BOOTH_ADDRESS
+    return netns.connect(booth.pid, source, booth.port, timeout=timeout, target=target)
 
 
 def read_response(sock: socket.socket) -> bytes:
@@ -98,11 +122,11 @@ def status_of(response: bytes) -> int | str:
     return int(match.group(1)) if match else "no response"
 
 
-def exchange(port: int, source: str, head: bytes, body: bytes | None = None,
+def exchange(booth: Booth, source: str, head: bytes, body: bytes | None = None,
              stream=None) -> tuple[int | str, bytes]:
     """Send a request (``body`` at once, or ``stream``: chunks until the server answers)
     and read the whole answer (every request says ``Connection: close``)."""
-    with connect(port, source) as sock:
+    with connect(booth, source) as sock:
         try:
             sock.sendall(head)
             if body:
@@ -131,7 +155,7 @@ def multipart(parts: list[tuple[str, str | None, bytes]], boundary: str = "b0und
 
 
 def head(path: str, content_type: str | None, length: int | None, extra: str = "") -> bytes:
-    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Accept: application/json", "Connection: close"]
+    lines = [f"POST {path} HTTP/1.1", f"Host: {netns.BOOTH_ADDRESS}", "Accept: application/json", "Connection: close"]
     if content_type:
         lines.append(f"Content-Type: {content_type}")
     if length is not None:
@@ -243,12 +267,13 @@ def rss_mb(pid: int) -> tuple[float, float]:
 
 @pytest.fixture
 def booth_process(tmp_path, photos):
-    port = free_port()
+    netns.require()
+    port = PORT  # the namespace is the booth's alone: any port is free there
     config = tmp_path / "booth.toml"
     config.write_text(f"""
 [web]
-host = "127.0.0.1"
-base_url = "http://127.0.0.1:{port}"
+host = "0.0.0.0"
+base_url = "http://{netns.BOOTH_ADDRESS}:{port}"
 threads = {THREADS}
 [cycle]
 countdown_s = 0
@@ -263,17 +288,18 @@ queue_max = 3
 queue_total = 12
 """)
     log = open(tmp_path / "booth.log", "w")
-    process = subprocess.Popen(
-        BOOTH + ["run", "--config", str(config), "--port", str(port), "--data-dir", str(tmp_path / "data"),
-                 "--demo", str(photos / "faces")],
-        stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, env={**os.environ})
+    command = BOOTH + ["run", "--config", str(config), "--port", str(port), "--data-dir", str(tmp_path / "data"),
+                       "--demo", str(photos / "faces")]
+    process = subprocess.Popen(netns.isolated(command, guests=240), stdout=log, stderr=subprocess.STDOUT,
+                               cwd=PROJECT_ROOT, env={**os.environ})
+    booth = Booth(process.pid, port)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             assert process.poll() is None, (tmp_path / "booth.log").read_text()[-2000:]
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                with connect(booth, KIOSK_ADDRESS, timeout=1) as sock:
+                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
                     if status_of(read_response(sock)) == 200:
                         break
             except OSError:
@@ -281,7 +307,7 @@ queue_total = 12
             time.sleep(0.5)
         else:
             raise AssertionError("the booth did not become healthy within 120 s")
-        yield process, port, tmp_path
+        yield process, booth, tmp_path
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -291,9 +317,21 @@ queue_total = 12
         log.close()
 
 
+def percentiles(seconds: list[float]) -> str:
+    """"p50 12 ms, p99 80 ms, max 95 ms (n=60)"."""
+    if not seconds:
+        return "no samples"
+    ordered = sorted(seconds)
+
+    def at(share: float) -> float:
+        return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))] * 1000
+
+    return f"p50 {at(0.5):.0f} ms, p99 {at(0.99):.0f} ms, max {ordered[-1] * 1000:.0f} ms (n={len(ordered)})"
+
+
 # --- the test ----------------------------------------------------------------------------
 def test_a_thousand_hostile_uploads_while_photos_are_taken(booth_process, photos):
-    process, port, tmp_path = booth_process
+    process, booth, tmp_path = booth_process
     rng = random.Random(7)
     face = (photos / "faces" / "face_01.jpg").read_bytes()
     hostile = corpus(face, rng)
@@ -315,7 +353,7 @@ def test_a_thousand_hostile_uploads_while_photos_are_taken(booth_process, photos
 
     def press_the_button() -> None:
         while not stop.is_set():
-            status, _ = exchange(port, "127.0.0.1", head("/api/trigger", None, 0))
+            status, _ = exchange(booth, KIOSK_ADDRESS, head("/api/trigger", None, 0))
             presses[status] += 1
             time.sleep(0.3)
 
@@ -324,7 +362,7 @@ def test_a_thousand_hostile_uploads_while_photos_are_taken(booth_process, photos
     def slow_senders() -> None:  # more than the server's threads, for the whole run
         body_head, _ = upload_request(face)
         for i in range(SLOW_SENDERS):
-            sock = connect(port, f"127.0.3.{i + 1}", timeout=5)
+            sock = connect(booth, SLOW_ADDRESSES[i], timeout=5)
             sock.sendall(body_head + b"--b0undary\r\n")
             slow_socks.append(sock)
         while not stop.is_set():
@@ -344,7 +382,7 @@ def test_a_thousand_hostile_uploads_while_photos_are_taken(booth_process, photos
         for path in files:
             request = upload_request(path.read_bytes(), path.name)
             while True:
-                status, response = exchange(port, HONEST_ADDRESS, *request)
+                status, response = exchange(booth, HONEST_ADDRESS, *request)
                 if status == 202:
                     tickets[path.name] = re.search(rb'"ticket":\s*"([A-Za-z0-9_-]+)"', response).group(1).decode()
                     break
@@ -355,8 +393,9 @@ def test_a_thousand_hostile_uploads_while_photos_are_taken(booth_process, photos
         for name, ticket in tickets.items():
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
-                get = f"GET /upload/status/{ticket} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
-                status, response = exchange(port, HONEST_ADDRESS, get)
+                get = (f"GET /upload/status/{ticket} HTTP/1.1\r\nHost: {netns.BOOTH_ADDRESS}\r\n"
+                       "Connection: close\r\n\r\n").encode()
+                status, response = exchange(booth, HONEST_ADDRESS, get)
                 state = re.search(rb'"state":\s*"(\w+)"', response).group(1).decode()
                 if state != "queued":
                     honest_results[name] = {"state": state,
@@ -369,13 +408,26 @@ def test_a_thousand_hostile_uploads_while_photos_are_taken(booth_process, photos
         number, (kind, request) = numbered
         source = FLOOD_ADDRESS if kind == "flood" else HOSTILE_ADDRESSES[number % len(HOSTILE_ADDRESSES)]
         if len(request) == 3:
-            status, _ = exchange(port, source, request[0], stream=request[2]())
+            status, _ = exchange(booth, source, request[0], stream=request[2]())
         else:
-            status, _ = exchange(port, source, *request)
+            status, _ = exchange(booth, source, *request)
         return kind, status
 
+    pages: dict[str, list[tuple[int | str, float]]] = {"kiosk": [], "gallery": []}
+
+    def time_the_pages() -> None:  # the booth's own screen and a phone's gallery, all along
+        requests = {"kiosk": (KIOSK_ADDRESS, f"GET /kiosk HTTP/1.1\r\nHost: 127.0.0.1:{booth.port}\r\n"),
+                    "gallery": (GALLERY_ADDRESS, f"GET / HTTP/1.1\r\nHost: {netns.BOOTH_ADDRESS}:{booth.port}\r\n")}
+        while not stop.is_set():
+            for name, (source, start) in requests.items():
+                began = time.monotonic()
+                status, _ = exchange(booth, source, (start + "Connection: close\r\n\r\n").encode())
+                pages[name].append((status, time.monotonic() - began))
+            stop.wait(0.5)
+
     started = time.monotonic()
-    background = [threading.Thread(target=f, daemon=True) for f in (watch_memory, press_the_button, slow_senders)]
+    background = [threading.Thread(target=f, daemon=True)
+                  for f in (watch_memory, press_the_button, slow_senders, time_the_pages)]
     for thread in background:
         thread.start()
     honest = threading.Thread(target=honest_phone, daemon=True)
@@ -414,6 +466,9 @@ def test_a_thousand_hostile_uploads_while_photos_are_taken(booth_process, photos
           f" (told to wait: {dict(honest_refusals)})")
     print(f"  button presses over HTTP: {dict(presses)}; slow senders connected throughout: "
           f"{slow_still_open}/{SLOW_SENDERS} (server threads: {THREADS})")
+    for name, samples in pages.items():
+        statuses = collections.Counter(str(status) for status, _ in samples)
+        print(f"  {name} during the abuse: {percentiles([seconds for _, seconds in samples])}; statuses {dict(statuses)}")
     print(f"  booth RSS: {baseline_hwm:.0f} MB peak before, {max(rss_samples, default=0):.0f} MB sampled max,"
           f" {peak_hwm:.0f} MB peak (VmHWM) after; ceiling {RSS_CEILING_MB} MB")
 
@@ -426,6 +481,8 @@ def test_a_thousand_hostile_uploads_while_photos_are_taken(booth_process, photos
         honest_results
     assert presses[202] >= 3  # photos were taken all along
     assert slow_still_open == SLOW_SENDERS > THREADS
+    for name, samples in pages.items():  # the kiosk and the gallery answered every time
+        assert samples and all(status == 200 for status, _ in samples), (name, samples)
     log = (tmp_path / "booth.log").read_text()
     assert "Traceback" not in log and "unexpected error" not in log
 
@@ -449,3 +506,90 @@ def test_a_thousand_hostile_uploads_while_photos_are_taken(booth_process, photos
     for folder in folders:
         assert sorted(f.name for f in (root / folder).iterdir()) == ["anime.jpg", "original.jpg", "thumb.jpg"]
     assert uploads == HONEST_PHOTOS + accepted
+
+
+# --- the worst legal photo of each format ----------------------------------------------------
+#: 39.99 megapixels: the most ``[upload] max_pixels`` allows by default.
+WORST_SIZE = (7750, 5160)
+
+
+def gradient(channels: int, dtype=np.uint8) -> np.ndarray:
+    """A smooth picture (it compresses to a few MB at 40 MP) with every channel used."""
+    width, height = WORST_SIZE
+    top = float(np.iinfo(dtype).max)
+    x = np.linspace(0, top, width, dtype=np.float32)[None, :]
+    y = np.linspace(0, top, height, dtype=np.float32)[:, None]
+    planes = [(x + y) / 2, np.broadcast_to(x, (height, width)), np.broadcast_to(y, (height, width)),
+              np.full((height, width), top * 0.7, np.float32)]
+    if channels == 1:
+        return planes[0].astype(dtype)
+    return np.dstack([plane.astype(dtype) for plane in planes[:channels]])
+
+
+@pytest.fixture(scope="module")
+def worst_photos() -> dict[str, tuple[bytes, str]]:
+    """label -> (file, name): each format at 40 MP in its hungriest legal form."""
+    import cv2
+    import pillow_heif
+    from PIL import Image
+
+    def png(pixels: np.ndarray) -> bytes:  # cv2 takes BGR(A) order; the order does not matter here
+        return cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, 1])[1].tobytes()
+
+    def heic(mode: str, pixels: np.ndarray) -> bytes:
+        buffer = io.BytesIO()
+        pillow_heif.from_bytes(mode, WORST_SIZE, pixels.tobytes()).save(
+            buffer, quality=10, enc_params={"preset": "ultrafast"})
+        return buffer.getvalue()
+
+    jpeg = io.BytesIO()
+    Image.fromarray(gradient(3)).save(jpeg, "JPEG", quality=50, progressive=True, subsampling=0)
+    photos = {
+        "PNG RGBA 8-bit": (png(gradient(4)), "rgba8.png"),
+        "PNG RGBA 16-bit": (png(gradient(4, np.uint16)), "rgba16.png"),
+        "PNG grey 16-bit": (png(gradient(1, np.uint16)), "grey16.png"),
+        "JPEG progressive 4:4:4": (jpeg.getvalue(), "progressive.jpg"),
+        "WebP RGBA": (cv2.imencode(".webp", gradient(4), [cv2.IMWRITE_WEBP_QUALITY, 20])[1].tobytes(), "rgba.webp"),
+        "HEIC RGBA 8-bit": (heic("RGBA", gradient(4)), "rgba8.heic"),
+        "HEIC RGBA 10-bit": (heic("RGBA;16", gradient(4, np.uint16)), "rgba10.heic"),
+    }
+    for label, (data, _) in photos.items():
+        assert len(data) <= MAX_BYTES, (label, len(data))
+    return photos
+
+
+def test_the_worst_legal_photo_of_each_format_decodes_within_the_budget(booth_process, worst_photos):
+    process, booth, tmp_path = booth_process
+    budget_mb = UploadSettings().decode_mb
+    figures = {}
+    for address, (label, (data, name)) in zip(WORST_CASE_ADDRESSES, worst_photos.items()):
+        Path(f"/proc/{process.pid}/clear_refs").write_text("5")  # VmHWM starts again from VmRSS
+        before, _ = rss_mb(process.pid)
+        began = time.monotonic()
+        status, response = exchange(booth, address, *upload_request(data, name))
+        seconds = time.monotonic() - began
+        _, peak = rss_mb(process.pid)
+        figures[label] = (status, (peak - before) * 1.048576, seconds, response)  # MiB -> MB
+        ticket = re.search(rb'"ticket":\s*"([A-Za-z0-9_-]+)"', response)
+        deadline = time.monotonic() + 120
+        while ticket and time.monotonic() < deadline:  # stylized before the next is measured
+            get = (f"GET /upload/status/{ticket.group(1).decode()} HTTP/1.1\r\nHost: {netns.BOOTH_ADDRESS}\r\n"
+                   "Connection: close\r\n\r\n").encode()
+            if b'"queued"' not in exchange(booth, address, get)[1]:
+                break
+            time.sleep(0.5)
+
+    print(f"\nworst legal photo per format, {WORST_SIZE[0]}×{WORST_SIZE[1]} (booth peak RSS over the upload;"
+          f" budget [upload] decode_mb = {budget_mb} MB):")
+    for label, (status, added, seconds, response) in figures.items():
+        refusal = "" if status == 202 else "  " + json.loads(response.split(b"\r\n\r\n", 1)[1])["error"]
+        print(f"  {label:24s} {len(worst_photos[label][0]) / 1e6:5.1f} MB file  -> {status}  "
+              f"+{max(0.0, added):4.0f} MB  {seconds:4.1f} s{refusal}")
+    assert process.poll() is None
+    for label, (status, added, _, response) in figures.items():
+        assert added < budget_mb, (label, added)
+        if label == "HEIC RGBA 10-bit":  # 11 bytes a pixel: refused before a pixel is decoded
+            assert status == 413 and b"needs about" in response, response[-300:]
+            assert added < 50, added
+        else:
+            assert status == 202, (label, response[-300:])

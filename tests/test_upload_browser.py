@@ -58,7 +58,7 @@ def test_a_phone_sends_two_photos_and_each_result_qr_opens_its_page(live, phone,
     for i in range(2):
         item = done.nth(i)
         link = item.locator("a.button").get_attribute("href")
-        assert re.fullmatch(r"/p/[A-Za-z0-9_-]{22,}", link)
+        assert re.fullmatch(r"/p/[A-Za-z0-9_-]{22,}\?k=[A-Za-z0-9_-]{22,}", link)  # with its owner key
         assert item.locator(".item-thumb img").evaluate("img => img.complete && img.naturalWidth > 0")
         qr = item.locator(".item-qr")
         qr.scroll_into_view_if_needed()
@@ -67,7 +67,7 @@ def test_a_phone_sends_two_photos_and_each_result_qr_opens_its_page(live, phone,
         pages.append(link)
     assert len(set(pages)) == 2
     for link in pages:
-        assert live.booth.store.get(link[3:]).source == "upload"
+        assert live.booth.store.get(link[3:].split("?")[0]).source == "upload"
 
     # The QR code's page, as the friend's phone opens it.
     friend = page.context.new_page()

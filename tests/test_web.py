@@ -109,28 +109,30 @@ def test_static_files_are_cached_for_an_hour_and_pages_never(app, booth):
 
 def test_photo_page_has_both_images_downloads_and_share(app, booth):
     photo_id = booth.add_photo()
-    html = get(app, f"/p/{photo_id}").get_data(as_text=True)
-    assert f'src="/p/{photo_id}/anime.jpg"' in html and f'src="/p/{photo_id}/original.jpg"' in html
+    key = booth.store.get(photo_id).owner_key
+    html = get(app, f"/p/{photo_id}?k={key}").get_data(as_text=True)  # the photo's own QR link
+    assert f'src="/p/{photo_id}/anime.jpg"' in html and f'src="/p/{photo_id}/original.jpg?k={key}"' in html
     assert f'href="/p/{photo_id}/anime.jpg?download=1" download' in html
-    assert f'href="/p/{photo_id}/original.jpg?download=1" download' in html
+    assert f'href="/p/{photo_id}/original.jpg?k={key}&amp;download=1" download' in html
     assert 'id="share"' in html and "photo.js" in html  # Web Share where the phone has it
     assert 'data-show="both"' in html  # side by side toggle
-    assert f'data-url="http://10.42.0.1:8080/p/{photo_id}"' in html
-    assert f'src="/p/{photo_id}/qr.svg"' in html  # pass it on: a friend scans the page's code
+    assert f'data-url="http://10.42.0.1:8080/p/{photo_id}?k={key}"' in html
+    assert f'src="/p/{photo_id}/qr.svg?k={key}"' in html  # pass it on: a friend scans the page's code
     download = get(app, f"/p/{photo_id}/anime.jpg?download=1")
     assert download.headers["Content-Disposition"].startswith("attachment;")
 
 
 def test_images_come_from_the_store_with_etag_cache_control_and_type(app, booth):
     photo_id = booth.add_photo()
+    key = booth.store.get(photo_id).owner_key
     for kind in ("anime", "original", "thumb"):
-        response = get(app, f"/p/{photo_id}/{kind}.jpg")
+        response = get(app, f"/p/{photo_id}/{kind}.jpg?k={key}")
         assert response.status_code == 200
         assert response.mimetype == "image/jpeg"
         assert response.data == booth.store.file_path(photo_id, kind).read_bytes()
         assert "max-age=604800" in response.headers["Cache-Control"]
         etag = response.headers["ETag"]
-        again = get(app, f"/p/{photo_id}/{kind}.jpg", headers={"If-None-Match": etag})
+        again = get(app, f"/p/{photo_id}/{kind}.jpg?k={key}", headers={"If-None-Match": etag})
         assert again.status_code == 304 and again.data == b""
     thumb = cv2.imdecode(np.frombuffer(get(app, f"/p/{photo_id}/thumb.jpg").data, np.uint8), 1)
     assert max(thumb.shape[:2]) == booth.settings.storage.thumb_size

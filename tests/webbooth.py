@@ -78,6 +78,9 @@ class ScriptedBooth:
                 "photos": self.store.count(), "press_to_result_ms": scripted_ms,
                 "press_to_result_histogram": histogram.snapshot(), "uploads": 0}
 
+    def upload_status(self, ticket: str) -> dict | None:
+        return None  # takes no uploads: every ticket is unknown
+
     def preview_jpeg(self) -> bytes | None:
         return encode_jpeg(thumbnail(self.picture, 320), 80)
 

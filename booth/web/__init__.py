@@ -23,6 +23,11 @@ Blueprints:
   checks (a redirect) and ``/welcome``, the page their sign-in sheet opens.
 * :mod:`booth.web.prints` — ``/admin/print/...`` (print, cancel, preview the page).
 
+Before any view, :func:`booth.web.access.check_request` refuses requests for another
+host name (421) and state-changing requests from another site (403). The server
+itself caps open connections per client address and keeps a share for the booth's
+own screen (:class:`ConnectionLimits`).
+
 Files are only ever reached by a photo id looked up in the store: the ``<photo_id:...>``
 URL converter accepts nothing but the store's id alphabet, so no user-supplied path
 reaches the file system.
@@ -30,13 +35,16 @@ reaches the file system.
 
 from __future__ import annotations
 
+import collections
+import ipaddress
 import logging
+import re
 import secrets
 import threading
 import time
 from typing import Any, Callable
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, abort, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
@@ -61,12 +69,13 @@ class PhotoIdConverter(BaseConverter):
 def create_app(booth: Any) -> Flask:
     """The Flask app for ``booth`` (the daemon's Booth: settings, store, events, ...)."""
     from booth.web import admin, api, captive, gallery, kiosk, prints, upload
-    from booth.web.access import FailureThrottle, csrf_token
+    from booth.web.access import AdminSessions, FailureThrottle, check_request, csrf_token, own_hosts
 
     app = Flask(__name__)
     app.config.update(
         BOOTH=booth,
-        # Sessions only hold "logged in as admin"; a restart logs the organiser out.
+        # Sessions hold a CSRF token and an admin session's key (see access.AdminSessions);
+        # a restart logs the organiser out.
         SECRET_KEY=secrets.token_bytes(32),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
@@ -78,14 +87,20 @@ def create_app(booth: Any) -> Flask:
     )
     app.json.sort_keys = False  # JSON keys in the order the views write them
     app.extensions["booth_throttle"] = FailureThrottle()
+    app.extensions["booth_admin_sessions"] = AdminSessions()
+    app.extensions["booth_hosts"] = own_hosts(booth.settings.web.base_url)
     app.extensions["booth_stopping"] = threading.Event()
     app.extensions["booth_streams"] = StreamSlots(booth.settings.web.threads)
     app.url_map.converters["photo_id"] = PhotoIdConverter
     # "//etc/passwd" is simply not found, rather than redirected to a tidier path.
     app.url_map.merge_slashes = False
 
-    # captive first: its redirect of the phones' connectivity checks runs before any view.
-    for module in (captive, kiosk, gallery, api, admin, upload, prints):
+    # The captive portal first: on the hotspot, the phones' connectivity checks (the only
+    # foreign Host names the booth answers) get a redirect to the booth's own address.
+    # Then Host and Origin are checked before any view and every other blueprint's hooks.
+    app.register_blueprint(captive.bp)
+    app.before_request(check_request)
+    for module in (kiosk, gallery, api, admin, upload, prints):
         app.register_blueprint(module.bp)
     app.wsgi_app = yield_to_photo(app.wsgi_app, booth.between_photos,
                                   booth.settings.web.yield_to_photo_ms / 1000)
@@ -154,6 +169,21 @@ class StreamSlots:
 JSON_PATHS = ("/api/", "/upload/status/")
 
 
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def query_number(name: str, default: int, low: int, high: int) -> int:
+    """The query parameter ``name`` as a whole number in ``low..high`` (``default`` when
+    absent). Only the digits 0-9, no longer than ``high`` written out: anything else
+    (a sign, "²", "1e9", five thousand digits) is a 400 with a sentence, never a 500."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if len(raw) > len(str(high)) or not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
+        abort(400, f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
 def wants_json() -> bool:
     path = request.path
     return (path.startswith(JSON_PATHS) or path in ("/healthz", "/events")
@@ -215,6 +245,93 @@ def yield_to_photo(wsgi_app: Callable, between_photos: threading.Event, max_wait
     return waiting_app
 
 
+#: Connections one guest address may hold open at once: a phone's browser opens up
+#: to six per site; more is a script holding sockets (slow senders) to lock others out.
+CONNECTIONS_PER_CLIENT = 16
+#: Connections all guests together may hold; waitress's limit is this plus
+#: :data:`KIOSK_CONNECTIONS`, kept for the booth's own screen (loopback), so a crowd
+#: (or an attack) that fills the guests' share never locks out the kiosk or /healthz.
+GUEST_CONNECTIONS = 450
+KIOSK_CONNECTIONS = 50
+
+
+class ConnectionLimits:
+    """Open connections per guest address, and the guests' share of all of them. The
+    Pi itself (loopback: the kiosk, the organiser's tools) is limited only by
+    waitress's total, of which the guests can never take the last
+    :data:`KIOSK_CONNECTIONS`."""
+
+    def __init__(self, per_client: int = CONNECTIONS_PER_CLIENT, guests: int = GUEST_CONNECTIONS) -> None:
+        self.per_client = per_client
+        self.guests = guests
+        self.open: collections.Counter[str] = collections.Counter()
+        self.guests_open = 0
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def is_kiosk(address: str) -> bool:
+        try:
+            return ipaddress.ip_address(address).is_loopback
+        except ValueError:
+            return False
+
+    def admit(self, address: str) -> bool:
+        """Count a new connection from ``address``; False when it must be refused."""
+        kiosk = self.is_kiosk(address)
+        with self._lock:
+            if not kiosk and (self.open[address] >= self.per_client or self.guests_open >= self.guests):
+                self.refused += 1
+                return False
+            self.open[address] += 1
+            self.guests_open += 0 if kiosk else 1
+            return True
+
+    def release(self, address: str) -> None:
+        with self._lock:
+            self.open[address] -= 1
+            if self.open[address] <= 0:
+                del self.open[address]
+            if not self.is_kiosk(address):
+                self.guests_open -= 1
+
+
+#: What a refused connection reads before it is closed.
+TOO_MANY_CONNECTIONS = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n"
+                        b"Content-Type: text/plain\r\nContent-Length: 48\r\n\r\n"
+                        b"Too many open connections; try again in 5 s.\r\n\r\n")
+
+
+def limited_channels(channel_class: type, limits: ConnectionLimits) -> Callable:
+    """A stand-in for waitress's channel class that first asks ``limits``: a refused
+    connection gets a one-line 503 (sent if the socket takes it at once) and is closed."""
+
+    class LimitedChannel(channel_class):  # type: ignore[misc, valid-type]
+        def __init__(self, server: Any, sock: Any, addr: Any, *args: Any, **kwargs: Any) -> None:
+            self.client_address = addr[0] if isinstance(addr, tuple) else str(addr)
+            self.counted = True
+            super().__init__(server, sock, addr, *args, **kwargs)
+
+        def del_channel(self, map: Any = None) -> None:  # every way a channel closes ends here
+            if self.counted:
+                self.counted = False
+                limits.release(self.client_address)
+            super().del_channel(map)
+
+    def open_channel(server: Any, sock: Any, addr: Any, *args: Any, **kwargs: Any) -> Any:
+        address = addr[0] if isinstance(addr, tuple) else str(addr)
+        if not limits.admit(address):
+            try:
+                sock.send(TOO_MANY_CONNECTIONS)
+            except OSError:
+                pass
+            sock.close()
+            return None
+        return LimitedChannel(server, sock, addr, *args, **kwargs)
+
+    return open_channel
+
+
 class WebServer:
     """A waitress server running on its own thread; ``close()`` stops it.
 
@@ -227,6 +344,7 @@ class WebServer:
         self.app = app
         app.extensions["booth_streams"] = StreamSlots(threads)
         self._options = dict(host=host, port=port, threads=threads)
+        self.limits = ConnectionLimits()
         self._server: Any = None
         self._created = threading.Event()
         self._error: BaseException | None = None
@@ -243,12 +361,13 @@ class WebServer:
             # An idle phone connection is dropped after this long; SSE streams send a
             # heartbeat more often, so they stay open.
             channel_timeout=60,
-            # Each phone may open several connections: room for a crowd, and poll()
+            # Room for a crowd (see ConnectionLimits for who gets which share), and poll()
             # rather than select() so more than 1024 descriptors never break the loop.
-            connection_limit=500,
+            connection_limit=GUEST_CONNECTIONS + KIOSK_CONNECTIONS,
             asyncore_use_poll=True,
             clear_untrusted_proxy_headers=True,
         )
+        server.channel_class = limited_channels(server.channel_class, self.limits)
         # "Task queue depth is N" for every busy moment would flood the journal (and the
         # SD card) during a rush; real trouble still shows as errors.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)

@@ -1,8 +1,9 @@
 """The organiser's page: statistics, the QR base URL, deleting photos, a zip of all.
 
 Logging in takes ``[web] admin_password`` (five wrong tries per minute per address,
-then HTTP 429). On the Pi itself (loopback) no login is needed; with an empty
-password that is the only way in.
+thirty for everybody together, then HTTP 429) and starts a session kept on the
+server, which logging out ends. On the Pi itself (loopback, under the booth's own
+host name) no login is needed; with an empty password that is the only way in.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import zipfile
 from typing import Iterator
 
 from flask import (Blueprint, Response, abort, current_app, flash, get_flashed_messages, redirect,
-                   render_template, request, session, url_for)
+                   render_template, request, url_for)
 
 from booth import qr
-from booth.web.access import check_password, csrf_ok, is_admin
+from booth.web.access import check_password, csrf_ok, is_admin, log_in, log_out
+from booth.web.gallery import page_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -56,14 +58,13 @@ def login():
         return render_template("login.html", next_page=next_page)
     if not check_password(request.form.get("password")):  # 429 after too many wrong ones
         return render_template("login.html", next_page=next_page, error="Wrong password."), 403
-    session.clear()
-    session["admin"] = True
+    log_in()
     return redirect(next_page)
 
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    log_out()
     return redirect(url_for("gallery.index"))
 
 
@@ -84,8 +85,7 @@ def index():
     if not is_admin():
         return redirect(url_for("admin.login", next="/admin"))
     booth = _booth()
-    raw = request.args.get("page", "1")
-    page = int(raw) if raw.isdigit() and int(raw) >= 1 else 1
+    page = page_number()
     total = booth.store.count()
     photos = booth.store.list(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     # Photo counts come from the store, so they survive restarts; the cycle figures

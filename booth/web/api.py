@@ -1,6 +1,7 @@
 """Machine-readable views: ``/api/photos``, ``/healthz`` and ``/metrics``.
 
-* ``/api/photos`` — the newest photos as JSON (same privacy rule as the gallery).
+* ``/api/photos`` — the newest photos as JSON (same privacy rule as the gallery):
+  the anime portraits; the originals and each photo's owner link only for the organiser.
 * ``/healthz`` — the daemon's health as JSON; HTTP 503 while the booth cannot take
   photos, so a monitoring probe (or ``curl -f``) notices.
 * ``/metrics`` — Prometheus text format: cycles, failures, ignored presses, photos,
@@ -13,11 +14,12 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify
 
 from booth import qr
+from booth.web import query_number
 from booth.web.access import is_admin
-from booth.web.gallery import index_allowed
+from booth.web.gallery import index_allowed, owner_url
 
 bp = Blueprint("api", __name__)
 
@@ -25,32 +27,28 @@ def _booth():
     return current_app.config["BOOTH"]
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        abort(400, f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
-
-
-def photo_json(photo) -> dict:
-    """One photo as the API lists it: id, time, page and image URLs."""
+def photo_json(photo, organiser: bool = False) -> dict:
+    """One photo as the API lists it: id, time, page and image URLs (for the organiser
+    also the original and the owner's link, which guests' listings never carry)."""
     base = f"/p/{photo.id}"
-    return {"id": photo.id, "created": photo.created, "source": photo.source,
-            "page": base, "url": qr.photo_url(_booth().settings, photo.id),
-            "anime": f"{base}/anime.jpg", "original": f"{base}/original.jpg",
-            "thumb": f"{base}/thumb.jpg", "qr_svg": f"{base}/qr.svg", "qr_png": f"{base}/qr.png"}
+    listed = {"id": photo.id, "created": photo.created, "source": photo.source,
+              "page": base, "url": qr.photo_url(_booth().settings, photo.id),
+              "anime": f"{base}/anime.jpg", "thumb": f"{base}/thumb.jpg",
+              "qr_svg": f"{base}/qr.svg", "qr_png": f"{base}/qr.png"}
+    if organiser:
+        listed.update(original=f"{base}/original.jpg", owner_url=owner_url(photo))
+    return listed
 
 
 @bp.get("/api/photos")
 def photos():
     if not index_allowed():
         abort(403, "the gallery is private: log in as the organiser")
-    limit = _int_arg("limit", 24, 1, 100)
-    offset = _int_arg("offset", 0, 0, 10_000_000)
+    limit = query_number("limit", 24, 1, 100)
+    offset = query_number("offset", 0, 0, 10_000_000)
     store = _booth().store
-    return jsonify(photos=[photo_json(p) for p in store.list(limit=limit, offset=offset)],
+    organiser = is_admin()
+    return jsonify(photos=[photo_json(p, organiser) for p in store.list(limit=limit, offset=offset)],
                    total=store.count(), limit=limit, offset=offset)
 
 

@@ -4,6 +4,11 @@ A photo's page (``/p/<id>``) is what its QR code opens; it always works for whoe
 has the link. The gallery index lists everybody's photos, so it is open only when
 ``[web] gallery_index = "public"`` (otherwise the organiser must log in).
 
+The gallery lists anime portraits only. The original (the unedited photo) follows
+``[web] originals``: with "owner" it is reached only through the photo's own QR link,
+``/p/<id>?k=<owner key>`` (the key is the store's per-photo ``owner_key``, never in
+a listing); "public" shows it to anyone with the page, "off" to the organiser only.
+
 Images are looked up by id in the store and sent with an ETag and a long
 ``Cache-Control`` (a photo never changes under its id), so a phone on the event's
 Wi-Fi downloads each thumbnail once.
@@ -13,9 +18,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, send_file
+import hmac
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, send_file, url_for
 
 from booth import qr
+from booth.web import query_number
 from booth.web.access import is_admin
 
 bp = Blueprint("gallery", __name__)
@@ -36,11 +44,12 @@ def index_allowed() -> bool:
     return _booth().settings.web.gallery_index == "public" or is_admin()
 
 
+#: Highest page number any listing accepts.
+MAX_PAGE = 100_000
+
+
 def page_number() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
-        abort(400, "page must be a whole number from 1")
-    return int(raw)
+    return query_number("page", 1, 1, MAX_PAGE)
 
 
 @bp.get("/")
@@ -62,18 +71,58 @@ def _photo_or_404(photo_id: str):
     return photo
 
 
+#: The query parameter that carries a photo's owner key.
+OWNER_KEY_PARAM = "k"
+
+
+def has_owner_key(photo) -> bool:
+    """The request carries this photo's owner key (from its QR link)."""
+    given = request.args.get(OWNER_KEY_PARAM, "")
+    return bool(photo.owner_key) and hmac.compare_digest(given.encode(), photo.owner_key.encode())
+
+
+def original_allowed(photo) -> bool:
+    """This visitor may see the photo's original (``[web] originals``; the organiser always)."""
+    mode = _booth().settings.web.originals
+    return mode == "public" or is_admin() or (mode == "owner" and has_owner_key(photo))
+
+
+def owner_url(photo) -> str:
+    """The photo's own link, the one its QR code holds: with the owner key unless
+    originals are public (or off: then the key would give nothing)."""
+    url = qr.photo_url(_booth().settings, photo.id)
+    return f"{url}?{OWNER_KEY_PARAM}={photo.owner_key}" if _booth().settings.web.originals == "owner" else url
+
+
+def _shared_url(photo) -> str:
+    """The link to show and encode for this visitor: the owner's link only to whoever
+    already has it (or the organiser); the plain page link to everybody else."""
+    return owner_url(photo) if is_admin() or has_owner_key(photo) else qr.photo_url(_booth().settings, photo.id)
+
+
+def _key_args(photo) -> dict:
+    return {OWNER_KEY_PARAM: photo.owner_key} if has_owner_key(photo) else {}
+
+
 @bp.get("/p/<photo_id:photo_id>")
 def photo_page(photo_id: str):
     photo = _booth().store.get(photo_id)
     if photo is None:  # a guest scanned a code or followed a link: they typed nothing
         return render_template("photo_gone.html", show_gallery_link=index_allowed()), 404
-    return render_template("photo.html", photo=photo, url=qr.photo_url(_booth().settings, photo.id),
+    original = None
+    if original_allowed(photo):
+        original = url_for("gallery.image", photo_id=photo.id, name="original.jpg", **_key_args(photo))
+    return render_template("photo.html", photo=photo, url=_shared_url(photo), original_url=original,
+                           qr_url=url_for("gallery.qr_code", photo_id=photo.id, kind="svg", **_key_args(photo)),
                            show_gallery_link=index_allowed())
 
 
 @bp.get("/p/<photo_id:photo_id>/<any('anime.jpg', 'original.jpg', 'thumb.jpg'):name>")
 def image(photo_id: str, name: str):
     store = _booth().store
+    photo = _photo_or_404(photo_id)
+    if name == "original.jpg" and not original_allowed(photo):
+        abort(404, "The original photo is shared only through the photo's own QR code.")
     path = store.file_path(photo_id, _IMAGE_KINDS[name])
     if path is None:
         abort(404, "There is no photo with this link.")
@@ -101,7 +150,7 @@ def _qr_bytes(url: str, kind: str) -> bytes:
 @bp.get("/p/<photo_id:photo_id>/qr.<any('svg', 'png'):kind>")
 def qr_code(photo_id: str, kind: str):
     photo = _photo_or_404(photo_id)
-    url = qr.photo_url(_booth().settings, photo.id)
+    url = _shared_url(photo)
     mimetype = "image/svg+xml" if kind == "svg" else "image/png"
     response = Response(_qr_bytes(url, kind), mimetype=mimetype)
     response.headers["Cache-Control"] = "private, max-age=3600"

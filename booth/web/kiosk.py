@@ -21,10 +21,11 @@ import time
 from typing import Iterator
 
 from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template,
-                   request, session, url_for)
+                   request, url_for)
 
 from booth import qr
-from booth.web.access import bearer_token, check_password, csrf_ok, is_admin, is_loopback
+from booth.web.access import (bearer_token, check_password, csrf_ok, has_admin_session, is_admin,
+                               is_loopback)
 
 bp = Blueprint("kiosk", __name__)
 
@@ -151,7 +152,7 @@ def preview_mode():
 @bp.post("/api/trigger")
 def trigger():
     """Start a photo: from the Pi itself, with the admin password, or the admin page's form."""
-    allowed = is_loopback() or (session.get("admin") is True and csrf_ok())
+    allowed = is_loopback() or (has_admin_session() and csrf_ok())
     if not allowed:
         given = bearer_token() or request.form.get("password")
         if not check_password(given):

@@ -12,7 +12,8 @@ Only when ``[upload] enabled = true`` (otherwise every route here is a 404).
   sentence and ``Retry-After``. Without JavaScript the plain form works too:
   the answer is a redirect to the waiting page.
 * ``GET /upload/status/<ticket>`` — JSON ``{"state": "queued"|"done"|"failed",
-  "photo_id", "page", "message"}`` for the page's polling.
+  "photo_id", "page", "qr", "message"}`` for the page's polling (``page`` and ``qr``
+  carry the photo's owner key: the uploader may see the original).
 * ``GET /upload/wait/<ticket>`` — the waiting page without JavaScript: refreshes
   itself, then redirects to the photo's page.
 
@@ -34,12 +35,18 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from booth.uploads import UploadError, UploadGate, megabytes, request_limit, safe_name
 from booth.web import error_response, wants_json
 from booth.web.access import is_admin
+from booth.web.gallery import OWNER_KEY_PARAM
 
 bp = Blueprint("upload", __name__)
 log = logging.getLogger(__name__)
 
 #: Multipart parts an upload may have: the photo, the PIN, and a little slack.
 MAX_PARTS = 4
+#: Werkzeug's multipart decoder holds one 64 KiB read plus what may be the start of a
+#: boundary under the form-memory limit, file parts included: at the app's 64 KiB, a
+#: photo whose bytes put a line break near the end of a read was refused as too large.
+#: A PIN is still far shorter than this.
+UPLOAD_FORM_MEMORY = 64 * 1024 + 1024
 
 
 def _booth():
@@ -71,6 +78,7 @@ def _only_when_enabled():
     # This route alone reads photo-sized bodies (Flask >= 3.1: per request).
     request.max_content_length = request_limit(settings)
     request.max_form_parts = MAX_PARTS
+    request.max_form_memory_size = UPLOAD_FORM_MEMORY
 
 
 @bp.errorhandler(UploadError)
@@ -104,6 +112,11 @@ def page():
 def send():
     gate = _gate()
     client = request.remote_addr or "?"
+    with gate.sending(client):  # before the body is parsed: one upload per client at a time
+        return _send(gate, client)
+
+
+def _send(gate: UploadGate, client: str) -> Response:
     gate.check_pin(client, request.form.get("pin"), trusted=is_admin())
     files = [f for f in request.files.getlist("photo") if f.filename]
     if not files:
@@ -123,6 +136,14 @@ def send():
     return response
 
 
+def _owner_page(photo_id: str, endpoint: str = "gallery.photo_page", **values: str) -> str:
+    """The uploaded photo's page (or its QR code) with its owner key: the ticket is the
+    guest's own."""
+    photo = _booth().store.get(photo_id)
+    key = {OWNER_KEY_PARAM: photo.owner_key} if photo is not None and photo.owner_key else {}
+    return url_for(endpoint, photo_id=photo_id, **values, **key)
+
+
 def _status_or_404(ticket: str) -> dict:
     status = _gate().status(ticket)
     if status is None:
@@ -134,8 +155,9 @@ def _status_or_404(ticket: str) -> dict:
 def status(ticket: str):
     status = _status_or_404(ticket)
     photo_id = status.get("photo_id")
-    page = url_for("gallery.photo_page", photo_id=photo_id) if photo_id else None
-    return jsonify(state=status["state"], photo_id=photo_id, page=page,
+    page = _owner_page(photo_id) if photo_id else None
+    qr = _owner_page(photo_id, "gallery.qr_code", kind="svg") if photo_id else None
+    return jsonify(state=status["state"], photo_id=photo_id, page=page, qr=qr,
                    message=status.get("message") or "")
 
 
@@ -143,7 +165,7 @@ def status(ticket: str):
 def wait(ticket: str):
     status = _status_or_404(ticket)
     if status["state"] == "done":
-        return redirect(url_for("gallery.photo_page", photo_id=status["photo_id"]), code=303)
+        return redirect(_owner_page(status["photo_id"]), code=303)
     if status["state"] == "failed":
         return _refusal(422, status.get("message") or "The booth could not stylize this photo.")
     return render_template("upload.html", waiting=True, upload=_booth().settings.upload,

@@ -163,7 +163,7 @@
     img.alt = "Anime portrait of " + item.file.name;
     link.appendChild(img);
     var qr = el("img", "item-qr");
-    qr.src = base + "/qr.svg";
+    qr.src = status.qr || base + "/qr.svg";
     qr.alt = "QR code of this photo's page";
     var open = el("a", "button", "Open your photo");
     open.href = status.page;
