@@ -233,7 +233,8 @@ def test_the_kiosk_shows_the_booths_real_state_and_keeps_the_face_clear(screens,
     shot = page.screenshot(path=str(artifacts / "kiosk-result-1920x1080.png"))
     photo_id = page.evaluate("() => document.body.dataset.photo")
     codes = decode_all_qr(shot)
-    assert f"{screens.url}/p/{photo_id}" in codes
+    # The photo's own link, with the owner's key that opens the original too.
+    assert any(code.startswith(f"{screens.url}/p/{photo_id}?k=") for code in codes)
     assert wifi_codes(shot) == [{"T": "WPA", "S": SSID, "P": PASSWORD}]
     assert errors == []
     page.close()
@@ -325,7 +326,9 @@ def test_a_deleted_photos_link_gets_a_friendly_page(screens, browser, artifacts)
     page.click("#keep")
     assert page.url.rstrip("/").endswith("/admin") and screens.store.get(photo_id) is not None
     page.locator(f"a[href='/admin/delete/{photo_id}']").click()
-    page.click("#confirm-delete")
+    with page.expect_navigation():
+        page.click("#confirm-delete")
+    assert "Photo deleted." in visible_text(page)
     assert screens.store.get(photo_id) is None
     # A guest scans the deleted photo's QR code.
     response = page.goto(f"{screens.url}/p/{photo_id}")
