@@ -186,6 +186,8 @@ class Booth:
         #: built to use every core — is not slowed by a crowd browsing the gallery.
         self.between_photos = threading.Event()
         self.between_photos.set()
+        #: The style the next press uses (the guest's choice at the kiosk).
+        self.style = settings.styles.default
 
     # --- the web app's and the button's API -----------------------------------------
     def trigger(self, source: str = "http") -> bool:
@@ -267,6 +269,43 @@ class Booth:
         with self._cond:
             entry = self._tickets.get(ticket)
             return None if entry is None else {k: entry[k] for k in ("state", "photo_id", "message")}
+
+    def styles_available(self) -> list[str]:
+        """The styles a guest can choose now (just the default until the model is loaded)."""
+        styles = getattr(self.pipeline, "styles", None)
+        return list(styles.available) if styles is not None else [self.settings.styles.default]
+
+    def style_choice(self) -> dict:
+        """{"current", "styles": [{"name", "label", "role"}]} for the kiosk."""
+        styles = getattr(self.pipeline, "styles", None)
+
+        def describe(name: str) -> dict:
+            if styles is None:
+                return {"name": name, "label": name, "role": "scene"}
+            return {"name": name, "label": styles.label(name), "role": styles.role(name)}
+
+        return {"current": self.style, "styles": [describe(n) for n in self.styles_available()]}
+
+    def choose_style(self, name: str | None = None, step: int = 0) -> str | None:
+        """Set the next press's style (``name``, or ``step`` places along the list);
+        only between photos (idle or result screen). Returns the style, None if refused."""
+        available = self.styles_available()
+        with self._cond:
+            if self.state not in ("idle", "result") or self._pending is not None or self._cycle_running:
+                return None
+            if name is None:
+                index = available.index(self.style) if self.style in available else 0
+                name = available[(index + step) % len(available)]
+            if name not in available:
+                raise ValueError(f"style {name!r} is not available (available: {', '.join(available)})")
+            self.style = name
+        self.events.publish("style", **self.style_choice())
+        log.info("style chosen: %s", name)
+        return name
+
+    def next_style(self) -> str | None:
+        """The style button / a long press: the next available style."""
+        return self.choose_style(step=1)
 
     def attach_button(self, button) -> None:
         self.button = button
@@ -401,7 +440,7 @@ class Booth:
             frame = self._capture()
             timings["capture"] = (time.monotonic() - smile) * 1e3
             self._enter("process")
-            photo, result, stage_ms = self._process(frame, "booth")
+            photo, result, stage_ms = self._process(frame, "booth", self.style)
             timings.update(stage_ms)
             published = time.monotonic()
             self._show_result(photo.id, "booth")
@@ -435,9 +474,9 @@ class Booth:
         except CameraError as exc:
             raise CycleFailed("camera", str(exc)) from None
 
-    def _process(self, frame: np.ndarray, source: str):
+    def _process(self, frame: np.ndarray, source: str, style: str | None = None):
         """Run the pipeline and store the photo on the worker thread, with a deadline."""
-        future = self._worker.submit(self._process_and_store, frame, source)
+        future = self._worker.submit(self._process_and_store, frame, source, style)
         deadline = time.monotonic() + self.settings.cycle.process_timeout_s
         grace_end = None
         while not future.done():
@@ -461,11 +500,16 @@ class Booth:
         except StoreFull as exc:
             raise CycleFailed("disk", str(exc)) from None
 
-    def _process_and_store(self, frame: np.ndarray, source: str):
+    def _process_and_store(self, frame: np.ndarray, source: str, style: str | None = None):
         started = time.perf_counter()
-        result = self.pipeline.process(frame)
+        # The default style goes through the pipeline's own generator.
+        if style is None or style == self.settings.styles.default:
+            result = self.pipeline.process(frame)
+        else:
+            result = self.pipeline.process(frame, style=style)
         processed = time.perf_counter()
         meta = {"size": int(result.size), "faces": len(result.faces),
+                "style": style or self.settings.styles.default,
                 "complexity": round(float(result.complexity), 3),
                 "timings_ms": {k: round(float(v), 1) for k, v in result.timings_ms.items()},
                 "frame_size": [int(frame.shape[1]), int(frame.shape[0])]}
@@ -623,7 +667,7 @@ def _make_button(booth: Booth, settings: config.Settings, demo: bool):
         pin_factory = MockFactory(pin_class=MockPWMPin)
     return BoothButton(settings.button, on_press=lambda: booth.trigger("button"),
                        on_hold=booth.cancel, pin_factory=pin_factory,
-                       on_pi=False if demo else None)
+                       on_pi=False if demo else None, on_style=booth.next_style)
 
 
 def _open_store(settings: config.Settings) -> PhotoStore:
