@@ -252,6 +252,8 @@ calibration_args=()
 if [ "$dry_run" = 1 ]; then
   in_root "$booth" weights fetch "${mirror_args[@]}"
   in_root "$booth" weights build --if-needed "${calibration_args[@]}"
+  in_root "$booth" styles fetch "${mirror_args[@]}"
+  in_root "$booth" styles build --if-needed "${calibration_args[@]}"
 else
   sudo_prefix=()
   [ "$is_pi" = 1 ] && [ "$(id -u)" != 0 ] && sudo_prefix=(sudo)
@@ -261,6 +263,12 @@ else
   build_out="$("${sudo_prefix[@]}" "$booth" weights build --if-needed "${calibration_args[@]}")"
   echo "$build_out" | sed 's/^/    /'
   case "$build_out" in *"up to date"*) ;; *) changed=1 ;; esac
+  # The styles guests choose from: fetched and built like the generator (a few
+  # minutes per style on a Pi; `booth styles list` says what is built).
+  styles_out="$("${sudo_prefix[@]}" "$booth" styles fetch "${mirror_args[@]}" &&
+                "${sudo_prefix[@]}" "$booth" styles build --if-needed "${calibration_args[@]}")"
+  echo "$styles_out" | grep -v '^INFO:nncf' | sed 's/^/    /'
+  case "$styles_out" in *copied*|*downloaded*|*"runs "*) changed=1 ;; esac
 fi
 if [ "$is_pi" = 1 ] && [ -n "$(find "$root/weights" -type f ! -perm -0044 2>/dev/null)" ]; then
   # Fetched files are created private (mode 0600); the booth user must read them.

@@ -39,6 +39,8 @@ RECIPE_VERSION = 1
 MIN_PSNR_DB = 30.0
 #: Calibration crops per style by default (a quarter more are held out for fidelity).
 DEFAULT_SAMPLES = 24
+#: Working size of the kiosk's sample picture of each style.
+SAMPLE_SIZE = 256
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,7 +76,45 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         build_style(name, calibration=args.calibration, samples=args.samples, sizes=sizes,
                     if_needed=args.if_needed)
+    write_samples(calibration=args.calibration)
     return 0
+
+
+def write_samples(calibration: str | None = None, report: Callable[[str], None] = print) -> list[str]:
+    """A small picture of each built style (``NAME_sample.jpg``, for the kiosk's style
+    choice), made from the first calibration photo; returns the styles written."""
+    from booth.build import default_calibration_dir
+    from booth.config import defaults
+    from booth.images import encode_jpeg
+
+    folder = calibration or default_calibration_dir()
+    todo = [s for n, s in styles.catalogue().items()
+            if styles.is_built(n) and not styles.sample_path(n).is_file()]
+    if folder is None or not todo:
+        return []
+    settings = defaults().replace("generator", sizes=[SAMPLE_SIZE])
+    x = calibration_inputs(todo[0], [SAMPLE_SIZE], 1, folder)[0][0]
+    crop = np.clip(np.round((x[0] + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    h, w = working_shape_of(SAMPLE_SIZE)
+    crop = np.ascontiguousarray(crop[:h, :w])
+    written = []
+    for style in todo:
+        picture = styles.load_style(style, settings, warm_up=False).stylize(crop)
+        path = styles.sample_path(style.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(encode_jpeg(picture, 85))
+        os.replace(tmp, path)
+        written.append(style.name)
+    report(f"samples: {', '.join(written)}")
+    return written
+
+
+def working_shape_of(size: int) -> tuple[int, int]:
+    from booth.config import defaults
+    from booth.generator import working_shape
+
+    return working_shape(size, defaults().face.aspect)
 
 
 def _parse_sizes(text: str) -> list[int]:

@@ -110,6 +110,11 @@ def card_path(name: str) -> Path:
     return style_dir() / f"{name}_card.json"
 
 
+def sample_path(name: str) -> Path:
+    """A small picture of the style (the kiosk shows it beside the style's label)."""
+    return style_dir() / f"{name}_sample.jpg"
+
+
 def read_card(name: str) -> dict | None:
     """A style's model card, or None when the style is not built."""
     try:

@@ -25,23 +25,13 @@ from booth.pipeline import Pipeline
 
 from boothkit import make_booth, settings_for, wait_for_state
 
-NEW_STYLES = ["jpface", "cute", "hayao3", "shinkai", "whitebox"]
-MIRROR = Path(os.environ.get(weights.MIRROR_ENV) or weights.PROJECT_ROOT.parent / "shared" / "weights")
+from conftest import MIRROR, NEW_STYLES
 
 
 def small_settings(tmp_path: Path, folder: Path, **styles_changes) -> config.Settings:
     """Booth settings with one working size (fewer warm-ups) and the given [styles]."""
     settings = settings_for(tmp_path, folder).replace("generator", sizes=[384], size="auto")
     return settings.replace("styles", **styles_changes) if styles_changes else settings
-
-
-@pytest.fixture(scope="session")
-def built_styles() -> list[str]:
-    """Every new style fetched and built (a no-op when install.sh built them)."""
-    styles.fetch(NEW_STYLES, MIRROR if MIRROR.is_dir() else None, report=lambda line: None)
-    for name in NEW_STYLES:
-        style_build.build_style(name, if_needed=True, samples=8, sizes=[384], report=lambda line: None)
-    return NEW_STYLES
 
 
 # --- styles as data --------------------------------------------------------------------

@@ -112,6 +112,9 @@
     source.addEventListener("state", function (e) { onState(JSON.parse(e.data).data); });
     source.addEventListener("health", function (e) { onHealth(JSON.parse(e.data).data); });
     source.addEventListener("press_ignored", function () { showToast(); });
+    source.addEventListener("style", function (e) {  // for kiosk_style.js
+      document.dispatchEvent(new CustomEvent("booth:style", { detail: JSON.parse(e.data).data }));
+    });
     source.addEventListener("error", function () {
       body.setAttribute("data-connected", "no");
       $("connection").hidden = false;
