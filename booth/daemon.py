@@ -38,6 +38,7 @@ import sys
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ import numpy as np
 from booth import PROJECT_ROOT, config, sdnotify
 from booth.camera import CameraError, CameraSupervisor, backend_factory
 from booth.events import EventBus
+from booth.images import load_image
 from booth.store import PhotoStore, StoreFull
 from booth.worker import Worker
 
@@ -264,6 +266,53 @@ class Booth:
             self._cond.notify_all()
         return ticket
 
+    def submit_restyle(self, photo_id: str, style: str, client: str) -> str:
+        """Queue a stored photo's re-rendering in another style; returns a ticket id.
+
+        It waits in the uploads' queue (presses at the booth go first) and counts
+        against the client's ``[upload] queue_max``; when done, the variant is in the
+        store (:meth:`PhotoStore.variants`) and the ticket says ``done``. Raises
+        ValueError for an unknown photo or a style that is not available, and
+        :class:`UploadRefused` when the client has too much waiting or the disk is full.
+        """
+        photo = self.store.get(photo_id)
+        if photo is None:
+            raise ValueError("there is no photo with this link")
+        if style not in self.styles_available():
+            raise ValueError(f"style {style!r} is not available")
+        if style == photo.meta.get("style", self.settings.styles.default):
+            raise ValueError("the photo is already in this style")
+        with self._cond:
+            waiting = sum(1 for t in self._tickets.values()
+                          if t["client"] == client and t["state"] == "queued")
+            if waiting >= self.settings.upload.queue_max:
+                raise UploadRefused(f"you already have {waiting} pictures waiting; please wait for them")
+            if not self.store.has_room():
+                raise UploadRefused(MESSAGES["disk"])
+            ticket = secrets.token_urlsafe(16)
+            self._tickets[ticket] = {"client": client, "state": "queued", "photo_id": photo_id,
+                                     "message": "", "style": style}
+            while len(self._tickets) > 1000:
+                self._tickets.pop(next(iter(self._tickets)))
+            self._uploads.put((ticket, Restyle(photo_id, style)))
+            self._cond.notify_all()
+        return ticket
+
+    def restyle_status(self, ticket: str) -> dict | None:
+        """{"state": "queued"|"running"|"done"|"failed", "photo_id", "style", "ahead",
+        "message"} of a re-rendering ticket (``ahead``: pictures queued before it), or None."""
+        with self._cond:
+            entry = self._tickets.get(ticket)
+            if entry is None or "style" not in entry:
+                return None
+            ahead = 0
+            for other_ticket, other in self._tickets.items():
+                if other_ticket == ticket:
+                    break
+                ahead += other["state"] == "queued"
+            return {"state": entry["state"], "photo_id": entry["photo_id"], "style": entry["style"],
+                    "ahead": ahead if entry["state"] == "queued" else 0, "message": entry["message"]}
+
     def upload_status(self, ticket: str) -> dict | None:
         """{"state": "queued"|"done"|"failed", "photo_id", "message"} of a ticket, or None."""
         with self._cond:
@@ -357,7 +406,8 @@ class Booth:
                 if source is not None:
                     self._run_cycle(source)
                 elif upload is not None:
-                    self._run_upload(*upload)
+                    ticket, job = upload
+                    (self._run_restyle if isinstance(job, Restyle) else self._run_upload)(ticket, job)
                 if self.state in ("result", "failsafe") and time.monotonic() >= self._until:
                     self._enter("idle")  # on time, even while uploads keep coming
             finally:
@@ -474,9 +524,11 @@ class Booth:
         except CameraError as exc:
             raise CycleFailed("camera", str(exc)) from None
 
-    def _process(self, frame: np.ndarray, source: str, style: str | None = None):
-        """Run the pipeline and store the photo on the worker thread, with a deadline."""
-        future = self._worker.submit(self._process_and_store, frame, source, style)
+    def _process(self, frame: np.ndarray, source: str, style: str | None = None,
+                 variant_of: str | None = None):
+        """Run the pipeline and store the photo (or a variant of ``variant_of``) on the
+        worker thread, with a deadline."""
+        future = self._worker.submit(self._process_and_store, frame, source, style, variant_of)
         deadline = time.monotonic() + self.settings.cycle.process_timeout_s
         grace_end = None
         while not future.done():
@@ -500,7 +552,8 @@ class Booth:
         except StoreFull as exc:
             raise CycleFailed("disk", str(exc)) from None
 
-    def _process_and_store(self, frame: np.ndarray, source: str, style: str | None = None):
+    def _process_and_store(self, frame: np.ndarray, source: str, style: str | None = None,
+                           variant_of: str | None = None):
         started = time.perf_counter()
         # The default style goes through the pipeline's own generator.
         if style is None or style == self.settings.styles.default:
@@ -513,7 +566,11 @@ class Booth:
                 "complexity": round(float(result.complexity), 3),
                 "timings_ms": {k: round(float(v), 1) for k, v in result.timings_ms.items()},
                 "frame_size": [int(frame.shape[1]), int(frame.shape[0])]}
-        photo = self.store.save(frame, result.stylized, meta, source)
+        if variant_of is not None:
+            self.store.save_variant(variant_of, style or self.settings.styles.default, result.stylized)
+            photo = self.store.get(variant_of)
+        else:
+            photo = self.store.save(frame, result.stylized, meta, source)
         stored = time.perf_counter()
         stage_ms = {k: float(v) for k, v in result.timings_ms.items()}
         stage_ms["pipeline"] = (processed - started) * 1e3
@@ -573,6 +630,25 @@ class Booth:
         else:
             self.events.publish("photo", photo_id=photo.id, source="upload", ticket=ticket)
 
+    def _run_restyle(self, ticket: str, job: "Restyle") -> None:
+        entry = self._tickets.get(ticket, {})
+        entry["state"] = "running"
+        try:
+            if self.pipeline is None:
+                raise CycleFailed("model", self.model_message)
+            original = self.store.file_path(job.photo_id, "original")
+            if original is None:
+                raise CycleFailed("error", "the photo was deleted")
+            self._process(load_image(original), "restyle", job.style, variant_of=job.photo_id)
+        except Exception as exc:
+            reason = exc.reason if isinstance(exc, CycleFailed) else "error"
+            log.warning("restyle failed ticket=%s: %s", ticket[:6], exc)
+            entry.update(state="failed", message=MESSAGES[reason])
+            return
+        entry.update(state="done")
+        log.info("restyle ok photo=%s style=%s", job.photo_id, job.style)
+        self.events.publish("variant", photo_id=job.photo_id, style=job.style, ticket=ticket)
+
     # --- summary ---------------------------------------------------------------------
     def summary(self) -> str:
         """Median press-to-result and the share beyond the generator, for --cycles."""
@@ -586,6 +662,14 @@ class Booth:
             text += (f" median_generator_ms={gen:.0f} median_beyond_generator_ms={beyond:.0f}"
                      f" beyond_share={beyond / gen:.1%}")
         return text
+
+
+@dataclass(frozen=True)
+class Restyle:
+    """A queued re-rendering of a stored photo in another style."""
+
+    photo_id: str
+    style: str
 
 
 class UploadRefused(RuntimeError):

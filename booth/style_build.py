@@ -4,9 +4,11 @@ For each style ``build`` writes into ``weights/styles/``:
 
 1. ``NAME_fp32.xml`` — the float network: a float16 ONNX file gets float32 inputs,
    outputs, weights and arithmetic (its float16 copies are exact in float32); a
-   full-integer TFLite file loses its FakeQuantize ops (weights dequantized) and its
-   fixed-size upsampling becomes ×2 scale-based, so it runs at any size (the same
-   rewrites as :mod:`booth.graph`). Input [1, H, W, 3] NHWC in [-1, 1], tanh-range out;
+   full-integer TFLite file loses its FakeQuantize ops (weights dequantized); where
+   the graph allows, its fixed-size upsampling becomes ×2 scale-based so it runs at
+   any size (the same rewrites as :mod:`booth.graph`), otherwise the manifest gives
+   its one ``fixed_size`` (White-box: its guided filter's normalisation is a constant
+   of the 512×512 shape). Input [1, H, W, 3] NHWC in [-1, 1], [-1, 1] out;
 2. ``NAME_int8.xml`` — NNCF post-training quantization with the classic generator's
    recipe (:func:`quantize_style`: MIXED preset, the output convolution in float);
 3. ``NAME_card.json`` — the model card: source sha256, fidelity of INT8 against the
@@ -228,10 +230,7 @@ def fit_input(style: styles.Style, x: np.ndarray) -> np.ndarray:
     """A network input ([1, H, W, 3]) padded to the style's size multiple, or resized to
     its one size, as :class:`booth.styles.StyleGenerator` does at run time."""
     if style.fixed_size:
-        import cv2
-
-        side = style.fixed_size
-        return cv2.resize(x[0], (side, side), interpolation=cv2.INTER_AREA)[None]
+        return styles.fit_fixed(x[0], style.fixed_size)[None]
     return styles.pad_to(x[0], style.size_multiple)[None]
 
 

@@ -148,6 +148,35 @@ def fetch(names: list[str] | None = None, mirror: str | os.PathLike | None = Non
         report(f"{entry.file}: {how} (sha256 ok)")
 
 
+def fit_fixed(rgb: np.ndarray, side: int) -> np.ndarray:
+    """A crop fitted into a fixed-size network's side×side input: scaled so its long
+    side is ``side`` (shape kept), the short side reflect-padded (crop it back with
+    :func:`unfit_fixed`)."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = side / max(h, w)
+    if scale != 1.0:
+        rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    sh, sw = rgb.shape[:2]
+    return cv2.copyMakeBorder(rgb, 0, side - sh, 0, side - sw, cv2.BORDER_REFLECT_101)
+
+
+def unfit_fixed(out: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The part of a fixed-size network's output that :func:`fit_fixed` filled, at ``shape``."""
+    import cv2
+
+    h, w = shape
+    side = out.shape[0]
+    scale = side / max(h, w)
+    sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
+    part = out[:sh, :sw]
+    if (sh, sw) == (h, w):
+        return np.ascontiguousarray(part)
+    return cv2.resize(part, (w, h), interpolation=cv2.INTER_AREA if scale > 1 else cv2.INTER_CUBIC)
+
+
 def pad_to(rgb: np.ndarray, multiple: int) -> np.ndarray:
     """Reflect-pad the bottom and right edges up to multiples of ``multiple``."""
     h, w = rgb.shape[:2]
@@ -159,7 +188,7 @@ def pad_to(rgb: np.ndarray, multiple: int) -> np.ndarray:
 
 class StyleGenerator:
     """A style's compiled generator behind the classic generator's ``stylize``/``warm_up``;
-    pads each crop to the style's size multiple (or resizes to its one size)."""
+    pads each crop to the style's size multiple (or fits it into its one size)."""
 
     def __init__(self, style: Style, generator) -> None:
         self.style = style
@@ -171,11 +200,8 @@ class StyleGenerator:
     def stylize(self, rgb: np.ndarray) -> np.ndarray:
         h, w = rgb.shape[:2]
         if self.style.fixed_size:
-            import cv2
-
-            side = self.style.fixed_size
-            out = self.generator.stylize(cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA))
-            return cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC)
+            out = self.generator.stylize(fit_fixed(rgb, self.style.fixed_size))
+            return unfit_fixed(out, (h, w))
         return self.generator.stylize(pad_to(rgb, self.style.size_multiple))[:h, :w].copy()
 
     def warm_up(self, shapes) -> float:

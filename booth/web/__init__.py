@@ -57,7 +57,7 @@ class PhotoIdConverter(BaseConverter):
 
 def create_app(booth: Any) -> Flask:
     """The Flask app for ``booth`` (the daemon's Booth: settings, store, events, ...)."""
-    from booth.web import admin, api, gallery, kiosk, styles, upload
+    from booth.web import admin, api, gallery, kiosk, restyle, styles, upload
     from booth.web.access import FailureThrottle, csrf_token
 
     app = Flask(__name__)
@@ -81,7 +81,7 @@ def create_app(booth: Any) -> Flask:
     # "//etc/passwd" is simply not found, rather than redirected to a tidier path.
     app.url_map.merge_slashes = False
 
-    for module in (kiosk, gallery, api, admin, upload, styles):
+    for module in (kiosk, gallery, api, admin, upload, styles, restyle):
         app.register_blueprint(module.bp)
     app.wsgi_app = yield_to_photo(app.wsgi_app, booth.between_photos,
                                   booth.settings.web.yield_to_photo_ms / 1000)
