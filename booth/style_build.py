@@ -94,7 +94,7 @@ def write_samples(calibration: str | None = None, report: Callable[[str], None] 
             if styles.is_built(n) and not styles.sample_path(n).is_file()]
     if folder is None or not todo:
         return []
-    settings = defaults().replace("generator", sizes=[SAMPLE_SIZE])
+    settings = defaults().replace("generator", validate=False, sizes=[SAMPLE_SIZE])
     x = calibration_inputs(todo[0], [SAMPLE_SIZE], 1, folder)[0][0]
     crop = np.clip(np.round((x[0] + 1.0) * 127.5), 0, 255).astype(np.uint8)
     h, w = working_shape_of(SAMPLE_SIZE)
