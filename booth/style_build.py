@@ -36,7 +36,7 @@ from openvino import opset13
 from booth import graph, quantize, styles, weights
 
 #: Bumped when the style build recipe changes, so `--if-needed` rebuilds.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: everything after the output convolution in float
 #: INT8 is kept only at or above this fidelity against the style's float network.
 MIN_PSNR_DB = 30.0
 #: Calibration crops per style by default (a quarter more are held out for fidelity).
@@ -188,18 +188,39 @@ def float_network(style: styles.Style, source: Path) -> tuple[ov.Model, dict[str
     return model, counts
 
 
+def float_tail(model: ov.Model, output: str) -> list[str]:
+    """The output convolution and every op that is not on the way to it: what the network
+    does after its last convolution (White-box's guided filter, which mixes the output
+    with the photo). Kept in float: quantizing it costs several dB for little time."""
+    ops = {op.get_friendly_name(): op for op in model.get_ordered_ops()}
+    ancestors, todo = set(), [ops[output]]
+    while todo:
+        node = todo.pop()
+        for i in range(node.get_input_size()):
+            source = node.input_value(i).get_node()
+            if source.get_friendly_name() not in ancestors:
+                ancestors.add(source.get_friendly_name())
+                todo.append(source)
+    skip = {"Parameter", "Constant", "Result"}
+    return [output] + [name for name, op in ops.items()
+                       if name not in ancestors and name != output and op.get_type_name() not in skip]
+
+
 def output_convolution(model: ov.Model) -> str | None:
-    """Name of the last convolution before the output (kept in float: quantizing the
-    layer that writes the pixels puts banding straight into the picture)."""
-    node = model.outputs[0].get_node()
-    seen = set()
-    while node is not None and node.get_friendly_name() not in seen:
-        seen.add(node.get_friendly_name())
+    """Name of the convolution nearest the output (kept in float: quantizing the layer
+    that writes the pixels puts banding straight into the picture)."""
+    from collections import deque
+
+    queue, seen = deque([model.outputs[0].get_node()]), set()
+    while queue:
+        node = queue.popleft()
         if node.get_type_name() == "Convolution":
             return node.get_friendly_name()
-        inputs = [node.input_value(i).get_node() for i in range(node.get_input_size())]
-        data = [n for n in inputs if n.get_type_name() != "Constant"]
-        node = data[0] if data else None
+        for i in range(node.get_input_size()):
+            source = node.input_value(i).get_node()
+            if source.get_friendly_name() not in seen:
+                seen.add(source.get_friendly_name())
+                queue.append(source)
     return None
 
 
@@ -236,12 +257,13 @@ def fit_input(style: styles.Style, x: np.ndarray) -> np.ndarray:
 
 def quantize_style(float_model: ov.Model, inputs: list[np.ndarray], target: str) -> ov.Model:
     """NNCF post-training quantization with the classic generator's recipe: MIXED
-    preset, the output convolution kept in float; on x86-64 layer norms' inputs
+    preset, the output convolution (and anything after it, :func:`float_tail`) kept
+    in float; on x86-64 layer norms' inputs
     zero-centred (a no-op for networks without fused layer norms)."""
     import nncf
 
     output = output_convolution(float_model)
-    ignored = nncf.IgnoredScope(names=[output]) if output else None
+    ignored = nncf.IgnoredScope(names=float_tail(float_model, output), validate=False) if output else None
     quantized = nncf.quantize(float_model, nncf.Dataset(inputs), preset=nncf.QuantizationPreset.MIXED,
                               subset_size=len(inputs), ignored_scope=ignored)
     return quantize.symmetric_norm_inputs(quantized) if target == "x86-64" else quantized
