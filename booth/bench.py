@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="photo set with faces/ and groups/ (default: $BOOTH_PHOTOS or ../shared/photos)")
     parser.add_argument("--precisions", default="int8,f16,f32",
                         help="generator precision settings to compare (default int8,f16,f32)")
+    parser.add_argument("--styles", action="store_true",
+                        help="per style: INT8 and float latency at 384/512, INT8 vs float fidelity, "
+                             "RSS with every style loaded and with [styles] max_loaded, cold first use")
     parser.add_argument("--quick", action="store_true",
                         help="only the OpenVINO rows (no reference runtimes, fidelity, start-up or RSS)")
 
@@ -321,6 +324,11 @@ def _print_table(result: dict) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from booth.cli import UserError
+
+    if args.styles:
+        from booth.style_bench import run_styles
+
+        return run_styles(args)
 
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     for p in precisions:
