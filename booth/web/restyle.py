@@ -28,6 +28,8 @@ def photo_styles(photo) -> dict:
     """What the photo page shows: the photo's own style, its variants, and the styles
     it can still be rendered in (label per style)."""
     booth = _booth()
+    if not hasattr(booth, "style_choice"):  # a booth without styles (tests' stand-ins)
+        return {"own": None, "own_label": "", "variants": [], "choices": []}
     choice = booth.style_choice()
     labels = {s["name"]: s["label"] for s in choice["styles"]}
     own = photo.meta.get("style", booth.settings.styles.default)

@@ -17,7 +17,10 @@ bp = Blueprint("styles", __name__)
 
 
 def _booth():
-    return current_app.config["BOOTH"]
+    booth = current_app.config["BOOTH"]
+    if not hasattr(booth, "style_choice"):  # a booth without styles (tests' stand-ins)
+        abort(404)
+    return booth
 
 
 @bp.get("/api/styles")
