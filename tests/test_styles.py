@@ -7,7 +7,6 @@ The styles are built by install.sh; a style that is not built yet is built here
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
