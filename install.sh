@@ -310,6 +310,8 @@ calibration_args=()
 if [ "$dry_run" = 1 ]; then
   in_root "$booth" weights fetch "${mirror_args[@]}"
   in_root "$booth" weights build --if-needed "${calibration_args[@]}"
+  in_root "$booth" styles fetch "${mirror_args[@]}"
+  in_root "$booth" styles build --if-needed "${calibration_args[@]}"
 else
   sudo_prefix=()
   [ "$is_pi" = 1 ] && [ "$(id -u)" != 0 ] && sudo_prefix=(sudo)
@@ -328,6 +330,17 @@ else
   case "$build_out" in
     *"up to date"*) step_done "up to date" ;;
     *) changed=1; step_done "$(tail -n 1 <<<"$build_out" | sed 's/^built in [0-9]* s, //')" ;;
+  esac
+  # The styles guests choose from: fetched and built like the generator (a few minutes
+  # per style on a Pi; `booth styles list` says what is built).
+  step "styles (fetched, sha256 checked, INT8 where it is faster and faithful)"
+  styles_out="$("${sudo_prefix[@]}" "$booth" styles fetch "${mirror_args[@]}" 2>>"$log" &&
+                "${sudo_prefix[@]}" "$booth" styles build --if-needed "${calibration_args[@]}" 2>>"$log")" \
+    || fail_with_log
+  echo "$styles_out" >> "$log"
+  case "$styles_out" in
+    *copied*|*downloaded*|*"runs "*) changed=1; step_done "built" ;;
+    *) step_done "up to date" ;;
   esac
 fi
 if [ "$is_pi" = 1 ] && [ -n "$(find "$root/weights" -type f ! -perm -0044 2>/dev/null)" ]; then

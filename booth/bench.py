@@ -57,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cycles", type=int, default=0, metavar="N",
                         help="with --mirror: also N photo cycles with the mirror on and N off "
                              "(press-to-result, same photos)")
+    parser.add_argument("--styles", action="store_true",
+                        help="per style: INT8 and float latency at 384/512, INT8 vs float fidelity, "
+                             "RSS with every style loaded and with [styles] max_loaded, cold first use")
     parser.add_argument("--quick", action="store_true",
                         help="only the OpenVINO rows (no reference runtimes, fidelity, start-up or RSS)")
 
@@ -503,6 +506,10 @@ def print_mirror(result: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     from booth.cli import UserError
 
+    if args.styles:
+        from booth.style_bench import run_styles
+
+        return run_styles(args)
     if args.mirror:
         result = bench_mirror(photos=_photos_dir(args.photos) if args.photos else None)
         if args.cycles:

@@ -81,6 +81,17 @@ def default_calibration_dir() -> str | None:
     return folder if folder and Path(folder).is_dir() else None
 
 
+def photos_to_calibrate_on(given: str | None = None) -> str | None:
+    """Photos a network without shipped ranges (the styles, the mirror) is calibrated on:
+    the folder given, else $BOOTH_CALIBRATION_DIR, else the demo portraits the install
+    fetched (two photos: a thin calibration, which the INT8-or-float fidelity check
+    judges), else none."""
+    folder = given or default_calibration_dir()
+    if folder is None and weights.demo_photos():
+        folder = str(weights.demo_photos()[0].parent)
+    return folder
+
+
 def calibrate(folder: Path, out: Path, samples: int = 48) -> int:
     """`booth weights calibrate`: NNCF's statistics pass on ``folder``, ranges to ``out``,
     with the calibrated graph's fidelity on the held-out crops recorded in the file."""

@@ -64,17 +64,24 @@ class BoothButton:
 
     ``on_press`` is called for each press (from gpiozero's thread; keep it quick).
     ``on_hold`` is called when the button is held ``hold_to_cancel_s`` (0 = off).
+    ``on_style`` (optional) goes to the next style: from a second button on
+    ``style_pin``, or without one from a long press (``long_press_s``) of the main
+    button. The main button then starts a photo on release after a short press (a
+    press cannot know yet whether it will be long), and a hold during the countdown
+    cancels it after ``long_press_s``.
     A button that cannot be set up does not stop the booth: ``status()`` says why.
     """
 
     def __init__(self, settings_button, on_press: Callable[[], object],
                  on_hold: Callable[[], object] | None = None, *, pin_factory=None,
-                 on_pi: bool | None = None) -> None:
+                 on_pi: bool | None = None, on_style: Callable[[], object] | None = None) -> None:
         from gpiozero.exc import GPIOZeroError
 
         self.settings = settings_button
         self.button = None
         self.led = None
+        self.style_button = None
+        self._long_pressed = False
         self._led_mode = "off"
         on_pi = is_raspberry_pi() if on_pi is None else on_pi
         try:
@@ -82,6 +89,8 @@ class BoothButton:
                 # gpiozero warns once per factory it falls back from; the status says it all.
                 warnings.simplefilter("ignore")
                 self._make_devices(settings_button, on_press, on_hold, pin_factory)
+                if on_style is not None:
+                    self._make_style_input(settings_button, on_press, on_hold, on_style, pin_factory)
             factory = self.button.pin_factory
             self._status = gpio_check(factory, on_pi=on_pi, require_real=settings_button.require_real_gpio)
         except (GPIOZeroError, OSError, RuntimeError) as exc:
@@ -110,6 +119,37 @@ class BoothButton:
             led_class = PWMLED if settings_button.led_pwm else LED
             self.led = led_class(settings_button.led_pin, pin_factory=pin_factory)
 
+    def _make_style_input(self, settings_button, on_press, on_hold, on_style, pin_factory) -> None:
+        """The style button on ``style_pin``, else the main button's long press."""
+        from gpiozero import Button
+
+        if settings_button.style_pin >= 0:
+            self.style_button = Button(settings_button.style_pin, pull_up=settings_button.pull_up,
+                                       bounce_time=settings_button.bounce_time or None,
+                                       pin_factory=pin_factory)
+            self.style_button.when_pressed = lambda: on_style()
+            return
+        if not settings_button.long_press_s:
+            return
+
+        def pressed() -> None:
+            self._long_pressed = False
+
+        def held() -> None:
+            self._long_pressed = True
+            # Held during a countdown: cancel it (if configured); held while idle: next style.
+            if not (settings_button.hold_to_cancel_s and on_hold is not None and on_hold()):
+                on_style()
+
+        def released() -> None:
+            if not self._long_pressed:
+                on_press()
+
+        self.button.hold_time = settings_button.long_press_s
+        self.button.when_pressed = pressed
+        self.button.when_held = held
+        self.button.when_released = released
+
     def status(self) -> dict:
         return dict(self._status)
 
@@ -133,10 +173,10 @@ class BoothButton:
         return self._led_mode
 
     def close(self) -> None:
-        for device in (self.led, self.button):
+        for device in (self.led, self.button, self.style_button):
             if device is not None:
                 try:
                     device.close()
                 except Exception:
                     pass
-        self.led = self.button = None
+        self.led = self.button = self.style_button = None

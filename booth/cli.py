@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("booth.evaluate", "Measure quality: `booth eval faces` (face survival), `booth eval policy`, "
              "`booth eval upscale` (the full-resolution result)."),
     "weights": ("booth.build", "Fetch the model files (`fetch`) and build the INT8 IR (`build`)."),
+    "styles": ("booth.style_build", "Fetch (`fetch`), build (`build`) and list (`list`) the styles guests choose from."),
     "config": ("booth.config_cli", "Check a config file (`booth config check [PATH]`)."),
     "doctor": ("booth.doctor", "Check camera, GPIO, models, disk and network; say how to fix."),
     "network": ("booth.network", "Make the booth's own Wi-Fi hotspot from [network] (`booth network apply`)."),

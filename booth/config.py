@@ -110,9 +110,18 @@ class ButtonSettings:
     #: On a Raspberry Pi, refuse to pretend: report loudly when gpiozero has no real
     #: pin factory (the button would be silently dead).
     require_real_gpio: bool = True
+    #: BCM GPIO number of an optional second button that cycles the style (-1 = none).
+    #: Without it, a long press of the main button (long_press_s) cycles the style.
+    style_pin: int = -1
+    #: Hold the main button this long (while idle) to go to the next style (0 = off).
+    long_press_s: float = 1.0
 
     def validate(self) -> None:
         _check(0 <= self.pin <= 27, "pin must be a BCM GPIO number 0..27")
+        _check(self.style_pin == -1 or (0 <= self.style_pin <= 27
+                                        and self.style_pin not in (self.pin, self.led_pin)),
+               "style_pin must be -1 (none) or a free BCM GPIO number 0..27")
+        _check(0 <= self.long_press_s <= 10, "long_press_s must be 0..10 seconds")
         _check(self.led_pin == -1 or 0 <= self.led_pin <= 27,
                "led_pin must be -1 (none) or a BCM GPIO number 0..27")
         _check(self.led_pin != self.pin, "led_pin must differ from pin")
@@ -169,6 +178,29 @@ class GeneratorSettings:
         _check(0 <= self.complexity_low < self.complexity_high,
                "complexity_low must be >= 0 and below complexity_high")
         _check(self.threads >= 0, "threads must be >= 0")
+
+
+@dataclass(frozen=True)
+class StylesSettings:
+    #: Styles the guest may choose from, in the order the kiosk cycles them (names
+    #: from weights/manifest.toml; "hayao" is the classic generator). Styles whose
+    #: files are not built are skipped with a warning.
+    enabled: list[str] = field(default_factory=lambda: ["hayao", "jpface", "cute", "hayao3",
+                                                        "shinkai", "whitebox"])
+    #: The style a press uses until a guest picks another; always kept compiled.
+    default: str = "hayao"
+    #: The scene style under a face style ("jpface") in group photos: the scene is
+    #: stylized with it, each face with the face style and pasted back.
+    face_scene: str = "hayao3"
+    #: At most this many styles stay compiled (each costs memory; the least recently
+    #: used one is dropped first, never the default).
+    max_loaded: int = 2
+
+    def validate(self) -> None:
+        _check(bool(self.enabled), "enabled must list at least one style")
+        _check(len(set(self.enabled)) == len(self.enabled), "enabled lists a style twice")
+        _check(self.default in self.enabled, "default must be one of enabled")
+        _check(1 <= self.max_loaded <= 16, "max_loaded must be 1..16")
 
 
 @dataclass(frozen=True)
@@ -452,6 +484,7 @@ class Settings:
     button: ButtonSettings = field(default_factory=ButtonSettings)
     cycle: CycleSettings = field(default_factory=CycleSettings)
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
+    styles: StylesSettings = field(default_factory=StylesSettings)
     face: FaceSettings = field(default_factory=FaceSettings)
     web: WebSettings = field(default_factory=WebSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)

@@ -42,6 +42,7 @@ import sys
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ import numpy as np
 from booth import PROJECT_ROOT, config, sdnotify
 from booth.camera import CameraError, CameraSupervisor, backend_factory
 from booth.events import EventBus
+from booth.images import load_image
 from booth.store import PhotoStore, StoreFull
 from booth.worker import Worker
 
@@ -206,6 +208,8 @@ class Booth:
         #: The live anime mirror (a booth.mirror.Mirror), once start_mirror() ran.
         self.mirror = None
         self._capture_due: float | None = None  # monotonic time the countdown ends
+        #: The style the next press uses (the guest's choice at the kiosk).
+        self.style = settings.styles.default
 
     # --- the web app's and the button's API -----------------------------------------
     def trigger(self, source: str = "http") -> bool:
@@ -346,11 +350,111 @@ class Booth:
             self._cond.notify_all()
         return ticket
 
+    def submit_restyle(self, photo_id: str, style: str, client: str) -> str:
+        """Queue a stored photo's re-rendering in another style; returns a ticket id.
+
+        It waits in the uploads' queue (presses at the booth go first) and counts
+        against the client's ``[upload] queue_max``; when done, the variant is in the
+        store (:meth:`PhotoStore.variants`) and the ticket says ``done``. Raises
+        ValueError for an unknown photo or a style that is not available, and
+        :class:`UploadRefused` when the client has too much waiting or the disk is full.
+        """
+        photo = self.store.get(photo_id)
+        if photo is None:
+            raise ValueError("there is no photo with this link")
+        if style not in self.styles_available():
+            raise ValueError(f"style {style!r} is not available")
+        if style == photo.meta.get("style", self.settings.styles.default):
+            raise ValueError("the photo is already in this style")
+        with self._cond:
+            waiting = sum(1 for t in self._tickets.values()
+                          if t["client"] == client and t["state"] == "queued")
+            if waiting >= self.settings.upload.queue_max:
+                raise UploadRefused(f"you already have {waiting} pictures waiting; please wait for them")
+            if not self.store.has_room():
+                raise UploadRefused(MESSAGES["disk"])
+            ticket = secrets.token_urlsafe(16)
+            self._tickets[ticket] = {"client": client, "state": "queued", "photo_id": photo_id,
+                                     "message": "", "style": style}
+            while len(self._tickets) > 1000:
+                self._tickets.pop(next(iter(self._tickets)))
+            self._uploads.put((ticket, Restyle(photo_id, style)))
+            self._cond.notify_all()
+        return ticket
+
+    def restyle_status(self, ticket: str) -> dict | None:
+        """{"state": "queued"|"running"|"done"|"failed", "photo_id", "style", "ahead",
+        "message"} of a re-rendering ticket (``ahead``: pictures queued before it), or None."""
+        with self._cond:
+            entry = self._tickets.get(ticket)
+            if entry is None or "style" not in entry:
+                return None
+            ahead = 0
+            for other_ticket, other in self._tickets.items():
+                if other_ticket == ticket:
+                    break
+                ahead += other["state"] == "queued"
+            return {"state": entry["state"], "photo_id": entry["photo_id"], "style": entry["style"],
+                    "ahead": ahead if entry["state"] == "queued" else 0, "message": entry["message"]}
+
     def upload_status(self, ticket: str) -> dict | None:
         """{"state": "queued"|"done"|"failed", "photo_id", "message"} of a ticket, or None."""
         with self._cond:
             entry = self._tickets.get(ticket)
             return None if entry is None else {k: entry[k] for k in ("state", "photo_id", "message")}
+
+    def styles_available(self) -> list[str]:
+        """The styles a guest can choose now (just the default until the model is loaded)."""
+        styles = getattr(self.pipeline, "styles", None)
+        return list(styles.available) if styles is not None else [self.settings.styles.default]
+
+    def style_choice(self) -> dict:
+        """{"current", "styles": [{"name", "label", "role"}]} for the kiosk."""
+        styles = getattr(self.pipeline, "styles", None)
+
+        def describe(name: str) -> dict:
+            if styles is None:
+                return {"name": name, "label": name, "role": "scene"}
+            return {"name": name, "label": styles.label(name), "role": styles.role(name)}
+
+        return {"current": self.style, "styles": [describe(n) for n in self.styles_available()]}
+
+    def choose_style(self, name: str | None = None, step: int = 0) -> str | None:
+        """Set the next press's style (``name``, or ``step`` places along the list);
+        only between photos (idle or result screen). Returns the style, None if refused."""
+        available = self.styles_available()
+        with self._cond:
+            if self.state not in ("idle", "result") or self._pending is not None or self._cycle_running:
+                return None
+            if name is None:
+                index = available.index(self.style) if self.style in available else 0
+                name = available[(index + step) % len(available)]
+            if name not in available:
+                raise ValueError(f"style {name!r} is not available (available: {', '.join(available)})")
+            self.style = name
+        self.events.publish("style", **self.style_choice())
+        log.info("style chosen: %s", name)
+        self._warm_style(name)
+        return name
+
+    def _warm_style(self, name: str) -> None:
+        """Compile a chosen style now, while the guest poses: a cold style takes seconds
+        (5-25 s measured on two busy x86 cores) that would otherwise fall into the photo."""
+        styles = getattr(self.pipeline, "styles", None)
+        if styles is None or name in styles.loaded():
+            return
+
+        def warm() -> None:
+            try:
+                styles.generator(name)
+            except Exception as exc:  # the press will report it; the kiosk must not fail here
+                log.warning("style %s could not be loaded: %s", name, exc)
+
+        threading.Thread(target=warm, name=f"warm-{name}", daemon=True).start()
+
+    def next_style(self) -> str | None:
+        """The style button / a long press: the next available style."""
+        return self.choose_style(step=1)
 
     def attach_button(self, button) -> None:
         self.button = button
@@ -404,7 +508,8 @@ class Booth:
                 if source is not None:
                     self._run_cycle(source)
                 elif upload is not None:
-                    self._run_upload(*upload)
+                    ticket, job = upload
+                    (self._run_restyle if isinstance(job, Restyle) else self._run_upload)(ticket, job)
                 if self.state in ("result", "failsafe") and time.monotonic() >= self._until:
                     self._enter("idle")  # on time, even while uploads keep coming
             finally:
@@ -493,7 +598,7 @@ class Booth:
             frame = self._capture()
             timings["capture"] = (time.monotonic() - smile) * 1e3
             self._enter("process")
-            photo, result, stage_ms = self._process(frame, "booth")
+            photo, result, stage_ms = self._process(frame, "booth", self.style)
             timings.update(stage_ms)
             published = time.monotonic()
             self._show_result(photo.id, "booth")
@@ -528,21 +633,24 @@ class Booth:
         except CameraError as exc:
             raise CycleFailed("camera", str(exc)) from None
 
-    def _process(self, frame: np.ndarray, source: str):
-        """Run the pipeline and store the photo on the worker thread, with a deadline.
+    def _process(self, frame: np.ndarray, source: str, style: str | None = None,
+                 variant_of: str | None = None):
+        """Run the pipeline and store the photo (or a variant of ``variant_of``) on the
+        worker thread, with a deadline.
 
         A job given up on (timeout, shutdown) never publishes its photo: the guest was
         told it failed, so a late result is discarded, never saved to the gallery.
         """
         self.processing.set()
         try:
-            return self._process_on_worker(frame, source)
+            return self._process_on_worker(frame, source, style, variant_of)
         finally:
             self.processing.clear()
 
-    def _process_on_worker(self, frame: np.ndarray, source: str):
+    def _process_on_worker(self, frame: np.ndarray, source: str, style: str | None,
+                           variant_of: str | None):
         job = AbandonableJob()
-        future = self._worker.submit(self._process_and_store, frame, source, job)
+        future = self._worker.submit(self._process_and_store, frame, source, job, style, variant_of)
         deadline = time.monotonic() + self.settings.cycle.process_timeout_s
         grace_end = None
         while not future.done():
@@ -568,11 +676,17 @@ class Booth:
         except StoreFull as exc:
             raise CycleFailed("disk", str(exc)) from None
 
-    def _process_and_store(self, frame: np.ndarray, source: str, job: "AbandonableJob"):
+    def _process_and_store(self, frame: np.ndarray, source: str, job: "AbandonableJob",
+                           style: str | None = None, variant_of: str | None = None):
         started = time.perf_counter()
-        result = self.pipeline.process(frame)
+        # The default style goes through the pipeline's own generator.
+        if style is None or style == self.settings.styles.default:
+            result = self.pipeline.process(frame)
+        else:
+            result = self.pipeline.process(frame, style=style)
         processed = time.perf_counter()
         meta = {"size": int(result.size), "faces": len(result.faces),
+                "style": style or self.settings.styles.default,
                 "complexity": round(float(result.complexity), 3),
                 "timings_ms": {k: round(float(v), 1) for k, v in result.timings_ms.items()},
                 "frame_size": [int(frame.shape[1]), int(frame.shape[0])],
@@ -580,11 +694,17 @@ class Booth:
         if job.abandoned:
             log.info("late result discarded (the cycle had already failed)")
             return None
-        photo = self.store.save(frame, result.stylized, meta, source)
-        if not job.deliver():  # given up on while the save was writing: take it back
-            self.store.delete(photo.id)
-            log.info("late result %s deleted (the cycle had already failed)", photo.id)
-            return None
+        if variant_of is not None:
+            # A variant the guest asked for from their phone: kept even if it came late.
+            self.store.save_variant(variant_of, style or self.settings.styles.default, result.stylized)
+            job.deliver()
+            photo = self.store.get(variant_of)
+        else:
+            photo = self.store.save(frame, result.stylized, meta, source)
+            if not job.deliver():  # given up on while the save was writing: take it back
+                self.store.delete(photo.id)
+                log.info("late result %s deleted (the cycle had already failed)", photo.id)
+                return None
         stored = time.perf_counter()
         stage_ms = {k: float(v) for k, v in result.timings_ms.items()}
         stage_ms["pipeline"] = (processed - started) * 1e3
@@ -649,6 +769,25 @@ class Booth:
         else:
             self.events.publish("photo", photo_id=photo.id, source="upload", ticket=ticket)
 
+    def _run_restyle(self, ticket: str, job: "Restyle") -> None:
+        entry = self._tickets.get(ticket, {})
+        entry["state"] = "running"
+        try:
+            if self.pipeline is None:
+                raise CycleFailed("model", self.model_message)
+            original = self.store.file_path(job.photo_id, "original")
+            if original is None:
+                raise CycleFailed("error", "the photo was deleted")
+            self._process(load_image(original), "restyle", job.style, variant_of=job.photo_id)
+        except Exception as exc:
+            reason = exc.reason if isinstance(exc, CycleFailed) else "error"
+            log.warning("restyle failed ticket=%s: %s", ticket[:6], exc)
+            entry.update(state="failed", message=MESSAGES[reason])
+            return
+        entry.update(state="done")
+        log.info("restyle ok photo=%s style=%s", job.photo_id, job.style)
+        self.events.publish("variant", photo_id=job.photo_id, style=job.style, ticket=ticket)
+
     # --- summary ---------------------------------------------------------------------
     def summary(self) -> str:
         """Median press-to-result and the share beyond the generator, for --cycles."""
@@ -687,6 +826,14 @@ class AbandonableJob:
             if not self.abandoned:
                 self.delivered = True
             return self.delivered
+
+
+@dataclass(frozen=True)
+class Restyle:
+    """A queued re-rendering of a stored photo in another style."""
+
+    photo_id: str
+    style: str
 
 
 class UploadRefused(RuntimeError):
@@ -794,7 +941,7 @@ def _make_button(booth: Booth, settings: config.Settings, demo: bool):
         pin_factory = MockFactory(pin_class=MockPWMPin)
     return BoothButton(settings.button, on_press=lambda: booth.trigger("button"),
                        on_hold=booth.cancel, pin_factory=pin_factory,
-                       on_pi=False if demo else None)
+                       on_pi=False if demo else None, on_style=booth.next_style)
 
 
 def _open_store(settings: config.Settings) -> PhotoStore:

@@ -100,9 +100,12 @@ def people_in_name(path: Path) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def evaluate_photo(pipeline, rgb: np.ndarray, *, size: int | None = None) -> dict:
-    """Stylize one photo and measure its faces: the per-image record (without "file")."""
-    result = pipeline.process(rgb, size=size)
+def evaluate_photo(pipeline, rgb: np.ndarray, *, size: int | None = None,
+                   style: str | None = None) -> dict:
+    """Stylize one photo (in ``style``, default the pipeline's own) and measure its faces:
+    the per-image record (without "file")."""
+    result = pipeline.process(rgb, size=size) if style is None else \
+        pipeline.process(rgb, size=size, style=style)
     expected = [result.framing.map_face(f) for f in result.faces]
     found = pipeline.detector.detect(result.stylized)
     pairs = match_faces(expected, found)
@@ -215,6 +218,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faces.add_argument("--config", metavar="FILE", help="booth config file (default: config.toml)")
     faces.add_argument("--size", type=int, help="fixed generator size (default: the policy's choice)")
     faces.add_argument("--mode", choices=("portrait", "hd"), help="override [face] mode")
+    faces.add_argument("--style", metavar="NAME", default=None,
+                       help="stylize in this style (see `booth styles list`; default: [styles] default). "
+                            "For the face style (jpface) NME is reported, not targeted: the face is meant to change")
     faces.add_argument("--labels", metavar="FILE", default=None,
                        help=f"hand labels of the scenes (default: {DEFAULT_LABELS.relative_to(PROJECT_ROOT)})")
     faces.set_defaults(_eval=run_faces)
@@ -279,6 +285,13 @@ def run_faces(args: argparse.Namespace) -> int:
         raise UserError(f"no photos ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, dirs))}")
 
     pipeline = Pipeline.from_settings(settings)
+    if args.style is not None:
+        try:
+            pipeline.styles.check(args.style)
+        except ValueError as exc:
+            from booth.cli import UserError
+            raise UserError(f"--style: {exc}") from None
+        print(f"style: {args.style} ({pipeline.styles.label(args.style)})")
     yardstick = generator_times_ms(pipeline)
     print(f"{'file':32} {'faces':>5} {'found':>5} {'nme':>6} {'size':>4} {'mode':>8} "
           f"{'detect':>7} {'frame':>6} {'gen':>6} {'ms':>6}")
@@ -290,7 +303,8 @@ def run_faces(args: argparse.Namespace) -> int:
         except ImageError as exc:
             print(f"{name:32} skipped: {exc}", file=sys.stderr)
             continue
-        record = {"file": name, "folder": folder.name, **evaluate_photo(pipeline, rgb, size=args.size)}
+        record = {"file": name, "folder": folder.name,
+                  **evaluate_photo(pipeline, rgb, size=args.size, style=args.style)}
         if people_in_name(path):
             record["people"] = people_in_name(path)
         records.append(record)
@@ -304,7 +318,7 @@ def run_faces(args: argparse.Namespace) -> int:
     # that ran at that size, so a busy machine slows both sides of the ratio alike.
     largest = max(settings.generator.sizes)
     yardstick += [r["ms"]["generator"] for r in records
-                  if r["size"] == largest and settings.face.mode != "hd"]
+                  if r["size"] == largest and settings.face.mode != "hd" and args.style is None]
     summary = summarize(records, labels, statistics.median(yardstick))
     _print_summary(summary)
     if args.json:

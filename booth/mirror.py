@@ -169,7 +169,7 @@ def build(style: str, calibration: Path | None, *, aspect: float = 4 / 3,
 
 def _ensure_built(style: str) -> Path:
     """The IR the mirror runs (INT8 if it could be built), building it if missing."""
-    from booth.build import default_calibration_dir
+    from booth.build import photos_to_calibrate_on
 
     paths = ir_paths(style)
     source_sha = model_file(style).sha256
@@ -182,9 +182,7 @@ def _ensure_built(style: str) -> Path:
         # In a child process: quantizing imports NNCF (hundreds of MB), which the booth
         # must not keep for the rest of the event, and a daemon stopping meanwhile does
         # not have to wait for it.
-        # Without calibration photos, the demo portraits the install fetched.
-        demo = weights.WEIGHTS_DIR / "demo"
-        calibration = default_calibration_dir() or (str(demo) if weights.demo_photos() else None)
+        calibration = photos_to_calibrate_on()
         command = [sys.executable, "-m", "booth.mirror", style] + ([calibration] if calibration else [])
         done = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
         if done.returncode != 0:

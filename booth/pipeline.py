@@ -65,6 +65,8 @@ class PhotoResult:
     generated: np.ndarray | None = None
     #: Frame pixels → crop (= generated) pixels.
     crop_framing: framing.Framing | None = None
+    #: The style it was made in (None: the pipeline's own generator).
+    style: str | None = None
 
 
 def as_rgb8(image: np.ndarray) -> np.ndarray:
@@ -98,16 +100,22 @@ class Pipeline:
     """Frame in, anime portrait out. ``process`` may be called from several threads."""
 
     def __init__(self, settings, generator: Generator | None = None,
-                 detector: FaceDetector | None = None) -> None:
+                 detector: FaceDetector | None = None, styles=None) -> None:
         self.settings = settings
         self.generator = generator
         self.detector = detector
+        #: The styles a photo may be made in (:class:`booth.styles.StyleSet`), or None.
+        self.styles = styles
 
     @classmethod
     def from_settings(cls, settings) -> "Pipeline":
-        """Load, compile and warm up the generator and the face detector."""
-        pipeline = cls(settings, Generator.from_settings(settings),
-                       FaceDetector.from_settings(settings))
+        """Load, compile and warm up the default style's generator and the face detector."""
+        from booth.styles import StyleSet
+
+        styles = StyleSet.from_settings(settings)
+        default = styles.generator(settings.styles.default)
+        generator = default.generator if default.style.classic else default
+        pipeline = cls(settings, generator, FaceDetector.from_settings(settings), styles)
         if settings.face.mode == "hd":
             pipeline.generator.warm_up([pipeline.hd_face_shape])
         return pipeline
@@ -121,11 +129,27 @@ class Pipeline:
         """(height, width) of the crop for a generator size (what the generator is warmed for)."""
         return working_shape(size, self.settings.face.aspect)
 
+    def _generators(self, style: str | None, faces: list[Face]):
+        """(crop generator, per-face generator or None) for a style.
+
+        A face style (JP face) stylizes a single portrait's crop itself; in a group (or
+        a scene) the crop gets the [styles] face_scene style and each face is framed,
+        stylized with the face style and pasted back."""
+        if style is None or self.styles is None:
+            return self.generator, None
+        chosen = self.styles.generator(style)
+        if self.styles.role(style) != "face" or len(faces) == 1:
+            return chosen, None
+        return self.styles.generator(self.settings.styles.face_scene), chosen
+
     def process(self, rgb: np.ndarray, *, size: int | None = None,
-                use_faces: bool = True) -> PhotoResult:
-        """Stylize one full camera frame. ``size`` fixes the generator size (long side)."""
+                use_faces: bool = True, style: str | None = None) -> PhotoResult:
+        """Stylize one full camera frame. ``size`` fixes the generator size (long side);
+        ``style`` picks an available style (default: the pipeline's own generator)."""
         if self.generator is None:
             raise RuntimeError("Pipeline has no generator: build it with Pipeline.from_settings")
+        if style is not None and self.styles is not None:
+            self.styles.check(style)
         rgb = as_rgb8(rgb)
         face_settings = self.settings.face
         timings: dict[str, float] = {}
@@ -151,7 +175,8 @@ class Pipeline:
             timings["frame"] += _ms_since(started)
 
         started = time.perf_counter()
-        generated = self.generator.stylize(crop)
+        generator, face_generator = self._generators(style, faces)
+        generated = generator.stylize(crop)
         timings["generator"] = _ms_since(started)
 
         started = time.perf_counter()
@@ -160,16 +185,22 @@ class Pipeline:
 
         started = time.perf_counter()
         seams: list[float] = []
-        if face_settings.mode == "hd" and faces:
-            stylized, seams, generator_ms = self._hd_faces(rgb, faces, shot, full_shot,
-                                                           stylized)
+        if face_generator is not None and faces:
+            stylized, seams, generator_ms = self._hd_faces(rgb, faces, shot, full_shot, stylized,
+                                                           face_generator, every_face=True)
+            timings["generator"] += generator_ms
+            timings["compose"] = _ms_since(started) - generator_ms
+        elif face_settings.mode == "hd" and faces:
+            stylized, seams, generator_ms = self._hd_faces(rgb, faces, shot, full_shot, stylized,
+                                                           generator, every_face=False)
             timings["generator"] += generator_ms
             timings["compose"] = _ms_since(started) - generator_ms
         else:
             timings["compose"] = _ms_since(started)
         return PhotoResult(stylized=stylized, crop=crop, size=int(size), faces=list(faces),
                            complexity=float(score), timings_ms=timings, framing=full_shot,
-                           seam_steps=seams, generated=generated, crop_framing=shot)
+                           seam_steps=seams, generated=generated, crop_framing=shot,
+                           style=style)
 
     def upscale(self, rgb: np.ndarray, shot: framing.Framing, crop: np.ndarray,
                 generated: np.ndarray) -> tuple[np.ndarray, framing.Framing]:
@@ -183,23 +214,24 @@ class Pipeline:
         return upsample.upsample(generated, crop, framing.warp(rgb, full_shot)), full_shot
 
     def _hd_faces(self, rgb: np.ndarray, faces: list[Face], shot: framing.Framing,
-                  full_shot: framing.Framing, stylized: np.ndarray
-                  ) -> tuple[np.ndarray, list[float], float]:
+                  full_shot: framing.Framing, stylized: np.ndarray, generator, *,
+                  every_face: bool) -> tuple[np.ndarray, list[float], float]:
         """Stylize each face on its own, closer, and paste it back over ``stylized``
         (rendered with ``full_shot``): (image, seams, generator ms).
 
         A face is worth a second pass when the generator sees it larger than in the
         main crop (``shot``): the generator draws eyes and mouths better from more pixels.
+        A face style (``every_face``) must reach every face, large or not.
         """
         face_shape = self.hd_face_shape
         seams, generator_ms = [], 0.0
         for face in faces:
             close = framing.face_framing(rgb.shape[:2], face, shot.angle_deg, face_shape,
                                          HD_FACE_SHARE, self.settings.face.face_y)
-            if close.scale < HD_MIN_GAIN * shot.scale:
+            if close.scale < HD_MIN_GAIN * shot.scale and not every_face:
                 continue
             started = time.perf_counter()
-            face_anime = self.generator.stylize(framing.warp(rgb, close))
+            face_anime = generator.stylize(framing.warp(rgb, close))
             generator_ms += _ms_since(started)
             composite, mask = framing.paste_back(stylized, face_anime, full_shot, close, face)
             seams.append(framing.seam_step(composite, stylized, mask))

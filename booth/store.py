@@ -63,12 +63,21 @@ CREATE TABLE IF NOT EXISTS photos (
     meta    TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS photos_created ON photos (created);
+CREATE TABLE IF NOT EXISTS variants (
+    photo_id TEXT NOT NULL,
+    style    TEXT NOT NULL,
+    created  REAL NOT NULL,
+    PRIMARY KEY (photo_id, style)
+);
 """
 #: Later columns, added to an older index when it opens (see :func:`migrate`).
 _ADDED_COLUMNS = {
     # The key of the photo's own QR link: whoever has it may see the original.
     "owner_key": "ALTER TABLE photos ADD COLUMN owner_key TEXT NOT NULL DEFAULT ''",
 }
+#: A photo re-rendered in another style is kept as ``<id>/variant-<style>.jpg`` with a
+#: row in ``variants`` (written like a photo: file first, row last).
+VARIANT_PATTERN = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
 class StoreFull(RuntimeError):
@@ -183,6 +192,21 @@ class PhotoStore:
             return None
         return self.root / photo_id / f"{kind}.jpg"
 
+    def variants(self, photo_id: str) -> list[str]:
+        """The styles this photo was re-rendered in, oldest first."""
+        if self.get(photo_id) is None:
+            return []
+        with self._lock:
+            rows = self._db.execute("SELECT style FROM variants WHERE photo_id = ? "
+                                    "ORDER BY created, rowid", (photo_id,)).fetchall()
+        return [r[0] for r in rows]
+
+    def variant_path(self, photo_id: str, style: str) -> Path | None:
+        """The file of one variant; None unless it is complete (its row committed)."""
+        if not VARIANT_PATTERN.match(style) or style not in self.variants(photo_id):
+            return None
+        return self.root / photo_id / f"variant-{style}.jpg"
+
     # --- disk space ----------------------------------------------------------------
     def free_mb(self) -> float:
         """Free space on the store's file system, in MiB."""
@@ -232,12 +256,31 @@ class PhotoStore:
             raise
         return photo
 
+    def save_variant(self, photo_id: str, style: str, stylized_rgb: np.ndarray) -> Path:
+        """Keep a re-rendering of a photo in another style: file first, row last, so it
+        is complete or absent. Rendering a style again replaces the earlier variant."""
+        if not VARIANT_PATTERN.match(style):
+            raise ValueError(f"style name {style!r}: lower-case letters, digits and _ only")
+        if self.get(photo_id) is None:
+            raise KeyError(f"no photo {photo_id!r}")
+        if not self.has_room():
+            raise StoreFull(f"only {self.free_mb():.0f} MB free on the booth's disk "
+                            f"(the floor is {self.settings.min_free_mb} MB)")
+        path = self.root / photo_id / f"variant-{style}.jpg"
+        write_atomic(path, encode_jpeg(stylized_rgb, self.settings.jpeg_quality))
+        _fsync_dir(path.parent)
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO variants (photo_id, style, created) "
+                             "VALUES (?, ?, ?)", (photo_id, style, time.time()))
+        return path
+
     def delete(self, photo_id: str) -> bool:
         """Remove a photo (the row first, so it vanishes at once); True if it existed."""
         if self.get(photo_id) is None:
             return False
         with self._lock:
             self._db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
+            self._db.execute("DELETE FROM variants WHERE photo_id = ?", (photo_id,))
         shutil.rmtree(self.root / photo_id, ignore_errors=True)
         return True
 
@@ -280,8 +323,32 @@ class PhotoStore:
                     self._db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
                 shutil.rmtree(self.root / photo_id, ignore_errors=True)
                 cleaned["orphan_rows"] += 1
+        #: Variants cleaned up (rows without a file or photo, files without a row).
+        self.repaired_variants = self._repair_variants()
         if any(cleaned.values()):
             log.warning("photo store repaired after an interrupted write: %s", cleaned)
+        return cleaned
+
+    def _repair_variants(self) -> int:
+        """Variant rows without their photo or file, and variant files without a row."""
+        with self._lock:
+            rows = self._db.execute("SELECT photo_id, style FROM variants").fetchall()
+            photos = {r[0] for r in self._db.execute("SELECT id FROM photos")}
+        cleaned = 0
+        kept = set()
+        for photo_id, style in rows:
+            if photo_id in photos and (self.root / photo_id / f"variant-{style}.jpg").is_file():
+                kept.add((photo_id, style))
+                continue
+            with self._lock:
+                self._db.execute("DELETE FROM variants WHERE photo_id = ? AND style = ?",
+                                 (photo_id, style))
+            cleaned += 1
+        for photo_id in photos:
+            for path in (self.root / photo_id).glob("variant-*.jpg"):
+                if (photo_id, path.stem.removeprefix("variant-")) not in kept:
+                    path.unlink(missing_ok=True)  # written, but its row never committed
+                    cleaned += 1
         return cleaned
 
     def close(self) -> None:

@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto (the complexity policy) or a multiple of 8 in 384..512")
     parser.add_argument("--no-face", action="store_true",
                         help="bare generator on the whole picture (no face framing)")
+    parser.add_argument("--styles", metavar="NAMES", default=None,
+                        help='"all" or a comma-separated list of styles: one image per style '
+                             "and photo, and a contact sheet (contact_sheet.jpg)")
     parser.add_argument("--json", metavar="FILE", help="write per-image results as JSON")
     parser.add_argument("--config", metavar="PATH", help="config file (default: config.toml)")
 
@@ -93,10 +96,66 @@ class FacePipeline:
 
         self.pipeline = Pipeline.from_settings(settings)
 
-    def process(self, rgb: np.ndarray, *, size: int | None = None) -> dict:
-        result = self.pipeline.process(rgb, size=size)
+    def process(self, rgb: np.ndarray, *, size: int | None = None, style: str | None = None) -> dict:
+        result = (self.pipeline.process(rgb, size=size) if style is None
+                  else self.pipeline.process(rgb, size=size, style=style))
         return {"image": result.stylized, "size": result.size, "faces": len(result.faces),
-                "timings_ms": dict(result.timings_ms)}
+                "timings_ms": dict(result.timings_ms), "crop": result.crop}
+
+
+def contact_sheet(rows: list[list[tuple[str, np.ndarray]]], cell: int = 320) -> np.ndarray:
+    """A grid of labelled pictures (one row per photo), each fitted into cell×cell·5/4."""
+    height = cell * 5 // 4
+    label_h = 28
+    sheet = np.full((len(rows) * (height + label_h), max(len(r) for r in rows) * cell, 3), 24, np.uint8)
+    for r, row in enumerate(rows):
+        for c, (label, image) in enumerate(row):
+            scale = min(cell / image.shape[1], height / image.shape[0])
+            small = cv2.resize(image, (max(1, int(image.shape[1] * scale)), max(1, int(image.shape[0] * scale))),
+                               interpolation=cv2.INTER_AREA)
+            y, x = r * (height + label_h), c * cell
+            sheet[y:y + small.shape[0], x:x + small.shape[1]] = small
+            cv2.putText(sheet, label, (x + 6, y + height + 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
+                        (235, 235, 235), 1, cv2.LINE_AA)
+    return sheet
+
+
+def run_styles(args: argparse.Namespace, settings: config.Settings, size: int | None,
+               out_dir: Path) -> int:
+    """One image per style and photo, and a contact sheet of them all."""
+    engine = FacePipeline(settings)
+    styles = engine.pipeline.styles
+    names = styles.available if args.styles == "all" else [n.strip() for n in args.styles.split(",")]
+    for name in names:
+        try:
+            styles.check(name)
+        except ValueError as exc:
+            raise UserError(f"--styles: {exc}") from None
+    rows, failed = [], 0
+    for name in args.inputs:
+        path = Path(name)
+        try:
+            rgb = images.load_image(path, max_pixels=settings.upload.max_pixels)
+        except images.ImageError as exc:
+            print(f"booth stylize: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        row = []
+        for style in names:
+            result = engine.process(rgb, size=size, style=style)
+            if not row:
+                row.append(("photo", result["crop"]))
+            target = out_dir / f"{path.stem}_{style}.jpg"
+            _write_atomic(target, images.encode_jpeg(result["image"], settings.storage.jpeg_quality))
+            row.append((styles.label(style), result["image"]))
+            print(f"{path.name} {style}: generator {result['timings_ms']['generator']:.0f} ms, "
+                  f"faces {result['faces']} -> {target}", flush=True)
+        rows.append(row)
+    if rows:
+        sheet = out_dir / "contact_sheet.jpg"
+        _write_atomic(sheet, images.encode_jpeg(contact_sheet(rows), 88))
+        print(f"contact sheet -> {sheet}")
+    return 1 if failed else 0
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -116,6 +175,10 @@ def run(args: argparse.Namespace) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"--out {out_dir}: cannot create the folder ({exc.strerror})") from None
+    if args.styles:
+        if args.no_face:
+            raise UserError("--styles runs the booth's own pipeline: drop --no-face")
+        return run_styles(args, settings, size, out_dir)
     engine = BareGenerator(settings) if args.no_face else FacePipeline(settings)
 
     results, failed = [], 0

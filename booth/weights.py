@@ -118,9 +118,9 @@ def fetch_one(entry: ModelFile, mirror: Path | None = None) -> str:
     """Bring one file into place; returns "present", "copied" or "downloaded"."""
     if verify(entry):
         return "present"
+    # A file may sit in a subfolder of the weights folder ("styles/x.onnx").
     entry.path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.path.name}.", suffix=".part",
-                                    dir=entry.path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.path.name}.", suffix=".part", dir=entry.path.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:

@@ -39,7 +39,8 @@ class QuickPipeline:
         self.size = size
         self.calls = 0
 
-    def process(self, rgb: np.ndarray, *, size: int | None = None, use_faces: bool = True):
+    def process(self, rgb: np.ndarray, *, size: int | None = None, use_faces: bool = True,
+                style: str | None = None):
         self.calls += 1
         started = time.perf_counter()
         h, w = self.size

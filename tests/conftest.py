@@ -45,3 +45,21 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+#: The styles beside the classic generator, and the offline mirror of the model files.
+NEW_STYLES = ["jpface", "cute", "hayao3", "shinkai", "whitebox"]
+MIRROR = Path(os.environ.get("BOOTH_WEIGHTS_MIRROR") or PROJECT_ROOT.parent / "shared" / "weights")
+
+
+@pytest.fixture(scope="session")
+def built_styles() -> list[str]:
+    """Every style fetched and built (a no-op when install.sh built them; otherwise one
+    working size and a few calibration crops, so the tests never skip a style)."""
+    from booth import style_build, styles
+
+    styles.fetch(NEW_STYLES, MIRROR if MIRROR.is_dir() else None, report=lambda line: None)
+    for name in NEW_STYLES:
+        style_build.build_style(name, if_needed=True, samples=8, sizes=[384], report=lambda line: None)
+    style_build.write_samples(report=lambda line: None)
+    return NEW_STYLES

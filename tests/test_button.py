@@ -138,3 +138,40 @@ def test_gpio_check_accepts_a_real_factory():
 
     assert gpio_check(LGPIOFactory(), on_pi=True, require_real=True)["real"] is True
     assert gpio_check(None, on_pi=True, require_real=True)["ok"] is False
+
+
+def test_a_long_press_goes_to_the_next_style_and_a_short_one_takes_a_photo(factory):
+    presses, styles = [], []
+    button = BoothButton(button_settings(bounce_time=0.0, long_press_s=0.2),
+                         on_press=lambda: presses.append(1), on_pi=False,
+                         on_style=lambda: styles.append(1))
+    try:
+        pin = factory.pin(17)
+        pin.drive_low()
+        time.sleep(0.05)
+        assert presses == []           # a press cannot know yet whether it will be long
+        pin.drive_high()
+        assert wait_for(lambda: presses == [1]) and styles == []
+        pin.drive_low()
+        assert wait_for(lambda: styles == [1])
+        pin.drive_high()
+        time.sleep(0.1)
+        assert presses == [1]          # the long press took no photo
+    finally:
+        button.close()
+
+
+def test_a_style_button_on_its_own_pin_keeps_the_main_button_instant(factory):
+    presses, styles = [], []
+    button = BoothButton(button_settings(bounce_time=0.0, style_pin=27),
+                         on_press=lambda: presses.append(1), on_pi=False,
+                         on_style=lambda: styles.append(1))
+    try:
+        factory.pin(17).drive_low()
+        assert wait_for(lambda: presses == [1])     # on press, not on release
+        factory.pin(17).drive_high()
+        factory.pin(27).drive_low()
+        factory.pin(27).drive_high()
+        assert wait_for(lambda: styles == [1]) and presses == [1]
+    finally:
+        button.close()

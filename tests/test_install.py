@@ -111,6 +111,8 @@ def test_pi_dry_run_shows_the_whole_pi_install_and_touches_nothing(clone, tmp_pa
         f"-e {prefix}[build]",
         f"[dry-run] {prefix}/.venv/bin/booth weights fetch",
         f"[dry-run] {prefix}/.venv/bin/booth weights build --if-needed",
+        f"[dry-run] {prefix}/.venv/bin/booth styles fetch",
+        f"[dry-run] {prefix}/.venv/bin/booth styles build --if-needed",
         "write /etc/systemd/system/booth.service",
         "systemctl daemon-reload",
         "systemctl restart --no-block booth.service",

@@ -68,7 +68,7 @@ class PhotoIdConverter(BaseConverter):
 
 def create_app(booth: Any) -> Flask:
     """The Flask app for ``booth`` (the daemon's Booth: settings, store, events, ...)."""
-    from booth.web import admin, api, captive, gallery, kiosk, prints, upload
+    from booth.web import admin, api, captive, gallery, kiosk, prints, restyle, styles, upload
     from booth.web.access import AdminSessions, FailureThrottle, check_request, csrf_token, own_hosts
 
     app = Flask(__name__)
@@ -100,7 +100,7 @@ def create_app(booth: Any) -> Flask:
     # Then Host and Origin are checked before any view and every other blueprint's hooks.
     app.register_blueprint(captive.bp)
     app.before_request(check_request)
-    for module in (kiosk, gallery, api, admin, upload, prints):
+    for module in (kiosk, gallery, api, admin, upload, prints, styles, restyle):
         app.register_blueprint(module.bp)
     app.wsgi_app = yield_to_photo(app.wsgi_app, booth.between_photos,
                                   booth.settings.web.yield_to_photo_ms / 1000)

@@ -130,6 +130,9 @@
       });
     });
     source.addEventListener("preview", function (e) { onPreviewMode(JSON.parse(e.data).data); });
+    source.addEventListener("style", function (e) {  // for kiosk_style.js
+      document.dispatchEvent(new CustomEvent("booth:style", { detail: JSON.parse(e.data).data }));
+    });
     source.addEventListener("error", function () {
       body.setAttribute("data-connected", "no");
       $("connection").hidden = false;

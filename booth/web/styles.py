@@ -1,0 +1,67 @@
+"""The guest's choice of style at the kiosk: ``/api/styles``, ``/api/style`` and samples.
+
+The kiosk shows the current style's label and a small sample; the ←/→ keys (and the
+style button or a long press of the main button, see :mod:`booth.button`) change it
+between photos. Like the trigger, changing it is for the booth's own screen (the Pi
+itself), the admin session or the admin password.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, jsonify, request, send_file, session
+
+from booth import styles
+from booth.web.access import bearer_token, check_password, csrf_ok, is_admin, is_loopback
+
+bp = Blueprint("styles", __name__)
+
+
+def _booth():
+    booth = current_app.config["BOOTH"]
+    if not hasattr(booth, "style_choice"):  # a booth without styles (tests' stand-ins)
+        abort(404)
+    return booth
+
+
+@bp.get("/api/styles")
+def choice():
+    if not is_admin():
+        abort(403, "The style choice is shown on the booth's own screen.")
+    return jsonify(_booth().style_choice())
+
+
+@bp.post("/api/style")
+def choose():
+    """Set the next photo's style: ``name=...`` or ``step=1`` / ``step=-1``."""
+    allowed = is_loopback() or (session.get("admin") is True and csrf_ok()) \
+        or check_password(bearer_token())
+    if not allowed:
+        return jsonify(error="the style is chosen at the booth"), 403
+    data = request.get_json(silent=True) or request.form
+    name = data.get("name") or None
+    try:
+        step = int(data.get("step", 0))
+    except (TypeError, ValueError):
+        return jsonify(error="step must be an integer"), 400
+    if name is None and step == 0:
+        return jsonify(error="give a style name or a step"), 400
+    try:
+        chosen = _booth().choose_style(name, step)
+    except ValueError as exc:
+        return jsonify(error=str(exc)), 400
+    if chosen is None:
+        return jsonify(error="a photo is being taken; choose the style before the next one",
+                       **_booth().style_choice()), 409
+    return jsonify(_booth().style_choice())
+
+
+@bp.get("/styles/<name>/sample.jpg")
+def sample(name: str):
+    if not is_admin():
+        abort(403, "Style samples are shown on the booth's own screen.")
+    if name not in _booth().styles_available():
+        abort(404)
+    path = styles.sample_path(name)
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="image/jpeg", max_age=3600)
