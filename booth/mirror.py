@@ -88,17 +88,13 @@ def model_file(style: str) -> weights.ModelFile:
 
 
 def fetch(style: str) -> Path:
-    """The style's network file, fetched and sha256-checked if it is not here yet: from
-    the mirror folder (``$BOOTH_WEIGHTS_MIRROR`` or its ``styles/``) or its URL."""
+    """The style's network file, fetched and sha256-checked if it is not here yet (the
+    install's styles step usually brought it): from ``$BOOTH_WEIGHTS_MIRROR`` or its URL."""
     entry = model_file(style)
     if weights.verify(entry):
         return entry.path
     folder = os.environ.get(weights.MIRROR_ENV)
-    source = None
-    if folder:
-        source = next((d for d in (Path(folder), Path(folder) / "styles")
-                       if (d / entry.file).is_file()), Path(folder))
-    how = weights.fetch_one(entry, source)
+    how = weights.fetch_one(entry, Path(folder) if folder else None)
     log.info("mirror: %s %s (sha256 ok)", entry.file, how)
     return entry.path
 

@@ -242,14 +242,14 @@ def test_the_kiosk_shows_the_anime_mirror_and_the_plain_preview_when_it_is_off(t
         live.close()
 
 
-def test_the_network_file_comes_from_the_mirror_folders_styles_and_is_checked(tmp_path, monkeypatch):
+def test_the_network_file_is_the_cute_styles_own_and_is_checked(tmp_path, monkeypatch):
     from booth import weights
 
     shared = weights.PROJECT_ROOT.parent / "shared" / "weights"
     monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
     monkeypatch.setenv(weights.MIRROR_ENV, str(shared))
     path = mirror.fetch("cute")
-    assert path.parent == tmp_path and weights.sha256_of(path) == mirror.model_file("cute").sha256
+    assert path == tmp_path / "styles" / "animeganv3_tiny_cute.onnx" and weights.sha256_of(path) == mirror.model_file("cute").sha256
     path.write_bytes(b"not the network")  # damaged: fetched again, and checked again
     assert weights.sha256_of(mirror.fetch("cute")) == mirror.model_file("cute").sha256
     monkeypatch.setenv(weights.MIRROR_ENV, str(tmp_path / "empty"))
