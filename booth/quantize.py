@@ -13,12 +13,11 @@ Our recipe (measured; see the model card that ``booth weights build`` writes):
   code the booth runs, at each working size — of real photos (faces, groups, scenes);
 * keep the final 1×1 output convolution (32 → 3 channels, before tanh) in float: it is
   cheap, and quantizing it puts banding straight into the picture;
-* on x86-64 only, centre each layer norm's input range on zero
-  (:func:`symmetric_norm_inputs`): ~8% faster there. The ARM CPU plugin does not take
-  that graph (a Cortex-A72 fails to initialise the first convolution; a Cortex-A76
-  runs it almost all in f16, 31 dB from the x86 output — scripts/arm64_proof.sh), so
-  the build makes the portable graph on ARM. The build runs on the machine that will
-  run the booth (install.sh), so each gets its own;
+* centre each layer norm's input range on zero (:func:`symmetric_norm_inputs`): ~8%
+  faster on x86-64. On ARM the build also centres each convolution's input range
+  (:func:`booth.arm_int8.centre_convolution_inputs`): the ARM CPU plugin runs a
+  convolution in int8 only with i8 in and i8 out and no zero point. The build runs on
+  the machine that will run the booth (install.sh), so each gets its own graph;
 * then measure the result against the float network (PSNR, SSIM) and its speed against
   the as-is graph, and keep whichever of the two INT8 graphs wins.
 """
@@ -36,6 +35,7 @@ import numpy as np
 import openvino as ov
 
 from booth import quality, weights
+from booth.arm_int8 import centre_convolution_inputs
 from booth.generator import cpu_config, working_shape
 from booth.images import ImageError, load_image
 
@@ -115,15 +115,16 @@ def int8_target() -> str:
 
 
 def quantize(float_model: ov.Model, inputs: list[np.ndarray], target: str = "x86-64") -> ov.Model:
-    """NNCF post-training quantization (MIXED preset, output conv kept in float); for
-    x86-64 the layer norms' inputs are then zero-centred."""
+    """NNCF post-training quantization (MIXED preset, output conv kept in float); the
+    layer norms' inputs are then zero-centred, and on ARM the convolutions' inputs too."""
     import nncf
 
     ignored = nncf.IgnoredScope(names=[_output_convolution(float_model)])
     quantized = nncf.quantize(float_model, nncf.Dataset(inputs),
                               preset=nncf.QuantizationPreset.MIXED,
                               subset_size=len(inputs), ignored_scope=ignored)
-    return symmetric_norm_inputs(quantized) if target == "x86-64" else quantized
+    return symmetric_norm_inputs(quantized) if target == "x86-64" else \
+        centre_convolution_inputs(symmetric_norm_inputs(quantized))
 
 
 def symmetric_norm_inputs(model: ov.Model) -> ov.Model:
@@ -233,7 +234,7 @@ def build_int8(float_model: ov.Model, calibration: Path, *, samples: int = 48,
     calib_photos, held_photos = _split(used)
     report(f"      {len(calib)} calibration crops, {len(held_out)} held out, sizes {sizes}, aspect {aspect}")
     report(f"      target: {target}" + (" (zero-centred layer norm inputs)" if target == "x86-64" else
-                                        " (portable graph for the ARM CPU plugin)"))
+                                        " (zero-centred layer norm and convolution inputs)"))
     quantized = quantize(float_model, calib, target)
     quantize_s = time.perf_counter() - started
 
@@ -258,7 +259,8 @@ def build_int8(float_model: ov.Model, calibration: Path, *, samples: int = 48,
                         "photos": sorted(str(p.relative_to(calibration)) for p in calib_photos),
                         "held_out_photos": sorted(str(p.relative_to(calibration)) for p in held_photos)},
         "recipe": "NNCF PTQ, MIXED preset, fused MVN norms, output 1x1 conv in float"
-                  + ("; zero-centred int8 layer norm inputs" if target == "x86-64" else ""),
+                  + "; zero-centred int8 layer norm inputs"
+                  + ("; zero-centred int8 convolution inputs" if target == "arm64" else ""),
         "target": target,
         "fidelity_vs_fp32": {"nncf": ours_fid, "tflite-asis": asis_fid},
         "latency_ms": {"shape": list(shape), "nncf": ours_ms, "tflite-asis": asis_ms,
