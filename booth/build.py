@@ -25,7 +25,7 @@ from pathlib import Path
 from booth import PROJECT_ROOT, weights
 
 #: Bumped when the build recipe changes, so `--if-needed` rebuilds old outputs.
-RECIPE_VERSION = 4  # 4: zero-centred layer norm inputs on x86-64 only
+RECIPE_VERSION = 5  # 5: zero-centred convolution inputs on arm64 (4: layer norm inputs, x86-64)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
