@@ -3,8 +3,11 @@
 #
 #   sudo scripts/arm64_proof.sh [--quick] [PHOTO]
 #
-# --quick: the routine check, one emulated Cortex-A76 (Pi 5) at 128 px (MODE_TIMES).
-# Without it: both cores at 384 px, the full proof.
+# --quick: the routine check, one emulated Cortex-A76 (Pi 5) at 128 px: 43 s once set up
+#          (measured on 2 host cores shared with other work, load ~14).
+# Without it: both cores at 384 px, the full proof: about 6 minutes on 2 cores.
+# Either prints, per convolution, its quantization and the precision each core ran it in
+# (`booth eval arm`), and the share of convolutions and MACs in int8.
 #
 # Builds (once) an arm64 Debian Bookworm root file system with debootstrap, runs it
 # under qemu-user-static emulating a Cortex-A72 (Pi 4) and a Cortex-A76 (Pi 5) —
@@ -16,13 +19,14 @@
 # "Illegal instruction". Timings under emulation mean nothing; only correctness counts.
 #
 # Needs root (debootstrap, chroot, binfmt_misc, bind mounts) and Debian's apt + PyPI.
-# Takes about 10 minutes to set up the first time (debootstrap, emulated pip), then
-# about 4 CPU minutes per emulated core at 384 px (both cores in parallel: under 10
-# minutes on 2 idle host cores): not part of CI. On a shared machine run it as
-# `sudo nice -n 19 scripts/arm64_proof.sh`. Any size proves the same thing (the same
-# code and kernels on the same input on both sides); BOOTH_ARM64_SIZE=256 about halves
-# the time, and BOOTH_ARM64_SIZE=128 is a one-minute check (PSNR is always computed
-# between the arm64 and x86-64 outputs of the same input at the same size).
+# The first run sets up the arm64 system (debootstrap, emulated pip) and builds the Pi's
+# INT8 graph: about 10 minutes on 2 idle host cores, 30 minutes measured on 2 cores
+# shared with other work. Then each emulated core takes about 4 CPU minutes at 384 px
+# (both cores in parallel: about 6 minutes) and well under a minute at 128 px: not part
+# of CI. On a shared machine run it as `sudo nice -n 19 scripts/arm64_proof.sh --quick`.
+# Any size proves the same thing (the same code and kernels on the same input on both
+# sides; PSNR is always computed between the arm64 and x86-64 outputs of the same input
+# at the same size); BOOTH_ARM64_SIZE and BOOTH_ARM64_CPUS override either mode.
 #
 # The host's /proc, /sys and /dev are bind-mounted into the arm64 system for the run
 # (and unmounted on exit): without /sys/devices/system/cpu OpenVINO's CPU plugin spins
