@@ -87,3 +87,20 @@ def test_eval_arm_names_a_bad_dump(built, tmp_path):
     run = subprocess.run([sys.executable, "-m", "booth", "eval", "arm", "--runtime", str(bad)],
                          cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert run.returncode != 0 and "a72.json: not a runtime-graph dump" in run.stderr
+
+
+def test_widened_kernels_change_nothing_but_the_shape(built, face_photo):
+    from booth.arm_int8 import widen_3x3_kernels
+
+    core = ov.Core()
+    widened = widen_3x3_kernels(centre_convolution_inputs(core.read_model(str(INT8_IR))))
+    shapes = [list(op.input_value(1).get_partial_shape().to_shape())[2:]
+              for op in widened.get_ordered_ops() if op.get_type_name() == "Convolution"]
+    assert shapes.count([3, 4]) == 8 and shapes.count([3, 3]) == 2  # the stride-2 ones stay 3×3
+    rgb = cv2.resize(load_image(face_photo), (208, 256), interpolation=cv2.INTER_AREA)
+    x = (rgb.astype(np.float32) / 127.5 - 1.0)[None]
+    plain = centre_convolution_inputs(core.read_model(str(INT8_IR)))
+    config = cpu_config("f32")
+    a = core.compile_model(plain, "CPU", config)(x)[0]
+    b = core.compile_model(widened, "CPU", config)(x)[0]
+    assert _psnr(a, b) >= 50  # a zero column adds nothing
