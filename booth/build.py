@@ -33,7 +33,8 @@ from pathlib import Path
 from booth import weights
 
 #: Bumped when the build recipe changes, so `--if-needed` rebuilds old outputs.
-RECIPE_VERSION = 5  # 5: no bias correction, ranges from a file, precision chosen by measurement
+RECIPE_VERSION = 6  # 6: zero-centred convolution and layer norm inputs on arm64
+# (5: no bias correction, ranges from a file, precision chosen by measurement)
 
 #: The least fidelity (PSNR against the float network) a precision needs to be chosen.
 AUTO_MIN_PSNR_DB = 30.0

@@ -227,12 +227,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     # More measurements register here, each as a sub-parser of `sub` whose defaults set
     # `_eval` to its run function: `booth eval policy` lives in booth/policy_eval.py,
-    # `booth eval upscale` in booth/upscale_eval.py.
+    # `booth eval upscale` in booth/upscale_eval.py, `booth eval arm` in booth/int8_report.py.
+    from booth.int8_report import add_parser as add_arm_parser
     from booth.policy_eval import add_policy_parser
     from booth.upscale_eval import add_upscale_parser
 
     add_policy_parser(sub)
     add_upscale_parser(sub)
+    add_arm_parser(sub)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -187,6 +187,11 @@ class Generator:
         return self._compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
 
     @property
+    def runtime_model(self) -> ov.Model:
+        """The compiled (runtime) graph: what the CPU plugin fused and chose per layer."""
+        return self._compiled.get_runtime_model()
+
+    @property
     def runtime_ops(self) -> Sequence[str]:
         """Layer types of the compiled (runtime) graph, to check what was fused."""
         return [layer for layer, _ in self.runtime_layers]

@@ -13,12 +13,11 @@ Our recipe (measured; see the model card that ``booth weights build`` writes):
   code the booth runs, at each working size — of real photos (faces, groups, scenes);
 * keep the final 1×1 output convolution (32 → 3 channels, before tanh) in float: it is
   cheap, and quantizing it puts banding straight into the picture;
-* on x86-64 only, centre each layer norm's input range on zero
-  (:func:`symmetric_norm_inputs`): ~8% faster there. The ARM CPU plugin does not take
-  that graph (a Cortex-A72 fails to initialise the first convolution; a Cortex-A76
-  runs it almost all in f16, 31 dB from the x86 output — scripts/arm64_proof.sh), so
-  the build makes the portable graph on ARM. The build runs on the machine that will
-  run the booth (install.sh), so each gets its own;
+* centre each layer norm's input range on zero (:func:`symmetric_norm_inputs`): ~8%
+  faster on x86-64. On ARM the build also centres each convolution's input range
+  (:func:`booth.arm_int8.centre_convolution_inputs`): the ARM CPU plugin runs a
+  convolution in int8 only with i8 in and i8 out and no zero point. The build runs on
+  the machine that will run the booth (install.sh), so each gets its own graph;
 * then measure the result against the float network (PSNR, SSIM) next to the as-is
   graph, and keep whichever of the two INT8 graphs wins.
 
@@ -42,6 +41,7 @@ import numpy as np
 import openvino as ov
 
 from booth import quality, weights
+from booth.arm_int8 import centre_convolution_inputs
 from booth.generator import cpu_config, working_shape
 from booth.images import ImageError, load_image
 
@@ -139,8 +139,10 @@ def _nncf_quantize(float_model: ov.Model, inputs: list[np.ndarray]) -> ov.Model:
 
 
 def for_target(quantized: ov.Model, target: str) -> ov.Model:
-    """The calibrated graph as the target runs it: x86-64 zero-centres the layer norms' inputs."""
-    return symmetric_norm_inputs(quantized) if target == "x86-64" else quantized
+    """The calibrated graph as the target runs it: the layer norms' inputs zero-centred,
+    and on ARM the convolutions' inputs too (the rewrites compute the same network)."""
+    centred = symmetric_norm_inputs(quantized)
+    return centred if target == "x86-64" else centre_convolution_inputs(centred)
 
 
 def quantize(float_model: ov.Model, inputs: list[np.ndarray], target: str = "x86-64") -> ov.Model:
@@ -449,11 +451,12 @@ def build_int8(float_model: ov.Model, calibration: Path | None, *, ranges_path: 
                   "photos": len(ranges["calibration"]["photos"])}
         measured_on = "demo photo crops"
     report(f"      target: {target}" + (" (zero-centred layer norm inputs)" if target == "x86-64" else
-                                        " (portable graph for the ARM CPU plugin)"))
+                                        " (zero-centred layer norm and convolution inputs)"))
     quantized = for_target(raw, target)
     quantize_s = time.perf_counter() - started
     section = {"chosen": "nncf", "calibration": source,
-               "recipe": RECIPE + ("; zero-centred int8 layer norm inputs" if target == "x86-64" else ""),
+               "recipe": RECIPE + "; zero-centred int8 layer norm inputs"
+                         + ("; zero-centred int8 convolution inputs" if target == "arm64" else ""),
                "target": target, "quantize_s": round(quantize_s, 1)}
     if not held_out:
         report("      no photos to measure fidelity on (demo photos not fetched): keeping the calibrated graph")

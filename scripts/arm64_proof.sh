@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # arm64 proof: the booth's generator runs correctly on the Raspberry Pi's ARM cores.
 #
-#   sudo scripts/arm64_proof.sh [PHOTO]
+#   sudo scripts/arm64_proof.sh [--quick] [PHOTO]
+#
+# --quick: the routine check, one emulated Cortex-A76 (Pi 5) at 128 px: 43 s once set up
+#          (measured on 2 host cores shared with other work, load ~14).
+# Without it: both cores at 384 px, the full proof: about 6 minutes on 2 cores.
+# Either prints, per convolution, its quantization and the precision each core ran it in
+# (`booth eval arm`), and the share of convolutions and MACs in int8.
 #
 # Builds (once) an arm64 Debian Bookworm root file system with debootstrap, runs it
 # under qemu-user-static emulating a Cortex-A72 (Pi 4) and a Cortex-A76 (Pi 5) —
@@ -13,13 +19,14 @@
 # "Illegal instruction". Timings under emulation mean nothing; only correctness counts.
 #
 # Needs root (debootstrap, chroot, binfmt_misc, bind mounts) and Debian's apt + PyPI.
-# Takes about 10 minutes to set up the first time (debootstrap, emulated pip), then
-# about 4 CPU minutes per emulated core at 384 px (both cores in parallel: under 10
-# minutes on 2 idle host cores): not part of CI. On a shared machine run it as
-# `sudo nice -n 19 scripts/arm64_proof.sh`. Any size proves the same thing (the same
-# code and kernels on the same input on both sides); BOOTH_ARM64_SIZE=256 about halves
-# the time, and BOOTH_ARM64_SIZE=128 is a one-minute check (PSNR is always computed
-# between the arm64 and x86-64 outputs of the same input at the same size).
+# The first run sets up the arm64 system (debootstrap, emulated pip) and builds the Pi's
+# INT8 graph: about 10 minutes on 2 idle host cores, 30 minutes measured on 2 cores
+# shared with other work. Then each emulated core takes about 4 CPU minutes at 384 px
+# (both cores in parallel: about 6 minutes) and well under a minute at 128 px: not part
+# of CI. On a shared machine run it as `sudo nice -n 19 scripts/arm64_proof.sh --quick`.
+# Any size proves the same thing (the same code and kernels on the same input on both
+# sides; PSNR is always computed between the arm64 and x86-64 outputs of the same input
+# at the same size); BOOTH_ARM64_SIZE and BOOTH_ARM64_CPUS override either mode.
 #
 # The host's /proc, /sys and /dev are bind-mounted into the arm64 system for the run
 # (and unmounted on exit): without /sys/devices/system/cpu OpenVINO's CPU plugin spins
@@ -36,9 +43,17 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="${BOOTH_ARM64_DIR:-/var/tmp/booth-arm64}"
 rootfs="$work/rootfs"
-cpus="${BOOTH_ARM64_CPUS:-cortex-a72 cortex-a76}"
+# --quick: one core type at a small size, for routine use (the environment still wins).
+default_cpus="cortex-a72 cortex-a76"
+default_size=384
+if [ "${1:-}" = "--quick" ]; then
+  shift
+  default_cpus="cortex-a76"
+  default_size=128
+fi
+cpus="${BOOTH_ARM64_CPUS:-$default_cpus}"
 precisions="${BOOTH_ARM64_PRECISIONS:-int8}"
-size="${BOOTH_ARM64_SIZE:-384}"
+size="${BOOTH_ARM64_SIZE:-$default_size}"
 run_timeout="${BOOTH_ARM64_TIMEOUT:-3600}"
 photos="${BOOTH_PHOTOS:-$repo/../shared/photos}"
 photo="${1:-$photos/faces/face_01.jpg}"
@@ -210,6 +225,18 @@ for precision in $precisions; do
     fi
   done
 done
+
+# Which convolutions each core ran in int8, and the quantization each was given.
+if [[ " $precisions " == *" int8 "* ]]; then
+  say "convolutions of the Pi's INT8 graph, as each core ran them:"
+  runtimes=()
+  for cpu in $cpus; do
+    [ -f "$proof/$cpu-int8.runtime.json" ] && runtimes+=("$proof/$cpu-int8.runtime.json")
+  done
+  (cd "$repo" && "$host_python" -m booth eval arm --ir "$pi_weights/generator_int8.xml" \
+     --size "$size" --runtime "$proof/x86_64-int8.runtime.json" "${runtimes[@]}" \
+     --json "$work/int8-report.json") || printf 'arm64_proof: the int8 report failed\n' >&2
+fi
 
 say "arm64 proof ($(basename "$photo"), ${size}px long side):"
 printf '    %s\n' "${results[@]}"

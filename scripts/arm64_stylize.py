@@ -5,11 +5,14 @@ Debian (scripts/arm64_proof.sh), so the two outputs differ only by the CPU.
 
     python scripts/arm64_stylize.py prepare PHOTO INPUT.npy [SIZE]
     python scripts/arm64_stylize.py stylize INPUT.npy IR.xml OUTPUT.npy [PRECISION]
+        (also writes OUTPUT.runtime.json: the compiled runtime graph, for `booth eval arm`)
     python scripts/arm64_stylize.py psnr A.npy B.npy
 """
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import struct
 import sys
@@ -63,7 +66,14 @@ def stylize(inp: str, ir: str, out: str, precision: str = "int8") -> None:
     anime = gen.stylize(rgb)
     took = time.perf_counter() - started
     np.save(out, anime)
-    # What the CPU plugin decided for this CPU (the same report as `booth doctor`).
+    # What the CPU plugin decided for each layer on this CPU, for `booth eval arm --runtime`.
+    from booth.int8_report import runtime_layers
+
+    cpu = os.environ.get("QEMU_CPU") or platform.machine()
+    Path(out).with_suffix(".runtime.json").write_text(json.dumps(
+        {"cpu": cpu, "precision": precision, "shape": list(rgb.shape[:2]),
+         "layers": runtime_layers(gen.runtime_model)}, indent=1))
+    # The summary `booth doctor` prints.
     from booth.doctor import runtime_precisions
 
     hint = gen._compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
