@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from booth import PROJECT_ROOT, config, sdnotify
+from booth import config, sdnotify
 from booth.camera import CameraError, CameraSupervisor, backend_factory
 from booth.events import EventBus
 from booth.images import load_image

@@ -53,7 +53,7 @@ def cpu_config(hint: str | None = None, threads: int = 0) -> dict[str, object]:
     return config
 
 
-def _add_pixel_conversions(model: ov.Model) -> ov.Model:
+def add_pixel_conversions(model: ov.Model) -> ov.Model:
     """uint8 RGB NHWC in and out; scaling and rounding happen inside the compiled graph."""
     ppp = PrePostProcessor(model)
     ppp.input().tensor().set_element_type(ov.Type.u8)
@@ -106,7 +106,7 @@ class Generator:
             cache_dir.mkdir(parents=True, exist_ok=True)
             core.set_property({"CACHE_DIR": str(cache_dir)})
         started = time.perf_counter()
-        model = _add_pixel_conversions(core.read_model(str(self.model_path)))
+        model = add_pixel_conversions(core.read_model(str(self.model_path)))
         self._compiled = core.compile_model(model, "CPU", config)
         self.compile_s = time.perf_counter() - started
         self._local = threading.local()

@@ -36,12 +36,10 @@ from typing import Callable
 import cv2
 import numpy as np
 import openvino as ov
-from openvino import opset13
-from openvino.preprocess import PrePostProcessor
 
 from booth import weights
 from booth.config import MIRROR_MIN_FPS
-from booth.generator import cpu_config
+from booth.generator import add_pixel_conversions, cpu_config
 from booth.images import encode_jpeg
 
 log = logging.getLogger(__name__)
@@ -189,21 +187,6 @@ def _ensure_built(style: str) -> Path:
         else paths["fp32"]
 
 
-def _with_pixel_conversions(model: ov.Model) -> ov.Model:
-    """uint8 RGB NHWC in and out: [-1, 1] scaling and rounding run inside the graph."""
-    ppp = PrePostProcessor(model)
-    ppp.input().tensor().set_element_type(ov.Type.u8)
-    ppp.input().preprocess().convert_element_type(ov.Type.f32).mean(127.5).scale(127.5)
-
-    def to_uint8(output: ov.Output) -> ov.Output:
-        pixels = opset13.add(opset13.multiply(output, np.float32(127.5)), np.float32(127.5))
-        pixels = opset13.clamp(opset13.round(pixels, "half_to_even"), 0.0, 255.0)
-        return opset13.convert(pixels, "u8").output(0)
-
-    ppp.output().postprocess().custom(to_uint8)
-    return ppp.build()
-
-
 class MirrorNetwork:
     """A fast style network: ``stylize(rgb uint8 H×W×3) -> rgb uint8 H×W×3``, H and W
     multiples of 16. One compiled model per frame shape (static shapes run faster than
@@ -217,7 +200,7 @@ class MirrorNetwork:
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
             self._core.set_property({"CACHE_DIR": str(cache_dir)})
-        self._model = _with_pixel_conversions(self._core.read_model(str(ir)))
+        self._model = add_pixel_conversions(self._core.read_model(str(ir)))
         self._requests: dict[tuple[int, int], ov.InferRequest] = {}
 
     def _request(self, h: int, w: int) -> ov.InferRequest:

@@ -335,7 +335,8 @@ def build_style(name: str, *, calibration: str | None = None, samples: int = DEF
 
     reference = _compile(float_model, "f32")
     int8 = _compile(quantized, None)
-    fidelity = quantize.fidelity(int8, reference, held_out)
+    fidelity = quantize.fidelity(quantize.pictures(quantized, held_out)[0],
+                                 quantize.pictures(float_model, held_out, "f32")[0])
     latency = {}
     for size in sizes:
         h, w = fit_input(style, np.zeros((1, *working_shape(size, settings.face.aspect), 3), np.float32)).shape[1:3]

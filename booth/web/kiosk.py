@@ -135,7 +135,7 @@ def preview():
 def preview_mode():
     """Turn the live anime mirror on or off (``anime=on|off``) while the booth runs:
     from the Pi itself or the organiser's session (the setting is ``[preview] anime``)."""
-    if not (is_loopback() or (session.get("admin") is True and csrf_ok())):
+    if not (is_loopback() or (has_admin_session() and csrf_ok())):
         abort(403, "Only the organiser can change the preview.")
     mirror = getattr(_booth(), "mirror", None)
     wanted = (request.form.get("anime") or (request.get_json(silent=True) or {}).get("anime") or "")

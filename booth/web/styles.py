@@ -8,10 +8,10 @@ itself), the admin session or the admin password.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, request, send_file, session
+from flask import Blueprint, abort, current_app, jsonify, request, send_file
 
 from booth import styles
-from booth.web.access import bearer_token, check_password, csrf_ok, is_admin, is_loopback
+from booth.web.access import bearer_token, check_password, csrf_ok, has_admin_session, is_admin, is_loopback
 
 bp = Blueprint("styles", __name__)
 
@@ -33,7 +33,7 @@ def choice():
 @bp.post("/api/style")
 def choose():
     """Set the next photo's style: ``name=...`` or ``step=1`` / ``step=-1``."""
-    allowed = is_loopback() or (session.get("admin") is True and csrf_ok()) \
+    allowed = is_loopback() or (has_admin_session() and csrf_ok()) \
         or check_password(bearer_token())
     if not allowed:
         return jsonify(error="the style is chosen at the booth"), 403
