@@ -62,7 +62,7 @@ def get_routes() -> list[str]:
     from booth.config import Settings
 
     app = create_app(_NoBooth(Settings().replace("upload", enabled=True)))
-    values = {"photo_id": "A" * 22, "name": "anime.jpg", "kind": "svg", "ticket": "A" * 22,
+    values = {"photo_id": "A" * 22, "name": "anime.jpg", "kind": "svg", "ticket": "A" * 22, "style": "cute",
               "filename": "booth.css"}
     adapter = app.url_map.bind("localhost")
     return sorted({adapter.build(rule.endpoint, {arg: values[arg] for arg in rule.arguments})
