@@ -13,6 +13,7 @@ import re
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import openvino as ov
 import pytest
@@ -246,14 +247,17 @@ def test_jp_face_stylizes_a_portrait_crop_and_each_face_of_a_group(style_pipelin
     portrait = style_pipeline.process(load_image(photos / "faces" / "face_01.jpg"), style="jpface")
     assert len(portrait.faces) == 1 and portrait.seam_steps == []  # the crop itself, in JP face
     jp = style_pipeline.styles.generator("jpface").stylize(portrait.crop)
-    assert np.array_equal(portrait.stylized, jp)
+    assert np.array_equal(portrait.generated, jp)  # before the full-resolution step
 
     group_photo = sorted((photos / "groups").glob("group3*"))[0]
     group = style_pipeline.process(load_image(group_photo), style="jpface")
     assert len(group.faces) >= 2
     assert len(group.seam_steps) == len(group.faces)  # every face pasted back
     scene = style_pipeline.styles.generator(style_pipeline.settings.styles.face_scene).stylize(group.crop)
-    changed = np.abs(group.stylized.astype(int) - scene.astype(int)).max(axis=2) > 0
+    # The result is at full resolution: compare it at the scene's size, past the
+    # resampling's own small differences.
+    result = cv2.resize(group.stylized, scene.shape[1::-1], interpolation=cv2.INTER_AREA)
+    changed = np.abs(result.astype(int) - scene.astype(int)).max(axis=2) > 24
     assert 0.01 < changed.mean() < 0.6  # the faces changed, most of the scene did not
     assert "hayao3" in style_pipeline.styles.loaded() and "jpface" in style_pipeline.styles.loaded()
 
