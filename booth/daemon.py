@@ -1048,4 +1048,13 @@ def run(args: argparse.Namespace) -> int:
     log.info("stopped in %.1f s; %s", time.monotonic() - started, booth.summary())
     if args.cycles:
         print(booth.summary())
-    return 1 if crashed else 0
+    code = 1 if crashed else 0
+    if booth.mirror is not None and booth.mirror.running:
+        # Its thread is still inside OpenVINO (loading its network): the interpreter's
+        # shutdown would tear OpenVINO down under it and abort the process. Everything
+        # of ours is closed and written, so leave without that shutdown.
+        log.info("the mirror is still loading its network: leaving without waiting for it")
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(code)
+    return code

@@ -350,6 +350,11 @@ class Mirror:
         self._thread.start()
         return self
 
+    @property
+    def running(self) -> bool:
+        """The mirror's thread is still alive (after :meth:`stop`: stuck loading its network)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
         if self._thread is not None:

@@ -59,6 +59,9 @@ class ScriptedBooth:
     def not_ready(self) -> str | None:
         return None  # the scripted cycle can always make a photo
 
+    def restyle_status(self, ticket: str) -> dict | None:
+        return None  # the scripted booth has one look: no re-renderings to report
+
     def health(self) -> dict:
         health = {"ok": True,
                   "camera": {"ok": True, "backend": "folder", "message": "demo photos"},
