@@ -443,7 +443,8 @@ class NetworkSettings:
                'code of the country the booth is in (e.g. "DE"), for its Wi-Fi rules')
 
 
-#: The styles the live anime mirror can run (each has a [mirror.STYLE] manifest entry).
+#: The styles small enough to run live in the mirror (each a [styles.NAME] manifest entry,
+#: built by `booth styles build`).
 MIRROR_STYLES = ("cute",)
 #: Below this rate the mirror is too jerky to show: the kiosk shows the plain preview.
 MIRROR_MIN_FPS = 5.0

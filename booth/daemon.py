@@ -1017,7 +1017,7 @@ def run(args: argparse.Namespace) -> int:
     # The loop runs while the model loads, so the kiosk hears "warming up" (health
     # events) and presses meanwhile get a polite word instead of silence.
     booth.start()
-    booth.start_mirror()  # loads (first time: builds) its network on its own thread
+    booth.start_mirror()  # compiles its network on its own thread
     sdnotify.notify("STATUS=loading the model")
     booth.pipeline, booth.model_message = load_pipeline(settings)
     sdnotify.notify("READY=1")
@@ -1049,12 +1049,4 @@ def run(args: argparse.Namespace) -> int:
     if args.cycles:
         print(booth.summary())
     code = 1 if crashed else 0
-    if booth.mirror is not None and booth.mirror.running:
-        # Its thread is still inside OpenVINO (loading its network): the interpreter's
-        # shutdown would tear OpenVINO down under it and abort the process. Everything
-        # of ours is closed and written, so leave without that shutdown.
-        log.info("the mirror is still loading its network: leaving without waiting for it")
-        logging.shutdown()
-        sys.stdout.flush()
-        os._exit(code)
     return code

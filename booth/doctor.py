@@ -292,7 +292,7 @@ def check_mirror(settings: Settings, compile_model: bool, frames: int = 12) -> C
             times.append(time.perf_counter() - started)
     except Exception as exc:
         return Check("mirror", "FAIL", f"anime mirror cannot run: {str(exc).splitlines()[0]}",
-                     "booth weights fetch, or set [preview] anime = false")
+                     f"booth styles build {preview.style}, or set [preview] anime = false")
     fps = 1 / float(np.median(times))
     message = (f"anime mirror ({preview.style}, {network.precision}) {fps:.1f} frames/s at "
                f"{w}x{h} on {preview.threads} thread(s)")

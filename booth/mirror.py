@@ -14,20 +14,15 @@ size; at the smallest size it runs at the rate it reaches. Below
 the plain camera preview. A still scene must not shimmer: each output frame is
 blended with the previous one (``[preview] smoothing``).
 
-The model part is one function, :func:`mirror_network`: the style's ONNX file from
-the manifest's ``[mirror.STYLE]`` part (fetched and sha256-checked on first use),
-converted to OpenVINO IR with uint8 NHWC pixels in and out, and quantized to INT8
-with NNCF on booth crops of real photos (:mod:`booth.quantize`), in a child process,
-the first time it is needed.
+The model part is one function, :func:`mirror_network`: the style's IR as
+``booth styles build`` made it (:mod:`booth.style_build`: fetched and sha256-checked,
+quantized to INT8 on booth crops where that is faster and faithful), with uint8 NHWC
+pixels in and out, compiled once per frame size.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -58,12 +53,6 @@ STEP_UP_AFTER_S = 20.0
 WARM_FRAMES = 2
 #: JPEG quality of the mirror frames (small frames: the browser scales them up).
 JPEG_QUALITY = 85
-#: Calibration crops for the INT8 network, and the long sides they are taken at.
-CALIBRATION_SAMPLES = 32
-#: (4:3 crops at these are multiples of 16 after the generator's rounding to 8.)
-CALIBRATION_SIZES = [256, 320, 448]
-#: Longest a first-time build of a mirror network may take (NNCF on a Pi is slow).
-BUILD_TIMEOUT_S = 1800
 
 
 def frame_shape(long_side: int, aspect: float) -> tuple[int, int]:
@@ -77,114 +66,16 @@ def frame_shape(long_side: int, aspect: float) -> tuple[int, int]:
 
 
 # --- the network ------------------------------------------------------------------------
-def model_file(style: str) -> weights.ModelFile:
-    """The manifest's ``[mirror.STYLE]`` entry: file, sha256, URL, license."""
-    import tomllib
+def network_ir(style: str) -> Path:
+    """The IR the mirror runs: the style's own build (``booth styles build``, which the
+    install runs), in the precision that build measured as faster and faithful."""
+    from booth import styles
 
-    entry = tomllib.loads(weights.MANIFEST_PATH.read_text(encoding="utf-8"))["mirror"][style]
-    return weights.ModelFile(key=f"mirror_{style}", **entry)
-
-
-def fetch(style: str) -> Path:
-    """The style's network file, fetched and sha256-checked if it is not here yet (the
-    install's styles step usually brought it): from ``$BOOTH_WEIGHTS_MIRROR`` or its URL."""
-    entry = model_file(style)
-    if weights.verify(entry):
-        return entry.path
-    folder = os.environ.get(weights.MIRROR_ENV)
-    how = weights.fetch_one(entry, Path(folder) if folder else None)
-    log.info("mirror: %s %s (sha256 ok)", entry.file, how)
-    return entry.path
-
-
-def ir_paths(style: str) -> dict[str, Path]:
-    """The built IR files of a style: {"fp32": ..., "int8": ..., "card": ...}."""
-    stem = f"mirror_{style}"
-    return {"fp32": weights.WEIGHTS_DIR / f"{stem}_fp32.xml",
-            "int8": weights.WEIGHTS_DIR / f"{stem}_int8.xml",
-            "card": weights.WEIGHTS_DIR / f"{stem}_card.json"}
-
-
-def _save_ir(model: ov.Model, out: Path) -> None:
-    """Write an IR atomically: a temporary name first, then rename .bin, then .xml."""
-    tmp = out.with_name(f".{out.stem}.tmp.xml")
-    ov.save_model(model, tmp, compress_to_fp16=False)
-    for suffix in (".bin", ".xml"):
-        os.replace(tmp.with_suffix(suffix), out.with_suffix(suffix))
-
-
-def build(style: str, calibration: Path | None, *, aspect: float = 4 / 3,
-          report: Callable[[str], None] = log.info) -> dict:
-    """Convert the style's ONNX file to float IR and, with calibration photos, to INT8.
-
-    Returns the model card (also written beside the IR). Without photos only the float
-    IR is made, and the mirror runs that (slower; the card says why).
-    """
-    from booth import quantize
-
-    paths = ir_paths(style)
-    source = fetch(style)
-    started = time.perf_counter()
-    float_model = ov.Core().read_model(str(source))
-    _save_ir(float_model, paths["fp32"])
-    card: dict = {"style": style, "source": source.name, "source_sha256": weights.sha256_of(source)}
-    if calibration is None:
-        report(f"mirror: no calibration photos: running the float {style} network (slower)")
-        card["int8"] = {"chosen": "none", "why": "no calibration photos given"}
-    else:
-        from booth.face import FaceDetector
-        from booth.config import defaults
-
-        try:
-            detector = FaceDetector.from_settings(defaults())
-        except weights.WeightsError as exc:  # crops without face framing are still booth-like
-            report(f"mirror: calibrating without face framing ({exc})")
-            detector = None
-        inputs, used = quantize.calibration_inputs(calibration, CALIBRATION_SAMPLES + 4,
-                                                   CALIBRATION_SIZES, aspect, detector=detector)
-        # A handful of photos (the demo portraits) cannot spare any for a held-out check:
-        # then fidelity is measured on the calibration crops themselves (the card says so).
-        calib, held_out = (inputs[4:], inputs[:4]) if len(inputs) >= 12 else (inputs, inputs)
-        report(f"mirror: INT8 {style} network, calibrating on {len(calib)} booth crops of {calibration}")
-        quantized = quantize.quantize(float_model, calib, quantize.int8_target())
-        _save_ir(quantized, paths["int8"])
-        reference, _ = quantize.pictures(float_model, held_out, "f32")
-        ours, _ = quantize.pictures(quantized, held_out)
-        card["int8"] = {"chosen": "nncf", "crops": len(calib), "sizes": CALIBRATION_SIZES,
-                        "aspect": round(aspect, 3), "photos": len(used),
-                        "held_out": held_out is not calib,
-                        "fidelity_vs_fp32": quantize.fidelity(ours, reference)}
-    card["build_s"] = round(time.perf_counter() - started, 1)
-    tmp = paths["card"].with_suffix(".tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
-    os.replace(tmp, paths["card"])
-    return card
-
-
-def _ensure_built(style: str) -> Path:
-    """The IR the mirror runs (INT8 if it could be built), building it if missing."""
-    from booth.build import photos_to_calibrate_on
-
-    paths = ir_paths(style)
-    source_sha = model_file(style).sha256
-    try:
-        card = json.loads(paths["card"].read_text())
-    except (OSError, ValueError):
-        card = {}
-    if card.get("source_sha256") != source_sha or not paths["fp32"].is_file():
-        fetch(style)
-        # In a child process: quantizing imports NNCF (hundreds of MB), which the booth
-        # must not keep for the rest of the event, and a daemon stopping meanwhile does
-        # not have to wait for it.
-        calibration = photos_to_calibrate_on()
-        command = [sys.executable, "-m", "booth.mirror", style] + ([calibration] if calibration else [])
-        done = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise weights.WeightsError(f"building the {style} mirror network failed: {last}")
-        card = json.loads(paths["card"].read_text())
-    return paths["int8"] if card.get("int8", {}).get("chosen") == "nncf" and paths["int8"].is_file() \
-        else paths["fp32"]
+    card = styles.read_card(style)
+    if card is None or not styles.ir_path(style, card.get("runs", "int8")).is_file():
+        raise weights.WeightsError(f"the mirror's style {style} is not built: "
+                                   f"run `booth styles build {style}`")
+    return styles.ir_path(style, card["runs"])
 
 
 class MirrorNetwork:
@@ -224,10 +115,9 @@ class MirrorNetwork:
 
 
 def mirror_network(settings, threads: int | None = None) -> MirrorNetwork:
-    """The network ``[preview] style`` names, built if needed, compiled for
-    ``[preview] threads`` (or ``threads``). The one place the mirror's model comes from."""
-    style = settings.preview.style
-    return MirrorNetwork(_ensure_built(style),
+    """The network ``[preview] style`` names, compiled for ``[preview] threads`` (or
+    ``threads``). The one place the mirror's model comes from."""
+    return MirrorNetwork(network_ir(settings.preview.style),
                          threads=settings.preview.threads if threads is None else threads,
                          cache_dir=settings.data_dir / "ov-cache")
 
@@ -352,10 +242,13 @@ class Mirror:
 
     @property
     def running(self) -> bool:
-        """The mirror's thread is still alive (after :meth:`stop`: stuck loading its network)."""
+        """The mirror's thread is still alive."""
         return self._thread is not None and self._thread.is_alive()
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop and wait for the thread: while it loads, it is inside OpenVINO, and the
+        interpreter's shutdown must not tear OpenVINO down under it (that aborts the
+        process); it stops between two compiled sizes, a second or so at most."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -381,6 +274,8 @@ class Mirror:
         if first is not None:
             self.aspect = first[1].shape[1] / first[1].shape[0]
         for size in SIZE_STEPS[self._size_index:]:
+            if self._stop.is_set():  # a booth stopping does not wait for every size
+                return False
             h, w = frame_shape(size, self.aspect)
             self.network.stylize(np.zeros((h, w, 3), np.uint8))
         self.message = f"{self.settings.style} network ready ({self.network.precision})"
@@ -497,8 +392,3 @@ def flicker(network: MirrorNetwork, frames: list[np.ndarray], long_side: int,
     change_in, change_out = frame_change(inputs[settled:]), frame_change(outputs[settled:])
     return {"input_change": round(change_in, 3), "output_change": round(change_out, 3),
             "ratio": round(change_out / max(change_in, 1e-9), 2)}
-
-
-if __name__ == "__main__":  # python -m booth.mirror STYLE [CALIBRATION_DIR]: what _ensure_built runs
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    build(sys.argv[1], Path(sys.argv[2]) if len(sys.argv) > 2 else None)

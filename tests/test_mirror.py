@@ -242,21 +242,16 @@ def test_the_kiosk_shows_the_anime_mirror_and_the_plain_preview_when_it_is_off(t
         live.close()
 
 
-def test_the_network_file_is_the_cute_styles_own_and_is_checked(tmp_path, monkeypatch):
-    from booth import weights
+def test_the_network_is_the_cute_styles_own_build_and_a_missing_build_says_how_to_make_it(
+        network, tmp_path, monkeypatch):
+    from booth import styles, weights
 
-    shared = weights.PROJECT_ROOT.parent / "shared" / "weights"
-    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.setenv(weights.MIRROR_ENV, str(shared))
-    path = mirror.fetch("cute")
-    assert path == tmp_path / "styles" / "animeganv3_tiny_cute.onnx" and weights.sha256_of(path) == mirror.model_file("cute").sha256
-    path.write_bytes(b"not the network")  # damaged: fetched again, and checked again
-    assert weights.sha256_of(mirror.fetch("cute")) == mirror.model_file("cute").sha256
-    monkeypatch.setenv(weights.MIRROR_ENV, str(tmp_path / "empty"))
-    (tmp_path / "empty").mkdir()
-    path.unlink()
-    with pytest.raises(weights.WeightsError, match="not in the mirror folder"):
-        mirror.fetch("cute")
+    card = styles.read_card("cute")
+    assert network.ir == styles.ir_path("cute", card["runs"])
+    assert network.precision == ("int8" if card["runs"] == "int8" else "fp32")
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)  # a booth whose styles were never built
+    with pytest.raises(weights.WeightsError, match=r"style cute is not built: run `booth styles build cute`"):
+        mirror.mirror_network(config.defaults())
 
 
 def test_doctor_says_the_rate_the_mirror_reaches_here():
