@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from booth import PROJECT_ROOT
+from booth.errors import ConfigError
 
 
 #: Wi-Fi channels a hotspot may use: 2.4 GHz (every phone can join), and the 5 GHz
@@ -37,10 +38,6 @@ def is_private_ipv4(text: str) -> bool:
     except ValueError:
         return False
     return any(address in ipaddress.IPv4Network(net) for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
-
-
-class ConfigError(ValueError):
-    """A configuration problem, already phrased as one line for the user."""
 
 
 def _check(cond: bool, message: str) -> None:
@@ -159,7 +156,7 @@ class GeneratorSettings:
     #: The sizes the generator is warmed up for and the policy chooses from (long
     #: side of the crop, multiples of 8 within 384..512).
     sizes: list[int] = field(default_factory=lambda: [384, 448, 512])
-    #: Complexity score (mean gradient magnitude, see booth.policy) at or below which
+    #: Complexity score (mean gradient magnitude, see booth.vision.policy) at or below which
     #: the smallest size is used, and at or above which the largest is used.
     complexity_low: float = 6.0
     complexity_high: float = 14.0

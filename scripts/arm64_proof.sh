@@ -14,7 +14,7 @@
 # neither has SVE — installs the same pinned aarch64 wheels install.sh gives a Pi
 # (apt's numpy + scripts/pip_constraints.sh), stylizes one real photo with the INT8
 # IR a Pi builds for itself (built here with BOOTH_INT8_TARGET=arm64 from the source
-# file in weights/) through booth.generator.Generator, and compares the result with
+# file in weights/) through booth.vision.generator.Generator, and compares the result with
 # the x86-64 output of the same code and IR: PSNR >= 35 dB, and nothing may die with
 # "Illegal instruction". Timings under emulation mean nothing; only correctness counts.
 #
@@ -164,7 +164,7 @@ rm -rf "$rootfs$guest_root/booth"
 cp -r "$repo/booth" "$rootfs$guest_root/booth"
 find "$rootfs$guest_root/booth" -name __pycache__ -prune -exec rm -rf {} +
 cp "$repo/scripts/arm64_stylize.py" "$rootfs$guest_root/scripts/"
-# The INT8 graph a Pi builds for itself differs from an x86-64 one (booth/quantize.py:
+# The INT8 graph a Pi builds for itself differs from an x86-64 one (booth/model/quantize.py:
 # int8_target), so build the Pi's here, from the same source file and photos, exactly
 # as install.sh's `booth weights build` does on the Pi (BOOTH_INT8_TARGET=arm64).
 pi_weights="$work/weights-arm64"

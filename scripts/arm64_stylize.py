@@ -45,8 +45,8 @@ def prepare(photo: str, out: str, size: int = 384) -> None:
     import cv2
 
     from booth.config import defaults
-    from booth.generator import working_shape
-    from booth.images import load_image
+    from booth.vision.generator import working_shape
+    from booth.vision.images import load_image
 
     h, w = working_shape(size, defaults().face.aspect)
     rgb = load_image(photo)
@@ -58,7 +58,7 @@ def prepare(photo: str, out: str, size: int = 384) -> None:
 def stylize(inp: str, ir: str, out: str, precision: str = "int8") -> None:
     import openvino as ov
 
-    from booth.generator import Generator
+    from booth.vision.generator import Generator
 
     rgb = np.load(inp)
     started = time.perf_counter()
@@ -67,14 +67,14 @@ def stylize(inp: str, ir: str, out: str, precision: str = "int8") -> None:
     took = time.perf_counter() - started
     np.save(out, anime)
     # What the CPU plugin decided for each layer on this CPU, for `booth eval arm --runtime`.
-    from booth.int8_report import runtime_layers
+    from booth.measure.int8_report import runtime_layers
 
     cpu = os.environ.get("QEMU_CPU") or platform.machine()
     Path(out).with_suffix(".runtime.json").write_text(json.dumps(
         {"cpu": cpu, "precision": precision, "shape": list(rgb.shape[:2]),
          "layers": runtime_layers(gen.runtime_model)}, indent=1))
     # The summary `booth doctor` prints.
-    from booth.doctor import runtime_precisions
+    from booth.cli.doctor import runtime_precisions
 
     hint = gen._compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
     layers = ", ".join(f"{n} in {p}" for p, n in sorted(runtime_precisions(gen).items()))

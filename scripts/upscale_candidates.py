@@ -1,4 +1,4 @@
-"""The upsampling candidates booth/upsample.py was chosen from, measured side by side.
+"""The upsampling candidates booth/vision/upsample.py was chosen from, measured side by side.
 
     .venv/bin/python scripts/upscale_candidates.py [PHOTOS]    # default ../shared/photos
 
@@ -18,10 +18,11 @@ import time
 import cv2
 import numpy as np
 
-from booth import PROJECT_ROOT, config, framing, upsample
-from booth.images import load_image
-from booth.pipeline import Pipeline
-from booth.upscale_eval import edge_overshoot, gradient_ratio, psnr, ramp_radius
+from booth import PROJECT_ROOT, config
+from booth.vision import framing, geometry, upsample
+from booth.vision.images import load_image
+from booth.vision.pipeline import Pipeline
+from booth.measure.upscale import edge_overshoot, gradient_ratio, psnr, ramp_radius
 
 PHOTOS = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BOOTH_PHOTOS") or str(PROJECT_ROOT.parent / "shared" / "photos")
 # The pipeline stops at the generator's output; each candidate makes the rest.
@@ -79,7 +80,7 @@ for f in files:
     shot = res.crop_framing
     shape = upsample.result_shape(shot.shape, shot.scale, 1350)
     if shape == shot.shape: continue
-    g = framing.warp(rgb, framing.resized(shot, shape)); p, gl = res.generated, res.crop
+    g = geometry.warp(rgb, framing.resized(shot, shape)); p, gl = res.generated, res.crop
     t = time.perf_counter(); pipe.generator.stylize(cv2.resize(gl, (408, 512))); gen_ms.append((time.perf_counter()-t)*1e3)
     bic = bicubic(p, gl, g); radius = ramp_radius(max(shape)/max(shot.shape))
     for name, fn in CANDIDATES.items():

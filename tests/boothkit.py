@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 
 from booth import config
-from booth.camera import CameraSupervisor, backend_factory
-from booth.daemon import Booth
-from booth.pipeline import PhotoResult
-from booth.events import Subscription
+from booth.devices.camera import CameraSupervisor, backend_factory
+from booth.daemon.machine import Booth
+from booth.vision.pipeline import PhotoResult
+from booth.daemon.events import Subscription
 
 
 def settings_for(tmp_path: Path, folder: Path, **cycle) -> config.Settings:

@@ -56,7 +56,8 @@ MIRROR = Path(os.environ.get("BOOTH_WEIGHTS_MIRROR") or PROJECT_ROOT.parent / "s
 def built_styles() -> list[str]:
     """Every style fetched and built (a no-op when install.sh built them; otherwise one
     working size and a few calibration crops, so the tests never skip a style)."""
-    from booth import style_build, styles
+    from booth.model import style_build
+    from booth.vision import styles
 
     styles.fetch(NEW_STYLES, MIRROR if MIRROR.is_dir() else None, report=lambda line: None)
     for name in NEW_STYLES:

@@ -41,7 +41,7 @@ def test_child_peak_rss_is_that_childs_own():
     a forked child's ru_maxrss the parent's)."""
     import numpy as np
 
-    from booth.bench import _child
+    from booth.measure.bench import _child
 
     out, big = _child("import numpy as np; a = np.ones(400_000_000 // 8); print(int(a.sum()))")
     assert out == "50000000" and big >= 390

@@ -10,7 +10,7 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from booth import config
-from booth.button import BoothButton, gpio_check
+from booth.devices.button import BoothButton, gpio_check
 
 
 @pytest.fixture

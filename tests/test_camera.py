@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from booth import config
-from booth.camera import (CameraError, CameraSupervisor, FolderCamera, OpenCVCamera,
-                          Picamera2Camera, backend_factory)
-from booth.images import decode_image, load_image
+from booth.devices.camera import CameraSupervisor, FolderCamera, OpenCVCamera, Picamera2Camera, backend_factory
+from booth.errors import CameraError
+from booth.vision.images import decode_image, load_image
 
 
 def camera_settings(**changes):

@@ -15,7 +15,7 @@ import shutil
 
 import pytest
 
-from booth import network
+from booth.devices import network
 from booth.web import create_app
 from booth.web.captive import LANDING_PATH, PROBE_HOSTS
 from netns import BOOTH_ADDRESS, namespace_problem, run_in_namespace
@@ -132,7 +132,7 @@ PHONE_IN_NAMESPACE = r"""
 import http.client, json, subprocess, sys, time
 from pathlib import Path
 sys.path.insert(0, "tests")
-from booth import network
+from booth.devices import network
 from booth.web import create_app, serve
 from webbooth import scripted_booth
 

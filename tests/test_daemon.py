@@ -19,11 +19,12 @@ import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from booth import PROJECT_ROOT, sdnotify
-from booth.button import BoothButton
-from booth.daemon import MESSAGES, RECENT_CYCLES, LatencyHistogram, load_pipeline
-from booth.images import load_image
-from booth.store import KINDS
+from booth import PROJECT_ROOT
+from booth.daemon import sdnotify
+from booth.devices.button import BoothButton
+from booth.daemon.machine import MESSAGES, RECENT_CYCLES, LatencyHistogram, load_pipeline
+from booth.vision.images import load_image
+from booth.daemon.store import KINDS
 
 from boothkit import QuickPipeline, make_booth, settings_for, wait_for_state
 
@@ -252,7 +253,7 @@ def test_without_a_model_a_press_is_refused_with_a_reason_and_no_countdown(booth
 
 
 def test_while_the_model_loads_presses_are_refused_as_warming_up(booth_factory):
-    from booth.daemon import MODEL_LOADING
+    from booth.daemon.machine import MODEL_LOADING
 
     booth = booth_factory()
     pipeline, booth.pipeline, booth.model_message = booth.pipeline, None, MODEL_LOADING
@@ -356,7 +357,7 @@ def test_a_photo_still_being_saved_when_the_cycle_gives_up_is_taken_back(booth_f
 
 
 def test_an_abandonable_job_is_published_or_discarded_exactly_once():
-    from booth.daemon import AbandonableJob
+    from booth.daemon.machine import AbandonableJob
 
     late = AbandonableJob()
     assert late.abandon() is True and late.deliver() is False  # given up on first: discarded
@@ -469,7 +470,7 @@ def test_a_press_while_an_upload_is_processed_is_kept_and_runs_next(booth_factor
 
 
 def test_a_client_cannot_queue_more_than_queue_max_uploads(booth_factory, face_photo):
-    from booth.daemon import UploadRefused
+    from booth.errors import UploadRefused
 
     booth = booth_factory()  # not started: nothing is processed, the queue fills
     rgb = load_image(face_photo)

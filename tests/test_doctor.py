@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from booth import PROJECT_ROOT, config, doctor, weights
+from booth import PROJECT_ROOT, config
+from booth.cli import doctor
+from booth.model import weights
 
 BOOTH = PROJECT_ROOT / ".venv" / "bin" / "booth"
 
@@ -198,7 +200,7 @@ def test_precision_report_names_the_runtime_precisions(tmp_path):
 def test_precision_report_says_what_auto_runs_and_why():
     import json
 
-    from booth import weights
+    from booth.model import weights
 
     card = json.loads((weights.WEIGHTS_DIR / weights.MODEL_CARD).read_text())
     settings = config.defaults()  # precision "auto"

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from booth import evaluate
-from booth.evaluate import match_faces, nme, people_in_name, summarize
-from booth.face import Face
+from booth.measure import faces as evaluate
+from booth.measure.faces import match_faces, nme, people_in_name, summarize
+from booth.vision.geometry import Face
 
 #: The installed `booth` command (beside the test run's Python).
 BOOTH = str(Path(sys.executable).with_name("booth"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from booth.events import EventBus
+from booth.daemon.events import EventBus
 
 
 def test_subscribers_get_every_event_in_order():

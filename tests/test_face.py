@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from booth import config
-from booth.face import Face, FaceDetector, box_iou, decode, nms, priors
-from booth.images import load_image
+from booth.vision.face import FaceDetector, decode, nms, priors
+from booth.vision.geometry import Face, box_iou
+from booth.vision.images import load_image
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def test_a_12_megapixel_frame_gives_the_same_face_in_its_own_pixels(detector, fa
 def test_refinement_makes_landmarks_consistent(detector, photos):
     """The upright close-up pass: a face's landmarks agree between the frame and its
     levelled, re-framed crop (what `booth eval faces` relies on) about twice as well."""
-    from booth import framing
+    from booth.vision import framing
 
     def disagreement(refine: bool) -> float:
         errors = []

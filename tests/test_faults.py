@@ -24,9 +24,10 @@ import numpy as np
 import pytest
 
 from booth import PROJECT_ROOT
-from booth.camera import CameraError, CameraSupervisor
-from booth.daemon import MESSAGES, Booth
-from booth.store import KINDS, PhotoStore
+from booth.devices.camera import CameraSupervisor
+from booth.errors import CameraError
+from booth.daemon.machine import MESSAGES, Booth
+from booth.daemon.store import KINDS, PhotoStore
 
 from boothkit import QuickPipeline, free_port, settings_for, wait_for_state
 from test_store import check_consistent

@@ -6,10 +6,12 @@ import cv2
 import numpy as np
 import pytest
 
-from booth import config, framing
-from booth.face import Face, FaceDetector
-from booth.generator import working_shape
-from booth.images import load_image
+from booth import config
+from booth.vision import framing, geometry
+from booth.vision.face import FaceDetector
+from booth.vision.geometry import Face
+from booth.vision.generator import working_shape
+from booth.vision.images import load_image
 
 SETTINGS = config.defaults()
 
@@ -119,14 +121,14 @@ def test_close_up_crop_shrinks_to_stay_inside_the_photo():
     # The face fills most of a small photo: a "face_share" portrait would not fit.
     face = make_face(60, 50, 250)
     shot = framing.plan((380, 360), [face], (512, 408), SETTINGS.face)
-    assert framing.crop_inside(shot, (380, 360))
+    assert geometry.crop_inside(shot, (380, 360))
     assert inside(shot.map_face(face).box, (512, 408))
 
 
 def test_scene_mode_is_the_centred_crop_at_the_aspect():
     shot = framing.plan((1000, 2000), [], (512, 408), SETTINGS.face)
     assert shot.mode == "scene" and shot.angle_deg == 0
-    assert framing.crop_inside(shot, (1000, 2000))
+    assert geometry.crop_inside(shot, (1000, 2000))
     # Full height used, centred horizontally.
     corners = framing.apply_affine(shot.inverse, [[0, 0], [408, 512]])
     assert corners[0, 1] == pytest.approx(0, abs=0.5) and corners[1, 1] == pytest.approx(1000, abs=0.5)
@@ -142,7 +144,7 @@ def test_the_transform_puts_a_pixel_where_it_says(face_photo):
         cv2.circle(frame, (int(dot[0]), int(dot[1])), radius, (255, 255, 255), -1)
         face = make_face(frame_hw[1] * 0.35, frame_hw[0] * 0.3, frame_hw[0] * 0.2, roll_deg=10)
         shot = framing.plan(frame_hw, [face], (512, 408), SETTINGS.face)
-        crop = cv2.cvtColor(framing.warp(frame, shot), cv2.COLOR_RGB2GRAY).astype(np.float64)
+        crop = cv2.cvtColor(geometry.warp(frame, shot), cv2.COLOR_RGB2GRAY).astype(np.float64)
         ys, xs = np.mgrid[0:512, 0:408] + 0.5
         found = np.array([(crop * xs).sum(), (crop * ys).sum()]) / crop.sum()
         expected = shot.map_points([[dot[0] + 0.5, dot[1] + 0.5]])[0]
@@ -154,8 +156,8 @@ def test_a_big_downscale_averages_instead_of_aliasing():
     frame = np.zeros((3000, 4000, 3), np.uint8)
     frame[:, ::2] = 255
     shot = framing.plan(frame.shape[:2], [], (512, 408), SETTINGS.face)
-    crop = framing.warp(frame, shot)
-    sampled = cv2.warpAffine(frame, framing.to_opencv(shot.matrix), (408, 512))
+    crop = geometry.warp(frame, shot)
+    sampled = cv2.warpAffine(frame, geometry.to_opencv(shot.matrix), (408, 512))
     assert abs(crop.mean() - 127.5) < 3
     assert sampled.std() > 60
     assert crop.std() < sampled.std() / 5
@@ -167,8 +169,8 @@ def test_a_face_at_the_edge_is_kept_and_the_outside_is_filled_not_black():
     face = make_face(1050, 20, 170)            # touching the right edge, near the top
     shot = framing.plan(frame.shape[:2], [face], (512, 408), SETTINGS.face)
     assert inside(shot.map_face(face).box, (512, 408))
-    assert not framing.crop_inside(shot, frame.shape[:2])    # it has to reach outside
-    crop = framing.warp(frame, shot)
+    assert not geometry.crop_inside(shot, frame.shape[:2])    # it has to reach outside
+    crop = geometry.warp(frame, shot)
     assert crop.min() > 100                     # no black bars anywhere
     assert crop[..., 1].std() < 2               # the mirrored part continues the photo
 
@@ -176,7 +178,7 @@ def test_a_face_at_the_edge_is_kept_and_the_outside_is_filled_not_black():
 def test_tiny_frames_render():
     for hw in ((1, 1), (31, 31), (2, 500), (1, 5000), (5000, 1)):
         frame = np.full((*hw, 3), 77, np.uint8)
-        crop = framing.warp(frame, framing.plan(hw, [], (384, 304), SETTINGS.face))
+        crop = geometry.warp(frame, framing.plan(hw, [], (384, 304), SETTINGS.face))
         assert crop.shape == (384, 304, 3) and (crop == 77).all()
 
 
@@ -187,10 +189,10 @@ def test_feathered_paste_has_no_seam_where_a_hard_paste_has_one(photos):
     feathered = framing.feather_mask((512, 408), face)
     assert feathered.max() == pytest.approx(1, abs=0.01) and feathered[0, 0] == 0
     hard = (feathered > 0.5).astype(np.float32)
-    soft_seam = framing.seam_step(framing.paste(base, patch, feathered), base, feathered)
-    hard_seam = framing.seam_step(framing.paste(base, patch, hard), base, feathered)
+    soft_seam = framing.seam_step(geometry.paste(base, patch, feathered), base, feathered)
+    hard_seam = framing.seam_step(geometry.paste(base, patch, hard), base, feathered)
     assert hard_seam > 8          # a visible step, in grey levels per pixel
     assert soft_seam < 1.0        # spread over the feather: invisible
     # The paste itself: the patch at the centre, the base far away.
-    out = framing.paste(base, patch, feathered)
+    out = geometry.paste(base, patch, feathered)
     assert (out[220, 204] == patch[220, 204]).all() and (out[5, 5] == base[5, 5]).all()

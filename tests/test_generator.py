@@ -7,10 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from booth import config, quality, weights
-from booth.generator import Generator, working_shape
-from booth.images import load_image
-from booth.quantize import booth_crop
+from booth import config
+from booth.measure import quality
+from booth.model import weights
+from booth.vision.generator import Generator, working_shape
+from booth.vision.images import load_image
+from booth.model.quantize import booth_crop
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,7 @@ def test_model_card_records_the_build():
 def test_built_layer_norm_inputs_are_zero_centred_on_x86():
     import openvino as ov
 
-    from booth.quantize import int8_target
+    from booth.model.quantize import int8_target
 
     card = json.loads((weights.WEIGHTS_DIR / weights.MODEL_CARD).read_text())
     assert card["int8"]["target"] == int8_target() == "x86-64"  # the dev and CI machines
@@ -100,7 +102,7 @@ def test_built_layer_norm_inputs_are_zero_centred_on_x86():
 
 
 def test_int8_target_follows_the_machine_unless_set(monkeypatch):
-    from booth import quantize
+    from booth.model import quantize
 
     monkeypatch.delenv("BOOTH_INT8_TARGET", raising=False)
     monkeypatch.setattr(quantize.platform, "machine", lambda: "aarch64")
@@ -121,7 +123,7 @@ def test_centring_a_layer_norm_input_leaves_the_output_unchanged():
     import openvino as ov
     from openvino import opset13 as ops
 
-    from booth.quantize import symmetric_norm_inputs
+    from booth.model.quantize import symmetric_norm_inputs
 
     rng = np.random.default_rng(1)
 
@@ -151,7 +153,7 @@ def test_centring_a_layer_norm_input_leaves_the_output_unchanged():
 def test_an_int8_graph_the_cpu_rejects_falls_back_to_f32(tmp_path, monkeypatch, face_crop, caplog):
     """A Pi whose CPU plugin cannot run the INT8 graph (or a damaged IR) still takes
     photos: the float graph at f32, and the reason in the log and on ``fallback``."""
-    import booth.generator as generator_module
+    import booth.vision.generator as generator_module
 
     broken = tmp_path / "generator_int8.xml"
     broken.write_text("<net name='half-written'")
@@ -169,7 +171,7 @@ def test_an_int8_graph_the_cpu_rejects_falls_back_to_f32(tmp_path, monkeypatch, 
 
 
 def test_auto_runs_what_the_build_measured(tmp_path, monkeypatch):
-    from booth.generator import resolve_precision
+    from booth.vision.generator import resolve_precision
 
     assert resolve_precision("f16") == ("f16", 'set in the config ([generator] precision = "f16")')
     monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)

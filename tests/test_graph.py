@@ -6,9 +6,9 @@ import numpy as np
 import openvino as ov
 import pytest
 
-from booth import graph, weights
-from booth.images import load_image
-from booth.quantize import booth_crop, to_network_input
+from booth.model import graph, weights
+from booth.vision.images import load_image
+from booth.model.quantize import booth_crop, to_network_input
 
 
 @pytest.fixture(scope="module")

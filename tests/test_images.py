@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from booth.images import ImageError, decode_image, encode_jpeg, load_image
+from booth.vision.images import decode_image, encode_jpeg, load_image
+from booth.errors import ImageError
 
 
 def _encode(image: Image.Image, fmt: str, **kw) -> bytes:

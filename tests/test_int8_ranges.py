@@ -22,10 +22,10 @@ import numpy as np
 import openvino as ov
 import pytest
 
-from booth import graph, quantize, weights
+from booth.model import graph, quantize, weights
 from booth.config import defaults
-from booth.face import FaceDetector
-from booth.images import load_image
+from booth.vision.face import FaceDetector
+from booth.vision.images import load_image
 
 BOOTH = [sys.executable, "-m", "booth"]
 

@@ -12,11 +12,11 @@ import openvino as ov
 import pytest
 
 from booth import PROJECT_ROOT
-from booth.arm_int8 import centre_convolution_inputs
-from booth.generator import cpu_config
-from booth.images import load_image
-from booth.int8_report import ActivationQuant, convolution_facts
-from booth.weights import ir_path
+from booth.model.arm_int8 import centre_convolution_inputs
+from booth.vision.generator import cpu_config
+from booth.vision.images import load_image
+from booth.measure.int8_report import ActivationQuant, convolution_facts
+from booth.model.weights import ir_path
 
 INT8_IR = ir_path("int8")
 FP32_IR = ir_path("fp32")
@@ -90,7 +90,7 @@ def test_eval_arm_names_a_bad_dump(built, tmp_path):
 
 
 def test_widened_kernels_change_nothing_but_the_shape(built, face_photo):
-    from booth.arm_int8 import widen_3x3_kernels
+    from booth.model.arm_int8 import widen_3x3_kernels
 
     core = ov.Core()
     widened = widen_3x3_kernels(centre_convolution_inputs(core.read_model(str(INT8_IR))))

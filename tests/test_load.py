@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from booth.images import load_image
+from booth.vision.images import load_image
 from webbooth import LiveBooth
 
 pytestmark = pytest.mark.slow

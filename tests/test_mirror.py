@@ -14,8 +14,9 @@ import cv2
 import numpy as np
 import pytest
 
-from booth import PROJECT_ROOT, config, mirror
-from booth.images import load_image
+from booth import PROJECT_ROOT, config
+from booth.vision import mirror
+from booth.vision.images import load_image
 
 from boothkit import QuickPipeline, make_booth, settings_for, wait_for_state
 
@@ -244,7 +245,8 @@ def test_the_kiosk_shows_the_anime_mirror_and_the_plain_preview_when_it_is_off(t
 
 def test_the_network_is_the_cute_styles_own_build_and_a_missing_build_says_how_to_make_it(
         network, tmp_path, monkeypatch):
-    from booth import styles, weights
+    from booth.vision import styles
+    from booth.model import weights
 
     card = styles.read_card("cute")
     assert network.ir == styles.ir_path("cute", card["runs"])
@@ -255,7 +257,7 @@ def test_the_network_is_the_cute_styles_own_build_and_a_missing_build_says_how_t
 
 
 def test_doctor_says_the_rate_the_mirror_reaches_here():
-    from booth.doctor import check_mirror
+    from booth.cli.doctor import check_mirror
 
     check = check_mirror(config.defaults(), compile_model=True, frames=4)
     assert check.status in ("PASS", "WARN") and "frames/s at 320x240 on 1 thread" in check.message
@@ -266,7 +268,7 @@ def test_doctor_says_the_rate_the_mirror_reaches_here():
 
 
 def test_bench_mirror_reports_every_size_and_thread_count_and_the_flicker(photos):
-    from booth.bench import bench_mirror
+    from booth.measure.bench import bench_mirror
 
     result = bench_mirror(frames=3, photos=photos)
     rows = result["rows"]

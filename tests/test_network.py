@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from booth import PROJECT_ROOT, config, doctor, network
-from booth.config import ConfigError
+from booth import PROJECT_ROOT, config
+from booth.cli import doctor
+from booth.devices import network
+from booth.errors import ConfigError
 from netns import namespace_problem, run_in_namespace
 
 HOTSPOT_TOML = """[network]
@@ -278,7 +280,9 @@ def test_a_bad_config_is_one_line(tmp_path):
 #: a veth interface named like the radio holds the booth's address; doctor's checks run.
 DNS_IN_NAMESPACE = r"""
 import json, subprocess, sys, time
-from booth import config, doctor, network
+from booth import config
+from booth.cli import doctor
+from booth.devices import network
 
 address, conf_dir, names = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 settings = config.from_dict({"network": {"hotspot": True, "ssid": "AnimeBooth", "password": "photos-4-all",
@@ -352,7 +356,7 @@ HOTSPOT_WITHOUT_RADIO = r"""
 import json, os, subprocess, sys, time
 from pathlib import Path
 sys.path.insert(0, "tests")
-from booth import network
+from booth.devices import network
 from booth.web import create_app, serve
 from webbooth import scripted_booth
 
@@ -384,7 +388,7 @@ server = serve(create_app(booth), "0.0.0.0", 8080, 4)
 
 PHONE = '''
 import http.client, json, sys, time
-from booth import network
+from booth.devices import network
 for _ in range(50):
     try:
         found = network.resolve("captive.apple.com", "10.42.0.1", timeout=0.5)

@@ -10,11 +10,11 @@ import pytest
 from PIL import Image
 
 from booth import config
-from booth.evaluate import match_faces, nme
-from booth.generator import working_shape
-from booth.images import decode_image, load_image
-from booth.pipeline import Pipeline, as_rgb8
-from booth.upscale_eval import psnr
+from booth.measure.faces import match_faces, nme
+from booth.vision.generator import working_shape
+from booth.vision.images import decode_image, load_image
+from booth.vision.pipeline import Pipeline, as_rgb8
+from booth.measure.upscale import psnr
 
 SETTINGS = config.defaults()
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from booth import config, policy
-from booth.images import load_image
+from booth import config
+from booth.vision import policy
+from booth.vision.images import load_image
 
 
 def test_flat_images_score_low_and_busy_images_high():
     flat = np.full((300, 400, 3), 128, np.uint8)
     noise = np.random.default_rng(0).integers(0, 256, (192, 256, 3), dtype=np.uint8)
     assert policy.complexity(flat) == 0.0
-    assert policy.complexity(noise) > 20  # far above any real photo (see booth/policy.py)
+    assert policy.complexity(noise) > 20  # far above any real photo (see booth/vision/policy.py)
 
 
 def test_score_does_not_depend_on_resolution(face_photo):

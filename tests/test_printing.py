@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from booth import config, printing, qr
-from booth.images import load_image
-from booth.store import PhotoStore
+from booth import config, qr
+from booth.devices import printing
+from booth.vision.images import load_image
+from booth.daemon.store import PhotoStore
 from boothkit import QuickPipeline, make_booth, settings_for, wait_for_state
 from cupsd import PrivateCups, unavailable_reason
 
@@ -296,8 +297,8 @@ def _csrf(page: str) -> str:
 
 
 def test_admin_prints_within_the_budget_cancels_and_previews(stopped_printer, tmp_path):
-    from booth.events import EventBus
-    from booth.printing import PrintService
+    from booth.daemon.events import EventBus
+    from booth.devices.printing import PrintService
     from booth.web import create_app
 
     cups = stopped_printer
@@ -422,8 +423,8 @@ def test_kiosk_offers_print_and_says_when_the_printer_holds_it(stopped_printer, 
 
 def test_without_cups_the_printer_is_reported_missing_and_jobs_fail_in_words(tmp_path, monkeypatch):
     """No CUPS at all (no lp on PATH): the booth still runs; the state and the job say why."""
-    from booth.events import EventBus
-    from booth.printing import Cups, PrintService
+    from booth.daemon.events import EventBus
+    from booth.devices.printing import Cups, PrintService
 
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     status = Cups("Selphy").printer_status()
@@ -448,8 +449,8 @@ def test_without_cups_the_printer_is_reported_missing_and_jobs_fail_in_words(tmp
 
 def test_print_offers_follow_the_mode_and_the_paper_left(tmp_path):
     """ask: an offer for ask_timeout_s, none once the paper is used up; admin: never."""
-    from booth.events import EventBus
-    from booth.printing import PrintService
+    from booth.daemon.events import EventBus
+    from booth.devices.printing import PrintService
 
     settings, photo_id = _store_with_photo(tmp_path)
     store = PhotoStore(settings.data_dir / "photos", settings.storage)
@@ -472,8 +473,8 @@ def test_print_offers_follow_the_mode_and_the_paper_left(tmp_path):
 
 
 def test_a_print_asked_for_before_a_restart_is_sent_after_it(cups, tmp_path):
-    from booth.events import EventBus
-    from booth.printing import PrintService
+    from booth.daemon.events import EventBus
+    from booth.devices.printing import PrintService
 
     settings, photo_id = _store_with_photo(tmp_path)
     settings = settings.replace("print", enabled=True, printer=cups.queue, mode="admin")
@@ -508,7 +509,7 @@ def test_config_check_and_booth_run_refuse_a_bad_overlay_in_one_line(tmp_path):
 
 
 def test_doctor_reports_the_printer_in_plain_words(cups, tmp_path):
-    from booth.doctor import check_printer
+    from booth.cli.doctor import check_printer
 
     settings = _print_settings(tmp_path, cups)
     ready = check_printer(settings)

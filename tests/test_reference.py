@@ -16,8 +16,9 @@ import numpy as np
 import openvino as ov
 import pytest
 
-from booth import quality, reference, weights
-from booth.cli import UserError
+from booth.measure import quality, reference
+from booth.model import weights
+from booth.errors import UserError
 
 BENCH_PACKAGES = ("torch", "onnx", "onnxscript", "onnxruntime", "ai_edge_litert.interpreter")
 TOLERANCE = 1e-3  # max abs difference of tanh outputs in [-1, 1]
@@ -247,7 +248,7 @@ def test_openvino_int8_kernels_on_this_cpu(litert_run, openvino_fp32, photos: Pa
     vs as-is 23.6 dB). There what matters is the graph the booth runs: our INT8 build
     keeps its fidelity (38.3 dB on face_01 there), which is checked instead.
     """
-    from booth.bench import int8_isa, int8_sums_can_saturate
+    from booth.measure.bench import int8_isa, int8_sums_can_saturate
 
     isa = int8_isa()
     for name in ("face_01.jpg", "face_05.jpg"):
@@ -267,7 +268,8 @@ import json, sys
 import numpy as np, openvino as ov
 sys.path.insert(0, sys.argv[1])
 from test_reference import photo_input, to_uint8, _compile
-from booth import quality, weights
+from booth.measure import quality
+from booth.model import weights
 ours, fp32, asis = (_compile(weights.ir_path(v)) for v in ("int8", "fp32", "asis"))
 kernels = sorted({op.get_rt_info()["primitiveType"].astype(str) for op in asis.get_runtime_model().get_ordered_ops()
                   if op.get_rt_info()["layerType"].astype(str) == "Convolution"})
@@ -289,7 +291,7 @@ def test_our_int8_graph_needs_no_vnni(photos: Path) -> None:
     import subprocess
     import sys
 
-    from booth.bench import cpu_flags
+    from booth.measure.bench import cpu_flags
 
     if platform.machine().lower() not in ("x86_64", "amd64") or "avx2" not in cpu_flags():
         pytest.skip("needs an x86-64 CPU with AVX2 (the ISA being emulated)")

@@ -36,9 +36,9 @@ class ScreensBooth:
 
     def __init__(self, tmp_path, face_photo) -> None:
         from booth import config
-        from booth.camera import CameraSupervisor, backend_factory
-        from booth.daemon import MODEL_LOADING, Booth
-        from booth.store import PhotoStore
+        from booth.devices.camera import CameraSupervisor, backend_factory
+        from booth.daemon.machine import MODEL_LOADING, Booth
+        from booth.daemon.store import PhotoStore
         from booth.web import create_app, serve
 
         self.face_photo = face_photo
@@ -62,7 +62,7 @@ class ScreensBooth:
         self.server = serve(create_app(self.booth), "127.0.0.1", self.port, 8)
 
     def load_model(self) -> None:
-        from booth.daemon import load_pipeline
+        from booth.daemon.machine import load_pipeline
 
         pipeline, message = load_pipeline(self.settings)
         if pipeline is None:
@@ -355,7 +355,7 @@ def test_the_admin_page_puts_health_first_in_words_and_counts_from_the_store(scr
     assert page.locator("#stat-taken").inner_text() == str(screens.store.count("booth"))
     assert page.locator("#stat-photos").inner_text() == str(screens.store.count())
     # After a restart (a new Booth over the same store: fresh counters), the same figures.
-    from booth.daemon import Booth
+    from booth.daemon.machine import Booth
     from booth.web import create_app
 
     restarted = Booth(screens.settings, camera=screens.camera, pipeline=None, store=screens.store)
@@ -368,7 +368,7 @@ def test_the_admin_page_puts_health_first_in_words_and_counts_from_the_store(scr
     page.screenshot(path=str(artifacts / "admin-390x844.png"), full_page=True)
 
     # A broken camera reads as words at the top, not a thin red bar.
-    from booth.camera import CameraError
+    from booth.errors import CameraError
 
     screens.camera_folder.joinpath("guest.jpg").unlink()  # the camera's only photo: unplugged
     with pytest.raises(CameraError):

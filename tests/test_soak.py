@@ -17,9 +17,9 @@ import time
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from booth.button import BoothButton
-from booth.images import load_image
-from booth.store import KINDS, PhotoStore
+from booth.devices.button import BoothButton
+from booth.vision.images import load_image
+from booth.daemon.store import KINDS, PhotoStore
 
 from boothkit import QuickPipeline, make_booth, settings_for
 

@@ -15,8 +15,9 @@ import pytest
 from PIL import Image
 
 from booth import config
-from booth.images import load_image
-from booth.store import ID_PATTERN, KINDS, PhotoStore, StoreFull
+from booth.vision.images import load_image
+from booth.daemon.store import ID_PATTERN, KINDS, PhotoStore
+from booth.errors import StoreFull
 
 
 def storage(**changes):
@@ -111,7 +112,7 @@ def test_below_the_free_space_floor_saves_are_refused_and_nothing_is_written(tmp
 
 def test_a_write_that_fails_half_way_leaves_nothing(tmp_path, monkeypatch):
     store = PhotoStore(tmp_path / "photos", storage(min_free_mb=0))
-    import booth.store as store_module
+    import booth.daemon.store as store_module
 
     calls = []
     real = store_module.write_atomic
@@ -179,7 +180,7 @@ KILL_WRITER = textwrap.dedent("""
     import sys, numpy as np
     from pathlib import Path
     from booth import config
-    from booth.store import PhotoStore
+    from booth.daemon.store import PhotoStore
     settings = config.defaults().replace("storage", min_free_mb=0)
     store = PhotoStore(Path(sys.argv[1]), settings.storage)
     rng = np.random.default_rng(int(sys.argv[2]))
@@ -269,7 +270,7 @@ FULL_RESOLUTION_WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
     from booth import config
-    from booth.store import PhotoStore
+    from booth.daemon.store import PhotoStore
     sys.path.insert(0, sys.argv[3])
     from test_store import full_resolution_frames
     settings = config.defaults().replace("storage", min_free_mb=0)

@@ -18,10 +18,12 @@ import numpy as np
 import openvino as ov
 import pytest
 
-from booth import config, style_build, styles, weights
-from booth.generator import working_shape
-from booth.images import load_image
-from booth.pipeline import Pipeline
+from booth import config
+from booth.model import style_build, weights
+from booth.vision import styles
+from booth.vision.generator import working_shape
+from booth.vision.images import load_image
+from booth.vision.pipeline import Pipeline
 
 from boothkit import make_booth, settings_for, wait_for_state
 
@@ -126,7 +128,7 @@ def test_the_fixed_size_style_takes_every_working_shape_through_its_one_size(bui
     model, counts = style_build.float_network(style, style.model_file().path)
     assert counts["fake_quantize_removed"] > 0
     assert list(model.inputs[0].get_partial_shape().to_shape()) == [1, 512, 512, 3]
-    from booth.quantize import booth_crop
+    from booth.model.quantize import booth_crop
 
     rgb = booth_crop(load_image(face_photo), 384, 0.8)
     assert rgb.shape == (384, 304, 3)
@@ -157,7 +159,7 @@ def test_each_style_is_built_with_its_card(built_styles, name, photos):
                                   warm_up=False)
     assert generator.precision == ("int8" if card["runs"] == "int8" else "f32")
     shape = working_shape(384, 0.8)
-    from booth.quantize import booth_crop
+    from booth.model.quantize import booth_crop
     crop = booth_crop(load_image(photos / "faces" / "face_01.jpg"), 384, 0.8)
     out = generator.stylize(crop)
     assert out.shape == (*shape, 3) and out.dtype == np.uint8

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from booth import PROJECT_ROOT, styles
-from booth.images import load_image
+from booth import PROJECT_ROOT
+from booth.vision import styles
+from booth.vision.images import load_image
 from webbooth import LiveBooth
 
 pytestmark = pytest.mark.browser

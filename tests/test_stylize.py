@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from booth import config
-from booth.images import load_image
+from booth.vision.images import load_image
 
 
 def _booth(*args: str) -> subprocess.CompletedProcess:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from booth.uploads import UploadGate
+from booth.daemon.uploads import UploadGate
 from booth.web import create_app
 from boothkit import QuickPipeline, make_booth, settings_for, wait_for_state
 
@@ -410,7 +410,7 @@ def test_heic_orientation_is_applied_once():
     import pillow_heif
 
     from booth.config import UploadSettings
-    from booth.uploads import read_photo
+    from booth.daemon.uploads import read_photo
 
     sensor = np.zeros((300, 400, 3), np.uint8)
     sensor[:, :200] = (220, 20, 20)
@@ -440,8 +440,9 @@ def test_while_the_model_is_not_loaded_phones_are_told_to_come_back(make, face_b
 def test_junk_behind_a_jpeg_signature_is_refused_from_its_first_bytes():
     """12 MB of FF D8 FF and zeros used to be scanned byte by byte (6 s, twice)."""
     from booth.config import UploadSettings
-    from booth.images import HEADER_SCAN_BYTES, header_size
-    from booth.uploads import UploadError, read_photo
+    from booth.vision.images import HEADER_SCAN_BYTES, header_size
+    from booth.daemon.uploads import read_photo
+    from booth.errors import UploadError
 
     junk = b"\xff\xd8\xff" + b"\0" * 11_999_000
     started = time.monotonic()
@@ -465,8 +466,8 @@ def test_a_photo_whose_decode_would_exceed_the_budget_is_refused_before_decoding
         return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
                 + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
 
-    from booth.images import decode_cost
-    from booth.uploads import UPLOAD_LONG_SIDE
+    from booth.vision.images import decode_cost
+    from booth.daemon.uploads import UPLOAD_LONG_SIDE
 
     booth, app = make(decode_mb=64)
     answer = post(app, png(5000, 4000), name="wide.png")  # 20 MP: within max_pixels, not the budget
@@ -484,7 +485,7 @@ def test_a_photo_whose_decode_would_exceed_the_budget_is_refused_before_decoding
 def test_no_request_waits_for_the_decoder_and_one_upload_per_client(make, face_bytes, monkeypatch):
     import threading
 
-    from booth import uploads
+    from booth.daemon import uploads
 
     booth, app = make()
     decoding, release = threading.Event(), threading.Event()

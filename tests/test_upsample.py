@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from booth import config
-from booth.config import ConfigError
-from booth.upsample import result_shape, upsample
-from booth.upscale_eval import edge_overshoot, gradient_ratio, psnr
+from booth.errors import ConfigError
+from booth.vision.upsample import result_shape, upsample
+from booth.measure.upscale import edge_overshoot, gradient_ratio, psnr
 
 #: The default 4:5 crop at the generator's largest size.
 CROP_512 = (512, 408)

@@ -18,10 +18,11 @@ import json
 import urllib.error
 import urllib.request
 
-from booth import config, styles
-from booth.images import load_image
-from booth.daemon import UploadRefused
-from booth.store import PhotoStore
+from booth import config
+from booth.vision import styles
+from booth.vision.images import load_image
+from booth.errors import UploadRefused
+from booth.daemon.store import PhotoStore
 
 from boothkit import QuickPipeline, free_port, make_booth, settings_for, wait_for_state
 
@@ -82,7 +83,7 @@ def test_an_old_index_without_the_variants_table_opens_and_gains_it(tmp_path):
 KILL_WRITER = textwrap.dedent("""
     import sys, numpy as np
     from booth import config
-    from booth.store import PhotoStore
+    from booth.daemon.store import PhotoStore
     store = PhotoStore(__import__("pathlib").Path(sys.argv[1]),
                        config.defaults().replace("storage", min_free_mb=0).storage)
     photo = store.list(limit=1)[0]

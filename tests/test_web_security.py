@@ -447,7 +447,7 @@ def test_an_index_from_before_owner_keys_opens_and_gets_them(tmp_path, face_phot
     import sqlite3
 
     from booth.config import Settings
-    from booth.store import PhotoStore
+    from booth.daemon.store import PhotoStore
 
     root = tmp_path / "photos"
     root.mkdir()

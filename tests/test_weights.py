@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from booth import weights
+from booth.model import weights
 
 
 @pytest.fixture

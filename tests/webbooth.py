@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from booth.config import Settings
-from booth.daemon import LatencyHistogram
-from booth.events import EventBus
-from booth.images import encode_jpeg, load_image, thumbnail
-from booth.store import PhotoStore
+from booth.daemon.machine import LatencyHistogram
+from booth.daemon.events import EventBus
+from booth.vision.images import encode_jpeg, load_image, thumbnail
+from booth.daemon.store import PhotoStore
 
 
 class ScriptedBooth:
@@ -116,8 +116,8 @@ class LiveBooth:
 
     def __init__(self, tmp_path: Path, camera_folder: Path, *, threads: int = 8, **sections) -> None:
         from booth import config
-        from booth.camera import CameraSupervisor, backend_factory
-        from booth.daemon import Booth, load_pipeline
+        from booth.devices.camera import CameraSupervisor, backend_factory
+        from booth.daemon.machine import Booth, load_pipeline
         from booth.web import create_app, serve
 
         self.port = free_port()

@@ -450,7 +450,7 @@ def body_limit(app: Flask) -> int:
     """The web server's own cap on request bodies: the app's small limit, or, when
     phone uploads are on, a little more than the upload route reads (so that route
     answers too-large photos itself, in a sentence, and nothing bigger is buffered)."""
-    from booth.uploads import request_limit
+    from booth.daemon.uploads import request_limit
 
     upload = app.config["BOOTH"].settings.upload
     return request_limit(upload) + 1_000_000 if upload.enabled else MAX_REQUEST_BYTES

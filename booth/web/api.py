@@ -70,7 +70,7 @@ def _escape_label(value: str) -> str:
 
 def prometheus_text(stats: dict, health: dict, mirror: dict | None = None) -> str:
     """The booth's figures in the Prometheus text exposition format (version 0.0.4);
-    ``mirror``: the live anime mirror's figures (:meth:`booth.mirror.Mirror.stats`)."""
+    ``mirror``: the live anime mirror's figures (:meth:`booth.vision.mirror.Mirror.stats`)."""
     lines: list[str] = []
 
     def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:

@@ -1,6 +1,6 @@
 """The captive portal of the booth's own Wi-Fi: a phone that joins opens the gallery.
 
-On the booth's hotspot every name resolves to the booth (see :mod:`booth.network`), so
+On the booth's hotspot every name resolves to the booth (see :mod:`booth.devices.network`), so
 the connectivity check a phone makes right after joining reaches the booth. Each
 operating system expects one exact answer from its check URL (Apple: a "Success"
 page from captive.apple.com/hotspot-detect.html; Android: an empty 204 from

@@ -1,7 +1,7 @@
 """The organiser's print controls: print or reprint a photo, cancel a waiting job, and
 preview the print page. The admin page shows them (``_print_panel.html``) when
 ``[print] enabled``; the kiosk's Print offer goes through ``/api/trigger`` like the
-button (see :meth:`booth.daemon.Booth.trigger`).
+button (see :meth:`booth.daemon.machine.Booth.trigger`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
 
-from booth.images import encode_jpeg
+from booth.vision.images import encode_jpeg
 from booth.web.access import csrf_ok, is_admin
 
 bp = Blueprint("prints", __name__, url_prefix="/admin/print")
@@ -50,7 +50,7 @@ def _print_panel() -> dict:
 @bp.post("/<photo_id:photo_id>")
 def print_photo(photo_id: str):
     _require_admin_form()
-    from booth.printing import PrintRefused
+    from booth.errors import PrintRefused
 
     try:
         _prints().request(photo_id, "admin")
@@ -74,7 +74,7 @@ def cancel(job_id: str):
 def preview(photo_id: str):
     if not is_admin():
         abort(403, "This is the organiser's page: log in first.")
-    from booth.printing import render_photo
+    from booth.devices.printing import render_photo
 
     prints = _prints()
     booth = current_app.config["BOOTH"]

@@ -47,7 +47,7 @@ def _template_helpers() -> dict:
 
 @bp.post("/p/<photo_id:photo_id>/restyle")
 def restyle(photo_id: str):
-    from booth.daemon import UploadRefused
+    from booth.errors import UploadRefused
 
     if _booth().store.get(photo_id) is None:
         abort(404, "There is no photo with this link.")

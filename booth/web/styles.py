@@ -1,7 +1,7 @@
 """The guest's choice of style at the kiosk: ``/api/styles``, ``/api/style`` and samples.
 
 The kiosk shows the current style's label and a small sample; the ←/→ keys (and the
-style button or a long press of the main button, see :mod:`booth.button`) change it
+style button or a long press of the main button, see :mod:`booth.devices.button`) change it
 between photos. Like the trigger, changing it is for the booth's own screen (the Pi
 itself), the admin session or the admin password.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, request, send_file
 
-from booth import styles
+from booth.vision import styles
 from booth.web.access import bearer_token, check_password, csrf_ok, has_admin_session, is_admin, is_loopback
 
 bp = Blueprint("styles", __name__)

@@ -18,7 +18,7 @@ Only when ``[upload] enabled = true`` (otherwise every route here is a 404).
   itself, then redirects to the photo's page.
 
 The checks themselves (PIN, limits, bytes, type, pixels, decoding) are in
-:mod:`booth.uploads`; this module only speaks HTTP. The app's body limit stays small
+:mod:`booth.daemon.machine.uploads`; this module only speaks HTTP. The app's body limit stays small
 for every other route: this blueprint raises it for its own requests only (and the
 web server's own limit is raised just enough, see :mod:`booth.web`).
 """
@@ -32,7 +32,8 @@ from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, r
                    request, url_for)
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from booth.uploads import UploadError, UploadGate, megabytes, request_limit, safe_name
+from booth.daemon.uploads import UploadGate, megabytes, request_limit, safe_name
+from booth.errors import UploadError
 from booth.web import error_response, wants_json
 from booth.web.access import is_admin
 from booth.web.gallery import OWNER_KEY_PARAM

@@ -1,0 +1,211 @@
+"""``booth stylize IN... --out DIR``: photos in, anime portraits out, with timings.
+
+By default each photo goes through the booth's own pipeline (faces found, levelled and
+framed, size chosen by the complexity policy); ``--no-face`` runs the bare generator on
+the whole picture instead. Either way the result is upsampled to ``[storage]
+result_long_side``, as the booth stores it (never beyond the photo's own resolution). A file that cannot be used (corrupt, empty, unsupported,
+absurdly large) gets one line on stderr and the others still complete; the exit status
+is 1 if any file failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from booth import config
+from booth.vision import images, policy, upsample
+from booth.errors import UserError
+from booth.model.graph import SIZE_MULTIPLE
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="IN", help="JPEG/PNG/WebP photos")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the results")
+    parser.add_argument("--size", default="auto",
+                        help="auto (the complexity policy) or a multiple of 8 in 384..512")
+    parser.add_argument("--no-face", action="store_true",
+                        help="bare generator on the whole picture (no face framing)")
+    parser.add_argument("--styles", metavar="NAMES", default=None,
+                        help='"all" or a comma-separated list of styles: one image per style '
+                             "and photo, and a contact sheet (contact_sheet.jpg)")
+    parser.add_argument("--json", metavar="FILE", help="write per-image results as JSON")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: config.toml)")
+
+
+def parse_size(text: str) -> int | None:
+    """None for "auto", else a validated working size."""
+    if text == "auto":
+        return None
+    if not text.isdigit() or int(text) % SIZE_MULTIPLE or not 384 <= int(text) <= 512:
+        raise UserError(f"--size {text!r}: use auto or a multiple of {SIZE_MULTIPLE} in 384..512")
+    return int(text)
+
+
+def fit_to_size(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The whole picture with its long side at ``size``, both sides multiples of 8."""
+    h, w = rgb.shape[:2]
+    scale = size / max(h, w)
+
+    def snap(v: float) -> int:
+        return max(SIZE_MULTIPLE, int(round(v * scale / SIZE_MULTIPLE)) * SIZE_MULTIPLE)
+
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(rgb, (snap(w), snap(h)), interpolation=interpolation)
+
+
+class BareGenerator:
+    """The generator on the whole picture, behind the pipeline's ``process`` shape."""
+
+    def __init__(self, settings: config.Settings) -> None:
+        from booth.vision.generator import Generator
+
+        self.settings = settings
+        self.generator = Generator.from_settings(settings, warm_up=False)
+
+    def process(self, rgb: np.ndarray, *, size: int | None = None) -> dict:
+        started = time.perf_counter()
+        chosen = size or policy.choose_size(rgb, self.settings.generator)
+        crop = fit_to_size(rgb, chosen)
+        prepared = time.perf_counter()
+        anime = self.generator.stylize(crop)
+        done = time.perf_counter()
+        # Full resolution, as the booth stores it: the picture itself is the guide.
+        h, w = upsample.result_shape(crop.shape[:2], max(crop.shape[:2]) / max(rgb.shape[:2]),
+                                     self.settings.storage.result_long_side)
+        if (h, w) != crop.shape[:2]:
+            guide = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+            anime = upsample.upsample(anime, crop, guide)
+        upscaled = time.perf_counter()
+        return {"image": anime, "size": chosen, "faces": 0,
+                "timings_ms": {"resize": (prepared - started) * 1000, "generator": (done - prepared) * 1000,
+                               "upscale": (upscaled - done) * 1000}}
+
+
+class FacePipeline:
+    """The booth's own pipeline (faces, levelling, framing, policy, compose)."""
+
+    def __init__(self, settings: config.Settings) -> None:
+        from booth.vision.pipeline import Pipeline
+
+        self.pipeline = Pipeline.from_settings(settings)
+
+    def process(self, rgb: np.ndarray, *, size: int | None = None, style: str | None = None) -> dict:
+        result = (self.pipeline.process(rgb, size=size) if style is None
+                  else self.pipeline.process(rgb, size=size, style=style))
+        return {"image": result.stylized, "size": result.size, "faces": len(result.faces),
+                "timings_ms": dict(result.timings_ms), "crop": result.crop}
+
+
+def contact_sheet(rows: list[list[tuple[str, np.ndarray]]], cell: int = 320) -> np.ndarray:
+    """A grid of labelled pictures (one row per photo), each fitted into cell×cell·5/4."""
+    height = cell * 5 // 4
+    label_h = 28
+    sheet = np.full((len(rows) * (height + label_h), max(len(r) for r in rows) * cell, 3), 24, np.uint8)
+    for r, row in enumerate(rows):
+        for c, (label, image) in enumerate(row):
+            scale = min(cell / image.shape[1], height / image.shape[0])
+            small = cv2.resize(image, (max(1, int(image.shape[1] * scale)), max(1, int(image.shape[0] * scale))),
+                               interpolation=cv2.INTER_AREA)
+            y, x = r * (height + label_h), c * cell
+            sheet[y:y + small.shape[0], x:x + small.shape[1]] = small
+            cv2.putText(sheet, label, (x + 6, y + height + 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
+                        (235, 235, 235), 1, cv2.LINE_AA)
+    return sheet
+
+
+def run_styles(args: argparse.Namespace, settings: config.Settings, size: int | None,
+               out_dir: Path) -> int:
+    """One image per style and photo, and a contact sheet of them all."""
+    engine = FacePipeline(settings)
+    styles = engine.pipeline.styles
+    names = styles.available if args.styles == "all" else [n.strip() for n in args.styles.split(",")]
+    for name in names:
+        try:
+            styles.check(name)
+        except ValueError as exc:
+            raise UserError(f"--styles: {exc}") from None
+    rows, failed = [], 0
+    for name in args.inputs:
+        path = Path(name)
+        try:
+            rgb = images.load_image(path, max_pixels=settings.upload.max_pixels)
+        except images.ImageError as exc:
+            print(f"booth stylize: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        row = []
+        for style in names:
+            result = engine.process(rgb, size=size, style=style)
+            if not row:
+                row.append(("photo", result["crop"]))
+            target = out_dir / f"{path.stem}_{style}.jpg"
+            _write_atomic(target, images.encode_jpeg(result["image"], settings.storage.jpeg_quality))
+            row.append((styles.label(style), result["image"]))
+            print(f"{path.name} {style}: generator {result['timings_ms']['generator']:.0f} ms, "
+                  f"faces {result['faces']} -> {target}", flush=True)
+        rows.append(row)
+    if rows:
+        sheet = out_dir / "contact_sheet.jpg"
+        _write_atomic(sheet, images.encode_jpeg(contact_sheet(rows), 88))
+        print(f"contact sheet -> {sheet}")
+    return 1 if failed else 0
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = config.load(args.config)
+    size = parse_size(args.size)
+    out_dir = Path(args.out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {out_dir}: cannot create the folder ({exc.strerror})") from None
+    if args.styles:
+        if args.no_face:
+            raise UserError("--styles runs the booth's own pipeline: drop --no-face")
+        return run_styles(args, settings, size, out_dir)
+    engine = BareGenerator(settings) if args.no_face else FacePipeline(settings)
+
+    results, failed = [], 0
+    for name in args.inputs:
+        path = Path(name)
+        started = time.perf_counter()
+        try:
+            rgb = images.load_image(path, max_pixels=settings.upload.max_pixels)
+        except images.ImageError as exc:
+            print(f"booth stylize: {exc}", file=sys.stderr)
+            results.append({"file": str(path), "ok": False, "error": str(exc)})
+            failed += 1
+            continue
+        decoded = time.perf_counter()
+        result = engine.process(rgb, size=size)
+        target = out_dir / f"{path.stem}_anime.jpg"
+        _write_atomic(target, images.encode_jpeg(result["image"], settings.storage.jpeg_quality))
+        finished = time.perf_counter()
+        timings = {"decode": (decoded - started) * 1000, **result["timings_ms"],
+                   "total": (finished - started) * 1000}
+        timings = {k: round(v, 1) for k, v in timings.items()}
+        h, w = result["image"].shape[:2]
+        stages = " ".join(f"{k} {v:.0f}" for k, v in timings.items())
+        print(f"{path.name}: size {result['size']} ({w}×{h}), faces {result['faces']}, ms: {stages} -> {target}")
+        results.append({"file": str(path), "ok": True, "out": str(target), "size": result["size"],
+                        "width": w, "height": h, "faces": result["faces"], "ms": timings})
+    if args.json:
+        Path(args.json).write_text(json.dumps({"results": results, "failed": failed}, indent=2) + "\n")
+    return 1 if failed else 0

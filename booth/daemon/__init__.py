@@ -1,0 +1,4 @@
+"""The booth as a service: :mod:`.machine` (the cycle's state machine), :mod:`.events`
+(what the screens hear), :mod:`.uploads` (phones' photos), :mod:`.store` (photos on
+disk, complete or absent), :mod:`.worker` (calls with a deadline) and :mod:`.sdnotify`
+(systemd's readiness and watchdog)."""

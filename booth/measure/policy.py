@@ -1,0 +1,121 @@
+"""``booth eval policy [DIR...] [--json FILE]``: does the 384–512 policy pay?
+
+For each photo: the booth crop at 512 and at the size the policy picks; the generator
+runs on both; the chosen-size output is upscaled to 512 and compared with the 512 output
+(SSIM), and both are timed. The summary gives the mean generator time saved against
+always-512, the mean and worst SSIM, how often each size was chosen, and checks that
+every detailed photo (score at or above ``complexity_high``) ran at full size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from booth import PROJECT_ROOT, config
+from booth.vision import policy
+from booth.measure import quality
+
+
+def add_policy_parser(sub) -> None:
+    p = sub.add_parser("policy", help="what the 384–512 size policy saves and costs",
+                       description=__doc__.splitlines()[0])
+    p.add_argument("dirs", nargs="*", metavar="DIR",
+                   help="folders of photos (default: the shared faces/ groups/ scenes/)")
+    p.add_argument("--json", metavar="FILE", help="write per-image records + summary here")
+    p.add_argument("--config", metavar="FILE", help="booth config file (default: config.toml)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per size (median)")
+    p.set_defaults(_eval=run_policy)
+
+
+def evaluate(files: list[Path], settings: config.Settings, repeats: int = 3) -> dict:
+    from booth.measure.timing import median_ms
+    from booth.vision.generator import Generator, working_shape
+    from booth.vision.images import load_image
+    from booth.errors import ImageError
+    from booth.model.quantize import booth_crop
+
+    from booth.vision.face import FaceDetector
+
+    gen = Generator.from_settings(settings)
+    detector = FaceDetector.from_settings(settings)
+    g, aspect = settings.generator, settings.face.aspect
+    full = max(g.sizes)
+    records = []
+    for path in files:
+        try:
+            rgb = load_image(path)
+        except ImageError:
+            continue
+        crop_full = booth_crop(rgb, full, aspect, detector)
+        score = policy.complexity(crop_full)
+        size = policy.size_for_score(score, g)
+        out_full = gen.stylize(crop_full)
+        ms_full = median_ms(lambda: gen.stylize(crop_full), repeats, warmup=0)
+        if size == full:
+            similarity, ms = 1.0, ms_full
+        else:
+            crop = booth_crop(rgb, size, aspect, detector)
+            out = gen.stylize(crop)
+            ms = median_ms(lambda: gen.stylize(crop), repeats, warmup=0)
+            h, w = working_shape(full, aspect)
+            similarity = quality.ssim(out_full, cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC))
+        records.append({"file": str(path), "score": round(score, 2), "size": size,
+                        "ssim_vs_512": round(similarity, 4), "ms": round(ms, 1), "ms_512": round(ms_full, 1)})
+    return {"records": records, "summary": summarize(records, g)}
+
+
+def summarize(records: list[dict], g) -> dict:
+    if not records:
+        return {"images": 0}
+    full = max(g.sizes)
+    saved = [1 - r["ms"] / r["ms_512"] for r in records]
+    detailed = [r for r in records if r["score"] >= g.complexity_high]
+    reduced = [r["ssim_vs_512"] for r in records if r["size"] != full]
+    return {
+        "images": len(records),
+        "time_saved_mean": round(float(np.mean(saved)), 3),
+        "ms_mean": round(float(np.mean([r["ms"] for r in records])), 1),
+        "ms_512_mean": round(float(np.mean([r["ms_512"] for r in records])), 1),
+        "ssim_mean": round(float(np.mean([r["ssim_vs_512"] for r in records])), 4),
+        "ssim_mean_reduced": round(float(np.mean(reduced)), 4) if reduced else None,
+        "ssim_min": round(float(min(r["ssim_vs_512"] for r in records)), 4),
+        "sizes": {str(s): sum(r["size"] == s for r in records) for s in sorted(g.sizes)},
+        "detailed_images": len(detailed),
+        "detailed_at_full_size": all(r["size"] == full for r in detailed),
+        "thresholds": [g.complexity_low, g.complexity_high],
+    }
+
+
+def run_policy(args: argparse.Namespace) -> int:
+    from booth.errors import UserError
+
+    settings = config.load(args.config)
+    if args.dirs:
+        dirs = [Path(d) for d in args.dirs]
+    else:
+        root = Path(os.environ.get("BOOTH_PHOTOS") or PROJECT_ROOT.parent / "shared" / "photos")
+        dirs = [root / n for n in ("faces", "groups", "scenes")]
+    files = []
+    for d in dirs:
+        if not d.is_dir():
+            raise UserError(f"{d}: not a folder of photos")
+        files += sorted(p for p in d.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
+    result = evaluate(files, settings, args.repeats)
+    for r in result["records"]:
+        print(f"{Path(r['file']).name:24s} score {r['score']:5.1f} -> {r['size']}  "
+              f"SSIM vs 512 {r['ssim_vs_512']:.3f}  {r['ms']:6.0f} ms (512: {r['ms_512']:.0f} ms)")
+    s = result["summary"]
+    print(f"\n{s['images']} photos: sizes {s['sizes']}; generator time saved vs always-512: "
+          f"{100 * s['time_saved_mean']:.1f}% ({s['ms_mean']:.0f} vs {s['ms_512_mean']:.0f} ms mean); "
+          f"SSIM vs 512: mean {s['ssim_mean']:.3f} (reduced-size photos {s['ssim_mean_reduced']}), "
+          f"min {s['ssim_min']:.3f}; detailed photos (score >= {s['thresholds'][1]}) all at 512: "
+          f"{s['detailed_at_full_size']} ({s['detailed_images']})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0

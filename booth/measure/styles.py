@@ -1,0 +1,136 @@
+"""``booth bench --styles``: per style, INT8 and float latency at 384 and 512, INT8's
+fidelity against the style's float network on real photos, the booth's RSS with every
+style compiled and with ``[styles] max_loaded``, and a cold style's first-use latency.
+
+Latencies are the style as the booth runs it (uint8 in and out, padding to the
+style's size multiple or its one size included), median of ``--repeats`` after a
+warm-up. Memory and cold start are measured in fresh child processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from booth import config
+from booth.measure import quality
+from booth.vision import styles
+from booth.measure.photos import photo_crops
+from booth.measure.timing import median_ms
+from booth.vision.generator import Generator, working_shape
+
+SIZES = (384, 512)
+
+
+def _generator(style: styles.Style, variant: str, threads: int) -> styles.StyleGenerator:
+    if style.classic:
+        return styles.StyleGenerator(style, Generator(precision="int8" if variant == "int8" else "f32",
+                                                      threads=threads))
+    return styles.StyleGenerator(style, Generator(styles.ir_path(style.name, variant),
+                                                  precision="int8" if variant == "int8" else "f32",
+                                                  threads=threads))
+
+
+def bench_style(style: styles.Style, crops: list[np.ndarray], threads: int, repeats: int) -> dict:
+    """Latency of INT8 and float at each size, and INT8 vs float on the crops."""
+    aspect = config.defaults().face.aspect
+    int8, fp32 = _generator(style, "int8", threads), _generator(style, "fp32", threads)
+    row: dict = {"label": style.label}
+    card = styles.read_card(style.name) if not style.classic else None
+    row["runs"] = card["runs"] if card else "int8"
+    for size in SIZES:
+        h, w = working_shape(size, aspect)
+        rgb = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+        row[f"int8_{size}_ms"] = median_ms(lambda: int8.stylize(rgb), repeats, warmup=1)
+        row[f"fp32_{size}_ms"] = median_ms(lambda: fp32.stylize(rgb), repeats, warmup=1)
+    psnrs, ssims = [], []
+    for crop in crops:
+        ref, out = fp32.stylize(crop), int8.stylize(crop)
+        psnrs.append(quality.psnr(ref, out))
+        ssims.append(quality.ssim(ref, out))
+    row.update(psnr_db=round(float(np.mean(psnrs)), 2), psnr_min_db=round(float(np.min(psnrs)), 2),
+               ssim=round(float(np.mean(ssims)), 4), images=len(crops))
+    return row
+
+
+_MEMORY_CODE = """
+import json, sys, time
+from pathlib import Path
+from booth import config
+from booth.vision import styles
+def rss_mb():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmRSS:'):
+            return int(line.split()[1]) // 1024
+settings = config.defaults().replace("booth", data_dir=sys.argv[1])
+settings = settings.replace("styles", max_loaded=int(sys.argv[2]))
+from booth.vision.pipeline import Pipeline
+started = time.perf_counter()
+pipeline = Pipeline.from_settings(settings)
+out = {"default_loaded_s": round(time.perf_counter() - started, 1), "rss_default_mb": rss_mb(), "first_use_s": {}}
+for name in pipeline.styles.available:
+    if name in pipeline.styles.loaded():
+        continue
+    started = time.perf_counter()
+    pipeline.styles.generator(name)
+    out["first_use_s"][name] = round(time.perf_counter() - started, 2)
+out["loaded"] = pipeline.styles.loaded()
+out["rss_after_all_mb"] = rss_mb()
+for line in open('/proc/self/status'):
+    if line.startswith('VmHWM:'):
+        out["peak_rss_mb"] = int(line.split()[1]) // 1024
+print(json.dumps(out))
+"""
+
+
+def bench_memory(max_loaded: int) -> dict:
+    """A fresh booth pipeline (empty compile cache: cold), then every available style used
+    once: RSS with the default only, after all (at most ``max_loaded`` kept), the peak,
+    and each style's first-use time (compile + warm-up of every working size)."""
+    with tempfile.TemporaryDirectory() as data:
+        done = subprocess.run([sys.executable, "-c", _MEMORY_CODE, data, str(max_loaded)],
+                              capture_output=True, text=True, check=False, env=dict(os.environ))
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else "memory child failed")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_styles(args) -> int:
+    """The ``--styles`` table (see the module docstring)."""
+    from booth import PROJECT_ROOT
+
+    settings = config.defaults()
+    photos = Path(args.photos or os.environ.get("BOOTH_PHOTOS") or PROJECT_ROOT.parent / "shared" / "photos")
+    crops = photo_crops(photos, size=384) if (photos / "faces").is_dir() else []
+    if args.quick:
+        crops = crops[::4]
+    catalogue = styles.catalogue()
+    names = [n for n in settings.styles.enabled if styles.is_built(n)]
+    result: dict = {"repeats": args.repeats, "photos": len(crops), "styles": {}}
+    print(f"{'style':9} {'runs':5} " + " ".join(f"{'int8@' + str(s):>9} {'fp32@' + str(s):>9}" for s in SIZES)
+          + f" {'PSNR dB':>8} {'min':>6} {'SSIM':>6}", flush=True)
+    for name in names:
+        row = bench_style(catalogue[name], crops, args.threads, args.repeats)
+        result["styles"][name] = row
+        print(f"{name:9} {row['runs']:5} "
+              + " ".join(f"{row[f'int8_{s}_ms']:>9.0f} {row[f'fp32_{s}_ms']:>9.0f}" for s in SIZES)
+              + f" {row['psnr_db']:>8} {row['psnr_min_db']:>6} {row['ssim']:>6}", flush=True)
+    if not args.quick:
+        for limit in (len(names), settings.styles.max_loaded):
+            print(f"memory: every style used once, max_loaded = {limit} (cold compile cache)…", flush=True)
+            memory = bench_memory(limit)
+            result[f"memory_max_loaded_{limit}"] = memory
+            print(f"  RSS default only {memory['rss_default_mb']} MB, after all styles "
+                  f"{memory['rss_after_all_mb']} MB (kept {', '.join(memory['loaded'])}), "
+                  f"peak {memory['peak_rss_mb']} MB; first use (s): "
+                  + ", ".join(f"{k} {v}" for k, v in memory["first_use_s"].items()), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0

@@ -1,0 +1,391 @@
+"""``booth eval upscale [DIR...] [--json FILE]``: is the full-resolution portrait worth it?
+
+For each photo the whole pipeline runs (the generator at the policy's size, the
+result at ``[storage] result_long_side`` but never beyond the crop's own resolution),
+then:
+
+* **faithful**: the result, shrunk back to the generator's size (area average), against
+  the generator's own output: PSNR in dB;
+* **sharper**: mean gradient magnitude of the result over that of a bicubic upscale of
+  the generator's output to the same pixels, and the same ratio for the guide (the
+  photo at full resolution over a bicubic upscale of the crop the generator saw): how
+  much finer detail the photo itself holds, the ceiling of anything guided by it;
+* **no halos**: around strong edges (the bicubic upscale's top 5 % of gradients, and
+  2 px around them) how far the result leaves the range of values the bicubic upscale
+  has within twice the upscale factor (the width of its blurred ramps): brighter than
+  the bright side or darker than the dark side. Mean and 99th percentile, grey levels;
+* **faces**: the detector on the generator's output and on the result, each face of
+  the frame mapped into each: faces found again and their landmark error (NME); and on
+  a bicubic upscale of the generator's output, which shows how much of a change is the
+  detector's own at the larger size;
+* **cost**, on a 12-megapixel frame made from the first portrait whose crop lies inside
+  the photo (as a guest in front of the booth's camera): the upscale step (the
+  full-resolution render of the crop and the upsampling) against the generator at its
+  largest size, timed back to back in this process, and the growth of peak memory (RSS)
+  during the upscale step (in a fresh process). A crop reaching past the photo's edge
+  costs more (its mirrored part is blurred at full resolution too): reported apart.
+
+Photos whose crop is no larger in the photo than the generator's size are kept at
+that size (nothing to upsample from); they are listed but not counted in the targets.
+Without DIR it uses the shared photo set's ``faces/`` and ``groups/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from booth import PROJECT_ROOT, config
+from booth.vision import geometry
+
+#: The issue's targets, checked in the summary.
+TARGETS = {
+    "psnr_min_db": (">=", 35.0),
+    "gradient_ratio_mean": (">=", 1.3),
+    "faces_found_not_fewer": ("==", True),
+    "faces_nme_not_worse": ("==", True),
+    "cost_share": ("<=", 0.10),
+    "rss_growth_mb": ("<=", 100.0),
+}
+#: Strong edges: this top share of the bicubic upscale's gradients.
+STRONG_EDGE_SHARE = 0.05
+#: A 12-megapixel camera frame (4:3, like the Pi camera's stills), height × width.
+FRAME_12MP = (3000, 4000)
+#: Back-to-back timing rounds for the cost (medians).
+COST_ROUNDS = 7
+
+
+# --- measures --------------------------------------------------------------------------
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of two uint8 images of one shape, in dB (inf if equal)."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * float(np.log10(255.0 ** 2 / mse))
+
+
+def gradient_magnitude(rgb: np.ndarray) -> np.ndarray:
+    """Per pixel, the luminance gradient magnitude in grey levels per pixel (Sobel / 8)."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+    return cv2.magnitude(gx, gy) / 8
+
+
+def gradient_ratio(image: np.ndarray, reference: np.ndarray) -> float:
+    """Mean gradient magnitude of ``image`` over that of ``reference`` (same shape)."""
+    return float(gradient_magnitude(image).mean() / max(gradient_magnitude(reference).mean(), 1e-9))
+
+
+def edge_overshoot(image: np.ndarray, reference: np.ndarray, radius: int = 3) -> tuple[float, float]:
+    """How far ``image`` leaves ``reference``'s range around its strong edges: (mean,
+    99th percentile) in grey levels. The range is taken over ``radius`` pixels, enough
+    to span the reference's blurred ramp to the flat sides, so a crisper edge stays
+    inside it and only a halo or ringing (brighter than the bright side, darker than
+    the dark side) counts."""
+    gradient = gradient_magnitude(reference)
+    strong = (gradient >= np.quantile(gradient, 1 - STRONG_EDGE_SHARE)).astype(np.uint8)
+    near = cv2.dilate(strong, np.ones((5, 5), np.uint8)) > 0
+    ref = cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    out = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    window = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    beyond = np.maximum(out - cv2.dilate(ref, window), 0) + np.maximum(cv2.erode(ref, window) - out, 0)
+    values = beyond[near]
+    if values.size == 0:
+        return 0.0, 0.0
+    return float(values.mean()), float(np.percentile(values, 99))
+
+
+def ramp_radius(factor: float) -> int:
+    """The window (radius, pixels) over which a bicubic upscale by ``factor`` spreads an edge."""
+    return max(3, math.ceil(2 * factor))
+
+
+def faces_in(detector, image: np.ndarray, shot: geometry.Framing, faces) -> tuple[int, list[float]]:
+    """The frame's faces found again in ``image`` (rendered with ``shot``): (count, NMEs)."""
+    from booth.measure.faces import match_faces, nme
+
+    expected = [shot.map_face(f) for f in faces]
+    found = detector.detect(image)
+    pairs = match_faces(expected, found)
+    return len(pairs), [nme(expected[i], found[j]) for i, j in pairs]
+
+
+def evaluate_photo(pipeline, rgb: np.ndarray) -> dict:
+    """One photo through the pipeline, measured (the per-image record without "file")."""
+    result = pipeline.process(rgb)
+    generated, stylized = result.generated, result.stylized
+    gen_h, gen_w = generated.shape[:2]
+    out_h, out_w = stylized.shape[:2]
+    record = {"generator_size": f"{gen_w}x{gen_h}", "result_size": f"{out_w}x{out_h}",
+              "crop_inside": geometry.crop_inside(result.framing, rgb.shape[:2]),
+              "factor": round(max(out_h, out_w) / max(gen_h, gen_w), 2),
+              "upscale_ms": round(result.timings_ms["upscale"], 1),
+              "generator_ms": round(result.timings_ms["generator"], 1)}
+    found_gen, nme_gen = faces_in(pipeline.detector, generated, result.crop_framing, result.faces)
+    found_full, nme_full = faces_in(pipeline.detector, stylized, result.framing, result.faces)
+    record.update(faces=len(result.faces), found_generated=found_gen, found_result=found_full,
+                  nme_generated=round(float(np.mean(nme_gen)), 4) if nme_gen else None,
+                  nme_result=round(float(np.mean(nme_full)), 4) if nme_full else None)
+    if (out_h, out_w) == (gen_h, gen_w):
+        return record
+    bicubic = cv2.resize(generated, (out_w, out_h), interpolation=cv2.INTER_CUBIC)
+    # The detector's own spread at this size: the same faces on a plain bicubic upscale.
+    _, nme_bicubic = faces_in(pipeline.detector, bicubic, result.framing, result.faces)
+    record["nme_bicubic"] = round(float(np.mean(nme_bicubic)), 4) if nme_bicubic else None
+    shrunk = cv2.resize(stylized, (gen_w, gen_h), interpolation=cv2.INTER_AREA)
+    guide = geometry.warp(rgb, result.framing)
+    crop_up = cv2.resize(result.crop, (out_w, out_h), interpolation=cv2.INTER_CUBIC)
+    over_mean, over_p99 = edge_overshoot(stylized, bicubic, ramp_radius(record["factor"]))
+    record.update(psnr_db=round(psnr(shrunk, generated), 2),
+                  gradient_ratio=round(gradient_ratio(stylized, bicubic), 3),
+                  guide_gradient_ratio=round(gradient_ratio(guide, crop_up), 3),
+                  overshoot_mean=round(over_mean, 2), overshoot_p99=round(over_p99, 1))
+    return record
+
+
+#: Run in a fresh Python: the peak RSS growth of the upscale step on a 12 MP frame, in
+#: KiB. A fresh process, because a long-running one reuses memory its allocator kept
+#: from earlier photos and would hide the growth. The content does not change the
+#: memory, so the generator's output is stood in for by the crop itself.
+_RSS_PROBE = """
+import sys
+import numpy as np
+from booth import config
+from booth.vision import framing, geometry, upsample
+from booth.vision.generator import working_shape
+
+def kib(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+
+height, width, size, long_side = map(int, sys.argv[1:5])
+settings = config.defaults()
+frame = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+shot = framing.plan((height, width), [], working_shape(size, settings.face.aspect), settings.face)
+crop = geometry.warp(frame, shot)
+shape = upsample.result_shape(shot.shape, shot.scale, long_side)
+before = kib("VmRSS")
+open("/proc/self/clear_refs", "w").write("5")
+image = upsample.upsample(crop, crop, geometry.warp(frame, framing.resized(shot, shape)))
+print(kib("VmHWM") - before, image.shape[0], image.shape[1])
+"""
+
+
+def rss_growth_mb(frame_hw: tuple[int, int], size: int, long_side: int) -> float | None:
+    """Peak RSS growth (MiB) of the upscale step on a frame of ``frame_hw`` (a fresh
+    process); None where the kernel does not let a process reset its peak."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _RSS_PROBE, *map(str, (*frame_hw, size, long_side))],
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        return None
+    return round(int(done.stdout.split()[0]) / 1024, 1)
+
+
+def measure_cost(pipeline, rgb: np.ndarray, rounds: int = COST_ROUNDS) -> dict:
+    """The upscale step on a 12 MP frame made from ``rgb``, against the generator at its
+    largest size, alternated in this process so a busy machine slows both alike."""
+    frame_h, frame_w = FRAME_12MP if rgb.shape[1] >= rgb.shape[0] else FRAME_12MP[::-1]
+    frame = cv2.resize(rgb, (frame_w, frame_h), interpolation=cv2.INTER_LINEAR)
+    largest = max(pipeline.settings.generator.sizes)
+    result = pipeline.process(frame, size=largest)
+    shot, crop, generated = result.crop_framing, result.crop, result.generated
+    generator_ms, upscale_ms = [], []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        pipeline.generator.stylize(crop)
+        generator_ms.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        pipeline.upscale(frame, shot, crop, generated)
+        upscale_ms.append((time.perf_counter() - started) * 1000)
+    generator = statistics.median(generator_ms)
+    upscale = statistics.median(upscale_ms)
+    return {"frame": f"{frame_w}x{frame_h}", "result_size": f"{result.stylized.shape[1]}x"
+            f"{result.stylized.shape[0]}", "generator_size": f"{crop.shape[1]}x{crop.shape[0]}",
+            "generator_ms": round(generator, 1), "upscale_ms": round(upscale, 1),
+            "cost_share": round(upscale / generator, 4),
+            # The fastest of each: the runs least slowed by other processes, nearest to
+            # what an idle booth sees.
+            "cost_share_fastest": round(min(upscale_ms) / min(generator_ms), 4),
+            "rss_growth_mb": rss_growth_mb((frame_h, frame_w), largest,
+                                           pipeline.settings.storage.result_long_side)}
+
+
+def summarize(records: list[dict], cost: dict | None) -> dict:
+    """Means, worst cases and the targets over the per-image records."""
+    upscaled = [r for r in records if "psnr_db" in r]
+    summary: dict = {"images": len(records), "upscaled": len(upscaled),
+                     "kept_at_generator_size": [r["file"] for r in records if "psnr_db" not in r]}
+    if upscaled:
+        def mean(key):
+            return round(statistics.fmean(r[key] for r in upscaled), 3)
+        summary.update(
+            factor_mean=mean("factor"), psnr_min_db=min(r["psnr_db"] for r in upscaled),
+            psnr_mean_db=mean("psnr_db"), gradient_ratio_mean=mean("gradient_ratio"),
+            gradient_ratio_min=min(r["gradient_ratio"] for r in upscaled),
+            guide_gradient_ratio_mean=mean("guide_gradient_ratio"),
+            overshoot_mean=mean("overshoot_mean"),
+            overshoot_p99_max=max(r["overshoot_p99"] for r in upscaled))
+    nme_gen = [r["nme_generated"] for r in records if r["nme_generated"] is not None]
+    nme_full = [r["nme_result"] for r in records if r["nme_result"] is not None]
+    summary.update(
+        faces=sum(r["faces"] for r in records),
+        found_generated=sum(r["found_generated"] for r in records),
+        found_result=sum(r["found_result"] for r in records),
+        nme_generated_mean=round(statistics.fmean(nme_gen), 4) if nme_gen else None,
+        nme_result_mean=round(statistics.fmean(nme_full), 4) if nme_full else None)
+    pairs = [(r["nme_generated"], r["nme_bicubic"], r["nme_result"]) for r in upscaled
+             if None not in (r["nme_generated"], r.get("nme_bicubic"), r["nme_result"])]
+    if pairs:
+        generated, bicubic, result = (round(statistics.fmean(v), 4) for v in zip(*pairs))
+        summary["upscaled_nme_generated_bicubic_result"] = [generated, bicubic, result]
+    summary["faces_found_not_fewer"] = summary["found_result"] >= summary["found_generated"]
+    if nme_gen and nme_full:
+        summary["faces_nme_not_worse"] = summary["nme_result_mean"] <= summary["nme_generated_mean"]
+    if cost:
+        summary.update(cost)
+    checks = {">=": lambda v, t: v >= t, "<=": lambda v, t: v <= t, "==": lambda v, t: v == t}
+    summary["targets"] = {name: checks[op](summary[name], limit)
+                          for name, (op, limit) in TARGETS.items() if summary.get(name) is not None}
+    return summary
+
+
+# --- the command -----------------------------------------------------------------------
+
+def add_upscale_parser(sub) -> None:
+    p = sub.add_parser("upscale", help="the full-resolution result: fidelity, sharpness, "
+                       "faces, cost", description=__doc__.split("\n\n")[0])
+    p.add_argument("dirs", nargs="*", metavar="DIR",
+                   help="folders of photos (default: the shared faces/ and groups/)")
+    p.add_argument("--json", metavar="FILE", help="also write per-image records + summary here")
+    p.add_argument("--config", metavar="FILE", help="booth config file (default: config.toml)")
+    p.add_argument("--no-cost", action="store_true", help="skip the 12 MP cost measurement")
+    p.set_defaults(_eval=run_upscale)
+
+
+def _photo_files(names: list[str]) -> list[tuple[str, Path]]:
+    from booth.errors import UserError
+    from booth.measure.faces import IMAGE_SUFFIXES
+
+    if names:
+        dirs = [Path(n) for n in names]
+    else:
+        root = Path(os.environ.get("BOOTH_PHOTOS") or PROJECT_ROOT.parent / "shared" / "photos")
+        dirs = [root / "faces", root / "groups"]
+    for d in dirs:
+        if not d.is_dir():
+            raise UserError(f"{d}: not a folder of photos")
+    files = [(d.name, p) for d in dirs for p in sorted(d.iterdir())
+             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise UserError(f"no photos ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, dirs))}")
+    return files
+
+
+def run_upscale(args: argparse.Namespace) -> int:
+    import sys
+
+    from booth.vision.images import load_image
+    from booth.errors import ImageError
+    from booth.vision.pipeline import Pipeline
+
+    files = _photo_files(args.dirs)
+    settings = config.load(args.config)
+    if settings.storage.result_long_side == 0:
+        from booth.errors import UserError
+        raise UserError("[storage] result_long_side is 0 (the generator's size): nothing to measure")
+    pipeline = Pipeline.from_settings(settings)
+    print(f"{'file':28} {'gen':>7} {'result':>9} {'x':>4} {'PSNR':>5} {'grad':>5} {'guide':>5} "
+          f"{'over':>5} {'p99':>4} {'faces':>7} {'NME gen/full':>13} {'ms':>4}")
+    # The cost is measured on a 12 MP frame made from the first portrait whose crop lies
+    # inside the photo (a guest in front of the booth's camera), and apart on one whose
+    # crop reaches past the edge (the mirrored part is blurred at full resolution too).
+    records, portraits = [], {}
+    for folder, path in files:
+        name = f"{folder}/{path.name}"
+        try:
+            rgb = load_image(path, max_pixels=settings.upload.max_pixels)
+        except ImageError as exc:
+            print(f"{name:28} skipped: {exc}", file=sys.stderr)
+            continue
+        record = {"file": name, **evaluate_photo(pipeline, rgb)}
+        records.append(record)
+        if record["faces"] == 1:
+            portraits.setdefault(record["crop_inside"], (name, rgb))
+        print(_row(record), flush=True)
+    cost = None
+    if not args.no_cost and records:
+        name, rgb = portraits.get(True, portraits.get(False, (name, rgb)))
+        cost = {"photo": name, **measure_cost(pipeline, rgb)}
+        if True in portraits and False in portraits:
+            name, rgb = portraits[False]
+            past_edge = measure_cost(pipeline, rgb)
+            cost["past_edge"] = {"photo": name, **{k: past_edge[k] for k in
+                                                   ("generator_ms", "upscale_ms", "cost_share",
+                                                    "cost_share_fastest")}}
+    summary = summarize(records, cost)
+    _print_summary(summary)
+    if args.json:
+        from booth.measure.faces import write_json
+
+        write_json(Path(args.json), {"images": records, "summary": summary})
+    return 0
+
+
+def _row(r: dict) -> str:
+    def num(key, spec):
+        return format(r[key], spec) if r.get(key) is not None else "-"
+    nmes = f"{num('nme_generated', '.3f')}/{num('nme_result', '.3f')}"
+    return (f"{r['file'][-28:]:28} {r['generator_size']:>7} {r['result_size']:>9} "
+            f"{r['factor']:>4.2f} {num('psnr_db', '.1f'):>5} {num('gradient_ratio', '.2f'):>5} "
+            f"{num('guide_gradient_ratio', '.2f'):>5} {num('overshoot_mean', '.2f'):>5} "
+            f"{num('overshoot_p99', '.0f'):>4} {r['found_generated']:>3}/{r['found_result']:<3} "
+            f"{nmes:>13} {r['upscale_ms']:>4.0f}")
+
+
+def _print_summary(s: dict) -> None:
+    print()
+    print(f"images {s['images']}, upscaled {s['upscaled']} (mean factor {s.get('factor_mean')}); "
+          f"kept at the generator's size (crop no larger in the photo): "
+          f"{len(s['kept_at_generator_size'])}")
+    if s["upscaled"]:
+        print(f"faithful: PSNR of the result shrunk back vs the generator's output: min "
+              f"{s['psnr_min_db']} dB, mean {s['psnr_mean_db']} dB")
+        print(f"sharper: mean gradient vs bicubic {s['gradient_ratio_mean']}x (min "
+              f"{s['gradient_ratio_min']}x); the photo itself vs its bicubic re-upscale "
+              f"{s['guide_gradient_ratio_mean']}x")
+        print(f"halos: overshoot at strong edges mean {s['overshoot_mean']}, worst 99th "
+              f"percentile {s['overshoot_p99_max']} grey levels")
+    print(f"faces: {s['faces']} in the photos, found again in the generator's output "
+          f"{s['found_generated']}, in the result {s['found_result']}; NME mean "
+          f"{s['nme_generated_mean']} vs {s['nme_result_mean']}")
+    if "upscaled_nme_generated_bicubic_result" in s:
+        g, b, r = s["upscaled_nme_generated_bicubic_result"]
+        print(f"  on the upscaled photos only: NME on the generator's output {g}, on its bicubic "
+              f"upscale {b} (the detector at the larger size), on the result {r}")
+    if "cost_share" in s:
+        print(f"cost on a {s['frame']} frame made from {s['photo']} ({s['generator_size']} -> "
+              f"{s['result_size']}): upscale "
+              f"{s['upscale_ms']} ms vs generator {s['generator_ms']} ms = "
+              f"{100 * s['cost_share']:.1f}% (back to back, medians of {COST_ROUNDS}; fastest runs "
+              f"{100 * s['cost_share_fastest']:.1f}%); peak RSS "
+              f"growth {s['rss_growth_mb']} MB")
+    if "past_edge" in s:
+        e = s["past_edge"]
+        print(f"  a crop reaching past the photo's edge ({e['photo']}; its mirrored part blurred): upscale "
+              f"{e['upscale_ms']} ms vs generator {e['generator_ms']} ms = "
+              f"{100 * e['cost_share']:.1f}% (fastest runs {100 * e['cost_share_fastest']:.1f}%; "
+              f"no target)")
+    failed = [k for k, ok in s["targets"].items() if not ok]
+    print("targets: " + ("all met" if not failed else "NOT met: " + ", ".join(failed))
+          + f" ({len(s['targets'])} checked)")

@@ -1,0 +1,255 @@
+"""Levelling and framing: from a full camera frame to the crop the generator runs on.
+
+A :class:`Framing` is one similarity transform (rotation + uniform scale +
+translation) from frame pixels to crop pixels, planned from the detected faces:
+
+* **one face** — a head-and-shoulders portrait: the face box takes ``face_share`` of
+  the crop's height and its centre sits ``face_y`` of the way down;
+* **several faces** — one crop holding every face box with ``margin`` (× the mean face
+  height) of room around them, twice that below for the shoulders;
+* **no face** — scene mode: the largest centred crop of the frame at the aspect ratio.
+
+The rotation levels the eyes (the size-weighted mean tilt of the faces). The crop is
+then moved and, if it must, shrunk to stay inside the photo, but never so that a face
+box is cut. Only a crop that has to reach past the edge (a face at the very edge)
+shows pixels from outside the photo: the frame is mirrored there (never black bars)
+and the mirrored part is blurred so it reads as out-of-focus background.
+
+:func:`warp` renders a framing with ONE ``cv2.warpAffine`` from the frame, so the
+rotation, the crop and the downscale to the working size cost one resampling. A large
+downscale (a 12-megapixel frame to 512 px) first shrinks just the needed region by an
+integer factor with area averaging, so fine detail is averaged, not aliased.
+
+:func:`paste_back` puts a separately stylized face back over the crop through a
+feathered mask (the "hd" mode) and :func:`seam_step` measures how visible the mask's
+edge is.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from booth.vision.geometry import (Face, Framing, apply_affine, chain, paste,
+                                   to_opencv, warp)
+
+#: Tilts beyond this are not levelled (a guest lying sideways, or a wrong landmark).
+MAX_LEVEL_DEG = 45.0
+#: Extra room kept around every face box, as a share of its height, when the crop has
+#: to shrink to fit the photo (so a box never touches the crop's edge).
+FACE_GUARD = 0.08
+
+
+def level_angle(faces: Sequence[Face]) -> float:
+    """The rotation (degrees, counter-clockwise on screen) that levels the eyes.
+
+    With several faces it is the size-weighted mean of their tilts, so a group shot
+    taken with a tilted camera comes out level while heads tilted different ways
+    cancel out. Tilts beyond ±MAX_LEVEL_DEG are left alone.
+    """
+    if not faces:
+        return 0.0
+    weights = np.array([f.height for f in faces])
+    # Average unit vectors, not angles, so -179° and 179° do not average to 0°.
+    rolls = np.radians([f.roll_deg for f in faces])
+    angle = math.degrees(math.atan2((weights * np.sin(rolls)).sum(), (weights * np.cos(rolls)).sum()))
+    return angle if abs(angle) <= MAX_LEVEL_DEG else 0.0
+
+
+def _rotation(frame_hw: tuple[int, int], angle_deg: float) -> np.ndarray:
+    h, w = frame_hw
+    return cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
+
+
+def _bounds(points: np.ndarray) -> np.ndarray:
+    return np.array([*points.min(axis=0), *points.max(axis=0)], np.float64)
+
+
+def _box_corners(box: np.ndarray) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+
+
+def _grow_to_aspect(rect: np.ndarray, aspect: float) -> np.ndarray:
+    """The smallest rect of this aspect (w / h) around ``rect``, same centre."""
+    x0, y0, x1, y1 = rect
+    w, h = x1 - x0, y1 - y0
+    if w < h * aspect:
+        w = h * aspect
+    else:
+        h = w / aspect
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+
+
+def _place(start: float, length: float, lo: float, hi: float,
+           must_lo: float, must_hi: float) -> float:
+    """A start for a span of ``length``: inside [lo, hi] if it fits, always over [must_lo, must_hi]."""
+    if hi - lo >= length:
+        start = min(max(start, lo), hi - length)
+    else:
+        start = (lo + hi) / 2 - length / 2
+    return min(max(start, must_hi - length), must_lo)
+
+
+def plan(frame_hw: tuple[int, int], faces: Sequence[Face], out_hw: tuple[int, int],
+         face_settings) -> Framing:
+    """The framing of a frame of size ``frame_hw`` for these faces, rendered at ``out_hw``.
+
+    Every face box (mapped into the crop) lies inside the crop; the crop's aspect is
+    ``out_hw``'s (the configured aspect snapped to the generator's multiple of 8).
+    """
+    fh, fw = frame_hw
+    out_h, out_w = out_hw
+    aspect = out_w / out_h
+    if not faces:
+        # Scene mode: the largest centred crop at the aspect ratio, no rotation.
+        crop_w = min(fw, fh * aspect)
+        crop_h = crop_w / aspect
+        x0, y0 = (fw - crop_w) / 2, (fh - crop_h) / 2
+        return _framing(np.array([x0, y0, x0 + crop_w, y0 + crop_h]), np.eye(2, 3), out_hw,
+                        0.0, "scene")
+
+    angle = level_angle(faces)
+    rotation = _rotation(frame_hw, angle)
+    boxes = np.array([_bounds(apply_affine(rotation, _box_corners(f.box))) for f in faces])
+    heights = np.array([f.height for f in faces])
+    mean_h = float(heights.mean())
+    # The must-keep region: every face box with a small guard around it.
+    guard = FACE_GUARD * heights[:, None] * np.array([-1, -1, 1, 1])
+    must = _bounds((boxes + guard).reshape(-1, 2))
+
+    if len(faces) == 1:
+        crop_h = mean_h / face_settings.face_share
+        cx, cy = (boxes[0, 0] + boxes[0, 2]) / 2, (boxes[0, 1] + boxes[0, 3]) / 2
+        top = cy - face_settings.face_y * crop_h
+        wanted = np.array([cx - crop_h * aspect / 2, top, cx + crop_h * aspect / 2, top + crop_h])
+        mode = "portrait"
+    else:
+        room = face_settings.margin * mean_h
+        union = _bounds(boxes.reshape(-1, 2))
+        wanted = union + np.array([-room, -room, room, 2 * room])
+        # Never tighter than a one-face portrait of the average face.
+        min_h = mean_h / face_settings.face_share
+        if wanted[3] - wanted[1] < min_h:
+            extra = (min_h - (wanted[3] - wanted[1])) / 2
+            wanted[1] -= extra
+            wanted[3] += extra
+        wanted = _grow_to_aspect(wanted, aspect)
+        mode = "group"
+
+    must_rect = _grow_to_aspect(must, aspect)
+    crop_w, crop_h = wanted[2] - wanted[0], wanted[3] - wanted[1]
+    # Too big for the photo: shrink towards the faces, never below the must-keep region.
+    fit = min(1.0, fw / crop_w, fh / crop_h)
+    crop_w = max(crop_w * fit, must_rect[2] - must_rect[0])
+    crop_h = crop_w / aspect
+    cx, cy = (wanted[0] + wanted[2]) / 2, (wanted[1] + wanted[3]) / 2
+    x0 = _place(cx - crop_w / 2, crop_w, 0, fw, must[0], must[2])
+    y0 = _place(cy - crop_h / 2, crop_h, 0, fh, must[1], must[3])
+    return _framing(np.array([x0, y0, x0 + crop_w, y0 + crop_h]), rotation, out_hw, angle, mode)
+
+
+def _framing(rect: np.ndarray, rotation: np.ndarray, out_hw: tuple[int, int],
+             angle: float, mode: str) -> Framing:
+    """The transform that maps ``rect`` (in rotated-frame pixels) onto an out_hw crop."""
+    out_h, out_w = out_hw
+    scale = out_h / (rect[3] - rect[1])
+    matrix = scale * np.hstack([rotation[:, :2], rotation[:, 2:] - rect[:2, None]])
+    return Framing(matrix=matrix, shape=(int(out_h), int(out_w)), angle_deg=float(angle), mode=mode)
+
+
+def resized(framing: Framing, shape: tuple[int, int]) -> Framing:
+    """The same region of the frame rendered at another (height, width)."""
+    height, width = shape
+    scales = np.array([[width / framing.shape[1]], [height / framing.shape[0]]])
+    return Framing(matrix=framing.matrix * scales, shape=(int(height), int(width)),
+                   angle_deg=framing.angle_deg, mode=framing.mode)
+
+
+def frame(rgb: np.ndarray, faces: Sequence[Face], out_hw: tuple[int, int],
+          face_settings) -> tuple[np.ndarray, Framing]:
+    """Plan and render in one call: (crop, framing)."""
+    framing = plan(rgb.shape[:2], faces, out_hw, face_settings)
+    return warp(rgb, framing), framing
+
+
+def face_framing(frame_hw: tuple[int, int], face: Face, angle_deg: float,
+                 out_hw: tuple[int, int], face_share: float, face_y: float) -> Framing:
+    """A close crop of one face at a given rotation (the "hd" mode's face crops).
+
+    Unlike :func:`plan` it may reach past the photo's edge: it is pasted back only
+    where the face is.
+    """
+    rotation = _rotation(frame_hw, angle_deg)
+    box = _bounds(apply_affine(rotation, _box_corners(face.box)))
+    aspect = out_hw[1] / out_hw[0]
+    crop_h = max(face.height / face_share, (box[2] - box[0]) * 1.2 / aspect)
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    top = cy - face_y * crop_h
+    rect = np.array([cx - crop_h * aspect / 2, top, cx + crop_h * aspect / 2, top + crop_h])
+    return _framing(rect, rotation, out_hw, angle_deg, "face")
+
+
+def feather_mask(shape: tuple[int, int], face: Face, feather: float = 0.25) -> np.ndarray:
+    """A float mask (1 on the face, falling smoothly to 0) for pasting a face back.
+
+    An ellipse around the face box, a little larger than it, blurred by ``feather`` ×
+    the face height, so the pasted face blends into its surroundings over a wide band.
+    """
+    mask = np.zeros(shape, np.float32)
+    cx, cy = face.center
+    axes = (max(1, round(face.width * 0.68)), max(1, round(face.height * 0.72)))
+    cv2.ellipse(mask, (round(cx), round(cy)), axes, 0, 0, 360, 1.0, thickness=-1)
+    sigma = max(1.0, feather * face.height / 2)
+    return cv2.GaussianBlur(mask, (0, 0), sigma)
+
+
+def paste_back(base: np.ndarray, patch: np.ndarray, base_framing: Framing,
+               patch_framing: Framing, face: Face) -> tuple[np.ndarray, np.ndarray]:
+    """Paste a separately rendered face crop back over the crop it belongs to.
+
+    ``patch`` was rendered with ``patch_framing`` and ``base`` with ``base_framing``
+    (both from the same frame), so frame → patch → base is one known affine: the patch
+    is warped into place once and blended through the feathered mask of ``face``
+    (in frame pixels). Returns (composite, mask).
+    """
+    out_h, out_w = base.shape[:2]
+    base_from_patch = to_opencv(chain(base_framing.matrix, patch_framing.inverse))
+    placed = cv2.warpAffine(patch, base_from_patch, (out_w, out_h), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REFLECT_101)
+    # Never blend in pixels the patch does not cover.
+    covered = cv2.warpAffine(np.ones(patch.shape[:2], np.float32), base_from_patch,
+                             (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=0)
+    mask = np.minimum(feather_mask((out_h, out_w), base_framing.map_face(face)), covered)
+    return paste(base, placed, mask), mask
+
+
+def seam_step(composite: np.ndarray, base: np.ndarray, mask: np.ndarray) -> float:
+    """How visible the paste's edge is: the extra intensity step across the mask's edge.
+
+    On the line where the mask crosses one half (within a pixel of it: where a hard
+    paste would have its edge) it measures the intensity gradient across the edge (along the mask's own
+    gradient) in grey levels per pixel, in the composite minus in the base image. A hard
+    paste of a patch 40 levels brighter steps by about 20 there; the feathered paste
+    spreads the same difference over its whole feather, about 1.
+    """
+    mask = mask.astype(np.float32)
+    mx = cv2.Sobel(mask, cv2.CV_32F, 1, 0, ksize=3) / 8
+    my = cv2.Sobel(mask, cv2.CV_32F, 0, 1, ksize=3) / 8
+    norm = np.hypot(mx, my)
+    band = (norm > 1e-6) & (np.abs(mask - 0.5) <= norm)
+    if not band.any():
+        return 0.0
+    nx, ny = mx / (norm + 1e-9), my / (norm + 1e-9)
+
+    def across(image: np.ndarray) -> np.ndarray:
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3) / 8
+        gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / 8
+        return np.abs(gx * nx + gy * ny)[band]
+
+    return float(across(composite).mean() - across(base).mean())
