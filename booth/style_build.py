@@ -315,16 +315,25 @@ def from_ranges(style: styles.Style, float_model: ov.Model, ranges: dict) -> ov.
 
 
 def read_style_ranges(style: styles.Style, path: Path | None = None) -> dict:
-    """A style's ranges file, checked against the style's source file."""
-    return quantize.read_ranges(path or styles.ranges_path(style.name), style.sha256,
-                                what=f"style {style.name} source", remake=remake_command(style.name))
+    """A style's ranges file, checked against the style's source file; it records the
+    calibrated graph's fidelity for each target (the build's INT8-or-float choice)."""
+    path = path or styles.ranges_path(style.name)
+    ranges = quantize.read_ranges(path, style.sha256, what=f"style {style.name} source",
+                                  remake=remake_command(style.name))
+    recorded = ranges.get("fidelity_vs_float_held_out")
+    if not isinstance(recorded, dict) or any("psnr_db" not in recorded.get(t, {}) for t in quantize.INT8_TARGETS):
+        raise weights.WeightsError(f"{path} does not record the calibrated graph's fidelity for "
+                                   f"{' and '.join(quantize.INT8_TARGETS)}: recalibrate: {remake_command(style.name)}")
+    return ranges
 
 
-def calibrate_style(style: styles.Style, float_model: ov.Model, folder: str, samples: int,
+def calibrate_style(style: styles.Style, float_model: ov.Model, folder: str | None, samples: int,
                     sizes: list[int]) -> tuple[ov.Model, dict, list[np.ndarray]]:
-    """NNCF's statistics pass on booth crops of the photos in ``folder``: the quantized
-    graph (before the target's rewrite), its ranges document (what
-    ``weights/style_ranges/NAME.json`` holds) and the held-out crops."""
+    """NNCF's statistics pass on booth crops of the photos in ``folder`` (None: as
+    :func:`calibration_inputs` chooses): the quantized graph (before the target's
+    rewrite), its ranges document (what ``weights/style_ranges/NAME.json`` holds, with
+    the graph's fidelity against the float network on the held-out crops for each
+    target) and the held-out crops."""
     from booth.config import defaults
 
     inputs, used, folder = calibration_inputs(style, sizes, samples + samples // 3, folder)
@@ -333,7 +342,7 @@ def calibrate_style(style: styles.Style, float_model: ov.Model, folder: str, sam
     ranges = {
         "what": f"activation ranges of style {style.name}'s INT8 graph, found by NNCF calibration "
                 "on booth crops of real photos (derived statistics only: no photo is in here)",
-        "make_with": f"booth styles calibrate DIR {style.name}",
+        "make_with": remake_command(style.name),
         "style": style.name,
         "source_sha256": style.sha256,
         "recipe": RECIPE,
@@ -343,6 +352,10 @@ def calibrate_style(style: styles.Style, float_model: ov.Model, folder: str, sam
                         "held_out_photos": sorted(str(Path(p).relative_to(folder)) for p in used[::4])},
         "fake_quantize": quantize.extract_ranges(raw),
     }
+    reference = quantize.pictures(float_model, held_out, "f32")[0]
+    ranges["fidelity_vs_float_held_out"] = {
+        target: quantize.fidelity(quantize.pictures(for_target(raw, target), held_out)[0], reference)
+        for target in quantize.INT8_TARGETS}
     return raw, ranges, held_out
 
 
@@ -362,11 +375,7 @@ def calibrate(name: str, folder: Path, out: Path, *, samples: int = DEFAULT_SAMP
     sizes = sizes or list(defaults().generator.sizes)
     started = time.perf_counter()
     float_model, _ = float_network(style, style.model_file().path)
-    raw, ranges, held_out = calibrate_style(style, float_model, str(folder), samples, sizes)
-    reference = quantize.pictures(float_model, held_out, "f32")[0]
-    ranges["fidelity_vs_float_held_out"] = {
-        target: quantize.fidelity(quantize.pictures(for_target(raw, target), held_out)[0], reference)
-        for target in quantize.INT8_TARGETS}
+    _, ranges, _ = calibrate_style(style, float_model, str(folder), samples, sizes)
     out.parent.mkdir(parents=True, exist_ok=True)
     quantize.write_ranges(ranges, out)
     fid = ranges["fidelity_vs_float_held_out"][quantize.int8_target()]
@@ -453,28 +462,26 @@ def peak_rss_mb() -> int:
 
 
 def int8_graph(style: styles.Style, float_model: ov.Model, ranges: dict | None, calibration: str | None,
-               samples: int, sizes: list[int]) -> tuple[ov.Model, list[np.ndarray], dict]:
-    """The INT8 graph (before the target's rewrite), the crops its fidelity is measured on,
-    and the card's "calibration" section: from the shipped ``ranges`` when given (fidelity
-    on the demo photos), else calibrated on the photos (``calibration``, else the demo ones)."""
+               samples: int, sizes: list[int]) -> tuple[ov.Model, dict, dict, list[np.ndarray]]:
+    """The INT8 graph (before the target's rewrite), its ranges document (with the
+    calibrated graph's fidelity), the card's "calibration" section and crops to check
+    the graph on this machine: from the shipped ``ranges`` when given (the demo photos'
+    crops), else calibrated on the photos (``calibration``, else the demo ones)."""
     from booth.build import photos_to_calibrate_on
 
-    shipped = styles.ranges_path(style.name)
     if ranges is not None:
+        shipped = styles.ranges_path(style.name)
         raw = from_ranges(style, float_model, ranges)
         demo = weights.demo_photos()
-        held_out = (calibration_inputs(style, sizes, 2 * len(sizes), str(demo[0].parent))[0]
-                    if demo else [])
+        crops = (calibration_inputs(style, sizes, 2 * len(sizes), str(demo[0].parent))[0]
+                 if demo else [])
         section = {"from": "ranges file", "file": f"{shipped.parent.name}/{shipped.name}",
                    "ranges_sha256": weights.sha256_of(shipped),
-                   "calibrated_on": {k: ranges["calibration"][k] for k in ("crops", "held_out", "sizes")},
-                   "fidelity_measured_on": f"{len(held_out)} demo photo crops" if held_out else
-                   "the ranges file's held-out crops (no demo photos here)",
-                   "recorded_fidelity": ranges.get("fidelity_vs_float_held_out", {})}
-        return raw, held_out, section
-    raw, ranges, held_out = calibrate_style(style, float_model, calibration, samples, sizes)
-    folder = photos_to_calibrate_on(calibration)
-    return raw, held_out, {"from": "photos", "folder": folder, **ranges["calibration"]}
+                   **{k: ranges["calibration"][k] for k in ("crops", "held_out", "sizes")}}
+        return raw, ranges, section, crops
+    raw, ranges, _ = calibrate_style(style, float_model, calibration, samples, sizes)
+    section = {"from": "photos", "folder": photos_to_calibrate_on(calibration), **ranges["calibration"]}
+    return raw, ranges, section, []
 
 
 def build_style(name: str, *, calibration: str | None = None, samples: int = DEFAULT_SAMPLES,
@@ -503,17 +510,22 @@ def build_style(name: str, *, calibration: str | None = None, samples: int = DEF
 
     float_model, counts = float_network(style, source)
     save_ir(float_model, styles.ir_path(name, "fp32"))
-    raw, held_out, calibration_section = int8_graph(style, float_model, ranges, calibration, samples, sizes)
+    raw, ranges, calibration_section, crops = int8_graph(style, float_model, ranges, calibration,
+                                                         samples, sizes)
     quantized = for_target(raw, target)
     del raw
     save_ir(quantized, styles.ir_path(name, "int8"))
     quantize_s = time.perf_counter() - started
 
-    if held_out:
-        fidelity = quantize.fidelity(quantize.pictures(quantized, held_out)[0],
-                                     quantize.pictures(float_model, held_out, "f32")[0])
-    else:
-        fidelity = calibration_section["recorded_fidelity"][target]
+    # Decided on the photo-calibrated graph's fidelity on its held-out crops (faces, groups,
+    # scenes), whether the graph comes from the photos or from their ranges (the same
+    # graph, so the same choice); the demo portraits are a check on this machine.
+    fidelity = ranges["fidelity_vs_float_held_out"][target]
+    int8_section = {"recipe": RECIPE, "target": target, "fidelity_vs_float": fidelity,
+                    "fidelity_measured_on": f"{ranges['calibration']['held_out']} held-out calibration crops"}
+    if crops:
+        int8_section["fidelity_on_demo_crops"] = quantize.fidelity(
+            quantize.pictures(quantized, crops)[0], quantize.pictures(float_model, crops, "f32")[0])
     shapes = {size: fit_input(style, np.zeros((1, *working_shape(size, settings.face.aspect), 3),
                                               np.float32)).shape[1:3] for size in sizes}
     latency = {f"{size}": {"shape": list(shape)} for size, shape in shapes.items()}
@@ -533,7 +545,7 @@ def build_style(name: str, *, calibration: str | None = None, samples: int = DEF
         "built": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "float_rewrites": counts,
         "calibration": calibration_section,
-        "int8": {"recipe": RECIPE, "target": target, "fidelity_vs_float": fidelity},
+        "int8": int8_section,
         "latency_ms": latency,
         "latency_note": "median of 3 at each working size, measured during the build "
                         "(use `booth bench --styles` for a clean comparison)",
