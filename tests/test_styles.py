@@ -148,6 +148,8 @@ def test_each_style_is_built_with_its_card(built_styles, name, photos):
     card = styles.read_card(name)
     assert card["source_sha256"] == style.sha256 == weights.sha256_of(style.model_file().path)
     fidelity = card["int8"]["fidelity_vs_float"]["psnr_db"]
+    assert card["peak_rss_mb"] > 100 and card["build_s"] > 0  # the build's own cost, for the Pi
+    assert card["calibration"]["from"] in ("ranges file", "photos")
     for size, figures in card["latency_ms"].items():
         assert figures["int8"] > 0 and figures["fp32"] > 0
     largest = card["latency_ms"][str(max(int(s) for s in card["latency_ms"]))]

@@ -207,14 +207,21 @@ def apply_ranges(float_model: ov.Model, ranges: list[dict]) -> ov.Model:
 
     NNCF places the FakeQuantize ops from the graph's structure alone, so one tiny
     synthetic input gives the same ops in the same places (about 2 s); their ranges
-    are then replaced by the calibrated ones.
+    are then replaced by the calibrated ones (:func:`set_ranges`).
     """
-    quantized = _nncf_quantize(float_model, [np.zeros((1, 64, 48, 3), np.float32)])
+    return set_ranges(_nncf_quantize(float_model, [np.zeros((1, 64, 48, 3), np.float32)]), ranges)
+
+
+def set_ranges(quantized: ov.Model, ranges: list[dict], what: str = "generator",
+               remake: str = "booth weights calibrate DIR") -> ov.Model:
+    """Replace the ranges of ``quantized``'s FakeQuantize ops (placed by NNCF) with the
+    calibrated ones from a ranges file; ``what`` and ``remake`` name the network and the
+    command that recalibrates it in the error when the file does not fit."""
     fqs = _fake_quantizes(quantized)
     if len(fqs) != len(ranges) or any(_where(fq) != r["at"] for fq, r in zip(fqs, ranges)):
         raise weights.WeightsError(
-            f"the INT8 ranges file does not fit this generator graph ({len(ranges)} ranges for "
-            f"{len(fqs)} quantizers): recalibrate with `booth weights calibrate DIR`")
+            f"the INT8 ranges file does not fit this {what} graph ({len(ranges)} ranges for "
+            f"{len(fqs)} quantizers): recalibrate with `{remake}`")
     from openvino import opset13 as ops
 
     for fq, entry in zip(fqs, ranges):
@@ -375,21 +382,25 @@ def calibrate(float_model: ov.Model, folder: Path, *, samples: int = 48,
 RECIPE = "NNCF PTQ, MIXED preset, no bias correction, fused MVN norms, output 1x1 conv in float"
 
 
-def read_ranges(path: Path) -> dict:
-    """The shipped (or recalibrated) ranges document, checked against the generator."""
+def read_ranges(path: Path, source_sha256: str | None = None, what: str = "generator",
+                remake: str = "booth weights calibrate DIR") -> dict:
+    """The shipped (or recalibrated) ranges document, checked against the network's
+    source file (default: the generator's)."""
     import json
 
+    expected = source_sha256 or weights.manifest()["generator"].sha256
     try:
         ranges = json.loads(path.read_text(encoding="utf-8"))
         quantizers = ranges["fake_quantize"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise weights.WeightsError(f"cannot read the INT8 ranges file {path} ({exc}): restore it "
-                                   "from git or recalibrate: booth weights calibrate DIR") from None
-    if ranges.get("source_sha256") != weights.manifest()["generator"].sha256:
-        raise weights.WeightsError(f"{path} was calibrated for another generator file: "
-                                   "recalibrate: booth weights calibrate DIR")
+                                   f"from git or recalibrate: {remake}") from None
+    if ranges.get("source_sha256") != expected:
+        raise weights.WeightsError(f"{path} was calibrated for another {what} file "
+                                   f"(sha256 {str(ranges.get('source_sha256'))[:12]}…, this one is "
+                                   f"{expected[:12]}…): recalibrate: {remake}")
     if not isinstance(quantizers, list) or not quantizers:
-        raise weights.WeightsError(f"{path} lists no quantizer ranges: recalibrate")
+        raise weights.WeightsError(f"{path} lists no quantizer ranges: recalibrate: {remake}")
     return ranges
 
 

@@ -10,13 +10,20 @@ For each style ``build`` writes into ``weights/styles/``:
    its one ``fixed_size`` (White-box: its guided filter's normalisation is a constant
    of the 512×512 shape). Input [1, H, W, 3] NHWC in [-1, 1], [-1, 1] out;
 2. ``NAME_int8.xml`` — NNCF post-training quantization with the classic generator's
-   recipe (:func:`quantize_style`: MIXED preset, the output convolution in float);
+   recipe (:func:`place_quantizers`: MIXED preset, no bias correction, the output
+   convolution in float), with the activation ranges shipped in
+   ``weights/style_ranges/NAME.json`` (found by calibrating on booth crops of real
+   photos; :func:`calibrate_style`), or calibrated afresh on ``--calibration DIR``;
 3. ``NAME_card.json`` — the model card: source sha256, fidelity of INT8 against the
    style's float network (PSNR, SSIM on held-out crops), latency of both at each
    working size, and the precision the booth runs (``runs``): INT8 only where it is
-   faster than float *and* at least :data:`MIN_PSNR_DB` from it.
+   faster than float *and* at least :data:`MIN_PSNR_DB` from it; the build's time and
+   peak memory.
 
-Calibration data comes from one place, :func:`calibration_inputs`.
+Calibration data comes from one place, :func:`calibration_inputs`. ``calibrate DIR``
+runs NNCF's statistics pass on photos and writes each style's ranges file: the same
+format as the generator's (:func:`booth.model.quantize.write_ranges`), and a build from it
+gives the same graph as calibrating on the photos, without them and in seconds.
 """
 
 from __future__ import annotations
@@ -37,7 +44,9 @@ from booth.model import graph, irfile, quantize, weights
 from booth.vision import styles
 
 #: Bumped when the style build recipe changes, so `--if-needed` rebuilds.
-RECIPE_VERSION = 2  # 2: everything after the output convolution in float
+RECIPE_VERSION = 3  # 3: no bias correction, ranges from a file (2: everything after the output conv in float)
+#: What the INT8 graph is (recorded in the ranges files and model cards).
+RECIPE = "NNCF PTQ, MIXED preset, no bias correction, output convolution (and what follows it) in float"
 #: INT8 is kept only at or above this fidelity against the style's float network.
 MIN_PSNR_DB = 30.0
 #: Calibration crops per style by default (a quarter more are held out for fidelity).
@@ -57,11 +66,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("names", nargs="*", metavar="NAME", help="styles (default: all fetched)")
     build.add_argument("--if-needed", action="store_true", help="skip styles that are up to date")
     build.add_argument("--calibration", metavar="DIR", default=None,
-                       help="folder of photos to calibrate INT8 on (default as `booth weights build`)")
+                       help="folder of photos to calibrate INT8 on (default: $BOOTH_CALIBRATION_DIR, "
+                            "else the ranges shipped in weights/style_ranges/, else the demo photos)")
     build.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
                        help=f"calibration crops per style (default {DEFAULT_SAMPLES})")
     build.add_argument("--sizes", default=None,
                        help="working sizes to calibrate and time, e.g. 384,512 (default: [generator] sizes)")
+    calibrate = sub.add_parser("calibrate", help="calibrate each style's INT8 on your own photos and "
+                                                 "write its ranges file for `build`")
+    calibrate.add_argument("folder", metavar="DIR", help="folder of photos (people, groups, scenes)")
+    calibrate.add_argument("names", nargs="*", metavar="NAME", help="styles (default: all fetched)")
+    calibrate.add_argument("--out", metavar="DIR", default=None,
+                           help="folder to write NAME.json into (default: weights/style_ranges)")
+    calibrate.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
+                           help=f"calibration crops per style (default {DEFAULT_SAMPLES})")
+    calibrate.add_argument("--sizes", default=None,
+                           help="working sizes to calibrate at, e.g. 384,512 (default: [generator] sizes)")
     sub.add_parser("list", help="the styles, whether they are built, and what they run")
 
 
@@ -76,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
     sizes = _parse_sizes(args.sizes) if args.sizes else None
     names = args.names or [n for n, s in styles.catalogue().items()
                            if not s.classic and s.model_file().path.is_file()]
+    if args.action == "calibrate":
+        out = Path(args.out) if args.out else styles.RANGES_DIR
+        for name in names:
+            calibrate(name, Path(args.folder), out / f"{name}.json", samples=args.samples, sizes=sizes)
+        return 0
     for name in names:
         build_style(name, calibration=args.calibration, samples=args.samples, sizes=sizes,
                     if_needed=args.if_needed)
@@ -256,23 +281,125 @@ def fit_input(style: styles.Style, x: np.ndarray) -> np.ndarray:
     return styles.pad_to(x[0], style.size_multiple)[None]
 
 
-def quantize_style(float_model: ov.Model, inputs: list[np.ndarray], target: str) -> ov.Model:
+def place_quantizers(float_model: ov.Model, inputs: list[np.ndarray]) -> ov.Model:
     """NNCF post-training quantization with the classic generator's recipe: MIXED
-    preset, the output convolution (and anything after it, :func:`float_tail`) kept
-    in float; on x86-64 layer norms' inputs
-    zero-centred (a no-op for networks without fused layer norms)."""
+    preset, the output convolution (and anything after it, :func:`float_tail`) kept in
+    float, no bias correction — so the activation ranges alone describe the INT8 graph
+    and can ship as data. The graph before the target's rewrite (:func:`for_target`)."""
     import nncf
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
 
     output = output_convolution(float_model)
     ignored = nncf.IgnoredScope(names=float_tail(float_model, output), validate=False) if output else None
-    quantized = nncf.quantize(float_model, nncf.Dataset(inputs), preset=nncf.QuantizationPreset.MIXED,
-                              subset_size=len(inputs), ignored_scope=ignored)
-    return quantize.symmetric_norm_inputs(quantized) if target == "x86-64" else quantized
+    return nncf.quantize(float_model.clone(), nncf.Dataset(inputs), preset=nncf.QuantizationPreset.MIXED,
+                         subset_size=len(inputs), ignored_scope=ignored,
+                         advanced_parameters=AdvancedQuantizationParameters(disable_bias_correction=True))
 
 
-def up_to_date(style: styles.Style) -> bool:
+def for_target(raw: ov.Model, target: str) -> ov.Model:
+    """The INT8 graph as ``target`` runs it: on x86-64 layer norms' inputs zero-centred
+    (a no-op for networks without fused layer norms)."""
+    return quantize.symmetric_norm_inputs(raw.clone()) if target == "x86-64" else raw
+
+
+def remake_command(name: str) -> str:
+    return f"booth styles calibrate DIR {name}"
+
+
+def from_ranges(style: styles.Style, float_model: ov.Model, ranges: dict) -> ov.Model:
+    """The photo-calibrated INT8 graph (before the target's rewrite) from a ranges file:
+    NNCF places its quantizers from the graph's structure on one synthetic input, then
+    the calibrated ranges replace theirs (no statistics pass, no photos)."""
+    placed = place_quantizers(float_model, [fit_input(style, np.zeros((1, 64, 48, 3), np.float32))])
+    return quantize.set_ranges(placed, ranges["fake_quantize"], what=f"style {style.name}",
+                               remake=remake_command(style.name))
+
+
+def read_style_ranges(style: styles.Style, path: Path | None = None) -> dict:
+    """A style's ranges file, checked against the style's source file; it records the
+    calibrated graph's fidelity for each target (the build's INT8-or-float choice)."""
+    path = path or styles.ranges_path(style.name)
+    ranges = quantize.read_ranges(path, style.sha256, what=f"style {style.name} source",
+                                  remake=remake_command(style.name))
+    recorded = ranges.get("fidelity_vs_float_held_out")
+    if not isinstance(recorded, dict) or any("psnr_db" not in recorded.get(t, {}) for t in quantize.INT8_TARGETS):
+        raise weights.WeightsError(f"{path} does not record the calibrated graph's fidelity for "
+                                   f"{' and '.join(quantize.INT8_TARGETS)}: recalibrate: {remake_command(style.name)}")
+    return ranges
+
+
+def calibrate_style(style: styles.Style, float_model: ov.Model, folder: str | None, samples: int,
+                    sizes: list[int]) -> tuple[ov.Model, dict, list[np.ndarray]]:
+    """NNCF's statistics pass on booth crops of the photos in ``folder`` (None: as
+    :func:`calibration_inputs` chooses): the quantized graph (before the target's
+    rewrite), its ranges document (what ``weights/style_ranges/NAME.json`` holds, with
+    the graph's fidelity against the float network on the held-out crops for each
+    target) and the held-out crops."""
+    from booth.config import defaults
+
+    inputs, used, folder = calibration_inputs(style, sizes, samples + samples // 3, folder)
+    calib, held_out = [x for i, x in enumerate(inputs) if i % 4], inputs[::4]
+    raw = place_quantizers(float_model, calib)
+    ranges = {
+        "what": f"activation ranges of style {style.name}'s INT8 graph, found by NNCF calibration "
+                "on booth crops of real photos (derived statistics only: no photo is in here)",
+        "make_with": remake_command(style.name),
+        "style": style.name,
+        "source_sha256": style.sha256,
+        "recipe": RECIPE,
+        "calibration": {"crops": len(calib), "held_out": len(held_out), "sizes": sizes,
+                        "aspect": defaults().face.aspect,
+                        "photos": sorted(str(Path(p).relative_to(folder)) for i, p in enumerate(used) if i % 4),
+                        "held_out_photos": sorted(str(Path(p).relative_to(folder)) for p in used[::4])},
+        "fake_quantize": quantize.extract_ranges(raw),
+    }
+    reference = quantize.pictures(float_model, held_out, "f32")[0]
+    ranges["fidelity_vs_float_held_out"] = {
+        target: quantize.fidelity(quantize.pictures(for_target(raw, target), held_out)[0], reference)
+        for target in quantize.INT8_TARGETS}
+    return raw, ranges, held_out
+
+
+def calibrate(name: str, folder: Path, out: Path, *, samples: int = DEFAULT_SAMPLES,
+              sizes: list[int] | None = None, report: Callable[[str], None] = print) -> dict:
+    """`booth styles calibrate`: one style's statistics pass on ``folder``, its ranges
+    (with the calibrated graph's fidelity on the held-out crops) written to ``out``."""
+    from booth.config import defaults
+
+    style = _known_style(name)
+    if not folder.is_dir():
+        raise weights.WeightsError(f"calibrate {folder}: not a folder of photos")
+    if samples < 3:
+        raise weights.WeightsError(f"--samples {samples}: calibrate on at least 3 crops "
+                                   f"({DEFAULT_SAMPLES} is the default)")
+    _check_fetched(style)
+    sizes = sizes or list(defaults().generator.sizes)
+    started = time.perf_counter()
+    float_model, _ = float_network(style, style.model_file().path)
+    _, ranges, _ = calibrate_style(style, float_model, str(folder), samples, sizes)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    quantize.write_ranges(ranges, out)
+    fid = ranges["fidelity_vs_float_held_out"][quantize.int8_target()]
+    report(f"{name}: wrote {out} ({out.stat().st_size // 1024} kB, {len(ranges['fake_quantize'])} "
+           f"quantizers) in {time.perf_counter() - started:.0f} s; calibrated INT8 {fid['psnr_db']} dB "
+           "vs float on the held-out crops")
+    return ranges
+
+
+def up_to_date(style: styles.Style, calibration: str | None = None) -> bool:
+    """True when the card matches the source, recipe, INT8 target and where the
+    calibration comes from now (the photos given, or the shipped ranges file as it is)."""
     card = styles.read_card(style.name)
-    return (card is not None and card.get("source_sha256") == style.sha256
+    if card is None:
+        return False
+    made_from = card.get("calibration", {})
+    if calibration is not None:
+        fresh = made_from.get("folder") == str(calibration)
+    elif styles.ranges_path(style.name).is_file():
+        fresh = made_from.get("ranges_sha256") == weights.sha256_of(styles.ranges_path(style.name))
+    else:
+        fresh = True
+    return (fresh and card.get("source_sha256") == style.sha256
             and card.get("recipe_version") == RECIPE_VERSION
             and card.get("int8", {}).get("target") == quantize.int8_target()
             and styles.ir_path(style.name, card.get("runs", "int8")).is_file())
@@ -287,49 +414,115 @@ def choose_precision(int8_ms: float, float_ms: float, psnr_db: float) -> tuple[s
     return "int8", f"INT8 is {float_ms / int8_ms:.2f}x faster than float at {psnr_db} dB"
 
 
-def build_style(name: str, *, calibration: str | None = None, samples: int = DEFAULT_SAMPLES,
-                sizes: list[int] | None = None, if_needed: bool = False,
-                report: Callable[[str], None] = print) -> dict:
-    """Build one style's float and INT8 IR and write its model card; returns the card."""
-    from booth.config import defaults
-    from booth.vision.generator import working_shape
-
+def _known_style(name: str) -> styles.Style:
     catalogue = styles.catalogue()
     if name not in catalogue or catalogue[name].classic:
         raise weights.WeightsError(f"unknown style {name!r} (known: "
                                    f"{', '.join(n for n, s in catalogue.items() if not s.classic)}; "
                                    f"the classic generator is built by `booth weights build`)")
-    style = catalogue[name]
-    if if_needed and up_to_date(style):
+    return catalogue[name]
+
+
+def _check_fetched(style: styles.Style) -> None:
+    if not weights.verify(style.model_file()):
+        raise weights.WeightsError(f"style {style.name}: {style.file} is missing or damaged: "
+                                   f"run `booth styles fetch {style.name}`")
+
+
+def reset_peak_rss() -> None:
+    """Start this process's peak-memory count afresh (Linux: VmHWM), so each style's
+    build reports its own peak when several are built in one process."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass  # the count then includes what ran before
+
+
+def peak_rss_mb() -> int:
+    """This process's peak resident memory since :func:`reset_peak_rss`, in MB."""
+    from booth.model.build import peak_rss_mb as since_start
+
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) // 1024
+    except (OSError, StopIteration, ValueError):
+        return since_start()
+
+
+def int8_graph(style: styles.Style, float_model: ov.Model, ranges: dict | None, calibration: str | None,
+               samples: int, sizes: list[int]) -> tuple[ov.Model, dict, dict, list[np.ndarray]]:
+    """The INT8 graph (before the target's rewrite), its ranges document (with the
+    calibrated graph's fidelity), the card's "calibration" section and crops to check
+    the graph on this machine: from the shipped ``ranges`` when given (the demo photos'
+    crops), else calibrated on the photos (``calibration``, else the demo ones)."""
+    from booth.model.build import photos_to_calibrate_on
+
+    if ranges is not None:
+        shipped = styles.ranges_path(style.name)
+        raw = from_ranges(style, float_model, ranges)
+        demo = weights.demo_photos()
+        crops = (calibration_inputs(style, sizes, 2 * len(sizes), str(demo[0].parent))[0]
+                 if demo else [])
+        section = {"from": "ranges file", "file": f"{shipped.parent.name}/{shipped.name}",
+                   "ranges_sha256": weights.sha256_of(shipped),
+                   **{k: ranges["calibration"][k] for k in ("crops", "held_out", "sizes")}}
+        return raw, ranges, section, crops
+    raw, ranges, _ = calibrate_style(style, float_model, calibration, samples, sizes)
+    section = {"from": "photos", "folder": photos_to_calibrate_on(calibration), **ranges["calibration"]}
+    return raw, ranges, section, []
+
+
+def build_style(name: str, *, calibration: str | None = None, samples: int = DEFAULT_SAMPLES,
+                sizes: list[int] | None = None, if_needed: bool = False,
+                report: Callable[[str], None] = print) -> dict:
+    """Build one style's float and INT8 IR and write its model card; returns the card."""
+    from booth.model.build import default_calibration_dir
+    from booth.config import defaults
+    from booth.vision.generator import working_shape
+
+    style = _known_style(name)
+    calibration = calibration or default_calibration_dir()
+    if if_needed and up_to_date(style, calibration):
         report(f"{name}: up to date")
         return styles.read_card(name) or {}
+    _check_fetched(style)
+    # A ranges file that does not fit stops the build before any work.
+    ranges = (read_style_ranges(style) if calibration is None and styles.ranges_path(name).is_file()
+              else None)
     source = style.model_file().path
-    if not weights.verify(style.model_file()):
-        raise weights.WeightsError(f"style {name}: {style.file} is missing or damaged: "
-                                   f"run `booth styles fetch {name}`")
     settings = defaults()
     sizes = sizes or list(settings.generator.sizes)
     target = quantize.int8_target()
+    reset_peak_rss()
     started = time.perf_counter()
 
     float_model, counts = float_network(style, source)
     irfile.save_ir(float_model, styles.ir_path(name, "fp32"))
-    inputs, used, folder = calibration_inputs(style, sizes, samples + samples // 3, calibration)
-    calib = [x for i, x in enumerate(inputs) if i % 4]
-    held_out = inputs[::4]
-    quantized = quantize_style(float_model, calib, target)
+    raw, ranges, calibration_section, crops = int8_graph(style, float_model, ranges, calibration,
+                                                         samples, sizes)
+    quantized = for_target(raw, target)
+    del raw
     irfile.save_ir(quantized, styles.ir_path(name, "int8"))
     quantize_s = time.perf_counter() - started
 
-    reference = _compile(float_model, "f32")
-    int8 = _compile(quantized, None)
-    fidelity = quantize.fidelity(quantize.pictures(quantized, held_out)[0],
-                                 quantize.pictures(float_model, held_out, "f32")[0])
-    latency = {}
-    for size in sizes:
-        h, w = fit_input(style, np.zeros((1, *working_shape(size, settings.face.aspect), 3), np.float32)).shape[1:3]
-        latency[f"{size}"] = {"shape": [h, w], "int8": quantize.latency_ms(int8, (h, w), repeats=3),
-                              "fp32": quantize.latency_ms(reference, (h, w), repeats=3)}
+    # Decided on the photo-calibrated graph's fidelity on its held-out crops (faces, groups,
+    # scenes), whether the graph comes from the photos or from their ranges (the same
+    # graph, so the same choice); the demo portraits are a check on this machine.
+    fidelity = ranges["fidelity_vs_float_held_out"][target]
+    int8_section = {"recipe": RECIPE, "target": target, "fidelity_vs_float": fidelity,
+                    "fidelity_measured_on": f"{ranges['calibration']['held_out']} held-out calibration crops"}
+    if crops:
+        int8_section["fidelity_on_demo_crops"] = quantize.fidelity(
+            quantize.pictures(quantized, crops)[0], quantize.pictures(float_model, crops, "f32")[0])
+    shapes = {size: fit_input(style, np.zeros((1, *working_shape(size, settings.face.aspect), 3),
+                                              np.float32)).shape[1:3] for size in sizes}
+    latency = {f"{size}": {"shape": list(shape)} for size, shape in shapes.items()}
+    for variant, model, hint in (("int8", quantized, None), ("fp32", float_model, "f32")):
+        compiled = _compile(model, hint)  # one compiled network at a time: the build's peak stays low
+        for size, shape in shapes.items():
+            latency[f"{size}"][variant] = quantize.latency_ms(compiled, tuple(shape), repeats=3)
+        del compiled
+        quantize.release_memory()
     largest = latency[str(max(sizes))]
     runs, why = choose_precision(largest["int8"], largest["fp32"], fidelity["psnr_db"])
     card = {
@@ -339,23 +532,23 @@ def build_style(name: str, *, calibration: str | None = None, samples: int = DEF
         "recipe_version": RECIPE_VERSION,
         "built": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "float_rewrites": counts,
-        "calibration": {"folder": folder, "crops": len(calib), "held_out": len(held_out), "sizes": sizes,
-                        "photos": sorted(Path(p).name for p in used)},
-        "int8": {"recipe": "NNCF PTQ, MIXED preset, output convolution in float", "target": target,
-                 "fidelity_vs_float": fidelity},
+        "calibration": calibration_section,
+        "int8": int8_section,
         "latency_ms": latency,
         "latency_note": "median of 3 at each working size, measured during the build "
                         "(use `booth bench --styles` for a clean comparison)",
         "runs": runs, "why": why,
         "quantize_s": round(quantize_s, 1),
         "build_s": round(time.perf_counter() - started, 1),
+        "peak_rss_mb": peak_rss_mb(),
     }
     tmp = styles.card_path(name).with_suffix(".tmp")
     tmp.write_text(json.dumps(card, indent=2) + "\n")
     os.replace(tmp, styles.card_path(name))
     report(f"{name}: runs {runs} ({why}); INT8 {fidelity['psnr_db']} dB vs float; "
            + ", ".join(f"{s}: int8 {v['int8']} ms / fp32 {v['fp32']} ms" for s, v in latency.items())
-           + f"; built in {card['build_s']} s")
+           + f"; built in {card['build_s']} s ({calibration_section['from']}), "
+             f"peak RSS {card['peak_rss_mb']} MB")
     return card
 
 

@@ -37,6 +37,9 @@ CLASSIC = "hayao"
 CLASSIC_LABEL = "Classic Hayao"
 #: Where built style IR and model cards live, inside the weights folder.
 STYLES_SUBDIR = "styles"
+#: The styles' INT8 ranges, committed with the project (derived statistics, no photos):
+#: one file per style, the format of ``weights/int8_ranges.json`` (booth.model.quantize).
+RANGES_DIR = weights.RANGES_PATH.parent / "style_ranges"
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,11 @@ def card_path(name: str) -> Path:
 def sample_path(name: str) -> Path:
     """A small picture of the style (the kiosk shows it beside the style's label)."""
     return style_dir() / f"{name}_sample.jpg"
+
+
+def ranges_path(name: str) -> Path:
+    """A style's shipped INT8 ranges (``booth styles calibrate`` writes it)."""
+    return RANGES_DIR / f"{name}.json"  # looked up at call time (tests re-point it)
 
 
 def read_card(name: str) -> dict | None:
