@@ -38,6 +38,7 @@ import numpy as np
 import openvino as ov
 
 from booth import PROJECT_ROOT, config
+from booth.files import write_json
 from booth.measure import quality
 from booth.model import weights
 from booth.vision.generator import Generator, cpu_config, working_shape
@@ -488,7 +489,7 @@ def run(args: argparse.Namespace) -> int:
             result["cycles"] = bench_mirror_cycles(args.cycles, _photos_dir(args.photos))
         print_mirror(result)
         if args.json:
-            Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+            write_json(Path(args.json), result)
         return 0
 
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
@@ -521,5 +522,5 @@ def run(args: argparse.Namespace) -> int:
     result["precisions"] = bench_precisions(precisions, args.threads, max(3, args.repeats // 2))
     _print_table(result)
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        write_json(Path(args.json), result)
     return 0

@@ -27,7 +27,6 @@ Without DIR it uses the shared photo set ($BOOTH_PHOTOS, else ../shared/photos):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -40,6 +39,7 @@ from typing import Sequence
 import numpy as np
 
 from booth import PROJECT_ROOT
+from booth.files import write_json
 from booth.vision.geometry import Face, box_iou
 
 #: Photo files the evaluation reads.
@@ -309,7 +309,7 @@ def run_faces(args: argparse.Namespace) -> int:
     summary = summarize(records, labels, statistics.median(yardstick))
     _print_summary(summary)
     if args.json:
-        write_json(Path(args.json), {"images": records, "summary": summary})
+        write_json(Path(args.json), {"images": records, "summary": summary}, indent=1)
     return 0
 
 
@@ -346,18 +346,3 @@ def _print_summary(s: dict) -> None:
     print("targets: " + ("all met" if not failed else "NOT met: " + ", ".join(failed))
           + f" ({len(s['targets'])} checked)")
 
-
-def write_json(path: Path, data: dict) -> None:
-    """Write atomically: a reader never sees half a file."""
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)

@@ -10,7 +10,6 @@ every detailed photo (score at or above ``complexity_high``) ran at full size.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import cv2
 import numpy as np
 
 from booth import PROJECT_ROOT, config
+from booth.files import write_json
 from booth.vision import policy
 from booth.measure import quality
 
@@ -117,5 +117,5 @@ def run_policy(args: argparse.Namespace) -> int:
           f"min {s['ssim_min']:.3f}; detailed photos (score >= {s['thresholds'][1]}) all at 512: "
           f"{s['detailed_at_full_size']} ({s['detailed_images']})")
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        write_json(Path(args.json), result)
     return 0

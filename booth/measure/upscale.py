@@ -43,6 +43,7 @@ import cv2
 import numpy as np
 
 from booth import PROJECT_ROOT, config
+from booth.files import write_json
 from booth.vision import geometry
 
 #: The issue's targets, checked in the summary.
@@ -336,9 +337,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     summary = summarize(records, cost)
     _print_summary(summary)
     if args.json:
-        from booth.measure.faces import write_json
-
-        write_json(Path(args.json), {"images": records, "summary": summary})
+        write_json(Path(args.json), {"images": records, "summary": summary}, indent=1)
     return 0
 
 

@@ -29,6 +29,7 @@ import os
 import time
 from pathlib import Path
 
+from booth.files import write_json
 from booth.model import irfile, weights
 
 #: Bumped when the build recipe changes, so `--if-needed` rebuilds old outputs.
@@ -186,9 +187,7 @@ def build(calibration: str | None = None, if_needed: bool = False, samples: int 
     card["build"] = {"seconds": round(time.perf_counter() - started, 1),
                      "peak_rss_mb": peak_rss_mb(),
                      "calibration": "photos (NNCF statistics pass)" if calibration else "ranges file"}
-    tmp = _card_path().with_suffix(".tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
-    os.replace(tmp, _card_path())
+    write_json(_card_path(), card)
     _say(f"built in {card['build']['seconds']:.0f} s, peak RSS {card['build']['peak_rss_mb']} MB: "
          f"{weights.WEIGHTS_DIR / weights.GENERATOR_IR['int8']}; auto runs {card['precision']['chosen']}")
     return 0

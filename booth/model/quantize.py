@@ -40,6 +40,7 @@ from typing import Callable
 import numpy as np
 import openvino as ov
 
+from booth.files import write_atomic
 from booth.measure import quality
 from booth.model import irfile, weights
 from booth.model.arm_int8 import centre_convolution_inputs
@@ -397,14 +398,12 @@ def write_ranges(ranges: dict, path: Path) -> None:
     """Write the ranges document atomically."""
     import json
 
-    tmp = path.with_name(f".{path.name}.tmp")
     # One line per quantizer: a diff of two calibrations stays readable.
     quantizers = ",\n  ".join(json.dumps(q) for q in ranges["fake_quantize"])
     head = json.dumps({k: v for k, v in ranges.items() if k != "fake_quantize"}, indent=1)
     text = head[:-2] + ',\n "fake_quantize": [\n  ' + quantizers + "\n ]\n}\n"
     json.loads(text)  # the hand-joined document must still be JSON
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 def demo_crops(sizes: list[int], aspect: float) -> list[np.ndarray]:

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -33,6 +31,7 @@ import numpy as np
 import openvino as ov
 from openvino import opset13
 
+from booth.files import write_atomic, write_json
 from booth.model import graph, irfile, quantize, weights
 from booth.vision import styles
 
@@ -105,9 +104,7 @@ def write_samples(calibration: str | None = None, report: Callable[[str], None] 
         picture = styles.load_style(style, settings, warm_up=False).stylize(crop)
         path = styles.sample_path(style.name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(encode_jpeg(picture, 85))
-        os.replace(tmp, path)
+        write_atomic(path, encode_jpeg(picture, 85))
         written.append(style.name)
     report(f"samples: {', '.join(written)}")
     return written
@@ -350,9 +347,7 @@ def build_style(name: str, *, calibration: str | None = None, samples: int = DEF
         "quantize_s": round(quantize_s, 1),
         "build_s": round(time.perf_counter() - started, 1),
     }
-    tmp = styles.card_path(name).with_suffix(".tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
-    os.replace(tmp, styles.card_path(name))
+    write_json(styles.card_path(name), card)
     report(f"{name}: runs {runs} ({why}); INT8 {fidelity['psnr_db']} dB vs float; "
            + ", ".join(f"{s}: int8 {v['int8']} ms / fp32 {v['fp32']} ms" for s, v in latency.items())
            + f"; built in {card['build_s']} s")
