@@ -326,15 +326,7 @@ def test_quantize_and_dequantize_use_scale_and_zero_point() -> None:
     np.testing.assert_array_equal(reference.dequantize(x, float_detail), x)
 
 
-# --- Timing and errors -----------------------------------------------------------------
-
-
-def test_time_runner_times_each_repeat_after_warmup() -> None:
-    calls = []
-    times = reference.time_runner(lambda x: calls.append(x.shape), np.zeros((1, 8, 8, 3)),
-                                  repeats=4, warmup=3)
-    assert len(calls) == 7 and len(times) == 4
-    assert all(isinstance(t, float) and t >= 0.0 for t in times)
+# --- Errors ---------------------------------------------------------------------------
 
 
 def test_a_missing_bench_package_is_a_one_line_user_error() -> None:

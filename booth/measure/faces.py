@@ -27,11 +27,9 @@ Without DIR it uses the shared photo set ($BOOTH_PHOTOS, else ../shared/photos):
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
 import sys
-import time
 import tomllib
 from pathlib import Path
 from typing import Sequence
@@ -40,10 +38,10 @@ import numpy as np
 
 from booth import PROJECT_ROOT
 from booth.files import write_json
+from booth.measure.photos import photo_files
+from booth.measure.timing import times_ms
 from booth.vision.geometry import Face, box_iou
 
-#: Photo files the evaluation reads.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 #: Hand labels for the shared photo set (which scenes really show people).
 DEFAULT_LABELS = PROJECT_ROOT / "tests" / "data" / "photo_labels.toml"
 #: An output face matches a mapped input face when their boxes overlap this much (IoU).
@@ -197,12 +195,7 @@ def generator_times_ms(pipeline, repeats: int = 3) -> list[float]:
     """Generator times at the largest configured size (the cost yardstick)."""
     shape = pipeline.shape_for(max(pipeline.settings.generator.sizes))
     image = np.random.default_rng(0).integers(0, 256, (*shape, 3), dtype=np.uint8)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        pipeline.generator.stylize(image)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+    return times_ms(lambda: pipeline.generator.stylize(image), repeats, warmup=0)
 
 
 # --- the command -----------------------------------------------------------------------
@@ -225,20 +218,6 @@ def add_faces_parser(sub) -> None:
     faces.set_defaults(_eval=run_faces)
 
 
-def _photo_dirs(names: Sequence[str]) -> list[Path]:
-    from booth.errors import UserError
-
-    if names:
-        dirs = [Path(n) for n in names]
-    else:
-        root = Path(os.environ.get("BOOTH_PHOTOS") or PROJECT_ROOT.parent / "shared" / "photos")
-        dirs = [root / n for n in ("faces", "groups", "scenes")]
-    for d in dirs:
-        if not d.is_dir():
-            raise UserError(f"{d}: not a folder of photos")
-    return dirs
-
-
 def _settings(args):
     from booth import config
     from booth.errors import UserError
@@ -259,17 +238,12 @@ def run_faces(args: argparse.Namespace) -> int:
     from booth.errors import ImageError
     from booth.vision.pipeline import Pipeline
 
-    dirs = _photo_dirs(args.dirs)
+    files = photo_files(args.dirs, ("faces", "groups", "scenes"))
     if args.labels and not Path(args.labels).is_file():
         from booth.errors import UserError
         raise UserError(f"--labels {args.labels}: no such file")
     labels = load_labels(Path(args.labels) if args.labels else DEFAULT_LABELS)
     settings = _settings(args)
-    files = [(d, p) for d in dirs for p in sorted(d.iterdir())
-             if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
-    if not files:
-        from booth.errors import UserError
-        raise UserError(f"no photos ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, dirs))}")
 
     pipeline = Pipeline.from_settings(settings)
     if args.style is not None:

@@ -10,14 +10,14 @@ every detailed photo (score at or above ``complexity_high``) ran at full size.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from booth import PROJECT_ROOT, config
+from booth import config
 from booth.files import write_json
+from booth.measure.photos import photo_files
 from booth.vision import policy
 from booth.measure import quality
 
@@ -93,19 +93,8 @@ def summarize(records: list[dict], g) -> dict:
 
 
 def run_policy(args: argparse.Namespace) -> int:
-    from booth.errors import UserError
-
     settings = config.load(args.config)
-    if args.dirs:
-        dirs = [Path(d) for d in args.dirs]
-    else:
-        root = Path(os.environ.get("BOOTH_PHOTOS") or PROJECT_ROOT.parent / "shared" / "photos")
-        dirs = [root / n for n in ("faces", "groups", "scenes")]
-    files = []
-    for d in dirs:
-        if not d.is_dir():
-            raise UserError(f"{d}: not a folder of photos")
-        files += sorted(p for p in d.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
+    files = [path for _, path in photo_files(args.dirs, ("faces", "groups", "scenes"))]
     result = evaluate(files, settings, args.repeats)
     for r in result["records"]:
         print(f"{Path(r['file']).name:24s} score {r['score']:5.1f} -> {r['size']}  "

@@ -12,7 +12,8 @@ runs the same generator in the runtimes people would otherwise reach for:
   full-integer ``.tflite`` exactly as shipped (256×256 only).
 
 Every runner is a plain function: NHWC float32 ``[1, H, W, 3]`` in [-1, 1] in, NHWC
-float32 tanh output out, like the IR. :func:`time_runner` times one.
+float32 tanh output out, like the IR (``booth bench`` times them with
+:func:`booth.measure.timing.median_ms`).
 
 How the PyTorch module is built: :func:`plan_from_ir` walks the IR's ops in topological
 order and writes each one down as a :class:`Step` (an op name, the values it reads and
@@ -33,7 +34,6 @@ import functools
 import importlib
 import logging
 import os
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -519,18 +519,3 @@ def dequantize(q: np.ndarray, detail: dict) -> np.ndarray:
         return np.asarray(q, np.float32).copy()
     scale, zero_point = detail["quantization"]
     return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
-
-
-# --- Timing -----------------------------------------------------------------------------
-
-
-def time_runner(run: Runner, x: np.ndarray, repeats: int = 5, warmup: int = 2) -> list[float]:
-    """Wall-clock milliseconds of ``repeats`` calls of ``run(x)``, after ``warmup`` calls."""
-    for _ in range(warmup):
-        run(x)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run(x)
-        times.append((time.perf_counter() - started) * 1000.0)
-    return times

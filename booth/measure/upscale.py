@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
 import time
 from pathlib import Path
@@ -42,8 +41,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from booth import PROJECT_ROOT, config
+from booth import config
 from booth.files import write_json
+from booth.measure.photos import photo_files
 from booth.vision import geometry
 
 #: The issue's targets, checked in the summary.
@@ -274,25 +274,6 @@ def add_upscale_parser(sub) -> None:
     p.set_defaults(_eval=run_upscale)
 
 
-def _photo_files(names: list[str]) -> list[tuple[str, Path]]:
-    from booth.errors import UserError
-    from booth.measure.faces import IMAGE_SUFFIXES
-
-    if names:
-        dirs = [Path(n) for n in names]
-    else:
-        root = Path(os.environ.get("BOOTH_PHOTOS") or PROJECT_ROOT.parent / "shared" / "photos")
-        dirs = [root / "faces", root / "groups"]
-    for d in dirs:
-        if not d.is_dir():
-            raise UserError(f"{d}: not a folder of photos")
-    files = [(d.name, p) for d in dirs for p in sorted(d.iterdir())
-             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    if not files:
-        raise UserError(f"no photos ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, dirs))}")
-    return files
-
-
 def run_upscale(args: argparse.Namespace) -> int:
     import sys
 
@@ -300,7 +281,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     from booth.errors import ImageError
     from booth.vision.pipeline import Pipeline
 
-    files = _photo_files(args.dirs)
+    files = photo_files(args.dirs, ("faces", "groups"))
     settings = config.load(args.config)
     if settings.storage.result_long_side == 0:
         from booth.errors import UserError
@@ -313,7 +294,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     # crop reaches past the edge (the mirrored part is blurred at full resolution too).
     records, portraits = [], {}
     for folder, path in files:
-        name = f"{folder}/{path.name}"
+        name = f"{folder.name}/{path.name}"
         try:
             rgb = load_image(path, max_pixels=settings.upload.max_pixels)
         except ImageError as exc:

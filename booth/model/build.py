@@ -96,8 +96,9 @@ def photos_to_calibrate_on(given: str | None = None) -> str | None:
 def calibrate(folder: Path, out: Path, samples: int = 48) -> int:
     """`booth weights calibrate`: NNCF's statistics pass on ``folder``, ranges to ``out``,
     with the calibrated graph's fidelity on the held-out crops recorded in the file."""
-    from booth.model import graph, quantize
     from booth.errors import UserError
+    from booth.measure.quality import fidelity
+    from booth.model import graph, quantize
 
     if not folder.is_dir():
         raise UserError(f"calibrate {folder}: not a folder of photos")
@@ -112,7 +113,7 @@ def calibrate(folder: Path, out: Path, samples: int = 48) -> int:
     ranges["fidelity_vs_fp32_held_out"] = {}
     for target in quantize.INT8_TARGETS:
         ours, _ = quantize.pictures(quantize.for_target(raw.clone(), target), held_out)
-        fid = ranges["fidelity_vs_fp32_held_out"][target] = quantize.fidelity(ours, reference)
+        fid = ranges["fidelity_vs_fp32_held_out"][target] = fidelity(ours, reference)
         _say(f"      {target} graph: {fid['psnr_db']} dB, SSIM {fid['ssim']} on the held-out crops")
     quantize.write_ranges(ranges, out)
     use = "" if out.resolve() == weights.RANGES_PATH.resolve() else f" --ranges {out}"

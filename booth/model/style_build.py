@@ -32,6 +32,7 @@ import openvino as ov
 from openvino import opset13
 
 from booth.files import write_atomic, write_json
+from booth.measure import quality
 from booth.model import graph, irfile, quantize, weights
 from booth.vision import styles
 
@@ -320,7 +321,7 @@ def build_style(name: str, *, calibration: str | None = None, samples: int = DEF
 
     reference = _compile(float_model, "f32")
     int8 = _compile(quantized, None)
-    fidelity = quantize.fidelity(quantize.pictures(quantized, held_out)[0],
+    fidelity = quality.fidelity(quantize.pictures(quantized, held_out)[0],
                                  quantize.pictures(float_model, held_out, "f32")[0])
     latency = {}
     for size in sizes:
