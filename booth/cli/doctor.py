@@ -205,7 +205,7 @@ def check_gpio(settings: Settings, on_pi: bool) -> Check:
 def check_models(settings: Settings) -> list[Check]:
     """Every manifest file present with its published sha256, and the built IR."""
     from booth.model import weights
-    from booth.vision.generator import resolve_precision
+    from booth.vision.generator import PRECISIONS, resolve_precision
 
     checks = []
     for entry in weights.manifest().values():
@@ -219,7 +219,8 @@ def check_models(settings: Settings) -> list[Check]:
         else:
             checks.append(Check("models", "PASS", f"{entry.file}: sha256 ok"))
     precision, _ = resolve_precision(settings.generator.precision)
-    ir = weights.WEIGHTS_DIR / weights.GENERATOR_IR["int8" if precision == "int8" else "fp32"]
+    variant, _ = PRECISIONS[precision]
+    ir = weights.WEIGHTS_DIR / weights.GENERATOR_IR[variant]
     if ir.is_file() and ir.with_suffix(".bin").is_file():
         checks.append(Check("models", "PASS", f"{ir.name} built (for precision {precision})"))
     else:
@@ -250,8 +251,7 @@ def check_openvino(settings: Settings, compile_model: bool) -> Check:
         return Check("openvino", "FAIL", f"{about}; cannot compile the generator: {exc}",
                      "./install.sh again (it pins the OpenVINO release tested on the Pi's cores)")
     precisions = runtime_precisions(gen)
-    hint = gen._compiled.get_property("INFERENCE_PRECISION_HINT")
-    hint = hint.to_string() if hasattr(hint, "to_string") else str(hint)
+    hint = gen.inference_precision
     summary = ", ".join(f"{n} in {p}" for p, n in sorted(precisions.items()))
     message = (f"{about}; runs {precision} ({why}): inference precision {hint}, "
                f"convolutions {summary}")
@@ -306,10 +306,8 @@ def check_mirror(settings: Settings, compile_model: bool, frames: int = 12) -> C
 def runtime_precisions(gen) -> dict[str, int]:
     """How many convolution layers the compiled model runs in each precision."""
     counts: dict[str, int] = {}
-    for op in gen._compiled.get_runtime_model().get_ordered_ops():
-        info = op.get_rt_info()
-        if info["layerType"].astype(str) in _MATMUL_LAYERS:
-            precision = info["runtimePrecision"].astype(str).lower()
+    for layer, precision in gen.runtime_layers:
+        if layer in _MATMUL_LAYERS:
             counts[precision] = counts.get(precision, 0) + 1
     return counts
 

@@ -41,7 +41,7 @@ from booth import config
 from booth.files import write_json
 from booth.measure import quality
 from booth.model import weights
-from booth.vision.generator import Generator, cpu_config, working_shape
+from booth.vision.generator import PRECISIONS, Generator, cpu_config, working_shape
 from booth.measure.photos import photo_crops, photo_set, photos_in
 from booth.measure.timing import median_ms, random_input
 
@@ -128,7 +128,8 @@ def _ov_compiled(path: Path, threads: int, hint: str | None = None) -> ov.Compil
 
 
 def _shape(size: int) -> tuple[int, int]:
-    """Benchmarks run square inputs, as in the issue's figures (size × size)."""
+    """Benchmarks run square inputs (size × size), so a figure does not depend on the
+    configured [face] aspect."""
     return size, size
 
 
@@ -487,8 +488,8 @@ def run(args: argparse.Namespace) -> int:
 
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     for p in precisions:
-        if p not in ("int8", "f16", "f32"):
-            raise UserError(f"--precisions: unknown precision {p!r} (use int8, f16, f32)")
+        if p not in PRECISIONS:
+            raise UserError(f"--precisions: unknown precision {p!r} (use {', '.join(PRECISIONS)})")
     photos = photo_set(args.photos)
     result: dict = {"machine": _machine(), "repeats": args.repeats, "threads": args.threads or os.cpu_count()}
     print("timing OpenVINO rows…", flush=True)

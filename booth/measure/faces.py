@@ -48,10 +48,11 @@ DEFAULT_LABELS = PROJECT_ROOT / "tests" / "data" / "photo_labels.toml"
 MATCH_IOU = 0.3
 #: The inter-ocular distance used by :func:`nme` is at least this share of the box width.
 IOD_FLOOR = 0.25
-#: Faces whose NME is above this count as damaged (the issue's per-image limit).
+#: Faces whose NME is above this count as damaged (no image may have one: "nme_max").
 NME_LIMIT = 0.15
 
-#: The issue's targets, checked in the summary.
+#: What the booth must reach on the photo set (name: (comparison, limit)), checked in
+#: the summary.
 TARGETS = {
     "faces_detection_rate": (">=", 1.0),
     "groups_detection_rate": (">=", 0.95),
@@ -147,7 +148,7 @@ def _survival(records: list[dict]) -> dict:
 
 
 def summarize(records: list[dict], labels: dict, generator_ms: float) -> dict:
-    """Totals, means and the issue's targets over the per-image records."""
+    """Totals, means and the :data:`TARGETS` over the per-image records."""
     subjects = [r for r in records if r["folder"] != "scenes"]
     summary: dict = {"images": len(records), **_survival(subjects)}
     background = [r for r in records if r["folder"] == "scenes"]
@@ -215,7 +216,7 @@ def add_faces_parser(sub) -> None:
                             "For the face style (jpface) NME is reported, not targeted: the face is meant to change")
     faces.add_argument("--labels", metavar="FILE", default=None,
                        help=f"hand labels of the scenes (default: {DEFAULT_LABELS.relative_to(PROJECT_ROOT)})")
-    faces.set_defaults(_eval=run_faces)
+    faces.set_defaults(evaluate=run_faces)
 
 
 def _settings(args):

@@ -235,7 +235,7 @@ def add_parser(sub) -> None:
                      help="runtime-graph dumps (scripts/arm64_stylize.py); "
                           "default: compile here and use this CPU")
     arm.add_argument("--json", metavar="FILE", help="also write the facts and precisions here")
-    arm.set_defaults(_eval=run)
+    arm.set_defaults(evaluate=run)
 
 
 def run(args: argparse.Namespace) -> int:

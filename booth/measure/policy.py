@@ -30,7 +30,7 @@ def add_policy_parser(sub) -> None:
     p.add_argument("--json", metavar="FILE", help="write per-image records + summary here")
     p.add_argument("--config", metavar="FILE", help="booth config file (default: config.toml)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per size (median)")
-    p.set_defaults(_eval=run_policy)
+    p.set_defaults(evaluate=run_policy)
 
 
 def evaluate(files: list[Path], settings: config.Settings, repeats: int = 3) -> dict:

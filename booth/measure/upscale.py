@@ -46,7 +46,8 @@ from booth.files import write_json
 from booth.measure.photos import photo_files
 from booth.vision import geometry
 
-#: The issue's targets, checked in the summary.
+#: What the full-resolution result must reach (name: (comparison, limit)), checked in
+#: the summary.
 TARGETS = {
     "psnr_min_db": (">=", 35.0),
     "gradient_ratio_mean": (">=", 1.3),
@@ -271,7 +272,7 @@ def add_upscale_parser(sub) -> None:
     p.add_argument("--json", metavar="FILE", help="also write per-image records + summary here")
     p.add_argument("--config", metavar="FILE", help="booth config file (default: config.toml)")
     p.add_argument("--no-cost", action="store_true", help="skip the 12 MP cost measurement")
-    p.set_defaults(_eval=run_upscale)
+    p.set_defaults(evaluate=run_upscale)
 
 
 def run_upscale(args: argparse.Namespace) -> int:
