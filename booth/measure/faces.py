@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-import sys
 import tomllib
 from pathlib import Path
 from typing import Sequence
@@ -38,7 +37,8 @@ import numpy as np
 
 from booth import PROJECT_ROOT
 from booth.files import write_json
-from booth.measure.photos import photo_files
+from booth.measure.photos import load_photos, photo_files
+from booth.measure.targets import check_targets, targets_line
 from booth.measure.timing import times_ms
 from booth.vision.geometry import Face, box_iou
 
@@ -185,10 +185,7 @@ def summarize(records: list[dict], labels: dict, generator_ms: float) -> dict:
         overhead = mean_ms["detect"] + mean_ms["frame"] + mean_ms["upscale"] + mean_ms["compose"]
         summary["overhead_ms_mean"] = round(overhead, 1)
         summary["overhead_share"] = round(overhead / generator_ms, 4) if generator_ms else None
-    summary["targets"] = {
-        name: (summary[name] >= limit if op == ">=" else summary[name] <= limit)
-        for name, (op, limit) in TARGETS.items() if summary.get(name) is not None
-    }
+    summary["targets"] = check_targets(summary, TARGETS)
     return summary
 
 
@@ -235,8 +232,6 @@ def _settings(args):
 
 
 def run_faces(args: argparse.Namespace) -> int:
-    from booth.vision.images import load_image
-    from booth.errors import ImageError
     from booth.vision.pipeline import Pipeline
 
     files = photo_files(args.dirs, ("faces", "groups", "scenes"))
@@ -258,14 +253,8 @@ def run_faces(args: argparse.Namespace) -> int:
     print(f"{'file':32} {'faces':>5} {'found':>5} {'nme':>6} {'size':>4} {'mode':>8} "
           f"{'detect':>7} {'frame':>6} {'gen':>6} {'ms':>6}")
     records = []
-    for folder, path in files:
-        name = f"{folder.name}/{path.name}"
-        try:
-            rgb = load_image(path, max_pixels=settings.upload.max_pixels)
-        except ImageError as exc:
-            print(f"{name:32} skipped: {exc}", file=sys.stderr)
-            continue
-        record = {"file": name, "folder": folder.name,
+    for name, path, rgb in load_photos(files, settings.upload.max_pixels, column=32):
+        record = {"file": name, "folder": path.parent.name,
                   **evaluate_photo(pipeline, rgb, size=args.size, style=args.style)}
         if people_in_name(path):
             record["people"] = people_in_name(path)
@@ -317,7 +306,5 @@ def _print_summary(s: dict) -> None:
               f"generator at the largest size {s['generator_ms_at_largest']} ms; "
               f"detect+frame+upscale+compose = "
               f"{s['overhead_ms_mean']} ms = {pct(s['overhead_share'])} of it")
-    failed = [k for k, ok in s["targets"].items() if not ok]
-    print("targets: " + ("all met" if not failed else "NOT met: " + ", ".join(failed))
-          + f" ({len(s['targets'])} checked)")
+    print(targets_line(s["targets"]))
 

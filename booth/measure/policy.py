@@ -94,7 +94,7 @@ def summarize(records: list[dict], g) -> dict:
 
 def run_policy(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
-    files = [path for _, path in photo_files(args.dirs, ("faces", "groups", "scenes"))]
+    files = photo_files(args.dirs, ("faces", "groups", "scenes"))
     result = evaluate(files, settings, args.repeats)
     for r in result["records"]:
         print(f"{Path(r['file']).name:24s} score {r['score']:5.1f} -> {r['size']}  "

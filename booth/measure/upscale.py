@@ -43,7 +43,8 @@ import numpy as np
 
 from booth import config
 from booth.files import write_json
-from booth.measure.photos import photo_files
+from booth.measure.photos import load_photos, photo_files
+from booth.measure.targets import check_targets, targets_line
 from booth.vision import geometry
 
 #: What the full-resolution result must reach (name: (comparison, limit)), checked in
@@ -256,9 +257,7 @@ def summarize(records: list[dict], cost: dict | None) -> dict:
         summary["faces_nme_not_worse"] = summary["nme_result_mean"] <= summary["nme_generated_mean"]
     if cost:
         summary.update(cost)
-    checks = {">=": lambda v, t: v >= t, "<=": lambda v, t: v <= t, "==": lambda v, t: v == t}
-    summary["targets"] = {name: checks[op](summary[name], limit)
-                          for name, (op, limit) in TARGETS.items() if summary.get(name) is not None}
+    summary["targets"] = check_targets(summary, TARGETS)
     return summary
 
 
@@ -276,10 +275,6 @@ def add_upscale_parser(sub) -> None:
 
 
 def run_upscale(args: argparse.Namespace) -> int:
-    import sys
-
-    from booth.vision.images import load_image
-    from booth.errors import ImageError
     from booth.vision.pipeline import Pipeline
 
     files = photo_files(args.dirs, ("faces", "groups"))
@@ -294,13 +289,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     # inside the photo (a guest in front of the booth's camera), and apart on one whose
     # crop reaches past the edge (the mirrored part is blurred at full resolution too).
     records, portraits = [], {}
-    for folder, path in files:
-        name = f"{folder.name}/{path.name}"
-        try:
-            rgb = load_image(path, max_pixels=settings.upload.max_pixels)
-        except ImageError as exc:
-            print(f"{name:28} skipped: {exc}", file=sys.stderr)
-            continue
+    for name, _, rgb in load_photos(files, settings.upload.max_pixels, column=28):
         record = {"file": name, **evaluate_photo(pipeline, rgb)}
         records.append(record)
         if record["faces"] == 1:
@@ -367,6 +356,4 @@ def _print_summary(s: dict) -> None:
               f"{e['upscale_ms']} ms vs generator {e['generator_ms']} ms = "
               f"{100 * e['cost_share']:.1f}% (fastest runs {100 * e['cost_share_fastest']:.1f}%; "
               f"no target)")
-    failed = [k for k, ok in s["targets"].items() if not ok]
-    print("targets: " + ("all met" if not failed else "NOT met: " + ", ".join(failed))
-          + f" ({len(s['targets'])} checked)")
+    print(targets_line(s["targets"]))

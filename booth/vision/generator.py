@@ -53,6 +53,16 @@ def cpu_config(hint: str | None = None, threads: int = 0) -> dict[str, object]:
     return config
 
 
+def check_input(rgb: np.ndarray, multiple: int) -> None:
+    """ValueError unless ``rgb`` is what a generator network takes: an H×W×3 uint8
+    image, H and W multiples of ``multiple``."""
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an H×W×3 uint8 image, got {rgb.dtype} {rgb.shape}")
+    h, w = rgb.shape[:2]
+    if h % multiple or w % multiple:
+        raise ValueError(f"height and width must be multiples of {multiple}, got {h}×{w}")
+
+
 def add_pixel_conversions(model: ov.Model) -> ov.Model:
     """uint8 RGB NHWC in and out; scaling and rounding happen inside the compiled graph."""
     ppp = PrePostProcessor(model)
@@ -165,11 +175,7 @@ class Generator:
 
     def stylize(self, rgb: np.ndarray) -> np.ndarray:
         """Anime version of an H×W×3 uint8 RGB image; H and W multiples of 8."""
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise ValueError(f"expected an H×W×3 uint8 image, got {rgb.dtype} {rgb.shape}")
-        h, w = rgb.shape[:2]
-        if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
-            raise ValueError(f"height and width must be multiples of {SIZE_MULTIPLE}, got {h}×{w}")
+        check_input(rgb, SIZE_MULTIPLE)
         request = self._request()
         request.infer({0: np.ascontiguousarray(rgb[None])})
         return request.get_output_tensor(0).data[0].copy()
