@@ -186,9 +186,12 @@ def check_gpio(settings: Settings, on_pi: bool) -> Check:
         with warnings.catch_warnings():  # gpiozero warns about each factory it skips
             warnings.simplefilter("ignore")
             try:
-                factory = Device._default_pin_factory()
+                Device.ensure_pin_factory()  # gpiozero's own choice of factory, as a button's
+                factory = Device.pin_factory
             except (BadPinFactory, Exception):  # any factory error means "no GPIO"
                 factory = None
+            finally:
+                Device.pin_factory = None  # the doctor only looks: it closes what it made
     try:
         result = gpio_check(factory, on_pi=on_pi, require_real=settings.button.require_real_gpio)
     finally:

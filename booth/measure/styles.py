@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from booth import config
+from booth.files import write_json
 from booth.measure import quality
 from booth.vision import styles
 from booth.measure.photos import photo_crops, photo_set
@@ -125,5 +126,5 @@ def run_styles(args) -> int:
                   f"peak {memory['peak_rss_mb']} MB; first use (s): "
                   + ", ".join(f"{k} {v}" for k, v in memory["first_use_s"].items()), flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        write_json(Path(args.json), result)
     return 0
