@@ -133,8 +133,10 @@ def test_the_command_names_a_missing_folder(tmp_path):
 def test_eval_has_room_for_more_measurements():
     import argparse
 
+    from booth.cli import eval as eval_command
+
     parser = argparse.ArgumentParser()
-    evaluate.add_arguments(parser)
+    eval_command.add_arguments(parser)
     args = parser.parse_args(["faces", "a", "b", "--json", "x.json"])
     assert args.dirs == ["a", "b"] and args.json == "x.json" and args.evaluate is evaluate.run_faces
     assert parser.parse_args(["policy"]).eval_command == "policy"

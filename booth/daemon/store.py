@@ -297,10 +297,11 @@ class PhotoStore:
                     self._db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
                 shutil.rmtree(self.root / photo_id, ignore_errors=True)
                 cleaned["orphan_rows"] += 1
-        #: Variants cleaned up (rows without a file or photo, files without a row).
-        self.repaired_variants = self._repair_variants()
+        variants = self._repair_variants()
         if any(cleaned.values()):
             log.warning("photo store repaired after an interrupted write: %s", cleaned)
+        if variants:
+            log.warning("photo store: %d restyled variants without their file or row removed", variants)
         return cleaned
 
     def _repair_variants(self) -> int:
