@@ -277,27 +277,20 @@ def check_mirror(settings: Settings, compile_model: bool, frames: int = 12) -> C
         return Check("mirror", "PASS", "anime mirror off ([preview] anime = false): plain preview")
     if not compile_model:
         return Check("mirror", "PASS", "anime mirror on; its rate not measured (--quick)")
-    import time
-
     import numpy as np
 
+    from booth.measure.timing import median_ms
     from booth.vision import mirror
 
     try:
         network = mirror.mirror_network(settings)
         h, w = mirror.frame_shape(preview.size, 4 / 3)
         x = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
-        for _ in range(2):
-            network.stylize(x)
-        times = []
-        for _ in range(frames):
-            started = time.perf_counter()
-            network.stylize(x)
-            times.append(time.perf_counter() - started)
+        ms = median_ms(lambda: network.stylize(x), frames, warmup=2)
     except Exception as exc:
         return Check("mirror", "FAIL", f"anime mirror cannot run: {str(exc).splitlines()[0]}",
                      f"booth styles build {preview.style}, or set [preview] anime = false")
-    fps = 1 / float(np.median(times))
+    fps = 1000 / ms
     message = (f"anime mirror ({preview.style}, {network.precision}) {fps:.1f} frames/s at "
                f"{w}x{h} on {preview.threads} thread(s)")
     if fps < min(MIRROR_GOOD_FPS, preview.max_fps):

@@ -43,7 +43,7 @@ from booth.measure import quality
 from booth.model import weights
 from booth.vision.generator import PRECISIONS, Generator, cpu_config, working_shape
 from booth.measure.photos import photo_crops, photo_set, photos_in
-from booth.measure.timing import median_ms, random_input
+from booth.measure.timing import median_ms, random_input, times_ms
 
 NETWORK_SIZES = (384, 512)
 
@@ -356,12 +356,8 @@ def bench_mirror(frames: int = 30, photos: Path | None = None) -> dict:
             x = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
             for _ in range(3):
                 network.stylize(x)
-            times = []
             cpu0, wall0 = time.process_time(), time.perf_counter()
-            for _ in range(frames):
-                started = time.perf_counter()
-                network.stylize(x)
-                times.append((time.perf_counter() - started) * 1e3)
+            times = times_ms(lambda: network.stylize(x), frames, warmup=0)
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
             ms = float(np.median(times))
             result["rows"][f"{w}x{h} threads={threads}"] = {
