@@ -19,7 +19,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, TypeVar, get_type_hints
 
 from booth import PROJECT_ROOT
 from booth.errors import ConfigError
@@ -40,7 +40,9 @@ def is_private_ipv4(text: str) -> bool:
     return any(address in ipaddress.IPv4Network(net) for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
-def _check(cond: bool, message: str) -> None:
+def check(cond: bool, message: str) -> None:
+    """Raise ValueError(``message``) unless ``cond``: what every ``validate()`` uses. The
+    message starts with the key it is about, so the loader can point at that key's line."""
     if not cond:
         raise ValueError(message)
 
@@ -55,7 +57,7 @@ class BoothSettings:
     event_title: str = "Anime Booth"
 
     def validate(self) -> None:
-        _check(bool(self.event_title.strip()), "event_title must not be empty")
+        check(bool(self.event_title.strip()), "event_title must not be empty")
 
 
 @dataclass(frozen=True)
@@ -79,15 +81,15 @@ class CameraSettings:
     capture_timeout_s: float = 5.0
 
     def validate(self) -> None:
-        _check(self.backend in ("auto", "picamera2", "opencv", "folder"),
+        check(self.backend in ("auto", "picamera2", "opencv", "folder"),
                'backend must be one of "auto", "picamera2", "opencv", "folder"')
         for name in ("preview_size", "still_size"):
             v = getattr(self, name)
-            _check(len(v) == 2 and all(isinstance(x, int) and x >= 0 for x in v),
+            check(len(v) == 2 and all(isinstance(x, int) and x >= 0 for x in v),
                    f"{name} must be [width, height] with whole numbers >= 0")
-        _check(0 < self.retry_initial_s <= self.retry_max_s,
+        check(0 < self.retry_initial_s <= self.retry_max_s,
                "retry_initial_s must be > 0 and <= retry_max_s")
-        _check(self.capture_timeout_s > 0, "capture_timeout_s must be > 0")
+        check(self.capture_timeout_s > 0, "capture_timeout_s must be > 0")
 
 
 @dataclass(frozen=True)
@@ -114,16 +116,16 @@ class ButtonSettings:
     long_press_s: float = 1.0
 
     def validate(self) -> None:
-        _check(0 <= self.pin <= 27, "pin must be a BCM GPIO number 0..27")
-        _check(self.style_pin == -1 or (0 <= self.style_pin <= 27
+        check(0 <= self.pin <= 27, "pin must be a BCM GPIO number 0..27")
+        check(self.style_pin == -1 or (0 <= self.style_pin <= 27
                                         and self.style_pin not in (self.pin, self.led_pin)),
                "style_pin must be -1 (none) or a free BCM GPIO number 0..27")
-        _check(0 <= self.long_press_s <= 10, "long_press_s must be 0..10 seconds")
-        _check(self.led_pin == -1 or 0 <= self.led_pin <= 27,
+        check(0 <= self.long_press_s <= 10, "long_press_s must be 0..10 seconds")
+        check(self.led_pin == -1 or 0 <= self.led_pin <= 27,
                "led_pin must be -1 (none) or a BCM GPIO number 0..27")
-        _check(self.led_pin != self.pin, "led_pin must differ from pin")
-        _check(0 <= self.bounce_time <= 1, "bounce_time must be 0..1 seconds")
-        _check(self.hold_to_cancel_s >= 0, "hold_to_cancel_s must be >= 0")
+        check(self.led_pin != self.pin, "led_pin must differ from pin")
+        check(0 <= self.bounce_time <= 1, "bounce_time must be 0..1 seconds")
+        check(self.hold_to_cancel_s >= 0, "hold_to_cancel_s must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -138,10 +140,10 @@ class CycleSettings:
     failsafe_s: float = 4.0
 
     def validate(self) -> None:
-        _check(0 <= self.countdown_s <= 30, "countdown_s must be 0..30")
-        _check(self.show_result_s > 0, "show_result_s must be > 0")
-        _check(self.process_timeout_s > 0, "process_timeout_s must be > 0")
-        _check(self.failsafe_s > 0, "failsafe_s must be > 0")
+        check(0 <= self.countdown_s <= 30, "countdown_s must be 0..30")
+        check(self.show_result_s > 0, "show_result_s must be > 0")
+        check(self.process_timeout_s > 0, "process_timeout_s must be > 0")
+        check(self.failsafe_s > 0, "failsafe_s must be > 0")
 
 
 @dataclass(frozen=True)
@@ -164,17 +166,17 @@ class GeneratorSettings:
     threads: int = 0
 
     def validate(self) -> None:
-        _check(self.precision in ("auto", "int8", "f16", "f32"),
+        check(self.precision in ("auto", "int8", "f16", "f32"),
                'precision must be "auto", "int8", "f16" or "f32"')
-        _check(bool(self.sizes), "sizes must not be empty")
+        check(bool(self.sizes), "sizes must not be empty")
         for s in self.sizes:
-            _check(isinstance(s, int) and s % 8 == 0 and 384 <= s <= 512,
+            check(isinstance(s, int) and s % 8 == 0 and 384 <= s <= 512,
                    f"sizes: {s!r} is not a multiple of 8 in 384..512")
-        _check(self.size == "auto" or (self.size.isdigit() and int(self.size) in self.sizes),
+        check(self.size == "auto" or (self.size.isdigit() and int(self.size) in self.sizes),
                'size must be "auto" or one of sizes')
-        _check(0 <= self.complexity_low < self.complexity_high,
+        check(0 <= self.complexity_low < self.complexity_high,
                "complexity_low must be >= 0 and below complexity_high")
-        _check(self.threads >= 0, "threads must be >= 0")
+        check(self.threads >= 0, "threads must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -194,10 +196,10 @@ class StylesSettings:
     max_loaded: int = 2
 
     def validate(self) -> None:
-        _check(bool(self.enabled), "enabled must list at least one style")
-        _check(len(set(self.enabled)) == len(self.enabled), "enabled lists a style twice")
-        _check(self.default in self.enabled, "default must be one of enabled")
-        _check(1 <= self.max_loaded <= 16, "max_loaded must be 1..16")
+        check(bool(self.enabled), "enabled must list at least one style")
+        check(len(set(self.enabled)) == len(self.enabled), "enabled lists a style twice")
+        check(self.default in self.enabled, "default must be one of enabled")
+        check(1 <= self.max_loaded <= 16, "max_loaded must be 1..16")
 
 
 @dataclass(frozen=True)
@@ -225,16 +227,16 @@ class FaceSettings:
     aspect: float = 0.8
 
     def validate(self) -> None:
-        _check(self.mode in ("portrait", "hd"), 'mode must be "portrait" or "hd"')
-        _check(0 < self.score_threshold < 1, "score_threshold must be in (0, 1)")
-        _check(1 <= self.max_faces <= 50, "max_faces must be 1..50")
-        _check(160 <= self.detect_size <= 1920, "detect_size must be 160..1920")
-        _check(self.refine_size == 0 or 128 <= self.refine_size <= 640,
+        check(self.mode in ("portrait", "hd"), 'mode must be "portrait" or "hd"')
+        check(0 < self.score_threshold < 1, "score_threshold must be in (0, 1)")
+        check(1 <= self.max_faces <= 50, "max_faces must be 1..50")
+        check(160 <= self.detect_size <= 1920, "detect_size must be 160..1920")
+        check(self.refine_size == 0 or 128 <= self.refine_size <= 640,
                "refine_size must be 0 (off) or 128..640")
-        _check(0.05 <= self.face_share <= 0.9, "face_share must be 0.05..0.9")
-        _check(0.2 <= self.face_y <= 0.8, "face_y must be 0.2..0.8")
-        _check(0 <= self.margin <= 5, "margin must be 0..5")
-        _check(0.4 <= self.aspect <= 2.5, "aspect must be 0.4..2.5 (width / height)")
+        check(0.05 <= self.face_share <= 0.9, "face_share must be 0.05..0.9")
+        check(0.2 <= self.face_y <= 0.8, "face_y must be 0.2..0.8")
+        check(0 <= self.margin <= 5, "margin must be 0..5")
+        check(0.4 <= self.aspect <= 2.5, "aspect must be 0.4..2.5 (width / height)")
 
 
 @dataclass(frozen=True)
@@ -268,19 +270,19 @@ class WebSettings:
     yield_to_photo_ms: int = 400
 
     def validate(self) -> None:
-        _check(1 <= self.port <= 65535, "port must be 1..65535")
-        _check(self.admin_password == "" or len(self.admin_password) >= 8,
+        check(1 <= self.port <= 65535, "port must be 1..65535")
+        check(self.admin_password == "" or len(self.admin_password) >= 8,
                "admin_password must be at least 8 characters (or empty: the admin page only "
                "from the Pi itself)")
-        _check(self.gallery_index in ("public", "private"), 'gallery_index must be "public" or "private"')
-        _check(self.originals in ("owner", "public", "off"), 'originals must be "owner", "public" or "off"')
-        _check(self.base_url == "" or re.match(r"^https?://[^\s/]+(/[^\s]*)?$", self.base_url)
+        check(self.gallery_index in ("public", "private"), 'gallery_index must be "public" or "private"')
+        check(self.originals in ("owner", "public", "off"), 'originals must be "owner", "public" or "off"')
+        check(self.base_url == "" or re.match(r"^https?://[^\s/]+(/[^\s]*)?$", self.base_url)
                is not None, 'base_url must look like "http://10.42.0.1:8080" or be empty')
         for name in ("accent_color", "background_color"):
-            _check(re.match(r"^#[0-9a-fA-F]{6}$", getattr(self, name)) is not None,
+            check(re.match(r"^#[0-9a-fA-F]{6}$", getattr(self, name)) is not None,
                    f'{name} must be a colour like "#ff5c8a"')
-        _check(1 <= self.threads <= 64, "threads must be 1..64")
-        _check(0 <= self.yield_to_photo_ms <= 5000, "yield_to_photo_ms must be 0..5000")
+        check(1 <= self.threads <= 64, "threads must be 1..64")
+        check(0 <= self.yield_to_photo_ms <= 5000, "yield_to_photo_ms must be 0..5000")
 
 
 @dataclass(frozen=True)
@@ -299,11 +301,11 @@ class StorageSettings:
     result_long_side: int = 1350
 
     def validate(self) -> None:
-        _check(self.min_free_mb >= 0, "min_free_mb must be >= 0")
-        _check(self.retention_days >= 0, "retention_days must be >= 0")
-        _check(50 <= self.jpeg_quality <= 100, "jpeg_quality must be 50..100")
-        _check(64 <= self.thumb_size <= 1024, "thumb_size must be 64..1024")
-        _check(self.result_long_side == 0 or 512 <= self.result_long_side <= 4096,
+        check(self.min_free_mb >= 0, "min_free_mb must be >= 0")
+        check(self.retention_days >= 0, "retention_days must be >= 0")
+        check(50 <= self.jpeg_quality <= 100, "jpeg_quality must be 50..100")
+        check(64 <= self.thumb_size <= 1024, "thumb_size must be 64..1024")
+        check(self.result_long_side == 0 or 512 <= self.result_long_side <= 4096,
                "result_long_side must be 0 (the generator's size) or 512..4096")
 
 
@@ -331,13 +333,13 @@ class UploadSettings:
     show_on_kiosk: bool = False
 
     def validate(self) -> None:
-        _check(self.pin == "" or self.pin.isdigit(), "pin must be digits or empty")
-        _check(10_000 <= self.max_bytes <= 100_000_000, "max_bytes must be 10 kB..100 MB")
-        _check(1_000 <= self.max_pixels <= 100_000_000, "max_pixels must be 1000..100000000")
-        _check(64 <= self.decode_mb <= 4000, "decode_mb must be 64..4000")
-        _check(self.per_minute >= 1 and self.queue_max >= 1,
+        check(self.pin == "" or self.pin.isdigit(), "pin must be digits or empty")
+        check(10_000 <= self.max_bytes <= 100_000_000, "max_bytes must be 10 kB..100 MB")
+        check(1_000 <= self.max_pixels <= 100_000_000, "max_pixels must be 1000..100000000")
+        check(64 <= self.decode_mb <= 4000, "decode_mb must be 64..4000")
+        check(self.per_minute >= 1 and self.queue_max >= 1,
                "per_minute and queue_max must be >= 1")
-        _check(self.queue_total >= self.queue_max, "queue_total must be >= queue_max")
+        check(self.queue_total >= self.queue_max, "queue_total must be >= queue_max")
 
 
 #: Paper sizes the booth lays out prints for: name -> (width_in, height_in, CUPS media name).
@@ -380,16 +382,16 @@ class PrintSettings:
     overlay: str = ""
 
     def validate(self) -> None:
-        _check(self.mode in ("ask", "auto", "admin"), 'mode must be "ask", "auto" or "admin"')
-        _check(1 <= self.ask_timeout_s <= 120, "ask_timeout_s must be 1..120 seconds")
-        _check(1 <= self.copies <= 10, "copies must be 1..10")
-        _check(self.max_per_photo >= self.copies, "max_per_photo must be >= copies")
-        _check(self.max_total >= 0, "max_total must be >= 0 (0 = no limit)")
-        _check(self.media in PRINT_MEDIA, f"media must be one of {', '.join(PRINT_MEDIA)}")
-        _check(150 <= self.dpi <= 600, "dpi must be 150..600")
-        _check(re.match(r"^[^\s/#]*$", self.printer) is not None,
+        check(self.mode in ("ask", "auto", "admin"), 'mode must be "ask", "auto" or "admin"')
+        check(1 <= self.ask_timeout_s <= 120, "ask_timeout_s must be 1..120 seconds")
+        check(1 <= self.copies <= 10, "copies must be 1..10")
+        check(self.max_per_photo >= self.copies, "max_per_photo must be >= copies")
+        check(self.max_total >= 0, "max_total must be >= 0 (0 = no limit)")
+        check(self.media in PRINT_MEDIA, f"media must be one of {', '.join(PRINT_MEDIA)}")
+        check(150 <= self.dpi <= 600, "dpi must be 150..600")
+        check(re.match(r"^[^\s/#]*$", self.printer) is not None,
                "printer must be a CUPS queue name (no spaces, / or #) or empty")
-        _check(self.overlay == "" or self.overlay.lower().endswith(".png"),
+        check(self.overlay == "" or self.overlay.lower().endswith(".png"),
                "overlay must be a .png file or empty")
 
 
@@ -416,27 +418,27 @@ class NetworkSettings:
     interface: str = "wlan0"
 
     def validate(self) -> None:
-        _check(len(self.ssid.encode("utf-8")) <= 32, "ssid must be at most 32 bytes long")
-        _check(not any(ord(c) < 32 or ord(c) == 127 for c in self.ssid),
+        check(len(self.ssid.encode("utf-8")) <= 32, "ssid must be at most 32 bytes long")
+        check(not any(ord(c) < 32 or ord(c) == 127 for c in self.ssid),
                "ssid must not contain control characters")
-        _check(self.channel in WIFI_CHANNELS_24GHZ or self.channel in WIFI_CHANNELS_5GHZ,
+        check(self.channel in WIFI_CHANNELS_24GHZ or self.channel in WIFI_CHANNELS_5GHZ,
                "channel must be 1..13 (2.4 GHz) or 36, 40, 44, 48 (5 GHz)")
-        _check(self.country == "" or re.fullmatch(r"[A-Z]{2}", self.country) is not None,
+        check(self.country == "" or re.fullmatch(r"[A-Z]{2}", self.country) is not None,
                'country must be a two-letter code in capitals, like "DE" or "US"')
         # With hotspot = true the stricter WPA2 rule below names the problem.
-        _check(self.hotspot or self.password == "" or 8 <= len(self.password) <= 63,
+        check(self.hotspot or self.password == "" or 8 <= len(self.password) <= 63,
                "password must be 8..63 characters (WPA) or empty for an open network")
-        _check(self.hotspot or self.ssid != "" or (self.password == "" and not self.hidden),
+        check(self.hotspot or self.ssid != "" or (self.password == "" and not self.hidden),
                "password and hidden need an ssid")
-        _check(is_private_ipv4(self.address), 'address must be a private IPv4 address like "10.42.0.1"')
-        _check(re.fullmatch(r"[A-Za-z0-9_.-]{1,15}", self.interface) is not None,
+        check(is_private_ipv4(self.address), 'address must be a private IPv4 address like "10.42.0.1"')
+        check(re.fullmatch(r"[A-Za-z0-9_.-]{1,15}", self.interface) is not None,
                'interface must be a network interface name like "wlan0"')
         if not self.hotspot:
             return
-        _check(bool(self.ssid.strip()), "ssid must be set when hotspot = true (the network's name)")
-        _check(8 <= len(self.password) <= 63 and all(32 <= ord(c) < 127 for c in self.password),
+        check(bool(self.ssid.strip()), "ssid must be set when hotspot = true (the network's name)")
+        check(8 <= len(self.password) <= 63 and all(32 <= ord(c) < 127 for c in self.password),
                "password must be 8..63 plain ASCII characters when hotspot = true (WPA2)")
-        _check(self.country != "", 'country is required when hotspot = true: the two-letter '
+        check(self.country != "", 'country is required when hotspot = true: the two-letter '
                'code of the country the booth is in (e.g. "DE"), for its Wi-Fi rules')
 
 
@@ -466,13 +468,13 @@ class PreviewSettings:
     smoothing: float = 0.5
 
     def validate(self) -> None:
-        _check(self.style in MIRROR_STYLES,
+        check(self.style in MIRROR_STYLES,
                "style must be one of " + ", ".join(f'"{s}"' for s in MIRROR_STYLES))
-        _check(160 <= self.size <= 640 and self.size % 16 == 0,
+        check(160 <= self.size <= 640 and self.size % 16 == 0,
                "size must be a multiple of 16 in 160..640")
-        _check(MIRROR_MIN_FPS <= self.max_fps <= 60, f"max_fps must be {MIRROR_MIN_FPS:g}..60")
-        _check(1 <= self.threads <= 64, "threads must be 1..64")
-        _check(0 <= self.smoothing < 1, "smoothing must be 0 (off) up to below 1")
+        check(MIRROR_MIN_FPS <= self.max_fps <= 60, f"max_fps must be {MIRROR_MIN_FPS:g}..60")
+        check(1 <= self.threads <= 64, "threads must be 1..64")
+        check(0 <= self.smoothing < 1, "smoothing must be 0 (off) up to below 1")
 
 
 @dataclass(frozen=True)
@@ -512,6 +514,7 @@ class Settings:
 SECTIONS: dict[str, type] = {f.name: f.type for f in dataclasses.fields(Settings)
                              if f.name != "base_dir"}
 _SECTION_TYPES = get_type_hints(Settings)
+T = TypeVar("T")
 
 #: The documented default configuration at the top of the project.
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.toml"
@@ -545,7 +548,20 @@ def _type_ok(value: Any, expected: Any) -> bool:
     if getattr(expected, "__origin__", None) is list:
         (inner,) = expected.__args__
         return isinstance(value, list) and all(_type_ok(v, inner) for v in value)
+    if getattr(expected, "__origin__", None) is tuple:  # a TOML array of fixed length
+        return (isinstance(value, list) and len(value) == len(expected.__args__)
+                and all(_type_ok(v, t) for v, t in zip(value, expected.__args__)))
     return False
+
+
+def _converted(value: Any, expected: Any) -> Any:
+    """A checked TOML value as the field holds it (an integer given for a float, an array
+    for a tuple)."""
+    if expected is float:
+        return float(value)
+    if getattr(expected, "__origin__", None) is tuple:
+        return tuple(_converted(v, t) for v, t in zip(value, expected.__args__))
+    return value
 
 
 def _type_name(expected: Any) -> str:
@@ -554,35 +570,47 @@ def _type_name(expected: Any) -> str:
         return names[expected]
     if getattr(expected, "__origin__", None) is list:
         return f"a list of {_type_name(expected.__args__[0]).removeprefix('an ').removeprefix('a ')}s"
+    if getattr(expected, "__origin__", None) is tuple:
+        kinds = ", ".join(_type_name(t).removeprefix("an ").removeprefix("a ") for t in expected.__args__)
+        return f"a list of {len(expected.__args__)} ({kinds})"
     return str(expected)
 
 
-def _build_section(name: str, table: Any, where: str, text: str):
-    cls = _SECTION_TYPES[name]
+def from_table(cls: type[T], table: Any, *, section: str, where: str, text: str = "",
+               **given: Any) -> T:
+    """A ``cls`` dataclass (with a ``validate()``) from the TOML table ``[section]``,
+    checked as every config section is: an unknown or missing key, a wrong type or a
+    bad value raises a one-line :class:`ConfigError` naming the key and, where ``text``
+    (the file's) shows it, its line. ``given`` are fields that do not come from the
+    table (a style's name)."""
     if not isinstance(table, dict):
-        raise ConfigError(f"{where}: [{name}] must be a table")
-    hints = get_type_hints(cls)
+        raise ConfigError(f"{where}: [{section}] must be a table")
+    hints = {k: v for k, v in get_type_hints(cls).items() if k not in given}
+
+    def at(key: str | None) -> str:
+        line = _find_line(text, section, key)
+        return f"{where}:{line}" if line else where
+
     values = {}
     for key, value in table.items():
-        line = _find_line(text, name, key)
-        at = f"{where}:{line}" if line else where
         if key not in hints:
-            known = ", ".join(hints)
-            raise ConfigError(f"{at}: [{name}] unknown key {key!r} (known: {known})")
+            raise ConfigError(f"{at(key)}: [{section}] unknown key {key!r} (known: {', '.join(hints)})")
         if not _type_ok(value, hints[key]):
-            raise ConfigError(f"{at}: [{name}] {key}: expected {_type_name(hints[key])}, "
+            raise ConfigError(f"{at(key)}: [{section}] {key}: expected {_type_name(hints[key])}, "
                               f"got {value!r}")
-        values[key] = float(value) if hints[key] is float else value
-    section = cls(**values)
+        values[key] = _converted(value, hints[key])
+    missing = [f.name for f in dataclasses.fields(cls) if f.name not in values and f.name not in given
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"{at(None)}: [{section}] missing {', '.join(missing)}")
+    built = cls(**values, **given)
     try:
-        section.validate()
+        built.validate()
     except ValueError as exc:
         # Every message starts with the key it is about: point at that key's line.
         named = next((k for k in values if str(exc).startswith(k)), None)
-        line = _find_line(text, name, named) if named else _find_line(text, name, None)
-        at = f"{where}:{line}" if line else where
-        raise ConfigError(f"{at}: [{name}] {exc}") from None
-    return section
+        raise ConfigError(f"{at(named)}: [{section}] {exc}") from None
+    return built
 
 
 def load(path: str | os.PathLike | None = None) -> Settings:
@@ -615,7 +643,7 @@ def from_dict(data: dict, *, where: str = "<config>", text: str = "",
             line = _find_line(text, name, None)
             at = f"{where}:{line}" if line else where
             raise ConfigError(f"{at}: unknown section [{name}] (known: {', '.join(SECTIONS)})")
-        sections[name] = _build_section(name, table, where, text)
+        sections[name] = from_table(_SECTION_TYPES[name], table, section=name, where=where, text=text)
     return Settings(**sections, base_dir=base_dir)
 
 

@@ -9,8 +9,6 @@ mean gradient against bicubic, overshoot at strong edges, time. Prints a Markdow
 Not part of the booth: the losing candidates live only here.
 """
 
-import glob
-import os
 import statistics
 import sys
 import time
@@ -18,13 +16,14 @@ import time
 import cv2
 import numpy as np
 
-from booth import PROJECT_ROOT, config
+from booth import config
 from booth.vision import framing, geometry, upsample
 from booth.vision.images import load_image
 from booth.vision.pipeline import Pipeline
+from booth.measure.photos import photo_set, photos_in
 from booth.measure.upscale import edge_overshoot, gradient_ratio, psnr, ramp_radius
 
-PHOTOS = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BOOTH_PHOTOS") or str(PROJECT_ROOT.parent / "shared" / "photos")
+PHOTOS = photo_set(sys.argv[1] if len(sys.argv) > 1 else None)
 # The pipeline stops at the generator's output; each candidate makes the rest.
 S = config.defaults().replace("storage", result_long_side=0)
 pipe = Pipeline.from_settings(S)
@@ -73,7 +72,7 @@ def chosen(p, gl, g): return upsample.upsample(p, gl, g)
 
 CANDIDATES = {"bicubic": bicubic, "fast guided filter": fast_guided_filter, "joint bilateral": joint_bilateral,
               "detail transfer": detail_transfer, "guided detail": guided_detail, "guided detail + snap (chosen)": chosen}
-files = sorted(glob.glob(f'{PHOTOS}/faces/*')) + sorted(glob.glob(f'{PHOTOS}/groups/*'))
+files = photos_in(PHOTOS / 'faces') + photos_in(PHOTOS / 'groups')
 rows = {k: [] for k in CANDIDATES}; gen_ms = []
 for f in files:
     rgb = load_image(f); res = pipe.process(rgb)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from booth import PROJECT_ROOT
+from booth.measure.photos import photo_set
 
 #: Debian's chromium (the test set-up installs it; never a downloaded browser).
 CHROMIUM = "/usr/bin/chromium"
@@ -17,7 +18,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-dev-shm-usage"]
 
 #: ../shared/photos (faces/, groups/, scenes/); BOOTH_PHOTOS overrides it.
-PHOTOS = Path(os.environ.get("BOOTH_PHOTOS") or PROJECT_ROOT.parent / "shared" / "photos")
+PHOTOS = photo_set()
 
 
 @pytest.fixture(scope="session")

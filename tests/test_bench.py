@@ -1,4 +1,5 @@
-"""`booth bench` runs end to end and writes the figures the issue asks for.
+"""`booth bench` runs end to end and writes its figures; the timing and peak-memory
+helpers measure what they say.
 
 This checks the command and its JSON, not the speed: speed is what the command reports.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 
 def test_bench_quick_writes_the_json(tmp_path):
@@ -41,10 +43,20 @@ def test_child_peak_rss_is_that_childs_own():
     a forked child's ru_maxrss the parent's)."""
     import numpy as np
 
-    from booth.measure.bench import _child
+    from booth.measure.bench import run_child
 
-    out, big = _child("import numpy as np; a = np.ones(400_000_000 // 8); print(int(a.sum()))")
+    out, big = run_child("import numpy as np; a = np.ones(400_000_000 // 8); print(int(a.sum()))")
     assert out == "50000000" and big >= 390
     held = np.ones(400_000_000 // 8)
-    _, small = _child("print('hello')")
+    _, small = run_child("print('hello')")
     assert small < 150 and held.sum() > 0
+
+
+def test_times_ms_times_each_repeat_after_the_warmup():
+    from booth.measure.timing import median_ms, times_ms
+
+    calls = []
+    times = times_ms(lambda: calls.append(1), repeats=4, warmup=3)
+    assert len(calls) == 7 and len(times) == 4
+    assert all(isinstance(t, float) and t >= 0.0 for t in times)
+    assert 20 <= median_ms(lambda: time.sleep(0.02), repeats=3, warmup=0) < 200

@@ -74,3 +74,28 @@ def test_config_check_command(tmp_path):
     assert fail.returncode == 2
     assert fail.stderr.strip().count("\n") == 0 and "[web] port" in fail.stderr
     assert "Traceback" not in fail.stderr
+
+
+@pytest.mark.parametrize("change, expected", [
+    (('layout = "NHWC"', 'layout = "NCHW"'), '[styles.jpface] layout must be "NHWC"'),
+    (("value_range = [-1.0, 1.0]", "value_range = [0.0, 1.0, 2.0]"),
+     "[styles.jpface] value_range: expected a list of 2 (number, number), got [0.0, 1.0, 2.0]"),
+    (("size_multiple = 16", "size_multiple = 12"), "[styles.cute] size_multiple must be a multiple of 8"),
+    (("size_multiple = 16", 'size_multiple = 16\ncolour = "red"'), "[styles.cute] unknown key 'colour'"),
+    (('role = "face"', ""), "[styles.jpface] missing role"),
+])
+def test_a_bad_style_entry_is_one_line_naming_the_key_like_a_config_key(tmp_path, change, expected):
+    """The styles' manifest entries are checked by the config's own loader."""
+    from booth.errors import WeightsError
+    from booth.model import weights
+    from booth.vision import styles
+
+    text = weights.MANIFEST_PATH.read_text(encoding="utf-8")
+    assert change[0] in text
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(text.replace(change[0], change[1], 1), encoding="utf-8")
+    with pytest.raises(WeightsError) as caught:
+        styles.catalogue(manifest)
+    message = str(caught.value)
+    assert message.startswith(f"{manifest}:") and expected in message and "\n" not in message
+    assert styles.catalogue()["cute"].size_multiple == 16  # the shipped manifest passes

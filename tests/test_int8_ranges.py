@@ -22,6 +22,7 @@ import numpy as np
 import openvino as ov
 import pytest
 
+from booth.measure import quality
 from booth.model import graph, quantize, weights
 from booth.config import defaults
 from booth.vision.face import FaceDetector
@@ -85,7 +86,7 @@ def test_shipped_ranges_rebuild_the_calibrated_graph_for_each_target(float_model
     raw = quantize.apply_ranges(float_model, shipped["fake_quantize"])
     for target in quantize.INT8_TARGETS:
         ours, _ = quantize.pictures(quantize.for_target(raw.clone(), target), inputs)
-        got = quantize.fidelity(ours, reference)
+        got = quality.fidelity(ours, reference)
         calibrated = shipped["fidelity_vs_fp32_held_out"][target]
         assert got["psnr_db"] >= calibrated["psnr_db"] - 0.3, (target, got, calibrated)
         assert got["psnr_db"] > 37.0 and got["ssim"] > 0.96, (target, got)

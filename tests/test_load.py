@@ -5,7 +5,7 @@ waitress) serves ``tests/loadclient.py``'s 50 simulated phones, which run in the
 own process on 127.0.0.1. Meanwhile guests press the button as soon as the booth
 takes a press, with a one-second countdown (the default is three: this is a busier
 booth than any real queue). The camera folder holds one photo, so every cycle does
-the same work and the medians compare like with like. The issue's targets: no
+the same work and the medians compare like with like. The targets: no
 errors, p99 under 500 ms, and the cycle's median press-to-result grows < 20%.
 
 What makes the last one hold on two shared cores: while a photo is being made the
@@ -36,7 +36,8 @@ pytestmark = pytest.mark.slow
 CLIENTS = 50
 SECONDS = 30.0
 BASELINE_CYCLES = 6
-#: The issue's limit on how much slower a cycle may be while the phones browse.
+#: How much slower a cycle may be while the phones browse (the guest at the booth
+#: comes first).
 MAX_GROWTH = 0.20
 
 

@@ -28,7 +28,7 @@ TOLERANCE = 1e-3  # max abs difference of tanh outputs in [-1, 1]
 def bench_extras() -> None:
     for package in BENCH_PACKAGES:
         try:
-            reference._require(package)
+            reference.require_extra(package)
         except reference.BenchExtraMissing as exc:
             pytest.fail(f"{exc} (the reference-runtime tests need the bench extras)")
 
@@ -326,20 +326,12 @@ def test_quantize_and_dequantize_use_scale_and_zero_point() -> None:
     np.testing.assert_array_equal(reference.dequantize(x, float_detail), x)
 
 
-# --- Timing and errors -----------------------------------------------------------------
-
-
-def test_time_runner_times_each_repeat_after_warmup() -> None:
-    calls = []
-    times = reference.time_runner(lambda x: calls.append(x.shape), np.zeros((1, 8, 8, 3)),
-                                  repeats=4, warmup=3)
-    assert len(calls) == 7 and len(times) == 4
-    assert all(isinstance(t, float) and t >= 0.0 for t in times)
+# --- Errors ---------------------------------------------------------------------------
 
 
 def test_a_missing_bench_package_is_a_one_line_user_error() -> None:
     with pytest.raises(reference.BenchExtraMissing) as caught:
-        reference._require("booth_no_such_bench_package")
+        reference.require_extra("booth_no_such_bench_package")
     message = str(caught.value)
     assert isinstance(caught.value, UserError) and isinstance(caught.value, ImportError)
     assert "booth_no_such_bench_package" in message and "./install.sh --bench" in message

@@ -186,9 +186,12 @@ def check_gpio(settings: Settings, on_pi: bool) -> Check:
         with warnings.catch_warnings():  # gpiozero warns about each factory it skips
             warnings.simplefilter("ignore")
             try:
-                factory = Device._default_pin_factory()
+                Device.ensure_pin_factory()  # gpiozero's own choice of factory, as a button's
+                factory = Device.pin_factory
             except (BadPinFactory, Exception):  # any factory error means "no GPIO"
                 factory = None
+            finally:
+                Device.pin_factory = None  # the doctor only looks: it closes what it made
     try:
         result = gpio_check(factory, on_pi=on_pi, require_real=settings.button.require_real_gpio)
     finally:
@@ -205,7 +208,7 @@ def check_gpio(settings: Settings, on_pi: bool) -> Check:
 def check_models(settings: Settings) -> list[Check]:
     """Every manifest file present with its published sha256, and the built IR."""
     from booth.model import weights
-    from booth.vision.generator import resolve_precision
+    from booth.vision.generator import PRECISIONS, resolve_precision
 
     checks = []
     for entry in weights.manifest().values():
@@ -219,7 +222,8 @@ def check_models(settings: Settings) -> list[Check]:
         else:
             checks.append(Check("models", "PASS", f"{entry.file}: sha256 ok"))
     precision, _ = resolve_precision(settings.generator.precision)
-    ir = weights.WEIGHTS_DIR / weights.GENERATOR_IR["int8" if precision == "int8" else "fp32"]
+    variant, _ = PRECISIONS[precision]
+    ir = weights.WEIGHTS_DIR / weights.GENERATOR_IR[variant]
     if ir.is_file() and ir.with_suffix(".bin").is_file():
         checks.append(Check("models", "PASS", f"{ir.name} built (for precision {precision})"))
     else:
@@ -250,8 +254,7 @@ def check_openvino(settings: Settings, compile_model: bool) -> Check:
         return Check("openvino", "FAIL", f"{about}; cannot compile the generator: {exc}",
                      "./install.sh again (it pins the OpenVINO release tested on the Pi's cores)")
     precisions = runtime_precisions(gen)
-    hint = gen._compiled.get_property("INFERENCE_PRECISION_HINT")
-    hint = hint.to_string() if hasattr(hint, "to_string") else str(hint)
+    hint = gen.inference_precision
     summary = ", ".join(f"{n} in {p}" for p, n in sorted(precisions.items()))
     message = (f"{about}; runs {precision} ({why}): inference precision {hint}, "
                f"convolutions {summary}")
@@ -274,27 +277,20 @@ def check_mirror(settings: Settings, compile_model: bool, frames: int = 12) -> C
         return Check("mirror", "PASS", "anime mirror off ([preview] anime = false): plain preview")
     if not compile_model:
         return Check("mirror", "PASS", "anime mirror on; its rate not measured (--quick)")
-    import time
-
     import numpy as np
 
+    from booth.measure.timing import median_ms
     from booth.vision import mirror
 
     try:
         network = mirror.mirror_network(settings)
         h, w = mirror.frame_shape(preview.size, 4 / 3)
         x = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
-        for _ in range(2):
-            network.stylize(x)
-        times = []
-        for _ in range(frames):
-            started = time.perf_counter()
-            network.stylize(x)
-            times.append(time.perf_counter() - started)
+        ms = median_ms(lambda: network.stylize(x), frames, warmup=2)
     except Exception as exc:
         return Check("mirror", "FAIL", f"anime mirror cannot run: {str(exc).splitlines()[0]}",
                      f"booth styles build {preview.style}, or set [preview] anime = false")
-    fps = 1 / float(np.median(times))
+    fps = 1000 / ms
     message = (f"anime mirror ({preview.style}, {network.precision}) {fps:.1f} frames/s at "
                f"{w}x{h} on {preview.threads} thread(s)")
     if fps < min(MIRROR_GOOD_FPS, preview.max_fps):
@@ -306,10 +302,8 @@ def check_mirror(settings: Settings, compile_model: bool, frames: int = 12) -> C
 def runtime_precisions(gen) -> dict[str, int]:
     """How many convolution layers the compiled model runs in each precision."""
     counts: dict[str, int] = {}
-    for op in gen._compiled.get_runtime_model().get_ordered_ops():
-        info = op.get_rt_info()
-        if info["layerType"].astype(str) in _MATMUL_LAYERS:
-            precision = info["runtimePrecision"].astype(str).lower()
+    for layer, precision in gen.runtime_layers:
+        if layer in _MATMUL_LAYERS:
             counts[precision] = counts.get(precision, 0) + 1
     return counts
 

@@ -1,6 +1,6 @@
 """``booth eval WHAT``: the quality reports, one sub-command each (each module in
 :mod:`booth.measure` that makes one adds its own sub-parser, whose defaults set
-``_eval`` to its run function)."""
+``evaluate`` to its run function)."""
 
 from __future__ import annotations
 
@@ -21,4 +21,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return args._eval(args)
+    return args.evaluate(args)

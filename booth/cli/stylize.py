@@ -11,8 +11,6 @@ is 1 if any file failed.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -23,6 +21,7 @@ import numpy as np
 from booth import config
 from booth.vision import images, policy, upsample
 from booth.errors import UserError
+from booth.files import write_atomic, write_json
 from booth.model.graph import SIZE_MULTIPLE
 
 
@@ -147,25 +146,16 @@ def run_styles(args: argparse.Namespace, settings: config.Settings, size: int | 
             if not row:
                 row.append(("photo", result["crop"]))
             target = out_dir / f"{path.stem}_{style}.jpg"
-            _write_atomic(target, images.encode_jpeg(result["image"], settings.storage.jpeg_quality))
+            write_atomic(target, images.encode_jpeg(result["image"], settings.storage.jpeg_quality))
             row.append((styles.label(style), result["image"]))
             print(f"{path.name} {style}: generator {result['timings_ms']['generator']:.0f} ms, "
                   f"faces {result['faces']} -> {target}", flush=True)
         rows.append(row)
     if rows:
         sheet = out_dir / "contact_sheet.jpg"
-        _write_atomic(sheet, images.encode_jpeg(contact_sheet(rows), 88))
+        write_atomic(sheet, images.encode_jpeg(contact_sheet(rows), 88))
         print(f"contact sheet -> {sheet}")
     return 1 if failed else 0
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -196,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         decoded = time.perf_counter()
         result = engine.process(rgb, size=size)
         target = out_dir / f"{path.stem}_anime.jpg"
-        _write_atomic(target, images.encode_jpeg(result["image"], settings.storage.jpeg_quality))
+        write_atomic(target, images.encode_jpeg(result["image"], settings.storage.jpeg_quality))
         finished = time.perf_counter()
         timings = {"decode": (decoded - started) * 1000, **result["timings_ms"],
                    "total": (finished - started) * 1000}
@@ -207,5 +197,5 @@ def run(args: argparse.Namespace) -> int:
         results.append({"file": str(path), "ok": True, "out": str(target), "size": result["size"],
                         "width": w, "height": h, "faces": result["faces"], "ms": timings})
     if args.json:
-        Path(args.json).write_text(json.dumps({"results": results, "failed": failed}, indent=2) + "\n")
+        write_json(Path(args.json), {"results": results, "failed": failed})
     return 1 if failed else 0

@@ -12,7 +12,7 @@ Publishing never blocks: a reader that stops reading (a phone that went to sleep
 loses its oldest events rather than holding up the booth. ``latest(kind)`` gives
 a page that has just connected the current state without waiting for a change.
 
-Event kinds (see the contract in the project notes): ``state``, ``health``,
+Event kinds (the screens' pages depend on them): ``state``, ``health``,
 ``photo``, ``press_ignored``.
 """
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import secrets
 import shutil
@@ -42,8 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-from booth.vision.images import encode_jpeg, thumbnail
 from booth.errors import StoreFull
+from booth.files import TMP_SUFFIX, fsync_dir, write_atomic
+from booth.vision.images import encode_jpeg, thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 KINDS = ("original", "anime", "thumb")
 #: What an id looks like (token_urlsafe of >= 16 bytes); anything else is unknown.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
-_TMP_SUFFIX = ".tmp"
 _INDEX_NAME = "index.sqlite3"
 
 _SCHEMA = """
@@ -93,14 +92,6 @@ class Photo:
     owner_key: str = ""
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def migrate(db: sqlite3.Connection) -> None:
     """Bring an index written by an older booth up to date, in one transaction: the
     columns it lacks are added, and photos it already holds get an owner key."""
@@ -119,20 +110,6 @@ def migrate(db: sqlite3.Connection) -> None:
         db.execute("ROLLBACK")
         raise
     log.info("photo index: added %s", ", ".join(n for n in _ADDED_COLUMNS if n not in have))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that it is either complete or absent (temp + fsync + rename)."""
-    tmp = path.with_name(path.name + _TMP_SUFFIX)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 class PhotoStore:
@@ -241,8 +218,8 @@ class PhotoStore:
         try:
             for kind, data in files.items():
                 write_atomic(folder / f"{kind}.jpg", data)
-            _fsync_dir(folder)
-            _fsync_dir(self.root)
+            fsync_dir(folder)
+            fsync_dir(self.root)
             with self._lock:
                 self._db.execute("INSERT INTO photos (id, created, source, size, faces, meta, owner_key) "
                                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -265,7 +242,7 @@ class PhotoStore:
                             f"(the floor is {self.settings.min_free_mb} MB)")
         path = self.root / photo_id / f"variant-{style}.jpg"
         write_atomic(path, encode_jpeg(stylized_rgb, self.settings.jpeg_quality))
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO variants (photo_id, style, created) "
                              "VALUES (?, ?, ?)", (photo_id, style, time.time()))
@@ -311,7 +288,7 @@ class PhotoStore:
                 shutil.rmtree(entry, ignore_errors=True)
                 cleaned["orphan_folders"] += 1
                 continue
-            for tmp in entry.glob("*" + _TMP_SUFFIX):
+            for tmp in entry.glob("*" + TMP_SUFFIX):
                 tmp.unlink(missing_ok=True)
                 cleaned["temp_files"] += 1
         for photo_id in ids:
@@ -320,10 +297,11 @@ class PhotoStore:
                     self._db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
                 shutil.rmtree(self.root / photo_id, ignore_errors=True)
                 cleaned["orphan_rows"] += 1
-        #: Variants cleaned up (rows without a file or photo, files without a row).
-        self.repaired_variants = self._repair_variants()
+        variants = self._repair_variants()
         if any(cleaned.values()):
             log.warning("photo store repaired after an interrupted write: %s", cleaned)
+        if variants:
+            log.warning("photo store: %d restyled variants without their file or row removed", variants)
         return cleaned
 
     def _repair_variants(self) -> int:

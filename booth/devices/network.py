@@ -42,6 +42,7 @@ from pathlib import Path
 from booth import config
 from booth.config import WIFI_CHANNELS_24GHZ, NetworkSettings, Settings
 from booth.errors import NetworkError
+from booth.files import write_atomic
 
 #: NetworkManager's name for the booth's connection (nmcli connection up booth-hotspot).
 CONNECTION_ID = "booth-hotspot"
@@ -287,30 +288,15 @@ def plan(settings: Settings, root: Path = Path("/")) -> list[Step]:
 
 # --- making the changes ------------------------------------------------------------------
 
-def write_file(path: Path, content: str, mode: int) -> None:
-    """Replace ``path`` atomically: a power cut leaves the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(content)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
 def carry_out(settings: Settings, steps: list[Step], root: Path = Path("/")) -> None:
     """Make the changes of ``steps``; raises :class:`NetworkError` at the first failure."""
     contents = {str(root / m.path): m for m in managed_files(settings)}
     for step in steps:
         if step.action == "write":
             managed = contents[step.target]
-            write_file(Path(step.target), managed.content or "", managed.mode)
+            target = Path(step.target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(target, managed.content or "", managed.mode)
         elif step.action == "remove":
             Path(step.target).unlink(missing_ok=True)
         else:

@@ -48,8 +48,9 @@ import segno
 from PIL import Image, ImageDraw, ImageFont
 
 from booth import config, qr
+from booth.daemon.store import PhotoStore
+from booth.files import write_atomic
 from booth.vision.images import load_image
-from booth.daemon.store import PhotoStore, write_atomic
 from booth.errors import CupsError, PrintRefused
 
 log = logging.getLogger(__name__)
@@ -705,7 +706,7 @@ def run(args: argparse.Namespace) -> int:
     data = (page_pdf(page, settings.print.dpi) if suffix == ".pdf"
             else encode_png(page) if suffix == ".png" else encode_jpeg(page, 95))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    write_atomic(out, data)
     width, height = page.shape[1], page.shape[0]
     print(f"{out}: {width}x{height} px, {settings.print.media} at {settings.print.dpi} dpi")
     return 0

@@ -37,12 +37,13 @@ from typing import Callable
 import numpy as np
 import openvino as ov
 
-from booth import PROJECT_ROOT, config
+from booth import config
+from booth.files import write_json
 from booth.measure import quality
 from booth.model import weights
-from booth.vision.generator import Generator, cpu_config, working_shape
-from booth.measure.photos import photo_crops
-from booth.measure.timing import median_ms, random_input
+from booth.vision.generator import PRECISIONS, Generator, cpu_config, working_shape
+from booth.measure.photos import photo_crops, photo_set, photos_in
+from booth.measure.timing import median_ms, random_input, times_ms
 
 NETWORK_SIZES = (384, 512)
 
@@ -127,7 +128,8 @@ def _ov_compiled(path: Path, threads: int, hint: str | None = None) -> ov.Compil
 
 
 def _shape(size: int) -> tuple[int, int]:
-    """Benchmarks run square inputs, as in the issue's figures (size × size)."""
+    """Benchmarks run square inputs (size × size), so a figure does not depend on the
+    configured [face] aspect."""
     return size, size
 
 
@@ -224,15 +226,12 @@ def bench_fidelity(photos: Path, threads: int) -> dict[str, float]:
 
     int8 = _ov_compiled(weights.ir_path("int8"), threads)
     fp32 = _ov_compiled(weights.ir_path("fp32"), threads, "f32")
-    psnrs, ssims = [], []
+    references, outputs = [], []
     for crop in photo_crops(photos):
         x = to_network_input(crop)
-        ref, out = to_pixels(fp32(x)[0]), to_pixels(int8(x)[0])
-        psnrs.append(quality.psnr(ref, out))
-        ssims.append(quality.ssim(ref, out))
-    return {"psnr_db": round(float(np.mean(psnrs)), 2), "ssim": round(float(np.mean(ssims)), 4),
-            "psnr_min_db": round(float(np.min(psnrs)), 2), "ssim_min": round(float(np.min(ssims)), 4),
-            "images": len(psnrs)}
+        references.append(to_pixels(fp32(x)[0]))
+        outputs.append(to_pixels(int8(x)[0]))
+    return {**quality.fidelity(outputs, references), "images": len(outputs)}
 
 
 #: Prepended to a child's code: at exit it reports its own peak RSS on stderr. Not the
@@ -254,7 +253,7 @@ _REPORT_PEAK_RSS = (
 )
 
 
-def _child(code: str, *args: str, env: dict | None = None) -> tuple[str, int]:
+def run_child(code: str, *args: str, env: dict | None = None) -> tuple[str, int]:
     """Run Python code in a fresh process; returns (stdout, the child's own peak RSS in MB)."""
     done = subprocess.run([sys.executable, "-c", _REPORT_PEAK_RSS + code, *args],
                           capture_output=True, text=True,
@@ -284,8 +283,8 @@ print(round(time.perf_counter() - started, 2))
 def bench_startup() -> dict[str, float]:
     """Load + compile + warm-up of every working size: cold (empty cache), then cached."""
     with tempfile.TemporaryDirectory() as cache:
-        cold, _ = _child(_STARTUP_CODE, cache)
-        cached, _ = _child(_STARTUP_CODE, cache)
+        cold, _ = run_child(_STARTUP_CODE, cache)
+        cached, _ = run_child(_STARTUP_CODE, cache)
     return {"cold_s": float(cold), "cached_s": float(cached)}
 
 
@@ -295,12 +294,12 @@ def bench_peak_rss(photos: Path) -> dict[str, float]:
     from booth.vision.images import load_image
 
     with tempfile.TemporaryDirectory() as tmp:
-        source = sorted((photos / "groups").glob("*.jpg"))[0]
+        source = photos_in(photos / "groups")[0]
         big = cv2.resize(load_image(source), (4000, 3000), interpolation=cv2.INTER_CUBIC)
         photo = Path(tmp) / "twelve_megapixels.jpg"
         cv2.imwrite(str(photo), cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
         code = "import sys; from booth.cli import main; sys.exit(main(sys.argv[1:]))"
-        _, peak = _child(code, "stylize", str(photo), "--out", tmp)
+        _, peak = run_child(code, "stylize", str(photo), "--out", tmp)
     return {"peak_rss_mb": float(peak), "photo": "4000×3000 JPEG"}
 
 
@@ -316,10 +315,6 @@ def bench_precisions(precisions: list[str], threads: int, repeats: int) -> dict[
             rgb = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
             out[precision][f"{h}x{w}"] = median_ms(lambda: gen.stylize(rgb), repeats)
     return out
-
-
-def _photos_dir(arg: str | None) -> Path:
-    return Path(arg or os.environ.get("BOOTH_PHOTOS") or PROJECT_ROOT.parent / "shared" / "photos")
 
 
 def _print_table(result: dict) -> None:
@@ -361,20 +356,16 @@ def bench_mirror(frames: int = 30, photos: Path | None = None) -> dict:
             x = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
             for _ in range(3):
                 network.stylize(x)
-            times = []
             cpu0, wall0 = time.process_time(), time.perf_counter()
-            for _ in range(frames):
-                started = time.perf_counter()
-                network.stylize(x)
-                times.append((time.perf_counter() - started) * 1e3)
+            times = times_ms(lambda: network.stylize(x), frames, warmup=0)
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
             ms = float(np.median(times))
             result["rows"][f"{w}x{h} threads={threads}"] = {
                 "long_side": size, "threads": threads, "ms": round(ms, 1),
                 "fps": round(1000 / ms, 1), "cpu_ms": round(cpu * 1e3 / frames, 1),
                 "cpu_share": round(cpu / wall, 2)}
-    photos = photos or _photos_dir(None)
-    faces = sorted((photos / "faces").glob("*.jpg")) if (photos / "faces").is_dir() else []
+    photos = photos or photo_set()
+    faces = photos_in(photos / "faces")
     if faces:
         network = mirror.mirror_network(settings, threads=1)
         sequence = mirror.static_sequence(load_image(faces[0]))
@@ -397,7 +388,7 @@ def bench_mirror_cycles(cycles: int, photos: Path) -> dict:
     from booth.devices.camera import CameraSupervisor, backend_factory
     from booth.daemon.machine import Booth, load_pipeline
 
-    faces = sorted((photos / "faces").glob("*.jpg"))[:cycles]
+    faces = photos_in(photos / "faces")[:cycles]
     if not faces:
         raise FileNotFoundError(f"no photos in {photos / 'faces'}")
     with tempfile.TemporaryDirectory(prefix="booth-mirror-") as tmp:
@@ -482,20 +473,20 @@ def run(args: argparse.Namespace) -> int:
 
         return run_styles(args)
     if args.mirror:
-        result = bench_mirror(photos=_photos_dir(args.photos) if args.photos else None)
+        result = bench_mirror(photos=photo_set(args.photos) if args.photos else None)
         if args.cycles:
             print(f"press-to-result, {args.cycles} cycles with the mirror on and off…", flush=True)
-            result["cycles"] = bench_mirror_cycles(args.cycles, _photos_dir(args.photos))
+            result["cycles"] = bench_mirror_cycles(args.cycles, photo_set(args.photos))
         print_mirror(result)
         if args.json:
-            Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+            write_json(Path(args.json), result)
         return 0
 
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     for p in precisions:
-        if p not in ("int8", "f16", "f32"):
-            raise UserError(f"--precisions: unknown precision {p!r} (use int8, f16, f32)")
-    photos = _photos_dir(args.photos)
+        if p not in PRECISIONS:
+            raise UserError(f"--precisions: unknown precision {p!r} (use {', '.join(PRECISIONS)})")
+    photos = photo_set(args.photos)
     result: dict = {"machine": _machine(), "repeats": args.repeats, "threads": args.threads or os.cpu_count()}
     print("timing OpenVINO rows…", flush=True)
     result["generator"] = bench_openvino(args.threads, args.repeats)
@@ -521,5 +512,5 @@ def run(args: argparse.Namespace) -> int:
     result["precisions"] = bench_precisions(precisions, args.threads, max(3, args.repeats // 2))
     _print_table(result)
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        write_json(Path(args.json), result)
     return 0

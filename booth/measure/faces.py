@@ -27,12 +27,8 @@ Without DIR it uses the shared photo set ($BOOTH_PHOTOS, else ../shared/photos):
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import statistics
-import sys
-import time
 import tomllib
 from pathlib import Path
 from typing import Sequence
@@ -40,20 +36,23 @@ from typing import Sequence
 import numpy as np
 
 from booth import PROJECT_ROOT
+from booth.files import write_json
+from booth.measure.photos import load_photos, photo_files
+from booth.measure.targets import check_targets, targets_line
+from booth.measure.timing import times_ms
 from booth.vision.geometry import Face, box_iou
 
-#: Photo files the evaluation reads.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 #: Hand labels for the shared photo set (which scenes really show people).
 DEFAULT_LABELS = PROJECT_ROOT / "tests" / "data" / "photo_labels.toml"
 #: An output face matches a mapped input face when their boxes overlap this much (IoU).
 MATCH_IOU = 0.3
 #: The inter-ocular distance used by :func:`nme` is at least this share of the box width.
 IOD_FLOOR = 0.25
-#: Faces whose NME is above this count as damaged (the issue's per-image limit).
+#: Faces whose NME is above this count as damaged (no image may have one: "nme_max").
 NME_LIMIT = 0.15
 
-#: The issue's targets, checked in the summary.
+#: What the booth must reach on the photo set (name: (comparison, limit)), checked in
+#: the summary.
 TARGETS = {
     "faces_detection_rate": (">=", 1.0),
     "groups_detection_rate": (">=", 0.95),
@@ -149,7 +148,7 @@ def _survival(records: list[dict]) -> dict:
 
 
 def summarize(records: list[dict], labels: dict, generator_ms: float) -> dict:
-    """Totals, means and the issue's targets over the per-image records."""
+    """Totals, means and the :data:`TARGETS` over the per-image records."""
     subjects = [r for r in records if r["folder"] != "scenes"]
     summary: dict = {"images": len(records), **_survival(subjects)}
     background = [r for r in records if r["folder"] == "scenes"]
@@ -186,10 +185,7 @@ def summarize(records: list[dict], labels: dict, generator_ms: float) -> dict:
         overhead = mean_ms["detect"] + mean_ms["frame"] + mean_ms["upscale"] + mean_ms["compose"]
         summary["overhead_ms_mean"] = round(overhead, 1)
         summary["overhead_share"] = round(overhead / generator_ms, 4) if generator_ms else None
-    summary["targets"] = {
-        name: (summary[name] >= limit if op == ">=" else summary[name] <= limit)
-        for name, (op, limit) in TARGETS.items() if summary.get(name) is not None
-    }
+    summary["targets"] = check_targets(summary, TARGETS)
     return summary
 
 
@@ -197,12 +193,7 @@ def generator_times_ms(pipeline, repeats: int = 3) -> list[float]:
     """Generator times at the largest configured size (the cost yardstick)."""
     shape = pipeline.shape_for(max(pipeline.settings.generator.sizes))
     image = np.random.default_rng(0).integers(0, 256, (*shape, 3), dtype=np.uint8)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        pipeline.generator.stylize(image)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+    return times_ms(lambda: pipeline.generator.stylize(image), repeats, warmup=0)
 
 
 # --- the command -----------------------------------------------------------------------
@@ -222,21 +213,7 @@ def add_faces_parser(sub) -> None:
                             "For the face style (jpface) NME is reported, not targeted: the face is meant to change")
     faces.add_argument("--labels", metavar="FILE", default=None,
                        help=f"hand labels of the scenes (default: {DEFAULT_LABELS.relative_to(PROJECT_ROOT)})")
-    faces.set_defaults(_eval=run_faces)
-
-
-def _photo_dirs(names: Sequence[str]) -> list[Path]:
-    from booth.errors import UserError
-
-    if names:
-        dirs = [Path(n) for n in names]
-    else:
-        root = Path(os.environ.get("BOOTH_PHOTOS") or PROJECT_ROOT.parent / "shared" / "photos")
-        dirs = [root / n for n in ("faces", "groups", "scenes")]
-    for d in dirs:
-        if not d.is_dir():
-            raise UserError(f"{d}: not a folder of photos")
-    return dirs
+    faces.set_defaults(evaluate=run_faces)
 
 
 def _settings(args):
@@ -255,21 +232,14 @@ def _settings(args):
 
 
 def run_faces(args: argparse.Namespace) -> int:
-    from booth.vision.images import load_image
-    from booth.errors import ImageError
     from booth.vision.pipeline import Pipeline
 
-    dirs = _photo_dirs(args.dirs)
+    files = photo_files(args.dirs, ("faces", "groups", "scenes"))
     if args.labels and not Path(args.labels).is_file():
         from booth.errors import UserError
         raise UserError(f"--labels {args.labels}: no such file")
     labels = load_labels(Path(args.labels) if args.labels else DEFAULT_LABELS)
     settings = _settings(args)
-    files = [(d, p) for d in dirs for p in sorted(d.iterdir())
-             if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
-    if not files:
-        from booth.errors import UserError
-        raise UserError(f"no photos ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, dirs))}")
 
     pipeline = Pipeline.from_settings(settings)
     if args.style is not None:
@@ -283,14 +253,8 @@ def run_faces(args: argparse.Namespace) -> int:
     print(f"{'file':32} {'faces':>5} {'found':>5} {'nme':>6} {'size':>4} {'mode':>8} "
           f"{'detect':>7} {'frame':>6} {'gen':>6} {'ms':>6}")
     records = []
-    for folder, path in files:
-        name = f"{folder.name}/{path.name}"
-        try:
-            rgb = load_image(path, max_pixels=settings.upload.max_pixels)
-        except ImageError as exc:
-            print(f"{name:32} skipped: {exc}", file=sys.stderr)
-            continue
-        record = {"file": name, "folder": folder.name,
+    for name, path, rgb in load_photos(files, settings.upload.max_pixels, column=32):
+        record = {"file": name, "folder": path.parent.name,
                   **evaluate_photo(pipeline, rgb, size=args.size, style=args.style)}
         if people_in_name(path):
             record["people"] = people_in_name(path)
@@ -309,7 +273,7 @@ def run_faces(args: argparse.Namespace) -> int:
     summary = summarize(records, labels, statistics.median(yardstick))
     _print_summary(summary)
     if args.json:
-        write_json(Path(args.json), {"images": records, "summary": summary})
+        write_json(Path(args.json), {"images": records, "summary": summary}, indent=1)
     return 0
 
 
@@ -342,22 +306,5 @@ def _print_summary(s: dict) -> None:
               f"generator at the largest size {s['generator_ms_at_largest']} ms; "
               f"detect+frame+upscale+compose = "
               f"{s['overhead_ms_mean']} ms = {pct(s['overhead_share'])} of it")
-    failed = [k for k, ok in s["targets"].items() if not ok]
-    print("targets: " + ("all met" if not failed else "NOT met: " + ", ".join(failed))
-          + f" ({len(s['targets'])} checked)")
+    print(targets_line(s["targets"]))
 
-
-def write_json(path: Path, data: dict) -> None:
-    """Write atomically: a reader never sees half a file."""
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
+from booth.files import write_json
+
 CONVOLUTIONS = ("Convolution", "GroupConvolution")
 INT8_PRECISIONS = ("i8", "u8")
 # Ops that only move or reshape data between a quantizer and the convolution it feeds.
@@ -235,7 +237,7 @@ def add_parser(sub) -> None:
                      help="runtime-graph dumps (scripts/arm64_stylize.py); "
                           "default: compile here and use this CPU")
     arm.add_argument("--json", metavar="FILE", help="also write the facts and precisions here")
-    arm.set_defaults(_eval=run)
+    arm.set_defaults(evaluate=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -265,7 +267,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"{ir} at {shape[0]}x{shape[1]}")
     print(format_table(facts, runs))
     if args.json:
-        Path(args.json).write_text(json.dumps(
-            {"ir": str(ir), "shape": list(shape), "convolutions": [asdict(f) for f in facts],
-             "runs": runs}, indent=1))
+        write_json(Path(args.json), {"ir": str(ir), "shape": list(shape),
+                                     "convolutions": [asdict(f) for f in facts], "runs": runs}, indent=1)
     return 0

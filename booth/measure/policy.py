@@ -10,14 +10,14 @@ every detailed photo (score at or above ``complexity_high``) ran at full size.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from booth import PROJECT_ROOT, config
+from booth import config
+from booth.files import write_json
+from booth.measure.photos import photo_files
 from booth.vision import policy
 from booth.measure import quality
 
@@ -30,7 +30,7 @@ def add_policy_parser(sub) -> None:
     p.add_argument("--json", metavar="FILE", help="write per-image records + summary here")
     p.add_argument("--config", metavar="FILE", help="booth config file (default: config.toml)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per size (median)")
-    p.set_defaults(_eval=run_policy)
+    p.set_defaults(evaluate=run_policy)
 
 
 def evaluate(files: list[Path], settings: config.Settings, repeats: int = 3) -> dict:
@@ -93,19 +93,8 @@ def summarize(records: list[dict], g) -> dict:
 
 
 def run_policy(args: argparse.Namespace) -> int:
-    from booth.errors import UserError
-
     settings = config.load(args.config)
-    if args.dirs:
-        dirs = [Path(d) for d in args.dirs]
-    else:
-        root = Path(os.environ.get("BOOTH_PHOTOS") or PROJECT_ROOT.parent / "shared" / "photos")
-        dirs = [root / n for n in ("faces", "groups", "scenes")]
-    files = []
-    for d in dirs:
-        if not d.is_dir():
-            raise UserError(f"{d}: not a folder of photos")
-        files += sorted(p for p in d.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
+    files = photo_files(args.dirs, ("faces", "groups", "scenes"))
     result = evaluate(files, settings, args.repeats)
     for r in result["records"]:
         print(f"{Path(r['file']).name:24s} score {r['score']:5.1f} -> {r['size']}  "
@@ -117,5 +106,5 @@ def run_policy(args: argparse.Namespace) -> int:
           f"min {s['ssim_min']:.3f}; detailed photos (score >= {s['thresholds'][1]}) all at 512: "
           f"{s['detailed_at_full_size']} ({s['detailed_images']})")
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        write_json(Path(args.json), result)
     return 0

@@ -31,3 +31,12 @@ def ssim(reference: np.ndarray, image: np.ndarray) -> float:
     cov = blur(a * b) - mu_a * mu_b
     score = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
     return float(score.mean())
+
+
+def fidelity(candidate: list[np.ndarray], reference: list[np.ndarray]) -> dict[str, float]:
+    """Mean and worst PSNR and SSIM of the ``candidate`` pictures against the
+    ``reference`` ones, pair by pair."""
+    psnrs = [psnr(ref, out) for ref, out in zip(reference, candidate)]
+    ssims = [ssim(ref, out) for ref, out in zip(reference, candidate)]
+    return {"psnr_db": round(float(np.mean(psnrs)), 2), "psnr_min_db": round(float(np.min(psnrs)), 2),
+            "ssim": round(float(np.mean(ssims)), 4), "ssim_min": round(float(np.min(ssims)), 4)}

@@ -12,7 +12,8 @@ runs the same generator in the runtimes people would otherwise reach for:
   full-integer ``.tflite`` exactly as shipped (256×256 only).
 
 Every runner is a plain function: NHWC float32 ``[1, H, W, 3]`` in [-1, 1] in, NHWC
-float32 tanh output out, like the IR. :func:`time_runner` times one.
+float32 tanh output out, like the IR (``booth bench`` times them with
+:func:`booth.measure.timing.median_ms`).
 
 How the PyTorch module is built: :func:`plan_from_ir` walks the IR's ops in topological
 order and writes each one down as a :class:`Step` (an op name, the values it reads and
@@ -33,7 +34,6 @@ import functools
 import importlib
 import logging
 import os
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +59,7 @@ class BenchExtraMissing(UserError, ImportError):
     callers probing for optional runtimes can also catch as an ImportError."""
 
 
-def _require(module: str) -> Any:
+def require_extra(module: str) -> Any:
     """Import a bench-only package, or say in one line how to get it."""
     try:
         return importlib.import_module(module)
@@ -297,7 +297,7 @@ def read_plan(fp32_ir: Path) -> Plan:
 @functools.cache
 def _interpreter_class() -> type:
     """The ``nn.Module`` class that evaluates a :class:`Plan` (defined once torch is in)."""
-    torch = _require("torch")
+    torch = require_extra("torch")
     F = torch.nn.functional
 
     def upsample2x(x: "torch.Tensor", axis: int) -> "torch.Tensor":
@@ -389,7 +389,7 @@ def torch_generator(fp32_ir: Path) -> "torch.nn.Module":
 
 def torch_runner(module: "torch.nn.Module", threads: int) -> Runner:
     """Run a module in PyTorch eager mode on ``threads`` intra-op threads."""
-    torch = _require("torch")
+    torch = require_extra("torch")
 
     def run(x: np.ndarray) -> np.ndarray:
         torch.set_num_threads(threads)  # per call: the process may time other runtimes too
@@ -416,9 +416,9 @@ def export_onnx(fp32_ir: Path, out: Path, opset: int = MIN_ONNX_OPSET) -> Path:
     inside the one file. The file is written under a temporary name, synced and renamed
     into place, so ``out`` is either the whole model or untouched.
     """
-    torch = _require("torch")
-    _require("onnxscript")  # the exporter's own dependency: fail with the install hint
-    onnx = _require("onnx")
+    torch = require_extra("torch")
+    require_extra("onnxscript")  # the exporter's own dependency: fail with the install hint
+    onnx = require_extra("onnx")
     if opset < MIN_ONNX_OPSET:
         raise UserError(f"ONNX opset {opset} is too old for this export: use {MIN_ONNX_OPSET} "
                         f"or newer (torch writes Pad with axes, an opset-18 op)")
@@ -459,7 +459,7 @@ def export_onnx(fp32_ir: Path, out: Path, opset: int = MIN_ONNX_OPSET) -> Path:
 def onnxruntime_runner(onnx_path: Path, threads: int) -> Runner:
     """An ONNX Runtime CPU session: ``threads`` intra-op threads, sequential, all
     graph optimisations."""
-    ort = _require("onnxruntime")
+    ort = require_extra("onnxruntime")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -484,7 +484,7 @@ def litert_runner(tflite_path: Path, threads: int) -> Runner:
     zero point, so the runner takes and gives float like the others. (The shipped
     generator has float32 input and output with the quantization inside the graph.)
     """
-    interpreter_module = _require("ai_edge_litert.interpreter")
+    interpreter_module = require_extra("ai_edge_litert.interpreter")
     interpreter = interpreter_module.Interpreter(model_path=str(tflite_path),
                                                  num_threads=threads)
     interpreter.allocate_tensors()
@@ -519,18 +519,3 @@ def dequantize(q: np.ndarray, detail: dict) -> np.ndarray:
         return np.asarray(q, np.float32).copy()
     scale, zero_point = detail["quantization"]
     return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
-
-
-# --- Timing -----------------------------------------------------------------------------
-
-
-def time_runner(run: Runner, x: np.ndarray, repeats: int = 5, warmup: int = 2) -> list[float]:
-    """Wall-clock milliseconds of ``repeats`` calls of ``run(x)``, after ``warmup`` calls."""
-    for _ in range(warmup):
-        run(x)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run(x)
-        times.append((time.perf_counter() - started) * 1000.0)
-    return times

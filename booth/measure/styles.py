@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from booth import config
+from booth.files import write_json
 from booth.measure import quality
 from booth.vision import styles
-from booth.measure.photos import photo_crops
+from booth.measure.photos import photo_crops, photo_set
 from booth.measure.timing import median_ms
 from booth.vision.generator import Generator, working_shape
 
@@ -49,13 +50,8 @@ def bench_style(style: styles.Style, crops: list[np.ndarray], threads: int, repe
         rgb = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
         row[f"int8_{size}_ms"] = median_ms(lambda: int8.stylize(rgb), repeats, warmup=1)
         row[f"fp32_{size}_ms"] = median_ms(lambda: fp32.stylize(rgb), repeats, warmup=1)
-    psnrs, ssims = [], []
-    for crop in crops:
-        ref, out = fp32.stylize(crop), int8.stylize(crop)
-        psnrs.append(quality.psnr(ref, out))
-        ssims.append(quality.ssim(ref, out))
-    row.update(psnr_db=round(float(np.mean(psnrs)), 2), psnr_min_db=round(float(np.min(psnrs)), 2),
-               ssim=round(float(np.mean(ssims)), 4), images=len(crops))
+    references = [fp32.stylize(crop) for crop in crops]
+    row.update(quality.fidelity([int8.stylize(crop) for crop in crops], references), images=len(crops))
     return row
 
 
@@ -104,10 +100,8 @@ def bench_memory(max_loaded: int) -> dict:
 
 def run_styles(args) -> int:
     """The ``--styles`` table (see the module docstring)."""
-    from booth import PROJECT_ROOT
-
     settings = config.defaults()
-    photos = Path(args.photos or os.environ.get("BOOTH_PHOTOS") or PROJECT_ROOT.parent / "shared" / "photos")
+    photos = photo_set(args.photos)
     crops = photo_crops(photos, size=384) if (photos / "faces").is_dir() else []
     if args.quick:
         crops = crops[::4]
@@ -132,5 +126,5 @@ def run_styles(args) -> int:
                   f"peak {memory['peak_rss_mb']} MB; first use (s): "
                   + ", ".join(f"{k} {v}" for k, v in memory["first_use_s"].items()), flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        write_json(Path(args.json), result)
     return 0

@@ -9,8 +9,8 @@ from typing import Callable
 import numpy as np
 
 
-def median_ms(run: Callable[[], object], repeats: int, warmup: int = 2) -> float:
-    """Median wall time of ``run()`` in ms over ``repeats`` calls, after ``warmup`` calls
+def times_ms(run: Callable[[], object], repeats: int, warmup: int = 2) -> list[float]:
+    """Wall time of each of ``repeats`` calls of ``run()`` in ms, after ``warmup`` calls
     (the first calls of a compiled model allocate and tune; they are not its speed)."""
     for _ in range(warmup):
         run()
@@ -19,7 +19,12 @@ def median_ms(run: Callable[[], object], repeats: int, warmup: int = 2) -> float
         started = time.perf_counter()
         run()
         times.append((time.perf_counter() - started) * 1000)
-    return round(float(np.median(times)), 1)
+    return times
+
+
+def median_ms(run: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+    """Median of :func:`times_ms`, rounded to 0.1 ms."""
+    return round(float(np.median(times_ms(run, repeats, warmup))), 1)
 
 
 def random_input(shape: tuple[int, int]) -> np.ndarray:

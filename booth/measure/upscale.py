@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
 import time
 from pathlib import Path
@@ -42,10 +41,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from booth import PROJECT_ROOT, config
+from booth import config
+from booth.files import write_json
+from booth.measure.photos import load_photos, photo_files
+from booth.measure.targets import check_targets, targets_line
 from booth.vision import geometry
 
-#: The issue's targets, checked in the summary.
+#: What the full-resolution result must reach (name: (comparison, limit)), checked in
+#: the summary.
 TARGETS = {
     "psnr_min_db": (">=", 35.0),
     "gradient_ratio_mean": (">=", 1.3),
@@ -254,9 +257,7 @@ def summarize(records: list[dict], cost: dict | None) -> dict:
         summary["faces_nme_not_worse"] = summary["nme_result_mean"] <= summary["nme_generated_mean"]
     if cost:
         summary.update(cost)
-    checks = {">=": lambda v, t: v >= t, "<=": lambda v, t: v <= t, "==": lambda v, t: v == t}
-    summary["targets"] = {name: checks[op](summary[name], limit)
-                          for name, (op, limit) in TARGETS.items() if summary.get(name) is not None}
+    summary["targets"] = check_targets(summary, TARGETS)
     return summary
 
 
@@ -270,36 +271,13 @@ def add_upscale_parser(sub) -> None:
     p.add_argument("--json", metavar="FILE", help="also write per-image records + summary here")
     p.add_argument("--config", metavar="FILE", help="booth config file (default: config.toml)")
     p.add_argument("--no-cost", action="store_true", help="skip the 12 MP cost measurement")
-    p.set_defaults(_eval=run_upscale)
-
-
-def _photo_files(names: list[str]) -> list[tuple[str, Path]]:
-    from booth.errors import UserError
-    from booth.measure.faces import IMAGE_SUFFIXES
-
-    if names:
-        dirs = [Path(n) for n in names]
-    else:
-        root = Path(os.environ.get("BOOTH_PHOTOS") or PROJECT_ROOT.parent / "shared" / "photos")
-        dirs = [root / "faces", root / "groups"]
-    for d in dirs:
-        if not d.is_dir():
-            raise UserError(f"{d}: not a folder of photos")
-    files = [(d.name, p) for d in dirs for p in sorted(d.iterdir())
-             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    if not files:
-        raise UserError(f"no photos ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, dirs))}")
-    return files
+    p.set_defaults(evaluate=run_upscale)
 
 
 def run_upscale(args: argparse.Namespace) -> int:
-    import sys
-
-    from booth.vision.images import load_image
-    from booth.errors import ImageError
     from booth.vision.pipeline import Pipeline
 
-    files = _photo_files(args.dirs)
+    files = photo_files(args.dirs, ("faces", "groups"))
     settings = config.load(args.config)
     if settings.storage.result_long_side == 0:
         from booth.errors import UserError
@@ -311,13 +289,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     # inside the photo (a guest in front of the booth's camera), and apart on one whose
     # crop reaches past the edge (the mirrored part is blurred at full resolution too).
     records, portraits = [], {}
-    for folder, path in files:
-        name = f"{folder}/{path.name}"
-        try:
-            rgb = load_image(path, max_pixels=settings.upload.max_pixels)
-        except ImageError as exc:
-            print(f"{name:28} skipped: {exc}", file=sys.stderr)
-            continue
+    for name, _, rgb in load_photos(files, settings.upload.max_pixels, column=28):
         record = {"file": name, **evaluate_photo(pipeline, rgb)}
         records.append(record)
         if record["faces"] == 1:
@@ -336,9 +308,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     summary = summarize(records, cost)
     _print_summary(summary)
     if args.json:
-        from booth.measure.faces import write_json
-
-        write_json(Path(args.json), {"images": records, "summary": summary})
+        write_json(Path(args.json), {"images": records, "summary": summary}, indent=1)
     return 0
 
 
@@ -386,6 +356,4 @@ def _print_summary(s: dict) -> None:
               f"{e['upscale_ms']} ms vs generator {e['generator_ms']} ms = "
               f"{100 * e['cost_share']:.1f}% (fastest runs {100 * e['cost_share_fastest']:.1f}%; "
               f"no target)")
-    failed = [k for k, ok in s["targets"].items() if not ok]
-    print("targets: " + ("all met" if not failed else "NOT met: " + ", ".join(failed))
-          + f" ({len(s['targets'])} checked)")
+    print(targets_line(s["targets"]))

@@ -29,6 +29,7 @@ import os
 import time
 from pathlib import Path
 
+from booth.files import write_json
 from booth.model import irfile, weights
 
 #: Bumped when the build recipe changes, so `--if-needed` rebuilds old outputs.
@@ -95,8 +96,9 @@ def photos_to_calibrate_on(given: str | None = None) -> str | None:
 def calibrate(folder: Path, out: Path, samples: int = 48) -> int:
     """`booth weights calibrate`: NNCF's statistics pass on ``folder``, ranges to ``out``,
     with the calibrated graph's fidelity on the held-out crops recorded in the file."""
-    from booth.model import graph, quantize
     from booth.errors import UserError
+    from booth.measure.quality import fidelity
+    from booth.model import graph, quantize
 
     if not folder.is_dir():
         raise UserError(f"calibrate {folder}: not a folder of photos")
@@ -111,7 +113,7 @@ def calibrate(folder: Path, out: Path, samples: int = 48) -> int:
     ranges["fidelity_vs_fp32_held_out"] = {}
     for target in quantize.INT8_TARGETS:
         ours, _ = quantize.pictures(quantize.for_target(raw.clone(), target), held_out)
-        fid = ranges["fidelity_vs_fp32_held_out"][target] = quantize.fidelity(ours, reference)
+        fid = ranges["fidelity_vs_fp32_held_out"][target] = fidelity(ours, reference)
         _say(f"      {target} graph: {fid['psnr_db']} dB, SSIM {fid['ssim']} on the held-out crops")
     quantize.write_ranges(ranges, out)
     use = "" if out.resolve() == weights.RANGES_PATH.resolve() else f" --ranges {out}"
@@ -186,9 +188,7 @@ def build(calibration: str | None = None, if_needed: bool = False, samples: int 
     card["build"] = {"seconds": round(time.perf_counter() - started, 1),
                      "peak_rss_mb": peak_rss_mb(),
                      "calibration": "photos (NNCF statistics pass)" if calibration else "ranges file"}
-    tmp = _card_path().with_suffix(".tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
-    os.replace(tmp, _card_path())
+    write_json(_card_path(), card)
     _say(f"built in {card['build']['seconds']:.0f} s, peak RSS {card['build']['peak_rss_mb']} MB: "
          f"{weights.WEIGHTS_DIR / weights.GENERATOR_IR['int8']}; auto runs {card['precision']['chosen']}")
     return 0

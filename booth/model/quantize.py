@@ -40,14 +40,13 @@ from typing import Callable
 import numpy as np
 import openvino as ov
 
-from booth.measure import quality
+from booth.files import write_atomic
+from booth.measure.quality import fidelity
 from booth.model import irfile, weights
 from booth.model.arm_int8 import centre_convolution_inputs
 from booth.vision.generator import cpu_config, working_shape
-from booth.vision.images import load_image
+from booth.vision.images import PHOTO_SUFFIXES, load_image
 from booth.errors import ImageError
-
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 
 
 def calibration_photos(folder: Path) -> list[Path]:
@@ -81,7 +80,7 @@ def calibration_inputs(folder: Path, samples: int, sizes: list[int], aspect: flo
     and the photos they came from."""
     photos = calibration_photos(folder)
     if not photos:
-        raise weights.WeightsError(f"no photos (.jpg, .png, .webp) in the calibration folder {folder}")
+        raise weights.WeightsError(f"no photos ({', '.join(PHOTO_SUFFIXES)}) in the calibration folder {folder}")
     random.Random(seed).shuffle(photos)
     inputs, used = [], []
     for photo in photos:
@@ -318,16 +317,6 @@ def release_memory() -> None:
         pass  # not glibc: nothing to do
 
 
-def fidelity(candidate: list[np.ndarray], reference: list[np.ndarray]) -> dict[str, float]:
-    """Mean/min PSNR and SSIM of the ``candidate`` pictures against the ``reference`` ones."""
-    psnrs, ssims = [], []
-    for ref, out in zip(reference, candidate):
-        psnrs.append(quality.psnr(ref, out))
-        ssims.append(quality.ssim(ref, out))
-    return {"psnr_db": round(float(np.mean(psnrs)), 2), "psnr_min_db": round(float(np.min(psnrs)), 2),
-            "ssim": round(float(np.mean(ssims)), 4), "ssim_min": round(float(np.min(ssims)), 4)}
-
-
 def latency_ms(compiled: ov.CompiledModel, shape: tuple[int, int], repeats: int = 5) -> float:
     """Median latency of one inference at (height, width) after a warm-up."""
     from booth.measure.timing import median_ms, random_input
@@ -408,14 +397,12 @@ def write_ranges(ranges: dict, path: Path) -> None:
     """Write the ranges document atomically."""
     import json
 
-    tmp = path.with_name(f".{path.name}.tmp")
     # One line per quantizer: a diff of two calibrations stays readable.
     quantizers = ",\n  ".join(json.dumps(q) for q in ranges["fake_quantize"])
     head = json.dumps({k: v for k, v in ranges.items() if k != "fake_quantize"}, indent=1)
     text = head[:-2] + ',\n "fake_quantize": [\n  ' + quantizers + "\n ]\n}\n"
     json.loads(text)  # the hand-joined document must still be JSON
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 def demo_crops(sizes: list[int], aspect: float) -> list[np.ndarray]:

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -40,6 +38,8 @@ import numpy as np
 import openvino as ov
 from openvino import opset13
 
+from booth.files import write_atomic, write_json
+from booth.measure import quality
 from booth.model import graph, irfile, quantize, weights
 from booth.vision import styles
 
@@ -130,9 +130,7 @@ def write_samples(calibration: str | None = None, report: Callable[[str], None] 
         picture = styles.load_style(style, settings, warm_up=False).stylize(crop)
         path = styles.sample_path(style.name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(encode_jpeg(picture, 85))
-        os.replace(tmp, path)
+        write_atomic(path, encode_jpeg(picture, 85))
         written.append(style.name)
     report(f"samples: {', '.join(written)}")
     return written
@@ -355,7 +353,7 @@ def calibrate_style(style: styles.Style, float_model: ov.Model, folder: str | No
     }
     reference = quantize.pictures(float_model, held_out, "f32")[0]
     ranges["fidelity_vs_float_held_out"] = {
-        target: quantize.fidelity(quantize.pictures(for_target(raw, target), held_out)[0], reference)
+        target: quality.fidelity(quantize.pictures(for_target(raw, target), held_out)[0], reference)
         for target in quantize.INT8_TARGETS}
     return raw, ranges, held_out
 
@@ -512,7 +510,7 @@ def build_style(name: str, *, calibration: str | None = None, samples: int = DEF
     int8_section = {"recipe": RECIPE, "target": target, "fidelity_vs_float": fidelity,
                     "fidelity_measured_on": f"{ranges['calibration']['held_out']} held-out calibration crops"}
     if crops:
-        int8_section["fidelity_on_demo_crops"] = quantize.fidelity(
+        int8_section["fidelity_on_demo_crops"] = quality.fidelity(
             quantize.pictures(quantized, crops)[0], quantize.pictures(float_model, crops, "f32")[0])
     shapes = {size: fit_input(style, np.zeros((1, *working_shape(size, settings.face.aspect), 3),
                                               np.float32)).shape[1:3] for size in sizes}
@@ -542,9 +540,7 @@ def build_style(name: str, *, calibration: str | None = None, samples: int = DEF
         "build_s": round(time.perf_counter() - started, 1),
         "peak_rss_mb": peak_rss_mb(),
     }
-    tmp = styles.card_path(name).with_suffix(".tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
-    os.replace(tmp, styles.card_path(name))
+    write_json(styles.card_path(name), card)
     report(f"{name}: runs {runs} ({why}); INT8 {fidelity['psnr_db']} dB vs float; "
            + ", ".join(f"{s}: int8 {v['int8']} ms / fp32 {v['fp32']} ms" for s, v in latency.items())
            + f"; built in {card['build_s']} s ({calibration_section['from']}), "

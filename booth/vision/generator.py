@@ -30,7 +30,7 @@ from booth.model.weights import ir_path
 log = logging.getLogger(__name__)
 
 #: Which built IR each precision runs, and the CPU plugin's inference precision hint.
-_PRECISIONS = {"int8": ("int8", None), "f16": ("fp32", "f16"), "f32": ("fp32", "f32")}
+PRECISIONS = {"int8": ("int8", None), "f16": ("fp32", "f16"), "f32": ("fp32", "f32")}
 
 
 def working_shape(size: int, aspect: float) -> tuple[int, int]:
@@ -51,6 +51,16 @@ def cpu_config(hint: str | None = None, threads: int = 0) -> dict[str, object]:
     if threads:
         config["INFERENCE_NUM_THREADS"] = threads
     return config
+
+
+def check_input(rgb: np.ndarray, multiple: int) -> None:
+    """ValueError unless ``rgb`` is what a generator network takes: an H×W×3 uint8
+    image, H and W multiples of ``multiple``."""
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an H×W×3 uint8 image, got {rgb.dtype} {rgb.shape}")
+    h, w = rgb.shape[:2]
+    if h % multiple or w % multiple:
+        raise ValueError(f"height and width must be multiples of {multiple}, got {h}×{w}")
 
 
 def add_pixel_conversions(model: ov.Model) -> ov.Model:
@@ -83,7 +93,7 @@ def resolve_precision(setting: str) -> tuple[str, str]:
     except (OSError, ValueError, KeyError, TypeError):
         return "int8", ("auto, but the model card holds no measured choice (run `booth weights "
                         "build`): int8")
-    if chosen not in _PRECISIONS:
+    if chosen not in PRECISIONS:
         return "int8", f"auto, but the model card's choice {chosen!r} is unknown: int8"
     return chosen, f"auto: {why}"
 
@@ -93,9 +103,9 @@ class Generator:
 
     def __init__(self, model_path: Path | None = None, *, precision: str = "int8",
                  cache_dir: Path | None = None, threads: int = 0) -> None:
-        if precision not in _PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(_PRECISIONS)}")
-        variant, hint = _PRECISIONS[precision]
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+        variant, hint = PRECISIONS[precision]
         self.model_path = Path(model_path) if model_path else ir_path(variant)
         self.precision = precision
         #: Why this precision runs (the config, or the build's measured "auto" choice).
@@ -105,10 +115,8 @@ class Generator:
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
             core.set_property({"CACHE_DIR": str(cache_dir)})
-        started = time.perf_counter()
         model = add_pixel_conversions(core.read_model(str(self.model_path)))
         self._compiled = core.compile_model(model, "CPU", config)
-        self.compile_s = time.perf_counter() - started
         self._local = threading.local()
         self.warm_shapes: list[tuple[int, int]] = []
         #: Why this generator runs another precision than configured (None: it does not).
@@ -167,18 +175,10 @@ class Generator:
 
     def stylize(self, rgb: np.ndarray) -> np.ndarray:
         """Anime version of an H×W×3 uint8 RGB image; H and W multiples of 8."""
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise ValueError(f"expected an H×W×3 uint8 image, got {rgb.dtype} {rgb.shape}")
-        h, w = rgb.shape[:2]
-        if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
-            raise ValueError(f"height and width must be multiples of {SIZE_MULTIPLE}, got {h}×{w}")
+        check_input(rgb, SIZE_MULTIPLE)
         request = self._request()
         request.infer({0: np.ascontiguousarray(rgb[None])})
         return request.get_output_tensor(0).data[0].copy()
-
-    def async_queue(self, jobs: int = 2) -> ov.AsyncInferQueue:
-        """An AsyncInferQueue over the same compiled model (throughput benchmarks)."""
-        return ov.AsyncInferQueue(self._compiled, jobs)
 
     @property
     def inference_precision(self) -> str:
@@ -190,11 +190,6 @@ class Generator:
     def runtime_model(self) -> ov.Model:
         """The compiled (runtime) graph: what the CPU plugin fused and chose per layer."""
         return self._compiled.get_runtime_model()
-
-    @property
-    def runtime_ops(self) -> Sequence[str]:
-        """Layer types of the compiled (runtime) graph, to check what was fused."""
-        return [layer for layer, _ in self.runtime_layers]
 
     @property
     def runtime_layers(self) -> Sequence[tuple[str, str]]:

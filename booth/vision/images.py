@@ -31,6 +31,8 @@ from booth.errors import ImageError
 Image.MAX_IMAGE_PIXELS = None
 
 DEFAULT_MAX_PIXELS = 40_000_000
+#: File endings of the photos read from a folder (the formats :func:`decode_image` takes).
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 _SIGNATURES = {
     b"\xff\xd8\xff": "JPEG",

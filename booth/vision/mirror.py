@@ -34,7 +34,7 @@ import openvino as ov
 
 from booth.model import weights
 from booth.config import MIRROR_MIN_FPS
-from booth.vision.generator import add_pixel_conversions, cpu_config
+from booth.vision.generator import add_pixel_conversions, check_input, cpu_config
 from booth.vision.images import encode_jpeg
 
 log = logging.getLogger(__name__)
@@ -104,12 +104,8 @@ class MirrorNetwork:
         return request
 
     def stylize(self, rgb: np.ndarray) -> np.ndarray:
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise ValueError(f"expected an H×W×3 uint8 image, got {rgb.dtype} {rgb.shape}")
-        h, w = rgb.shape[:2]
-        if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
-            raise ValueError(f"height and width must be multiples of {SIZE_MULTIPLE}, got {h}×{w}")
-        request = self._request(h, w)
+        check_input(rgb, SIZE_MULTIPLE)
+        request = self._request(*rgb.shape[:2])
         request.infer({0: np.ascontiguousarray(rgb[None])})
         return request.get_output_tensor(0).data[0].copy()
 

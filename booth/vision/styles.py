@@ -28,6 +28,8 @@ from typing import Callable
 
 import numpy as np
 
+from booth.config import check, from_table
+from booth.errors import ConfigError
 from booth.model import weights
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,16 @@ class Style:
     size_multiple: int = 8
     fixed_size: int = 0       # the one size the network takes (0: any multiple)
 
+    def validate(self) -> None:
+        """What the booth can run (the generator's own format): checked once, when the
+        manifest is read (:func:`booth.config.from_table`)."""
+        check(self.role in ("scene", "face"), 'role must be "scene" or "face"')
+        check(self.layout == "NHWC", 'layout must be "NHWC" (the only one supported)')
+        check(self.dtype in ("float32", "float16"), 'dtype must be "float32" or "float16"')
+        check(self.value_range == (-1.0, 1.0), "value_range must be [-1.0, 1.0]")
+        check(self.size_multiple > 0 and self.size_multiple % 8 == 0,
+              "size_multiple must be a multiple of 8")
+
     @property
     def classic(self) -> bool:
         return self.name == CLASSIC
@@ -71,32 +83,22 @@ class Style:
                                  what=self.what, provenance=self.provenance, license=self.license)
 
 
-def _check_entry(name: str, entry: dict) -> None:
-    if entry.get("layout") != "NHWC":
-        raise weights.WeightsError(f"[styles.{name}] layout {entry.get('layout')!r}: only NHWC is supported")
-    if entry.get("dtype") not in ("float32", "float16"):
-        raise weights.WeightsError(f"[styles.{name}] dtype {entry.get('dtype')!r}: use float32 or float16")
-    if entry.get("role") not in ("scene", "face"):
-        raise weights.WeightsError(f"[styles.{name}] role {entry.get('role')!r}: use scene or face")
-    if list(entry.get("value_range", [])) != [-1.0, 1.0]:
-        raise weights.WeightsError(f"[styles.{name}] value_range must be [-1.0, 1.0]")
-    multiple = entry.get("size_multiple", 8)
-    if not isinstance(multiple, int) or multiple <= 0 or multiple % 8:
-        raise weights.WeightsError(f"[styles.{name}] size_multiple must be a multiple of 8")
-
-
 def catalogue(path: Path | None = None) -> dict[str, Style]:
     """Every style the manifest knows, the classic generator first."""
-    data = tomllib.loads((path or weights.MANIFEST_PATH).read_text(encoding="utf-8"))
+    path = path or weights.MANIFEST_PATH
+    text = path.read_text(encoding="utf-8")
+    data = tomllib.loads(text)
     generator = data["files"]["generator"]
     styles = {CLASSIC: Style(name=CLASSIC, label=CLASSIC_LABEL, role="scene",
                              file=generator["file"], sha256=generator["sha256"],
                              url=generator["url"], what=generator["what"],
                              provenance=generator["provenance"], license=generator["license"])}
     for name, entry in data.get("styles", {}).items():
-        _check_entry(name, entry)
-        entry = dict(entry, value_range=tuple(entry["value_range"]))
-        styles[name] = Style(name=name, **entry)
+        try:
+            styles[name] = from_table(Style, entry, section=f"styles.{name}", where=str(path),
+                                      text=text, name=name)
+        except ConfigError as exc:
+            raise weights.WeightsError(str(exc)) from None
     return styles
 
 
@@ -203,7 +205,6 @@ class StyleGenerator:
         self.generator = generator
         self.precision = generator.precision
         self.fallback = generator.fallback
-        self.compile_s = generator.compile_s
 
     def stylize(self, rgb: np.ndarray) -> np.ndarray:
         h, w = rgb.shape[:2]

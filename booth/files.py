@@ -1,0 +1,64 @@
+"""Files written so that a crash or power cut at any moment leaves the old file or the
+new one, never half of either: the data goes to a temporary name in the same folder, is
+synced, then renamed over the target (a rename within one file system is atomic).
+
+A crash can leave a temporary file behind: hidden, ending in :data:`TMP_SUFFIX`, so
+whoever owns the folder (the photo store's repair) can sweep them. OpenVINO IR, two
+files renamed in order, has its own writer (:mod:`booth.model.irfile`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+#: The ending of a file being written (see the module docstring).
+TMP_SUFFIX = ".tmp"
+
+
+def write_atomic(path: Path, data: bytes | str, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data`` (str is written as UTF-8), complete or not at all.
+
+    ``mode`` sets the file's exact permission bits (the umask does not apply, so a
+    secret written 0o600 never exists more open); by default 0o644 less the umask.
+    The folder itself is not synced: a caller that must know the new name survives a
+    power cut syncs it once after its writes (:func:`fsync_dir`).
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    # A name of its own: two writers of one path never share a temporary file.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                 0o644 if mode is None else mode)
+    try:
+        try:
+            if mode is not None:
+                os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: object, indent: int = 2) -> None:
+    """``data`` as a JSON document (with a final newline), written atomically; the
+    folder is made if missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(data, indent=indent) + "\n")
+
+
+def fsync_dir(path: Path) -> None:
+    """Sync a folder, so that the names just written or renamed in it survive a power cut."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,25 @@
+"""What a measurement must reach: targets checked against its summary, said in one line.
+
+A target is ``name: (comparison, limit)``, the name a figure of the summary, the
+comparison ">=", "<=" or "==".
+"""
+
+from __future__ import annotations
+
+import operator
+
+_COMPARISONS = {">=": operator.ge, "<=": operator.le, "==": operator.eq}
+
+
+def check_targets(summary: dict, targets: dict[str, tuple[str, object]]) -> dict[str, bool]:
+    """Target name -> met, for each target whose figure ``summary`` holds (a figure it
+    lacks, or None, was not measured and is not checked)."""
+    return {name: bool(_COMPARISONS[op](summary[name], limit))
+            for name, (op, limit) in targets.items() if summary.get(name) is not None}
+
+
+def targets_line(checked: dict[str, bool]) -> str:
+    """"targets: all met (N checked)", or which were not met."""
+    failed = [name for name, met in checked.items() if not met]
+    return ("targets: " + ("all met" if not failed else "NOT met: " + ", ".join(failed))
+            + f" ({len(checked)} checked)")
