@@ -303,3 +303,14 @@ def test_sigkill_while_writing_full_resolution_photos_leaves_them_complete_or_ab
     assert total > 0
     for photo_folder in (p for p in root.iterdir() if p.is_dir()):
         assert (photo_folder / "original.jpg").stat().st_size > 1_000_000
+
+
+def test_new_ids_are_long_random_and_never_read_as_a_command_line_option(monkeypatch):
+    from booth.daemon import store as store_module
+
+    drawn = iter(["-starts-with-a-dash-abc", "Aok_second_draw_1234567"])
+    monkeypatch.setattr(store_module.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert store_module.new_id() == "Aok_second_draw_1234567"
+    monkeypatch.undo()
+    ids = {store_module.new_id() for _ in range(2000)}
+    assert len(ids) == 2000 and all(ID_PATTERN.match(i) and not i.startswith("-") for i in ids)

@@ -16,7 +16,8 @@ leaves it complete or absent. Leftovers of an interrupted write (temporary files
 folder without a row) and rows whose files are gone are cleaned up when the store
 opens.
 
-Ids are ``secrets.token_urlsafe(16)`` (128 random bits): a photo's link is its only
+Ids are ``secrets.token_urlsafe(16)`` (128 random bits) that do not start with "-"
+(a command line would read such an id as an option): a photo's link is its only
 key, so nobody can guess their way through the gallery. Files are reached only
 through :meth:`PhotoStore.file_path`, which looks the id up first — a user-supplied
 path never reaches the file system.
@@ -52,6 +53,15 @@ KINDS = ("original", "anime", "thumb")
 #: What an id looks like (token_urlsafe of >= 16 bytes); anything else is unknown.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 _INDEX_NAME = "index.sqlite3"
+
+
+def new_id() -> str:
+    """A new photo id: 128 random bits, URL-safe, never starting with "-"."""
+    while True:
+        photo_id = secrets.token_urlsafe(16)
+        if not photo_id.startswith("-"):
+            return photo_id
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS photos (
@@ -210,7 +220,7 @@ class PhotoStore:
             raise StoreFull(f"only {self.free_mb():.0f} MB free on the booth's disk and this "
                             f"photo needs {needed_mb:.1f} MB (the floor is "
                             f"{self.settings.min_free_mb} MB)")
-        photo = Photo(id=secrets.token_urlsafe(16), created=time.time(), source=source,
+        photo = Photo(id=new_id(), created=time.time(), source=source,
                       size=int(meta.get("size", 0)), faces=int(meta.get("faces", 0)),
                       meta=dict(meta), owner_key=secrets.token_urlsafe(16))
         folder = self.root / photo.id
