@@ -31,7 +31,6 @@ HEIC (iPhones' default) is decoded with pillow-heif, which has wheels for the Pi
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import ctypes
 import hmac
@@ -47,6 +46,7 @@ import numpy as np
 from booth.vision import images
 from booth.config import UploadSettings
 from booth.errors import UploadError
+from booth.ratelimit import SlidingWindow
 
 #: Uploads are scaled down to this long side before they wait in the queue: the
 #: pipeline frames at most 512 px crops out of it (a face a quarter of the photo
@@ -64,8 +64,6 @@ DECODE_RETRY_S = 3
 FORM_SLACK_BYTES = 64 * 1024
 #: Wrong PINs: this many per address per minute, then a pause.
 PIN_TRIES_PER_MINUTE = 5
-#: Clients remembered by the rate limits (the oldest are forgotten first).
-MAX_CLIENTS = 4096
 #: Seconds one photo takes when the booth has no figures yet (for "try again in N s").
 DEFAULT_SECONDS_PER_PHOTO = 5.0
 
@@ -159,37 +157,6 @@ def release_freed_memory() -> None:
 _malloc_trim = None
 
 
-class _Window:
-    """Event times per client within a sliding window, for a bounded set of clients."""
-
-    def __init__(self, window_s: float, clock: Callable[[], float]) -> None:
-        self.window_s = window_s
-        self.clock = clock
-        self._times: collections.OrderedDict[str, collections.deque[float]] = collections.OrderedDict()
-
-    def recent(self, client: str) -> collections.deque[float]:
-        now = self.clock()
-        times = self._times.get(client) or collections.deque()
-        while times and now - times[0] >= self.window_s:
-            times.popleft()
-        return times
-
-    def add(self, client: str) -> None:
-        times = self.recent(client)
-        times.append(self.clock())
-        self._times[client] = times
-        self._times.move_to_end(client)
-        while len(self._times) > MAX_CLIENTS:
-            self._times.popitem(last=False)
-
-    def wait_s(self, client: str, limit: int) -> int:
-        """Whole seconds until ``client`` is under ``limit`` again (0 = now)."""
-        times = self.recent(client)
-        if len(times) < limit:
-            return 0
-        return max(1, math.ceil(self.window_s - (self.clock() - times[-limit])))
-
-
 class UploadGate:
     """Per-client limits and the decoder slot, shared by every upload request.
 
@@ -201,8 +168,8 @@ class UploadGate:
         self.booth = booth
         self.settings: UploadSettings = booth.settings.upload
         self._lock = threading.Lock()
-        self._files = _Window(60.0, clock)
-        self._wrong_pins = _Window(60.0, clock)
+        self._files = SlidingWindow(self.settings.per_minute, 60.0, clock=clock)
+        self._wrong_pins = SlidingWindow(PIN_TRIES_PER_MINUTE, 60.0, clock=clock)
         self._decoder = threading.BoundedSemaphore(DECODE_SLOTS)
         self._waiting: dict[str, str] = {}  # ticket -> client, until the daemon is done with it
         self._sending: set[str] = set()  # clients with an upload being handled
@@ -228,7 +195,7 @@ class UploadGate:
         if not expected or trusted:
             return
         with self._lock:
-            wait = self._wrong_pins.wait_s(client, PIN_TRIES_PER_MINUTE)
+            wait = self._wrong_pins.retry_after(client)
             if wait:
                 raise UploadError(429, f"Too many wrong PINs; try again in {wait} s.", wait)
             if pin and hmac.compare_digest(pin.strip().encode(), expected.encode()):
@@ -240,7 +207,7 @@ class UploadGate:
     def admit(self, client: str) -> None:
         """Count one file for ``client``, or refuse it: rate, queue (429); model, disk (503)."""
         with self._lock:
-            wait = self._files.wait_s(client, self.settings.per_minute)
+            wait = self._files.retry_after(client)
             if wait:
                 raise UploadError(429, f"You have sent {self.settings.per_minute} photos this "
                                        f"minute; try again in {wait} s.", wait)
