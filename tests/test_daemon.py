@@ -22,7 +22,8 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from booth import PROJECT_ROOT
 from booth.daemon import sdnotify
 from booth.devices.button import BoothButton
-from booth.daemon.machine import MESSAGES, RECENT_CYCLES, LatencyHistogram, load_pipeline
+from booth.daemon.machine import MESSAGES, load_pipeline
+from booth.daemon.metrics import RECENT_CYCLES, LatencyHistogram
 from booth.vision.images import load_image
 from booth.daemon.store import KINDS
 

@@ -45,7 +45,7 @@ import numpy as np
 
 from booth.vision import images
 from booth.config import UploadSettings
-from booth.errors import UploadError
+from booth.errors import UploadError, UploadRefused
 from booth.ratelimit import SlidingWindow
 
 #: Uploads are scaled down to this long side before they wait in the queue: the
@@ -160,8 +160,11 @@ _malloc_trim = None
 class UploadGate:
     """Per-client limits and the decoder slot, shared by every upload request.
 
-    ``booth`` is the daemon's Booth (``submit_upload``, ``upload_status``, ``stats``,
-    ``store``); ``clock`` is injectable so tests can step time.
+    ``booth`` is the daemon's Booth (``queue``, ``submit_upload``, ``upload_status``,
+    ``stats``, ``health``, ``store``): the queue's limits are checked here before the
+    photo is decoded, and again, under the queue's lock, when it is queued (two
+    phones may pass the first check at once). ``clock`` is injectable so tests can
+    step time.
     """
 
     def __init__(self, booth, clock: Callable[[], float] = time.monotonic) -> None:
@@ -171,7 +174,6 @@ class UploadGate:
         self._files = SlidingWindow(self.settings.per_minute, 60.0, clock=clock)
         self._wrong_pins = SlidingWindow(PIN_TRIES_PER_MINUTE, 60.0, clock=clock)
         self._decoder = threading.BoundedSemaphore(DECODE_SLOTS)
-        self._waiting: dict[str, str] = {}  # ticket -> client, until the daemon is done with it
         self._sending: set[str] = set()  # clients with an upload being handled
 
     @contextlib.contextmanager
@@ -211,9 +213,8 @@ class UploadGate:
             if wait:
                 raise UploadError(429, f"You have sent {self.settings.per_minute} photos this "
                                        f"minute; try again in {wait} s.", wait)
-            mine, everybody = self._queued(client)
-            if mine >= self.settings.queue_max or everybody >= self.settings.queue_total:
-                ahead = mine if mine >= self.settings.queue_max else everybody
+            ahead, _ = self.booth.queue.in_the_way(client)
+            if ahead:
                 wait = self.retry_after(ahead)
                 raise UploadError(429, f"The booth is busy with {ahead} photo"
                                        f"{'' if ahead == 1 else 's'} waiting; try again in {wait} s.",
@@ -224,15 +225,6 @@ class UploadGate:
             raise UploadError(503, "The booth is not ready for photos yet; try again in 30 s.", 30)
         if not self.booth.store.has_room():
             raise UploadError(503, "The booth's memory is full; ask the host.", 60)
-
-    def _queued(self, client: str) -> tuple[int, int]:
-        """Photos still waiting: (this client's, everybody's); forgets finished tickets."""
-        for ticket in list(self._waiting):
-            status = self.booth.upload_status(ticket)
-            if status is None or status["state"] != "queued":
-                del self._waiting[ticket]
-        mine = sum(1 for c in self._waiting.values() if c == client)
-        return mine, len(self._waiting)
 
     def retry_after(self, photos_ahead: int) -> int:
         """Seconds until about one of ``photos_ahead`` waiting photos is done (2..120)."""
@@ -254,16 +246,11 @@ class UploadGate:
 
     def submit(self, rgb: np.ndarray, client: str) -> str:
         """Queue the decoded photo with the daemon; returns the ticket."""
-        from booth.errors import UploadRefused
-
         try:
-            ticket = self.booth.submit_upload(rgb, client)
+            return self.booth.submit_upload(rgb, client)
         except UploadRefused as exc:
             wait = self.retry_after(self.settings.queue_max)
             raise UploadError(429, f"{str(exc).rstrip('.')}; try again in {wait} s.", wait) from None
-        with self._lock:
-            self._waiting[ticket] = client
-        return ticket
 
     def status(self, ticket: str) -> dict | None:
         """The daemon's status of a ticket ({"state", "photo_id", "message"}), or None."""
