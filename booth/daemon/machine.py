@@ -9,9 +9,9 @@ bus (the kiosk and the gallery follow it through server-sent events)::
                      idle        failsafe ──(failsafe_s)──▶ idle
 
 :class:`State` names the states (their values are the strings the events, the
-health JSON and the kiosk use); :data:`NEXT` lists where each may go, and
-:meth:`Booth._enter` refuses any other move; :func:`time_limit_s` says what bounds
-each one. Each state has one method on :class:`Booth` (:data:`Booth.HANDLERS`) that
+health JSON and the kiosk use); :data:`RULES` says where each may go (every other
+move raises :class:`InvalidTransition`), how long it lasts at most and where it goes
+when its time is up. Each state has one method on :class:`Booth` (:data:`Booth.HANDLERS`) that
 does the state's work for one turn of the main loop and moves on when it is done.
 
 * A press while a cycle runs (countdown, capture, process, failsafe) is ignored and
@@ -44,7 +44,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -91,42 +91,47 @@ class State(enum.StrEnum):
     FAILSAFE = "failsafe"
 
 
-#: Where each state may go next; any other move is a bug (:class:`InvalidTransition`).
-NEXT: dict[State, frozenset[State]] = {
+@dataclass(frozen=True)
+class Rule:
+    """One state's moves: where it may go, how long it lasts at most (None: idle waits
+    for a guest), and where it goes when that time is up."""
+
+    next: frozenset[State]
+    time_limit_s: Callable[[config.Settings], float] | None = None
+    time_up: State | None = None
+
+
+#: Every state's rule; any other move is a bug (:class:`InvalidTransition`). Following
+#: ``time_up`` from any state leads back to idle.
+RULES: dict[State, Rule] = {
     # A press (to capture when there is no countdown); a phone's photo shown on the
     # kiosk; failsafe when the booth turns out not ready at the press.
-    State.IDLE: frozenset({State.COUNTDOWN, State.CAPTURE, State.RESULT, State.FAILSAFE}),
-    # The next second; the photo; cancelled (button held) or shutting down.
-    State.COUNTDOWN: frozenset({State.COUNTDOWN, State.CAPTURE, State.IDLE, State.FAILSAFE}),
-    State.CAPTURE: frozenset({State.PROCESS, State.FAILSAFE}),
-    State.PROCESS: frozenset({State.RESULT, State.FAILSAFE}),
-    # Time is up; or the next guest presses while the result is shown.
-    State.RESULT: frozenset({State.IDLE, State.COUNTDOWN, State.CAPTURE, State.FAILSAFE}),
-    State.FAILSAFE: frozenset({State.IDLE}),
+    State.IDLE: Rule(frozenset({State.COUNTDOWN, State.CAPTURE, State.RESULT, State.FAILSAFE})),
+    # One announcement a second; cancelled (button held) or shutting down: idle.
+    State.COUNTDOWN: Rule(frozenset({State.COUNTDOWN, State.CAPTURE, State.IDLE, State.FAILSAFE}),
+                          lambda s: s.cycle.countdown_s, State.CAPTURE),
+    # The camera supervisor gives up on a hung camera after this long.
+    State.CAPTURE: Rule(frozenset({State.PROCESS, State.FAILSAFE}),
+                        lambda s: s.camera.capture_timeout_s, State.FAILSAFE),
+    State.PROCESS: Rule(frozenset({State.RESULT, State.FAILSAFE}),
+                        lambda s: s.cycle.process_timeout_s, State.FAILSAFE),
+    # The next guest may press while the result is shown.
+    State.RESULT: Rule(frozenset({State.IDLE, State.COUNTDOWN, State.CAPTURE, State.FAILSAFE}),
+                       lambda s: s.cycle.show_result_s, State.IDLE),
+    State.FAILSAFE: Rule(frozenset({State.IDLE}), lambda s: s.cycle.failsafe_s, State.IDLE),
 }
 #: The states between cycles: a press may be waiting, phones' pictures are made.
 RESTING = frozenset({State.IDLE, State.RESULT, State.FAILSAFE})
 
 
 class InvalidTransition(RuntimeError):
-    """A move the state table (:data:`NEXT`) does not have."""
+    """A move the state table (:data:`RULES`) does not have."""
 
 
 def check_transition(old: State, new: State) -> None:
     """Raise :class:`InvalidTransition` unless ``old`` may go to ``new``."""
-    if new not in NEXT[old]:
+    if new not in RULES[old].next:
         raise InvalidTransition(f"the booth cannot go from {old} to {new}")
-
-
-def time_limit_s(state: State, settings: config.Settings) -> float | None:
-    """How long ``state`` lasts at most (None: idle waits for a guest). A state that
-    overruns ends in failsafe (capture, process) or moves on (the others)."""
-    return {State.IDLE: None,
-            State.COUNTDOWN: float(settings.cycle.countdown_s),
-            State.CAPTURE: settings.camera.capture_timeout_s,
-            State.PROCESS: settings.cycle.process_timeout_s,
-            State.RESULT: settings.cycle.show_result_s,
-            State.FAILSAFE: settings.cycle.failsafe_s}[state]
 
 
 class CycleFailed(Exception):
@@ -581,8 +586,11 @@ class Booth:
 
     def _leave_on_time(self) -> None:
         # On time, even while uploads keep coming (a new result has a new end).
-        if self.state in (State.RESULT, State.FAILSAFE) and time.monotonic() >= self._until:
-            self._enter(State.IDLE)
+        if time.monotonic() >= self._until:
+            self._enter(RULES[self.state].time_up)
+
+    def _time_limit_s(self, state: State) -> float:
+        return RULES[state].time_limit_s(self.settings)
 
     def _take_press_or_picture(self) -> None:
         """Wait a tick for a press or a queued picture; start the cycle, or make the picture."""
@@ -607,7 +615,7 @@ class Booth:
     def _start_cycle(self) -> None:
         self._cancel.clear()
         self._check_ready()
-        countdown_s = self.settings.cycle.countdown_s
+        countdown_s = int(self._time_limit_s(State.COUNTDOWN))
         self._capture_due = time.monotonic() + countdown_s
         if countdown_s > 0:
             self._cycle.seconds_left = countdown_s
@@ -622,7 +630,7 @@ class Booth:
 
     # --- moving between states -------------------------------------------------------
     def _enter(self, state: State, **data) -> None:
-        """Move to ``state`` (a move :data:`NEXT` allows, else :class:`InvalidTransition`)."""
+        """Move to ``state`` (a move :data:`RULES` allows, else :class:`InvalidTransition`)."""
         check_transition(self.state, state)
         self._announce(state, **data)
 
@@ -726,7 +734,8 @@ class Booth:
                            variant_of: str | None):
         job = AbandonableJob()
         future = self._worker.submit(self._process_and_store, frame, source, job, style, variant_of)
-        deadline = time.monotonic() + self.settings.cycle.process_timeout_s
+        limit_s = self._time_limit_s(State.PROCESS)
+        deadline = time.monotonic() + limit_s
         grace_end = None
         while not future.done():
             now = time.monotonic()
@@ -737,7 +746,7 @@ class Booth:
                     break  # the photo was delivered in this very instant: show it
                 self._worker.abandon()  # a hung model call must not hold the next guest
                 why = "shutting down" if grace_end else \
-                    f"processing took longer than {self.settings.cycle.process_timeout_s:g} s"
+                    f"processing took longer than {limit_s:g} s"
                 raise CycleFailed("timeout", why)
             self._tick()
             try:
@@ -788,9 +797,9 @@ class Booth:
 
     def _show_result(self, photo_id: str, source: str) -> None:
         self.events.publish("photo", photo_id=photo_id, source=source)
-        self._until = time.monotonic() + self.settings.cycle.show_result_s
-        self._enter(State.RESULT, photo_id=photo_id, source=source,
-                    until=time.time() + self.settings.cycle.show_result_s)
+        shown_s = self._time_limit_s(State.RESULT)
+        self._until = time.monotonic() + shown_s
+        self._enter(State.RESULT, photo_id=photo_id, source=source, until=time.time() + shown_s)
         if self.prints is not None:  # only the guest at the booth is offered a print
             if source == "booth":
                 self.prints.photo_shown(photo_id)
@@ -814,9 +823,9 @@ class Booth:
                 self._cycle = None
             self._end_cycle()
             return
-        self._until = time.monotonic() + self.settings.cycle.failsafe_s
-        self._enter(State.FAILSAFE, message=MESSAGES[reason],
-                    until=time.time() + self.settings.cycle.failsafe_s)
+        shown_s = self._time_limit_s(State.FAILSAFE)
+        self._until = time.monotonic() + shown_s
+        self._enter(State.FAILSAFE, message=MESSAGES[reason], until=time.time() + shown_s)
 
     # --- the phones' pictures (between cycles) ------------------------------------------
     def _run_upload(self, ticket: str, rgb: np.ndarray) -> None:
