@@ -6,9 +6,11 @@ nothing is decoded until the cheap checks pass:
 
 1. the event PIN, if ``[upload] pin`` is set (wrong PINs are throttled per address);
 2. the client's rate: at most ``[upload] per_minute`` files a minute per address
-   (refused files count too: garbage costs the booth as much as a photo to check);
-3. the queue: at most ``[upload] queue_max`` photos waiting per address and
-   ``queue_total`` for everybody, so a burst of phones cannot fill the Pi's memory;
+   (refused files count too: garbage costs the booth as much as a photo to check;
+   :class:`booth.ratelimit.SlidingWindow`);
+3. the queue (:mod:`booth.daemon.queue`, which owns the rule): at most ``[upload]
+   queue_max`` pictures waiting per address and ``queue_total`` for everybody, so a
+   burst of phones cannot fill the Pi's memory;
 4. the size in bytes (``max_bytes``; the web server refuses bigger bodies unread);
 5. the type, by the file's first bytes (JPEG, PNG, WebP, HEIC), and the pixel count
    from the header (:mod:`booth.vision.images`), so a 30000×30000 "decompression bomb" is
