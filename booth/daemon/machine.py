@@ -717,7 +717,7 @@ class Booth:
             raise CycleFailed("disk", f"disk below the floor ({self.store.free_mb():.0f} MB free)")
 
     def _make_photo(self, frame: np.ndarray, source: str, style: str | None = None,
-                 variant_of: str | None = None):
+                    variant_of: str | None = None):
         """Run the pipeline and store the photo (or a variant of ``variant_of``) on the
         worker thread, with a deadline.
 
