@@ -22,7 +22,8 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from booth import PROJECT_ROOT
 from booth.daemon import sdnotify
 from booth.devices.button import BoothButton
-from booth.daemon.machine import MESSAGES, RECENT_CYCLES, LatencyHistogram, load_pipeline
+from booth.daemon.machine import MESSAGES, load_pipeline
+from booth.daemon.metrics import RECENT_CYCLES, LatencyHistogram
 from booth.vision.images import load_image
 from booth.daemon.store import KINDS
 
@@ -597,3 +598,67 @@ def test_booth_run_with_an_unwritable_data_dir_is_one_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("booth run: cannot open the photo store in ")
     assert "Traceback" not in done.stderr
+
+
+# --- the state table ------------------------------------------------------------------------
+def test_the_states_keep_the_strings_the_kiosk_and_the_events_use():
+    from booth.daemon.machine import Booth, RULES, State
+
+    assert [s.value for s in State] == ["idle", "countdown", "capture", "process", "result", "failsafe"]
+    assert set(RULES) == set(State) == set(Booth.HANDLERS)  # one rule and one method per state
+
+
+def test_every_state_ends_in_time_and_its_time_up_leads_back_to_idle():
+    from booth import config
+    from booth.daemon.machine import RULES, State, check_transition
+
+    settings = config.defaults()
+    for state, rule in RULES.items():
+        if state == State.IDLE:
+            assert rule.time_limit_s is None and rule.time_up is None  # idle waits for a guest
+            continue
+        assert 0 < rule.time_limit_s(settings) < 120, state
+        path, here = [state], state
+        while here != State.IDLE:
+            check_transition(here, RULES[here].time_up)  # each step is a move the table has
+            here = RULES[here].time_up
+            assert here not in path, f"time_up goes round in a circle: {path + [here]}"
+            path.append(here)
+        assert len(path) <= 4, path
+
+
+def test_a_move_the_table_does_not_have_raises():
+    from booth.daemon.machine import RULES, InvalidTransition, State, check_transition
+
+    for old in State:
+        for new in State:
+            if new in RULES[old].next:
+                check_transition(old, new)
+            else:
+                with pytest.raises(InvalidTransition, match=f"from {old.value} to {new.value}"):
+                    check_transition(old, new)
+    with pytest.raises(InvalidTransition):
+        check_transition(State.IDLE, State.PROCESS)  # no photo without a capture
+    with pytest.raises(InvalidTransition):
+        check_transition(State.FAILSAFE, State.COUNTDOWN)  # no press on the error screen
+
+
+def test_a_running_booth_publishes_states_as_plain_strings_and_times_out_of_failsafe(booth_factory):
+    import json
+
+    class Broken(QuickPipeline):
+        def process(self, rgb, **kwargs):
+            raise RuntimeError("the generator fell over")
+
+    booth = booth_factory(Broken(), failsafe_s=0.3)
+    booth.start()
+    with booth.events.subscribe() as sub:
+        assert booth.trigger("test")
+        failsafe = wait_for_state(sub, "failsafe")
+        entered = time.monotonic()
+        idle = wait_for_state(sub, "idle", timeout=5)
+        assert time.monotonic() - entered >= 0.25  # shown for failsafe_s, then idle by itself
+    for event in (failsafe, idle):
+        assert type(event.data["state"]) is str
+    assert json.loads(json.dumps(booth.health()))["state"] == "idle"
+    assert booth.stats()["failures"] == 1 and booth.trigger("test") is True

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from booth.config import Settings
-from booth.daemon.machine import LatencyHistogram
+from booth.daemon.metrics import LatencyHistogram
 from booth.daemon.events import EventBus
 from booth.vision.images import encode_jpeg, load_image, thumbnail
 from booth.daemon.store import PhotoStore

@@ -8,6 +8,12 @@ bus (the kiosk and the gallery follow it through server-sent events)::
                       ▼ to cancel   ▼ fails       ▼ fails
                      idle        failsafe ──(failsafe_s)──▶ idle
 
+:class:`State` names the states (their values are the strings the events, the
+health JSON and the kiosk use); :data:`RULES` says where each may go (every other
+move raises :class:`InvalidTransition`), how long it lasts at most and where it goes
+when its time is up. Each state has one method on :class:`Booth` (:data:`Booth.HANDLERS`) that
+does the state's work for one turn of the main loop and moves on when it is done.
+
 * A press while a cycle runs (countdown, capture, process, failsafe) is ignored and
   counted; a press while a result is shown starts the next cycle. A press the booth
   cannot honour (model still loading or missing, camera down, disk full) starts no
@@ -19,7 +25,8 @@ bus (the kiosk and the gallery follow it through server-sent events)::
   message and the booth returns to idle by itself.
 * Processing (faces, generator, storing) runs on its own thread, so the main loop
   keeps pinging systemd's watchdog and the camera supervisor keeps the preview live.
-  One photo at a time.
+  One photo at a time. Between cycles (idle, result, failsafe) the main loop makes the
+  pictures phones asked for (:mod:`booth.daemon.queue`); a press goes before them.
 * systemd ``Type=notify``: ``READY=1`` once the model is warm and the web server
   listens, ``WATCHDOG=1`` from the main loop, ``STATUS=`` with the state. SIGTERM
   finishes the running cycle (or abandons it after a few seconds), closes the camera
@@ -32,73 +39,33 @@ machine with the folder camera.
 
 from __future__ import annotations
 
+import enum
 import logging
-import queue
-import secrets
-import statistics
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
 from booth import config
 from booth.daemon import sdnotify
-from booth.devices.camera import CameraSupervisor
-from booth.errors import CameraError
 from booth.daemon.events import EventBus
-from booth.vision.images import load_image
+from booth.daemon.metrics import CycleCounters
+from booth.daemon.queue import Restyle, UploadQueue
 from booth.daemon.store import PhotoStore
-from booth.errors import StoreFull
 from booth.daemon.worker import Worker
-from booth.errors import UploadRefused
+from booth.devices.camera import CameraSupervisor
+from booth.errors import CameraError, StoreFull, UploadRefused
+from booth.vision.images import load_image
 
 log = logging.getLogger("booth")
 
-#: The states of the cycle, in order (see the module docstring).
-STATES = ("idle", "countdown", "capture", "process", "result", "failsafe")
 #: The main loop wakes at least this often (watchdog pings, timers, health).
 TICK_S = 0.25
 #: On SIGTERM a running processing step gets this long to finish before it is
 #: abandoned; with the camera's and web server's closing this keeps the exit < 10 s.
 SHUTDOWN_GRACE_S = 5.0
-#: Press-to-result times kept for the median on the admin page and in the log.
-RECENT_CYCLES = 500
-#: Press-to-result histogram buckets for /metrics (seconds, countdown excluded): the
-#: target is 1.5 s on the Pi; 0.2-0.5 s on a fast PC.
-LATENCY_BUCKETS_S = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
-
-
-class LatencyHistogram:
-    """Press-to-result times counted since the booth started, in cumulative buckets.
-
-    Prometheus histograms are counters: they only ever go up, so a scraper's
-    ``rate()`` works over a ten-hour event (a window of recent cycles would stop
-    counting after :data:`RECENT_CYCLES`).
-    """
-
-    def __init__(self, bounds_s: tuple[float, ...] = LATENCY_BUCKETS_S) -> None:
-        self.bounds_s = bounds_s
-        self._lock = threading.Lock()
-        self._cumulative = [0] * len(bounds_s)
-        self._count = 0
-        self._sum_s = 0.0
-
-    def observe(self, seconds: float) -> None:
-        with self._lock:
-            for i, bound in enumerate(self.bounds_s):
-                if seconds <= bound:
-                    self._cumulative[i] += 1
-            self._count += 1
-            self._sum_s += seconds
-
-    def snapshot(self) -> dict:
-        """``{"buckets": [[bound_s, count ≤ bound], ...], "count": n, "sum_s": total}``."""
-        with self._lock:
-            return {"buckets": [[b, c] for b, c in zip(self.bounds_s, self._cumulative)],
-                    "count": self._count, "sum_s": self._sum_s}
 
 #: The model message while ``booth run`` loads the model (the kiosk says "warming up").
 MODEL_LOADING = "model loading"
@@ -113,12 +80,78 @@ MESSAGES = {
 }
 
 
+class State(enum.StrEnum):
+    """The states of the cycle; each value is the string the events and /healthz carry."""
+
+    IDLE = "idle"
+    COUNTDOWN = "countdown"
+    CAPTURE = "capture"
+    PROCESS = "process"
+    RESULT = "result"
+    FAILSAFE = "failsafe"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One state's moves: where it may go, how long it lasts at most (None: idle waits
+    for a guest), and where it goes when that time is up."""
+
+    next: frozenset[State]
+    time_limit_s: Callable[[config.Settings], float] | None = None
+    time_up: State | None = None
+
+
+#: Every state's rule; any other move is a bug (:class:`InvalidTransition`). Following
+#: ``time_up`` from any state leads back to idle.
+RULES: dict[State, Rule] = {
+    # A press (to capture when there is no countdown); a phone's photo shown on the
+    # kiosk; failsafe when the booth turns out not ready at the press.
+    State.IDLE: Rule(frozenset({State.COUNTDOWN, State.CAPTURE, State.RESULT, State.FAILSAFE})),
+    # One announcement a second; cancelled (button held) or shutting down: idle.
+    State.COUNTDOWN: Rule(frozenset({State.COUNTDOWN, State.CAPTURE, State.IDLE, State.FAILSAFE}),
+                          lambda s: s.cycle.countdown_s, State.CAPTURE),
+    # The camera supervisor gives up on a hung camera after this long.
+    State.CAPTURE: Rule(frozenset({State.PROCESS, State.FAILSAFE}),
+                        lambda s: s.camera.capture_timeout_s, State.FAILSAFE),
+    State.PROCESS: Rule(frozenset({State.RESULT, State.FAILSAFE}),
+                        lambda s: s.cycle.process_timeout_s, State.FAILSAFE),
+    # The next guest may press while the result is shown.
+    State.RESULT: Rule(frozenset({State.IDLE, State.COUNTDOWN, State.CAPTURE, State.FAILSAFE}),
+                       lambda s: s.cycle.show_result_s, State.IDLE),
+    State.FAILSAFE: Rule(frozenset({State.IDLE}), lambda s: s.cycle.failsafe_s, State.IDLE),
+}
+#: The states between cycles: a press may be waiting, phones' pictures are made.
+RESTING = frozenset({State.IDLE, State.RESULT, State.FAILSAFE})
+
+
+class InvalidTransition(RuntimeError):
+    """A move the state table (:data:`RULES`) does not have."""
+
+
+def check_transition(old: State, new: State) -> None:
+    """Raise :class:`InvalidTransition` unless ``old`` may go to ``new``."""
+    if new not in RULES[old].next:
+        raise InvalidTransition(f"the booth cannot go from {old} to {new}")
+
+
 class CycleFailed(Exception):
     """Ends a cycle in the failsafe state; ``reason`` picks the guest's message."""
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
+
+
+@dataclass
+class Cycle:
+    """One guest's cycle, from the press taken to the result (or failsafe)."""
+
+    source: str
+    pressed: float  # monotonic
+    seconds_left: int = 0
+    smile: float = 0.0  # monotonic: capture starts; press-to-result counts from here
+    frame: np.ndarray | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 def load_pipeline(settings: config.Settings) -> tuple[Any | None, str]:
@@ -141,7 +174,7 @@ def load_pipeline(settings: config.Settings) -> tuple[Any | None, str]:
 class Booth:
     """The booth: camera, button, pipeline, store and events around one cycle.
 
-    Made by :func:`run` for `booth run`, or directly in tests with injected parts::
+    Made by ``booth run`` (:mod:`booth.cli.run`), or directly in tests with injected parts::
 
         booth = Booth(settings, camera=supervisor, pipeline=pipeline)
         booth.start()              # the main loop on its own thread
@@ -162,34 +195,25 @@ class Booth:
         self.store = store or PhotoStore(settings.data_dir / "photos", settings.storage)
         self.events = events or EventBus()
         self.button = None  # a booth.devices.button.BoothButton, attached by attach_button()
-        self.state = "idle"
+        self.state = State.IDLE
+        self.counters = CycleCounters()
+        #: The pictures phones asked for (uploads, re-renderings), made between cycles.
+        self.queue = UploadQueue(settings.upload.queue_max, settings.upload.queue_total)
+        # Guards the state, the waiting press and the running cycle together, so a
+        # press sees them consistent; the main loop waits on it for work.
         self._cond = threading.Condition()
         self._pending: str | None = None  # the source of an accepted press, until the loop takes it
-        self._cycle_running = False  # set under the lock when the loop takes a press
+        self._cycle: Cycle | None = None  # from the press taken to the result or failsafe
         self._cancel = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._worker = Worker("booth-process")
         self._until = 0.0  # monotonic time the result / failsafe screen ends
-        self._uploads: queue.Queue = queue.Queue()
-        self._tickets: dict[str, dict] = {}
         self._last_watchdog = 0.0
         self._watchdog_s = sdnotify.watchdog_interval()
         self._last_health_key: tuple | None = None
         self._last_health_check = 0.0
         self._last_prune = time.monotonic()
-        # Counters for stats() / metrics.
-        self.cycles = 0
-        self.failures = 0
-        self.ignored_presses = 0
-        self.uploads = 0
-        self.press_to_result_ms: deque[float] = deque(maxlen=RECENT_CYCLES)
-        self.press_to_result_histogram = LatencyHistogram()
-        #: Per cycle: the generator's own time, and everything else (capture, faces,
-        #: framing, encode, store, publish) = press-to-result minus the generator.
-        self.generator_ms: deque[float] = deque(maxlen=RECENT_CYCLES)
-        self.beyond_generator_ms: deque[float] = deque(maxlen=RECENT_CYCLES)
-        self.last_cycle: dict | None = None
         #: Set except while a photo is being made (capture to result). The web server
         #: holds new requests until it is set again (at most ``web.yield_to_photo_ms``)
         #: and the camera pauses the preview nobody looks at then, so the generator —
@@ -211,22 +235,37 @@ class Booth:
         #: The style the next press uses (the guest's choice at the kiosk).
         self.style = settings.styles.default
 
+    # --- figures the tests and `booth run` read -----------------------------------------
+    @property
+    def press_to_result_ms(self):
+        return self.counters.press_to_result_ms
+
+    @property
+    def failures(self) -> int:
+        return self.counters.failures
+
+    @property
+    def last_cycle(self) -> dict | None:
+        return self.counters.last_cycle
+
+    def summary(self) -> str:
+        """Median press-to-result and the share beyond the generator, for --cycles."""
+        return self.counters.summary()
+
     # --- the web app's and the button's API -----------------------------------------
     def trigger(self, source: str = "http") -> bool:
         """Start a cycle; False (and counted) while one is running or the booth cannot
         take a photo (model warming up or missing, camera down). While the result
         screen offers Print (``[print] mode = "ask"``), the press prints instead."""
-        if self.state == "result" and self.prints is not None and self.prints.accept_offer():
+        if self.state == State.RESULT and self.prints is not None and self.prints.accept_offer():
             return True
         not_ready = self.not_ready()
         with self._cond:
             # A press during an upload's processing (screen idle) waits for it: accepted.
-            busy = (self._pending is not None or self._cycle_running
-                    or self.state not in ("idle", "result") or self._stopping.is_set())
+            busy = not self._between_cycles()
             refused = busy or not_ready is not None
             if refused:
-                self.ignored_presses += 1
-                count = self.ignored_presses
+                count = self.counters.press_ignored()
             else:
                 self._pending = source
                 self._cond.notify_all()
@@ -235,6 +274,11 @@ class Booth:
             self.events.publish("press_ignored", count=count, reason="busy" if busy else not_ready)
             return False
         return True
+
+    def _between_cycles(self) -> bool:
+        """No press waits, no cycle runs, and the screen takes a press (idle or result)."""
+        return (self._pending is None and self._cycle is None and not self._stopping.is_set()
+                and self.state in (State.IDLE, State.RESULT))
 
     def not_ready(self) -> str | None:
         """Why a press cannot make a photo now: "warming" (the model is loading), "model"
@@ -252,7 +296,7 @@ class Booth:
 
     def cancel(self) -> bool:
         """Cancel a running countdown (the button held down); True if there was one."""
-        if self.state == "countdown":
+        if self.state == State.COUNTDOWN:
             self._cancel.set()
             return True
         return False
@@ -277,17 +321,13 @@ class Booth:
                   "camera": camera, "model": model, "gpio": gpio, "disk": disk,
                   # The kiosk invites presses by the same rule trigger() refuses them.
                   "not_ready": self.not_ready(),
-                  "state": self.state, "last_cycle": self.last_cycle}
+                  "state": self.state.value, "last_cycle": self.counters.last_cycle}
         if self.prints is not None:  # a printer problem never stops the photos: not in "ok"
             health["printer"] = self.prints.health()
         return health
 
     def stats(self) -> dict:
-        stats = {"cycles": self.cycles, "failures": self.failures,
-                 "ignored_presses": self.ignored_presses, "photos": self.store.count(),
-                 "press_to_result_ms": list(self.press_to_result_ms),
-                 "press_to_result_histogram": self.press_to_result_histogram.snapshot(),
-                 "uploads": self.uploads}
+        stats = self.counters.snapshot(photos=self.store.count())
         if self.prints is not None:
             stats["prints"] = self.prints.counters()
         return stats
@@ -308,7 +348,7 @@ class Booth:
             if time.monotonic() >= self._capture_due - margin_s:
                 return False
         return (self.between_photos.is_set() and not self.processing.is_set()
-                and self.state in ("idle", "countdown") and not self._stopping.is_set())
+                and self.state in (State.IDLE, State.COUNTDOWN) and not self._stopping.is_set())
 
     def start_mirror(self, network_factory=None):
         """Start the live anime mirror ([preview] anime); returns it (None when off)."""
@@ -332,22 +372,12 @@ class Booth:
         Uploads are processed between cycles (one photo at a time); when done, a
         ``photo`` event carries ``ticket`` and ``photo_id``; :meth:`upload_status`
         answers polls. Raises :class:`UploadRefused` when the client has
-        ``[upload] queue_max`` photos waiting or the disk is full.
+        ``[upload] queue_max`` photos waiting, everybody ``queue_total``, or the disk is full.
         """
-        with self._cond:
-            waiting = sum(1 for t in self._tickets.values()
-                          if t["client"] == client and t["state"] == "queued")
-            if waiting >= self.settings.upload.queue_max:
-                raise UploadRefused(f"you already have {waiting} photos waiting; please wait for them")
-            if not self.store.has_room():
-                raise UploadRefused(MESSAGES["disk"])
-            ticket = secrets.token_urlsafe(16)
-            self._tickets[ticket] = {"client": client, "state": "queued", "photo_id": None,
-                                     "message": ""}
-            while len(self._tickets) > 1000:  # forget the oldest finished tickets
-                self._tickets.pop(next(iter(self._tickets)))
-            self._uploads.put((ticket, rgb))
-            self._cond.notify_all()
+        if not self.store.has_room():
+            raise UploadRefused(MESSAGES["disk"])
+        ticket = self.queue.put(client, rgb)
+        self._wake()
         return ticket
 
     def submit_restyle(self, photo_id: str, style: str, client: str) -> str:
@@ -366,42 +396,25 @@ class Booth:
             raise ValueError(f"style {style!r} is not available")
         if style == photo.meta.get("style", self.settings.styles.default):
             raise ValueError("the photo is already in this style")
-        with self._cond:
-            waiting = sum(1 for t in self._tickets.values()
-                          if t["client"] == client and t["state"] == "queued")
-            if waiting >= self.settings.upload.queue_max:
-                raise UploadRefused(f"you already have {waiting} pictures waiting; please wait for them")
-            if not self.store.has_room():
-                raise UploadRefused(MESSAGES["disk"])
-            ticket = secrets.token_urlsafe(16)
-            self._tickets[ticket] = {"client": client, "state": "queued", "photo_id": photo_id,
-                                     "message": "", "style": style}
-            while len(self._tickets) > 1000:
-                self._tickets.pop(next(iter(self._tickets)))
-            self._uploads.put((ticket, Restyle(photo_id, style)))
-            self._cond.notify_all()
+        if not self.store.has_room():
+            raise UploadRefused(MESSAGES["disk"])
+        ticket = self.queue.put(client, Restyle(photo_id, style))
+        self._wake()
         return ticket
 
     def restyle_status(self, ticket: str) -> dict | None:
         """{"state": "queued"|"running"|"done"|"failed", "photo_id", "style", "ahead",
         "message"} of a re-rendering ticket (``ahead``: pictures queued before it), or None."""
-        with self._cond:
-            entry = self._tickets.get(ticket)
-            if entry is None or "style" not in entry:
-                return None
-            ahead = 0
-            for other_ticket, other in self._tickets.items():
-                if other_ticket == ticket:
-                    break
-                ahead += other["state"] == "queued"
-            return {"state": entry["state"], "photo_id": entry["photo_id"], "style": entry["style"],
-                    "ahead": ahead if entry["state"] == "queued" else 0, "message": entry["message"]}
+        return self.queue.restyle_status(ticket)
 
     def upload_status(self, ticket: str) -> dict | None:
         """{"state": "queued"|"done"|"failed", "photo_id", "message"} of a ticket, or None."""
+        return self.queue.upload_status(ticket)
+
+    def _wake(self) -> None:
+        """Wake the main loop: there is work."""
         with self._cond:
-            entry = self._tickets.get(ticket)
-            return None if entry is None else {k: entry[k] for k in ("state", "photo_id", "message")}
+            self._cond.notify_all()
 
     def styles_available(self) -> list[str]:
         """The styles a guest can choose now (just the default until the model is loaded)."""
@@ -424,7 +437,7 @@ class Booth:
         only between photos (idle or result screen). Returns the style, None if refused."""
         available = self.styles_available()
         with self._cond:
-            if self.state not in ("idle", "result") or self._pending is not None or self._cycle_running:
+            if not self._between_cycles():
                 return None
             if name is None:
                 index = available.index(self.style) if self.style in available else 0
@@ -470,8 +483,7 @@ class Booth:
     def stop(self, timeout: float = SHUTDOWN_GRACE_S + 3) -> None:
         """Ask the loop to end (finishing or abandoning the cycle) and wait for it."""
         self._stopping.set()
-        with self._cond:
-            self._cond.notify_all()
+        self._wake()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
@@ -485,41 +497,162 @@ class Booth:
         return self._thread is None or self._thread.is_alive()
 
     def run_forever(self) -> None:
-        """The main loop: wait for a press, run the cycle, keep the timers; until stop()."""
+        """The main loop: one turn of the current state's method at a time, until stop()
+        (a running cycle is finished or abandoned first)."""
         if self.prints is not None:
             self.prints.start()
-        self._enter("idle")
-        while not self._stopping.is_set():
+        self._announce(State.IDLE)
+        while not self._stopping.is_set() or self._cycle is not None:
             self._tick()
-            with self._cond:
-                if self._pending is None and self._uploads.empty():
-                    self._cond.wait(TICK_S)
-                source, self._pending = self._pending, None
-                # Uploads run whenever no press waits: also while a result or the error
-                # screen is shown (the CPU is free then), so a busy button never starves
-                # the phones (and the loop never spins on a waiting upload).
-                upload = self._uploads.get() if (source is None
-                                                 and not self._uploads.empty()) else None
-                # Taken under the lock, so no second press slips in before the first state.
-                self._cycle_running = source is not None
-            try:
-                if self._stopping.is_set():
-                    break
-                if source is not None:
-                    self._run_cycle(source)
-                elif upload is not None:
-                    ticket, job = upload
-                    (self._run_restyle if isinstance(job, Restyle) else self._run_upload)(ticket, job)
-                if self.state in ("result", "failsafe") and time.monotonic() >= self._until:
-                    self._enter("idle")  # on time, even while uploads keep coming
-            finally:
-                self._cycle_running = False
+            self._turn()
         self._worker.stop(0.5)
         if self.prints is not None:
             self.prints.stop()
         if self.mirror is not None:
             self.mirror.stop()
         self._set_led("off")
+
+    def _turn(self) -> None:
+        """One turn of the current state; a failing cycle ends in failsafe."""
+        try:
+            self.HANDLERS[self.state](self)
+        except Exception as exc:
+            if self._cycle is None:
+                raise  # not a guest's cycle: a bug in the loop itself
+            if isinstance(exc, CycleFailed):
+                self._cycle_failed(exc.reason, str(exc))
+            else:  # anything else: the guest still gets a friendly screen
+                log.exception("cycle: unexpected error")
+                self._cycle_failed("error", f"{type(exc).__name__}: {exc}")
+
+    # --- one method per state ------------------------------------------------------
+    def _idle(self) -> None:
+        """Idle, for as long as nobody presses: a press starts a cycle; meanwhile the
+        phones' pictures are made (one shown on the kiosk moves to result)."""
+        self._take_press_or_picture()
+
+    def _countdown(self) -> None:
+        """Countdown: one second per number announced, then capture. Holding the button
+        (or shutting down) goes back to idle."""
+        cycle = self._cycle
+        if not self._wait(1.0, cancel=True):
+            self._enter(State.IDLE)
+            if self._cancel.is_set():
+                log.info("cycle cancelled during the countdown (%s)", cycle.source)
+            return
+        cycle.seconds_left -= 1
+        if cycle.seconds_left > 0:
+            self._enter(State.COUNTDOWN, seconds_left=cycle.seconds_left)
+        else:
+            self._begin_capture()
+
+    def _capture(self) -> None:
+        """Capture: the camera's still (a camera that fails or hangs past
+        ``[camera] capture_timeout_s`` ends in failsafe), then process."""
+        cycle = self._cycle
+        try:
+            cycle.frame = self.camera.capture()
+        except CameraError as exc:
+            raise CycleFailed("camera", str(exc)) from None
+        cycle.timings_ms["capture"] = (time.monotonic() - cycle.smile) * 1e3
+        self._enter(State.PROCESS)
+
+    def _process(self) -> None:
+        """Process: faces, generator and store on the worker within
+        ``[cycle] process_timeout_s``, then result (failsafe on failure)."""
+        cycle = self._cycle
+        photo, result, stage_ms = self._make_photo(cycle.frame, "booth", self.style)
+        cycle.frame = None
+        cycle.timings_ms.update(stage_ms)
+        published = time.monotonic()
+        self._show_result(photo.id, "booth")
+        cycle.timings_ms["publish"] = (time.monotonic() - published) * 1e3
+        self._cycle_done(cycle, photo, result)
+
+    def _result(self) -> None:
+        """Result, for ``[cycle] show_result_s``: a press starts the next cycle, the
+        phones' pictures are made meanwhile; then idle."""
+        self._take_press_or_picture()
+        self._leave_on_time()
+
+    def _failsafe(self) -> None:
+        """Failsafe, for ``[cycle] failsafe_s``: the guest's message (presses are
+        refused, the phones' pictures are made meanwhile); then idle."""
+        self._take_press_or_picture()
+        self._leave_on_time()
+
+    HANDLERS = {State.IDLE: _idle, State.COUNTDOWN: _countdown, State.CAPTURE: _capture,
+                State.PROCESS: _process, State.RESULT: _result, State.FAILSAFE: _failsafe}
+
+    def _leave_on_time(self) -> None:
+        # On time, even while uploads keep coming (a new result has a new end).
+        if time.monotonic() >= self._until:
+            self._enter(RULES[self.state].time_up)
+
+    def _time_limit_s(self, state: State) -> float:
+        return RULES[state].time_limit_s(self.settings)
+
+    def _take_press_or_picture(self) -> None:
+        """Wait a tick for a press or a queued picture; start the cycle, or make the picture."""
+        with self._cond:
+            if self._pending is None and not self.queue.has_waiting():
+                self._cond.wait(TICK_S)
+            if self._stopping.is_set():
+                return
+            source, self._pending = self._pending, None
+            # Pictures wait whenever a press does: a busy button never starves the
+            # phones (they run on the result and error screens too), and a press
+            # waits for one picture at most.
+            job = self.queue.take() if source is None else None
+            if source is not None:  # under the lock: no second press slips in before it
+                self._cycle = Cycle(source, time.monotonic())
+        if source is not None:
+            self._start_cycle()
+        elif job is not None:
+            ticket, work = job
+            (self._run_restyle if isinstance(work, Restyle) else self._run_upload)(ticket, work)
+
+    def _start_cycle(self) -> None:
+        self._cancel.clear()
+        self._check_ready()
+        countdown_s = int(self._time_limit_s(State.COUNTDOWN))
+        self._capture_due = time.monotonic() + countdown_s
+        if countdown_s > 0:
+            self._cycle.seconds_left = countdown_s
+            self._enter(State.COUNTDOWN, seconds_left=countdown_s)
+        else:
+            self._begin_capture()
+
+    def _begin_capture(self) -> None:
+        self._cycle.smile = time.monotonic()  # press-to-result counts from here (countdown excluded)
+        self._making_photo(True)
+        self._enter(State.CAPTURE)
+
+    # --- moving between states -------------------------------------------------------
+    def _enter(self, state: State, **data) -> None:
+        """Move to ``state`` (a move :data:`RULES` allows, else :class:`InvalidTransition`)."""
+        check_transition(self.state, state)
+        self._announce(state, **data)
+
+    def _announce(self, state: State, **data) -> None:
+        """Be in ``state``: publish it, tell systemd, set the LED. A state between cycles
+        ends the cycle (the next press is taken from then on)."""
+        with self._cond:
+            self.state = state
+            ended = state in RESTING and self._cycle is not None
+            if ended:
+                self._cycle = None
+        if ended:
+            self._end_cycle()
+        self._led_for(state)
+        self.events.publish("state", state=state.value, **data)
+        detail = data.get("seconds_left") or data.get("photo_id") or data.get("message") or ""
+        sdnotify.notify(f"STATUS={state}{': ' if detail else ''}{detail}")
+        log.debug("state=%s %s", state, data or "")
+
+    def _end_cycle(self) -> None:
+        self._capture_due = None
+        self._making_photo(False)
 
     def _tick(self) -> None:
         """Watchdog ping, health changes, retention: every loop turn and during waits."""
@@ -556,19 +689,10 @@ class Booth:
             self._tick()
             self._stopping.wait(min(left, TICK_S, 0.05 if cancel else TICK_S))
 
-    def _enter(self, state: str, **data) -> None:
-        """Change state: publish it, tell systemd, set the LED."""
-        self.state = state
-        self._led_for(state)
-        self.events.publish("state", state=state, **data)
-        detail = data.get("seconds_left") or data.get("photo_id") or data.get("message") or ""
-        sdnotify.notify(f"STATUS={state}{': ' if detail else ''}{detail}")
-        log.debug("state=%s %s", state, data or "")
-
-    def _led_for(self, state: str) -> None:
+    def _led_for(self, state: State) -> None:
         # Breathing: press me. Solid: look at the camera. Blinking: working on it.
-        self._set_led({"idle": "breathe", "countdown": "on", "capture": "on", "process": "blink",
-                       "result": "breathe"}.get(state, "off"))
+        self._set_led({State.IDLE: "breathe", State.COUNTDOWN: "on", State.CAPTURE: "on",
+                       State.PROCESS: "blink", State.RESULT: "breathe"}.get(state, "off"))
 
     def _set_led(self, mode: str) -> None:
         if self.button is not None:
@@ -577,42 +701,7 @@ class Booth:
             except Exception as exc:  # an LED is never worth a failed cycle
                 log.warning("led: %s", exc)
 
-    # --- one cycle -----------------------------------------------------------------
-    def _run_cycle(self, source: str) -> None:
-        pressed = time.monotonic()
-        self._cancel.clear()
-        timings: dict[str, float] = {}
-        try:
-            self._check_ready()
-            self._capture_due = time.monotonic() + self.settings.cycle.countdown_s
-            for seconds_left in range(self.settings.cycle.countdown_s, 0, -1):
-                self._enter("countdown", seconds_left=seconds_left)
-                if not self._wait(1.0, cancel=True):
-                    self._enter("idle")
-                    if self._cancel.is_set():
-                        log.info("cycle cancelled during the countdown (%s)", source)
-                    return
-            smile = time.monotonic()  # press-to-result counts from here (countdown excluded)
-            self._making_photo(True)
-            self._enter("capture")
-            frame = self._capture()
-            timings["capture"] = (time.monotonic() - smile) * 1e3
-            self._enter("process")
-            photo, result, stage_ms = self._process(frame, "booth", self.style)
-            timings.update(stage_ms)
-            published = time.monotonic()
-            self._show_result(photo.id, "booth")
-            timings["publish"] = (time.monotonic() - published) * 1e3
-            self._cycle_done(source, photo, timings, smile, result)
-        except CycleFailed as exc:
-            self._cycle_failed(source, exc.reason, str(exc), pressed)
-        except Exception as exc:  # anything else: the guest still gets a friendly screen
-            log.exception("cycle: unexpected error")
-            self._cycle_failed(source, "error", f"{type(exc).__name__}: {exc}", pressed)
-        finally:
-            self._capture_due = None
-            self._making_photo(False)
-
+    # --- the photo -------------------------------------------------------------------
     def _making_photo(self, making: bool) -> None:
         """Mark the stretch from capture to result (see :attr:`between_photos`)."""
         self.camera.preview_enabled = not making
@@ -627,14 +716,8 @@ class Booth:
         if not self.store.has_room():
             raise CycleFailed("disk", f"disk below the floor ({self.store.free_mb():.0f} MB free)")
 
-    def _capture(self) -> np.ndarray:
-        try:
-            return self.camera.capture()
-        except CameraError as exc:
-            raise CycleFailed("camera", str(exc)) from None
-
-    def _process(self, frame: np.ndarray, source: str, style: str | None = None,
-                 variant_of: str | None = None):
+    def _make_photo(self, frame: np.ndarray, source: str, style: str | None = None,
+                    variant_of: str | None = None):
         """Run the pipeline and store the photo (or a variant of ``variant_of``) on the
         worker thread, with a deadline.
 
@@ -651,7 +734,8 @@ class Booth:
                            variant_of: str | None):
         job = AbandonableJob()
         future = self._worker.submit(self._process_and_store, frame, source, job, style, variant_of)
-        deadline = time.monotonic() + self.settings.cycle.process_timeout_s
+        limit_s = self._time_limit_s(State.PROCESS)
+        deadline = time.monotonic() + limit_s
         grace_end = None
         while not future.done():
             now = time.monotonic()
@@ -662,7 +746,7 @@ class Booth:
                     break  # the photo was delivered in this very instant: show it
                 self._worker.abandon()  # a hung model call must not hold the next guest
                 why = "shutting down" if grace_end else \
-                    f"processing took longer than {self.settings.cycle.process_timeout_s:g} s"
+                    f"processing took longer than {limit_s:g} s"
                 raise CycleFailed("timeout", why)
             self._tick()
             try:
@@ -713,94 +797,71 @@ class Booth:
 
     def _show_result(self, photo_id: str, source: str) -> None:
         self.events.publish("photo", photo_id=photo_id, source=source)
-        self._until = time.monotonic() + self.settings.cycle.show_result_s
-        self._enter("result", photo_id=photo_id, source=source,
-                    until=time.time() + self.settings.cycle.show_result_s)
+        shown_s = self._time_limit_s(State.RESULT)
+        self._until = time.monotonic() + shown_s
+        self._enter(State.RESULT, photo_id=photo_id, source=source, until=time.time() + shown_s)
         if self.prints is not None:  # only the guest at the booth is offered a print
             if source == "booth":
                 self.prints.photo_shown(photo_id)
             else:
                 self.prints.withdraw_offer()
 
-    def _cycle_done(self, source: str, photo, timings: dict, smile: float, result) -> None:
-        press_to_result = (time.monotonic() - smile) * 1e3
-        generator = float(result.timings_ms.get("generator", 0.0))
-        self.cycles += 1
-        self.press_to_result_ms.append(press_to_result)
-        self.press_to_result_histogram.observe(press_to_result / 1000)
-        if generator:
-            self.generator_ms.append(generator)
-            self.beyond_generator_ms.append(press_to_result - generator)
-        self.last_cycle = {"photo_id": photo.id, "press_to_result_ms": round(press_to_result, 1),
-                           "ok": True, "time": time.time()}
-        stages = " ".join(f"{k}={v:.0f}" for k, v in timings.items())
+    def _cycle_done(self, cycle: Cycle, photo, result) -> None:
+        press_to_result = (time.monotonic() - cycle.smile) * 1e3
+        self.counters.cycle_ok(photo.id, press_to_result, float(result.timings_ms.get("generator", 0.0)))
+        stages = " ".join(f"{k}={v:.0f}" for k, v in cycle.timings_ms.items())
         log.info("cycle ok photo=%s source=%s size=%s faces=%d press_to_result_ms=%.0f %s",
-                 photo.id, source, photo.size, photo.faces, press_to_result, stages)
+                 photo.id, cycle.source, photo.size, photo.faces, press_to_result, stages)
 
-    def _cycle_failed(self, source: str, reason: str, detail: str, pressed: float) -> None:
-        self.failures += 1
-        self.last_cycle = {"photo_id": None, "press_to_result_ms": None, "ok": False,
-                           "time": time.time(), "reason": reason}
-        log.warning("cycle failed source=%s reason=%s after_ms=%.0f: %s", source, reason,
-                    (time.monotonic() - pressed) * 1e3, detail)
-        if self._stopping.is_set():
+    def _cycle_failed(self, reason: str, detail: str) -> None:
+        cycle = self._cycle
+        self.counters.cycle_failed(reason)
+        log.warning("cycle failed source=%s reason=%s after_ms=%.0f: %s", cycle.source, reason,
+                    (time.monotonic() - cycle.pressed) * 1e3, detail)
+        if self._stopping.is_set():  # nobody is left to read the message
+            with self._cond:
+                self._cycle = None
+            self._end_cycle()
             return
-        self._until = time.monotonic() + self.settings.cycle.failsafe_s
-        self._enter("failsafe", message=MESSAGES[reason],
-                    until=time.time() + self.settings.cycle.failsafe_s)
+        shown_s = self._time_limit_s(State.FAILSAFE)
+        self._until = time.monotonic() + shown_s
+        self._enter(State.FAILSAFE, message=MESSAGES[reason], until=time.time() + shown_s)
 
-    # --- uploads (between cycles) -----------------------------------------------------
+    # --- the phones' pictures (between cycles) ------------------------------------------
     def _run_upload(self, ticket: str, rgb: np.ndarray) -> None:
-        entry = self._tickets.get(ticket, {})
         try:
             if self.pipeline is None:
                 raise CycleFailed("model", self.model_message)
-            photo, _, _ = self._process(rgb, "upload")
+            photo, _, _ = self._make_photo(rgb, "upload")
         except Exception as exc:
             reason = exc.reason if isinstance(exc, CycleFailed) else "error"
             log.warning("upload failed ticket=%s: %s", ticket[:6], exc)
-            entry.update(state="failed", message=MESSAGES[reason])
+            self.queue.fail(ticket, MESSAGES[reason])
             return
-        self.uploads += 1
-        entry.update(state="done", photo_id=photo.id)
+        self.counters.upload_done()
+        self.queue.finish(ticket, photo.id)
         log.info("upload ok photo=%s", photo.id)
-        if self.settings.upload.show_on_kiosk and self.state == "idle":
+        if self.settings.upload.show_on_kiosk and self.state == State.IDLE:
             self._show_result(photo.id, "upload")
         else:
             self.events.publish("photo", photo_id=photo.id, source="upload", ticket=ticket)
 
-    def _run_restyle(self, ticket: str, job: "Restyle") -> None:
-        entry = self._tickets.get(ticket, {})
-        entry["state"] = "running"
+    def _run_restyle(self, ticket: str, job: Restyle) -> None:
         try:
             if self.pipeline is None:
                 raise CycleFailed("model", self.model_message)
             original = self.store.file_path(job.photo_id, "original")
             if original is None:
                 raise CycleFailed("error", "the photo was deleted")
-            self._process(load_image(original), "restyle", job.style, variant_of=job.photo_id)
+            self._make_photo(load_image(original), "restyle", job.style, variant_of=job.photo_id)
         except Exception as exc:
             reason = exc.reason if isinstance(exc, CycleFailed) else "error"
             log.warning("restyle failed ticket=%s: %s", ticket[:6], exc)
-            entry.update(state="failed", message=MESSAGES[reason])
+            self.queue.fail(ticket, MESSAGES[reason])
             return
-        entry.update(state="done")
+        self.queue.finish(ticket)
         log.info("restyle ok photo=%s style=%s", job.photo_id, job.style)
         self.events.publish("variant", photo_id=job.photo_id, style=job.style, ticket=ticket)
-
-    # --- summary ---------------------------------------------------------------------
-    def summary(self) -> str:
-        """Median press-to-result and the share beyond the generator, for --cycles."""
-        if not self.press_to_result_ms:
-            return f"cycles=0 failures={self.failures}"
-        median = statistics.median(self.press_to_result_ms)
-        text = f"cycles={self.cycles} failures={self.failures} median_press_to_result_ms={median:.0f}"
-        if self.generator_ms:
-            gen = statistics.median(self.generator_ms)
-            beyond = statistics.median(self.beyond_generator_ms)
-            text += (f" median_generator_ms={gen:.0f} median_beyond_generator_ms={beyond:.0f}"
-                     f" beyond_share={beyond / gen:.1%}")
-        return text
 
 
 class AbandonableJob:
@@ -826,11 +887,3 @@ class AbandonableJob:
             if not self.abandoned:
                 self.delivered = True
             return self.delivered
-
-
-@dataclass(frozen=True)
-class Restyle:
-    """A queued re-rendering of a stored photo in another style."""
-
-    photo_id: str
-    style: str

@@ -6,9 +6,11 @@ nothing is decoded until the cheap checks pass:
 
 1. the event PIN, if ``[upload] pin`` is set (wrong PINs are throttled per address);
 2. the client's rate: at most ``[upload] per_minute`` files a minute per address
-   (refused files count too: garbage costs the booth as much as a photo to check);
-3. the queue: at most ``[upload] queue_max`` photos waiting per address and
-   ``queue_total`` for everybody, so a burst of phones cannot fill the Pi's memory;
+   (refused files count too: garbage costs the booth as much as a photo to check;
+   :class:`booth.ratelimit.SlidingWindow`);
+3. the queue (:mod:`booth.daemon.queue`, which owns the rule): at most ``[upload]
+   queue_max`` pictures waiting per address and ``queue_total`` for everybody, so a
+   burst of phones cannot fill the Pi's memory;
 4. the size in bytes (``max_bytes``; the web server refuses bigger bodies unread);
 5. the type, by the file's first bytes (JPEG, PNG, WebP, HEIC), and the pixel count
    from the header (:mod:`booth.vision.images`), so a 30000×30000 "decompression bomb" is
@@ -31,7 +33,6 @@ HEIC (iPhones' default) is decoded with pillow-heif, which has wheels for the Pi
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import ctypes
 import hmac
@@ -46,7 +47,8 @@ import numpy as np
 
 from booth.vision import images
 from booth.config import UploadSettings
-from booth.errors import UploadError
+from booth.errors import UploadError, UploadRefused
+from booth.ratelimit import SlidingWindow
 
 #: Uploads are scaled down to this long side before they wait in the queue: the
 #: pipeline frames at most 512 px crops out of it (a face a quarter of the photo
@@ -64,8 +66,6 @@ DECODE_RETRY_S = 3
 FORM_SLACK_BYTES = 64 * 1024
 #: Wrong PINs: this many per address per minute, then a pause.
 PIN_TRIES_PER_MINUTE = 5
-#: Clients remembered by the rate limits (the oldest are forgotten first).
-MAX_CLIENTS = 4096
 #: Seconds one photo takes when the booth has no figures yet (for "try again in N s").
 DEFAULT_SECONDS_PER_PHOTO = 5.0
 
@@ -159,52 +159,23 @@ def release_freed_memory() -> None:
 _malloc_trim = None
 
 
-class _Window:
-    """Event times per client within a sliding window, for a bounded set of clients."""
-
-    def __init__(self, window_s: float, clock: Callable[[], float]) -> None:
-        self.window_s = window_s
-        self.clock = clock
-        self._times: collections.OrderedDict[str, collections.deque[float]] = collections.OrderedDict()
-
-    def recent(self, client: str) -> collections.deque[float]:
-        now = self.clock()
-        times = self._times.get(client) or collections.deque()
-        while times and now - times[0] >= self.window_s:
-            times.popleft()
-        return times
-
-    def add(self, client: str) -> None:
-        times = self.recent(client)
-        times.append(self.clock())
-        self._times[client] = times
-        self._times.move_to_end(client)
-        while len(self._times) > MAX_CLIENTS:
-            self._times.popitem(last=False)
-
-    def wait_s(self, client: str, limit: int) -> int:
-        """Whole seconds until ``client`` is under ``limit`` again (0 = now)."""
-        times = self.recent(client)
-        if len(times) < limit:
-            return 0
-        return max(1, math.ceil(self.window_s - (self.clock() - times[-limit])))
-
-
 class UploadGate:
     """Per-client limits and the decoder slot, shared by every upload request.
 
-    ``booth`` is the daemon's Booth (``submit_upload``, ``upload_status``, ``stats``,
-    ``store``); ``clock`` is injectable so tests can step time.
+    ``booth`` is the daemon's Booth (``queue``, ``submit_upload``, ``upload_status``,
+    ``stats``, ``health``, ``store``): the queue's limits are checked here before the
+    photo is decoded, and again, under the queue's lock, when it is queued (two
+    phones may pass the first check at once). ``clock`` is injectable so tests can
+    step time.
     """
 
     def __init__(self, booth, clock: Callable[[], float] = time.monotonic) -> None:
         self.booth = booth
         self.settings: UploadSettings = booth.settings.upload
         self._lock = threading.Lock()
-        self._files = _Window(60.0, clock)
-        self._wrong_pins = _Window(60.0, clock)
+        self._files = SlidingWindow(self.settings.per_minute, 60.0, clock=clock)
+        self._wrong_pins = SlidingWindow(PIN_TRIES_PER_MINUTE, 60.0, clock=clock)
         self._decoder = threading.BoundedSemaphore(DECODE_SLOTS)
-        self._waiting: dict[str, str] = {}  # ticket -> client, until the daemon is done with it
         self._sending: set[str] = set()  # clients with an upload being handled
 
     @contextlib.contextmanager
@@ -228,7 +199,7 @@ class UploadGate:
         if not expected or trusted:
             return
         with self._lock:
-            wait = self._wrong_pins.wait_s(client, PIN_TRIES_PER_MINUTE)
+            wait = self._wrong_pins.retry_after(client)
             if wait:
                 raise UploadError(429, f"Too many wrong PINs; try again in {wait} s.", wait)
             if pin and hmac.compare_digest(pin.strip().encode(), expected.encode()):
@@ -240,13 +211,12 @@ class UploadGate:
     def admit(self, client: str) -> None:
         """Count one file for ``client``, or refuse it: rate, queue (429); model, disk (503)."""
         with self._lock:
-            wait = self._files.wait_s(client, self.settings.per_minute)
+            wait = self._files.retry_after(client)
             if wait:
                 raise UploadError(429, f"You have sent {self.settings.per_minute} photos this "
                                        f"minute; try again in {wait} s.", wait)
-            mine, everybody = self._queued(client)
-            if mine >= self.settings.queue_max or everybody >= self.settings.queue_total:
-                ahead = mine if mine >= self.settings.queue_max else everybody
+            ahead, _ = self.booth.queue.in_the_way(client)
+            if ahead:
                 wait = self.retry_after(ahead)
                 raise UploadError(429, f"The booth is busy with {ahead} photo"
                                        f"{'' if ahead == 1 else 's'} waiting; try again in {wait} s.",
@@ -257,15 +227,6 @@ class UploadGate:
             raise UploadError(503, "The booth is not ready for photos yet; try again in 30 s.", 30)
         if not self.booth.store.has_room():
             raise UploadError(503, "The booth's memory is full; ask the host.", 60)
-
-    def _queued(self, client: str) -> tuple[int, int]:
-        """Photos still waiting: (this client's, everybody's); forgets finished tickets."""
-        for ticket in list(self._waiting):
-            status = self.booth.upload_status(ticket)
-            if status is None or status["state"] != "queued":
-                del self._waiting[ticket]
-        mine = sum(1 for c in self._waiting.values() if c == client)
-        return mine, len(self._waiting)
 
     def retry_after(self, photos_ahead: int) -> int:
         """Seconds until about one of ``photos_ahead`` waiting photos is done (2..120)."""
@@ -287,16 +248,11 @@ class UploadGate:
 
     def submit(self, rgb: np.ndarray, client: str) -> str:
         """Queue the decoded photo with the daemon; returns the ticket."""
-        from booth.errors import UploadRefused
-
         try:
-            ticket = self.booth.submit_upload(rgb, client)
+            return self.booth.submit_upload(rgb, client)
         except UploadRefused as exc:
             wait = self.retry_after(self.settings.queue_max)
             raise UploadError(429, f"{str(exc).rstrip('.')}; try again in {wait} s.", wait) from None
-        with self._lock:
-            self._waiting[ticket] = client
-        return ticket
 
     def status(self, ticket: str) -> dict | None:
         """The daemon's status of a ticket ({"state", "photo_id", "message"}), or None."""

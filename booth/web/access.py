@@ -42,6 +42,8 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, current_app, g, request, session
 from werkzeug.exceptions import TooManyRequests
 
+from booth.ratelimit import SlidingWindow
+
 #: Methods that change nothing; every other one must come from the booth's own pages.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: ``Sec-Fetch-Site`` values of a request the booth's own page (or a typed URL) sent.
@@ -292,7 +294,8 @@ def csrf_ok() -> bool:
 
 class FailureThrottle:
     """At most ``limit`` failed password attempts per client address, and
-    ``total_limit`` for all addresses together, per ``window_s``.
+    ``total_limit`` for all addresses together, per ``window_s`` (the edge rule of
+    :class:`~booth.ratelimit.SlidingWindow`).
 
     Memory stays bounded: at most ``max_clients`` addresses are remembered (the
     oldest are forgotten first).
@@ -303,43 +306,13 @@ class FailureThrottle:
 
     def __init__(self, limit: int = PASSWORD_TRIES_PER_CLIENT, window_s: float = 60.0,
                  max_clients: int = 1024, total_limit: int = PASSWORD_TRIES_TOTAL) -> None:
-        self.limit = limit
-        self.total_limit = total_limit
-        self.window_s = window_s
-        self._max_clients = max_clients
-        self._failures: collections.OrderedDict[str, collections.deque[float]] = collections.OrderedDict()
-        self._everybody: collections.deque[float] = collections.deque()
-        self._lock = threading.Lock()
-
-    def _recent(self, times: collections.deque[float] | None, now: float) -> collections.deque[float]:
-        if times is None:
-            return collections.deque()
-        while times and now - times[0] > self.window_s:
-            times.popleft()
-        return times
-
-    def _wait(self, times: collections.deque[float], limit: int, now: float) -> int:
-        if len(times) < limit:
-            return 0
-        return max(1, int(self.window_s - (now - times[-limit])) + 1)
+        self._per_client = SlidingWindow(limit, window_s, max_keys=max_clients)
+        self._everybody = SlidingWindow(total_limit, window_s, max_keys=1)
 
     def retry_after(self, client: str) -> int:
         """Seconds until ``client`` may try again (0 = now)."""
-        now = time.monotonic()
-        with self._lock:
-            mine = self._recent(self._failures.get(client), now)
-            everybody = self._recent(self._everybody, now)
-            return max(self._wait(mine, self.limit, now), self._wait(everybody, self.total_limit, now))
+        return max(self._per_client.retry_after(client), self._everybody.retry_after(self.EVERYBODY))
 
     def failed(self, client: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            times = self._recent(self._failures.get(client), now)
-            times.append(now)
-            self._failures[client] = times
-            self._failures.move_to_end(client)
-            while len(self._failures) > self._max_clients:
-                self._failures.popitem(last=False)
-            self._recent(self._everybody, now).append(now)
-            while len(self._everybody) > self.total_limit:
-                self._everybody.popleft()
+        self._per_client.add(client)
+        self._everybody.add(self.EVERYBODY)

@@ -1,0 +1,71 @@
+"""At most N events per key in a sliding window: wrong passwords, wrong PINs, uploads.
+
+One edge rule for every limit in the booth: an event at time ``t`` counts while
+``now - t < window_s`` — an event exactly ``window_s`` old no longer counts. So a
+client told "try again in N s" (:meth:`SlidingWindow.retry_after`, N rounded up
+to whole seconds) is let in when it does, never a second later than it was told.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import threading
+import time
+from typing import Callable
+
+#: Keys remembered at most (the one seen longest ago is forgotten first): a crowd of
+#: addresses cannot grow the booth's memory.
+MAX_KEYS = 4096
+
+
+class SlidingWindow:
+    """At most ``limit`` events per key within the last ``window_s`` seconds.
+
+    Thread-safe. ``clock`` is injectable so tests can step time. Only the latest
+    ``limit`` events of a key are kept: older ones cannot change the answer.
+    """
+
+    def __init__(self, limit: int, window_s: float, *, max_keys: int = MAX_KEYS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if limit < 1:
+            raise ValueError(f"a sliding window's limit must be at least 1, not {limit}")
+        self.limit = limit
+        self.window_s = window_s
+        self.max_keys = max_keys
+        self.clock = clock
+        self._times: collections.OrderedDict[str, collections.deque[float]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> collections.deque[float]:
+        times = self._times.get(key)
+        if times is None:
+            return collections.deque(maxlen=self.limit)
+        while times and now - times[0] >= self.window_s:
+            times.popleft()
+        return times
+
+    def count(self, key: str) -> int:
+        """Events of ``key`` that still count."""
+        with self._lock:
+            return len(self._recent(key, self.clock()))
+
+    def retry_after(self, key: str) -> int:
+        """Whole seconds until ``key`` is under the limit again (0 = now)."""
+        with self._lock:
+            now = self.clock()
+            times = self._recent(key, now)
+            if len(times) < self.limit:
+                return 0
+            return max(1, math.ceil(self.window_s - (now - times[0])))
+
+    def add(self, key: str) -> None:
+        """Count one event for ``key`` now."""
+        with self._lock:
+            now = self.clock()
+            times = self._recent(key, now)
+            times.append(now)
+            self._times[key] = times
+            self._times.move_to_end(key)
+            while len(self._times) > self.max_keys:
+                self._times.popitem(last=False)
