@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from booth.web import create_app
+from booth.web.contract import get_booth
 from webbooth import scripted_booth
 
 PHONE = {"REMOTE_ADDR": "192.168.4.23"}
@@ -84,7 +85,9 @@ class _NoBooth:
 @given(data=st.data())
 def test_no_query_string_gives_a_5xx(app_and_urls, route, data):
     app, urls = app_and_urls
-    url = route.replace("A" * 22, app.config["BOOTH"].store.list(limit=1)[0].id, 1) if "/p/" in route else route
+    with app.app_context():
+        photo_id = get_booth().store.list(limit=1)[0].id
+    url = route.replace("A" * 22, photo_id, 1) if "/p/" in route else route
     names = data.draw(st.lists(st.one_of(st.sampled_from(NAMES), st.sampled_from(NAMES),
                                          st.text(min_size=1, max_size=8)),
                                min_size=1, max_size=3), label="names")
