@@ -63,7 +63,7 @@ class StreamSlots:
 #: threads), for requests already running when a photo starts or held longer than
 #: ``yield_to_photo_ms`` (see :func:`yield_to_photo`, which does most of the work).
 #: A guest standing at the booth waits for the generator; a phone waits for a
-#: thumbnail. Measured before that wait existed, with tests/test_load.py on the
+#: thumbnail. Measured without that wait (yield_to_photo_ms = 0), with tests/test_load.py on the
 #: 2-core dev machine (50 phones, cycles back to back, 3 runs each): at +10 the
 #: pages' p99 was 200-265 ms and the cycle's median grew 13-39%; at +19 the p99 rose
 #: to 340-450 ms with no better cycle; at +5 the cycle grew 14-70%; at 0, 40-50%.

@@ -18,9 +18,9 @@ Only when ``[upload] enabled = true`` (otherwise every route here is a 404).
   itself, then redirects to the photo's page.
 
 The checks themselves (PIN, limits, bytes, type, pixels, decoding) are in
-:mod:`booth.daemon.machine.uploads`; this module only speaks HTTP. The app's body limit stays small
+:mod:`booth.daemon.uploads`; this module only speaks HTTP. The app's body limit stays small
 for every other route: this blueprint raises it for its own requests only (and the
-web server's own limit is raised just enough, see :mod:`booth.web`).
+web server's own limit is raised just enough, see :func:`booth.web.server.body_limit`).
 """
 
 from __future__ import annotations
