@@ -456,7 +456,7 @@ def test_web_threads_yield_the_cpu_to_the_generator(app):
     import os
     import threading
 
-    from booth.web import WEB_NICENESS
+    from booth.web.server import WEB_NICENESS
 
     def native_ids() -> set[int]:
         return {t.native_id for t in threading.enumerate()}

@@ -136,7 +136,7 @@ def hold(pid: int, source: str, count: int, target: str = netns.BOOTH_ADDRESS) -
 def test_held_connections_never_lock_out_the_kiosk(booth_in_netns):
     """Hundreds of slow sockets from phones' addresses: the kiosk page, its event
     stream and /healthz (from the booth itself) still answer within a second."""
-    from booth.web import CONNECTIONS_PER_CLIENT, GUEST_CONNECTIONS
+    from booth.web.server import CONNECTIONS_PER_CLIENT, GUEST_CONNECTIONS
 
     process, _, _, _ = booth_in_netns
     pid = process.pid

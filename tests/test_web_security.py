@@ -322,31 +322,6 @@ def test_cross_site_requests_cannot_change_anything_even_from_loopback(server, b
     assert http(port, "POST", "/api/trigger", own)[0] in (202, 409)
 
 
-def test_foreign_hosts_reach_only_a_blueprint_that_allows_them(booth):
-    """The hook a captive portal uses: phones probe their vendors' names."""
-    from flask import Blueprint
-
-    from booth.web.access import allow_foreign_hosts, is_loopback
-
-    probes = Blueprint("probes", __name__)
-
-    @probes.get("/hotspot-detect.html")
-    def probe():
-        return f"probe loopback={is_loopback()}"
-
-    app = create_app(booth)
-    app.register_blueprint(probes)
-    allow_foreign_hosts(app, "probes", ["captive.apple.com"])
-    client = app.test_client()
-    loopback = {"REMOTE_ADDR": "127.0.0.1"}
-    answer = client.get("/hotspot-detect.html", headers={"Host": "captive.apple.com"}, environ_base=loopback)
-    assert answer.status_code == 200 and answer.text == "probe loopback=False"
-    assert client.get("/admin/", headers={"Host": "captive.apple.com"}, environ_base=loopback).status_code == 421
-    assert client.get("/hotspot-detect.html", headers={"Host": "evil.example"}).status_code == 421
-    allow_foreign_hosts(app, "probes")  # every name
-    assert client.get("/hotspot-detect.html", headers={"Host": "evil.example"}).status_code == 200
-
-
 # --- admin sessions and passwords -------------------------------------------------------
 def test_logout_ends_the_session_on_the_server(booth):
     app = create_app(booth)

@@ -18,10 +18,13 @@ from booth.daemon.metrics import LatencyHistogram
 from booth.daemon.events import EventBus
 from booth.vision.images import encode_jpeg, load_image, thumbnail
 from booth.daemon.store import PhotoStore
+from booth.errors import UploadRefused
 
 
 class ScriptedBooth:
-    """The contract's Booth object with a scripted cycle instead of camera + pipeline."""
+    """The booth the web app needs (:class:`booth.web.contract.BoothForWeb`) with a
+    scripted cycle instead of camera + pipeline: one style, no uploads, no mirror, no
+    printer (tests/test_web_contract.py checks it keeps to the contract)."""
 
     def __init__(self, settings: Settings, picture: np.ndarray) -> None:
         self.settings = settings
@@ -35,6 +38,8 @@ class ScriptedBooth:
         self._busy = threading.Lock()
         self.between_photos = threading.Event()  # the scripted cycle never holds the web back
         self.between_photos.set()
+        self.mirror = None
+        self.prints = None
         self.events.publish("state", state="idle")
 
     def add_photo(self, source: str = "booth") -> str:
@@ -59,8 +64,30 @@ class ScriptedBooth:
     def not_ready(self) -> str | None:
         return None  # the scripted cycle can always make a photo
 
+    def submit_upload(self, rgb: np.ndarray, client: str) -> str:
+        raise UploadRefused("the scripted booth takes no uploads")
+
+    def submit_restyle(self, photo_id: str, style: str, client: str) -> str:
+        if self.store.get(photo_id) is None:
+            raise ValueError("there is no photo with this link")
+        if style not in self.styles_available():
+            raise ValueError(f"style {style!r} is not available")
+        raise ValueError("the photo is already in this style")
+
     def restyle_status(self, ticket: str) -> dict | None:
         return None  # the scripted booth has one look: no re-renderings to report
+
+    def styles_available(self) -> list[str]:
+        return [self.settings.styles.default]  # as the real booth before its styles load
+
+    def style_choice(self) -> dict:
+        name = self.settings.styles.default
+        return {"current": name, "styles": [{"name": name, "label": name, "role": "scene"}]}
+
+    def choose_style(self, name: str | None = None, step: int = 0) -> str | None:
+        if name is not None and name not in self.styles_available():
+            raise ValueError(f"style {name!r} is not available")
+        return self.settings.styles.default
 
     def health(self) -> dict:
         health = {"ok": True,

@@ -17,9 +17,8 @@ Three kinds of visitor reach the web server:
 
 Before any view, :func:`check_request` refuses a request whose ``Host`` is not one
 of the booth's own names (:func:`own_hosts`; 421) and a state-changing request sent
-by another site (``Origin`` / ``Sec-Fetch-Site``; 403). :func:`allow_foreign_hosts`
-is the one way around the ``Host`` check: it lets named hosts reach one blueprint
-(a captive portal's probe answers, which phones send to their vendors' names).
+by another site (``Origin`` / ``Sec-Fetch-Site``; 403). Only the captive portal's
+answers to phones' connectivity checks come before it (:mod:`booth.web.captive`).
 
 Wrong passwords are throttled per client address and for everybody together
 (:class:`FailureThrottle`), and forms that change something carry a per-session
@@ -36,13 +35,13 @@ import secrets
 import socket
 import threading
 import time
-from typing import Iterable
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, g, request, session
+from flask import abort, current_app, g, request, session
 from werkzeug.exceptions import TooManyRequests
 
 from booth.ratelimit import SlidingWindow
+from booth.web.contract import get_booth
 
 #: Methods that change nothing; every other one must come from the booth's own pages.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -98,26 +97,6 @@ def is_own_host(name: str, hosts: frozenset[str]) -> bool:
     return is_ip_literal(name) or name in hosts
 
 
-def allow_foreign_hosts(app: Flask, blueprint: str, hosts: Iterable[str] | None = None) -> None:
-    """Let requests for other names reach ``blueprint`` (and nothing else) of ``app``.
-
-    ``hosts`` are the names allowed (e.g. a phone's connectivity probe,
-    "captive.apple.com"); None lets every name in. Such requests are never the
-    organiser (see :func:`is_loopback`), so give that blueprint answers that are
-    harmless for anyone: a redirect to the booth's own address.
-    """
-    allowed = app.extensions.setdefault("booth_foreign_hosts", {})
-    allowed[blueprint] = None if hosts is None else frozenset(h.lower().rstrip(".") for h in hosts)
-
-
-def foreign_host_allowed(name: str, blueprint: str | None) -> bool:
-    allowed = current_app.extensions.get("booth_foreign_hosts", {})
-    if blueprint not in allowed:
-        return False
-    hosts = allowed[blueprint]
-    return hosts is None or name in hosts
-
-
 def request_host() -> tuple[str, int | None] | None:
     return parse_host(request.headers.get("Host"))
 
@@ -161,8 +140,7 @@ def check_request() -> None:
     host = request_host()
     if host is None:
         abort(400, "The request needs a Host header naming the booth.")
-    if not is_own_host(host[0], current_app.extensions["booth_hosts"]) and \
-            not foreign_host_allowed(host[0], request.blueprint):
+    if not is_own_host(host[0], current_app.extensions["booth_hosts"]):
         abort(421, f"This booth does not answer for {host[0]}; open it by its own address.")
     if request.method not in SAFE_METHODS and not same_origin():
         abort(403, "This request came from another web site; use the booth's own page.")
@@ -178,13 +156,9 @@ def is_loopback() -> bool:
     return loopback and has_own_host()
 
 
-def _password() -> str:
-    return current_app.config["BOOTH"].settings.web.admin_password
-
-
 def password_matches(candidate: str | None) -> bool:
     """Constant-time check of ``candidate`` against the admin password (never matches when unset)."""
-    password = _password()
+    password = get_booth().settings.web.admin_password
     if not password or not candidate:
         return False
     return hmac.compare_digest(candidate.encode("utf-8"), password.encode("utf-8"))

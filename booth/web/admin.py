@@ -13,22 +13,19 @@ import time
 import zipfile
 from typing import Iterator
 
-from flask import (Blueprint, Response, abort, current_app, flash, get_flashed_messages, redirect,
+from flask import (Blueprint, Response, abort, flash, get_flashed_messages, redirect,
                    render_template, request, url_for)
 
 from booth import qr
 from booth.web.access import check_password, csrf_ok, is_admin, log_in, log_out
-from booth.web.gallery import page_number
+from booth.web.contract import get_booth
+from booth.web.paging import requested_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 PAGE_SIZE = 48
 #: Bytes read from a photo file per zip chunk sent to the browser.
 ZIP_CHUNK = 256 * 1024
-
-
-def _booth():
-    return current_app.config["BOOTH"]
 
 
 def _safe_next(target: str | None) -> str:
@@ -48,7 +45,7 @@ def _require_csrf() -> None:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    settings = _booth().settings
+    settings = get_booth().settings
     next_page = _safe_next(request.values.get("next"))
     if is_admin():
         return redirect(next_page)
@@ -84,17 +81,15 @@ def _summary(stats: dict) -> dict:
 def index():
     if not is_admin():
         return redirect(url_for("admin.login", next="/admin"))
-    booth = _booth()
-    page = page_number()
-    total = booth.store.count()
-    photos = booth.store.list(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    booth = get_booth()
+    listing = requested_page(booth.store, PAGE_SIZE)
     # Photo counts come from the store, so they survive restarts; the cycle figures
     # (failures, ignored presses, timings) are the running booth's own.
     store_counts = {"booth": booth.store.count("booth"), "upload": booth.store.count("upload")}
     return render_template(
         "admin.html", stats=_summary(booth.stats()), health=booth.health(), store_counts=store_counts,
         base_url=qr.base_url(booth.settings), base_url_detected=qr.base_url_is_detected(booth.settings),
-        photos=photos, page=page, pages=max(1, -(-total // PAGE_SIZE)), total=total,
+        photos=listing.photos, page=listing.number, pages=listing.pages, total=listing.total,
         free_gb=booth.store.free_mb() / 1024, messages=get_flashed_messages())
 
 
@@ -102,7 +97,7 @@ def index():
 def confirm_delete(photo_id: str):
     """Deleting is for good: one more look at the photo and a second, explicit press."""
     _require_admin()
-    photo = _booth().store.get(photo_id)
+    photo = get_booth().store.get(photo_id)
     if photo is None:
         abort(404, "There is no photo with this id.")
     return render_template("admin_delete.html", photo=photo)
@@ -112,7 +107,7 @@ def confirm_delete(photo_id: str):
 def delete(photo_id: str):
     _require_admin()
     _require_csrf()
-    if not _booth().store.delete(photo_id):
+    if not get_booth().store.delete(photo_id):
         abort(404, "There is no photo with this id.")
     flash("Photo deleted.")
     return redirect(url_for("admin.index"))
@@ -181,6 +176,6 @@ def zip_chunks(store) -> Iterator[bytes]:
 def download_all():
     _require_admin()
     name = time.strftime("anime-booth-%Y%m%d.zip")
-    response = Response(zip_chunks(_booth().store), mimetype="application/zip")
+    response = Response(zip_chunks(get_booth().store), mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, Response, abort, current_app, jsonify
+from flask import Blueprint, Response, abort, jsonify
 
 from booth import qr
-from booth.web import query_number
 from booth.web.access import is_admin
+from booth.web.contract import get_booth
 from booth.web.gallery import index_allowed, owner_url
+from booth.web.paging import query_number
 
 bp = Blueprint("api", __name__)
-
-def _booth():
-    return current_app.config["BOOTH"]
 
 
 def photo_json(photo, organiser: bool = False) -> dict:
@@ -32,7 +30,7 @@ def photo_json(photo, organiser: bool = False) -> dict:
     also the original and the owner's link, which guests' listings never carry)."""
     base = f"/p/{photo.id}"
     listed = {"id": photo.id, "created": photo.created, "source": photo.source,
-              "page": base, "url": qr.photo_url(_booth().settings, photo.id),
+              "page": base, "url": qr.photo_url(get_booth().settings, photo.id),
               "anime": f"{base}/anime.jpg", "thumb": f"{base}/thumb.jpg",
               "qr_svg": f"{base}/qr.svg", "qr_png": f"{base}/qr.png"}
     if organiser:
@@ -46,7 +44,7 @@ def photos():
         abort(403, "the gallery is private: log in as the organiser")
     limit = query_number("limit", 24, 1, 100)
     offset = query_number("offset", 0, 0, 10_000_000)
-    store = _booth().store
+    store = get_booth().store
     organiser = is_admin()
     return jsonify(photos=[photo_json(p, organiser) for p in store.list(limit=limit, offset=offset)],
                    total=store.count(), limit=limit, offset=offset)
@@ -54,7 +52,7 @@ def photos():
 
 @bp.get("/healthz")
 def healthz():
-    health = dict(_booth().health())
+    health = dict(get_booth().health())
     last = health.get("last_cycle")
     if isinstance(last, dict) and not is_admin():
         # The newest photo's id is its key; only the organiser sees it here.
@@ -152,7 +150,7 @@ def _number(value: float) -> str:
 
 @bp.get("/metrics")
 def metrics():
-    booth = _booth()
-    mirror = getattr(booth, "mirror", None)
-    text = prometheus_text(booth.stats(), booth.health(), mirror.stats() if mirror is not None else None)
+    booth = get_booth()
+    mirror = booth.mirror.stats() if booth.mirror is not None else None
+    text = prometheus_text(booth.stats(), booth.health(), mirror)
     return Response(text, mimetype="text/plain; version=0.0.4; charset=utf-8")

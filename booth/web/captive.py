@@ -19,9 +19,11 @@ the requests :func:`is_probe_request` accepts through.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request
 
 from booth import qr
+from booth.web.contract import get_booth
+from booth.web.gallery import index_allowed
 
 bp = Blueprint("captive", __name__)
 
@@ -55,7 +57,7 @@ def request_host() -> str:
 
 
 def hotspot_on() -> bool:
-    return bool(current_app.config["BOOTH"].settings.network.hotspot)
+    return bool(get_booth().settings.network.hotspot)
 
 
 def is_probe_request() -> bool:
@@ -65,7 +67,7 @@ def is_probe_request() -> bool:
 
 def landing_url() -> str:
     """The landing page at the booth's own address (never the Host the phone sent)."""
-    return qr.base_url(current_app.config["BOOTH"].settings) + LANDING_PATH
+    return qr.base_url(get_booth().settings) + LANDING_PATH
 
 
 @bp.before_app_request
@@ -77,9 +79,7 @@ def answer_connectivity_check() -> Response | None:
 
 @bp.get(LANDING_PATH)
 def landing():
-    from booth.web.gallery import index_allowed
-
-    booth = current_app.config["BOOTH"]
+    booth = get_booth()
     show_photos = index_allowed()
     photos = booth.store.list(limit=LANDING_PHOTOS, offset=0) if show_photos else []
     return render_template("welcome.html", photos=photos, show_photos=show_photos,

@@ -20,11 +20,12 @@ from functools import lru_cache
 
 import hmac
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
 
 from booth import qr
-from booth.web import query_number
 from booth.web.access import is_admin
+from booth.web.contract import get_booth
+from booth.web.paging import requested_page
 
 bp = Blueprint("gallery", __name__)
 
@@ -35,37 +36,22 @@ IMAGE_CACHE = "private, max-age=604800, immutable"
 _IMAGE_KINDS = {"anime.jpg": "anime", "original.jpg": "original", "thumb.jpg": "thumb"}
 
 
-def _booth():
-    return current_app.config["BOOTH"]
-
-
 def index_allowed() -> bool:
     """The gallery index (and the photo list API) is open to this visitor."""
-    return _booth().settings.web.gallery_index == "public" or is_admin()
-
-
-#: Highest page number any listing accepts.
-MAX_PAGE = 100_000
-
-
-def page_number() -> int:
-    return query_number("page", 1, 1, MAX_PAGE)
+    return get_booth().settings.web.gallery_index == "public" or is_admin()
 
 
 @bp.get("/")
 def index():
     if not index_allowed():
         return render_template("private.html"), 403
-    store = _booth().store
-    page = page_number()
-    total = store.count()
-    photos = store.list(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    pages = max(1, -(-total // PAGE_SIZE))
-    return render_template("gallery.html", photos=photos, page=page, pages=pages, total=total)
+    listing = requested_page(get_booth().store, PAGE_SIZE)
+    return render_template("gallery.html", photos=listing.photos, page=listing.number,
+                           pages=listing.pages, total=listing.total)
 
 
 def _photo_or_404(photo_id: str):
-    photo = _booth().store.get(photo_id)
+    photo = get_booth().store.get(photo_id)
     if photo is None:
         abort(404, "There is no photo with this link (it may have been deleted).")
     return photo
@@ -83,21 +69,21 @@ def has_owner_key(photo) -> bool:
 
 def original_allowed(photo) -> bool:
     """This visitor may see the photo's original (``[web] originals``; the organiser always)."""
-    mode = _booth().settings.web.originals
+    mode = get_booth().settings.web.originals
     return mode == "public" or is_admin() or (mode == "owner" and has_owner_key(photo))
 
 
 def owner_url(photo) -> str:
     """The photo's own link, the one its QR code holds: with the owner key unless
     originals are public (or off: then the key would give nothing)."""
-    url = qr.photo_url(_booth().settings, photo.id)
-    return f"{url}?{OWNER_KEY_PARAM}={photo.owner_key}" if _booth().settings.web.originals == "owner" else url
+    url = qr.photo_url(get_booth().settings, photo.id)
+    return f"{url}?{OWNER_KEY_PARAM}={photo.owner_key}" if get_booth().settings.web.originals == "owner" else url
 
 
 def _shared_url(photo) -> str:
     """The link to show and encode for this visitor: the owner's link only to whoever
     already has it (or the organiser); the plain page link to everybody else."""
-    return owner_url(photo) if is_admin() or has_owner_key(photo) else qr.photo_url(_booth().settings, photo.id)
+    return owner_url(photo) if is_admin() or has_owner_key(photo) else qr.photo_url(get_booth().settings, photo.id)
 
 
 def _key_args(photo) -> dict:
@@ -106,7 +92,7 @@ def _key_args(photo) -> dict:
 
 @bp.get("/p/<photo_id:photo_id>")
 def photo_page(photo_id: str):
-    photo = _booth().store.get(photo_id)
+    photo = get_booth().store.get(photo_id)
     if photo is None:  # a guest scanned a code or followed a link: they typed nothing
         return render_template("photo_gone.html", show_gallery_link=index_allowed()), 404
     original = None
@@ -119,7 +105,7 @@ def photo_page(photo_id: str):
 
 @bp.get("/p/<photo_id:photo_id>/<any('anime.jpg', 'original.jpg', 'thumb.jpg'):name>")
 def image(photo_id: str, name: str):
-    store = _booth().store
+    store = get_booth().store
     photo = _photo_or_404(photo_id)
     if name == "original.jpg" and not original_allowed(photo):
         abort(404, "The original photo is shared only through the photo's own QR code.")
@@ -127,8 +113,7 @@ def image(photo_id: str, name: str):
     if path is None:
         abort(404, "There is no photo with this link.")
     # Belt and braces: whatever the store returns must be inside the store.
-    root = getattr(store, "root", None)
-    if root is not None and not path.resolve().is_relative_to(root.resolve()):
+    if not path.resolve().is_relative_to(store.root.resolve()):
         abort(404, "There is no photo with this link.")
     try:
         response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True,
@@ -184,7 +169,7 @@ def readable_on(background: str, light: str = "#ffffff", dark: str = "#16121c") 
 def theme():
     """The event's colours from the config as CSS variables (no inline styles: CSP),
     with text colours picked for contrast, whatever colours the organiser chose."""
-    web = _booth().settings.web
+    web = get_booth().settings.web
     accent, background = web.accent_color, web.background_color
     ink = readable_on(background, light="#f6f3fb")
     muted = "#cfc7dd" if ink == "#f6f3fb" else "#4a4257"

@@ -26,6 +26,8 @@ from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, r
 from booth import qr
 from booth.web.access import (bearer_token, check_password, csrf_ok, has_admin_session, is_admin,
                                is_loopback)
+from booth.web.contract import get_booth
+from booth.web.server import STOPPING_KEY, STREAMS_KEY
 
 bp = Blueprint("kiosk", __name__)
 
@@ -45,15 +47,11 @@ NOT_READY_REASONS = {"warming": "the booth is warming up (the model is loading)"
                      "disk": "the disk is full; see /admin"}
 
 
-def _booth():
-    return current_app.config["BOOTH"]
-
-
 @bp.get("/kiosk")
 def kiosk():
     if not is_admin():
         return redirect(url_for("admin.login", next="/kiosk"))
-    booth = _booth()
+    booth = get_booth()
     settings = booth.settings
     wifi_svg = qr.wifi_svg(settings)
     wifi = None if wifi_svg is None else {
@@ -76,14 +74,14 @@ def sse_message(event) -> str:
 def events():
     if not is_admin():
         abort(403, "The event stream is for the booth's own screen.")
-    streams = current_app.extensions["booth_streams"]
+    streams = current_app.extensions[STREAMS_KEY]
     if not streams.acquire():
         response = jsonify(error="too many open event streams; retrying shortly")
         response.status_code = 503
         response.headers["Retry-After"] = "5"
         return response
-    bus = _booth().events
-    stopping = current_app.extensions["booth_stopping"]
+    bus = get_booth().events
+    stopping = current_app.extensions[STOPPING_KEY]
     # Subscribe before reading the latest state so no change falls in between.
     subscription = bus.subscribe()
 
@@ -122,7 +120,7 @@ def events():
 def preview():
     if not is_admin():
         abort(403, "The live camera is shown on the booth's own screen only.")
-    frame = _booth().preview_jpeg()
+    frame = get_booth().preview_jpeg()
     if frame is None:
         response = jsonify(error="no preview frame yet")
         response.status_code = 503
@@ -137,7 +135,7 @@ def preview_mode():
     from the Pi itself or the organiser's session (the setting is ``[preview] anime``)."""
     if not (is_loopback() or (has_admin_session() and csrf_ok())):
         abort(403, "Only the organiser can change the preview.")
-    mirror = getattr(_booth(), "mirror", None)
+    mirror = get_booth().mirror
     wanted = (request.form.get("anime") or (request.get_json(silent=True) or {}).get("anime") or "")
     wanted = str(wanted).lower()
     if wanted not in ("on", "off", "true", "false", "1", "0"):
@@ -162,7 +160,7 @@ def trigger():
             if not given:
                 response.headers["WWW-Authenticate"] = 'Bearer realm="booth"'
             return response
-    booth = _booth()
+    booth = get_booth()
     started = bool(booth.trigger("http"))
     if request.form.get("next") == "admin":
         return redirect(url_for("admin.index"))

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 
+from booth.devices.printing import PrintService, render_photo
+from booth.errors import PrintRefused
 from booth.vision.images import encode_jpeg
 from booth.web.access import csrf_ok, is_admin
+from booth.web.contract import get_booth
 
 bp = Blueprint("prints", __name__, url_prefix="/admin/print")
 
 
-def _prints():
+def _prints() -> PrintService:
     """The booth's print queue; 404 when printing is off."""
-    prints = getattr(current_app.config["BOOTH"], "prints", None)
+    prints = get_booth().prints
     if prints is None:
         abort(404, "Printing is off: set enabled = true in [print].")
     return prints
@@ -39,19 +42,17 @@ def _require_admin_form() -> None:
 def _print_panel() -> dict:
     def print_panel() -> dict | None:
         """What the admin page shows about printing (None when it is off)."""
-        prints = getattr(current_app.config["BOOTH"], "prints", None)
+        prints = get_booth().prints
         if prints is None:
             return None
         return {"printer": prints.health(), "jobs": prints.recent_jobs(), "options": prints.options}
-    printing_on = getattr(current_app.config["BOOTH"], "prints", None) is not None
+    printing_on = get_booth().prints is not None
     return {"print_panel": print_panel, "printing_on": printing_on}
 
 
 @bp.post("/<photo_id:photo_id>")
 def print_photo(photo_id: str):
     _require_admin_form()
-    from booth.errors import PrintRefused
-
     try:
         _prints().request(photo_id, "admin")
         flash("Sent to the printer.")
@@ -74,10 +75,8 @@ def cancel(job_id: str):
 def preview(photo_id: str):
     if not is_admin():
         abort(403, "This is the organiser's page: log in first.")
-    from booth.devices.printing import render_photo
-
     prints = _prints()
-    booth = current_app.config["BOOTH"]
+    booth = get_booth()
     try:
         page = render_photo(booth.store, booth.settings, photo_id, prints.overlay)
     except KeyError:

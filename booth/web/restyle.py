@@ -14,22 +14,19 @@ complete or absent; the photo page lists them (``_photo_styles.html``).
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, request, send_file, url_for
+from flask import Blueprint, abort, jsonify, redirect, request, send_file, url_for
 
-from booth.web import error_response, wants_json
+from booth.errors import UploadRefused
+from booth.web.contract import get_booth
+from booth.web.responses import error_response, wants_json
 
 bp = Blueprint("restyle", __name__)
-
-def _booth():
-    return current_app.config["BOOTH"]
 
 
 def photo_styles(photo) -> dict:
     """What the photo page shows: the photo's own style, its variants, and the styles
     it can still be rendered in (label per style)."""
-    booth = _booth()
-    if not hasattr(booth, "style_choice"):  # a booth without styles (tests' stand-ins)
-        return {"own": None, "own_label": "", "variants": [], "choices": []}
+    booth = get_booth()
     choice = booth.style_choice()
     labels = {s["name"]: s["label"] for s in choice["styles"]}
     own = photo.meta.get("style", booth.settings.styles.default)
@@ -47,13 +44,11 @@ def _template_helpers() -> dict:
 
 @bp.post("/p/<photo_id:photo_id>/restyle")
 def restyle(photo_id: str):
-    from booth.errors import UploadRefused
-
-    if _booth().store.get(photo_id) is None:
+    if get_booth().store.get(photo_id) is None:
         abort(404, "There is no photo with this link.")
     style = (request.get_json(silent=True) or request.form).get("style", "")
     try:
-        ticket = _booth().submit_restyle(photo_id, str(style), request.remote_addr or "?")
+        ticket = get_booth().submit_restyle(photo_id, str(style), request.remote_addr or "?")
     except ValueError as exc:
         return error_response(400, str(exc).capitalize() + ".")
     except UploadRefused as exc:
@@ -67,7 +62,7 @@ def restyle(photo_id: str):
 
 @bp.get("/p/<photo_id:photo_id>/restyle/<ticket>")
 def status(photo_id: str, ticket: str):
-    status = _booth().restyle_status(ticket)
+    status = get_booth().restyle_status(ticket)
     if status is None or status["photo_id"] != photo_id:
         abort(404, "There is no such re-rendering (the booth may have restarted).")
     variant = (url_for("restyle.variant", photo_id=photo_id, style=status["style"])
@@ -78,7 +73,7 @@ def status(photo_id: str, ticket: str):
 
 @bp.get("/p/<photo_id:photo_id>/variant/<style>.jpg")
 def variant(photo_id: str, style: str):
-    path = _booth().store.variant_path(photo_id, style)
+    path = get_booth().store.variant_path(photo_id, style)
     if path is None:
         abort(404, "This photo has no picture in that style yet.")
     name = f"anime-booth-{photo_id[:8]}-{style}.jpg"

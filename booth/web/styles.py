@@ -8,26 +8,20 @@ itself), the admin session or the admin password.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, request, send_file
+from flask import Blueprint, abort, jsonify, request, send_file
 
 from booth.vision import styles
 from booth.web.access import bearer_token, check_password, csrf_ok, has_admin_session, is_admin, is_loopback
+from booth.web.contract import get_booth
 
 bp = Blueprint("styles", __name__)
-
-
-def _booth():
-    booth = current_app.config["BOOTH"]
-    if not hasattr(booth, "style_choice"):  # a booth without styles (tests' stand-ins)
-        abort(404)
-    return booth
 
 
 @bp.get("/api/styles")
 def choice():
     if not is_admin():
         abort(403, "The style choice is shown on the booth's own screen.")
-    return jsonify(_booth().style_choice())
+    return jsonify(get_booth().style_choice())
 
 
 @bp.post("/api/style")
@@ -46,20 +40,20 @@ def choose():
     if name is None and step == 0:
         return jsonify(error="give a style name or a step"), 400
     try:
-        chosen = _booth().choose_style(name, step)
+        chosen = get_booth().choose_style(name, step)
     except ValueError as exc:
         return jsonify(error=str(exc)), 400
     if chosen is None:
         return jsonify(error="a photo is being taken; choose the style before the next one",
-                       **_booth().style_choice()), 409
-    return jsonify(_booth().style_choice())
+                       **get_booth().style_choice()), 409
+    return jsonify(get_booth().style_choice())
 
 
 @bp.get("/styles/<name>/sample.jpg")
 def sample(name: str):
     if not is_admin():
         abort(403, "Style samples are shown on the booth's own screen.")
-    if name not in _booth().styles_available():
+    if name not in get_booth().styles_available():
         abort(404)
     path = styles.sample_path(name)
     if not path.is_file():

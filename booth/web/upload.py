@@ -18,9 +18,9 @@ Only when ``[upload] enabled = true`` (otherwise every route here is a 404).
   itself, then redirects to the photo's page.
 
 The checks themselves (PIN, limits, bytes, type, pixels, decoding) are in
-:mod:`booth.daemon.machine.uploads`; this module only speaks HTTP. The app's body limit stays small
+:mod:`booth.daemon.uploads`; this module only speaks HTTP. The app's body limit stays small
 for every other route: this blueprint raises it for its own requests only (and the
-web server's own limit is raised just enough, see :mod:`booth.web`).
+web server's own limit is raised just enough, see :func:`booth.web.server.body_limit`).
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from booth.daemon.uploads import UploadGate, megabytes, request_limit, safe_name
 from booth.errors import UploadError
-from booth.web import error_response, wants_json
 from booth.web.access import is_admin
+from booth.web.contract import get_booth
 from booth.web.gallery import OWNER_KEY_PARAM
+from booth.web.responses import error_response, wants_json
 
 bp = Blueprint("upload", __name__)
 log = logging.getLogger(__name__)
@@ -50,10 +51,6 @@ MAX_PARTS = 4
 UPLOAD_FORM_MEMORY = 64 * 1024 + 1024
 
 
-def _booth():
-    return current_app.config["BOOTH"]
-
-
 #: Two first requests at once must not make two gates (each with its own limits).
 _GATE_LOCK = threading.Lock()
 
@@ -63,7 +60,7 @@ def _gate() -> UploadGate:
     with _GATE_LOCK:
         gate = current_app.extensions.get("booth_upload_gate")
         if gate is None:
-            gate = current_app.extensions["booth_upload_gate"] = UploadGate(_booth())
+            gate = current_app.extensions["booth_upload_gate"] = UploadGate(get_booth())
         return gate
 
 
@@ -73,7 +70,7 @@ def _refusal(code: int, message: str, retry_after: int | None = None) -> Respons
 
 @bp.before_request
 def _only_when_enabled():
-    settings = _booth().settings.upload
+    settings = get_booth().settings.upload
     if not settings.enabled:
         abort(404, "Uploading photos is switched off at this event.")
     # This route alone reads photo-sized bodies (Flask >= 3.1: per request).
@@ -95,14 +92,14 @@ def _too_large(exc: RequestEntityTooLarge):
         # Not the size: too many parts, or a form field far longer than a PIN.
         return _upload_error(UploadError(413, "That is not an upload the booth understands; "
                                               "send one photo (and the PIN) at a time."))
-    limit = _booth().settings.upload.max_bytes
+    limit = get_booth().settings.upload.max_bytes
     return _upload_error(UploadError(413, f"That photo is too large; the booth takes photos up to "
                                           f"{megabytes(limit)}."))
 
 
 @bp.get("/upload")
 def page():
-    settings = _booth().settings
+    settings = get_booth().settings
     return render_template("upload.html", upload=settings.upload,
                            pin_required=bool(settings.upload.pin) and not is_admin(),
                            max_size=megabytes(settings.upload.max_bytes),
@@ -140,7 +137,7 @@ def _send(gate: UploadGate, client: str) -> Response:
 def _owner_page(photo_id: str, endpoint: str = "gallery.photo_page", **values: str) -> str:
     """The uploaded photo's page (or its QR code) with its owner key: the ticket is the
     guest's own."""
-    photo = _booth().store.get(photo_id)
+    photo = get_booth().store.get(photo_id)
     key = {OWNER_KEY_PARAM: photo.owner_key} if photo is not None and photo.owner_key else {}
     return url_for(endpoint, photo_id=photo_id, **values, **key)
 
@@ -169,5 +166,5 @@ def wait(ticket: str):
         return redirect(_owner_page(status["photo_id"]), code=303)
     if status["state"] == "failed":
         return _refusal(422, status.get("message") or "The booth could not stylize this photo.")
-    return render_template("upload.html", waiting=True, upload=_booth().settings.upload,
+    return render_template("upload.html", waiting=True, upload=get_booth().settings.upload,
                            pin_required=False, max_size="", public=False)

@@ -1,0 +1,55 @@
+"""How the web app answers what went wrong: one line, in JSON for scripts and in a
+small page (``error.html``) for people, and the app's error handlers that use it."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+#: Paths whose clients are scripts: errors answer them in JSON.
+JSON_PATHS = ("/api/", "/upload/status/")
+#: Headers of an HTTP error that the client needs to act on (405's Allow, 429's and
+#: 503's Retry-After, 401's WWW-Authenticate).
+KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+def wants_json() -> bool:
+    """The client of this request is a script (an API path, or it asked for JSON)."""
+    path = request.path
+    return (path.startswith(JSON_PATHS) or path in ("/healthz", "/events")
+            or request.accept_mimetypes.best == "application/json")
+
+
+def error_response(code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """One short line for the client: JSON for scripts, a small page for people."""
+    message = message.split("\n")[0]
+    if wants_json():
+        response = jsonify(error=message)
+    else:
+        response = Response(render_template("error.html", code=code, message=message),
+                            mimetype="text/html")
+    response.status_code = code
+    response.headers.update(headers or {})
+    return response
+
+
+def http_error(exc: HTTPException) -> Response:
+    """An ``abort(...)`` or a routing error, with its description as the line."""
+    original = exc.get_response().headers
+    headers = {name: original[name] for name in KEPT_HEADERS if original.get(name)}
+    return error_response(exc.code or 500, exc.description or exc.name, headers)
+
+
+def unexpected_error(exc: Exception) -> Response:
+    """A bug: logged with its traceback; the client reads a sentence, never the details."""
+    log.exception("web: unexpected error on %s %s", request.method, request.path)
+    return error_response(500, "Something went wrong on the booth; please try again.")
+
+
+def register_error_pages(app: Flask) -> None:
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected_error)
