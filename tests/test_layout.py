@@ -87,7 +87,7 @@ def test_the_cycle_finder_finds_a_cycle():
 def test_picamera2_is_imported_only_by_its_camera_backend():
     importers = {module_name(p) for p in PACKAGE.rglob("*.py") if "import picamera2" in p.read_text()
                  or "from picamera2" in p.read_text()}
-    assert importers <= {"booth.devices.camera"}
+    assert importers <= {"booth.devices.camera.supervisor"}
 
 
 def test_the_errors_module_depends_on_nothing_of_the_booth():
