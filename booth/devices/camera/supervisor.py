@@ -1,27 +1,10 @@
-"""Cameras: one small interface, three backends, and a supervisor that never gives up.
+"""The camera supervisor: keeps a camera backend working for the booth.
 
-A backend is anything with these four methods (all frames are H×W×3 uint8 RGB)::
-
-    camera.open()            # raises CameraError if it cannot start
-    camera.preview()         # a small live frame for the kiosk, or None
-    camera.capture()         # the full-resolution still, taken *now*
-    camera.close()
-
-* :class:`Picamera2Camera` — the Pi camera. It runs one configuration with two
-  streams: a small ``lores`` stream for the live preview and the full-resolution
-  ``main`` stream, so the still is simply the next frame when the countdown ends —
-  no mode switch, no "photo taken seconds after smile". ``picamera2`` is imported
-  here only, inside :meth:`Picamera2Camera.open`, because it exists only on a Pi.
-* :class:`OpenCVCamera` — a USB webcam through ``cv2.VideoCapture`` (an index such
-  as ``"0"`` or a device path such as ``"/dev/video0"``).
-* :class:`FolderCamera` — cycles through the photos in a folder: demo mode and tests.
-
-:class:`CameraSupervisor` wraps a backend for the booth: it opens it in the
-background and retries with a growing back-off while it is missing or failing, runs
-every camera call with a deadline (a hung camera is reported, abandoned and
-reopened), keeps the latest preview frame as JPEG for the kiosk, and reports
-``status()`` for ``/healthz`` and the screen. The booth starts without a camera and
-says so instead of refusing to start.
+It opens the backend in the background and retries with a growing back-off while it
+is missing or failing, runs every camera call with a deadline (a hung camera is
+reported, abandoned and reopened), keeps the latest preview frame as JPEG for the
+kiosk, and reports ``status()`` for ``/healthz`` and the screen. The booth starts
+without a camera and says so instead of refusing to start.
 """
 
 from __future__ import annotations
@@ -29,235 +12,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable
 
-import cv2
 import numpy as np
 
-from booth.vision.images import encode_jpeg, load_image, resize_long_side
-from booth.errors import ImageError
 from booth.daemon.worker import CallTimeout, Worker
+from booth.devices.camera.base import Camera
 from booth.errors import CameraError
+from booth.vision.images import encode_jpeg
 
 log = logging.getLogger(__name__)
-
-#: File types the folder camera picks up.
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
-
-
-class Camera(Protocol):
-    name: str
-
-    def open(self) -> None: ...
-    def preview(self) -> np.ndarray | None: ...
-    def capture(self) -> np.ndarray: ...
-    def close(self) -> None: ...
-
-
-class FolderCamera:
-    """A "camera" that returns the photos of a folder in turn (demo mode, tests).
-
-    The preview shows the photo the next capture will return, downscaled.
-    """
-
-    name = "folder"
-
-    def __init__(self, folder: str | Path, preview_size: tuple[int, int] = (640, 480)) -> None:
-        self.folder = Path(folder)
-        self.preview_long_side = max(preview_size) or 640
-        self._files: list[Path] = []
-        self._next = 0
-        self._preview: np.ndarray | None = None
-
-    def open(self) -> None:
-        if not self.folder.is_dir():
-            raise CameraError(f"folder camera: {self.folder} is not a folder")
-        self._files = sorted(p for p in self.folder.iterdir()
-                             if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file())
-        if not self._files:
-            raise CameraError(f"folder camera: no JPEG/PNG/WebP photos in {self.folder}")
-        self._preview = None
-
-    def _load(self, path: Path) -> np.ndarray:
-        try:
-            return load_image(path)
-        except ImageError as exc:
-            raise CameraError(f"folder camera: {exc}") from None
-
-    def preview(self) -> np.ndarray | None:
-        if not self._files:
-            return None
-        if self._preview is None:
-            self._preview = resize_long_side(self._load(self._files[self._next]), self.preview_long_side)
-        return self._preview
-
-    def capture(self) -> np.ndarray:
-        if not self._files:
-            raise CameraError("folder camera: not open")
-        path = self._files[self._next]
-        self._next = (self._next + 1) % len(self._files)
-        self._preview = None
-        return self._load(path)
-
-    def close(self) -> None:
-        self._files = []
-
-
-class OpenCVCamera:
-    """A USB webcam through OpenCV (``device``: an index like ``"0"`` or a path)."""
-
-    name = "opencv"
-
-    def __init__(self, device: str = "0", preview_size: tuple[int, int] = (640, 480),
-                 still_size: tuple[int, int] = (0, 0)) -> None:
-        self.device = device
-        self.preview_size = preview_size
-        self.still_size = still_size
-        self._cap = None
-
-    def open(self) -> None:
-        source: int | str = int(self.device) if self.device.isdigit() else self.device
-        cap = cv2.VideoCapture(source)
-        if not cap.isOpened():
-            cap.release()
-            raise CameraError(f"webcam {self.device!r} not found (is it plugged in?)")
-        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # no stale frames: the still is taken now
-        if self.still_size[0] and self.still_size[1]:
-            cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.still_size[0])
-            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.still_size[1])
-        self._cap = cap
-        self._read()  # a camera that opens but gives no frames is not working
-
-    def _read(self) -> np.ndarray:
-        if self._cap is None:
-            raise CameraError("webcam: not open")
-        ok, bgr = self._cap.read()
-        if not ok or bgr is None or bgr.size == 0:
-            raise CameraError(f"webcam {self.device!r} returned no picture")
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-    def preview(self) -> np.ndarray | None:
-        return resize_long_side(self._read(), max(self.preview_size) or 640)
-
-    def capture(self) -> np.ndarray:
-        self._cap.grab()  # drop the frame buffered before the countdown ended
-        return self._read()
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
-
-
-class Picamera2Camera:
-    """The Raspberry Pi camera (libcamera through picamera2; only on a Pi).
-
-    One still configuration with a ``lores`` preview stream runs all the time, so the
-    capture at the end of the countdown is the next full-resolution frame.
-    """
-
-    name = "picamera2"
-
-    def __init__(self, preview_size: tuple[int, int] = (640, 480),
-                 still_size: tuple[int, int] = (0, 0)) -> None:
-        self.preview_size = preview_size
-        self.still_size = still_size
-        self._cam = None
-
-    def open(self) -> None:
-        try:
-            from picamera2 import Picamera2  # only exists on a Pi (apt: python3-picamera2)
-        except ImportError:
-            raise CameraError("Pi camera: picamera2 is not installed (not a Raspberry Pi?)") from None
-        try:
-            if not Picamera2.global_camera_info():
-                raise CameraError("Pi camera: none connected (check the ribbon cable)")
-            cam = Picamera2()
-            still = tuple(self.still_size) if all(self.still_size) else cam.sensor_resolution
-            # The lores stream is YUV420 (the only choice on a Pi 4); a width that is a
-            # multiple of 64 has no row padding, so the planes convert as they are.
-            width, height = self.preview_size
-            lores = (max(64, width // 64 * 64), max(2, height // 2 * 2))
-            config = cam.create_still_configuration(
-                main={"size": still, "format": "RGB888"},
-                lores={"size": lores, "format": "YUV420"},
-                buffer_count=2, queue=False)  # queue=False: never hand out an old frame
-            cam.configure(config)
-            cam.start()
-        except CameraError:
-            raise
-        except Exception as exc:
-            raise CameraError(f"Pi camera: cannot start ({exc})") from None
-        self._cam = cam
-
-    def preview(self) -> np.ndarray | None:
-        yuv = self._cam.capture_array("lores")
-        return cv2.cvtColor(yuv, cv2.COLOR_YUV420p2RGB)
-
-    def capture(self) -> np.ndarray:
-        # picamera2's "RGB888" is B, G, R in memory order.
-        return np.ascontiguousarray(self._cam.capture_array("main")[:, :, ::-1])
-
-    def close(self) -> None:
-        if self._cam is not None:
-            try:
-                self._cam.stop()
-            finally:
-                self._cam.close()
-                self._cam = None
-
-
-def backend_factory(settings_camera, base_dir: Path) -> Callable[[], Camera]:
-    """A function that makes a new backend as configured (``auto``: Pi camera, else webcam)."""
-    preview = tuple(settings_camera.preview_size)
-    still = tuple(settings_camera.still_size)
-
-    def make() -> Camera:
-        backend = settings_camera.backend
-        if backend == "folder":
-            folder = Path(settings_camera.folder).expanduser()
-            return FolderCamera(folder if folder.is_absolute() else base_dir / folder, preview)
-        if backend == "picamera2":
-            return Picamera2Camera(preview, still)
-        if backend == "opencv":
-            return OpenCVCamera(settings_camera.device, preview, still)
-        return AutoCamera(preview, still, settings_camera.device)
-
-    return make
-
-
-class AutoCamera:
-    """``backend = "auto"``: the Pi camera if there is one, else the USB webcam."""
-
-    def __init__(self, preview_size, still_size, device: str) -> None:
-        self._choices = [Picamera2Camera(preview_size, still_size),
-                         OpenCVCamera(device, preview_size, still_size)]
-        self._camera: Camera | None = None
-        self.name = "auto"
-
-    def open(self) -> None:
-        reasons = []
-        for camera in self._choices:
-            try:
-                camera.open()
-            except CameraError as exc:
-                reasons.append(str(exc))
-                continue
-            self._camera, self.name = camera, camera.name
-            return
-        raise CameraError("no camera found: " + "; ".join(reasons))
-
-    def preview(self) -> np.ndarray | None:
-        return self._camera.preview()
-
-    def capture(self) -> np.ndarray:
-        return self._camera.capture()
-
-    def close(self) -> None:
-        if self._camera is not None:
-            self._camera.close()
-            self._camera = None
 
 
 class CameraSupervisor:
