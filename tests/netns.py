@@ -14,6 +14,8 @@ on the Wi-Fi; one bound to 127.0.0.1 is the booth's own screen.
 ``run_in_namespace(script)`` runs a whole Python script in such a namespace (with
 10.99.0.1 only) in a child process and returns the JSON line it prints last.
 
+``read_response(sock)`` reads an answer to its end.
+
 ``require()`` skips the calling test, saying why, where no namespace can be made.
 """
 
@@ -29,6 +31,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -109,6 +112,23 @@ def connect(pid: int, source: str, port: int, timeout: float = 30.0,
         sock.close()
         raise
     return sock
+
+
+def read_response(sock: socket.socket) -> tuple[bytes, float | None]:
+    """All the server sends until it closes, resets or stays silent past the socket's
+    timeout; and the ``time.monotonic()`` its first bytes came at (None if none came)."""
+    chunks = []
+    first = None
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        first = first or time.monotonic()
+        chunks.append(chunk)
+    return b"".join(chunks), first
 
 
 def run_in_namespace(script: str, *args: str, timeout: float = 120) -> dict:
