@@ -86,6 +86,20 @@ fail_with_log() { echo "install.sh: $step_name failed; see $log" >&2; tail -n 5 
 as_root() {
   if [ "$(id -u)" = 0 ]; then run "$@"; else run sudo "$@"; fi
 }
+# apt_install_missing MESSAGE PACKAGE...: install the packages apt has not installed yet,
+# first saying MESSAGE with their names in place of its %s.
+apt_install_missing() {
+  local message="$1" p missing=()
+  shift
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  say "$(printf "$message" "${missing[*]}")"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  changed=1
+}
 
 # --- systemd units: rendered from the templates in systemd/ with the real paths ---
 # The kiosk URL uses the port of the booth's own config, so the two always agree.
@@ -156,16 +170,7 @@ if [ "$is_pi" = 1 ]; then
   # The booth's own Wi-Fi: NetworkManager's shared mode runs dnsmasq; nftables sends
   # port 80 to the booth; iw sets the Wi-Fi country where raspi-config cannot.
   hotspot_wanted && packages+=(network-manager dnsmasq-base nftables iw)
-  missing=()
-  for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-  done
-  if [ "${#missing[@]}" -gt 0 ]; then
-    say "installing apt packages: ${missing[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-    changed=1
-  fi
+  apt_install_missing "installing apt packages: %s" "${packages[@]}"
 fi
 
 # --- Raspberry Pi 2: the code in $prefix (root-owned, read-only to the service) ---
@@ -274,31 +279,13 @@ fi
 
 # --- 3b. Test tools: dnsmasq and nftables for the hotspot tests (in network namespaces) ---
 if [ "$want_test" = 1 ]; then
-  net_missing=()
-  for p in dnsmasq-base nftables; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || net_missing+=("$p")
-  done
-  if [ "${#net_missing[@]}" -gt 0 ]; then
-    say "installing ${net_missing[*]} for the hotspot tests"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${net_missing[@]}"
-    changed=1
-  fi
+  apt_install_missing "installing %s for the hotspot tests" dnsmasq-base nftables
 fi
 
 # --- 3c. Test tools: CUPS for the print tests (their own cupsd with a cups-pdf printer;
 # poppler's pdftoppm reads the PDFs back) ---
 if [ "$want_test" = 1 ]; then
-  print_missing=()
-  for p in cups printer-driver-cups-pdf poppler-utils; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || print_missing+=("$p")
-  done
-  if [ "${#print_missing[@]}" -gt 0 ]; then
-    say "installing CUPS for the print tests: ${print_missing[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${print_missing[@]}"
-    changed=1
-  fi
+  apt_install_missing "installing CUPS for the print tests: %s" cups printer-driver-cups-pdf poppler-utils
 fi
 
 # --- 4. Model files (checksummed) and the INT8 generator build ---
@@ -315,33 +302,46 @@ if [ "$dry_run" = 1 ]; then
 else
   sudo_prefix=()
   [ "$is_pi" = 1 ] && [ "$(id -u)" != 0 ] && sudo_prefix=(sudo)
-  step "model files and demo photos (sha256 checked)"
-  fetch_out="$("${sudo_prefix[@]}" "$booth" weights fetch "${mirror_args[@]}" 2>>"$log")" || fail_with_log
-  echo "$fetch_out" >> "$log"
-  case "$fetch_out" in
-    *copied*|*downloaded*) changed=1; step_done "$(grep -cE 'copied|downloaded' <<<"$fetch_out") fetched" ;;
-    *) step_done "all present" ;;
-  esac
-  step "generator build (INT8 from the shipped calibration, precision measured)"
-  [ -n "$calibration" ] && step_name="generator build (INT8 calibrated on $calibration, precision measured)"
-  build_out="$("${sudo_prefix[@]}" "$booth" weights build --if-needed "${calibration_args[@]}" 2>>"$log")" \
-    || fail_with_log
-  echo "$build_out" >> "$log"
-  case "$build_out" in
-    *"up to date"*) step_done "up to date" ;;
-    *) changed=1; step_done "$(tail -n 1 <<<"$build_out" | sed 's/^built in [0-9]* s, //')" ;;
-  esac
+  as_booth() { "${sudo_prefix[@]}" "$booth" "$@"; }
+  # booth_step NAME SUMMARY COMMAND...: one step that runs COMMAND, its output to the log.
+  # SUMMARY reads that output, prints the step line's detail and succeeds if it changed something.
+  booth_step() {
+    local summary="$2" out detail
+    step "$1"; shift 2
+    out="$("$@" 2>>"$log")" || fail_with_log
+    echo "$out" >> "$log"
+    if detail="$("$summary" "$out")"; then changed=1; fi
+    step_done "$detail"
+  }
+  fetch_summary() {
+    case "$1" in
+      *copied*|*downloaded*) echo "$(grep -cE 'copied|downloaded' <<<"$1") fetched" ;;
+      *) echo "all present"; return 1 ;;
+    esac
+  }
+  build_summary() {
+    case "$1" in
+      *"up to date"*) echo "up to date"; return 1 ;;
+      *) tail -n 1 <<<"$1" | sed 's/^built in [0-9]* s, //' ;;
+    esac
+  }
+  styles_summary() {
+    case "$1" in
+      *copied*|*downloaded*|*"runs "*) echo "built" ;;
+      *) echo "up to date"; return 1 ;;
+    esac
+  }
+  fetch_and_build_styles() {
+    as_booth styles fetch "${mirror_args[@]}" && as_booth styles build --if-needed "${calibration_args[@]}"
+  }
+  build_name="generator build (INT8 from the shipped calibration, precision measured)"
+  [ -n "$calibration" ] && build_name="generator build (INT8 calibrated on $calibration, precision measured)"
+  booth_step "model files and demo photos (sha256 checked)" fetch_summary as_booth weights fetch "${mirror_args[@]}"
+  booth_step "$build_name" build_summary as_booth weights build --if-needed "${calibration_args[@]}"
   # The styles guests choose from: fetched and built like the generator (a few minutes
   # per style on a Pi; `booth styles list` says what is built).
-  step "styles (fetched, sha256 checked, INT8 where it is faster and faithful)"
-  styles_out="$("${sudo_prefix[@]}" "$booth" styles fetch "${mirror_args[@]}" 2>>"$log" &&
-                "${sudo_prefix[@]}" "$booth" styles build --if-needed "${calibration_args[@]}" 2>>"$log")" \
-    || fail_with_log
-  echo "$styles_out" >> "$log"
-  case "$styles_out" in
-    *copied*|*downloaded*|*"runs "*) changed=1; step_done "built" ;;
-    *) step_done "up to date" ;;
-  esac
+  booth_step "styles (fetched, sha256 checked, INT8 where it is faster and faithful)" styles_summary \
+    fetch_and_build_styles
 fi
 if [ "$is_pi" = 1 ] && [ -n "$(find "$root/weights" -type f ! -perm -0044 2>/dev/null)" ]; then
   # Fetched files are created private (mode 0600); the booth user must read them.

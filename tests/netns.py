@@ -13,19 +13,26 @@ on the Wi-Fi; one bound to 127.0.0.1 is the booth's own screen.
 
 ``run_in_namespace(script)`` runs a whole Python script in such a namespace (with
 10.99.0.1 only) in a child process and returns the JSON line it prints last.
+
+``read_response(sock)`` reads an answer to its end.
+
+``require()`` skips the calling test, saying why, where no namespace can be made.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import subprocess
-import sys
 import ctypes
+import functools
+import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -37,17 +44,22 @@ CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
 
 
-def available() -> str | None:
-    """None when namespaces can be made here; else why not (for a skip reason)."""
+@functools.cache
+def problem() -> str | None:
+    """Why a network namespace cannot be made here (None when it can): made once, for real."""
     if os.geteuid() != 0:
         return "network namespaces need root (unshare -n, setns)"
     if not (shutil.which("unshare") and shutil.which("ip")):
         return "unshare or ip (util-linux, iproute2) is not installed"
+    result = subprocess.run(isolated(["true"]), capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        return f"cannot make a network namespace: {result.stderr.strip()}"
     return None
 
 
 def require() -> None:
-    reason = available()
+    """Skip the calling test where no network namespace can be made."""
+    reason = problem()
     if reason:
         pytest.skip(reason)
 
@@ -102,13 +114,36 @@ def connect(pid: int, source: str, port: int, timeout: float = 30.0,
     return sock
 
 
+def read_response(sock: socket.socket) -> tuple[bytes, float | None]:
+    """All the server sends until it closes, resets or stays silent past the socket's
+    timeout; and the ``time.monotonic()`` its first bytes came at (None if none came)."""
+    chunks = []
+    first = None
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        first = first or time.monotonic()
+        chunks.append(chunk)
+    return b"".join(chunks), first
+
+
+def run_in_namespace(script: str, *args: str, timeout: float = 120) -> dict:
+    """Run Python ``script`` (with ``args`` in sys.argv[1:]) in a fresh namespace with
+    10.99.0.1; the JSON object it prints on its last line."""
+    result = subprocess.run(isolated([sys.executable, "-c", script, *args]), capture_output=True,
+                            text=True, timeout=timeout, cwd=PROJECT_ROOT)
+    assert result.returncode == 0, f"namespace child failed:\n{result.stdout}\n{result.stderr}"
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def serve_scripted_booth(data_dir: str, port: int, photo: str, password: str) -> None:
     """Run the web server around a scripted booth on 0.0.0.0:``port`` (inside the
     namespace), with one photo; print "READY <photo id> <owner key>" and serve until
     stdin closes."""
-    import sys
-    from pathlib import Path
-
     from booth.web import create_app, serve
     from webbooth import scripted_booth
 
@@ -123,30 +158,5 @@ def serve_scripted_booth(data_dir: str, port: int, photo: str, password: str) ->
 
 
 if __name__ == "__main__":
-    import sys
-
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    sys.path.insert(0, str(Path(__file__).parent))
     serve_scripted_booth(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4])
-
-
-_SETUP = f'ip link set lo up && ip addr add {BOOTH_ADDRESS}/32 dev lo && exec "$@"'
-
-
-def namespace_problem() -> str | None:
-    """Why a network namespace cannot be made here (None when it can)."""
-    try:
-        result = subprocess.run(["unshare", "-n", "sh", "-c", _SETUP, "sh", "true"],
-                                capture_output=True, text=True, timeout=30)
-    except FileNotFoundError:
-        return "unshare (util-linux) is not installed"
-    if result.returncode != 0:
-        return f"cannot make a network namespace (needs root): {result.stderr.strip()}"
-    return None
-
-
-def run_in_namespace(script: str, *args: str, timeout: float = 120) -> dict:
-    """Run Python ``script`` (with ``args`` in sys.argv[1:]) in a fresh namespace."""
-    argv = ["unshare", "-n", "sh", "-c", _SETUP, "sh", sys.executable, "-c", script, *args]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT)
-    assert result.returncode == 0, f"namespace child failed:\n{result.stdout}\n{result.stderr}"
-    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -12,7 +12,10 @@ import numpy as np
 import pytest
 
 from booth import config
-from booth.devices.camera import CameraSupervisor, FolderCamera, OpenCVCamera, Picamera2Camera, backend_factory
+from booth.devices.camera import CameraSupervisor, backend_factory
+from booth.devices.camera.folder import FolderCamera
+from booth.devices.camera.opencv import OpenCVCamera
+from booth.devices.camera.picamera2 import Picamera2Camera
 from booth.errors import CameraError
 from booth.vision.images import decode_image, load_image
 

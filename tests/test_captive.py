@@ -18,7 +18,7 @@ import pytest
 from booth.devices import network
 from booth.web import create_app
 from booth.web.captive import LANDING_PATH, PROBE_HOSTS
-from netns import BOOTH_ADDRESS, namespace_problem, run_in_namespace
+from netns import BOOTH_ADDRESS, require, run_in_namespace
 from webbooth import scripted_booth
 
 PHONE = {"REMOTE_ADDR": "10.42.0.57"}
@@ -193,9 +193,7 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def namespace():
-    problem = namespace_problem()
-    if problem:
-        pytest.skip(problem)
+    require()
 
 
 def test_each_check_from_a_phone_address_redirects_to_the_landing_page(namespace, tmp_path, face_photo):

@@ -30,7 +30,7 @@ from booth.daemon.machine import MESSAGES, Booth
 from booth.daemon.store import KINDS, PhotoStore
 
 from boothkit import QuickPipeline, free_port, settings_for, wait_for_state
-from test_store import check_consistent
+from killkit import check_consistent
 
 BOOTH = [str(Path(sys.executable).parent / "booth")]
 

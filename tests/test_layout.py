@@ -87,7 +87,20 @@ def test_the_cycle_finder_finds_a_cycle():
 def test_picamera2_is_imported_only_by_its_camera_backend():
     importers = {module_name(p) for p in PACKAGE.rglob("*.py") if "import picamera2" in p.read_text()
                  or "from picamera2" in p.read_text()}
-    assert importers <= {"booth.devices.camera"}
+    assert importers <= {"booth.devices.camera.picamera2"}
+
+
+def test_picamera2_is_imported_only_when_its_backend_opens():
+    """Importing the camera package on a machine without picamera2 must work: the
+    import sits inside a function, never at the top of its module."""
+    tree = ast.parse((PACKAGE / "devices" / "camera" / "picamera2.py").read_text(encoding="utf-8"))
+    top_level = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+                 and "picamera2" in ((node.module or "") if isinstance(node, ast.ImportFrom)
+                                     else " ".join(alias.name for alias in node.names))]
+    opened_in = [node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+                 and any(isinstance(inner, ast.ImportFrom) and inner.module == "picamera2"
+                         for inner in ast.walk(node))]
+    assert top_level == [] and opened_in == ["open"]
 
 
 def test_the_errors_module_depends_on_nothing_of_the_booth():

@@ -24,7 +24,7 @@ from booth import PROJECT_ROOT, config
 from booth.cli import doctor
 from booth.devices import network
 from booth.errors import ConfigError
-from netns import namespace_problem, run_in_namespace
+from netns import require, run_in_namespace
 
 HOTSPOT_TOML = """[network]
 hotspot = true
@@ -55,9 +55,7 @@ def read_keyfile(text: str) -> configparser.ConfigParser:
 
 @pytest.fixture(scope="module")
 def namespace():
-    problem = namespace_problem()
-    if problem:
-        pytest.skip(problem)
+    require()
 
 
 # --- [network] ----------------------------------------------------------------------------

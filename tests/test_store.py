@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -18,6 +14,8 @@ from booth import config
 from booth.vision.images import load_image
 from booth.daemon.store import ID_PATTERN, KINDS, PhotoStore
 from booth.errors import StoreFull
+
+from killkit import check_consistent, sigkill_while_writing
 
 
 def storage(**changes):
@@ -192,36 +190,13 @@ KILL_WRITER = textwrap.dedent("""
 """)
 
 
-def check_consistent(root: Path) -> int:
-    """Open the store (which repairs it) and check every row has complete, decodable files."""
-    store = PhotoStore(root, storage(min_free_mb=0))
-    try:
-        photos = store.list(limit=10_000)
-        for photo in photos:
-            for kind in KINDS:
-                assert load_image(store.file_path(photo.id, kind)).size > 0
-        on_disk = {p.name for p in root.iterdir() if p.is_dir()}
-        assert on_disk == {p.id for p in photos}, "folders without rows survived the repair"
-        assert not list(root.rglob("*.tmp"))
-        return len(photos)
-    finally:
-        store.close()
-
-
 @pytest.mark.slow
 def test_sigkill_mid_write_leaves_the_store_consistent(tmp_path):
     """SIGKILL a process that is saving photos, at several instants; on reopening, every
     photo in the index is complete and every leftover of the killed write is gone."""
     root = tmp_path / "photos"
     total = 0
-    for round_number, delay in enumerate((0.15, 0.37, 0.61, 0.83, 1.1)):
-        child = subprocess.Popen([sys.executable, "-c", KILL_WRITER, str(root), str(round_number)],
-                                 stdout=subprocess.PIPE, text=True)
-        assert child.stdout.readline().strip() == "ready"
-        time.sleep(delay)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
-        child.stdout.close()
+    for _ in sigkill_while_writing(KILL_WRITER, str(root), delays=(0.15, 0.37, 0.61, 0.83, 1.1)):
         count = check_consistent(root)
         assert count >= total
         total = count
@@ -271,11 +246,11 @@ FULL_RESOLUTION_WRITER = textwrap.dedent("""
     from pathlib import Path
     from booth import config
     from booth.daemon.store import PhotoStore
-    sys.path.insert(0, sys.argv[3])
+    sys.path.insert(0, sys.argv[2])
     from test_store import full_resolution_frames
     settings = config.defaults().replace("storage", min_free_mb=0)
     store = PhotoStore(Path(sys.argv[1]), settings.storage)
-    original, stylized = full_resolution_frames(int(sys.argv[2]))
+    original, stylized = full_resolution_frames(int(sys.argv[3]))
     print("ready", flush=True)
     while True:
         store.save(original, stylized, {"size": 512})
@@ -288,15 +263,8 @@ def test_sigkill_while_writing_full_resolution_photos_leaves_them_complete_or_ab
     take long enough to be cut in the middle of a file."""
     root = tmp_path / "photos"
     total = 0
-    for round_number, delay in enumerate((0.3, 0.9, 1.6, 2.4, 3.3)):
-        child = subprocess.Popen([sys.executable, "-c", FULL_RESOLUTION_WRITER, str(root),
-                                  str(round_number), str(Path(__file__).parent)],
-                                 stdout=subprocess.PIPE, text=True)
-        assert child.stdout.readline().strip() == "ready"
-        time.sleep(delay)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
-        child.stdout.close()
+    for _ in sigkill_while_writing(FULL_RESOLUTION_WRITER, str(root), str(Path(__file__).parent),
+                                   delays=(0.3, 0.9, 1.6, 2.4, 3.3)):
         count = check_consistent(root)
         assert count >= total
         total = count

@@ -66,7 +66,7 @@ import pytest
 import netns
 from booth import PROJECT_ROOT
 from booth.config import UploadSettings
-from netns import guest
+from netns import guest, read_response
 
 pytestmark = pytest.mark.slow
 
@@ -104,19 +104,6 @@ def connect(booth: Booth, source: str, timeout: float = 30.0) -> socket.socket:
     return netns.connect(booth.pid, source, booth.port, timeout=timeout, target=target)
 
 
-def read_response(sock: socket.socket) -> bytes:
-    chunks = []
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except (ConnectionResetError, socket.timeout):
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def status_of(response: bytes) -> int | str:
     match = re.match(rb"HTTP/1\.[01] (\d{3})", response)
     return int(match.group(1)) if match else "no response"
@@ -137,7 +124,7 @@ def exchange(booth: Booth, source: str, head: bytes, body: bytes | None = None,
                     break  # the server has answered (413): stop sending
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server refused before reading everything; its answer is waiting
-        response = read_response(sock)
+        response, _ = read_response(sock)
     return status_of(response), response
 
 
@@ -300,7 +287,7 @@ queue_total = 12
             try:
                 with connect(booth, KIOSK_ADDRESS, timeout=1) as sock:
                     sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-                    if status_of(read_response(sock)) == 200:
+                    if status_of(read_response(sock)[0]) == 200:
                         break
             except OSError:
                 pass

@@ -3,11 +3,7 @@ absent, queued behind presses at the booth, listed and served on the photo's pag
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -25,6 +21,7 @@ from booth.errors import UploadRefused
 from booth.daemon.store import PhotoStore
 
 from boothkit import QuickPipeline, free_port, make_booth, settings_for, wait_for_state
+from killkit import sigkill_while_writing
 
 
 def storage():
@@ -101,14 +98,7 @@ def test_sigkill_while_variants_are_written_leaves_each_complete_or_absent(tmp_p
     store = PhotoStore(root, storage())
     photo = store.save(picture(0), picture(1), {"size": 384, "faces": 0})
     store.close()
-    for round_number, delay in enumerate((0.2, 0.45, 0.7, 1.0)):
-        child = subprocess.Popen([sys.executable, "-c", KILL_WRITER, str(root), str(round_number)],
-                                 stdout=subprocess.PIPE, text=True)
-        assert child.stdout.readline().strip() == "ready"
-        time.sleep(delay)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
-        child.stdout.close()
+    for _ in sigkill_while_writing(KILL_WRITER, str(root), delays=(0.2, 0.45, 0.7, 1.0)):
         reopened = PhotoStore(root, storage())
         listed = reopened.variants(photo.id)
         for style in listed:  # every listed variant is a whole JPEG

@@ -57,20 +57,9 @@ def request(pid: int, source: str, raw: str, *, target: str = netns.BOOTH_ADDRES
     started = time.monotonic()
     with netns.connect(pid, source, PORT, timeout=timeout, target=target) as sock:
         sock.sendall(raw.encode("latin-1") + body)
-        chunks = []
-        first = None
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except (ConnectionResetError, socket.timeout):
-                break
-            if not chunk:
-                break
-            first = first or time.monotonic() - started
-            chunks.append(chunk)
-    data = b"".join(chunks)
+        data, first = netns.read_response(sock)
     match = re.match(rb"HTTP/1\.[01] (\d{3})", data)
-    return (int(match.group(1)) if match else 0), data, (first or time.monotonic() - started)
+    return (int(match.group(1)) if match else 0), data, (first or time.monotonic()) - started
 
 
 def get(path: str, host: str, *headers: str) -> str:

@@ -69,7 +69,7 @@ def demo_camera(given: str, camera: config.CameraSettings) -> dict[str, str]:
 
 def webcam_answers(device: str) -> bool:
     """True when the USB webcam ``device`` opens and gives a picture."""
-    from booth.devices.camera import OpenCVCamera
+    from booth.devices.camera.opencv import OpenCVCamera
     from booth.errors import CameraError
 
     if device.isdigit() and not Path(f"/dev/video{device}").exists():
