@@ -7,10 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from booth.errors import CameraError, ImageError
-from booth.vision.images import load_image, resize_long_side
-
-#: File types the folder camera picks up.
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+from booth.vision.images import PHOTO_SUFFIXES, load_image, resize_long_side
 
 
 class FolderCamera:
