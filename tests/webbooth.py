@@ -17,6 +17,7 @@ from booth.config import Settings
 from booth.daemon.metrics import LatencyHistogram
 from booth.daemon.events import EventBus
 from booth.vision.images import encode_jpeg, load_image, thumbnail
+from booth.daemon.queue import UploadQueue
 from booth.daemon.store import PhotoStore
 from booth.errors import UploadRefused
 
@@ -40,6 +41,7 @@ class ScriptedBooth:
         self.between_photos.set()
         self.mirror = None
         self.prints = None
+        self.queue = UploadQueue(settings.upload.queue_max, settings.upload.queue_total)
         self.events.publish("state", state="idle")
 
     def add_photo(self, source: str = "booth") -> str:

@@ -19,6 +19,7 @@ from flask import Flask, current_app
 
 from booth.config import Settings
 from booth.daemon.events import EventBus
+from booth.daemon.queue import UploadQueue
 from booth.daemon.store import PhotoStore
 from booth.devices.printing import PrintService
 
@@ -41,6 +42,8 @@ class BoothForWeb(Protocol):
     mirror: Mirror | None
     #: The print queue, or None when ``[print] enabled`` is off.
     prints: PrintService | None
+    #: The phones' pictures waiting to be made (the upload gate asks it for room).
+    queue: UploadQueue
 
     def trigger(self, source: str = "http") -> bool:
         """Start a photo; False when one is running or the booth is not ready."""
