@@ -24,6 +24,7 @@ import openvino as ov
 from openvino import opset13
 from openvino.preprocess import PrePostProcessor
 
+from booth.model import weights
 from booth.model.graph import SIZE_MULTIPLE
 from booth.model.weights import ir_path
 
@@ -84,8 +85,6 @@ def resolve_precision(setting: str) -> tuple[str, str]:
     if setting != "auto":
         return setting, f'set in the config ([generator] precision = "{setting}")'
     import json
-
-    from booth.model import weights
 
     try:
         choice = json.loads((weights.WEIGHTS_DIR / weights.MODEL_CARD).read_text())["precision"]

@@ -31,6 +31,7 @@ import numpy as np
 from booth.config import check, from_table
 from booth.errors import ConfigError
 from booth.model import weights
+from booth.vision.generator import Generator, working_shape
 
 log = logging.getLogger(__name__)
 
@@ -223,8 +224,6 @@ class StyleGenerator:
 def load_style(style: Style, settings, *, warm_up: bool = True) -> StyleGenerator:
     """Compile one built style in the precision its model card chose, warmed up for the
     booth's working sizes."""
-    from booth.vision.generator import Generator, working_shape
-
     shapes = [working_shape(s, settings.face.aspect) for s in settings.generator.sizes]
     if style.classic:
         return StyleGenerator(style, Generator.from_settings(settings, warm_up=warm_up))
