@@ -32,6 +32,7 @@ so it runs the same on a Pi's arm64.
 from __future__ import annotations
 
 import math
+import threading
 
 import cv2
 import numpy as np
@@ -47,6 +48,8 @@ SLOPE_MAX = 3.0
 #: contrast (grey levels, max − min) over which it fades in.
 SNAP_STRENGTH = 0.5
 SNAP_FROM, SNAP_OVER = 8.0, 24.0
+#: Rec. 601 luminance weights of R, G, B (OpenCV's RGB→grey).
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
 def result_shape(generated_hw: tuple[int, int], crop_scale: float,
@@ -76,9 +79,34 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
+def _weighted(planes: list[np.ndarray]) -> np.ndarray:
+    """The luminance of three (R, G, B) float32 planes."""
+    red, green, blue = planes
+    return cv2.scaleAdd(blue, LUMA_WEIGHTS[2], cv2.addWeighted(red, LUMA_WEIGHTS[0], green,
+                                                               LUMA_WEIGHTS[1], 0.0))
+
+
 def _box(image: np.ndarray, radius: int) -> np.ndarray:
     side = 2 * radius + 1
     return cv2.blur(image, (side, side), borderType=cv2.BORDER_REFLECT)
+
+
+class _Planes(threading.local):
+    """Full-resolution work planes, kept between calls (one set per thread, for the
+    latest size). Fresh planes of this size come from the kernel as zeroed pages, one
+    page fault per 4 KiB: for a 1350 px result that was as much time as the arithmetic."""
+
+    def __init__(self) -> None:
+        self.planes: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, int], dtype: type) -> np.ndarray:
+        plane = self.planes.get(name)
+        if plane is None or plane.shape != shape or plane.dtype != dtype:
+            self.planes[name] = plane = np.empty(shape, dtype)
+        return plane
+
+
+_planes = _Planes()
 
 
 def guide_slopes(photo_grey: np.ndarray, anime: np.ndarray, radius: int = GUIDE_RADIUS,
@@ -88,35 +116,52 @@ def guide_slopes(photo_grey: np.ndarray, anime: np.ndarray, radius: int = GUIDE_
     The guided filter's first coefficient (box-filtered over the same window, as
     the guided filter does), for an H×W float32 grey photo and an H×W×3 anime image.
     """
+    return cv2.merge(_slope_planes(photo_grey, anime, radius, eps))
+
+
+def _slope_planes(photo_grey: np.ndarray, anime: np.ndarray, radius: int = GUIDE_RADIUS,
+                  eps: float = GUIDE_EPS) -> list[np.ndarray]:
+    """:func:`guide_slopes`, one float32 plane per channel (OpenCV's box filter is
+    several times slower on interleaved channels than on three single planes)."""
     mean_i = _box(photo_grey, radius)
     var_i = cv2.subtract(_box(cv2.multiply(photo_grey, photo_grey), radius),
                          cv2.multiply(mean_i, mean_i))
-    var_i += eps
-    anime = anime.astype(np.float32)
-    mean_p = _box(anime, radius)
-    product = cv2.multiply(anime, cv2.merge([photo_grey] * anime.shape[2]))
-    cov = cv2.subtract(_box(product, radius), cv2.multiply(mean_p, cv2.merge([mean_i] * anime.shape[2])))
-    slopes = _box(cv2.divide(cov, cv2.merge([var_i] * anime.shape[2])), radius)
-    return np.clip(slopes, 0.0, SLOPE_MAX, out=slopes)
+    inverse = cv2.divide(1.0, cv2.add(var_i, eps))
+    planes = []
+    for channel in cv2.split(anime):
+        channel = channel.astype(np.float32)
+        cov = cv2.subtract(_box(cv2.multiply(channel, photo_grey), radius),
+                           cv2.multiply(_box(channel, radius), mean_i))
+        slope = _box(cv2.multiply(cov, inverse), radius)
+        planes.append(np.clip(slope, 0.0, SLOPE_MAX, out=slope))
+    return planes
 
 
-def _snap_weights(strength: float) -> np.ndarray:
-    """For each local contrast 0..255 (grey levels), the snapping strength there."""
-    contrast = np.arange(256, dtype=np.float32)
-    return np.clip((contrast - SNAP_FROM) * (strength / SNAP_OVER), 0.0, strength).astype(np.float32)
-
-
-def snap_shift(grey: np.ndarray, radius: int, strength: float = SNAP_STRENGTH) -> np.ndarray:
+def snap_shift(grey: np.ndarray, radius: int, strength: float = SNAP_STRENGTH,
+               out: np.ndarray | None = None) -> np.ndarray:
     """Per pixel, the luminance shift (float32) that moves it ``strength`` of the way to
     its window's nearer extreme, fading in with the window's contrast, for a uint8 H×W
-    luminance. The same shift goes to all three channels, so edges get no colour fringes.
+    luminance (into ``out`` if given). The same shift goes to all three channels, so
+    edges get no colour fringes. The shifted value stays inside the window's range: no
+    overshoot.
     """
+    shape = grey.shape
     kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    low, high = cv2.erode(grey, kernel), cv2.dilate(grey, kernel)
-    weight = cv2.LUT(cv2.subtract(high, low), _snap_weights(strength))
-    nearer_low = cv2.compare(cv2.subtract(grey, low), cv2.subtract(high, grey), cv2.CMP_LT)
-    target = cv2.copyTo(low, nearer_low, high)
-    return cv2.multiply(cv2.subtract(target, grey, dtype=cv2.CV_16S), weight, dtype=cv2.CV_32F)
+    # In uint8 (saturating), each step one SIMD pass over a quarter of a float plane.
+    down = cv2.erode(grey, kernel, dst=_planes.get("snap_down", shape, np.uint8))
+    up = cv2.dilate(grey, kernel, dst=_planes.get("snap_up", shape, np.uint8))
+    fade = cv2.subtract(up, down, dst=_planes.get("snap_fade", shape, np.uint8))
+    cv2.subtract(fade, SNAP_FROM, dst=fade)
+    cv2.min(fade, SNAP_OVER, dst=fade)                  # the contrast's fade-in, 0..SNAP_OVER
+    cv2.subtract(grey, down, dst=down)                  # how far down to the darkest,
+    cv2.subtract(up, grey, dst=up)                      # and up to the brightest
+    nearer_low = cv2.compare(down, up, cv2.CMP_LT, dst=_planes.get("snap_mask", shape, np.uint8))
+    cv2.bitwise_and(down, nearer_low, dst=down)         # each pixel moves one way only
+    cv2.bitwise_and(up, cv2.bitwise_not(nearer_low, dst=nearer_low), dst=up)
+    scale = strength / SNAP_OVER
+    cv2.multiply(down, fade, dst=down, scale=scale)
+    cv2.multiply(up, fade, dst=up, scale=scale)
+    return cv2.subtract(up, down, dst=out, dtype=cv2.CV_32F)
 
 
 def upsample(generated: np.ndarray, crop: np.ndarray, guide: np.ndarray) -> np.ndarray:
@@ -130,22 +175,29 @@ def upsample(generated: np.ndarray, crop: np.ndarray, guide: np.ndarray) -> np.n
     height, width = guide.shape[:2]
     if (height, width) == generated.shape[:2]:
         return generated
-    size = (width, height)
+    size, shape = (width, height), (height, width)
     small_grey = _grey(crop)
-    slopes = guide_slopes(small_grey, generated)
-    smooth = cv2.resize(small_grey, size, interpolation=cv2.INTER_LINEAR)
-    detail = cv2.subtract(cv2.cvtColor(guide, cv2.COLOR_RGB2GRAY), smooth, dtype=cv2.CV_32F)
-    # One full-resolution plane at a time (no 3-channel float temporaries), so the
-    # memory a 12 MP frame's result needs stays small.
-    channels, slope = [], smooth
-    for c in range(3):
-        channel = cv2.resize(generated[..., c].astype(np.float32), size, interpolation=cv2.INTER_CUBIC)
-        cv2.resize(slopes[..., c], size, dst=slope, interpolation=cv2.INTER_LINEAR)
-        cv2.accumulateProduct(slope, detail, channel)
-        channels.append(channel)
-    del detail, slope, smooth
-    grey = cv2.addWeighted(cv2.addWeighted(channels[0], 0.299, channels[1], 0.587, 0.0), 1.0,
-                           channels[2], 0.114, 0.0, dtype=cv2.CV_8U)
+    slopes = _slope_planes(small_grey, generated)
+    detail = cv2.resize(small_grey, size, dst=_planes.get("detail", shape, np.float32),
+                        interpolation=cv2.INTER_LINEAR)
+    guide_grey = cv2.cvtColor(guide, cv2.COLOR_RGB2GRAY, dst=_planes.get("guide", shape, np.uint8))
+    cv2.subtract(guide_grey, detail, dst=detail, dtype=cv2.CV_32F)
+    # The snapping needs the result's luminance before its colour: the luminance
+    # weights commute with the (linear) upscale and detail, so it is one plane's work.
+    colours = [colour.astype(np.float32) for colour in cv2.split(generated)]
+    luma = cv2.resize(_weighted(colours), size, dst=_planes.get("luma", shape, np.float32),
+                      interpolation=cv2.INTER_CUBIC)
+    slope = cv2.resize(_weighted(slopes), size, dst=_planes.get("slope", shape, np.float32),
+                       interpolation=cv2.INTER_LINEAR)
+    cv2.accumulateProduct(slope, detail, luma)
+    grey = cv2.add(luma, 0.0, dst=_planes.get("grey", shape, np.uint8), dtype=cv2.CV_8U)
     factor = max(height, width) / max(generated.shape[:2])
-    shift = snap_shift(grey, max(1, round(factor / 2)))
-    return cv2.merge([cv2.add(channel, shift, dtype=cv2.CV_8U) for channel in channels])
+    shift = snap_shift(grey, max(1, round(factor / 2)), out=_planes.get("shift", shape, np.float32))
+    channel, planes = luma, []                          # the luminance plane is free again
+    for c, (colour, colour_slope) in enumerate(zip(colours, slopes)):
+        cv2.resize(colour, size, dst=channel, interpolation=cv2.INTER_CUBIC)
+        cv2.resize(colour_slope, size, dst=slope, interpolation=cv2.INTER_LINEAR)
+        cv2.accumulateProduct(slope, detail, channel)
+        planes.append(cv2.add(channel, shift, dst=_planes.get(f"out{c}", shape, np.uint8),
+                              dtype=cv2.CV_8U))
+    return cv2.merge(planes)
