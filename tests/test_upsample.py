@@ -8,7 +8,7 @@ import pytest
 
 from booth import config
 from booth.config import ConfigError
-from booth.upsample import result_shape, upsample
+from booth.upsample import SLOPE_MAX, SNAP_FROM, guide_slopes, result_shape, snap_shift, upsample
 from booth.upscale_eval import edge_overshoot, gradient_ratio, psnr
 
 #: The default 4:5 crop at the generator's largest size.
@@ -112,6 +112,61 @@ def test_the_generators_size_is_returned_as_it_is():
     assert upsample(generated, crop, crop) is generated
     with pytest.raises(ValueError, match="differ in size"):
         upsample(generated, crop[:-8], scene(1000))
+
+
+def test_the_slope_is_how_strongly_each_channel_follows_the_photo():
+    rng = np.random.default_rng(5)
+    photo = cv2.GaussianBlur(rng.uniform(0, 255, (120, 100)).astype(np.float32), (0, 0), 0.8)
+    photo = cv2.normalize(photo, None, 40, 150, cv2.NORM_MINMAX)
+    anime = np.dstack([0.5 * photo + 20, 255 - photo, 2 * photo - 60])   # half, reversed, double
+    anime = np.clip(anime, 0, 255).round().astype(np.uint8)
+    slopes = guide_slopes(photo, anime)[10:-10, 10:-10]
+    half, double = np.median(slopes[..., 0]), np.median(slopes[..., 2])
+    # The regulariser shrinks every slope by the same share (a few % on this texture).
+    assert 0.9 * 0.5 <= half <= 0.5 and 0.9 * 2.0 <= double <= 2.0
+    assert double / half == pytest.approx(4.0, rel=0.03)
+    assert slopes[..., 1].max() == 0.0                  # a reversed colour is not detail to copy
+    flat = guide_slopes(photo, np.full_like(anime, 128))
+    assert np.abs(flat).max() < 1e-3                    # flat colour takes none of the photo
+    steep = np.clip(5 * photo - 300, 0, 255).astype(np.uint8)[..., None].repeat(3, 2)
+    assert guide_slopes(photo, steep).max() == pytest.approx(SLOPE_MAX)   # a noisy fit is capped
+
+
+def test_snapping_moves_a_blurred_edge_towards_its_sides_and_never_past_them():
+    edge = np.zeros((40, 60), np.uint8)
+    edge[:, 30:] = 200
+    soft = cv2.GaussianBlur(edge, (0, 0), 1.5)
+    shift = snap_shift(soft, 1)
+    snapped = soft + shift
+    window = np.ones((3, 3), np.uint8)
+    assert (snapped >= cv2.erode(soft, window) - 1e-3).all()
+    assert (snapped <= cv2.dilate(soft, window) + 1e-3).all()
+    ramp = slice(None), slice(27, 33)
+    dark_side, bright_side = soft[ramp] < 100, soft[ramp] > 100
+    assert (shift[ramp][dark_side] <= 0).all() and (shift[ramp][bright_side] >= 0).all()
+    assert np.abs(shift[ramp]).max() > 10               # the ramp does get crisper
+    # Faint texture (contrast under SNAP_FROM) is left alone.
+    faint = (np.indices((40, 60)).sum(0) % 2 * (SNAP_FROM - 1) + 100).astype(np.uint8)
+    assert not snap_shift(faint, 1).any()
+
+
+def test_work_planes_kept_between_calls_change_no_result():
+    # The upsampling reuses its full-resolution work planes (per thread, per size):
+    # results handed out earlier stay as they were, and any order of sizes, photos
+    # and threads gives the same pictures.
+    big, small = scene(1350), scene(900)
+    jobs = [(anime_of(c), c, g) for g in (big, small)
+            for c in [cv2.resize(g, (g.shape[1] * 512 // g.shape[0], 512), interpolation=cv2.INTER_AREA)]]
+    first = [upsample(*job) for job in jobs]
+    kept = [image.copy() for image in first]
+    again = [upsample(*job) for job in reversed(jobs)][::-1]
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        threaded = list(pool.map(lambda job: upsample(*job), jobs * 2))
+    for image, copy in zip(first, kept):
+        assert np.array_equal(image, copy)
+    for image, other in zip(first * 3, again + threaded):
+        assert np.array_equal(image, other)
 
 
 # --- the eval's measures -------------------------------------------------------------------
