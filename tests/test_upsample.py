@@ -9,7 +9,7 @@ import pytest
 from booth import config
 from booth.config import ConfigError
 from booth.upsample import SLOPE_MAX, SNAP_FROM, guide_slopes, result_shape, snap_shift, upsample
-from booth.upscale_eval import edge_overshoot, gradient_ratio, psnr
+from booth.upscale_eval import edge_overshoot, gradient_ratio, psnr, summarize
 
 #: The default 4:5 crop at the generator's largest size.
 CROP_512 = (512, 408)
@@ -191,3 +191,18 @@ def test_a_ringing_halo_shows_as_overshoot_and_a_clean_edge_does_not():
     stripes[:, ::4] = stripes[:, 1::4] = 200
     assert gradient_ratio(stripes, cv2.GaussianBlur(stripes, (0, 0), 2)) > 5
     assert gradient_ratio(sharp, soft) == pytest.approx(1.0, abs=0.05)
+
+
+def test_the_summary_shows_how_much_detail_the_photos_themselves_hold():
+    def record(name, result, photo):
+        return {"file": name, "factor": 2.0, "psnr_db": 38.0, "gradient_ratio": result,
+                "guide_gradient_ratio": photo, "overshoot_mean": 0.3, "overshoot_p99": 9.0,
+                "faces": 1, "found_generated": 1, "found_result": 1, "nme_generated": 0.04,
+                "nme_result": 0.04, "nme_bicubic": 0.04}
+    soft = [record(f"soft{i}.jpg", 1.1, 1.05) for i in range(3)]
+    summary = summarize(soft + [record("sharp.jpg", 1.4, 1.5)], None)
+    assert summary["guide_gradient_ratio_mean"] == pytest.approx((3 * 1.05 + 1.5) / 4, abs=1e-3)
+    assert summary["detailed_photos"] == 1 and summary["gradient_ratio_mean_detailed"] == 1.4
+    assert summary["targets"]["gradient_ratio_mean"] is False      # the mean is still the target
+    summary = summarize(soft, None)
+    assert summary["detailed_photos"] == 0 and summary["gradient_ratio_mean_detailed"] is None
