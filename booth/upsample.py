@@ -193,11 +193,11 @@ def upsample(generated: np.ndarray, crop: np.ndarray, guide: np.ndarray) -> np.n
     grey = cv2.add(luma, 0.0, dst=_planes.get("grey", shape, np.uint8), dtype=cv2.CV_8U)
     factor = max(height, width) / max(generated.shape[:2])
     shift = snap_shift(grey, max(1, round(factor / 2)), out=_planes.get("shift", shape, np.float32))
-    channel, planes = luma, []                          # the luminance plane is free again
-    for c, (colour, colour_slope) in enumerate(zip(colours, slopes)):
+    # The luminance planes are free again: they take the colour channels.
+    channel, planes = luma, [guide_grey, grey, _planes.get("colour", shape, np.uint8)]
+    for colour, colour_slope, plane in zip(colours, slopes, planes):
         cv2.resize(colour, size, dst=channel, interpolation=cv2.INTER_CUBIC)
         cv2.resize(colour_slope, size, dst=slope, interpolation=cv2.INTER_LINEAR)
         cv2.accumulateProduct(slope, detail, channel)
-        planes.append(cv2.add(channel, shift, dst=_planes.get(f"out{c}", shape, np.uint8),
-                              dtype=cv2.CV_8U))
+        cv2.add(channel, shift, dst=plane, dtype=cv2.CV_8U)
     return cv2.merge(planes)
