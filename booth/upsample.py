@@ -172,7 +172,9 @@ def upsample(generated: np.ndarray, crop: np.ndarray, guide: np.ndarray) -> np.n
     """The generator's output at the guide's resolution, sharpened by the guide.
 
     ``generated`` is the generator's output for ``crop`` (same size); ``guide`` is the
-    same region rendered at full resolution. Returns uint8 RGB at the guide's size.
+    same region rendered at full resolution, RGB or just its luminance (H×W uint8: only
+    that is used, and a grey render of the frame costs a third). Returns uint8 RGB at
+    the guide's size.
     """
     if generated.shape != crop.shape:
         raise ValueError(f"generated {generated.shape} and crop {crop.shape} differ in size")
@@ -184,7 +186,11 @@ def upsample(generated: np.ndarray, crop: np.ndarray, guide: np.ndarray) -> np.n
     slopes = _slope_planes(small_grey, generated)
     detail = cv2.resize(small_grey, size, dst=_planes.get("detail", shape, np.float32),
                         interpolation=cv2.INTER_LINEAR)
-    guide_grey = cv2.cvtColor(guide, cv2.COLOR_RGB2GRAY, dst=_planes.get("guide", shape, np.uint8))
+    guide_grey = _planes.get("guide", shape, np.uint8)
+    if guide.ndim == 2:
+        np.copyto(guide_grey, guide)                    # its plane takes a colour channel later
+    else:
+        cv2.cvtColor(guide, cv2.COLOR_RGB2GRAY, dst=guide_grey)
     cv2.subtract(guide_grey, detail, dst=detail, dtype=cv2.CV_32F)
     # The snapping needs the result's luminance before its colour: the luminance
     # weights commute with the (linear) upscale and detail, so it is one plane's work.

@@ -97,6 +97,16 @@ def test_the_guide_brings_back_the_edges_a_plain_upscale_blurs():
     assert mean_over < 1.0
 
 
+def test_a_grey_guide_gives_the_same_picture():
+    # Only the guide's luminance is used: a grey render (a third of the work) will do.
+    guide = scene(1000)
+    crop = cv2.resize(guide, (408, 512), interpolation=cv2.INTER_AREA)
+    generated = anime_of(crop)
+    grey = cv2.cvtColor(guide, cv2.COLOR_RGB2GRAY)
+    assert np.array_equal(upsample(generated, crop, grey), upsample(generated, crop, guide))
+    assert np.array_equal(grey, cv2.cvtColor(guide, cv2.COLOR_RGB2GRAY))   # left as it was
+
+
 def test_flat_anime_colour_does_not_take_the_photos_texture():
     rng = np.random.default_rng(3)
     guide = np.clip(128 + rng.normal(0, 25, (1000, 800, 1)), 0, 255).astype(np.uint8).repeat(3, 2)
