@@ -79,20 +79,9 @@ def result_shape(generated_hw: tuple[int, int], crop_scale: float,
     return max(1, round(h * ratio)), target
 
 
-def _grey(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-
-
-def _weighted(planes: list[np.ndarray]) -> np.ndarray:
-    """The luminance of three (R, G, B) float32 planes."""
-    red, green, blue = planes
-    return cv2.scaleAdd(blue, LUMA_WEIGHTS[2], cv2.addWeighted(red, LUMA_WEIGHTS[0], green,
-                                                               LUMA_WEIGHTS[1], 0.0))
-
-
-def _box(image: np.ndarray, radius: int) -> np.ndarray:
+def _box(image: np.ndarray, radius: int, dst: np.ndarray | None = None) -> np.ndarray:
     side = 2 * radius + 1
-    return cv2.blur(image, (side, side), borderType=cv2.BORDER_REFLECT)
+    return cv2.blur(image, (side, side), dst=dst, borderType=cv2.BORDER_REFLECT)
 
 
 class _Planes(threading.local):
@@ -120,25 +109,47 @@ def guide_slopes(photo_grey: np.ndarray, anime: np.ndarray, radius: int = GUIDE_
     The guided filter's first coefficient (box-filtered over the same window, as
     the guided filter does), for an H×W float32 grey photo and an H×W×3 anime image.
     """
-    return cv2.merge(_slope_planes(photo_grey, anime, radius, eps))
+    return cv2.merge(_slope_planes(photo_grey.astype(np.float32), _float_planes(anime, "anime"),
+                                   radius, eps))
 
 
-def _slope_planes(photo_grey: np.ndarray, anime: np.ndarray, radius: int = GUIDE_RADIUS,
+def _slope_planes(photo_grey: np.ndarray, anime: list[np.ndarray], radius: int = GUIDE_RADIUS,
                   eps: float = GUIDE_EPS) -> list[np.ndarray]:
-    """:func:`guide_slopes`, one float32 plane per channel (OpenCV's box filter is
-    several times slower on interleaved channels than on three single planes)."""
-    mean_i = _box(photo_grey, radius)
-    var_i = cv2.subtract(_box(cv2.multiply(photo_grey, photo_grey), radius),
-                         cv2.multiply(mean_i, mean_i))
-    inverse = cv2.divide(1.0, cv2.add(var_i, eps))
+    """:func:`guide_slopes` for the anime image's float32 channel planes, one plane per
+    channel (OpenCV's box filter is several times slower on interleaved channels than
+    on three single planes), in the kept work planes: the next call overwrites them."""
+    def plane(name: str) -> np.ndarray:
+        return _planes.get(name, photo_grey.shape, np.float32)
+
+    mean_i = _box(photo_grey, radius, plane("mean_photo"))
+    inverse = _box(cv2.multiply(photo_grey, photo_grey, dst=plane("product")), radius,
+                   plane("inverse"))
+    cv2.subtract(inverse, cv2.multiply(mean_i, mean_i, dst=plane("product")), dst=inverse)
+    cv2.divide(1.0, cv2.add(inverse, eps, dst=inverse), dst=inverse)   # 1 / (variance + eps)
     planes = []
-    for channel in cv2.split(anime):
-        channel = channel.astype(np.float32)
-        cov = cv2.subtract(_box(cv2.multiply(channel, photo_grey), radius),
-                           cv2.multiply(_box(channel, radius), mean_i))
-        slope = _box(cv2.multiply(cov, inverse), radius)
+    for c, channel in enumerate(anime):
+        cov = _box(cv2.multiply(channel, photo_grey, dst=plane("product")), radius, plane("cov"))
+        mean_p = _box(channel, radius, plane("product"))
+        cv2.subtract(cov, cv2.multiply(mean_p, mean_i, dst=mean_p), dst=cov)
+        slope = _box(cv2.multiply(cov, inverse, dst=cov), radius, plane(f"slope{c}"))
         planes.append(np.clip(slope, 0.0, SLOPE_MAX, out=slope))
     return planes
+
+
+def _float_planes(rgb: np.ndarray, name: str) -> list[np.ndarray]:
+    """The three channels of a uint8 image as float32 work planes."""
+    planes = [_planes.get(f"{name}{c}", rgb.shape[:2], np.float32) for c in range(3)]
+    for c, plane in enumerate(planes):
+        np.copyto(plane, rgb[..., c])
+    return planes
+
+
+def _luminance(planes: list[np.ndarray], name: str) -> np.ndarray:
+    """The luminance of three (R, G, B) float32 planes, into a work plane."""
+    red, green, blue = planes
+    luma = cv2.addWeighted(red, LUMA_WEIGHTS[0], green, LUMA_WEIGHTS[1], 0.0,
+                           dst=_planes.get(name, red.shape, np.float32))
+    return cv2.scaleAdd(blue, LUMA_WEIGHTS[2], luma, dst=luma)
 
 
 def snap_shift(grey: np.ndarray, radius: int, strength: float = SNAP_STRENGTH,
@@ -182,8 +193,13 @@ def upsample(generated: np.ndarray, crop: np.ndarray, guide: np.ndarray) -> np.n
     if (height, width) == generated.shape[:2]:
         return generated
     size, shape = (width, height), (height, width)
-    small_grey = _grey(crop)
-    slopes = _slope_planes(small_grey, generated)
+    # Every array here is a kept work plane, small ones too: fresh arrays of the
+    # generator's size come from the kernel as well, at the same cost per page.
+    small_grey = _planes.get("photo", crop.shape[:2], np.float32)
+    np.copyto(small_grey, cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY,
+                                       dst=_planes.get("photo_u8", crop.shape[:2], np.uint8)))
+    colours = _float_planes(generated, "colour")
+    slopes = _slope_planes(small_grey, colours)
     detail = cv2.resize(small_grey, size, dst=_planes.get("detail", shape, np.float32),
                         interpolation=cv2.INTER_LINEAR)
     guide_grey = _planes.get("guide", shape, np.uint8)
@@ -194,11 +210,10 @@ def upsample(generated: np.ndarray, crop: np.ndarray, guide: np.ndarray) -> np.n
     cv2.subtract(guide_grey, detail, dst=detail, dtype=cv2.CV_32F)
     # The snapping needs the result's luminance before its colour: the luminance
     # weights commute with the (linear) upscale and detail, so it is one plane's work.
-    colours = [colour.astype(np.float32) for colour in cv2.split(generated)]
-    luma = cv2.resize(_weighted(colours), size, dst=_planes.get("luma", shape, np.float32),
-                      interpolation=cv2.INTER_CUBIC)
-    slope = cv2.resize(_weighted(slopes), size, dst=_planes.get("slope", shape, np.float32),
-                       interpolation=cv2.INTER_LINEAR)
+    luma = cv2.resize(_luminance(colours, "product"), size,
+                      dst=_planes.get("luma", shape, np.float32), interpolation=cv2.INTER_CUBIC)
+    slope = cv2.resize(_luminance(slopes, "cov"), size,
+                       dst=_planes.get("slope", shape, np.float32), interpolation=cv2.INTER_LINEAR)
     cv2.accumulateProduct(slope, detail, luma)
     grey = cv2.add(luma, 0.0, dst=_planes.get("grey", shape, np.uint8), dtype=cv2.CV_8U)
     factor = max(height, width) / max(generated.shape[:2])
