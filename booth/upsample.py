@@ -29,7 +29,7 @@ Everything is numpy + OpenCV's core functions (box filters, resizes, erode/dilat
 so it runs the same on a Pi's arm64. Its cost is a fraction of the generator's (the
 README's figures) because every full-resolution step is one SIMD pass over one plane:
 the snapping is worked out once on the luminance, in uint8, the colour channels one
-at a time in float32, and the planes are kept between photos (about 32 MiB at 1350 px,
+at a time in float32, and the planes are kept between photos (about 41 MiB at 1350 px,
 per thread that upsamples) rather than allocated afresh.
 """
 
