@@ -52,8 +52,6 @@ SLOPE_MAX = 3.0
 #: contrast (grey levels, max − min) over which it fades in.
 SNAP_STRENGTH = 0.5
 SNAP_FROM, SNAP_OVER = 8.0, 24.0
-#: Rec. 601 luminance weights of R, G, B (OpenCV's RGB→grey).
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
 def result_shape(generated_hw: tuple[int, int], crop_scale: float,
@@ -92,7 +90,7 @@ class _Planes(threading.local):
     def __init__(self) -> None:
         self.planes: dict[str, np.ndarray] = {}
 
-    def get(self, name: str, shape: tuple[int, int], dtype: type) -> np.ndarray:
+    def get(self, name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
         plane = self.planes.get(name)
         if plane is None or plane.shape != shape or plane.dtype != dtype:
             self.planes[name] = plane = np.empty(shape, dtype)
@@ -144,22 +142,20 @@ def _float_planes(rgb: np.ndarray, name: str) -> list[np.ndarray]:
     return planes
 
 
-def _luminance(planes: list[np.ndarray], name: str) -> np.ndarray:
-    """The luminance of three (R, G, B) float32 planes, into a work plane."""
-    red, green, blue = planes
-    luma = cv2.addWeighted(red, LUMA_WEIGHTS[0], green, LUMA_WEIGHTS[1], 0.0,
-                           dst=_planes.get(name, red.shape, np.float32))
-    return cv2.scaleAdd(blue, LUMA_WEIGHTS[2], luma, dst=luma)
-
-
-def snap_shift(grey: np.ndarray, radius: int, strength: float = SNAP_STRENGTH,
-               out: np.ndarray | None = None) -> np.ndarray:
+def snap_shift(grey: np.ndarray, radius: int, strength: float = SNAP_STRENGTH) -> np.ndarray:
     """Per pixel, the luminance shift (float32) that moves it ``strength`` of the way to
     its window's nearer extreme, fading in with the window's contrast, for a uint8 H×W
-    luminance (into ``out`` if given). The same shift goes to all three channels, so
-    edges get no colour fringes. The shifted value stays inside the window's range: no
-    overshoot.
+    luminance. The same shift goes to all three channels, so edges get no colour fringes.
+    The shifted value stays inside the window's range: no overshoot.
     """
+    down, up = _snap_steps(grey, radius, strength)
+    return cv2.subtract(up, down, dtype=cv2.CV_32F)
+
+
+def _snap_steps(grey: np.ndarray, radius: int, strength: float = SNAP_STRENGTH
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`snap_shift` as two uint8 work planes, the steps down and up (one of them 0
+    at each pixel)."""
     shape = grey.shape
     kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     # In uint8 (saturating), each step one SIMD pass over a quarter of a float plane.
@@ -174,9 +170,8 @@ def snap_shift(grey: np.ndarray, radius: int, strength: float = SNAP_STRENGTH,
     cv2.bitwise_and(down, nearer_low, dst=down)         # each pixel moves one way only
     cv2.bitwise_and(up, cv2.bitwise_not(nearer_low, dst=nearer_low), dst=up)
     scale = strength / SNAP_OVER
-    cv2.multiply(down, fade, dst=down, scale=scale)
-    cv2.multiply(up, fade, dst=up, scale=scale)
-    return cv2.subtract(up, down, dst=out, dtype=cv2.CV_32F)
+    return (cv2.multiply(down, fade, dst=down, scale=scale),
+            cv2.multiply(up, fade, dst=up, scale=scale))
 
 
 def upsample(generated: np.ndarray, crop: np.ndarray, guide: np.ndarray) -> np.ndarray:
@@ -208,21 +203,20 @@ def upsample(generated: np.ndarray, crop: np.ndarray, guide: np.ndarray) -> np.n
     else:
         cv2.cvtColor(guide, cv2.COLOR_RGB2GRAY, dst=guide_grey)
     cv2.subtract(guide_grey, detail, dst=detail, dtype=cv2.CV_32F)
-    # The snapping needs the result's luminance before its colour: the luminance
-    # weights commute with the (linear) upscale and detail, so it is one plane's work.
-    luma = cv2.resize(_luminance(colours, "product"), size,
-                      dst=_planes.get("luma", shape, np.float32), interpolation=cv2.INTER_CUBIC)
-    slope = cv2.resize(_luminance(slopes, "cov"), size,
-                       dst=_planes.get("slope", shape, np.float32), interpolation=cv2.INTER_LINEAR)
-    cv2.accumulateProduct(slope, detail, luma)
-    grey = cv2.add(luma, 0.0, dst=_planes.get("grey", shape, np.uint8), dtype=cv2.CV_8U)
-    factor = max(height, width) / max(generated.shape[:2])
-    shift = snap_shift(grey, max(1, round(factor / 2)), out=_planes.get("shift", shape, np.float32))
-    # The luminance planes are free again: they take the colour channels.
-    channel, planes = luma, [guide_grey, grey, _planes.get("colour", shape, np.uint8)]
+    channel = _planes.get("channel", shape, np.float32)
+    slope = _planes.get("slope", shape, np.float32)
+    # The guide's plane is free again: it takes the first colour channel.
+    planes = [guide_grey, *(_planes.get(f"result{c}", shape, np.uint8) for c in (1, 2))]
     for colour, colour_slope, plane in zip(colours, slopes, planes):
         cv2.resize(colour, size, dst=channel, interpolation=cv2.INTER_CUBIC)
         cv2.resize(colour_slope, size, dst=slope, interpolation=cv2.INTER_LINEAR)
         cv2.accumulateProduct(slope, detail, channel)
-        cv2.add(channel, shift, dst=plane, dtype=cv2.CV_8U)
+        cv2.add(channel, 0.0, dst=plane, dtype=cv2.CV_8U)
+    # The snapping, on the luminance of the result so far, moves all three channels alike.
+    grey = cv2.cvtColor(cv2.merge(planes, dst=_planes.get("merged", (*shape, 3), np.uint8)),
+                        cv2.COLOR_RGB2GRAY, dst=_planes.get("grey", shape, np.uint8))
+    factor = max(height, width) / max(generated.shape[:2])
+    down, up = _snap_steps(grey, max(1, round(factor / 2)))
+    for plane in planes:
+        cv2.add(cv2.subtract(plane, down, dst=plane), up, dst=plane)
     return cv2.merge(planes)
