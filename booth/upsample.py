@@ -83,8 +83,8 @@ def _box(image: np.ndarray, radius: int, dst: np.ndarray | None = None) -> np.nd
 
 
 class _Planes(threading.local):
-    """Full-resolution work planes, kept between calls (one set per thread, for the
-    latest size). Fresh planes of this size come from the kernel as zeroed pages, one
+    """Work planes kept between calls, by name (one set per thread, each for the latest
+    size asked). Fresh arrays of these sizes come from the kernel as zeroed pages, one
     page fault per 4 KiB: for a 1350 px result that was as much time as the arithmetic."""
 
     def __init__(self) -> None:
