@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -124,8 +125,6 @@ def _make_button(booth: Booth, settings: config.Settings, demo: bool):
 
 
 def _open_store(settings: config.Settings) -> PhotoStore:
-    import sqlite3
-
     root = settings.data_dir / "photos"
     try:
         return PhotoStore(root, settings.storage)

@@ -27,6 +27,8 @@ import argparse
 import json
 import os
 import platform
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +36,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 import openvino as ov
 
@@ -295,8 +298,6 @@ def bench_startup() -> dict[str, float]:
 
 def bench_peak_rss(photos: Path) -> dict[str, float]:
     """Peak RSS of `booth stylize` (face pipeline) on one 12-megapixel photo."""
-    import cv2
-
     with tempfile.TemporaryDirectory() as tmp:
         source = photos_in(photos / "groups")[0]
         big = cv2.resize(load_image(source), (4000, 3000), interpolation=cv2.INTER_CUBIC)
@@ -383,9 +384,6 @@ def bench_mirror_cycles(cycles: int, photos: Path) -> dict:
     pipeline, store), ``cycles`` photos each way, the same photos both ways, on/off
     alternating (and which goes first too), so a busy moment hits both alike. Before
     each press the booth idles 2 s (the mirror runs), then a 1-second countdown."""
-    import shutil
-    import statistics
-
     faces = photos_in(photos / "faces")[:cycles]
     if not faces:
         raise FileNotFoundError(f"no photos in {photos / 'faces'}")

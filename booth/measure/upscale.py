@@ -39,6 +39,8 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -46,10 +48,13 @@ import cv2
 import numpy as np
 
 from booth import config
+from booth.errors import UserError
 from booth.files import write_json
+from booth.measure.faces import match_faces, nme
 from booth.measure.photos import load_photos, photo_files
 from booth.measure.targets import check_targets, targets_line
 from booth.vision import geometry
+from booth.vision.pipeline import Pipeline
 
 #: What the full-resolution result must reach (name: (comparison, limit)), checked in
 #: the summary.
@@ -120,8 +125,6 @@ def ramp_radius(factor: float) -> int:
 
 def faces_in(detector, image: np.ndarray, shot: geometry.Framing, faces) -> tuple[int, list[float]]:
     """The frame's faces found again in ``image`` (rendered with ``shot``): (count, NMEs)."""
-    from booth.measure.faces import match_faces, nme
-
     expected = [shot.map_face(f) for f in faces]
     found = detector.detect(image)
     pairs = match_faces(expected, found)
@@ -193,9 +196,6 @@ print(kib("VmHWM") - before, image.shape[0], image.shape[1])
 def rss_growth_mb(frame_hw: tuple[int, int], size: int, long_side: int) -> float | None:
     """Peak RSS growth (MiB) of the upscale step on a frame of ``frame_hw`` (a fresh
     process); None where the kernel does not let a process reset its peak."""
-    import subprocess
-    import sys
-
     done = subprocess.run([sys.executable, "-c", _RSS_PROBE, *map(str, (*frame_hw, size, long_side))],
                           capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
@@ -305,12 +305,9 @@ def add_upscale_parser(sub) -> None:
 
 
 def run_upscale(args: argparse.Namespace) -> int:
-    from booth.vision.pipeline import Pipeline
-
     files = photo_files(args.dirs, ("faces", "groups"))
     settings = config.load(args.config)
     if settings.storage.result_long_side == 0:
-        from booth.errors import UserError
         raise UserError("[storage] result_long_side is 0 (the generator's size): nothing to measure")
     pipeline = Pipeline.from_settings(settings)
     print(f"{'file':28} {'gen':>7} {'result':>9} {'x':>4} {'PSNR':>5} {'grad':>5} {'guide':>5} "

@@ -26,8 +26,11 @@ import argparse
 import datetime as dt
 import json
 import os
+import resource
 import time
 from pathlib import Path
+
+import numpy as np
 
 from booth.config import defaults
 from booth.errors import UserError
@@ -194,8 +197,6 @@ def build(calibration: str | None = None, if_needed: bool = False, samples: int 
 
 def peak_rss_mb() -> int:
     """This process's peak resident memory so far, in MB."""
-    import resource
-
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # kB on Linux
 
 
@@ -205,8 +206,6 @@ def choose_precision(eval_inputs: list, repeats: int = 3,
     sizes, configured threads) and pick the fastest whose PSNR against the float
     network is at least :data:`AUTO_MIN_PSNR_DB`. f32 is the float network itself, so
     there is always a choice."""
-    import numpy as np
-
     settings = defaults()
     shapes = [working_shape(s, settings.face.aspect) for s in settings.generator.sizes]
     pictures = [np.clip(np.round((x[0] + 1.0) * 127.5), 0, 255).astype(np.uint8) for x in eval_inputs]

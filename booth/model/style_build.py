@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import time
+from collections import deque
 from pathlib import Path
 from typing import Callable
 
@@ -232,8 +233,6 @@ def float_tail(model: ov.Model, output: str) -> list[str]:
 def output_convolution(model: ov.Model) -> str | None:
     """Name of the convolution nearest the output (kept in float: quantizing the layer
     that writes the pixels puts banding straight into the picture)."""
-    from collections import deque
-
     queue, seen = deque([model.outputs[0].get_node()]), set()
     while queue:
         node = queue.popleft()

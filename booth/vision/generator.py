@@ -13,6 +13,7 @@ precision), so an organiser can measure and choose on the board.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -84,7 +85,6 @@ def resolve_precision(setting: str) -> tuple[str, str]:
     takes the build's measured choice from the model card."""
     if setting != "auto":
         return setting, f'set in the config ([generator] precision = "{setting}")'
-    import json
 
     try:
         choice = json.loads((weights.WEIGHTS_DIR / weights.MODEL_CARD).read_text())["precision"]
