@@ -8,8 +8,8 @@ import pytest
 
 from booth import config
 from booth.errors import ConfigError
-from booth.vision.upsample import result_shape, upsample
-from booth.measure.upscale import edge_overshoot, gradient_ratio, psnr
+from booth.measure.upscale import edge_overshoot, gradient_ratio, psnr, summarize
+from booth.vision.upsample import SLOPE_MAX, SNAP_FROM, guide_slopes, result_shape, snap_shift, upsample
 
 #: The default 4:5 crop at the generator's largest size.
 CROP_512 = (512, 408)
@@ -97,6 +97,16 @@ def test_the_guide_brings_back_the_edges_a_plain_upscale_blurs():
     assert mean_over < 1.0
 
 
+def test_a_grey_guide_gives_the_same_picture():
+    # Only the guide's luminance is used: a grey render (a third of the work) will do.
+    guide = scene(1000)
+    crop = cv2.resize(guide, (408, 512), interpolation=cv2.INTER_AREA)
+    generated = anime_of(crop)
+    grey = cv2.cvtColor(guide, cv2.COLOR_RGB2GRAY)
+    assert np.array_equal(upsample(generated, crop, grey), upsample(generated, crop, guide))
+    assert np.array_equal(grey, cv2.cvtColor(guide, cv2.COLOR_RGB2GRAY))   # left as it was
+
+
 def test_flat_anime_colour_does_not_take_the_photos_texture():
     rng = np.random.default_rng(3)
     guide = np.clip(128 + rng.normal(0, 25, (1000, 800, 1)), 0, 255).astype(np.uint8).repeat(3, 2)
@@ -112,6 +122,94 @@ def test_the_generators_size_is_returned_as_it_is():
     assert upsample(generated, crop, crop) is generated
     with pytest.raises(ValueError, match="differ in size"):
         upsample(generated, crop[:-8], scene(1000))
+
+
+def test_the_slope_is_how_strongly_each_channel_follows_the_photo():
+    rng = np.random.default_rng(5)
+    photo = cv2.GaussianBlur(rng.uniform(0, 255, (120, 100)).astype(np.float32), (0, 0), 0.8)
+    photo = cv2.normalize(photo, None, 40, 150, cv2.NORM_MINMAX)
+    anime = np.dstack([0.5 * photo + 20, 255 - photo, 2 * photo - 60])   # half, reversed, double
+    anime = np.clip(anime, 0, 255).round().astype(np.uint8)
+    slopes = guide_slopes(photo, anime)[10:-10, 10:-10]
+    half, double = np.median(slopes[..., 0]), np.median(slopes[..., 2])
+    # The regulariser shrinks every slope by the same share (a few % on this texture).
+    assert 0.9 * 0.5 <= half <= 0.5 and 0.9 * 2.0 <= double <= 2.0
+    assert double / half == pytest.approx(4.0, rel=0.03)
+    assert slopes[..., 1].max() == 0.0                  # a reversed colour is not detail to copy
+    flat = guide_slopes(photo, np.full_like(anime, 128))
+    assert np.abs(flat).max() < 1e-3                    # flat colour takes none of the photo
+    steep = np.clip(5 * photo - 300, 0, 255).astype(np.uint8)[..., None].repeat(3, 2)
+    assert guide_slopes(photo, steep).max() == pytest.approx(SLOPE_MAX)   # a noisy fit is capped
+
+
+def test_snapping_moves_a_blurred_edge_towards_its_sides_and_never_past_them():
+    edge = np.zeros((40, 60), np.uint8)
+    edge[:, 30:] = 200
+    soft = cv2.GaussianBlur(edge, (0, 0), 1.5)
+    shift = snap_shift(soft, 1)
+    snapped = soft + shift
+    window = np.ones((3, 3), np.uint8)
+    assert (snapped >= cv2.erode(soft, window) - 1e-3).all()
+    assert (snapped <= cv2.dilate(soft, window) + 1e-3).all()
+    ramp = slice(None), slice(27, 33)
+    dark_side, bright_side = soft[ramp] < 100, soft[ramp] > 100
+    assert (shift[ramp][dark_side] <= 0).all() and (shift[ramp][bright_side] >= 0).all()
+    assert np.abs(shift[ramp]).max() > 10               # the ramp does get crisper
+    # Faint texture (contrast under SNAP_FROM) is left alone.
+    faint = (np.indices((40, 60)).sum(0) % 2 * (SNAP_FROM - 1) + 100).astype(np.uint8)
+    assert not snap_shift(faint, 1).any()
+
+
+def test_work_planes_kept_between_calls_change_no_result():
+    # The upsampling reuses its full-resolution work planes (per thread, per size):
+    # results handed out earlier stay as they were, and any order of sizes, photos
+    # and threads gives the same pictures.
+    big, small = scene(1350), scene(900)
+    jobs = [(anime_of(c), c, g) for g in (big, small)
+            for c in [cv2.resize(g, (g.shape[1] * 512 // g.shape[0], 512), interpolation=cv2.INTER_AREA)]]
+    first = [upsample(*job) for job in jobs]
+    kept = [image.copy() for image in first]
+    again = [upsample(*job) for job in reversed(jobs)][::-1]
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        threaded = list(pool.map(lambda job: upsample(*job), jobs * 2))
+    for image, copy in zip(first, kept):
+        assert np.array_equal(image, copy)
+    for image, other in zip(first * 3, again + threaded):
+        assert np.array_equal(image, other)
+
+
+#: Upsamples the same picture a few times in a fresh Python and prints the page faults
+#: of the last call and the result's size in pages (a fresh process: a long-running one
+#: may hand back memory it kept from anything earlier and hide the faults).
+_FAULTS_PROBE = """
+import resource, sys
+import cv2, numpy as np
+sys.path.insert(0, sys.argv[1])
+from test_upsample import anime_of, scene
+from booth.vision.upsample import upsample
+guide = scene(1350)
+crop = cv2.resize(guide, (432, 540), interpolation=cv2.INTER_AREA)
+generated = anime_of(crop)
+for _ in range(3):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    result = upsample(generated, crop, guide)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, result.nbytes // 4096)
+"""
+
+
+def test_a_repeated_upsampling_asks_the_kernel_for_little_fresh_memory():
+    # Fresh memory costs a page fault per 4 KiB, as much time as the arithmetic: a
+    # picture of the same size as the last reuses the kept work planes, and only the
+    # returned image (which the caller keeps) is new.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", _FAULTS_PROBE, str(Path(__file__).parent)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    faults, result_pages = map(int, done.stdout.split())
+    assert faults <= result_pages               # at most the returned image's own pages
 
 
 # --- the eval's measures -------------------------------------------------------------------
@@ -136,3 +234,18 @@ def test_a_ringing_halo_shows_as_overshoot_and_a_clean_edge_does_not():
     stripes[:, ::4] = stripes[:, 1::4] = 200
     assert gradient_ratio(stripes, cv2.GaussianBlur(stripes, (0, 0), 2)) > 5
     assert gradient_ratio(sharp, soft) == pytest.approx(1.0, abs=0.05)
+
+
+def test_the_summary_shows_how_much_detail_the_photos_themselves_hold():
+    def record(name, result, photo):
+        return {"file": name, "factor": 2.0, "psnr_db": 38.0, "gradient_ratio": result,
+                "guide_gradient_ratio": photo, "overshoot_mean": 0.3, "overshoot_p99": 9.0,
+                "faces": 1, "found_generated": 1, "found_result": 1, "nme_generated": 0.04,
+                "nme_result": 0.04, "nme_bicubic": 0.04}
+    soft = [record(f"soft{i}.jpg", 1.1, 1.05) for i in range(3)]
+    summary = summarize(soft + [record("sharp.jpg", 1.4, 1.5)], None)
+    assert summary["guide_gradient_ratio_mean"] == pytest.approx((3 * 1.05 + 1.5) / 4, abs=1e-3)
+    assert summary["detailed_photos"] == 1 and summary["gradient_ratio_mean_detailed"] == 1.4
+    assert summary["targets"]["gradient_ratio_mean"] is False      # the mean is still the target
+    summary = summarize(soft, None)
+    assert summary["detailed_photos"] == 0 and summary["gradient_ratio_mean_detailed"] is None

@@ -8,14 +8,16 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from typing import Callable, Sequence
 
 from booth.errors import USER_ERRORS
 
-# Sub-commands register here: name -> (module, "add_arguments", "run").
-# Modules are imported only when their command runs, so `booth --help` stays instant
-# and a dev machine never imports picamera2 or the bench-only packages.
+# Sub-commands register here: name -> (module, help). Each module has
+# ``add_arguments(parser)`` and ``run(args)``. The registry is the one lazy place: only
+# the command that runs is imported (with everything it needs, at the top of its
+# module), so `booth --help` stays instant and `booth config check` never loads OpenVINO.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("booth.cli.run", "Start the booth: camera, button, pipeline, kiosk and gallery."),
     "stylize": ("booth.cli.stylize", "Turn photos into anime portraits (files in, files out)."),
@@ -31,34 +33,37 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _import(module_name: str):
-    import importlib
-
-    return importlib.import_module(module_name)
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``booth`` parser: with every command's options (``command`` None), or with
+    only ``command``'s (the others listed by name and help, their modules not imported)."""
     parser = argparse.ArgumentParser(prog="booth", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_module=module_name)
+        p.set_defaults(command_module=module_name)
+        if command is not None and name != command:
+            continue
         try:
-            module = _import(module_name)
+            module = importlib.import_module(module_name)
         except ImportError as exc:  # a package missing (say openvino): the other commands still work
-            p.set_defaults(_import_error=str(exc))
+            p.set_defaults(command_unavailable=str(exc))
             continue
         module.add_arguments(p)
     return parser
 
 
+def command_in(argv: Sequence[str]) -> str:
+    """The command named on the command line ("" when none is: ``booth --help``)."""
+    return next((word for word in argv if not word.startswith("-")), "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "_import_error", None):
-        print(f"booth {args.command}: unavailable ({args._import_error})", file=sys.stderr)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(command_in(argv)).parse_args(argv)
+    if getattr(args, "command_unavailable", None):
+        print(f"booth {args.command}: unavailable ({args.command_unavailable})", file=sys.stderr)
         return 2
-    run: Callable[[argparse.Namespace], int] = _import(args._module).run
+    run: Callable[[argparse.Namespace], int] = importlib.import_module(args.command_module).run
     try:
         return int(run(args) or 0)
     except USER_ERRORS as exc:

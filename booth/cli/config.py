@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from booth import config
+from booth.devices.printing import load_overlay
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,8 +17,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = config.load(args.path)  # raises ConfigError: one line, exit 2
     if settings.print.overlay:
-        from booth.devices.printing import load_overlay
-
         load_overlay(settings)  # the file itself, as the booth checks it at start
     print(f"{args.path or config.DEFAULT_CONFIG_PATH}: ok "
           f"(data dir {settings.data_dir}, web port {settings.web.port})")

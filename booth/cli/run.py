@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -20,7 +21,11 @@ from booth import config
 from booth.daemon import sdnotify
 from booth.daemon.machine import MODEL_LOADING, Booth, load_pipeline
 from booth.daemon.store import PhotoStore
+from booth.devices.button import BoothButton
 from booth.devices.camera import CameraSupervisor, backend_factory
+from booth.devices.camera.opencv import OpenCVCamera
+from booth.errors import CameraError, UserError
+from booth.model import weights
 
 log = logging.getLogger("booth")
 
@@ -45,9 +50,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def demo_camera(given: str, camera: config.CameraSettings) -> dict[str, str]:
     """The camera settings for ``--demo``: the folder DIR, else $BOOTH_PHOTOS(/faces), else
     a USB webcam if one gives a picture, else the demo photos `booth weights fetch` brought."""
-    from booth.model import weights
-    from booth.errors import UserError
-
     if given:
         folder = Path(given).expanduser()
         if not folder.is_dir():
@@ -69,9 +71,6 @@ def demo_camera(given: str, camera: config.CameraSettings) -> dict[str, str]:
 
 def webcam_answers(device: str) -> bool:
     """True when the USB webcam ``device`` opens and gives a picture."""
-    from booth.devices.camera.opencv import OpenCVCamera
-    from booth.errors import CameraError
-
     if device.isdigit() and not Path(f"/dev/video{device}").exists():
         return False  # nothing to open (and OpenCV would print warnings trying)
     camera = OpenCVCamera(device)
@@ -85,8 +84,6 @@ def webcam_answers(device: str) -> bool:
 
 
 def _settings_for(args: argparse.Namespace) -> config.Settings:
-    from booth.errors import UserError
-
     settings = config.load(args.config)
     if args.data_dir:
         # The data dir is one fact with one reader (Settings.data_dir, where the
@@ -117,8 +114,6 @@ def _settings_for(args: argparse.Namespace) -> config.Settings:
 
 
 def _make_button(booth: Booth, settings: config.Settings, demo: bool):
-    from booth.devices.button import BoothButton
-
     pin_factory = None
     if demo:  # no Pi: mock pins, honestly reported as such
         from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -130,10 +125,6 @@ def _make_button(booth: Booth, settings: config.Settings, demo: bool):
 
 
 def _open_store(settings: config.Settings) -> PhotoStore:
-    import sqlite3
-
-    from booth.errors import UserError
-
     root = settings.data_dir / "photos"
     try:
         return PhotoStore(root, settings.storage)
@@ -149,7 +140,6 @@ def _start_web(booth: Booth, settings: config.Settings):
     except ImportError as exc:
         log.warning("web: booth.web not available (%s); running without kiosk and gallery", exc)
         return None
-    from booth.errors import UserError
 
     app = web.create_app(booth)
     try:

@@ -19,10 +19,12 @@ import cv2
 import numpy as np
 
 from booth import config
-from booth.vision import images, policy, upsample
 from booth.errors import UserError
 from booth.files import write_atomic, write_json
 from booth.model.graph import SIZE_MULTIPLE
+from booth.vision import images, policy, upsample
+from booth.vision.generator import Generator
+from booth.vision.pipeline import Pipeline
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,8 +66,6 @@ class BareGenerator:
     """The generator on the whole picture, behind the pipeline's ``process`` shape."""
 
     def __init__(self, settings: config.Settings) -> None:
-        from booth.vision.generator import Generator
-
         self.settings = settings
         self.generator = Generator.from_settings(settings, warm_up=False)
 
@@ -92,8 +92,6 @@ class FacePipeline:
     """The booth's own pipeline (faces, levelling, framing, policy, compose)."""
 
     def __init__(self, settings: config.Settings) -> None:
-        from booth.vision.pipeline import Pipeline
-
         self.pipeline = Pipeline.from_settings(settings)
 
     def process(self, rgb: np.ndarray, *, size: int | None = None, style: str | None = None) -> dict:

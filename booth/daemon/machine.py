@@ -56,7 +56,9 @@ from booth.daemon.queue import Restyle, UploadQueue
 from booth.daemon.store import PhotoStore
 from booth.daemon.worker import Worker
 from booth.devices.camera import CameraSupervisor
+from booth.devices.printing import PrintService
 from booth.errors import CameraError, StoreFull, UploadRefused
+from booth.vision import mirror
 from booth.vision.images import load_image
 
 log = logging.getLogger("booth")
@@ -223,8 +225,6 @@ class Booth:
         #: The print queue (None unless ``[print] enabled``); started with the main loop.
         self.prints = None
         if settings.print.enabled:
-            from booth.devices.printing import PrintService
-
             self.prints = PrintService(settings, self.store, self.events,
                                        between_photos=self.between_photos)
         #: Set while a photo (the guest's or an upload) is on the worker thread.
@@ -352,8 +352,6 @@ class Booth:
 
     def start_mirror(self, network_factory=None):
         """Start the live anime mirror ([preview] anime); returns it (None when off)."""
-        from booth.vision import mirror
-
         if not self.settings.preview.anime:
             return None
         factory = network_factory or (lambda: mirror.mirror_network(self.settings))

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from booth import config
 from booth.config import WIFI_CHANNELS_24GHZ, NetworkSettings, Settings
-from booth.errors import NetworkError
+from booth.errors import NetworkError, UserError
 from booth.files import write_atomic
 
 #: NetworkManager's name for the booth's connection (nmcli connection up booth-hotspot).
@@ -398,8 +398,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from booth.errors import UserError
-
     path = args.config or (INSTALLED_CONFIG if INSTALLED_CONFIG.is_file() else None)
     settings = config.load(path)
     steps = plan(settings)

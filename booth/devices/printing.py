@@ -49,9 +49,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from booth import config, qr
 from booth.daemon.store import PhotoStore
+from booth.errors import CupsError, PrintRefused, UserError
 from booth.files import write_atomic
-from booth.vision.images import load_image
-from booth.errors import CupsError, PrintRefused
+from booth.vision.images import encode_jpeg, encode_png, load_image
 
 log = logging.getLogger(__name__)
 
@@ -670,9 +670,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from booth.errors import UserError
-    from booth.vision.images import encode_jpeg, encode_png
-
     settings = config.load(args.config)
     if args.data_dir:
         os.environ["BOOTH_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())

@@ -27,6 +27,8 @@ import argparse
 import json
 import os
 import platform
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,16 +36,24 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 import openvino as ov
 
 from booth import config
+from booth.daemon.machine import Booth, load_pipeline
+from booth.devices.camera import CameraSupervisor, backend_factory
+from booth.errors import UserError
 from booth.files import write_json
 from booth.measure import quality
-from booth.model import weights
-from booth.vision.generator import PRECISIONS, Generator, cpu_config, working_shape
 from booth.measure.photos import photo_crops, photo_set, photos_in
+from booth.measure.styles import run_styles
 from booth.measure.timing import median_ms, random_input, times_ms
+from booth.model import weights
+from booth.model.quantize import to_network_input, to_pixels
+from booth.vision import mirror
+from booth.vision.generator import PRECISIONS, Generator, cpu_config, working_shape
+from booth.vision.images import load_image
 
 NETWORK_SIZES = (384, 512)
 
@@ -222,8 +232,6 @@ def bench_throughput(threads: int, seconds: float = 6.0) -> dict[str, float]:
 
 def bench_fidelity(photos: Path, threads: int) -> dict[str, float]:
     """INT8 (as the booth runs it) vs FP32 (f32) over faces/ and groups/ at 512."""
-    from booth.model.quantize import to_network_input, to_pixels
-
     int8 = _ov_compiled(weights.ir_path("int8"), threads)
     fp32 = _ov_compiled(weights.ir_path("fp32"), threads, "f32")
     references, outputs = [], []
@@ -290,9 +298,6 @@ def bench_startup() -> dict[str, float]:
 
 def bench_peak_rss(photos: Path) -> dict[str, float]:
     """Peak RSS of `booth stylize` (face pipeline) on one 12-megapixel photo."""
-    import cv2
-    from booth.vision.images import load_image
-
     with tempfile.TemporaryDirectory() as tmp:
         source = photos_in(photos / "groups")[0]
         big = cv2.resize(load_image(source), (4000, 3000), interpolation=cv2.INTER_CUBIC)
@@ -343,9 +348,6 @@ def bench_mirror(frames: int = 30, photos: Path | None = None) -> dict:
     time at each long side (4:3 frames), for 1 and 2 threads. ``cpu_share`` is the CPU
     time the process used per wall second (1.0 = one whole core); ``cpu_ms`` the CPU time
     per frame, which a busy machine does not inflate as much as the wall time."""
-    from booth.vision import mirror
-    from booth.vision.images import load_image
-
     settings = config.defaults()
     result: dict = {"style": settings.preview.style, "frames": frames, "rows": {}}
     for threads in (1, 2):
@@ -382,12 +384,6 @@ def bench_mirror_cycles(cycles: int, photos: Path) -> dict:
     pipeline, store), ``cycles`` photos each way, the same photos both ways, on/off
     alternating (and which goes first too), so a busy moment hits both alike. Before
     each press the booth idles 2 s (the mirror runs), then a 1-second countdown."""
-    import shutil
-    import statistics
-
-    from booth.devices.camera import CameraSupervisor, backend_factory
-    from booth.daemon.machine import Booth, load_pipeline
-
     faces = photos_in(photos / "faces")[:cycles]
     if not faces:
         raise FileNotFoundError(f"no photos in {photos / 'faces'}")
@@ -466,11 +462,7 @@ def print_mirror(result: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from booth.errors import UserError
-
     if args.styles:
-        from booth.measure.styles import run_styles
-
         return run_styles(args)
     if args.mirror:
         result = bench_mirror(photos=photo_set(args.photos) if args.photos else None)

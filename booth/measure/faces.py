@@ -35,12 +35,14 @@ from typing import Sequence
 
 import numpy as np
 
-from booth import PROJECT_ROOT
+from booth import PROJECT_ROOT, config
+from booth.errors import UserError
 from booth.files import write_json
 from booth.measure.photos import load_photos, photo_files
 from booth.measure.targets import check_targets, targets_line
 from booth.measure.timing import times_ms
 from booth.vision.geometry import Face, box_iou
+from booth.vision.pipeline import Pipeline
 
 #: Hand labels for the shared photo set (which scenes really show people).
 DEFAULT_LABELS = PROJECT_ROOT / "tests" / "data" / "photo_labels.toml"
@@ -128,7 +130,6 @@ def load_labels(path: Path | None) -> dict:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        from booth.errors import UserError
         raise UserError(f"{path}: cannot read labels ({exc})") from None
 
 
@@ -217,9 +218,6 @@ def add_faces_parser(sub) -> None:
 
 
 def _settings(args):
-    from booth import config
-    from booth.errors import UserError
-
     settings = config.load(args.config)
     changes = {}
     if args.mode:
@@ -232,11 +230,8 @@ def _settings(args):
 
 
 def run_faces(args: argparse.Namespace) -> int:
-    from booth.vision.pipeline import Pipeline
-
     files = photo_files(args.dirs, ("faces", "groups", "scenes"))
     if args.labels and not Path(args.labels).is_file():
-        from booth.errors import UserError
         raise UserError(f"--labels {args.labels}: no such file")
     labels = load_labels(Path(args.labels) if args.labels else DEFAULT_LABELS)
     settings = _settings(args)
@@ -246,7 +241,6 @@ def run_faces(args: argparse.Namespace) -> int:
         try:
             pipeline.styles.check(args.style)
         except ValueError as exc:
-            from booth.errors import UserError
             raise UserError(f"--style: {exc}") from None
         print(f"style: {args.style} ({pipeline.styles.label(args.style)})")
     yardstick = generator_times_ms(pipeline)

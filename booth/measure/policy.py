@@ -16,10 +16,16 @@ import cv2
 import numpy as np
 
 from booth import config
+from booth.errors import ImageError
 from booth.files import write_json
-from booth.measure.photos import photo_files
-from booth.vision import policy
 from booth.measure import quality
+from booth.measure.photos import photo_files
+from booth.measure.timing import median_ms
+from booth.model.quantize import booth_crop
+from booth.vision import policy
+from booth.vision.face import FaceDetector
+from booth.vision.generator import Generator, working_shape
+from booth.vision.images import load_image
 
 
 def add_policy_parser(sub) -> None:
@@ -34,14 +40,6 @@ def add_policy_parser(sub) -> None:
 
 
 def evaluate(files: list[Path], settings: config.Settings, repeats: int = 3) -> dict:
-    from booth.measure.timing import median_ms
-    from booth.vision.generator import Generator, working_shape
-    from booth.vision.images import load_image
-    from booth.errors import ImageError
-    from booth.model.quantize import booth_crop
-
-    from booth.vision.face import FaceDetector
-
     gen = Generator.from_settings(settings)
     detector = FaceDetector.from_settings(settings)
     g, aspect = settings.generator, settings.face.aspect

@@ -18,8 +18,11 @@ def check_targets(summary: dict, targets: dict[str, tuple[str, object]]) -> dict
             for name, (op, limit) in targets.items() if summary.get(name) is not None}
 
 
-def targets_line(checked: dict[str, bool]) -> str:
-    """"targets: all met (N checked)", or which were not met."""
-    failed = [name for name, met in checked.items() if not met]
+def targets_line(checked: dict[str, bool], notes: dict[str, str] | None = None) -> str:
+    """"targets: all met (N checked)", or which were not met (each with its note from
+    ``notes``, if it has one: why it could not be met here)."""
+    notes = notes or {}
+    failed = [name + (f" ({notes[name]})" if name in notes else "")
+              for name, met in checked.items() if not met]
     return ("targets: " + ("all met" if not failed else "NOT met: " + ", ".join(failed))
             + f" ({len(checked)} checked)")

@@ -26,11 +26,20 @@ import argparse
 import datetime as dt
 import json
 import os
+import resource
 import time
 from pathlib import Path
 
+import numpy as np
+
+from booth.config import defaults
+from booth.errors import UserError
 from booth.files import write_json
-from booth.model import irfile, weights
+from booth.measure.quality import fidelity, psnr
+from booth.measure.timing import median_ms
+from booth.model import graph, irfile, quantize, weights
+from booth.model.quantize import int8_target
+from booth.vision.generator import Generator, working_shape
 
 #: Bumped when the build recipe changes, so `--if-needed` rebuilds old outputs.
 RECIPE_VERSION = 6  # 6: zero-centred convolution and layer norm inputs on arm64
@@ -96,10 +105,6 @@ def photos_to_calibrate_on(given: str | None = None) -> str | None:
 def calibrate(folder: Path, out: Path, samples: int = 48) -> int:
     """`booth weights calibrate`: NNCF's statistics pass on ``folder``, ranges to ``out``,
     with the calibrated graph's fidelity on the held-out crops recorded in the file."""
-    from booth.errors import UserError
-    from booth.measure.quality import fidelity
-    from booth.model import graph, quantize
-
     if not folder.is_dir():
         raise UserError(f"calibrate {folder}: not a folder of photos")
     if samples < 3:
@@ -128,8 +133,6 @@ def _card_path() -> Path:
 def up_to_date(calibration: str | None = None) -> bool:
     """True when the card matches the source checksum, recipe, INT8 target and
     calibration folder (if one is given) and every IR exists."""
-    from booth.model.quantize import int8_target
-
     try:
         card = json.loads(_card_path().read_text())
     except (OSError, ValueError):
@@ -149,8 +152,6 @@ def _say(message: str) -> None:
 
 def build(calibration: str | None = None, if_needed: bool = False, samples: int = 48,
           ranges: Path | None = None) -> int:
-    from booth.model import graph, quantize
-
     calibration = calibration or default_calibration_dir()
     if if_needed and up_to_date(calibration):
         _say("generator IR up to date (delete weights/generator_card.json to force a rebuild)")
@@ -196,8 +197,6 @@ def build(calibration: str | None = None, if_needed: bool = False, samples: int 
 
 def peak_rss_mb() -> int:
     """This process's peak resident memory so far, in MB."""
-    import resource
-
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # kB on Linux
 
 
@@ -207,14 +206,6 @@ def choose_precision(eval_inputs: list, repeats: int = 3,
     sizes, configured threads) and pick the fastest whose PSNR against the float
     network is at least :data:`AUTO_MIN_PSNR_DB`. f32 is the float network itself, so
     there is always a choice."""
-    import numpy as np
-
-    from booth.model import quantize
-    from booth.measure.timing import median_ms
-    from booth.config import defaults
-    from booth.vision.generator import Generator, working_shape
-    from booth.measure.quality import psnr
-
     settings = defaults()
     shapes = [working_shape(s, settings.face.aspect) for s in settings.generator.sizes]
     pictures = [np.clip(np.round((x[0] + 1.0) * 127.5), 0, 255).astype(np.uint8) for x in eval_inputs]

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import time
+from collections import deque
 from pathlib import Path
 from typing import Callable
 
@@ -38,10 +39,16 @@ import numpy as np
 import openvino as ov
 from openvino import opset13
 
+from booth.config import defaults
 from booth.files import write_atomic, write_json
 from booth.measure import quality
 from booth.model import graph, irfile, quantize, weights
+from booth.model.build import (default_calibration_dir, peak_rss_mb as since_start,
+                               photos_to_calibrate_on)
 from booth.vision import styles
+from booth.vision.face import FaceDetector
+from booth.vision.generator import cpu_config, working_shape
+from booth.vision.images import encode_jpeg
 
 #: Bumped when the style build recipe changes, so `--if-needed` rebuilds.
 RECIPE_VERSION = 3  # 3: no bias correction, ranges from a file (2: everything after the output conv in float)
@@ -111,10 +118,6 @@ def run(args: argparse.Namespace) -> int:
 def write_samples(calibration: str | None = None, report: Callable[[str], None] = print) -> list[str]:
     """A small picture of each built style (``NAME_sample.jpg``, for the kiosk's style
     choice), made from the first calibration photo; returns the styles written."""
-    from booth.model.build import photos_to_calibrate_on
-    from booth.config import defaults
-    from booth.vision.images import encode_jpeg
-
     folder = photos_to_calibrate_on(calibration)
     todo = [s for n, s in styles.catalogue().items()
             if styles.is_built(n) and not styles.sample_path(n).is_file()]
@@ -137,9 +140,6 @@ def write_samples(calibration: str | None = None, report: Callable[[str], None] 
 
 
 def working_shape_of(size: int) -> tuple[int, int]:
-    from booth.config import defaults
-    from booth.vision.generator import working_shape
-
     return working_shape(size, defaults().face.aspect)
 
 
@@ -233,8 +233,6 @@ def float_tail(model: ov.Model, output: str) -> list[str]:
 def output_convolution(model: ov.Model) -> str | None:
     """Name of the convolution nearest the output (kept in float: quantizing the layer
     that writes the pixels puts banding straight into the picture)."""
-    from collections import deque
-
     queue, seen = deque([model.outputs[0].get_node()]), set()
     while queue:
         node = queue.popleft()
@@ -256,10 +254,6 @@ def calibration_inputs(style: styles.Style, sizes: list[int], samples: int,
     working sizes, padded to the style's size multiple; (inputs, photos, where from).
 
     This is the one place the styles' calibration data comes from."""
-    from booth.model.build import photos_to_calibrate_on
-    from booth.config import defaults
-    from booth.vision.face import FaceDetector
-
     folder = photos_to_calibrate_on(calibration)
     if folder is None:
         raise weights.WeightsError("no calibration photos for the styles' INT8: pass --calibration DIR "
@@ -333,8 +327,6 @@ def calibrate_style(style: styles.Style, float_model: ov.Model, folder: str | No
     rewrite), its ranges document (what ``weights/style_ranges/NAME.json`` holds, with
     the graph's fidelity against the float network on the held-out crops for each
     target) and the held-out crops."""
-    from booth.config import defaults
-
     inputs, used, folder = calibration_inputs(style, sizes, samples + samples // 3, folder)
     calib, held_out = [x for i, x in enumerate(inputs) if i % 4], inputs[::4]
     raw = place_quantizers(float_model, calib)
@@ -362,8 +354,6 @@ def calibrate(name: str, folder: Path, out: Path, *, samples: int = DEFAULT_SAMP
               sizes: list[int] | None = None, report: Callable[[str], None] = print) -> dict:
     """`booth styles calibrate`: one style's statistics pass on ``folder``, its ranges
     (with the calibrated graph's fidelity on the held-out crops) written to ``out``."""
-    from booth.config import defaults
-
     style = _known_style(name)
     if not folder.is_dir():
         raise weights.WeightsError(f"calibrate {folder}: not a folder of photos")
@@ -438,8 +428,6 @@ def reset_peak_rss() -> None:
 
 def peak_rss_mb() -> int:
     """This process's peak resident memory since :func:`reset_peak_rss`, in MB."""
-    from booth.model.build import peak_rss_mb as since_start
-
     try:
         status = Path("/proc/self/status").read_text()
         return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) // 1024
@@ -453,8 +441,6 @@ def int8_graph(style: styles.Style, float_model: ov.Model, ranges: dict | None, 
     calibrated graph's fidelity), the card's "calibration" section and crops to check
     the graph on this machine: from the shipped ``ranges`` when given (the demo photos'
     crops), else calibrated on the photos (``calibration``, else the demo ones)."""
-    from booth.model.build import photos_to_calibrate_on
-
     if ranges is not None:
         shipped = styles.ranges_path(style.name)
         raw = from_ranges(style, float_model, ranges)
@@ -474,10 +460,6 @@ def build_style(name: str, *, calibration: str | None = None, samples: int = DEF
                 sizes: list[int] | None = None, if_needed: bool = False,
                 report: Callable[[str], None] = print) -> dict:
     """Build one style's float and INT8 IR and write its model card; returns the card."""
-    from booth.model.build import default_calibration_dir
-    from booth.config import defaults
-    from booth.vision.generator import working_shape
-
     style = _known_style(name)
     calibration = calibration or default_calibration_dir()
     if if_needed and up_to_date(style, calibration):
@@ -549,6 +531,4 @@ def build_style(name: str, *, calibration: str | None = None, samples: int = DEF
 
 
 def _compile(model: ov.Model, hint: str | None) -> ov.CompiledModel:
-    from booth.vision.generator import cpu_config
-
     return ov.Core().compile_model(model, "CPU", cpu_config(hint))

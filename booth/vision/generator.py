@@ -13,6 +13,7 @@ precision), so an organiser can measure and choose on the board.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -24,6 +25,7 @@ import openvino as ov
 from openvino import opset13
 from openvino.preprocess import PrePostProcessor
 
+from booth.model import weights
 from booth.model.graph import SIZE_MULTIPLE
 from booth.model.weights import ir_path
 
@@ -83,9 +85,6 @@ def resolve_precision(setting: str) -> tuple[str, str]:
     takes the build's measured choice from the model card."""
     if setting != "auto":
         return setting, f'set in the config ([generator] precision = "{setting}")'
-    import json
-
-    from booth.model import weights
 
     try:
         choice = json.loads((weights.WEIGHTS_DIR / weights.MODEL_CARD).read_text())["precision"]

@@ -32,8 +32,9 @@ import cv2
 import numpy as np
 import openvino as ov
 
-from booth.model import weights
 from booth.config import MIRROR_MIN_FPS
+from booth.model import weights
+from booth.vision import styles
 from booth.vision.generator import add_pixel_conversions, check_input, cpu_config
 from booth.vision.images import encode_jpeg
 
@@ -69,8 +70,6 @@ def frame_shape(long_side: int, aspect: float) -> tuple[int, int]:
 def network_ir(style: str) -> Path:
     """The IR the mirror runs: the style's own build (``booth styles build``, which the
     install runs), in the precision that build measured as faster and faithful."""
-    from booth.vision import styles
-
     card = styles.read_card(style)
     if card is None or not styles.ir_path(style, card.get("runs", "int8")).is_file():
         raise weights.WeightsError(f"the mirror's style {style} is not built: "

@@ -35,8 +35,9 @@ import numpy as np
 
 from booth.vision import framing, geometry, policy, upsample
 from booth.vision.face import FaceDetector
-from booth.vision.geometry import Face
 from booth.vision.generator import Generator, working_shape
+from booth.vision.geometry import Face
+from booth.vision.styles import StyleSet
 
 #: "hd" mode: the generator size (long side) of each face's own crop, and the share of
 #: that crop's height the face takes (about 140 px of face: eyes and mouth keep their
@@ -111,8 +112,6 @@ class Pipeline:
     @classmethod
     def from_settings(cls, settings) -> "Pipeline":
         """Load, compile and warm up the default style's generator and the face detector."""
-        from booth.vision.styles import StyleSet
-
         styles = StyleSet.from_settings(settings)
         default = styles.generator(settings.styles.default)
         generator = default.generator if default.style.classic else default

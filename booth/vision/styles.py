@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from booth.config import check, from_table
 from booth.errors import ConfigError
 from booth.model import weights
+from booth.vision.generator import Generator, working_shape
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +164,6 @@ def fit_fixed(rgb: np.ndarray, side: int) -> np.ndarray:
     """A crop fitted into a fixed-size network's side×side input: scaled so its long
     side is ``side`` (shape kept), the short side reflect-padded (crop it back with
     :func:`unfit_fixed`)."""
-    import cv2
-
     h, w = rgb.shape[:2]
     scale = side / max(h, w)
     if scale != 1.0:
@@ -175,8 +175,6 @@ def fit_fixed(rgb: np.ndarray, side: int) -> np.ndarray:
 
 def unfit_fixed(out: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """The part of a fixed-size network's output that :func:`fit_fixed` filled, at ``shape``."""
-    import cv2
-
     h, w = shape
     side = out.shape[0]
     scale = side / max(h, w)
@@ -223,8 +221,6 @@ class StyleGenerator:
 def load_style(style: Style, settings, *, warm_up: bool = True) -> StyleGenerator:
     """Compile one built style in the precision its model card chose, warmed up for the
     booth's working sizes."""
-    from booth.vision.generator import Generator, working_shape
-
     shapes = [working_shape(s, settings.face.aspect) for s in settings.generator.sizes]
     if style.classic:
         return StyleGenerator(style, Generator.from_settings(settings, warm_up=warm_up))
