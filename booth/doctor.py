@@ -237,7 +237,10 @@ def check_openvino(settings: Settings, compile_model: bool) -> Check:
     about = f"OpenVINO {ov.get_version().split('-')[0]} on {cpu} ({capabilities})"
     if not compile_model:
         return Check("openvino", "PASS", f"{about}; precision not checked (--quick)")
-    from booth.generator import Generator, resolve_precision
+    import numpy as np
+
+    from booth.generator import Generator, resolve_precision, working_shape
+    from booth.int8_report import compiled_int8_share
     from booth.weights import WeightsError
 
     precision, why = resolve_precision(settings.generator.precision)
@@ -248,12 +251,18 @@ def check_openvino(settings: Settings, compile_model: bool) -> Check:
     except Exception as exc:  # this OpenVINO cannot run the generator on this CPU
         return Check("openvino", "FAIL", f"{about}; cannot compile the generator: {exc}",
                      "./install.sh again (it pins the OpenVINO release tested on the Pi's cores)")
+    if precision == "int8":
+        # The plugin decides per layer once it knows the input's shape.
+        shape = working_shape(min(settings.generator.sizes), settings.face.aspect)
+        gen.stylize(np.full((*shape, 3), 127, np.uint8))
     precisions = runtime_precisions(gen)
-    hint = gen._compiled.get_property("INFERENCE_PRECISION_HINT")
-    hint = hint.to_string() if hasattr(hint, "to_string") else str(hint)
+    hint = gen.inference_precision
     summary = ", ".join(f"{n} in {p}" for p, n in sorted(precisions.items()))
     message = (f"{about}; runs {precision} ({why}): inference precision {hint}, "
                f"convolutions {summary}")
+    if precision == "int8":
+        share = compiled_int8_share(gen.model_path, gen.runtime_model, shape)
+        message += f"; {share}"
     if precision == "int8" and not any(p.startswith("i8") or p.startswith("u8")
                                                         for p in precisions):
         return Check("openvino", "WARN", message + " (the INT8 graph runs simulated in float here)",
@@ -304,11 +313,12 @@ def check_mirror(settings: Settings, compile_model: bool, frames: int = 12) -> C
 
 def runtime_precisions(gen) -> dict[str, int]:
     """How many convolution layers the compiled model runs in each precision."""
+    from booth.int8_report import runtime_layers
+
     counts: dict[str, int] = {}
-    for op in gen._compiled.get_runtime_model().get_ordered_ops():
-        info = op.get_rt_info()
-        if info["layerType"].astype(str) in _MATMUL_LAYERS:
-            precision = info["runtimePrecision"].astype(str).lower()
+    for layer in runtime_layers(gen.runtime_model):
+        if layer["layerType"] in _MATMUL_LAYERS:
+            precision = layer["runtimePrecision"].lower()
             counts[precision] = counts.get(precision, 0) + 1
     return counts
 

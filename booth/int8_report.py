@@ -203,6 +203,28 @@ def int8_share(facts: list[ConvFacts], precisions: dict[str, str]) -> tuple[int,
     return len(int8), (sum(f.macs for f in int8) / total if total else 0.0)
 
 
+@dataclass
+class Int8Share:
+    """What share of an INT8 graph's convolutions a compiled model runs in int8."""
+    int8: int
+    convolutions: int
+    macs: float  # share of the network's multiply-accumulates in the int8 ones
+
+    def __str__(self) -> str:
+        # Rounded down: a float convolution left over never shows as 100%.
+        return (f"{self.int8} of {self.convolutions} convolutions in int8 "
+                f"({np.floor(1000 * self.macs) / 10:.1f}% of the MACs)")
+
+
+def compiled_int8_share(ir: Path, runtime_model: ov.Model, shape: tuple[int, int]) -> Int8Share:
+    """The int8 share of ``ir``'s convolutions in a compiled model's runtime graph, MACs
+    counted at (height, width)."""
+    facts = convolution_facts(ir, shape)
+    precisions = precision_by_convolution(runtime_layers(runtime_model), [f.name for f in facts])
+    count, share = int8_share(facts, precisions)
+    return Int8Share(int8=count, convolutions=len(facts), macs=share)
+
+
 def format_table(facts: list[ConvFacts], runs: dict[str, dict[str, str]]) -> str:
     """The per-convolution table, one precision column per CPU (run)."""
     total = sum(f.macs for f in facts)

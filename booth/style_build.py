@@ -36,7 +36,7 @@ from openvino import opset13
 from booth import graph, quantize, styles, weights
 
 #: Bumped when the style build recipe changes, so `--if-needed` rebuilds.
-RECIPE_VERSION = 2  # 2: everything after the output convolution in float
+RECIPE_VERSION = 3  # 2: everything after the output convolution in float; 3: the ARM rewrites on arm64
 #: INT8 is kept only at or above this fidelity against the style's float network.
 MIN_PSNR_DB = 30.0
 #: Calibration crops per style by default (a quarter more are held out for fidelity).
@@ -258,15 +258,16 @@ def fit_input(style: styles.Style, x: np.ndarray) -> np.ndarray:
 def quantize_style(float_model: ov.Model, inputs: list[np.ndarray], target: str) -> ov.Model:
     """NNCF post-training quantization with the classic generator's recipe: MIXED
     preset, the output convolution (and anything after it, :func:`float_tail`) kept
-    in float; on x86-64 layer norms' inputs
-    zero-centred (a no-op for networks without fused layer norms)."""
+    in float; then the generator's rewrites for the target (:func:`booth.quantize.for_target`:
+    layer norms' inputs zero-centred, and on ARM the convolutions' too; each a no-op
+    where a network lacks what it rewrites)."""
     import nncf
 
     output = output_convolution(float_model)
     ignored = nncf.IgnoredScope(names=float_tail(float_model, output), validate=False) if output else None
     quantized = nncf.quantize(float_model, nncf.Dataset(inputs), preset=nncf.QuantizationPreset.MIXED,
                               subset_size=len(inputs), ignored_scope=ignored)
-    return quantize.symmetric_norm_inputs(quantized) if target == "x86-64" else quantized
+    return quantize.for_target(quantized, target)
 
 
 def save_ir(model: ov.Model, path: Path) -> Path:
