@@ -263,8 +263,7 @@ def check_openvino(settings: Settings, compile_model: bool) -> Check:
     if precision == "int8":
         share = compiled_int8_share(gen.model_path, gen.runtime_model, shape)
         message += f"; {share}"
-    if precision == "int8" and not any(p.startswith("i8") or p.startswith("u8")
-                                                        for p in precisions):
+    if precision == "int8" and share.int8 == 0:
         return Check("openvino", "WARN", message + " (the INT8 graph runs simulated in float here)",
                      "compare `booth bench` with precision int8, f16 and f32 on this board and set "
                      "[generator] precision to the fastest")

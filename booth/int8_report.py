@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,6 +23,8 @@ import openvino as ov
 
 CONVOLUTIONS = ("Convolution", "GroupConvolution")
 INT8_PRECISIONS = ("i8", "u8")
+# A float kernel's name: "gemm_acl_f32", "winograd_acl_f16", "brgconv_avx512_1x1_bf16".
+_FLOAT_KERNEL = re.compile(r"(^|_)(f32|f16|bf16)($|_)")
 # Ops that only move or reshape data between a quantizer and the convolution it feeds.
 _PASS_THROUGH = ("Pad", "Transpose", "Reshape", "Convert")
 
@@ -196,9 +199,18 @@ def precision_by_convolution(layers: list[dict[str, str]], names: list[str]) -> 
     return found
 
 
+def runs_in_int8(precision: str) -> bool:
+    """Whether a "precision kernel" entry of :func:`precision_by_convolution` is int8
+    arithmetic: an int8 precision, and not a float kernel on int8-labelled data (the ARM
+    plugin runs a convolution it could not match to ACL's int8 executor as
+    "i8 gemm_acl_f32": dequantized, in f32)."""
+    label, _, kernel = precision.partition(" ")
+    return label in INT8_PRECISIONS and not _FLOAT_KERNEL.search(kernel.lower())
+
+
 def int8_share(facts: list[ConvFacts], precisions: dict[str, str]) -> tuple[int, float]:
     """(convolutions in int8, share of all MACs they carry)."""
-    int8 = [f for f in facts if precisions.get(f.name, "").split(" ")[0] in INT8_PRECISIONS]
+    int8 = [f for f in facts if runs_in_int8(precisions.get(f.name, ""))]
     total = sum(f.macs for f in facts)
     return len(int8), (sum(f.macs for f in int8) / total if total else 0.0)
 

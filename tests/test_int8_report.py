@@ -168,3 +168,17 @@ def test_doctor_names_the_share_of_convolutions_and_macs_in_int8(built):
 
     check = doctor.check_openvino(config.defaults().replace("generator", precision="int8"), compile_model=True)
     assert "24 of 25 convolutions in int8 (99.9% of the MACs)" in check.message, check.message
+
+
+def test_only_int8_kernels_count_as_int8():
+    from booth.int8_report import ConvFacts, int8_share
+
+    facts = [ConvFacts(name=n, kind="1x1", channels="8->8", before="", after="", activation="i8",
+                       activation_range="", weights="i8 per-channel", output="i8", macs=m)
+             for n, m in (("a", 300), ("b", 100), ("c", 600))]
+    # Emulated Cortex-A76 runtime graphs: ACL's int8 executor, an int8-labelled layer the
+    # plugin runs dequantized in f32, and a float Winograd one.
+    precisions = {"a": "i8 acl_i8", "b": "i8 gemm_acl_f32", "c": "f16 winograd_acl_f16"}
+    assert int8_share(facts, precisions) == (1, 0.3)
+    x86 = {"a": "u8 brgconv_avx512_I8", "b": "u8 jit_avx512_I8", "c": "bf16 brgconv_avx512_1x1_bf16"}
+    assert int8_share(facts, x86) == (2, 0.4)
