@@ -3,9 +3,10 @@
 #
 #   sudo scripts/arm64_proof.sh [--quick] [PHOTO...]
 #
-# --quick: the routine check, one emulated Cortex-A76 (Pi 5) at 128 px: 43 s once set up
-#          (measured on 2 host cores shared with other work, load ~14).
-# Without it: both cores at 384 px, the full proof: about 6 minutes on 2 cores.
+# --quick: the routine check, one emulated Cortex-A76 (Pi 5) at 128 px, one photo: 43 s
+#          once set up and built (measured on 2 host cores shared with other work, load ~14).
+# Without it: both cores at 384 px, the full proof: about 6 minutes on 2 cores for one
+#          photo (measured before two became the default; each adds its inferences).
 # Either prints, per convolution, its quantization and the precision each core ran it in
 # (`booth eval arm`), and the share of convolutions and MACs in int8.
 #
