@@ -36,7 +36,7 @@ from openvino import opset13
 from booth import graph, quantize, styles, weights
 
 #: Bumped when the style build recipe changes, so `--if-needed` rebuilds.
-RECIPE_VERSION = 3  # 2: everything after the output convolution in float; 3: the ARM rewrites on arm64
+RECIPE_VERSION = 2  # 2: everything after the output convolution in float
 #: INT8 is kept only at or above this fidelity against the style's float network.
 MIN_PSNR_DB = 30.0
 #: Calibration crops per style by default (a quarter more are held out for fidelity).

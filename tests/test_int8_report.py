@@ -182,3 +182,32 @@ def test_only_int8_kernels_count_as_int8():
     assert int8_share(facts, precisions) == (1, 0.3)
     x86 = {"a": "u8 brgconv_avx512_I8", "b": "u8 jit_avx512_I8", "c": "bf16 brgconv_avx512_1x1_bf16"}
     assert int8_share(facts, x86) == (2, 0.4)
+
+
+def test_only_convolutions_the_int8_path_takes_are_widened():
+    from openvino import opset13 as ops
+
+    from booth.arm_int8 import widen_3x3_kernels
+
+    def kernel(model: ov.Model) -> list[int]:
+        conv = next(op for op in model.get_ordered_ops() if op.get_type_name() == "Convolution")
+        return list(conv.input_value(1).get_partial_shape().to_shape())[2:]
+
+    def int8_weights(model: ov.Model) -> ov.Model:
+        # NNCF's int8 weights: Multiply(Convert(int8 codes), per-channel scale).
+        conv = next(op for op in model.get_ordered_ops() if op.get_type_name() == "Convolution")
+        codes = np.random.default_rng(2).integers(-127, 128, (2, 4, 3, 3)).astype(np.int8)
+        scale = ops.constant(np.full((2, 1, 1, 1), 0.01, np.float32))
+        conv.input(1).replace_source_output(ops.multiply(ops.convert(ops.constant(codes), "f32"), scale).output(0))
+        return model
+
+    bare, _ = _one_convolution("reflect")  # bias Add, then no quantizer: float on ARM anyway
+    assert kernel(widen_3x3_kernels(centre_convolution_inputs(int8_weights(bare)))) == [3, 3]
+
+    quantized, _ = _one_convolution("reflect")
+    add = quantized.get_results()[0].input_value(0).get_node()
+    low, high = ops.constant(np.float32(-8.0)), ops.constant(np.float32(8.0 * 127 / 128))
+    out = ops.fake_quantize(add, low, high, low, high, 256)  # signed: i8 out
+    quantized.get_results()[0].input(0).replace_source_output(out.output(0))
+    quantized = ov.Model([quantized.get_results()[0].input_value(0)], quantized.get_parameters())
+    assert kernel(widen_3x3_kernels(centre_convolution_inputs(int8_weights(quantized)))) == [3, 4]
