@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # arm64 proof: the booth's generator runs correctly on the Raspberry Pi's ARM cores.
 #
-#   sudo scripts/arm64_proof.sh [--quick] [PHOTO]
+#   sudo scripts/arm64_proof.sh [--quick] [PHOTO...]
 #
-# --quick: the routine check, one emulated Cortex-A76 (Pi 5) at 128 px: 43 s once set up
-#          (measured on 2 host cores shared with other work, load ~14).
-# Without it: both cores at 384 px, the full proof: about 6 minutes on 2 cores.
+# --quick: the routine check, one emulated Cortex-A76 (Pi 5) at 128 px, one photo: 43 s
+#          once set up and built (measured on 2 host cores shared with other work, load ~14).
+# Without it: both cores at 384 px, the full proof: about 6 minutes on 2 cores for one
+#          photo (measured before two became the default; each adds its inferences).
 # Either prints, per convolution, its quantization and the precision each core ran it in
 # (`booth eval arm`), and the share of convolutions and MACs in int8.
 #
 # Builds (once) an arm64 Debian Bookworm root file system with debootstrap, runs it
 # under qemu-user-static emulating a Cortex-A72 (Pi 4) and a Cortex-A76 (Pi 5) —
 # neither has SVE — installs the same pinned aarch64 wheels install.sh gives a Pi
-# (apt's numpy + scripts/pip_constraints.sh), stylizes one real photo with the INT8
+# (apt's numpy + scripts/pip_constraints.sh), stylizes real photos with the INT8
 # IR a Pi builds for itself (built here with BOOTH_INT8_TARGET=arm64 from the source
 # file in weights/) through booth.vision.generator.Generator, and compares the result with
-# the x86-64 output of the same code and IR: PSNR >= 35 dB, and nothing may die with
+# the x86-64 output of the float network (f32): PSNR >= 35 dB on every photo (the
+# agreement with x86-64 running the same IR is printed too), and nothing may die with
 # "Illegal instruction". Timings under emulation mean nothing; only correctness counts.
+# The default photos are held out of the build's calibration (a face; the full proof
+# adds a group).
 #
 # Needs root (debootstrap, chroot, binfmt_misc, bind mounts) and Debian's apt + PyPI.
 # The first run sets up the arm64 system (debootstrap, emulated pip) and builds the Pi's
@@ -46,8 +50,10 @@ rootfs="$work/rootfs"
 # --quick: one core type at a small size, for routine use (the environment still wins).
 default_cpus="cortex-a72 cortex-a76"
 default_size=384
+quick=0
 if [ "${1:-}" = "--quick" ]; then
   shift
+  quick=1
   default_cpus="cortex-a76"
   default_size=128
 fi
@@ -56,7 +62,10 @@ precisions="${BOOTH_ARM64_PRECISIONS:-int8}"
 size="${BOOTH_ARM64_SIZE:-$default_size}"
 run_timeout="${BOOTH_ARM64_TIMEOUT:-3600}"
 photos="${BOOTH_PHOTOS:-$repo/../shared/photos}"
-photo="${1:-$photos/faces/face_01.jpg}"
+# Photos the Pi's build does not calibrate on (booth/model/quantize.py: calibrate holds them out).
+default_photos="$photos/faces/face_04.jpg"
+[ "$quick" = 1 ] || default_photos="$default_photos $photos/groups/group2_women.jpg"
+if [ "$#" -gt 0 ]; then photo_list=("$@"); else read -r -a photo_list <<< "$default_photos"; fi
 min_psnr=35
 host_python="$repo/.venv/bin/python"
 guest_root=/opt/booth            # where the booth lives inside the arm64 system
@@ -66,7 +75,9 @@ say() { printf '==> %s\n' "$*"; }
 die() { printf 'arm64_proof: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot and binfmt_misc need it)"
-[ -f "$photo" ] || die "photo $photo not found (pass one, or set BOOTH_PHOTOS)"
+for photo in "${photo_list[@]}"; do
+  [ -f "$photo" ] || die "photo $photo not found (pass one, or set BOOTH_PHOTOS)"
+done
 [ -x "$host_python" ] || die "$host_python missing: run ./install.sh first"
 [ -f "$repo/weights/animeganv2_hayao_256x256_integer_quant.tflite" ] \
   || die "weights/animeganv2_hayao_256x256_integer_quant.tflite missing: run ./install.sh first"
@@ -179,7 +190,7 @@ cp "$pi_weights"/generator_int8.xml "$pi_weights"/generator_int8.bin \
    "$pi_weights"/generator_fp32.xml "$pi_weights"/generator_fp32.bin "$rootfs$guest_root/weights/"
 proof="$rootfs$guest_root/proof"
 rm -f "$proof"/*.npy "$proof"/*.log
-(cd "$repo" && "$host_python" scripts/arm64_stylize.py prepare "$photo" "$proof/input.npy" "$size")
+(cd "$repo" && "$host_python" scripts/arm64_stylize.py prepare "$proof/input.npy" "$size" "${photo_list[@]}")
 
 ir_for() { case "$1" in int8) echo generator_int8.xml ;; *) echo generator_fp32.xml ;; esac; }
 
@@ -187,6 +198,11 @@ ir_for() { case "$1" in int8) echo generator_int8.xml ;; *) echo generator_fp32.
 #    takes about 4 CPU minutes of emulation at 384 px), then compare at the same size.
 failures=0
 results=()
+# The fidelity reference: the float network at f32 on this x86-64 machine.
+(cd "$rootfs$guest_root" && PYTHONPATH="$rootfs$guest_root" "$host_python" \
+   scripts/arm64_stylize.py stylize "$proof/input.npy" weights/generator_fp32.xml \
+   "$proof/x86_64-reference.npy" f32) | sed 's/^/    x86-64 reference: /'
+psnr() { "$host_python" "$repo/scripts/arm64_stylize.py" psnr "$@" 2>&1 | paste -sd' ' -; }
 for precision in $precisions; do
   ir="$(ir_for "$precision")"
   (cd "$rootfs$guest_root" && PYTHONPATH="$rootfs$guest_root" "$host_python" \
@@ -217,11 +233,15 @@ for precision in $precisions; do
     if [ "$status" != 0 ]; then
       results+=("FAIL $cpu $precision: exit status $status (see $log)"); failures=$((failures + 1)); continue
     fi
-    value="$("$host_python" "$repo/scripts/arm64_stylize.py" psnr "$proof/x86_64-$precision.npy" "$proof/$cpu-$precision.npy")"
-    if "$host_python" -c "import sys; sys.exit(0 if float(sys.argv[1]) >= $min_psnr else 1)" "$value"; then
-      results+=("PASS $cpu $precision: PSNR $value dB vs x86-64 (>= $min_psnr)")
+    # "MEAN lowest LOW dB of N": the lowest photo must reach the bar.
+    fidelity="$(psnr "$proof/x86_64-reference.npy" "$proof/$cpu-$precision.npy")"
+    agreement="$(psnr "$proof/x86_64-$precision.npy" "$proof/$cpu-$precision.npy")"
+    lowest="$(awk '{print $3}' <<< "$fidelity")"
+    about="PSNR $fidelity vs x86-64 float f32; $agreement vs x86-64 $precision"
+    if "$host_python" -c "import sys; sys.exit(0 if float(sys.argv[1]) >= $min_psnr else 1)" "$lowest"; then
+      results+=("PASS $cpu $precision: $about (>= $min_psnr)")
     else
-      results+=("FAIL $cpu $precision: PSNR $value dB vs x86-64 (< $min_psnr)"); failures=$((failures + 1))
+      results+=("FAIL $cpu $precision: $about (< $min_psnr)"); failures=$((failures + 1))
     fi
   done
 done
@@ -238,7 +258,7 @@ if [[ " $precisions " == *" int8 "* ]]; then
      --json "$work/int8-report.json") || printf 'arm64_proof: the int8 report failed\n' >&2
 fi
 
-say "arm64 proof ($(basename "$photo"), ${size}px long side):"
+say "arm64 proof (${#photo_list[@]} photo(s), ${size}px long side):"
 printf '    %s\n' "${results[@]}"
 [ "$failures" = 0 ] || die "$failures failed"
 say "arm64 proof passed"

@@ -3,10 +3,13 @@
 Runs unchanged on the x86-64 host (the reference) and inside the emulated arm64
 Debian (scripts/arm64_proof.sh), so the two outputs differ only by the CPU.
 
-    python scripts/arm64_stylize.py prepare PHOTO INPUT.npy [SIZE]
+    python scripts/arm64_stylize.py prepare INPUT.npy SIZE PHOTO [PHOTO...]
     python scripts/arm64_stylize.py stylize INPUT.npy IR.xml OUTPUT.npy [PRECISION]
         (also writes OUTPUT.runtime.json: the compiled runtime graph, for `booth eval arm`)
-    python scripts/arm64_stylize.py psnr A.npy B.npy
+    python scripts/arm64_stylize.py psnr A.npy B.npy   (mean over the photos; min on stderr)
+
+INPUT.npy holds one frame per photo (N×H×W×3), so one compiled model serves them all:
+under emulation the compile costs as much as several inferences.
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ def cpu_features() -> str:
     return "aarch64 (no AT_HWCAP)"
 
 
-def prepare(photo: str, out: str, size: int = 384) -> None:
-    """Load the photo and resize it to the generator's working shape (host only)."""
+def prepare(out: str, size: int, photos: list[str]) -> None:
+    """Load the photos and fit each to the generator's working shape (host only)."""
     import cv2
 
     from booth.config import defaults
@@ -49,10 +52,9 @@ def prepare(photo: str, out: str, size: int = 384) -> None:
     from booth.vision.images import load_image
 
     h, w = working_shape(size, defaults().face.aspect)
-    rgb = load_image(photo)
-    rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
-    np.save(out, np.ascontiguousarray(rgb))
-    print(f"prepared {photo} -> {out} {h}x{w}")
+    frames = [cv2.resize(load_image(photo), (w, h), interpolation=cv2.INTER_AREA) for photo in photos]
+    np.save(out, np.ascontiguousarray(np.stack(frames)))
+    print(f"prepared {len(frames)} photo(s) -> {out} {h}x{w}")
 
 
 def stylize(inp: str, ir: str, out: str, precision: str = "int8") -> None:
@@ -60,12 +62,13 @@ def stylize(inp: str, ir: str, out: str, precision: str = "int8") -> None:
 
     from booth.vision.generator import Generator
 
-    rgb = np.load(inp)
+    frames = np.load(inp)
     started = time.perf_counter()
     gen = Generator(Path(ir), precision=precision)
-    anime = gen.stylize(rgb)
+    anime = np.stack([gen.stylize(rgb) for rgb in frames])
     took = time.perf_counter() - started
     np.save(out, anime)
+    rgb = frames[0]
     # What the CPU plugin decided for each layer on this CPU, for `booth eval arm --runtime`.
     from booth.measure.int8_report import runtime_layers
 
@@ -76,9 +79,9 @@ def stylize(inp: str, ir: str, out: str, precision: str = "int8") -> None:
     # The summary `booth doctor` prints.
     from booth.cli.doctor import runtime_precisions
 
-    hint = gen._compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
+    hint = gen.inference_precision
     layers = ", ".join(f"{n} in {p}" for p, n in sorted(runtime_precisions(gen).items()))
-    print(f"stylized {rgb.shape[0]}x{rgb.shape[1]} precision={precision} "
+    print(f"stylized {len(frames)}x {rgb.shape[0]}x{rgb.shape[1]} precision={precision} "
           f"openvino={ov.get_version().split('-')[0]} numpy={np.__version__} "
           f"(from {Path(np.__file__).parent.parent}) cpu=[{cpu_features()}] "
           f"inference precision {hint}; convolutions {layers}; "
@@ -86,20 +89,25 @@ def stylize(inp: str, ir: str, out: str, precision: str = "int8") -> None:
 
 
 def psnr(a_path: str, b_path: str) -> float:
+    """Mean PSNR over the frames (printed; the lowest goes to stderr)."""
     a = np.load(a_path).astype(np.float64)
     b = np.load(b_path).astype(np.float64)
     if a.shape != b.shape:
         raise SystemExit(f"shape mismatch: {a.shape} vs {b.shape}")
-    mse = float(np.mean((a - b) ** 2))
-    value = float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    values = []
+    for x, y in zip(a.reshape(-1, *a.shape[-3:]), b.reshape(-1, *b.shape[-3:])):
+        mse = float(np.mean((x - y) ** 2))
+        values.append(float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse))
+    value = float(np.mean(values))
     print(f"{value:.2f}")
+    print(f"lowest {min(values):.2f} dB of {len(values)}", file=sys.stderr)
     return value
 
 
 if __name__ == "__main__":
     command, *rest = sys.argv[1:]
     if command == "prepare":
-        prepare(rest[0], rest[1], *(int(x) for x in rest[2:]))
+        prepare(rest[0], int(rest[1]), rest[2:])
     elif command == "stylize":
         stylize(*rest)
     elif command == "psnr":

@@ -242,8 +242,11 @@ def check_openvino(settings: Settings, compile_model: bool) -> Check:
     about = f"OpenVINO {ov.get_version().split('-')[0]} on {cpu} ({capabilities})"
     if not compile_model:
         return Check("openvino", "PASS", f"{about}; precision not checked (--quick)")
-    from booth.vision.generator import Generator, resolve_precision
+    import numpy as np
+
     from booth.errors import WeightsError
+    from booth.measure.int8_report import compiled_int8_share
+    from booth.vision.generator import Generator, resolve_precision, working_shape
 
     precision, why = resolve_precision(settings.generator.precision)
     try:
@@ -253,13 +256,19 @@ def check_openvino(settings: Settings, compile_model: bool) -> Check:
     except Exception as exc:  # this OpenVINO cannot run the generator on this CPU
         return Check("openvino", "FAIL", f"{about}; cannot compile the generator: {exc}",
                      "./install.sh again (it pins the OpenVINO release tested on the Pi's cores)")
+    if precision == "int8":
+        # The plugin decides per layer once it knows the input's shape.
+        shape = working_shape(min(settings.generator.sizes), settings.face.aspect)
+        gen.stylize(np.full((*shape, 3), 127, np.uint8))
     precisions = runtime_precisions(gen)
     hint = gen.inference_precision
     summary = ", ".join(f"{n} in {p}" for p, n in sorted(precisions.items()))
     message = (f"{about}; runs {precision} ({why}): inference precision {hint}, "
                f"convolutions {summary}")
-    if precision == "int8" and not any(p.startswith("i8") or p.startswith("u8")
-                                                        for p in precisions):
+    if precision == "int8":
+        share = compiled_int8_share(gen.model_path, gen.runtime_model, shape)
+        message += f"; {share}"
+    if precision == "int8" and share.int8 == 0:
         return Check("openvino", "WARN", message + " (the INT8 graph runs simulated in float here)",
                      "compare `booth bench` with precision int8, f16 and f32 on this board and set "
                      "[generator] precision to the fastest")
@@ -301,9 +310,12 @@ def check_mirror(settings: Settings, compile_model: bool, frames: int = 12) -> C
 
 def runtime_precisions(gen) -> dict[str, int]:
     """How many convolution layers the compiled model runs in each precision."""
+    from booth.measure.int8_report import runtime_layers
+
     counts: dict[str, int] = {}
-    for layer, precision in gen.runtime_layers:
-        if layer in _MATMUL_LAYERS:
+    for layer in runtime_layers(gen.runtime_model):
+        if layer["layerType"] in _MATMUL_LAYERS:
+            precision = layer["runtimePrecision"].lower()
             counts[precision] = counts.get(precision, 0) + 1
     return counts
 

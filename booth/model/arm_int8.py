@@ -17,11 +17,14 @@ This rewrite makes both signed and symmetric without changing what the network c
   quantized as ``x - c`` on a range centred on zero, the same grid shifted by ``c``,
   and the convolution's bias gains ``c·ΣW`` per output channel, so
   ``conv(x - c) + bias + c·ΣW = conv(x) + bias``. Reflect padding and transposes between
-  the quantizer and the convolution commute with the shift; a consumer that is not a
-  convolution (a residual Add) gets ``+c`` back.
+  the quantizer and the convolution commute with the shift (zero padding, in a Pad or
+  in the convolution itself, would not: such inputs are left as they are); a consumer
+  that is not a convolution (a residual Add) gets ``+c`` back.
 
-Depthwise (group) convolutions stay in float: the plugin's low-precision pass for them
-is disabled on ARM. The final 32→3 convolution stays in float by the recipe's choice.
+The 3×3 stride-1 convolutions, which the plugin would run as float Winograd, get a
+zero fourth kernel column (:func:`widen_3x3_kernels`). Depthwise (group) convolutions
+stay in float: the plugin's low-precision pass for them is disabled on ARM. The final
+32→3 convolution stays in float by the recipe's choice.
 """
 
 from __future__ import annotations
@@ -55,16 +58,35 @@ def _value(output: ov.Output) -> np.ndarray:
     raise ValueError(f"cannot fold {kind} {node.get_friendly_name()}")
 
 
+def _commutes_with_shift(node: ov.Node) -> bool:
+    """Whether ``node`` gives ``f(x - c) = f(x) - c``: a transpose does, and so does a pad
+    that copies values from inside (reflect, symmetric, edge); a zero pad does not."""
+    if node.get_type_name() == "Pad":
+        return node.get_attributes()["pad_mode"] in ("reflect", "symmetric", "edge")
+    return node.get_type_name() in _PASS_THROUGH
+
+
+def _pads_nothing(conv: ov.Node) -> bool:
+    """A convolution with no zero padding of its own (it would read the shifted zeros)."""
+    attributes = conv.get_attributes()
+    if attributes["auto_pad"] in ("same_upper", "same_lower"):
+        return False
+    return attributes["auto_pad"] == "valid" or not any(attributes["pads_begin"] + attributes["pads_end"])
+
+
 def _reaches_convolution(target: ov.Input) -> ov.Node | None:
-    """The Convolution this consumer feeds as data through pads/transposes, or None."""
+    """The Convolution this consumer feeds as data through ops that commute with a shift
+    (pads that copy values, transposes), or None."""
     node = target.get_node()
-    while node.get_type_name() in _PASS_THROUGH and target.get_index() == 0:
+    while _commutes_with_shift(node) and target.get_index() == 0:
         targets = list(node.output(0).get_target_inputs())
         if len(targets) != 1:
             return None
         target = targets[0]
         node = target.get_node()
-    return node if node.get_type_name() == "Convolution" and target.get_index() == 0 else None
+    if node.get_type_name() != "Convolution" or target.get_index() != 0 or not _pads_nothing(node):
+        return None
+    return node
 
 
 def _bias_add(conv: ov.Node) -> tuple[ov.Node, int] | None:
@@ -116,21 +138,48 @@ def centre_convolution_inputs(model: ov.Model) -> ov.Model:
     return model
 
 
+def _signed(fq: ov.Node) -> bool:
+    """A per-tensor 256-level quantizer on a zero-centred range (i8, no zero point)."""
+    low, high = fq.input_value(1).get_node().get_data(), fq.input_value(2).get_node().get_data()
+    return (fq.get_attributes()["levels"] == 256 and low.size == 1 and high.size == 1
+            and abs(float(low.item()) + float(high.item()) * 128 / 127) <= 1e-4 * float(high.item()))
+
+
+def _int8_pattern(conv: ov.Node) -> bool:
+    """Whether the plugin's int8 path can take ``conv``: a signed quantizer in front
+    (through pads and transposes) and bias Add → signed quantizer behind."""
+    node = conv.input_value(0).get_node()
+    while node.get_type_name() in _PASS_THROUGH:
+        node = node.input_value(0).get_node()
+    bias = _bias_add(conv)
+    if node.get_type_name() != "FakeQuantize" or not _signed(node) or bias is None:
+        return False
+    after = [t.get_node() for t in bias[0].output(0).get_target_inputs()]
+    return len(after) == 1 and after[0].get_type_name() == "FakeQuantize" and _signed(after[0])
+
+
 def widen_3x3_kernels(model: ov.Model) -> ov.Model:
     """Give each 3×3 stride-1 convolution a fourth, all-zero kernel column (and one more
     column of reflect padding), so the ARM plugin runs it in int8 too.
 
     The plugin keeps 3×3 stride-1 convolutions of few channels out of int8 by their
     kernel shape and runs them as Winograd in f16/f32 instead (fewer multiplications);
-    a 3×4 kernel is not that shape. The result is exact, but those convolutions do 4/3
-    of the multiply-accumulates: the build does not use this until a board shows that
-    int8 3×4 beats Winograd (emulated A72/A76: 20 of 25 convolutions in int8 instead of
-    12, 37.9/37.4 dB vs x86-64 f32 at 128×104).
+    a 3×4 kernel is not that shape. Only convolutions the int8 path can then take are
+    widened (signed quantizers in and out: run after :func:`centre_convolution_inputs`);
+    the others would just lose Winograd. The result is exact, and those convolutions do 4/3
+    of the multiply-accumulates (the generator: +19% in all). The arm64 build uses it
+    because it takes the int8 share to its reachable maximum at the same fidelity
+    (emulated A72/A76, 4 held-out photos at 128×104: 12 → 20 of 25 convolutions and
+    42.3% → 99.7% of the MACs in int8, 37.6 dB vs x86-64 f32 with or without it);
+    whether int8 3×4 beats f16 Winograd on a board is not measured: the install's
+    precision choice (int8 / f16 / f32, timed on the board) is the guard.
     """
     for conv in model.get_ordered_ops():
         if conv.get_type_name() != "Convolution" or conv.get_attributes()["strides"] != [1, 1]:
             continue
         if list(conv.input_value(1).get_partial_shape().to_shape())[2:] != [3, 3]:
+            continue
+        if not _int8_pattern(conv):
             continue
         pad, scale = conv.input_value(0).get_node(), conv.input_value(1).get_node()
         if pad.get_type_name() != "Pad" or pad.get_attributes()["pad_mode"] != "reflect":

@@ -16,8 +16,10 @@ Our recipe (measured; see the model card that ``booth weights build`` writes):
 * centre each layer norm's input range on zero (:func:`symmetric_norm_inputs`): ~8%
   faster on x86-64. On ARM the build also centres each convolution's input range
   (:func:`booth.model.arm_int8.centre_convolution_inputs`): the ARM CPU plugin runs a
-  convolution in int8 only with i8 in and i8 out and no zero point. The build runs on
-  the machine that will run the booth (install.sh), so each gets its own graph;
+  convolution in int8 only with i8 in and i8 out and no zero point; and it widens the
+  3×3 stride-1 kernels to 3×4 (:func:`booth.model.arm_int8.widen_3x3_kernels`), which the
+  plugin would otherwise run as float Winograd. The build runs on the machine that will
+  run the booth (install.sh), so each gets its own graph;
 * then measure the result against the float network (PSNR, SSIM) next to the as-is
   graph, and keep whichever of the two INT8 graphs wins.
 
@@ -43,7 +45,7 @@ import openvino as ov
 from booth.files import write_atomic
 from booth.measure.quality import fidelity
 from booth.model import irfile, weights
-from booth.model.arm_int8 import centre_convolution_inputs
+from booth.model.arm_int8 import centre_convolution_inputs, widen_3x3_kernels
 from booth.vision.generator import cpu_config, working_shape
 from booth.vision.images import PHOTO_SUFFIXES, load_image
 from booth.errors import ImageError
@@ -141,9 +143,10 @@ def _nncf_quantize(float_model: ov.Model, inputs: list[np.ndarray]) -> ov.Model:
 
 def for_target(quantized: ov.Model, target: str) -> ov.Model:
     """The calibrated graph as the target runs it: the layer norms' inputs zero-centred,
-    and on ARM the convolutions' inputs too (the rewrites compute the same network)."""
+    and on ARM the convolutions' inputs too and the 3×3 stride-1 kernels widened to 3×4
+    (:mod:`booth.model.arm_int8`; the rewrites compute the same network)."""
     centred = symmetric_norm_inputs(quantized)
-    return centred if target == "x86-64" else centre_convolution_inputs(centred)
+    return centred if target == "x86-64" else widen_3x3_kernels(centre_convolution_inputs(centred))
 
 
 def quantize(float_model: ov.Model, inputs: list[np.ndarray], target: str = "x86-64") -> ov.Model:
@@ -451,12 +454,13 @@ def build_int8(float_model: ov.Model, calibration: Path | None, *, ranges_path: 
                   "photos": len(ranges["calibration"]["photos"])}
         measured_on = "demo photo crops"
     report(f"      target: {target}" + (" (zero-centred layer norm inputs)" if target == "x86-64" else
-                                        " (zero-centred layer norm and convolution inputs)"))
+                                        " (zero-centred layer norm and convolution inputs, 3x3 kernels as 3x4)"))
     quantized = for_target(raw, target)
     quantize_s = time.perf_counter() - started
     section = {"chosen": "nncf", "calibration": source,
                "recipe": RECIPE + "; zero-centred int8 layer norm inputs"
-                         + ("; zero-centred int8 convolution inputs" if target == "arm64" else ""),
+                         + ("; zero-centred int8 convolution inputs; 3x3 stride-1 kernels widened to 3x4"
+                            if target == "arm64" else ""),
                "target": target, "quantize_s": round(quantize_s, 1)}
     if not held_out:
         report("      no photos to measure fidelity on (demo photos not fetched): keeping the calibrated graph")

@@ -289,9 +289,10 @@ def place_quantizers(float_model: ov.Model, inputs: list[np.ndarray]) -> ov.Mode
 
 
 def for_target(raw: ov.Model, target: str) -> ov.Model:
-    """The INT8 graph as ``target`` runs it: on x86-64 layer norms' inputs zero-centred
-    (a no-op for networks without fused layer norms)."""
-    return quantize.symmetric_norm_inputs(raw.clone()) if target == "x86-64" else raw
+    """The INT8 graph as ``target`` runs it: the generator's rewrites for the target
+    (:func:`booth.model.quantize.for_target`: layer norms' inputs zero-centred, and on ARM
+    the convolutions' too; each a no-op where a network lacks what it rewrites)."""
+    return quantize.for_target(raw.clone(), target)
 
 
 def remake_command(name: str) -> str:
