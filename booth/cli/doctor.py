@@ -17,6 +17,10 @@ booth still runs with ``--demo``.
 On an installed Pi the service holds the camera, so when a booth answers on
 127.0.0.1 the camera line comes from its ``/healthz`` instead of opening the camera
 a second time.
+
+Each check imports what it examines inside itself: a missing or broken package
+(OpenVINO, OpenCV, gpiozero) is a finding the doctor reports on its line, not a reason
+for the doctor not to start.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from pathlib import Path
 
 from booth import config
 from booth.config import Settings
+from booth.errors import CameraError, UserError, WeightsError
 
 #: Where install.sh puts the config and the service on a Pi.
 INSTALLED_CONFIG = Path("/etc/booth/config.toml")
@@ -62,8 +67,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from booth.errors import UserError
-
     path = args.config or (INSTALLED_CONFIG if INSTALLED_CONFIG.is_file() else None)
     if path is not None and Path(path).is_file() and not os.access(path, os.R_OK):
         # install.sh makes the installed config readable by root and the booth only.
@@ -135,8 +138,6 @@ def running_booth_health(settings: Settings) -> dict | None:
 def check_camera(settings: Settings, on_pi: bool) -> Check:
     """Open the configured camera backend once (or ask the running booth about it)."""
     from booth.devices.camera import backend_factory
-    from booth.errors import CameraError
-
     health = running_booth_health(settings)
     if health and isinstance(health.get("camera"), dict):
         cam = health["camera"]
@@ -243,8 +244,6 @@ def check_openvino(settings: Settings, compile_model: bool) -> Check:
     if not compile_model:
         return Check("openvino", "PASS", f"{about}; precision not checked (--quick)")
     import numpy as np
-
-    from booth.errors import WeightsError
     from booth.measure.int8_report import compiled_int8_share
     from booth.vision.generator import Generator, resolve_precision, working_shape
 
@@ -411,7 +410,7 @@ def check_hotspot_address(settings: Settings, missing: str) -> Check:
     if net.address not in addresses:
         found = ", ".join(addresses) or "no IPv4 address"
         return Check("hotspot", "FAIL", f"{net.interface} has {found}, not the booth's {net.address}: "
-                     f"the QR codes would not reach it", f"sudo nmcli connection up booth-hotspot")
+                     f"the QR codes would not reach it", "sudo nmcli connection up booth-hotspot")
     return Check("hotspot", "PASS", f"{net.interface} has {net.address}")
 
 

@@ -60,6 +60,7 @@ from booth.devices.printing import PrintService
 from booth.errors import CameraError, StoreFull, UploadRefused
 from booth.vision import mirror
 from booth.vision.images import load_image
+from booth.vision.pipeline import Pipeline
 
 log = logging.getLogger("booth")
 
@@ -160,8 +161,6 @@ def load_pipeline(settings: config.Settings) -> tuple[Any | None, str]:
     """The warmed-up pipeline and a status line; (None, why) if the model cannot load."""
     started = time.perf_counter()
     try:
-        from booth.vision.pipeline import Pipeline
-
         pipeline = Pipeline.from_settings(settings)
     except Exception as exc:  # missing weights, broken IR, ...: run, and say so
         message = f"model not loaded: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"

@@ -75,6 +75,8 @@ class BoothButton:
     def __init__(self, settings_button, on_press: Callable[[], object],
                  on_hold: Callable[[], object] | None = None, *, pin_factory=None,
                  on_pi: bool | None = None, on_style: Callable[[], object] | None = None) -> None:
+        # gpiozero where the devices are made: importing it looks for pin libraries,
+        # which a machine that only builds models or serves the gallery has no use for.
         from gpiozero.exc import GPIOZeroError
 
         self.settings = settings_button

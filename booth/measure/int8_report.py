@@ -21,7 +21,11 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
+from booth.config import defaults
+from booth.errors import UserError
 from booth.files import write_json
+from booth.model.weights import ir_path
+from booth.vision.generator import Generator, working_shape
 
 CONVOLUTIONS = ("Convolution", "GroupConvolution")
 INT8_PRECISIONS = ("i8", "u8")
@@ -275,11 +279,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from booth.errors import UserError
-    from booth.config import defaults
-    from booth.vision.generator import Generator, working_shape
-    from booth.model.weights import ir_path
-
     ir = args.ir or ir_path("int8")
     if not Path(ir).is_file():
         raise UserError(f"{ir}: no such IR (run `booth weights build`)")

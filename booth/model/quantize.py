@@ -32,6 +32,11 @@ seconds, without photos, so every install gets the calibrated INT8 graph.
 
 from __future__ import annotations
 
+import base64
+import ctypes
+import dataclasses
+import gc
+import json
 import os
 import platform
 import random
@@ -41,14 +46,19 @@ from typing import Callable
 
 import numpy as np
 import openvino as ov
+from openvino import opset13 as ops
 
+from booth.config import defaults
+from booth.errors import ImageError
 from booth.files import write_atomic
 from booth.measure.quality import fidelity
+from booth.measure.timing import median_ms, random_input
 from booth.model import irfile, weights
 from booth.model.arm_int8 import centre_convolution_inputs, widen_3x3_kernels
+from booth.vision import framing
+from booth.vision.face import FaceDetector
 from booth.vision.generator import cpu_config, working_shape
 from booth.vision.images import PHOTO_SUFFIXES, load_image
-from booth.errors import ImageError
 
 
 def calibration_photos(folder: Path) -> list[Path]:
@@ -60,10 +70,6 @@ def booth_crop(rgb: np.ndarray, size: int, aspect: float, detector=None) -> np.n
     """The crop the booth feeds the generator at ``size``: the pipeline's own levelling and
     framing around the faces ``detector`` finds (scene framing when it finds none, or
     when no detector is given)."""
-    import dataclasses
-
-    from booth.vision import framing
-    from booth.config import defaults
 
     face_settings = dataclasses.replace(defaults().face, aspect=aspect)
     faces = detector.detect(rgb) if detector is not None else []
@@ -130,6 +136,8 @@ def _nncf_quantize(float_model: ov.Model, inputs: list[np.ndarray]) -> ov.Model:
     same graph bit for bit, 38.37 dB either way), and without it the activation ranges
     alone describe the whole INT8 graph, so they can ship as data (:func:`apply_ranges`).
     """
+    # NNCF (hundreds of MB, with PyTorch where it is installed) only when quantizing:
+    # a booth that loads a built graph never needs it.
     import nncf
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
 
@@ -169,8 +177,6 @@ def _where(fq: ov.Node) -> str:
 def _encode(data: np.ndarray) -> float | dict:
     """A range as JSON, exact to the bit: a number (str() of a float32 is its shortest
     exact spelling), or a per-channel vector as little-endian float32 in base64."""
-    import base64
-
     data = np.asarray(data, dtype=np.float32)
     if data.size == 1:
         return float(str(data.ravel()[0]))
@@ -178,8 +184,6 @@ def _encode(data: np.ndarray) -> float | dict:
 
 
 def _decode(value: float | dict) -> np.ndarray:
-    import base64
-
     if isinstance(value, dict):
         return np.frombuffer(base64.b64decode(value["f32le_base64"]), dtype="<f4").astype(np.float32)
     return np.asarray(value, dtype=np.float32)
@@ -224,8 +228,6 @@ def set_ranges(quantized: ov.Model, ranges: list[dict], what: str = "generator",
         raise weights.WeightsError(
             f"the INT8 ranges file does not fit this {what} graph ({len(ranges)} ranges for "
             f"{len(fqs)} quantizers): recalibrate with `{remake}`")
-    from openvino import opset13 as ops
-
     for fq, entry in zip(fqs, ranges):
         if int(fq.get_attributes()["levels"]) != entry["levels"]:
             raise weights.WeightsError(f"INT8 ranges file: levels differ at {entry['at']}")
@@ -251,8 +253,6 @@ def symmetric_norm_inputs(model: ov.Model) -> ov.Model:
     the MVN runs on int8: about 10% less time for the whole generator (PERF_COUNT at
     512 on one core: 674 → 603 ms).
     """
-    from openvino import opset13 as ops
-
     def constant(value) -> ov.Output:
         return ops.constant(np.asarray(value, dtype=np.float32)).output(0)
 
@@ -310,9 +310,6 @@ def release_memory() -> None:
     """Hand freed memory back to the system (glibc keeps it otherwise), so each compiled
     generator the build measures reuses the last one's memory: the build's peak stays
     that of one model, which matters on a 2 GB Pi."""
-    import ctypes
-    import gc
-
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -322,8 +319,6 @@ def release_memory() -> None:
 
 def latency_ms(compiled: ov.CompiledModel, shape: tuple[int, int], repeats: int = 5) -> float:
     """Median latency of one inference at (height, width) after a warm-up."""
-    from booth.measure.timing import median_ms, random_input
-
     request = compiled.create_infer_request()
     x = random_input(shape)
     return median_ms(lambda: request.infer(x), repeats, warmup=1)
@@ -343,9 +338,6 @@ def calibrate(float_model: ov.Model, folder: Path, *, samples: int = 48,
     Returns the quantized graph (before the target's rewrite), the ranges document
     (what ``weights/int8_ranges.json`` holds) and the held-out crops (network inputs).
     """
-    from booth.config import defaults
-    from booth.vision.face import FaceDetector
-
     settings = defaults()
     sizes = sizes or list(settings.generator.sizes)
     aspect = aspect or settings.face.aspect
@@ -378,8 +370,6 @@ def read_ranges(path: Path, source_sha256: str | None = None, what: str = "gener
                 remake: str = "booth weights calibrate DIR") -> dict:
     """The shipped (or recalibrated) ranges document, checked against the network's
     source file (default: the generator's)."""
-    import json
-
     expected = source_sha256 or weights.manifest()["generator"].sha256
     try:
         ranges = json.loads(path.read_text(encoding="utf-8"))
@@ -398,8 +388,6 @@ def read_ranges(path: Path, source_sha256: str | None = None, what: str = "gener
 
 def write_ranges(ranges: dict, path: Path) -> None:
     """Write the ranges document atomically."""
-    import json
-
     # One line per quantizer: a diff of two calibrations stays readable.
     quantizers = ",\n  ".join(json.dumps(q) for q in ranges["fake_quantize"])
     head = json.dumps({k: v for k, v in ranges.items() if k != "fake_quantize"}, indent=1)
@@ -411,9 +399,6 @@ def write_ranges(ranges: dict, path: Path) -> None:
 def demo_crops(sizes: list[int], aspect: float) -> list[np.ndarray]:
     """Booth crops (uint8) of the demo photos the install fetched, one per working size
     each: what the build measures fidelity on when no calibration photos are given."""
-    from booth.config import defaults
-    from booth.vision.face import FaceDetector
-
     photos = weights.demo_photos()
     if not photos:
         return []
@@ -432,8 +417,6 @@ def build_int8(float_model: ov.Model, calibration: Path | None, *, ranges_path: 
     Returns the model card's "int8" section and the crops (network inputs) it measured
     fidelity on.
     """
-    from booth.config import defaults
-
     target = int8_target()  # a bad BOOTH_INT8_TARGET stops here, before calibrating
     settings = defaults()
     sizes, aspect = list(settings.generator.sizes), settings.face.aspect

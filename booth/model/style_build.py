@@ -278,6 +278,8 @@ def place_quantizers(float_model: ov.Model, inputs: list[np.ndarray]) -> ov.Mode
     preset, the output convolution (and anything after it, :func:`float_tail`) kept in
     float, no bias correction — so the activation ranges alone describe the INT8 graph
     and can ship as data. The graph before the target's rewrite (:func:`for_target`)."""
+    # NNCF (hundreds of MB, with PyTorch where it is installed) only when quantizing:
+    # a booth that loads a built graph never needs it.
     import nncf
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
 

@@ -273,7 +273,7 @@ def decode_heic(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str 
     """:func:`decode_image` for HEIC (iPhones' photos), with pillow-heif: the size is
     read from the container before any pixel; libheif's decoded RGB(A) buffer is
     reduced without a copy (Pillow reads it where it is)."""
-    import pillow_heif
+    import pillow_heif  # optional: only HEIC photos need it
 
     try:
         heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)  # header only
