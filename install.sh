@@ -294,8 +294,11 @@ mirror_args=()
 [ -n "$mirror" ] && mirror_args=(--mirror "$mirror")
 calibration_args=()
 [ -n "$calibration" ] && calibration_args=(--calibration "$calibration")
+# The tests and the evals measure on the public test photos (weights/photos/); a booth does not.
+fetch_args=("${mirror_args[@]}")
+[ "$want_test" = 1 ] && fetch_args+=(--photos)
 if [ "$dry_run" = 1 ]; then
-  in_root "$booth" weights fetch "${mirror_args[@]}"
+  in_root "$booth" weights fetch "${fetch_args[@]}"
   in_root "$booth" weights build --if-needed "${calibration_args[@]}"
   in_root "$booth" styles fetch "${mirror_args[@]}"
   in_root "$booth" styles build --if-needed "${calibration_args[@]}"
@@ -336,7 +339,9 @@ else
   }
   build_name="generator build (INT8 from the shipped calibration, precision measured)"
   [ -n "$calibration" ] && build_name="generator build (INT8 calibrated on $calibration, precision measured)"
-  booth_step "model files and demo photos (sha256 checked)" fetch_summary as_booth weights fetch "${mirror_args[@]}"
+  fetch_name="model files and demo photos (sha256 checked)"
+  [ "$want_test" = 1 ] && fetch_name="model files, demo photos and the public test photos (sha256 checked)"
+  booth_step "$fetch_name" fetch_summary as_booth weights fetch "${fetch_args[@]}"
   booth_step "$build_name" build_summary as_booth weights build --if-needed "${calibration_args[@]}"
   # The styles guests choose from: fetched and built like the generator (a few minutes
   # per style on a Pi; `booth styles list` says what is built).

@@ -1,4 +1,4 @@
-"""Shared test fixtures: the real photos beside the project and the built model files."""
+"""Shared test fixtures: the public test photos and the built model files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from booth import PROJECT_ROOT
-from booth.measure.photos import photo_set
+from booth.measure.photos import FETCH_HINT, photo_set
 
 #: Debian's chromium (the test set-up installs it; never a downloaded browser).
 CHROMIUM = "/usr/bin/chromium"
@@ -17,21 +17,23 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
 
-#: ../shared/photos (faces/, groups/, scenes/); BOOTH_PHOTOS overrides it.
+#: The public test photos (faces/, groups/, scenes/, hires/) the install fetched into
+#: weights/photos/: anyone can fetch them, so anyone can run the tests.
 PHOTOS = photo_set()
 
 
 @pytest.fixture(scope="session")
 def photos() -> Path:
-    """The shared photo set. The test set-up (CI, the README's test command) provides it."""
+    """The public photo set. The README's test command (./install.sh --test) fetches it."""
     if not (PHOTOS / "faces").is_dir():
-        pytest.fail(f"photo set not found at {PHOTOS}: set BOOTH_PHOTOS to the shared photos folder")
+        pytest.fail(f"the public test photos are not in {PHOTOS}: {FETCH_HINT}", pytrace=False)
     return PHOTOS
 
 
 @pytest.fixture(scope="session")
 def face_photo(photos: Path) -> Path:
-    return photos / "faces" / "face_01.jpg"
+    """A close, frontal, well-lit portrait: one face, 800x800."""
+    return photos / "faces" / "18f_selena_juneau_vogel.jpg"
 
 
 @pytest.fixture(scope="session")

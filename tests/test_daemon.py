@@ -292,7 +292,7 @@ def test_a_press_while_the_camera_is_down_is_refused_until_it_is_back(booth_fact
         # Put in place whole (written aside, then renamed): the camera retries meanwhile, and
         # a half-written photo is a camera failure of its own, not what this test is about.
         part = empty / "guest.part"
-        part.write_bytes((faces / "face_01.jpg").read_bytes())
+        part.write_bytes((faces / "18f_edwin_torres.jpg").read_bytes())
         part.rename(empty / "guest.jpg")
         deadline = time.monotonic() + 5
         while not booth.camera.ok:  # the supervisor retries with its back-off

@@ -8,12 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from booth.measure import faces as evaluate
-from booth.measure.faces import match_faces, nme, people_in_name, summarize
+from booth.measure.faces import match_faces, nme, people_in, summarize
 from booth.vision.geometry import Face
+from booth.vision.images import load_image
 
 #: The installed `booth` command (beside the test run's Python).
 BOOTH = str(Path(sys.executable).with_name("booth"))
@@ -53,9 +55,13 @@ def test_faces_are_paired_by_overlap_once_each():
     assert match_faces([face_at()], [face_at(35, 0)]) == []     # barely touching: no match
 
 
-def test_people_count_comes_from_the_file_name(tmp_path):
-    assert people_in_name(tmp_path / "group4_women.jpg") == 4
-    assert people_in_name(tmp_path / "face_01.jpg") is None
+def test_people_count_comes_from_the_manifest_or_the_file_name(tmp_path):
+    # The public set's groups: the manifest's face count, wherever the photo was copied.
+    assert people_in(tmp_path / "18f_sba_legos.jpg") == 4
+    assert people_in(tmp_path / "18f_renata_award.jpg") == 2
+    # A private set names its groups groupN_x.jpg.
+    assert people_in(tmp_path / "group4_women.jpg") == 4
+    assert people_in(tmp_path / "18f_edwin_torres.jpg") is None
 
 
 def test_summary_rates_and_targets():
@@ -97,8 +103,8 @@ def test_summary_rates_and_targets():
 def test_the_command_writes_per_image_records_and_a_summary(photos, tmp_path):
     folder = tmp_path / "faces"
     folder.mkdir()
-    shutil.copy(photos / "faces" / "face_01.jpg", folder)
-    shutil.copy(photos / "groups" / "group2_women.jpg", folder)
+    shutil.copy(photos / "faces" / "18f_edwin_torres.jpg", folder)
+    shutil.copy(photos / "groups" / "18f_renata_award.jpg", folder)
     (folder / "notes.txt").write_text("not a photo")
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     out = tmp_path / "report" / "eval.json"
@@ -110,14 +116,14 @@ def test_the_command_writes_per_image_records_and_a_summary(photos, tmp_path):
     assert "survival" in done.stdout and "targets:" in done.stdout
     report = json.loads(out.read_text())
     by_file = {r["file"]: r for r in report["images"]}
-    assert set(by_file) == {"faces/face_01.jpg", "faces/group2_women.jpg"}
+    assert set(by_file) == {"faces/18f_edwin_torres.jpg", "faces/18f_renata_award.jpg"}
     for r in report["images"]:
         assert {"file", "faces_in", "faces_out_matched", "nme", "size", "ms"} <= set(r)
         assert r["size"] == 384 and r["faces_out_matched"] == r["faces_in"]
         assert r["nme"] < 0.15
-    assert by_file["faces/face_01.jpg"]["faces_in"] == 1
-    assert by_file["faces/group2_women.jpg"]["people"] == 2
-    assert by_file["faces/group2_women.jpg"]["faces_in"] == 2
+    assert by_file["faces/18f_edwin_torres.jpg"]["faces_in"] == 1
+    assert by_file["faces/18f_renata_award.jpg"]["people"] == 2
+    assert by_file["faces/18f_renata_award.jpg"]["faces_in"] == 2
     summary = report["summary"]
     assert summary["survival"] == 1.0 and summary["faces_detection_rate"] == 1.0
     assert 0 < summary["overhead_share"] < 1
@@ -149,8 +155,11 @@ def test_eval_has_room_for_more_measurements():
 def test_the_upscale_command_measures_the_full_resolution_result(photos, tmp_path):
     folder = tmp_path / "faces"
     folder.mkdir()
-    shutil.copy(photos / "faces" / "face_01.jpg", folder)            # 362×381: nothing to gain
-    shutil.copy(photos / "faces" / "portrait_headphones.jpg", folder)  # 736×920: about 2×
+    # A 380 px thumbnail of a close-up: nothing to gain; a 2448×3264 portrait: about 2×.
+    small = cv2.resize(load_image(photos / "faces" / "18f_edwin_torres.jpg"), (380, 380),
+                       interpolation=cv2.INTER_AREA)
+    assert cv2.imwrite(str(folder / "small.jpg"), cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+    shutil.copy(photos / "faces" / "18f_kate_glasses.jpg", folder)
     out = tmp_path / "upscale.json"
     done = subprocess.run([BOOTH, "eval", "upscale", str(folder), "--json", str(out), "--no-cost"],
                           capture_output=True, text=True, timeout=300)
@@ -158,11 +167,11 @@ def test_the_upscale_command_measures_the_full_resolution_result(photos, tmp_pat
     assert "PSNR" in done.stdout and "targets:" in done.stdout
     report = json.loads(out.read_text())
     by_file = {r["file"]: r for r in report["images"]}
-    small, large = by_file["faces/face_01.jpg"], by_file["faces/portrait_headphones.jpg"]
+    small, large = by_file["faces/small.jpg"], by_file["faces/18f_kate_glasses.jpg"]
     assert small["result_size"] == small["generator_size"] and "psnr_db" not in small
     assert large["factor"] > 1.8 and large["psnr_db"] >= 35
     assert large["gradient_ratio"] > 1.1 and large["overshoot_mean"] < 3
     assert large["found_result"] == large["found_generated"] == 1
     summary = report["summary"]
-    assert summary["kept_at_generator_size"] == ["faces/face_01.jpg"]
+    assert summary["kept_at_generator_size"] == ["faces/small.jpg"]
     assert summary["targets"]["psnr_min_db"] is True and "cost_share" not in summary

@@ -183,7 +183,7 @@ def test_tiny_frames_render():
 
 
 def test_feathered_paste_has_no_seam_where_a_hard_paste_has_one(photos):
-    base = cv2.resize(load_image(photos / "faces" / "face_05.jpg"), (408, 512))
+    base = cv2.resize(load_image(photos / "faces" / "18f_colin_murphy_glasses.jpg"), (408, 512))
     patch = np.clip(base.astype(np.int16) + 40, 0, 255).astype(np.uint8)    # a brighter copy
     face = make_face(104, 120, 200)
     feathered = framing.feather_mask((512, 408), face)

@@ -49,7 +49,7 @@ def constants(model: ov.Model) -> list[np.ndarray]:
 def test_ranges_give_the_same_graph_as_the_photos(float_model, photos: Path, tmp_path: Path):
     folder = tmp_path / "few"
     folder.mkdir()
-    for name in ("face_01.jpg", "face_05.jpg", "face_09.jpg", "portrait_fruit.jpg"):
+    for name in ("18f_edwin_torres.jpg", "18f_colin_murphy_glasses.jpg", "18f_glenn_grieves_glasses.jpg", "18f_julie_strothman.jpg"):
         shutil.copy(photos / "faces" / name, folder / name)
     calibrated, ranges, held_out = quantize.calibrate(float_model, folder, samples=3, sizes=[384],
                                                       aspect=0.8, report=lambda _: None)
@@ -114,7 +114,7 @@ def test_a_damaged_ranges_file_gets_one_clear_line(tmp_path):
 def test_calibrate_command_writes_a_ranges_file(photos: Path, tmp_path: Path):
     folder = tmp_path / "mine"
     folder.mkdir()
-    for name in ("face_02.jpg", "face_04.jpg", "face_11.jpg", "face_12.jpg"):
+    for name in ("18f_selena_juneau_vogel.jpg", "18f_aviva_oskow_turned.jpg", "18f_kate_glasses.jpg", "18f_sarayu_srinivasan.jpg"):
         shutil.copy(photos / "faces" / name, folder / name)
     out = tmp_path / "my_ranges.json"
     done = subprocess.run(BOOTH + ["weights", "calibrate", str(folder), "--samples", "3",

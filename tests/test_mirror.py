@@ -198,7 +198,7 @@ def test_the_kiosk_shows_the_anime_mirror_and_the_plain_preview_when_it_is_off(t
 
     folder = tmp_path / "camera"
     folder.mkdir()
-    for name in ("portrait_doorway.jpg", "portrait_fruit.jpg"):  # one camera: one frame shape
+    for name in ("18f_edwin_torres.jpg", "18f_selena_juneau_vogel.jpg"):  # one camera: one frame shape
         shutil.copy(photos / "faces" / name, folder / name)
     live = LiveBooth(tmp_path, folder, cycle={"countdown_s": 2})
     try:

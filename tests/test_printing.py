@@ -18,13 +18,13 @@ from PIL import Image
 
 from booth import config, qr
 from booth.devices import printing
-from booth.measure.photos import photo_set
+from conftest import PHOTOS
 from booth.vision.images import load_image
 from booth.daemon.store import PhotoStore
 from boothkit import QuickPipeline, make_booth, settings_for, wait_for_state
 from cupsd import PrivateCups, unavailable_reason
 
-FACES = photo_set() / "faces"
+FACES = PHOTOS / "faces"
 URL = "http://10.42.0.1:8080/p/AbCdEfGhIjKlMnOpQrStUv"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 

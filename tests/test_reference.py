@@ -227,7 +227,7 @@ def test_litert_runs_the_shipped_int8_model_like_openvino_asis(litert_run, openv
     core = ov.Core()
     asis = core.compile_model(fake_quantize_in_float(core.read_model(str(weights.ir_path("asis")))),
                               "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-    for name in ("face_01.jpg", "face_05.jpg"):
+    for name in ("18f_edwin_torres.jpg", "18f_colin_murphy_glasses.jpg"):
         x = photo_input(photos / "faces" / name, 256, 256)
         got = litert_run(x)
         assert got.shape == (1, 256, 256, 3) and got.dtype == np.float32
@@ -244,14 +244,14 @@ def test_openvino_int8_kernels_on_this_cpu(litert_run, openvino_fp32, photos: Pa
     OpenVINO's int8 kernels run the as-is graph like LiteRT. Without (AVX2 only), they
     sum pairs of u8×s8 products into 16 bits, which saturates on the as-is graph's
     full-range int8 weights (measured on an AVX2-only EPYC, and here under
-    ONEDNN_MAX_CPU_ISA=AVX2: face_01 as-is 22.2 dB against the float network, LiteRT
+    ONEDNN_MAX_CPU_ISA=AVX2: a close-up portrait as-is 22.2 dB against the float network, LiteRT
     vs as-is 23.6 dB). There what matters is the graph the booth runs: our INT8 build
-    keeps its fidelity (38.3 dB on face_01 there), which is checked instead.
+    keeps its fidelity (38.3 dB on it there), which is checked instead.
     """
     from booth.measure.bench import int8_isa, int8_sums_can_saturate
 
     isa = int8_isa()
-    for name in ("face_01.jpg", "face_05.jpg"):
+    for name in ("18f_edwin_torres.jpg", "18f_colin_murphy_glasses.jpg"):
         x = photo_input(photos / "faces" / name, 256, 256)
         reference_out = to_uint8(openvino_fp32(x)[0])
         if int8_sums_can_saturate(isa):
@@ -274,7 +274,7 @@ ours, fp32, asis = (_compile(weights.ir_path(v)) for v in ("int8", "fp32", "asis
 kernels = sorted({op.get_rt_info()["primitiveType"].astype(str) for op in asis.get_runtime_model().get_ordered_ops()
                   if op.get_rt_info()["layerType"].astype(str) == "Convolution"})
 out = {"kernels": kernels}
-for name in ("face_01.jpg", "face_05.jpg"):
+for name in ("18f_edwin_torres.jpg", "18f_colin_murphy_glasses.jpg"):
     x = photo_input(f"{sys.argv[2]}/faces/{name}", 256, 256)
     ref = to_uint8(fp32(x)[0])
     out[name] = [quality.psnr(ref, to_uint8(ours(x)[0])), quality.psnr(ref, to_uint8(asis(x)[0]))]
@@ -301,7 +301,7 @@ def test_our_int8_graph_needs_no_vnni(photos: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert all("avx2" in k for k in result["kernels"] if "I8" in k), result["kernels"]  # the cap took
-    for name in ("face_01.jpg", "face_05.jpg"):
+    for name in ("18f_edwin_torres.jpg", "18f_colin_murphy_glasses.jpg"):
         ours, asis = result[name]
         assert ours > 37.0, f"{name}: our INT8 graph under AVX2: {ours:.1f} dB against float"
         assert ours > asis + 8.0, f"{name}: ours {ours:.1f} dB, as-is {asis:.1f} dB"

@@ -403,12 +403,12 @@ def test_the_gallery_and_upload_pages_fit_a_phone_and_show_new_results_on_top(sc
     page.screenshot(path=str(artifacts / "phone-gallery-390x844.png"), full_page=True)
     page.goto(screens.url + "/upload")
     assert not page.locator("#send").is_visible()  # choosing sends: no button that says otherwise
-    page.set_input_files("#library", str(photos / "faces" / "face_02.jpg"))
+    page.set_input_files("#library", str(photos / "faces" / "18f_selena_juneau_vogel.jpg"))
     page.locator('.item[data-state="done"]').first.wait_for(timeout=90_000)
-    page.set_input_files("#library", str(photos / "faces" / "face_03.jpg"))
+    page.set_input_files("#library", str(photos / "faces" / "18f_sarayu_srinivasan.jpg"))
     page.locator('.item[data-state="done"]').nth(1).wait_for(timeout=90_000)
     names = page.locator(".item-name").all_inner_texts()
-    assert names == ["face_03.jpg", "face_02.jpg"]  # the newest on top
+    assert names == ["18f_sarayu_srinivasan.jpg", "18f_selena_juneau_vogel.jpg"]  # the newest on top
     assert "Choose or take a photo first" not in visible_text(page)
     first = page.locator(".item").first.bounding_box()
     assert first["y"] < page.locator(".fine").bounding_box()["y"]  # results above the fine print

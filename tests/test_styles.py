@@ -162,7 +162,7 @@ def test_each_style_is_built_with_its_card(built_styles, name, photos):
     assert generator.precision == ("int8" if card["runs"] == "int8" else "f32")
     shape = working_shape(384, 0.8)
     from booth.model.quantize import booth_crop
-    crop = booth_crop(load_image(photos / "faces" / "face_01.jpg"), 384, 0.8)
+    crop = booth_crop(load_image(photos / "faces" / "18f_edwin_torres.jpg"), 384, 0.8)
     out = generator.stylize(crop)
     assert out.shape == (*shape, 3) and out.dtype == np.uint8
     assert np.abs(out.astype(int) - crop.astype(int)).mean() > 5  # it changed the picture
@@ -248,12 +248,12 @@ def style_pipeline(tmp_path_factory, photos, built_styles):
 
 
 def test_jp_face_stylizes_a_portrait_crop_and_each_face_of_a_group(style_pipeline, photos):
-    portrait = style_pipeline.process(load_image(photos / "faces" / "face_01.jpg"), style="jpface")
+    portrait = style_pipeline.process(load_image(photos / "faces" / "18f_edwin_torres.jpg"), style="jpface")
     assert len(portrait.faces) == 1 and portrait.seam_steps == []  # the crop itself, in JP face
     jp = style_pipeline.styles.generator("jpface").stylize(portrait.crop)
     assert np.array_equal(portrait.generated, jp)  # before the full-resolution step
 
-    group_photo = sorted((photos / "groups").glob("group3*"))[0]
+    group_photo = photos / "groups" / "18f_sba_legos.jpg"  # 4 faces
     group = style_pipeline.process(load_image(group_photo), style="jpface")
     assert len(group.faces) >= 2
     assert len(group.seam_steps) == len(group.faces)  # every face pasted back
@@ -271,7 +271,7 @@ def test_a_press_makes_the_photo_in_the_chosen_style(tmp_path, style_pipeline, p
     photo of the same scene is made in that style, each different from the others."""
     camera_folder = tmp_path / "camera"
     camera_folder.mkdir()
-    shutil.copy(photos / "faces" / "face_01.jpg", camera_folder)
+    shutil.copy(photos / "faces" / "18f_edwin_torres.jpg", camera_folder)
     booth = make_booth(small_settings(tmp_path, camera_folder), style_pipeline)
     booth.start()
     pictures = {}

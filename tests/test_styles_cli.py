@@ -64,7 +64,7 @@ def test_bench_styles_quick_writes_a_row_per_style(tmp_path, built_styles):
 def test_eval_faces_in_a_style(tmp_path, photos, built_styles):
     folder = tmp_path / "faces"
     folder.mkdir()
-    for name in ("face_01.jpg", "face_02.jpg"):
+    for name in ("18f_edwin_torres.jpg", "18f_selena_juneau_vogel.jpg"):
         (folder / name).write_bytes((photos / "faces" / name).read_bytes())
     config = small_config(tmp_path, enabled=["hayao", "cute"])
     out = tmp_path / "eval.json"

@@ -76,7 +76,7 @@ def booth_in_netns(tmp_path, photos):
     style_build.build_style("cute", if_needed=True, sizes=[384], samples=8, report=lambda line: None)
     camera = tmp_path / "camera"
     camera.mkdir()
-    (camera / "face.jpg").write_bytes((photos / "faces" / "face_01.jpg").read_bytes())
+    (camera / "face.jpg").write_bytes((photos / "faces" / "18f_edwin_torres.jpg").read_bytes())
     command = netns.isolated([sys.executable, "-c", BOOTH, str(tmp_path / "data"), str(camera), str(PORT)],
                              guests=2)
     log = tmp_path / "booth.log"

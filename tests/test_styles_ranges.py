@@ -50,7 +50,7 @@ def constants(model: ov.Model) -> list[np.ndarray]:
 
 def few_photos(photos: Path, folder: Path) -> Path:
     folder.mkdir()
-    for name in ("face_01.jpg", "face_05.jpg", "face_09.jpg", "portrait_fruit.jpg"):
+    for name in ("18f_edwin_torres.jpg", "18f_colin_murphy_glasses.jpg", "18f_glenn_grieves_glasses.jpg", "18f_julie_strothman.jpg"):
         shutil.copy(photos / "faces" / name, folder / name)
     return folder
 

@@ -320,7 +320,7 @@ def percentiles(seconds: list[float]) -> str:
 def test_a_thousand_hostile_uploads_while_photos_are_taken(booth_process, photos):
     process, booth, tmp_path = booth_process
     rng = random.Random(7)
-    face = (photos / "faces" / "face_01.jpg").read_bytes()
+    face = (photos / "faces" / "18f_edwin_torres.jpg").read_bytes()
     hostile = corpus(face, rng)
     rng.shuffle(hostile)
     assert len(hostile) == HOSTILE

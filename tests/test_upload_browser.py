@@ -46,7 +46,7 @@ def test_a_phone_sends_two_photos_and_each_result_qr_opens_its_page(live, phone,
     page.goto(f"{live.url}/upload")
     assert page.locator("#camera").get_attribute("capture") == "user"
     assert page.locator("#library").get_attribute("multiple") is not None
-    chosen = [photos / "faces" / "face_02.jpg", photos / "groups" / sorted(
+    chosen = [photos / "faces" / "18f_selena_juneau_vogel.jpg", photos / "groups" / sorted(
         p.name for p in (photos / "groups").iterdir())[0]]
     page.set_input_files("#library", [str(p) for p in chosen])  # sending starts at once
     done = page.locator('.item[data-state="done"]')

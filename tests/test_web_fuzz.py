@@ -42,7 +42,7 @@ def encode(value: str | bytes) -> str:
 
 @pytest.fixture(scope="module")
 def app_and_urls(tmp_path_factory, photos):
-    booth = scripted_booth(tmp_path_factory.mktemp("fuzz"), photos / "faces" / "face_01.jpg",
+    booth = scripted_booth(tmp_path_factory.mktemp("fuzz"), photos / "faces" / "18f_edwin_torres.jpg",
                            admin_password="s3cret-admin")
     booth.settings = booth.settings.replace("upload", enabled=True)
     photo_id = booth.add_photo()

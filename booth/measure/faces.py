@@ -27,6 +27,7 @@ Without DIR it uses the shared photo set ($BOOTH_PHOTOS, else ../shared/photos):
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import statistics
 import tomllib
@@ -38,6 +39,7 @@ import numpy as np
 from booth import PROJECT_ROOT, config
 from booth.errors import UserError
 from booth.files import write_json
+from booth.model import weights
 from booth.measure.photos import load_photos, photo_files
 from booth.measure.targets import check_targets, targets_line
 from booth.measure.timing import times_ms
@@ -95,10 +97,22 @@ def match_faces(expected: Sequence[Face], found: Sequence[Face],
         iou[:, j] = -1
 
 
-def people_in_name(path: Path) -> int | None:
-    """The labelled number of people in a group photo's file name (``group4_x.jpg`` → 4)."""
+def people_in(path: Path) -> int | None:
+    """The labelled number of people in a group photo: the manifest's face count for a
+    public group photo (by its file name, wherever it was copied), else the N of a
+    private set's ``groupN_x.jpg``; None for any other photo."""
+    public = public_group_people().get(path.name)
+    if public is not None:
+        return public
     found = re.match(r"group(\d+)", path.stem)
     return int(found.group(1)) if found else None
+
+
+@functools.cache
+def public_group_people() -> dict[str, int]:
+    """File name -> people with a visible face, for the public set's groups/."""
+    return {Path(e.file).name: e.faces for e in weights.photo_manifest().values()
+            if Path(e.file).parent.name == "groups"}
 
 
 def evaluate_photo(pipeline, rgb: np.ndarray, *, size: int | None = None,
@@ -250,8 +264,8 @@ def run_faces(args: argparse.Namespace) -> int:
     for name, path, rgb in load_photos(files, settings.upload.max_pixels, column=32):
         record = {"file": name, "folder": path.parent.name,
                   **evaluate_photo(pipeline, rgb, size=args.size, style=args.style)}
-        if people_in_name(path):
-            record["people"] = people_in_name(path)
+        if people_in(path):
+            record["people"] = people_in(path)
         records.append(record)
         ms = record["ms"]
         nme_text = f"{record['nme']:.3f}" if record["nme"] is not None else "-"

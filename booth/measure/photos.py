@@ -1,8 +1,9 @@
 """The photo sets measurements run on: where they are, their files, booth crops of them.
 
-The shared set is a folder with ``faces/`` (one person each), ``groups/`` (``groupN_*``:
-N people) and ``scenes/`` (crowds, places, no subject); ``$BOOTH_PHOTOS`` names it, else
-``../shared/photos`` beside the project.
+A photo set is a folder with ``faces/`` (one person each), ``groups/`` (several people)
+and ``scenes/`` (crowds, places, no subject), and may have ``hires/`` (camera-native
+portraits). The default is the public set `booth weights fetch --photos` (./install.sh
+--test) fetched into ``weights/photos/``; ``--photos DIR`` names another (a private one).
 """
 
 from __future__ import annotations
@@ -14,19 +15,43 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from booth import PROJECT_ROOT, config
+from booth import config
 from booth.errors import ImageError, UserError
+from booth.model import weights
 from booth.model.quantize import booth_crop
 from booth.vision.face import FaceDetector
 from booth.vision.images import PHOTO_SUFFIXES, load_image
 
-#: The environment variable that names the shared photo set.
-PHOTOS_ENV = "BOOTH_PHOTOS"
+#: The sub-folders a photo set may have (at least one of them).
+SET_FOLDERS = ("faces", "groups", "scenes", "hires")
+#: What makes the public set appear where it is missing.
+FETCH_HINT = "run ./install.sh --test (or booth weights fetch --photos)"
+
+
+def is_photo_set(folder: Path) -> bool:
+    """True when ``folder`` has at least one of a photo set's sub-folders."""
+    return any((folder / name).is_dir() for name in SET_FOLDERS)
 
 
 def photo_set(given: str | os.PathLike | None = None) -> Path:
-    """The photo set's folder: ``given``, else $BOOTH_PHOTOS, else ../shared/photos."""
-    return Path(given or os.environ.get(PHOTOS_ENV) or PROJECT_ROOT.parent / "shared" / "photos")
+    """The photo set's folder: ``given`` (a one-line UserError when it is not a photo
+    set: no faces/, groups/, scenes/ or hires/), else the fetched public set (which
+    may be missing: :func:`require_set` says how to fetch it)."""
+    if not given:
+        return weights.photos_dir()
+    folder = Path(given).expanduser()
+    if not is_photo_set(folder):
+        raise UserError(f"--photos {given}: not a photo set (a folder with "
+                        f"{', '.join(n + '/' for n in SET_FOLDERS)})")
+    return folder
+
+
+def require_set(folder: Path) -> Path:
+    """``folder`` if it holds a photo set, else a one-line UserError saying how to fetch
+    the public one."""
+    if not is_photo_set(folder):
+        raise UserError(f"no photo set in {folder}: {FETCH_HINT}")
+    return folder
 
 
 def photos_in(folder: Path) -> list[Path]:
@@ -36,10 +61,16 @@ def photos_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file())
 
 
-def photo_files(names: Sequence[str], default: Sequence[str]) -> list[Path]:
-    """Every photo in the folders ``names``, else in the photo set's subfolders
-    ``default``; a one-line UserError for a folder that is not one, or no photo in any."""
-    folders = [Path(n) for n in names] if names else [photo_set() / d for d in default]
+def photo_files(names: Sequence[str], default: Sequence[str],
+                photos: str | os.PathLike | None = None) -> list[Path]:
+    """Every photo in the folders ``names``, else in the subfolders ``default`` of the
+    photo set ``photos`` (default: the public set) that it has; a one-line UserError for
+    a folder that is not one, or no photo in any."""
+    if names:
+        folders = [Path(n) for n in names]
+    else:
+        root = require_set(photo_set(photos))
+        folders = [root / d for d in default if (root / d).is_dir()] or [root / default[0]]
     for folder in folders:
         if not folder.is_dir():
             raise UserError(f"{folder}: not a folder of photos")

@@ -63,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fetch.add_argument("--mirror", metavar="DIR", default=None,
                        help=f"folder with the model files (default: ${weights.MIRROR_ENV}, "
                             "else download from the upstream URLs)")
+    fetch.add_argument("--photos", action="store_true",
+                       help="also the public test photos (weights/photos/: what the tests and "
+                            "`booth eval` measure on)")
     build = sub.add_parser("build", help="build the OpenVINO IR (float, as-is and INT8)")
     build.add_argument("--calibration", metavar="DIR", default=None,
                        help="folder of photos (people) to calibrate INT8 on (default: "
@@ -84,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "fetch":
-        weights.fetch(args.mirror)
+        weights.fetch(args.mirror, photos=args.photos)
         return 0
     if args.action == "calibrate":
         return calibrate(Path(args.folder), Path(args.out), samples=args.samples)

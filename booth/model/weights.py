@@ -22,6 +22,7 @@ from typing import Callable
 
 from booth import PROJECT_ROOT
 from booth.errors import WeightsError
+from booth.files import write_atomic
 
 #: Where model files and the built IR live (BOOTH_WEIGHTS_DIR overrides it).
 WEIGHTS_DIR = Path(os.environ.get("BOOTH_WEIGHTS_DIR") or PROJECT_ROOT / "weights")
@@ -29,6 +30,11 @@ MANIFEST_PATH = PROJECT_ROOT / "weights" / "manifest.toml"
 #: The INT8 activation ranges that ship with the project (`booth weights calibrate` remakes them).
 RANGES_PATH = PROJECT_ROOT / "weights" / "int8_ranges.json"
 MIRROR_ENV = "BOOTH_WEIGHTS_MIRROR"
+#: The public test photos (faces/, groups/, scenes/, hires/), fetched by
+#: `booth weights fetch --photos` (./install.sh --test): the tests' and evals' photo set.
+PHOTOS_SUBDIR = "photos"
+#: Beside the fetched photos: who took each one and under which licence.
+CREDITS_FILE = "CREDITS.md"
 
 #: Built generator IR files, by precision of the graph. "int8" is what the booth runs.
 GENERATOR_IR = {
@@ -54,10 +60,42 @@ class ModelFile:
         return WEIGHTS_DIR / self.file  # looked up at call time (tests re-point it)
 
 
+@dataclass(frozen=True)
+class PhotoFile(ModelFile):
+    """A public test photo: its credit (the manifest's ``credit``, kept as the
+    provenance) and how many people show a face in it (0 in scenes/)."""
+    faces: int = 0
+
+    @property
+    def credit(self) -> str:
+        return self.provenance
+
+
+def _read_manifest(path: Path | None) -> dict:
+    return tomllib.loads((path or MANIFEST_PATH).read_text(encoding="utf-8"))
+
+
 def manifest(path: Path | None = None) -> dict[str, ModelFile]:
     """The files listed in the manifest, by key ("generator", "face_detector", "demo_…")."""
-    data = tomllib.loads((path or MANIFEST_PATH).read_text(encoding="utf-8"))
+    data = _read_manifest(path)
     return {key: ModelFile(key=key, **entry) for key, entry in data["files"].items()}
+
+
+def photo_manifest(path: Path | None = None) -> dict[str, PhotoFile]:
+    """The public test photos the manifest lists, by key ("faces_18f_edwin_torres", …)."""
+    data = _read_manifest(path)
+    photos = {}
+    for key, entry in data.get("photos", {}).items():
+        fields = dict(entry)
+        fields["provenance"] = fields.pop("credit")
+        photos[key] = PhotoFile(key=key, **fields)
+    return photos
+
+
+def photos_dir() -> Path:
+    """Where the public test photos are fetched (looked up at call time: tests re-point
+    the weights folder)."""
+    return WEIGHTS_DIR / PHOTOS_SUBDIR
 
 
 def model_path(key: str) -> Path:
@@ -139,16 +177,53 @@ def fetch_one(entry: ModelFile, mirror: Path | None = None) -> str:
         tmp.unlink(missing_ok=True)
 
 
-def fetch(mirror: str | os.PathLike | None = None,
-          report: Callable[[str], None] = print) -> None:
-    """Fetch every manifest file (mirror argument, else BOOTH_WEIGHTS_MIRROR, else online)."""
+def _mirror_folder(mirror: str | os.PathLike | None) -> Path | None:
+    """The mirror argument, else BOOTH_WEIGHTS_MIRROR, else None (download)."""
     mirror = mirror or os.environ.get(MIRROR_ENV) or None
     mirror_path = Path(mirror).expanduser().resolve() if mirror else None
     if mirror_path is not None and not mirror_path.is_dir():
         raise WeightsError(f"mirror folder {mirror_path} does not exist")
+    return mirror_path
+
+
+def fetch(mirror: str | os.PathLike | None = None,
+          report: Callable[[str], None] = print, photos: bool = False) -> None:
+    """Fetch every manifest file (mirror argument, else BOOTH_WEIGHTS_MIRROR, else online);
+    with ``photos``, the public test photos too (:func:`fetch_photos`)."""
+    mirror_path = _mirror_folder(mirror)
     for entry in manifest().values():
         how = fetch_one(entry, mirror_path)
         report(f"{entry.file}: {how} (sha256 ok)")
+    if photos:
+        fetch_photos(mirror_path, report)
+
+
+def fetch_photos(mirror: str | os.PathLike | None = None,
+                 report: Callable[[str], None] = print) -> None:
+    """Fetch the public test photos into :func:`photos_dir` (the mirror's ``photos/``
+    holds them under the same names), sha256-checked, and write their credits beside
+    them."""
+    mirror_path = _mirror_folder(mirror)
+    entries = photo_manifest()
+    for entry in entries.values():
+        how = fetch_one(entry, mirror_path)
+        report(f"{entry.file}: {how} (sha256 ok)")
+    credits = photos_dir() / CREDITS_FILE
+    text = credits_text(entries.values())
+    if not credits.is_file() or credits.read_text(encoding="utf-8") != text:
+        write_atomic(credits, text)
+
+
+def credits_text(entries) -> str:
+    """The credits file: each photo with its credit, licence and upstream URL."""
+    lines = ["# The public test photos: credits and licences", "",
+             "Fetched by `booth weights fetch --photos` (./install.sh --test) from the URLs in",
+             "weights/manifest.toml; each file's sha256 is checked there. Not part of the project.", "",
+             "| photo | faces | credit | licence | upstream |", "|---|---|---|---|---|"]
+    prefix = PHOTOS_SUBDIR + "/"
+    for e in entries:
+        lines.append(f"| {e.file.removeprefix(prefix)} | {e.faces} | {e.credit} | {e.license} | {e.url} |")
+    return "\n".join(lines) + "\n"
 
 
 def demo_photos() -> list[Path]:
