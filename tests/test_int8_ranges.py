@@ -65,31 +65,34 @@ def test_ranges_give_the_same_graph_as_the_photos(float_model, photos: Path, tmp
         assert all(np.array_equal(x, y) for x, y in zip(one, two)), target
 
 
-def held_out_crops(shipped: dict, photos: Path) -> list[np.ndarray]:
-    """The held-out photos the file names, cropped as at calibration (sizes in turn)."""
-    calibration = shipped["calibration"]
+def public_crops(calibration: dict, photos: Path) -> list[np.ndarray]:
+    """Every photo of the public set's faces/, groups/ and scenes/ (none of them among the
+    calibration's photos, which were the developers'), cropped as at calibration (its
+    sizes in turn)."""
     detector = FaceDetector.from_settings(defaults())
-    names = calibration["held_out_photos"]
-    assert len(names) == calibration["held_out"] >= 12
+    files = [p for folder in ("faces", "groups", "scenes") for p in sorted((photos / folder).glob("*.jpg"))]
     return [quantize.to_network_input(quantize.booth_crop(
-        load_image(photos / name), calibration["sizes"][i % len(calibration["sizes"])],
-        calibration["aspect"], detector)) for i, name in enumerate(names)]
+        load_image(path), calibration["sizes"][i % len(calibration["sizes"])],
+        calibration["aspect"], detector)) for i, path in enumerate(files)]
 
 
 def test_shipped_ranges_rebuild_the_calibrated_graph_for_each_target(float_model, shipped, photos):
-    """Held-out crops differ a little from the calibration run's (a shuffled subset,
-    cropped by the same code), so the comparison is of the mean over the set."""
+    """On photos the calibration never saw, each target's graph from the shipped ranges
+    is as faithful to the float network as the calibration run measured on its held-out
+    photos (there 38.3 dB / SSIM 0.969)."""
     assert shipped["source_sha256"] == weights.manifest()["generator"].sha256
     assert weights.RANGES_PATH.stat().st_size < 40_000  # derived statistics, not data
-    inputs = held_out_crops(shipped, photos)
+    assert shipped["calibration"]["held_out"] >= 12
+    inputs = public_crops(shipped["calibration"], photos)
     reference, _ = quantize.pictures(float_model, inputs, "f32")
     raw = quantize.apply_ranges(float_model, shipped["fake_quantize"])
     for target in quantize.INT8_TARGETS:
         ours, _ = quantize.pictures(quantize.for_target(raw.clone(), target), inputs)
         got = quality.fidelity(ours, reference)
         calibrated = shipped["fidelity_vs_fp32_held_out"][target]
+        # Measured on the public set: 38.5 dB, SSIM 0.966 for both targets.
         assert got["psnr_db"] >= calibrated["psnr_db"] - 0.3, (target, got, calibrated)
-        assert got["psnr_db"] > 37.0 and got["ssim"] > 0.96, (target, got)
+        assert got["psnr_db"] > 38.0 and got["ssim"] > 0.96, (target, got)
 
 
 def test_ranges_for_another_graph_are_refused(float_model, shipped):

@@ -48,8 +48,10 @@ from booth.files import write_json
 from booth.measure import quality
 from booth.measure.photos import photo_crops, photo_set, photos_in
 from booth.measure.styles import run_styles
+from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
 from booth.measure.timing import median_ms, random_input, times_ms
 from booth.model import weights
+from booth.model.build import AUTO_MIN_PSNR_DB
 from booth.model.quantize import to_network_input, to_pixels
 from booth.vision import mirror
 from booth.vision.generator import PRECISIONS, Generator, cpu_config, working_shape
@@ -63,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per row (median; default 5)")
     parser.add_argument("--threads", type=int, default=0, help="threads for every runtime (0 = all cores)")
     parser.add_argument("--photos", metavar="DIR", default=None,
-                        help="photo set with faces/ and groups/ (default: $BOOTH_PHOTOS or ../shared/photos)")
+                        help="photo set with faces/ and groups/ (default: the public set in weights/photos/)")
     parser.add_argument("--precisions", default="int8,f16,f32",
                         help="generator precision settings to compare (default int8,f16,f32)")
     parser.add_argument("--mirror", action="store_true",
@@ -75,6 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--styles", action="store_true",
                         help="per style: INT8 and float latency at 384/512, INT8 vs float fidelity, "
                              "RSS with every style loaded and with [styles] max_loaded, cold first use")
+    add_check_argument(parser)
     parser.add_argument("--quick", action="store_true",
                         help="only the OpenVINO rows (no reference runtimes, fidelity, start-up or RSS)")
 
@@ -503,6 +506,10 @@ def run(args: argparse.Namespace) -> int:
     print("precision settings…", flush=True)
     result["precisions"] = bench_precisions(precisions, args.threads, max(3, args.repeats // 2))
     _print_table(result)
+    # INT8 as the booth runs it stays as faithful to FP32 as the build's precision choice asks.
+    result["int8_psnr_db"] = result.get("fidelity", {}).get("psnr_db")
+    result["targets"] = check_targets(result, {"int8_psnr_db": (">=", AUTO_MIN_PSNR_DB)})
+    print(targets_line(result["targets"]))
     if args.json:
         write_json(Path(args.json), result)
-    return 0
+    return exit_status(result["targets"], args.check)

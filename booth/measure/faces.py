@@ -15,13 +15,14 @@ for the background faces in ``scenes/`` (crowds, passers-by, faces in profile), 
 the booth does not frame as subjects and which often end up only a few dozen pixels
 tall in the output.
 
-It also reports detection on labelled folders (``faces/``: one face per photo;
-``groupN_*.jpg``: N people; ``scenes/``: a face found in a scene not labelled as
-showing people is a false face) and the cost of everything around the generator as a
-share of the generator's own time at its largest size.
+It also reports detection on labelled folders (``faces/``: one face per photo; a group
+photo: the people the manifest counts in a public one, N in a private ``groupN_*.jpg``;
+``scenes/``: a face found in a scene not labelled as showing people is a false face)
+and the cost of everything around the generator as a share of the generator's own time
+at its largest size.
 
-Without DIR it uses the shared photo set ($BOOTH_PHOTOS, else ../shared/photos):
-``faces/``, ``groups/`` and ``scenes/``.
+Without DIR it uses a photo set's ``faces/``, ``groups/`` and ``scenes/``: ``--photos
+SET``, else the public set in ``weights/photos/``.
 """
 
 from __future__ import annotations
@@ -40,14 +41,17 @@ from booth import PROJECT_ROOT, config
 from booth.errors import UserError
 from booth.files import write_json
 from booth.model import weights
-from booth.measure.photos import load_photos, photo_files
-from booth.measure.targets import check_targets, targets_line
+from booth.measure.photos import add_photo_arguments, load_photos, photo_files
+from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
 from booth.measure.timing import times_ms
 from booth.vision.geometry import Face, box_iou
 from booth.vision.pipeline import Pipeline
 
-#: Hand labels for the shared photo set (which scenes really show people).
+#: Hand labels for the private photo set (which of its scenes really show people; the
+#: public set's scenes show none).
 DEFAULT_LABELS = PROJECT_ROOT / "tests" / "data" / "photo_labels.toml"
+#: The photo set's folders measured without DIR.
+FOLDERS = ("faces", "groups", "scenes")
 #: An output face matches a mapped input face when their boxes overlap this much (IoU).
 MATCH_IOU = 0.3
 #: The inter-ocular distance used by :func:`nme` is at least this share of the box width.
@@ -217,8 +221,7 @@ def add_faces_parser(sub) -> None:
     """``booth eval faces``: a sub-parser of ``booth eval``."""
     faces = sub.add_parser("faces", help="face survival: detection, matching and NME on photos",
                            description=__doc__.split("\n\n")[1])
-    faces.add_argument("dirs", nargs="*", metavar="DIR",
-                       help="folders of photos (default: the shared faces/ groups/ scenes/)")
+    add_photo_arguments(faces, FOLDERS)
     faces.add_argument("--json", metavar="FILE", help="also write per-image records + summary here")
     faces.add_argument("--config", metavar="FILE", help="booth config file (default: config.toml)")
     faces.add_argument("--size", type=int, help="fixed generator size (default: the policy's choice)")
@@ -228,6 +231,7 @@ def add_faces_parser(sub) -> None:
                             "For the face style (jpface) NME is reported, not targeted: the face is meant to change")
     faces.add_argument("--labels", metavar="FILE", default=None,
                        help=f"hand labels of the scenes (default: {DEFAULT_LABELS.relative_to(PROJECT_ROOT)})")
+    add_check_argument(faces)
     faces.set_defaults(evaluate=run_faces)
 
 
@@ -244,7 +248,7 @@ def _settings(args):
 
 
 def run_faces(args: argparse.Namespace) -> int:
-    files = photo_files(args.dirs, ("faces", "groups", "scenes"))
+    files = photo_files(args.dirs, FOLDERS, args.photos)
     if args.labels and not Path(args.labels).is_file():
         raise UserError(f"--labels {args.labels}: no such file")
     labels = load_labels(Path(args.labels) if args.labels else DEFAULT_LABELS)
@@ -282,7 +286,7 @@ def run_faces(args: argparse.Namespace) -> int:
     _print_summary(summary)
     if args.json:
         write_json(Path(args.json), {"images": records, "summary": summary}, indent=1)
-    return 0
+    return exit_status(summary["targets"], args.check)
 
 
 def _print_summary(s: dict) -> None:

@@ -8,6 +8,7 @@ portraits). The default is the public set `booth weights fetch --photos` (./inst
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -54,6 +55,16 @@ def require_set(folder: Path) -> Path:
     return folder
 
 
+def add_photo_arguments(parser: argparse.ArgumentParser, default: Sequence[str]) -> None:
+    """Folders of photos (``DIR...``), else ``--photos SET``'s sub-folders ``default``."""
+    folders = " ".join(f"{d}/" for d in default)
+    parser.add_argument("dirs", nargs="*", metavar="DIR",
+                        help=f"folders of photos (default: the photo set's {folders})")
+    parser.add_argument("--photos", metavar="SET", default=None,
+                        help="a photo set: a folder with faces/ groups/ scenes/ (and hires/) "
+                             "(default: the public set in weights/photos/)")
+
+
 def photos_in(folder: Path) -> list[Path]:
     """The photo files in ``folder`` (not below it), by name; none if it is not a folder."""
     if not folder.is_dir():
@@ -96,8 +107,12 @@ def load_photos(files: Sequence[Path], max_pixels: int, column: int = 32) -> Ite
 
 def photo_crops(photos: Path, size: int = 512, aspect: float | None = None) -> list[np.ndarray]:
     """Booth crops (uint8 RGB) of every photo in faces/ and groups/."""
+    return crops_of(photos_in(photos / "faces") + photos_in(photos / "groups"), size, aspect)
+
+
+def crops_of(files: Sequence[Path], size: int = 512, aspect: float | None = None) -> list[np.ndarray]:
+    """Booth crops (uint8 RGB) of ``files``, as the booth frames them for the generator."""
     settings = config.defaults()
     aspect = aspect or settings.face.aspect
     detector = FaceDetector.from_settings(settings)
-    files = photos_in(photos / "faces") + photos_in(photos / "groups")
     return [booth_crop(load_image(f), size, aspect, detector) for f in files]

@@ -19,7 +19,8 @@ from booth import config
 from booth.errors import ImageError
 from booth.files import write_json
 from booth.measure import quality
-from booth.measure.photos import photo_files
+from booth.measure.photos import add_photo_arguments, photo_files
+from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
 from booth.measure.timing import median_ms
 from booth.model.quantize import booth_crop
 from booth.vision import policy
@@ -28,14 +29,20 @@ from booth.vision.generator import Generator, working_shape
 from booth.vision.images import load_image
 
 
+#: The photo set's folders measured without DIR.
+FOLDERS = ("faces", "groups", "scenes")
+#: What the policy must reach (name: (comparison, limit)): every detailed crop at full size.
+TARGETS = {"detailed_at_full_size": ("==", True)}
+
+
 def add_policy_parser(sub) -> None:
     p = sub.add_parser("policy", help="what the 384–512 size policy saves and costs",
                        description=__doc__.splitlines()[0])
-    p.add_argument("dirs", nargs="*", metavar="DIR",
-                   help="folders of photos (default: the shared faces/ groups/ scenes/)")
+    add_photo_arguments(p, FOLDERS)
     p.add_argument("--json", metavar="FILE", help="write per-image records + summary here")
     p.add_argument("--config", metavar="FILE", help="booth config file (default: config.toml)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per size (median)")
+    add_check_argument(p)
     p.set_defaults(evaluate=run_policy)
 
 
@@ -75,7 +82,7 @@ def summarize(records: list[dict], g) -> dict:
     saved = [1 - r["ms"] / r["ms_512"] for r in records]
     detailed = [r for r in records if r["score"] >= g.complexity_high]
     reduced = [r["ssim_vs_512"] for r in records if r["size"] != full]
-    return {
+    summary = {
         "images": len(records),
         "time_saved_mean": round(float(np.mean(saved)), 3),
         "ms_mean": round(float(np.mean([r["ms"] for r in records])), 1),
@@ -88,11 +95,13 @@ def summarize(records: list[dict], g) -> dict:
         "detailed_at_full_size": all(r["size"] == full for r in detailed),
         "thresholds": [g.complexity_low, g.complexity_high],
     }
+    summary["targets"] = check_targets(summary, TARGETS)
+    return summary
 
 
 def run_policy(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
-    files = photo_files(args.dirs, ("faces", "groups", "scenes"))
+    files = photo_files(args.dirs, FOLDERS, args.photos)
     result = evaluate(files, settings, args.repeats)
     for r in result["records"]:
         print(f"{Path(r['file']).name:24s} score {r['score']:5.1f} -> {r['size']}  "
@@ -103,6 +112,8 @@ def run_policy(args: argparse.Namespace) -> int:
           f"SSIM vs 512: mean {s['ssim_mean']:.3f} (reduced-size photos {s['ssim_mean_reduced']}), "
           f"min {s['ssim_min']:.3f}; detailed photos (score >= {s['thresholds'][1]}) all at 512: "
           f"{s['detailed_at_full_size']} ({s['detailed_images']})")
+    if "targets" in s:
+        print(targets_line(s["targets"]))
     if args.json:
         write_json(Path(args.json), result)
-    return 0
+    return exit_status(s.get("targets", {}), args.check)

@@ -2,6 +2,10 @@
 fidelity against the style's float network on real photos, the booth's RSS with every
 style compiled and with ``[styles] max_loaded``, and a cold style's first-use latency.
 
+``booth eval styles [DIR...] [--photos SET]``: each built style as the booth runs it
+(INT8 where its build chose INT8) against its own float network on booth crops of a
+photo set's faces/ and groups/: PSNR and SSIM, and the build's own fidelity target.
+
 Latencies are the style as the booth runs it (uint8 in and out, padding to the
 style's size multiple or its one size included), median of ``--repeats`` after a
 warm-up. Memory and cold start are measured in fresh child processes.
@@ -22,11 +26,17 @@ from booth import config
 from booth.files import write_json
 from booth.measure import quality
 from booth.vision import styles
-from booth.measure.photos import photo_crops, photo_set
+from booth.measure.photos import add_photo_arguments, crops_of, photo_crops, photo_files, photo_set
+from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
 from booth.measure.timing import median_ms
+from booth.model.style_build import MIN_PSNR_DB
 from booth.vision.generator import Generator, working_shape
 
 SIZES = (384, 512)
+#: The photo set's folders `booth eval styles` measures without DIR.
+FOLDERS = ("faces", "groups")
+#: The size the styles are compared at (the policy's plain close-up size).
+EVAL_SIZE = 384
 
 
 def _generator(style: styles.Style, variant: str, threads: int) -> styles.StyleGenerator:
@@ -128,3 +138,50 @@ def run_styles(args) -> int:
     if args.json:
         write_json(Path(args.json), result)
     return 0
+
+
+# --- booth eval styles -------------------------------------------------------------------
+
+def add_styles_eval_parser(sub) -> None:
+    """``booth eval styles``: a sub-parser of ``booth eval``."""
+    p = sub.add_parser("styles", help="each built style as the booth runs it against its float network",
+                       description=__doc__.split("\n\n")[1])
+    add_photo_arguments(p, FOLDERS)
+    p.add_argument("--json", metavar="FILE", help="also write the figures here")
+    add_check_argument(p)
+    p.set_defaults(evaluate=run_styles_eval)
+
+
+def runs_int8(style: styles.Style) -> bool:
+    """True when the booth runs ``style`` as INT8 (the classic generator always does)."""
+    card = None if style.classic else styles.read_card(style.name)
+    return style.classic or bool(card and card["runs"] == "int8")
+
+
+def run_styles_eval(args) -> int:
+    crops = crops_of(photo_files(args.dirs, FOLDERS, args.photos), size=EVAL_SIZE)
+    catalogue = styles.catalogue()
+    names = [n for n in config.defaults().styles.enabled if styles.is_built(n)]
+    print(f"{len(crops)} booth crops at {EVAL_SIZE}; {'style':9} {'runs':5} {'PSNR dB':>8} "
+          f"{'min':>6} {'SSIM':>6} {'min':>6}", flush=True)
+    result: dict = {"crops": len(crops), "styles": {}}
+    targets = {}
+    for name in names:
+        style = catalogue[name]
+        row = {"runs": "int8" if runs_int8(style) else "fp32"}
+        if row["runs"] == "int8":
+            int8, fp32 = _generator(style, "int8", 0), _generator(style, "fp32", 0)
+            row.update(quality.fidelity([int8.stylize(c) for c in crops], [fp32.stylize(c) for c in crops]))
+            # The build chose INT8 for being at least this faithful on its held-out crops.
+            targets[f"{name}_psnr_db"] = (">=", MIN_PSNR_DB)
+            result[f"{name}_psnr_db"] = row["psnr_db"]
+            print(f"{name:9} {row['runs']:5} {row['psnr_db']:>8} {row['psnr_min_db']:>6} "
+                  f"{row['ssim']:>6} {row['ssim_min']:>6}", flush=True)
+        else:
+            print(f"{name:9} {row['runs']:5} (the float network itself: nothing to compare)", flush=True)
+        result["styles"][name] = row
+    result["targets"] = check_targets(result, targets)
+    print(targets_line(result["targets"]))
+    if args.json:
+        write_json(Path(args.json), result)
+    return exit_status(result["targets"], args.check)

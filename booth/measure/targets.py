@@ -6,6 +6,7 @@ comparison ">=", "<=" or "==".
 
 from __future__ import annotations
 
+import argparse
 import operator
 
 _COMPARISONS = {">=": operator.ge, "<=": operator.le, "==": operator.eq}
@@ -26,3 +27,15 @@ def targets_line(checked: dict[str, bool], notes: dict[str, str] | None = None) 
               for name, met in checked.items() if not met]
     return ("targets: " + ("all met" if not failed else "NOT met: " + ", ".join(failed))
             + f" ({len(checked)} checked)")
+
+
+def add_check_argument(parser: argparse.ArgumentParser) -> None:
+    """``--check``: a missed target is the command's failure (CI runs the evals so)."""
+    parser.add_argument("--check", action="store_true",
+                        help="exit with status 1 when a target is not met (for CI)")
+
+
+def exit_status(checked: dict[str, bool], check: bool) -> int:
+    """1 when ``check`` is asked for and a target was not met, else 0 (the figures are
+    the report; only CI makes a missed target a failure)."""
+    return 1 if check and not all(checked.values()) else 0
