@@ -90,7 +90,8 @@ def test_dry_run_on_a_fresh_clone_prints_every_step_and_touches_nothing(clone, t
     assert f"[dry-run] python3.11 -m venv {clone}/.venv" in out or \
            f"[dry-run] python3 -m venv {clone}/.venv" in out
     assert f"[dry-run] {clone}/.venv/bin/pip install --quiet -e {clone}[build,test" in out
-    assert f"[dry-run] {clone}/.venv/bin/booth weights fetch --mirror {PROJECT_ROOT}/weights" in out
+    # The tests' public photos come with --test (a booth's install does not fetch them).
+    assert f"[dry-run] {clone}/.venv/bin/booth weights fetch --mirror {PROJECT_ROOT}/weights --photos\n" in out
     assert f"[dry-run] {clone}/.venv/bin/booth weights build --if-needed" in out
     assert "not a Raspberry Pi: skipped" in out
     assert out.rstrip().endswith("==> dry run: nothing was changed")
@@ -119,6 +120,7 @@ def test_pi_dry_run_shows_the_whole_pi_install_and_touches_nothing(clone, tmp_pa
     ]
     for line in expected:
         assert line in out, f"missing step: {line}\n{out}"
+    assert "--photos" not in out  # a booth has no use for the tests' photos
     # The parts that depend on this machine are printed only when they are missing.
     if subprocess.run(["id", "booth"], capture_output=True).returncode != 0:
         assert "useradd --system --user-group --home-dir /var/lib/booth" in out
