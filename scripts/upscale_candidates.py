@@ -1,6 +1,6 @@
 """The upsampling candidates booth/vision/upsample.py was chosen from, measured side by side.
 
-    .venv/bin/python scripts/upscale_candidates.py [PHOTOS]    # default ../shared/photos
+    .venv/bin/python scripts/upscale_candidates.py [PHOTOS]    # default: the public set, weights/photos
 
 Runs the generator once per photo of PHOTOS/faces and PHOTOS/groups, then makes the
 full-resolution result (the booth's size rule) with each candidate and measures it

@@ -14,11 +14,13 @@ import io
 import struct
 import time
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from booth.daemon.uploads import UploadGate
+from booth.vision.images import load_image
 from booth.web import create_app
 from boothkit import QuickPipeline, make_booth, settings_for, wait_for_state
 
@@ -49,7 +51,12 @@ def make(tmp_path, photos):
 
 @pytest.fixture
 def face_bytes(face_photo) -> bytes:
-    return face_photo.read_bytes()
+    """The portrait as a phone's small upload: 480 px, a plain JPEG of about 40 KB whose
+    picture size comes in its first few hundred bytes (the size checks below fit two)."""
+    rgb = cv2.resize(load_image(face_photo), (480, 480), interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok and len(data) < 80_000
+    return data.tobytes()
 
 
 def post(app, data: bytes, name: str = "me.jpg", env=PHONE, headers=JSON, **fields):

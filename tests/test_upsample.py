@@ -271,11 +271,15 @@ def test_sharpness_is_judged_on_the_camera_native_photos():
 
 
 def test_a_face_difference_within_the_detectors_own_spread_is_not_a_failure():
-    # The bicubic upscale adds nothing, yet moves the detector's NME by 0.01: a result 0.005
-    # above the generator's output is within that spread.
-    within = [_upscale_record(f"hires/{i}.jpg", 1.4, 1.5, nme=(0.040, 0.050, 0.045)) for i in range(2)]
+    # The bicubic upscale adds nothing, yet moves the detector's NME by +0.01 on one photo
+    # and -0.01 on the other (standard deviation 0.0141): a result 0.005 above the
+    # generator's output is within that spread.
+    within = [_upscale_record("hires/a.jpg", 1.4, 1.5, nme=(0.040, 0.050, 0.045)),
+              _upscale_record("hires/b.jpg", 1.4, 1.5, nme=(0.040, 0.030, 0.045))]
     summary = summarize(within, None)
-    assert summary["nme_difference"] == pytest.approx(0.005) and summary["detector_spread"] == pytest.approx(0.01)
+    assert summary["nme_difference"] == pytest.approx(0.005)
+    assert summary["detector_spread"] == pytest.approx(0.0141, abs=1e-4)
     assert summary["nme_faces"] == 2 and summary["targets"]["faces_nme_not_worse"] is True
-    beyond = [_upscale_record(f"hires/{i}.jpg", 1.4, 1.5, nme=(0.040, 0.041, 0.060)) for i in range(2)]
+    beyond = [_upscale_record("hires/a.jpg", 1.4, 1.5, nme=(0.040, 0.041, 0.060)),
+              _upscale_record("hires/b.jpg", 1.4, 1.5, nme=(0.040, 0.040, 0.060))]
     assert summarize(beyond, None)["targets"]["faces_nme_not_worse"] is False

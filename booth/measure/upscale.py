@@ -37,7 +37,8 @@ set's ``hires/`` (camera-native photos), else on all the photos when they hold i
 average; small, soft photos cannot show it (reported, not targeted). The faces' NME
 on the result is judged against the detector's own spread: a difference no larger than
 how far the detector's NME moves between the generator's output and its plain bicubic
-upscale (same faces, same size) is the detector's, not the result's.
+upscale (its standard deviation over the photos: same content, a larger size) is the
+detector's, not the result's.
 
 Without DIR it uses a photo set's ``hires/``, ``faces/`` and ``groups/``: ``--photos
 SET``, else the public set in ``weights/photos/``.
@@ -285,14 +286,15 @@ def sharpness_basis(upscaled: list[dict], guide_mean: float, target: float) -> d
 def nme_comparison(upscaled: list[dict]) -> dict:
     """NME on the generator's output, its bicubic upscale and the result, over the upscaled
     photos' faces found in all three; the result is "not worse" when it is no further
-    above the generator's output than the detector's own spread (how far the bicubic
-    upscale, which adds nothing, moves the NME)."""
+    above the generator's output than the detector's own spread: the standard deviation,
+    over the photos, of how far the bicubic upscale (which adds nothing) moves the NME."""
     rows = [r for r in upscaled if None not in (r["nme_generated"], r.get("nme_bicubic"), r["nme_result"])]
     if not rows:
         return {}
     generated, bicubic, result = (round(statistics.fmean(v), 4) for v in
                                   zip(*[(r["nme_generated"], r["nme_bicubic"], r["nme_result"]) for r in rows]))
-    spread = round(statistics.fmean(abs(r["nme_bicubic"] - r["nme_generated"]) for r in rows), 4)
+    shifts = [r["nme_bicubic"] - r["nme_generated"] for r in rows]
+    spread = round(statistics.stdev(shifts) if len(shifts) > 1 else abs(shifts[0]), 4)
     difference = round(result - generated, 4)
     return {"upscaled_nme_generated_bicubic_result": [generated, bicubic, result],
             "nme_photos": len(rows), "nme_faces": sum(r["found_result"] for r in rows),
