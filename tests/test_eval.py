@@ -129,6 +129,15 @@ def test_the_command_writes_per_image_records_and_a_summary(photos, tmp_path):
     assert 0 < summary["overhead_share"] < 1
 
 
+def test_a_photo_set_that_is_not_one_is_named_in_one_line(tmp_path):
+    (tmp_path / "holiday").mkdir()
+    for what in ("faces", "upscale", "policy", "styles"):
+        done = subprocess.run([BOOTH, "eval", what, "--photos", str(tmp_path / "holiday")],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, (what, done.stderr)
+        assert done.stderr.strip().count("\n") == 0 and "holiday: not a photo set" in done.stderr
+
+
 def test_the_command_names_a_missing_folder(tmp_path):
     done = subprocess.run([BOOTH, "eval", "faces",
                            str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)
@@ -175,3 +184,12 @@ def test_the_upscale_command_measures_the_full_resolution_result(photos, tmp_pat
     summary = report["summary"]
     assert summary["kept_at_generator_size"] == ["faces/small.jpg"]
     assert summary["targets"]["psnr_min_db"] is True and "cost_share" not in summary
+
+
+def test_a_missed_target_fails_the_command_only_with_check():
+    from booth.measure.targets import exit_status
+
+    missed = {"survival": True, "nme_mean": False}
+    assert exit_status(missed, check=True) == 1
+    assert exit_status(missed, check=False) == 0  # the report is the figures
+    assert exit_status({"survival": True}, check=True) == 0

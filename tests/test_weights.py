@@ -76,3 +76,42 @@ def test_installed_model_files_match_the_manifest():
         assert weights.verify(entry), f"{entry.file} missing or wrong: run ./install.sh"
     for variant in weights.GENERATOR_IR:
         assert weights.ir_path(variant).is_file()
+
+
+def test_the_public_photos_come_with_their_credits_only_when_asked(sandbox, monkeypatch):
+    payload, out, mirror = sandbox
+    (mirror / "g.bin").write_bytes(payload)
+    photo = b"\xff\xd8 a public photo"
+    manifest = weights.MANIFEST_PATH.read_text() + (
+        '[photos.groups_two]\nfile = "photos/groups/two.jpg"\n'
+        f'sha256 = "{hashlib.sha256(photo).hexdigest()}"\n'
+        'url = "http://127.0.0.1:9/two%20people.jpg"\nwhat = "group, 2x1"\nfaces = 2\n'
+        'license = "CC0"\ncredit = "A. Photographer"\n')
+    weights.MANIFEST_PATH.write_text(manifest)
+    (entry,) = weights.photo_manifest().values()
+    assert (entry.faces, entry.credit, entry.license) == (2, "A. Photographer", "CC0")
+    lines = []
+    weights.fetch(mirror, report=lines.append)  # a booth's install: no photos
+    assert lines == ["g.bin: copied (sha256 ok)"] and not (out / "photos").exists()
+    with pytest.raises(weights.WeightsError, match="photos/groups/two.jpg is not in the mirror folder"):
+        weights.fetch(mirror, photos=True)
+    (mirror / "photos" / "groups").mkdir(parents=True)
+    (mirror / "photos" / "groups" / "two.jpg").write_bytes(photo)
+    weights.fetch(mirror, report=lines.append, photos=True)
+    assert lines[-1] == "photos/groups/two.jpg: copied (sha256 ok)"
+    assert (out / "photos" / "groups" / "two.jpg").read_bytes() == photo
+    credits = (out / "photos" / weights.CREDITS_FILE).read_text()
+    assert "| groups/two.jpg | 2 | A. Photographer | CC0 | http://127.0.0.1:9/two%20people.jpg |" in credits
+
+
+def test_every_public_photo_is_listed_with_its_licence_and_credit():
+    photos = weights.photo_manifest().values()
+    folders = {}
+    for entry in photos:
+        folder = entry.file.split("/")[1]
+        folders[folder] = folders.get(folder, 0) + 1
+        assert entry.url.startswith("https://github.com/") and " " not in entry.url
+        assert len(entry.sha256) == 64 and entry.license and entry.credit
+        least = {"scenes": 0, "groups": 2}.get(folder, 1)  # groups: the people they count
+        assert entry.faces >= least and (folder != "scenes" or entry.faces == 0)
+    assert folders == {"faces": 9, "groups": 5, "scenes": 5, "hires": 3}
