@@ -207,7 +207,8 @@ def run(args: argparse.Namespace) -> int:
     while not stop.is_set() and not finished.is_set():
         stop.wait(0.2)
         if not booth.loop_alive:
-            log.error("main loop ended unexpectedly; exiting so systemd restarts the booth")
+            log.error("main loop ended %s; exiting so systemd restarts the booth",
+                      f"({booth.restart_reason})" if booth.restart_reason else "unexpectedly")
             crashed = True
             break
 

@@ -43,6 +43,7 @@ RETRY_MS = 2000
 #: Why /api/trigger did not start a photo, by Booth.not_ready()'s answer.
 NOT_READY_REASONS = {"warming": "the booth is warming up (the model is loading)",
                      "model": "the anime model is not loaded; see /admin",
+                     "stuck": "the anime machine is stuck (a model call did not return); see /admin",
                      "camera": "the camera is down; see /admin",
                      "disk": "the disk is full; see /admin"}
 
