@@ -160,6 +160,27 @@ def test_print_layout_command_renders_a_stored_photo(tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+def test_print_layout_beside_the_running_booth_leaves_its_store_alone(tmp_path, photos):
+    """The README suggests print-layout during print set-up, while the booth runs: it
+    must not take a photo being saved that instant for a crash's leftover."""
+    settings = config.defaults().replace("booth", data_dir=str(tmp_path / "data"))
+    live = PhotoStore(settings.data_dir / "photos", settings.replace("storage", min_free_mb=0).storage)
+    face = load_image(photos / "faces" / "18f_edwin_torres.jpg")
+    photo = live.save(face, face, {"size": 512, "faces": 1})
+    being_saved = live.root / "BeingSavedBeingSaved0000"  # files written, row not yet
+    being_saved.mkdir()
+    (being_saved / "original.jpg").write_bytes(b"\xff\xd8\xff being written")
+    try:
+        (tmp_path / "c.toml").write_text('[booth]\ndata_dir = "data"\n')
+        done = _booth_command("print-layout", photo.id, "--config", str(tmp_path / "c.toml"),
+                              "--out", str(tmp_path / "page.png"), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert (being_saved / "original.jpg").is_file()
+        assert live.file_path(photo.id, "anime").is_file() and live.count() == 1
+    finally:
+        live.close()
+
+
 # --- a real CUPS ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cups():

@@ -692,7 +692,8 @@ def run(args: argparse.Namespace) -> int:
         if not (store_dir / "index.sqlite3").is_file():
             raise UserError(f"{args.photo}: not a file, and there is no photo store in {store_dir} "
                             "(pass --data-dir or --config)")
-        store = PhotoStore(store_dir, settings.storage)
+        # The booth may be running: a second opener only reads (no start-up repair).
+        store = PhotoStore(store_dir, settings.storage, read_only=True)
         try:
             page = render_photo(store, settings, args.photo, overlay)
         except KeyError:
