@@ -49,8 +49,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from booth import config, qr
 from booth.daemon.store import PhotoStore
-from booth.errors import CupsError, PrintRefused, UserError
-from booth.files import write_atomic
+from booth.errors import CupsError, ImageError, PrintRefused, UserError
+from booth.files import fsync_dir, write_atomic
+from booth.ratelimit import RepeatedWarning
 from booth.vision.images import encode_jpeg, encode_png, load_image
 
 log = logging.getLogger(__name__)
@@ -388,6 +389,8 @@ class PrintService:
         self._printer: dict = {"name": self.options.printer, "ok": True, "state": "unknown",
                                "job": None, "reasons": [], "message": "not checked yet"}
         self._last_printer_check = 0.0
+        # CUPS down with a job active: asked every POLL_S, told once (and a summary).
+        self._cups_unanswered = RepeatedWarning(log)
         self.jobs: dict[str, PrintJob] = self._load_jobs()
         for job in self.jobs.values():
             if job.state in ACTIVE_STATES and not job.cups_id:
@@ -546,18 +549,27 @@ class PrintService:
         if self._between_photos is not None:
             self._between_photos.wait(YIELD_TO_PHOTO_S)
         pdf = self.folder / f"{job.id}.pdf"
+        # Every way this can fail ends the job (failed: its sheets are back in the
+        # budget); a job left "queued" would hold its paper for good.
         try:
             page = render_photo(self.store, self.settings, job.photo_id, self.overlay)
             write_atomic(pdf, page_pdf(page, self.options.dpi))
             media = config.PRINT_MEDIA[self.options.media][2]
             cups_id = self.cups.submit(pdf, copies=job.copies, media=media,
                                        title=f"booth-{job.id}")
-        except KeyError:
-            self._set_state(job, "failed", "the photo was deleted")
+        except (KeyError, ImageError) as exc:  # ImageError: its files went while the page rendered
+            deleted = self.store.get(job.photo_id) is None
+            if not deleted:
+                log.warning("print: job %s not sent: %s", job.id, exc)
+            self._set_state(job, "failed", "the photo was deleted" if deleted else str(exc))
             return
         except (CupsError, OSError) as exc:
             log.warning("print: job %s not sent: %s", job.id, exc)
             self._set_state(job, "failed", str(exc))
+            return
+        except Exception as exc:
+            log.exception("print: job %s not sent", job.id)
+            self._set_state(job, "failed", f"{type(exc).__name__}: {exc}")
             return
         finally:
             if job.state == "failed":
@@ -593,8 +605,9 @@ class PrintService:
             waiting = self.cups.jobs("not-completed")
             finished = self.cups.jobs("completed") if any(j.cups_id not in waiting for j in active) else {}
         except CupsError as exc:
-            log.warning("print: cannot ask CUPS about jobs: %s", exc)
+            self._cups_unanswered.warning(f"print: cannot ask CUPS about jobs: {exc}")
             return
+        self._cups_unanswered.over()
         for job in active:
             if job.cups_id in waiting:
                 details = waiting[job.cups_id]
@@ -657,6 +670,7 @@ class PrintService:
             self.jobs[summary.id] = summary
         data = json.dumps([j.as_dict() for j in self.jobs.values()], indent=0).encode()
         write_atomic(self._jobs_file(), data)
+        fsync_dir(self.folder)  # the new name survives a power cut: a print told about stays
 
 
 # --- `booth print-layout` --------------------------------------------------------------
