@@ -334,6 +334,44 @@ def test_download_all_is_a_streamed_zip_of_every_photo(app, booth):
             assert archive.read(name) == booth.store.file_path(photo_id, kind).read_bytes()
 
 
+def _zip_with_a_change_midway(store, change) -> dict[str, set[str]]:
+    """Download the zip, calling ``change()`` some twenty photos in; id[:8] -> kinds in it."""
+    from booth.web.admin import zip_chunks
+
+    chunks = zip_chunks(store)
+    data = [next(chunks) for _ in range(40)]
+    change()
+    data += list(chunks)
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(data)))
+    assert archive.testzip() is None
+    names = archive.namelist()
+    assert len(names) == len(set(names)), "duplicate entry names"
+    in_zip: dict[str, set[str]] = {}
+    for name in names:  # YYYYmmdd-HHMMSS-<id8>-<kind>.jpg
+        in_zip.setdefault(name[16:24], set()).add(name.rsplit("-", 1)[1])
+    assert all(kinds == {"anime.jpg", "original.jpg"} for kinds in in_zip.values())
+    return in_zip
+
+
+def test_the_zip_is_the_photos_of_its_start_whatever_is_deleted_or_added_meanwhile(booth):
+    ids = [booth.add_photo() for _ in range(150)][::-1]  # newest first, like the zip
+    exported, not_yet = ids[2], ids[120]
+
+    def delete_two() -> None:
+        booth.store.delete(exported)
+        booth.store.delete(not_yet)
+
+    in_zip = _zip_with_a_change_midway(booth.store, delete_two)
+    survivors = [p for p in ids if p not in (exported, not_yet)]
+    assert [p[:8] for p in survivors if p[:8] not in in_zip] == []  # no survivor missing
+    assert not_yet[:8] not in in_zip
+    assert len(in_zip) == len(survivors) + 1  # the deleted one already written stays whole
+
+    added = []
+    in_zip = _zip_with_a_change_midway(booth.store, lambda: added.append(booth.add_photo()))
+    assert set(in_zip) == {p[:8] for p in survivors}  # each once; the newcomer not in this zip
+
+
 def test_a_full_resolution_portrait_reaches_the_guest_whole(app, booth):
     picture = cv2.resize(booth.picture, (1076, 1350), interpolation=cv2.INTER_CUBIC)
     photo_id = booth.store.save(picture, picture, {"size": 512, "faces": 1}).id

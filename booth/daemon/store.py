@@ -176,6 +176,13 @@ class PhotoStore:
                 "ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
         return [self._photo(r) for r in rows]
 
+    def ids(self) -> list[tuple[str, float]]:
+        """(id, created) of every photo now, newest first: a fixed list to work through
+        (the zip export) while photos come and go."""
+        with self._lock:
+            return self._db.execute("SELECT id, created FROM photos "
+                                    "ORDER BY created DESC, rowid DESC").fetchall()
+
     def count(self, source: str | None = None) -> int:
         where, args = ("WHERE source = ?", (source,)) if source else ("", ())
         with self._lock:
