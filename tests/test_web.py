@@ -22,6 +22,7 @@ import pytest
 
 from booth import qr
 from booth.web import create_app, serve
+from booth.web.server import STREAMS_KEY
 from webbooth import decode_qr, scripted_booth
 
 LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}
@@ -565,3 +566,27 @@ def test_the_kiosk_shows_the_wifi_only_when_an_ssid_is_set(booth):
     page = create_app(booth).test_client().get("/kiosk").get_data(as_text=True)
     assert page.count('class="wifi"') == 2  # idle and result screens
     assert "AnimeBooth" in page and "at-least-8" in page
+
+
+def test_event_streams_whose_client_left_are_freed_within_a_second(app, booth):
+    """Kiosk reloads: each reload leaves a stream behind; its slot must not stay taken."""
+    running = serve(app, "127.0.0.1", 0, threads=4)  # at most 2 streams
+    try:
+        for reload in range(3):
+            streams = []
+            for _ in range(2):
+                conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+                conn.request("GET", "/events")
+                streams.append((conn, conn.getresponse()))
+                assert streams[-1][1].status == 200, reload
+                read_sse(streams[-1][1], 1)
+            for conn, response in streams:  # the browser went away mid-stream
+                response.close()
+                conn.close()
+            slots = app.extensions[STREAMS_KEY]
+            deadline = time.monotonic() + 2.0  # LEFT_CHECK_S is 0.25 s; slack for a busy CI
+            while slots.active and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert slots.active == 0, reload
+    finally:
+        running.close()

@@ -38,6 +38,9 @@ HEARTBEAT_S = 15.0
 STREAM_MAX_S = 600.0
 #: The browser waits this long before reconnecting after the daemon restarts.
 RETRY_MS = 2000
+#: How often a quiet stream looks whether its client has left (a kiosk reload): its
+#: slot and its web thread are free again within this.
+LEFT_CHECK_S = 0.25
 
 
 #: Why /api/trigger did not start a photo, by Booth.not_ready()'s answer.
@@ -83,6 +86,9 @@ def events():
         return response
     bus = get_booth().events
     stopping = current_app.extensions[STOPPING_KEY]
+    # waitress says when the client has closed its end (it reads ahead on the connection,
+    # see booth.web.server): without it a dead stream is noticed only when a write fails.
+    client_left = request.environ.get("waitress.client_disconnected", lambda: False)
     # Subscribe before reading the latest state so no change falls in between.
     subscription = bus.subscribe()
 
@@ -93,8 +99,9 @@ def events():
             if latest is not None:
                 yield sse_message(latest)
         started = last_sent = time.monotonic()
-        while not stopping.is_set() and time.monotonic() - started < STREAM_MAX_S:
-            event = subscription.get(timeout=1.0)
+        while (not stopping.is_set() and not client_left()
+               and time.monotonic() - started < STREAM_MAX_S):
+            event = subscription.get(timeout=LEFT_CHECK_S)
             if event is not None:
                 yield sse_message(event)
                 last_sent = time.monotonic()
