@@ -590,3 +590,16 @@ def test_event_streams_whose_client_left_are_freed_within_a_second(app, booth):
             assert slots.active == 0, reload
     finally:
         running.close()
+
+
+@pytest.mark.parametrize("body", ["[]", "[1, 2]", '"modern"', "5", "true"])
+def test_a_json_body_that_is_not_an_object_is_a_400_in_one_line_never_a_500(app, booth, body, caplog):
+    """Any guest can post anything: no traceback in the journal, a sentence back."""
+    photo_id = booth.add_photo()
+    client = app.test_client()
+    for path in (f"/p/{photo_id}/restyle", "/api/style", "/api/preview"):
+        response = client.post(path, data=body, content_type="application/json",
+                               headers={"Accept": "application/json"}, environ_base=LOOPBACK)
+        assert response.status_code == 400, (path, response.status_code)
+        assert response.json["error"] == "The request body must be a JSON object (or a form).", path
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

@@ -27,6 +27,7 @@ from booth import qr
 from booth.web.access import (bearer_token, check_password, csrf_ok, has_admin_session, is_admin,
                                is_loopback)
 from booth.web.contract import get_booth
+from booth.web.responses import request_fields
 from booth.web.server import STOPPING_KEY, STREAMS_KEY
 
 bp = Blueprint("kiosk", __name__)
@@ -144,7 +145,7 @@ def preview_mode():
     if not (is_loopback() or (has_admin_session() and csrf_ok())):
         abort(403, "Only the organiser can change the preview.")
     mirror = get_booth().mirror
-    wanted = (request.form.get("anime") or (request.get_json(silent=True) or {}).get("anime") or "")
+    wanted = request_fields().get("anime") or ""
     wanted = str(wanted).lower()
     if wanted not in ("on", "off", "true", "false", "1", "0"):
         return jsonify(error='anime must be "on" or "off"'), 400
