@@ -25,7 +25,7 @@ from booth.devices.button import BoothButton
 from booth.daemon.machine import MESSAGES, load_pipeline
 from booth.daemon.metrics import RECENT_CYCLES, LatencyHistogram
 from booth.vision.images import load_image
-from booth.daemon.store import KINDS
+from booth.daemon.store import KINDS, PhotoStore
 
 from boothkit import QuickPipeline, make_booth, settings_for, wait_for_state
 
@@ -732,3 +732,53 @@ def test_a_model_call_stuck_past_the_bound_ends_the_loop_for_a_restart(booth_fac
     wait_until(lambda: not booth.loop_alive)
     assert "has not returned" in booth.restart_reason
     pipeline.gate.set()
+
+
+def test_a_photo_saved_after_shutdown_gave_up_on_it_is_never_committed(booth_factory, monkeypatch):
+    """Shutdown gives up on a cycle whose photo is being saved, then closes the store:
+    the late save must not leave a photo the guest was told had failed."""
+    monkeypatch.setattr("booth.daemon.machine.SHUTDOWN_GRACE_S", 0.2)
+    booth = booth_factory(process_timeout_s=20)
+    real_save = booth.store.save
+    entered, given_up, saved, closed = (threading.Event() for _ in range(4))
+
+    def save_across_the_shutdown(*args, **kwargs):
+        entered.set()
+        given_up.wait(10)  # the booth stops and gives up on this cycle meanwhile
+        photo = real_save(*args, **kwargs)
+        saved.set()
+        closed.wait(10)  # ... and closes its store before this returns
+        return photo
+
+    monkeypatch.setattr(booth.store, "save", save_across_the_shutdown)
+    booth.start()
+    assert booth.trigger() is True
+    assert entered.wait(10)
+    booth.stop()
+    assert not booth.loop_alive
+    given_up.set()
+    assert saved.wait(10)
+    booth.store.close()
+    closed.set()
+    time.sleep(0.3)  # the abandoned worker finishes
+    reopened = PhotoStore(booth.store.root, booth.settings.storage)
+    try:
+        assert reopened.count() == 0
+        assert not [p for p in reopened.root.iterdir() if p.is_dir()]
+    finally:
+        reopened.close()
+
+
+def test_no_upload_or_restyle_is_accepted_once_the_booth_is_stopping(booth_factory, face_photo):
+    """The queue lives in memory: a picture accepted during shutdown would be dropped
+    after its 202; refusing it tells the phone to try again after the restart."""
+    from booth.errors import UploadRefused
+
+    booth = booth_factory()
+    booth.start()
+    photo_id = booth.store.save(load_image(face_photo), load_image(face_photo), {"style": "x"}).id
+    booth.stop()
+    with pytest.raises(UploadRefused, match="restarting"):
+        booth.submit_upload(load_image(face_photo), client="10.0.0.7")
+    with pytest.raises(UploadRefused, match="restarting"):
+        booth.submit_restyle(photo_id, booth.settings.styles.default, client="10.0.0.7")

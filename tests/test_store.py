@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import textwrap
 import time
 from pathlib import Path
@@ -332,3 +333,26 @@ def test_a_store_opened_read_only_beside_the_booth_never_repairs_nor_writes(tmp_
     # The booth's own store goes on writing and reading after the second one closed.
     assert booth_store.save(*frames(2), {}) and booth_store.count() == 2
     booth_store.close()
+
+
+def test_a_variant_whose_photo_is_deleted_while_it_is_written_leaves_nothing(store, monkeypatch):
+    from booth.daemon import store as store_module
+
+    photo = store.save(*frames(), {})
+    real_write = store_module.write_atomic
+
+    def write_then_delete(path, data, mode=None):  # the organiser deletes as the file lands
+        real_write(path, data, mode)
+        store.delete(photo.id)
+
+    monkeypatch.setattr(store_module, "write_atomic", write_then_delete)
+    with pytest.raises(KeyError):
+        store.save_variant(photo.id, "hayao", frames(1)[1])
+    monkeypatch.undo()
+    assert not (store.root / photo.id).exists()
+    with pytest.raises(KeyError):  # and once it is gone, nothing is written at all
+        store.save_variant(photo.id, "hayao", frames(1)[1])
+    assert not (store.root / photo.id).exists()
+    store.close()
+    with sqlite3.connect(store.root / "index.sqlite3") as index:  # no variant row left either
+        assert index.execute("SELECT COUNT(*) FROM variants").fetchone()[0] == 0

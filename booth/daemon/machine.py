@@ -384,8 +384,7 @@ class Booth:
         answers polls. Raises :class:`UploadRefused` when the client has
         ``[upload] queue_max`` photos waiting, everybody ``queue_total``, or the disk is full.
         """
-        if not self.store.has_room():
-            raise UploadRefused(MESSAGES["disk"])
+        self._check_accepting()
         ticket = self.queue.put(client, rgb)
         self._wake()
         return ticket
@@ -406,11 +405,18 @@ class Booth:
             raise ValueError(f"style {style!r} is not available")
         if style == photo.meta.get("style", self.settings.styles.default):
             raise ValueError("the photo is already in this style")
-        if not self.store.has_room():
-            raise UploadRefused(MESSAGES["disk"])
+        self._check_accepting()
         ticket = self.queue.put(client, Restyle(photo_id, style))
         self._wake()
         return ticket
+
+    def _check_accepting(self) -> None:
+        """Raise UploadRefused unless a queued picture will be made: not while shutting
+        down (the queue lives in memory and ends with the process), nor with a full disk."""
+        if self._stopping.is_set():
+            raise UploadRefused("The booth is restarting")
+        if not self.store.has_room():
+            raise UploadRefused(MESSAGES["disk"])
 
     def restyle_status(self, ticket: str) -> dict | None:
         """{"state": "queued"|"running"|"done"|"failed", "photo_id", "style", "ahead",
@@ -803,10 +809,10 @@ class Booth:
             job.deliver()
             photo = self.store.get(variant_of)
         else:
-            photo = self.store.save(frame, result.stylized, meta, source)
-            if not job.deliver():  # given up on while the save was writing: take it back
-                self.store.delete(photo.id)
-                log.info("late result %s deleted (the cycle had already failed)", photo.id)
+            # Given up on while the save was writing: its row is never committed.
+            photo = self.store.save(frame, result.stylized, meta, source, keep=job.deliver)
+            if photo is None:
+                log.info("late result discarded while it was saved (the cycle had already failed)")
                 return None
         stored = time.perf_counter()
         stage_ms = {k: float(v) for k, v in result.timings_ms.items()}

@@ -41,6 +41,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -224,8 +225,13 @@ class PhotoStore:
             raise PermissionError(f"{self.root}: this photo store was opened read-only")
 
     def save(self, original_rgb: np.ndarray, stylized_rgb: np.ndarray, meta: dict,
-             source: str = "booth") -> Photo:
-        """Store one photo (files first, index row last); raises :class:`StoreFull`."""
+             source: str = "booth", *, keep: Callable[[], bool] | None = None) -> Photo | None:
+        """Store one photo (files first, index row last); raises :class:`StoreFull`.
+
+        ``keep``, if given, is asked right before the row is committed: False (the guest
+        was told it failed meanwhile) removes the files and returns None — decided
+        before the commit, so nothing needs taking back later (maybe on a closed store).
+        """
         self._check_writable()
         if not self.has_room():
             raise StoreFull(f"only {self.free_mb():.0f} MB free on the booth's disk "
@@ -254,13 +260,18 @@ class PhotoStore:
             fsync_dir(folder)
             fsync_dir(self.root)
             with self._lock:
-                self._db.execute("INSERT INTO photos (id, created, source, size, faces, meta, owner_key) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                 (photo.id, photo.created, photo.source, photo.size,
-                                  photo.faces, json.dumps(photo.meta, default=float), photo.owner_key))
+                kept = keep is None or keep()
+                if kept:
+                    self._db.execute("INSERT INTO photos (id, created, source, size, faces, meta, "
+                                     "owner_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                     (photo.id, photo.created, photo.source, photo.size, photo.faces,
+                                      json.dumps(photo.meta, default=float), photo.owner_key))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # e.g. ENOSPC half-way: leave nothing
             raise
+        if not kept:
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
         return photo
 
     def save_variant(self, photo_id: str, style: str, stylized_rgb: np.ndarray) -> Path:
@@ -275,11 +286,22 @@ class PhotoStore:
             raise StoreFull(f"only {self.free_mb():.0f} MB free on the booth's disk "
                             f"(the floor is {self.settings.min_free_mb} MB)")
         path = self.root / photo_id / f"variant-{style}.jpg"
-        write_atomic(path, encode_jpeg(stylized_rgb, self.settings.jpeg_quality))
-        fsync_dir(path.parent)
+        try:
+            write_atomic(path, encode_jpeg(stylized_rgb, self.settings.jpeg_quality))
+            fsync_dir(path.parent)
+        except FileNotFoundError:  # deleted meanwhile: its folder is gone
+            raise KeyError(f"no photo {photo_id!r}") from None
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO variants (photo_id, style, created) "
-                             "VALUES (?, ?, ?)", (photo_id, style, time.time()))
+            # Only beside a photo that is still there (the check and the row in one step).
+            added = self._db.execute(
+                "INSERT OR REPLACE INTO variants (photo_id, style, created) "
+                "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM photos WHERE id = ?)",
+                (photo_id, style, time.time(), photo_id)).rowcount
+        if not added:
+            # Deleted while the file was written: a delete leaves no file (its own
+            # removal may have run before this file arrived).
+            shutil.rmtree(self.root / photo_id, ignore_errors=True)
+            raise KeyError(f"no photo {photo_id!r}")
         return path
 
     def delete(self, photo_id: str) -> bool:
