@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -651,3 +652,34 @@ def test_a_repeated_warning_is_one_line_then_a_summary_then_its_end():
         logger.removeHandler(handler)
     assert records == ["cups down", "cups down (again 600 times in the last 600 s)",
                        "cups down (again 599 times, then it stopped)", "cups down"]
+
+
+def test_a_cancel_while_the_job_is_being_sent_cancels_it_in_cups_too(stopped_printer, tmp_path, photos):
+    """The organiser cancels as the print thread hands the page to CUPS: the job ends
+    cancelled in the booth and in CUPS, and its paper is back in the budget."""
+    cups = stopped_printer
+
+    class PausingCups(printing.Cups):  # the real lp, held at the moment of sending
+        sending, go = threading.Event(), threading.Event()
+
+        def submit(self, path, **kwargs):
+            self.sending.set()
+            self.go.wait(10)
+            return super().submit(path, **kwargs)
+
+    service, store, (photo_id, _) = _service_beside_a_store(tmp_path, photos, max_total=3)
+    service.cups = PausingCups(cups.queue)
+    waiting_before = _cups_jobs(cups, "not-completed")
+    try:
+        job = service.request(photo_id, "admin")
+        service.start()
+        assert PausingCups.sending.wait(30)
+        assert service.cancel(job.id) is True
+        PausingCups.go.set()
+        time.sleep(printing.POLL_S * 2.5)  # the send ends, and the job list is refreshed
+        assert service.jobs[job.id].state == "canceled" and service.budget_left() == 3
+        assert _cups_jobs(cups, "not-completed") == waiting_before  # nothing will print
+        assert not list(service.folder.glob("*.pdf"))
+    finally:
+        service.stop()
+        store.close()

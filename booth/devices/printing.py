@@ -466,13 +466,20 @@ class PrintService:
             if job is None or job.state not in ("queued", "held"):
                 return False
             cups_id = job.cups_id
+            if not cups_id:
+                # Not sent yet (maybe being sent now): marked under the lock, so the
+                # print thread, which records CUPS's id under it too, sees the cancel
+                # and cancels what it sent.
+                self._record(job, "canceled", "cancelled by the organiser")
         if cups_id:
             try:
                 self.cups.cancel(cups_id)
             except CupsError as exc:
                 log.warning("print: cancel %s: %s", cups_id, exc)
                 return False
-        self._set_state(job, "canceled", "cancelled by the organiser")
+            with self._lock:
+                self._record(job, "canceled", "cancelled by the organiser")
+        self._announce(job)
         return True
 
     # --- figures -----------------------------------------------------------------------
@@ -561,18 +568,18 @@ class PrintService:
             deleted = self.store.get(job.photo_id) is None
             if not deleted:
                 log.warning("print: job %s not sent: %s", job.id, exc)
-            self._set_state(job, "failed", "the photo was deleted" if deleted else str(exc))
+            self._send_failed(job, "the photo was deleted" if deleted else str(exc))
             return
         except (CupsError, OSError) as exc:
             log.warning("print: job %s not sent: %s", job.id, exc)
-            self._set_state(job, "failed", str(exc))
+            self._send_failed(job, str(exc))
             return
         except Exception as exc:
             log.exception("print: job %s not sent", job.id)
-            self._set_state(job, "failed", f"{type(exc).__name__}: {exc}")
+            self._send_failed(job, f"{type(exc).__name__}: {exc}")
             return
         finally:
-            if job.state == "failed":
+            if job.state in FINISHED_STATES:
                 pdf.unlink(missing_ok=True)
         with self._lock:
             job.cups_id = cups_id
@@ -581,11 +588,21 @@ class PrintService:
         if cancelled_meanwhile:
             try:
                 self.cups.cancel(cups_id)
-            except CupsError as exc:
+            except CupsError as exc:  # it will print after all: follow it, count its paper
                 log.warning("print: cancel %s: %s", cups_id, exc)
+                self._set_state(job, "queued", f"could not be cancelled ({exc})")
             return
         log.info("print: job %s sent to CUPS as %s", job.id, cups_id)
         self._last_printer_check = 0.0  # look at it at once
+
+    def _send_failed(self, job: PrintJob, message: str) -> None:
+        """The job could not be sent: failed, unless the organiser cancelled it meanwhile
+        (its page went with the cancel, which is likely why)."""
+        with self._lock:
+            if job.state == "canceled":
+                return
+            self._record(job, "failed", message)
+        self._announce(job)
 
     def _refresh(self) -> None:
         active = [j for j in self._active() if j.cups_id]
@@ -630,11 +647,19 @@ class PrintService:
 
     def _set_state(self, job: PrintJob, state: str, message: str = "") -> None:
         with self._lock:
-            job.state, job.message = state, message
-            self._save()
-        if state in FINISHED_STATES:
+            self._record(job, state, message)
+        self._announce(job)
+
+    def _record(self, job: PrintJob, state: str, message: str) -> None:
+        """Change a job's state and write the list (the caller holds the lock)."""
+        job.state, job.message = state, message
+        self._save()
+
+    def _announce(self, job: PrintJob) -> None:
+        """After a state change: the finished job's page goes, the log and the event say it."""
+        if job.state in FINISHED_STATES:
             (self.folder / f"{job.id}.pdf").unlink(missing_ok=True)
-        log.info("print: job %s %s%s", job.id, state, f" ({message})" if message else "")
+        log.info("print: job %s %s%s", job.id, job.state, f" ({job.message})" if job.message else "")
         self._publish(job)
 
     def _publish(self, job: PrintJob) -> None:
