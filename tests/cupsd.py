@@ -74,6 +74,8 @@ class PrivateCups:
         (conf / "cupsd.conf").write_text(
             f"Listen {self.socket}\nLogLevel debug\nWebInterface No\nBrowsing No\n"
             "DefaultAuthType None\nMaxJobs 0\nPreserveJobHistory Yes\n"
+            # The queue is on disk at once, so a scheduler stopped and started keeps it.
+            "DirtyCleanInterval 0\n"
             "<Location />\n  Order allow,deny\n  Allow all\n</Location>\n"
             "<Policy default>\n  <Limit All>\n    Order deny,allow\n  </Limit>\n</Policy>\n")
         (conf / "cups-files.conf").write_text(

@@ -20,6 +20,7 @@ from pathlib import Path
 from booth import config
 from booth.daemon import sdnotify
 from booth.daemon.machine import MODEL_LOADING, Booth, load_pipeline
+from booth.daemon.memory import keep_large_blocks_returnable
 from booth.daemon.store import PhotoStore
 from booth.devices.button import BoothButton
 from booth.devices.camera import CameraSupervisor, backend_factory
@@ -172,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings_for(args)
+    keep_large_blocks_returnable()  # a flat RSS over a ten-hour event
     stop = threading.Event()
 
     def on_signal(signum, frame) -> None:
