@@ -691,7 +691,8 @@ def wait_until(condition, timeout: float = 10.0) -> None:
 
 
 def test_a_hung_model_call_holds_one_thread_says_stuck_and_recovers_when_it_returns(
-        booth_factory, face_photo):
+        booth_factory, photos):
+    face_photo = photos / "faces" / "18f_edwin_torres.jpg"
     pipeline = HangingPipeline()
     booth = booth_factory(pipeline, process_timeout_s=0.3, failsafe_s=0.1)
     booth.start()
@@ -769,16 +770,17 @@ def test_a_photo_saved_after_shutdown_gave_up_on_it_is_never_committed(booth_fac
         reopened.close()
 
 
-def test_no_upload_or_restyle_is_accepted_once_the_booth_is_stopping(booth_factory, face_photo):
+def test_no_upload_or_restyle_is_accepted_once_the_booth_is_stopping(booth_factory, photos):
     """The queue lives in memory: a picture accepted during shutdown would be dropped
     after its 202; refusing it tells the phone to try again after the restart."""
     from booth.errors import UploadRefused
 
+    face = load_image(photos / "faces" / "18f_edwin_torres.jpg")
     booth = booth_factory()
     booth.start()
-    photo_id = booth.store.save(load_image(face_photo), load_image(face_photo), {"style": "x"}).id
+    photo_id = booth.store.save(face, face, {"style": "x"}).id
     booth.stop()
     with pytest.raises(UploadRefused, match="restarting"):
-        booth.submit_upload(load_image(face_photo), client="10.0.0.7")
+        booth.submit_upload(face, client="10.0.0.7")
     with pytest.raises(UploadRefused, match="restarting"):
         booth.submit_restyle(photo_id, booth.settings.styles.default, client="10.0.0.7")
