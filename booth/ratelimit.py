@@ -69,3 +69,47 @@ class SlidingWindow:
             self._times.move_to_end(key)
             while len(self._times) > self.max_keys:
                 self._times.popitem(last=False)
+
+
+#: While one warning repeats, a summary line at most this often.
+REPEAT_SUMMARY_S = 600.0
+
+
+class RepeatedWarning:
+    """One log line when a problem starts, not one per retry: a loop that retries every
+    second while a printer or a server is down would write tens of thousands of lines
+    in a night (the journal, and the SD card under it). The first occurrence is logged;
+    while the same message repeats, one summary every ``summary_s``; when it stops
+    (:meth:`over`) or changes, one line with how often it repeated.
+
+    One instance per loop (not thread-safe); ``clock`` is injectable for tests.
+    """
+
+    def __init__(self, logger, summary_s: float = REPEAT_SUMMARY_S, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger = logger
+        self.summary_s = summary_s
+        self.clock = clock
+        self._message: str | None = None
+        self._since = 0.0
+        self._repeats = 0  # not logged since the last line
+
+    def warning(self, message: str) -> None:
+        """Report the problem (again)."""
+        now = self.clock()
+        if message != self._message:
+            self.over()
+            self.logger.warning("%s", message)
+            self._message, self._since = message, now
+        elif now - self._since >= self.summary_s:
+            self.logger.warning("%s (again %d times in the last %.0f s)", message, self._repeats + 1,
+                                now - self._since)
+            self._since, self._repeats = now, 0
+        else:
+            self._repeats += 1
+
+    def over(self) -> None:
+        """The problem is gone: say how often it repeated unlogged, and log its next start."""
+        if self._message is not None and self._repeats:
+            self.logger.warning("%s (again %d times, then it stopped)", self._message, self._repeats)
+        self._message, self._repeats = None, 0

@@ -74,6 +74,8 @@ class PrivateCups:
         (conf / "cupsd.conf").write_text(
             f"Listen {self.socket}\nLogLevel debug\nWebInterface No\nBrowsing No\n"
             "DefaultAuthType None\nMaxJobs 0\nPreserveJobHistory Yes\n"
+            # The queue is on disk at once, so a scheduler stopped and started keeps it.
+            "DirtyCleanInterval 0\n"
             "<Location />\n  Order allow,deny\n  Allow all\n</Location>\n"
             "<Policy default>\n  <Limit All>\n    Order deny,allow\n  </Limit>\n</Policy>\n")
         (conf / "cups-files.conf").write_text(
@@ -83,15 +85,30 @@ class PrivateCups:
             f"PageLog {self.root / 'log/page_log'}\nUser lp\nGroup lp\n")
         self.cups_pdf_conf.write_text(f"Out {self.pdf_dir}\nAnonDirName {self.pdf_dir}\n"
                                       "Label 1\nGrp root\n")
+        self.start_scheduler()
+        self.run("lpadmin", "-p", self.queue, "-E", "-v", f"cups-pdf:/{self.tag}", "-P", CUPS_PDF_PPD)
+
+    def start_scheduler(self) -> None:
+        """Run cupsd (again, after :meth:`stop_scheduler`: same queue, same spool)."""
+        conf = self.root / "conf"
         self._process = subprocess.Popen(
             [CUPSD, "-f", "-c", str(conf / "cupsd.conf"), "-s", str(conf / "cups-files.conf")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
         while "scheduler is running" not in self.run("lpstat", "-r", check=False).stdout:
             if self._process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"cupsd did not start: {self.log_tail()}")
             time.sleep(0.1)
-        self.run("lpadmin", "-p", self.queue, "-E", "-v", f"cups-pdf:/{self.tag}", "-P", CUPS_PDF_PPD)
+
+    def stop_scheduler(self) -> None:
+        """Stop cupsd as a crash or a reboot of CUPS would (its files stay)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(5)
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """A CUPS command against this scheduler."""
@@ -122,12 +139,6 @@ class PrivateCups:
             return "(no log)"
 
     def close(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(5)
+        self.stop_scheduler()
         self.cups_pdf_conf.unlink(missing_ok=True)
         shutil.rmtree(self.root, ignore_errors=True)

@@ -187,3 +187,21 @@ def test_close_is_bounded_even_with_a_hung_camera():
     supervisor.close(timeout=1.0)
     assert time.monotonic() - started < 3.5
     release.set()
+
+
+def test_a_camera_left_unplugged_is_one_warning_not_one_per_retry(caplog):
+    """The supervisor retries all night; the journal (on the SD card) gets a line, not thousands."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="booth")
+    supervisor = CameraSupervisor(lambda: ScriptedCamera("absent"),
+                                  camera_settings(retry_initial_s=0.05, retry_max_s=0.05)).start()
+    try:
+        deadline = time.monotonic() + 10
+        while supervisor.failures < 10:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        supervisor.close()
+    lines = [r.getMessage() for r in caplog.records if "not plugged in" in r.getMessage()]
+    assert lines == ["camera: scripted camera: not plugged in; retrying in 0.05 s"]

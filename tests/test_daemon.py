@@ -25,7 +25,7 @@ from booth.devices.button import BoothButton
 from booth.daemon.machine import MESSAGES, load_pipeline
 from booth.daemon.metrics import RECENT_CYCLES, LatencyHistogram
 from booth.vision.images import load_image
-from booth.daemon.store import KINDS
+from booth.daemon.store import KINDS, PhotoStore
 
 from boothkit import QuickPipeline, make_booth, settings_for, wait_for_state
 
@@ -666,3 +666,121 @@ def test_a_running_booth_publishes_states_as_plain_strings_and_times_out_of_fail
         assert type(event.data["state"]) is str
     assert json.loads(json.dumps(booth.health()))["state"] == "idle"
     assert booth.stats()["failures"] == 1 and booth.trigger("test") is True
+
+
+# --- a model call that hangs ---------------------------------------------------------------
+class HangingPipeline(QuickPipeline):
+    """The real quick step behind a gate: a model call stuck in a driver until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def process(self, rgb, **kwargs):
+        self.entered.set()
+        self.gate.wait(60)
+        return super().process(rgb, **kwargs)
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_a_hung_model_call_holds_one_thread_says_stuck_and_recovers_when_it_returns(
+        booth_factory, photos):
+    face_photo = photos / "faces" / "18f_edwin_torres.jpg"
+    pipeline = HangingPipeline()
+    booth = booth_factory(pipeline, process_timeout_s=0.3, failsafe_s=0.1)
+    booth.start()
+    with booth.events.subscribe() as sub:
+        assert booth.trigger() is True
+        assert wait_for_state(sub, "failsafe", "result").data["message"] == MESSAGES["timeout"]
+        wait_for_state(sub, "idle")
+        threads = threading.active_count()
+        # Stuck: presses and phones' pictures start no second call (thread and frame each).
+        assert booth.not_ready() == "stuck"
+        health = booth.health()
+        assert health["not_ready"] == "stuck" and health["model"]["ok"] is False
+        assert health["model"]["message"] == "the anime machine is stuck — please ask the host"
+        for _ in range(10):
+            assert booth.trigger() is False
+        ticket = booth.submit_upload(load_image(face_photo), client="10.0.0.7")
+        time.sleep(1.0)
+        assert pipeline.calls == 0 and booth.upload_status(ticket)["state"] == "queued"
+        assert threading.active_count() <= threads
+        ignored = [e for e in iter(lambda: sub.get(timeout=0.1), None) if e.kind == "press_ignored"]
+        assert ignored and all(e.data["reason"] == "stuck" for e in ignored)
+        # The call returns: the booth is ready again, the waiting upload is made.
+        pipeline.gate.set()
+        wait_until(lambda: booth.not_ready() is None)
+        wait_until(lambda: booth.upload_status(ticket)["state"] == "done")
+        assert booth.health()["model"]["ok"] is True
+        wait_until(lambda: booth.trigger())
+        wait_for_state(sub, "result")
+    assert booth.store.count() == 2  # the upload and the last press; the stuck press's late photo was dropped
+
+
+def test_a_model_call_stuck_past_the_bound_ends_the_loop_for_a_restart(booth_factory, monkeypatch):
+    monkeypatch.setattr("booth.daemon.machine.STUCK_RESTART_S", 0.5)
+    pipeline = HangingPipeline()
+    booth = booth_factory(pipeline, process_timeout_s=0.3, failsafe_s=0.1)
+    booth.start()
+    assert booth.trigger() is True
+    wait_until(lambda: not booth.loop_alive)
+    assert "has not returned" in booth.restart_reason
+    pipeline.gate.set()
+
+
+def test_a_photo_saved_after_shutdown_gave_up_on_it_is_never_committed(booth_factory, monkeypatch):
+    """Shutdown gives up on a cycle whose photo is being saved, then closes the store:
+    the late save must not leave a photo the guest was told had failed."""
+    monkeypatch.setattr("booth.daemon.machine.SHUTDOWN_GRACE_S", 0.2)
+    booth = booth_factory(process_timeout_s=20)
+    real_save = booth.store.save
+    entered, given_up, saved, closed = (threading.Event() for _ in range(4))
+
+    def save_across_the_shutdown(*args, **kwargs):
+        entered.set()
+        given_up.wait(10)  # the booth stops and gives up on this cycle meanwhile
+        photo = real_save(*args, **kwargs)
+        saved.set()
+        closed.wait(10)  # ... and closes its store before this returns
+        return photo
+
+    monkeypatch.setattr(booth.store, "save", save_across_the_shutdown)
+    booth.start()
+    assert booth.trigger() is True
+    assert entered.wait(10)
+    booth.stop()
+    assert not booth.loop_alive
+    given_up.set()
+    assert saved.wait(10)
+    booth.store.close()
+    closed.set()
+    time.sleep(0.3)  # the abandoned worker finishes
+    reopened = PhotoStore(booth.store.root, booth.settings.storage)
+    try:
+        assert reopened.count() == 0
+        assert not [p for p in reopened.root.iterdir() if p.is_dir()]
+    finally:
+        reopened.close()
+
+
+def test_no_upload_or_restyle_is_accepted_once_the_booth_is_stopping(booth_factory, photos):
+    """The queue lives in memory: a picture accepted during shutdown would be dropped
+    after its 202; refusing it tells the phone to try again after the restart."""
+    from booth.errors import UploadRefused
+
+    face = load_image(photos / "faces" / "18f_edwin_torres.jpg")
+    booth = booth_factory()
+    booth.start()
+    photo_id = booth.store.save(face, face, {"style": "x"}).id
+    booth.stop()
+    with pytest.raises(UploadRefused, match="restarting"):
+        booth.submit_upload(face, client="10.0.0.7")
+    with pytest.raises(UploadRefused, match="restarting"):
+        booth.submit_restyle(photo_id, booth.settings.styles.default, client="10.0.0.7")

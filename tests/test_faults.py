@@ -165,7 +165,7 @@ def test_the_generator_raising_gives_a_friendly_screen_and_the_next_press_works(
     booth.store.close()
 
 
-def test_a_hung_generator_times_out_and_the_next_guest_is_not_held_up(tmp_path, photos, release):
+def test_a_hung_generator_times_out_and_the_booth_says_stuck_until_it_returns(tmp_path, photos, release):
     pipeline = BrokenPipeline(["hang"], release)
     booth = booth_with(tmp_path, photos, pipeline=pipeline, release=release, process_timeout_s=1.0)
     booth.start()
@@ -175,7 +175,14 @@ def test_a_hung_generator_times_out_and_the_next_guest_is_not_held_up(tmp_path, 
         assert ended.data["state"] == "failsafe" and ended.data["message"] == MESSAGES["timeout"]
         assert 1.0 <= time.monotonic() - started < 4
         wait_for_state(sub, "idle", timeout=5)
-        assert cycle(booth, sub).data["state"] == "result"  # a fresh worker thread
+        # No second call while the first is stuck (each would hold a thread and a frame).
+        assert booth.trigger("test") is False and booth.not_ready() == "stuck"
+        release.set()  # the call returns at last
+        deadline = time.monotonic() + 5
+        while booth.not_ready() is not None:
+            assert time.monotonic() < deadline, "the booth did not recover"
+            time.sleep(0.05)
+        assert cycle(booth, sub).data["state"] == "result"
     booth.stop()
     booth.store.close()
 

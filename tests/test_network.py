@@ -232,6 +232,18 @@ def test_plan_connects_after_writing_and_disconnects_before_removing(tmp_path):
     assert [s.action for s in off].count("remove") == 3
 
 
+def test_every_file_written_is_synced_with_its_folder(tmp_path, monkeypatch):
+    """Set up, then unplugged at once: the hotspot's files must be on the card by name."""
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.path.realpath(f"/proc/self/fd/{fd}")),
+                                                 real_fsync(fd))[1])
+    settings = hotspot_settings()
+    writes = [s for s in network.plan(settings, tmp_path) if s.action == "write"]
+    network.carry_out(settings, writes, tmp_path)
+    assert writes and all(str(Path(s.target).parent.resolve()) in synced for s in writes)
+
+
 def booth_cli(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "booth", *args], capture_output=True, text=True,
                           timeout=60, cwd=cwd)

@@ -4,10 +4,12 @@ code in it, a stopped printer, the paper budget, and the kiosk's Print offer."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -158,6 +160,27 @@ def test_print_layout_command_renders_a_stored_photo(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().startswith("booth print-layout: NoSuchPhotoIdNoSuchPhoto: no such photo")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_print_layout_beside_the_running_booth_leaves_its_store_alone(tmp_path, photos):
+    """The README suggests print-layout during print set-up, while the booth runs: it
+    must not take a photo being saved that instant for a crash's leftover."""
+    settings = config.defaults().replace("booth", data_dir=str(tmp_path / "data"))
+    live = PhotoStore(settings.data_dir / "photos", settings.replace("storage", min_free_mb=0).storage)
+    face = load_image(photos / "faces" / "18f_edwin_torres.jpg")
+    photo = live.save(face, face, {"size": 512, "faces": 1})
+    being_saved = live.root / "BeingSavedBeingSaved0000"  # files written, row not yet
+    being_saved.mkdir()
+    (being_saved / "original.jpg").write_bytes(b"\xff\xd8\xff being written")
+    try:
+        (tmp_path / "c.toml").write_text('[booth]\ndata_dir = "data"\n')
+        done = _booth_command("print-layout", photo.id, "--config", str(tmp_path / "c.toml"),
+                              "--out", str(tmp_path / "page.png"), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert (being_saved / "original.jpg").is_file()
+        assert live.file_path(photo.id, "anime").is_file() and live.count() == 1
+    finally:
+        live.close()
 
 
 # --- a real CUPS ---------------------------------------------------------------------------
@@ -526,3 +549,137 @@ def test_doctor_reports_the_printer_in_plain_words(cups, tmp_path):
     missing = check_printer(settings.replace("print", printer="NoSuchPrinter"))
     assert missing.status == "FAIL" and "NoSuchPrinter" in missing.message
     assert "lpstat -p" in missing.fix
+
+
+# --- every error path ends the job; the job list survives; CUPS down is one line -----------
+def _service_beside_a_store(tmp_path: Path, photos: Path, **print_keys):
+    from booth.daemon.events import EventBus
+    from booth.devices.printing import PrintService
+
+    settings = config.defaults().replace("booth", data_dir=str(tmp_path / "data"))
+    settings = settings.replace("storage", min_free_mb=0).replace("web", base_url="http://10.42.0.1:8080")
+    settings = settings.replace("print", enabled=True, printer="Nowhere", mode="admin", **print_keys)
+    store = PhotoStore(settings.data_dir / "photos", settings.storage)
+    face = load_image(photos / "faces" / "18f_edwin_torres.jpg")
+    ids = [store.save(face, face, {"size": 512, "faces": 1}).id for _ in range(2)]
+    return PrintService(settings, store, EventBus()), store, ids
+
+
+def _wait_until_final(service, job_id: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while service.jobs[job_id].state in printing.ACTIVE_STATES and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_a_photo_deleted_while_its_page_renders_fails_the_job_and_frees_its_paper(tmp_path, photos):
+    service, store, (half_gone, gone) = _service_beside_a_store(tmp_path, photos, max_total=2,
+                                                                max_per_photo=1)
+    try:
+        first, second = service.request(half_gone, "admin"), service.request(gone, "admin")
+        assert service.budget_left() == 0
+        # The delete caught half-way: the files are gone, the row not yet (ImageError);
+        # and one deleted before its turn (KeyError).
+        for kind in ("anime", "original", "thumb"):
+            store.file_path(half_gone, kind).unlink()
+        store.delete(gone)
+        service.start()
+        _wait_until_final(service, first.id)
+        _wait_until_final(service, second.id)
+        assert service.jobs[first.id].state == "failed" and "no such file" in service.jobs[first.id].message
+        assert (service.jobs[second.id].state, service.jobs[second.id].message) == (
+            "failed", "the photo was deleted")
+        assert service.budget_left() == 2
+        assert not list(service.folder.glob("*.pdf"))
+    finally:
+        service.stop()
+        store.close()
+
+
+def test_the_job_list_is_synced_with_its_folder(tmp_path, photos, monkeypatch):
+    service, store, (photo_id, _) = _service_beside_a_store(tmp_path, photos)
+    synced = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd):
+        synced.append(os.path.realpath(f"/proc/self/fd/{fd}"))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    try:
+        service.request(photo_id, "admin")
+        assert str(service.folder.resolve()) in synced  # the new jobs.json's name is on disk
+    finally:
+        store.close()
+
+
+def test_cups_down_with_a_job_active_is_one_warning_not_one_a_second(tmp_path, photos, monkeypatch,
+                                                                    caplog):
+    service, store, (photo_id, _) = _service_beside_a_store(tmp_path, photos)
+    job = printing.PrintJob(id="a1b2c3", photo_id=photo_id, copies=1, source="admin",
+                            created=time.time(), cups_id="Nowhere-7")  # sent before CUPS stopped
+    service.jobs[job.id] = job  # the print thread is not running yet
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no lpstat answers
+    caplog.set_level(logging.INFO, logger="booth")
+    service.start()
+    try:
+        time.sleep(printing.POLL_S * 4.5)
+    finally:
+        service.stop()
+        store.close()
+    warnings = [r.getMessage() for r in caplog.records
+                if r.levelno >= logging.WARNING and "cannot ask CUPS" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert service.jobs[job.id].state == "queued"  # CUPS may come back: the job is kept
+
+
+def test_a_repeated_warning_is_one_line_then_a_summary_then_its_end():
+    from booth.ratelimit import RepeatedWarning
+
+    now = [0.0]
+    logger = logging.getLogger("booth.test-repeats")
+    records = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        repeated = RepeatedWarning(logger, summary_s=600, clock=lambda: now[0])
+        for second in range(1200):  # twenty minutes of a retry every second
+            now[0] = float(second)
+            repeated.warning("cups down")
+        repeated.over()
+        repeated.warning("cups down")  # a new outage is told again
+    finally:
+        logger.removeHandler(handler)
+    assert records == ["cups down", "cups down (again 600 times in the last 600 s)",
+                       "cups down (again 599 times, then it stopped)", "cups down"]
+
+
+def test_a_cancel_while_the_job_is_being_sent_cancels_it_in_cups_too(stopped_printer, tmp_path, photos):
+    """The organiser cancels as the print thread hands the page to CUPS: the job ends
+    cancelled in the booth and in CUPS, and its paper is back in the budget."""
+    cups = stopped_printer
+
+    class PausingCups(printing.Cups):  # the real lp, held at the moment of sending
+        sending, go = threading.Event(), threading.Event()
+
+        def submit(self, path, **kwargs):
+            self.sending.set()
+            self.go.wait(10)
+            return super().submit(path, **kwargs)
+
+    service, store, (photo_id, _) = _service_beside_a_store(tmp_path, photos, max_total=3)
+    service.cups = PausingCups(cups.queue)
+    waiting_before = _cups_jobs(cups, "not-completed")
+    try:
+        job = service.request(photo_id, "admin")
+        service.start()
+        assert PausingCups.sending.wait(30)
+        assert service.cancel(job.id) is True
+        PausingCups.go.set()
+        time.sleep(printing.POLL_S * 2.5)  # the send ends, and the job list is refreshed
+        assert service.jobs[job.id].state == "canceled" and service.budget_left() == 3
+        assert _cups_jobs(cups, "not-completed") == waiting_before  # nothing will print
+        assert not list(service.folder.glob("*.pdf"))
+    finally:
+        service.stop()
+        store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import textwrap
 import time
 from pathlib import Path
@@ -282,3 +283,76 @@ def test_new_ids_are_long_random_and_never_read_as_a_command_line_option(monkeyp
     monkeypatch.undo()
     ids = {store_module.new_id() for _ in range(2000)}
     assert len(ids) == 2000 and all(ID_PATTERN.match(i) and not i.startswith("-") for i in ids)
+
+
+def test_repair_makes_a_missing_thumbnail_again_and_leaves_other_folders_alone(tmp_path):
+    root = tmp_path / "photos"
+    store = PhotoStore(root, storage(min_free_mb=0))
+    photo = store.save(*frames(), {})
+    store.close()
+    (root / photo.id / "thumb.jpg").unlink()  # e.g. a bad SD block: the photo itself is intact
+    lost_found = root / "lost+found"
+    lost_found.mkdir()
+    (lost_found / "#1234").write_bytes(b"fsck's find")
+    backup = root / "backup"
+    backup.mkdir()
+
+    store = PhotoStore(root, storage(min_free_mb=0))
+    try:
+        assert store.repaired == {"temp_files": 0, "orphan_folders": 0, "orphan_rows": 0}
+        assert [p.id for p in store.list()] == [photo.id]
+        thumb = load_image(store.file_path(photo.id, "thumb"))
+        assert max(thumb.shape[:2]) == storage().thumb_size
+        assert (lost_found / "#1234").read_bytes() == b"fsck's find" and backup.is_dir()
+    finally:
+        store.close()
+
+
+def test_a_store_opened_read_only_beside_the_booth_never_repairs_nor_writes(tmp_path):
+    root = tmp_path / "photos"
+    booth_store = PhotoStore(root, storage(min_free_mb=0))
+    photo = booth_store.save(*frames(), {})
+    # The booth is saving a photo this instant: files written, row not committed yet.
+    being_saved = root / "BeingSavedBeingSaved0000"
+    being_saved.mkdir()
+    (being_saved / "original.jpg").write_bytes(b"\xff\xd8\xff being written")
+    (being_saved / ".anime.jpg.1234.tmp").write_bytes(b"being written")
+
+    second = PhotoStore(root, storage(min_free_mb=0), read_only=True)
+    try:
+        assert second.repaired == {}
+        assert [p.id for p in second.list()] == [photo.id]
+        assert second.file_path(photo.id, "anime").is_file()
+        with pytest.raises(PermissionError):
+            second.delete(photo.id)
+        with pytest.raises(PermissionError):
+            second.save(*frames(1), {})
+    finally:
+        second.close()
+    assert sorted(p.name for p in being_saved.iterdir()) == [".anime.jpg.1234.tmp", "original.jpg"]
+    # The booth's own store goes on writing and reading after the second one closed.
+    assert booth_store.save(*frames(2), {}) and booth_store.count() == 2
+    booth_store.close()
+
+
+def test_a_variant_whose_photo_is_deleted_while_it_is_written_leaves_nothing(store, monkeypatch):
+    from booth.daemon import store as store_module
+
+    photo = store.save(*frames(), {})
+    real_write = store_module.write_atomic
+
+    def write_then_delete(path, data, mode=None):  # the organiser deletes as the file lands
+        real_write(path, data, mode)
+        store.delete(photo.id)
+
+    monkeypatch.setattr(store_module, "write_atomic", write_then_delete)
+    with pytest.raises(KeyError):
+        store.save_variant(photo.id, "hayao", frames(1)[1])
+    monkeypatch.undo()
+    assert not (store.root / photo.id).exists()
+    with pytest.raises(KeyError):  # and once it is gone, nothing is written at all
+        store.save_variant(photo.id, "hayao", frames(1)[1])
+    assert not (store.root / photo.id).exists()
+    store.close()
+    with sqlite3.connect(store.root / "index.sqlite3") as index:  # no variant row left either
+        assert index.execute("SELECT COUNT(*) FROM variants").fetchone()[0] == 0

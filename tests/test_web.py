@@ -22,6 +22,7 @@ import pytest
 
 from booth import qr
 from booth.web import create_app, serve
+from booth.web.server import STREAMS_KEY
 from webbooth import decode_qr, scripted_booth
 
 LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}
@@ -334,6 +335,44 @@ def test_download_all_is_a_streamed_zip_of_every_photo(app, booth):
             assert archive.read(name) == booth.store.file_path(photo_id, kind).read_bytes()
 
 
+def _zip_with_a_change_midway(store, change) -> dict[str, set[str]]:
+    """Download the zip, calling ``change()`` some twenty photos in; id[:8] -> kinds in it."""
+    from booth.web.admin import zip_chunks
+
+    chunks = zip_chunks(store)
+    data = [next(chunks) for _ in range(40)]
+    change()
+    data += list(chunks)
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(data)))
+    assert archive.testzip() is None
+    names = archive.namelist()
+    assert len(names) == len(set(names)), "duplicate entry names"
+    in_zip: dict[str, set[str]] = {}
+    for name in names:  # YYYYmmdd-HHMMSS-<id8>-<kind>.jpg
+        in_zip.setdefault(name[16:24], set()).add(name.rsplit("-", 1)[1])
+    assert all(kinds == {"anime.jpg", "original.jpg"} for kinds in in_zip.values())
+    return in_zip
+
+
+def test_the_zip_is_the_photos_of_its_start_whatever_is_deleted_or_added_meanwhile(booth):
+    ids = [booth.add_photo() for _ in range(150)][::-1]  # newest first, like the zip
+    exported, not_yet = ids[2], ids[120]
+
+    def delete_two() -> None:
+        booth.store.delete(exported)
+        booth.store.delete(not_yet)
+
+    in_zip = _zip_with_a_change_midway(booth.store, delete_two)
+    survivors = [p for p in ids if p not in (exported, not_yet)]
+    assert [p[:8] for p in survivors if p[:8] not in in_zip] == []  # no survivor missing
+    assert not_yet[:8] not in in_zip
+    assert len(in_zip) == len(survivors) + 1  # the deleted one already written stays whole
+
+    added = []
+    in_zip = _zip_with_a_change_midway(booth.store, lambda: added.append(booth.add_photo()))
+    assert set(in_zip) == {p[:8] for p in survivors}  # each once; the newcomer not in this zip
+
+
 def test_a_full_resolution_portrait_reaches_the_guest_whole(app, booth):
     picture = cv2.resize(booth.picture, (1076, 1350), interpolation=cv2.INTER_CUBIC)
     photo_id = booth.store.save(picture, picture, {"size": 512, "faces": 1}).id
@@ -527,3 +566,40 @@ def test_the_kiosk_shows_the_wifi_only_when_an_ssid_is_set(booth):
     page = create_app(booth).test_client().get("/kiosk").get_data(as_text=True)
     assert page.count('class="wifi"') == 2  # idle and result screens
     assert "AnimeBooth" in page and "at-least-8" in page
+
+
+def test_event_streams_whose_client_left_are_freed_within_a_second(app, booth):
+    """Kiosk reloads: each reload leaves a stream behind; its slot must not stay taken."""
+    running = serve(app, "127.0.0.1", 0, threads=4)  # at most 2 streams
+    try:
+        for reload in range(3):
+            streams = []
+            for _ in range(2):
+                conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+                conn.request("GET", "/events")
+                streams.append((conn, conn.getresponse()))
+                assert streams[-1][1].status == 200, reload
+                read_sse(streams[-1][1], 1)
+            for conn, response in streams:  # the browser went away mid-stream
+                response.close()
+                conn.close()
+            slots = app.extensions[STREAMS_KEY]
+            deadline = time.monotonic() + 2.0  # LEFT_CHECK_S is 0.25 s; slack for a busy CI
+            while slots.active and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert slots.active == 0, reload
+    finally:
+        running.close()
+
+
+@pytest.mark.parametrize("body", ["[]", "[1, 2]", '"modern"', "5", "true"])
+def test_a_json_body_that_is_not_an_object_is_a_400_in_one_line_never_a_500(app, booth, body, caplog):
+    """Any guest can post anything: no traceback in the journal, a sentence back."""
+    photo_id = booth.add_photo()
+    client = app.test_client()
+    for path in (f"/p/{photo_id}/restyle", "/api/style", "/api/preview"):
+        response = client.post(path, data=body, content_type="application/json",
+                               headers={"Accept": "application/json"}, environ_base=LOOPBACK)
+        assert response.status_code == 400, (path, response.status_code)
+        assert response.json["error"] == "The request body must be a JSON object (or a form).", path
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

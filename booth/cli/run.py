@@ -20,6 +20,7 @@ from pathlib import Path
 from booth import config
 from booth.daemon import sdnotify
 from booth.daemon.machine import MODEL_LOADING, Booth, load_pipeline
+from booth.daemon.memory import keep_large_blocks_returnable
 from booth.daemon.store import PhotoStore
 from booth.devices.button import BoothButton
 from booth.devices.camera import CameraSupervisor, backend_factory
@@ -172,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings_for(args)
+    keep_large_blocks_returnable()  # a flat RSS over a ten-hour event
     stop = threading.Event()
 
     def on_signal(signum, frame) -> None:
@@ -207,7 +209,8 @@ def run(args: argparse.Namespace) -> int:
     while not stop.is_set() and not finished.is_set():
         stop.wait(0.2)
         if not booth.loop_alive:
-            log.error("main loop ended unexpectedly; exiting so systemd restarts the booth")
+            log.error("main loop ended %s; exiting so systemd restarts the booth",
+                      f"({booth.restart_reason})" if booth.restart_reason else "unexpectedly")
             crashed = True
             break
 

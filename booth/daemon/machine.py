@@ -72,6 +72,12 @@ SHUTDOWN_GRACE_S = 5.0
 
 #: The model message while ``booth run`` loads the model (the kiosk says "warming up").
 MODEL_LOADING = "model loading"
+#: The model message while a model call given up on has not returned: no new call
+#: starts meanwhile (each would hold a thread and a full frame for good).
+MODEL_STUCK = "the anime machine is stuck — please ask the host"
+#: A model call stuck this long will not come back: the main loop ends, so that
+#: ``booth run`` exits with an error and systemd (Restart=on-failure) starts it afresh.
+STUCK_RESTART_S = 120.0
 
 #: What guests read on the failsafe screen; the log line has the details.
 MESSAGES = {
@@ -79,6 +85,7 @@ MESSAGES = {
     "model": "The anime machine is not ready. Please ask the host.",
     "disk": "The booth's memory is full. Please ask the host.",
     "timeout": "That took too long. Please try again!",
+    "stuck": "The anime machine is stuck. Please ask the host.",
     "error": "Something went wrong. Please try again!",
 }
 
@@ -215,6 +222,8 @@ class Booth:
         self._last_health_key: tuple | None = None
         self._last_health_check = 0.0
         self._last_prune = time.monotonic()
+        #: Why the main loop ended by itself to be restarted (None: it did not).
+        self.restart_reason: str | None = None
         #: Set except while a photo is being made (capture to result). The web server
         #: holds new requests until it is set again (at most ``web.yield_to_photo_ms``)
         #: and the camera pauses the preview nobody looks at then, so the generator —
@@ -281,10 +290,12 @@ class Booth:
 
     def not_ready(self) -> str | None:
         """Why a press cannot make a photo now: "warming" (the model is loading), "model"
-        (it failed to load), "camera" (it failed and is not back yet), "disk" (full);
-        None when ready."""
+        (it failed to load), "stuck" (a model call given up on has not returned),
+        "camera" (it failed and is not back yet), "disk" (full); None when ready."""
         if self.pipeline is None:
             return "warming" if self.model_message == MODEL_LOADING else "model"
+        if self._worker.stuck_s() is not None:
+            return "stuck"
         # A camera that has never been opened yet is tried at capture; one that failed
         # stays "down" until the supervisor has it open again.
         if not self.camera.ok and self.camera.failures:
@@ -302,7 +313,9 @@ class Booth:
 
     def health(self) -> dict:
         camera = self.camera.status()
-        model = {"ok": self.pipeline is not None, "message": self.model_message,
+        stuck = self._worker.stuck_s() is not None
+        model = {"ok": self.pipeline is not None and not stuck,
+                 "message": MODEL_STUCK if stuck else self.model_message,
                  "loading": self.pipeline is None and self.model_message == MODEL_LOADING}
         generator = getattr(self.pipeline, "generator", None)
         if generator is not None:  # which precision runs, and why (config or measured "auto")
@@ -371,8 +384,7 @@ class Booth:
         answers polls. Raises :class:`UploadRefused` when the client has
         ``[upload] queue_max`` photos waiting, everybody ``queue_total``, or the disk is full.
         """
-        if not self.store.has_room():
-            raise UploadRefused(MESSAGES["disk"])
+        self._check_accepting()
         ticket = self.queue.put(client, rgb)
         self._wake()
         return ticket
@@ -393,11 +405,18 @@ class Booth:
             raise ValueError(f"style {style!r} is not available")
         if style == photo.meta.get("style", self.settings.styles.default):
             raise ValueError("the photo is already in this style")
-        if not self.store.has_room():
-            raise UploadRefused(MESSAGES["disk"])
+        self._check_accepting()
         ticket = self.queue.put(client, Restyle(photo_id, style))
         self._wake()
         return ticket
+
+    def _check_accepting(self) -> None:
+        """Raise UploadRefused unless a queued picture will be made: not while shutting
+        down (the queue lives in memory and ends with the process), nor with a full disk."""
+        if self._stopping.is_set():
+            raise UploadRefused("The booth is restarting")
+        if not self.store.has_room():
+            raise UploadRefused(MESSAGES["disk"])
 
     def restyle_status(self, ticket: str) -> dict | None:
         """{"state": "queued"|"running"|"done"|"failed", "photo_id", "style", "ahead",
@@ -591,8 +610,10 @@ class Booth:
 
     def _take_press_or_picture(self) -> None:
         """Wait a tick for a press or a queued picture; start the cycle, or make the picture."""
+        # The phones' pictures wait while a model call is stuck (see MODEL_STUCK).
+        pictures = self._worker.stuck_s() is None
         with self._cond:
-            if self._pending is None and not self.queue.has_waiting():
+            if self._pending is None and not (pictures and self.queue.has_waiting()):
                 self._cond.wait(TICK_S)
             if self._stopping.is_set():
                 return
@@ -600,7 +621,7 @@ class Booth:
             # Pictures wait whenever a press does: a busy button never starves the
             # phones (they run on the result and error screens too), and a press
             # waits for one picture at most.
-            job = self.queue.take() if source is None else None
+            job = self.queue.take() if source is None and pictures else None
             if source is not None:  # under the lock: no second press slips in before it
                 self._cycle = Cycle(source, time.monotonic())
         if source is not None:
@@ -660,6 +681,11 @@ class Booth:
         if now - self._last_health_check >= 1.0:
             self._last_health_check = now
             self._publish_health_if_changed()
+        stuck_s = self._worker.stuck_s()
+        if stuck_s is not None and stuck_s > STUCK_RESTART_S and not self._stopping.is_set():
+            self.restart_reason = f"a model call has not returned for {stuck_s:.0f} s"
+            log.error("%s: ending the main loop so that the booth is restarted", self.restart_reason)
+            self._stopping.set()
         if self.settings.storage.retention_days and now - self._last_prune > 3600:
             self._last_prune = now
             self.store.prune()
@@ -729,6 +755,8 @@ class Booth:
 
     def _process_on_worker(self, frame: np.ndarray, source: str, style: str | None,
                            variant_of: str | None):
+        if self._worker.stuck_s() is not None:  # one stuck call at most (see MODEL_STUCK)
+            raise CycleFailed("stuck", "the last model call given up on has not returned")
         job = AbandonableJob()
         future = self._worker.submit(self._process_and_store, frame, source, job, style, variant_of)
         limit_s = self._time_limit_s(State.PROCESS)
@@ -781,10 +809,10 @@ class Booth:
             job.deliver()
             photo = self.store.get(variant_of)
         else:
-            photo = self.store.save(frame, result.stylized, meta, source)
-            if not job.deliver():  # given up on while the save was writing: take it back
-                self.store.delete(photo.id)
-                log.info("late result %s deleted (the cycle had already failed)", photo.id)
+            # Given up on while the save was writing: its row is never committed.
+            photo = self.store.save(frame, result.stylized, meta, source, keep=job.deliver)
+            if photo is None:
+                log.info("late result discarded while it was saved (the cycle had already failed)")
                 return None
         stored = time.perf_counter()
         stage_ms = {k: float(v) for k, v in result.timings_ms.items()}

@@ -14,7 +14,9 @@ name, is fsynced and renamed; the folder is fsynced; the index row is committed
 *last*. A photo is visible only through its row, so a power cut at any instant
 leaves it complete or absent. Leftovers of an interrupted write (temporary files, a
 folder without a row) and rows whose files are gone are cleaned up when the store
-opens.
+opens — by the booth's own store only: a second process (``booth print-layout`` while
+the booth runs) opens it ``read_only`` and never repairs, since a photo the booth is
+writing that instant looks just like such a leftover.
 
 Ids are ``secrets.token_urlsafe(16)`` (128 random bits) that do not start with "-"
 (a command line would read such an id as an option): a photo's link is its only
@@ -39,12 +41,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from booth.errors import StoreFull
 from booth.files import TMP_SUFFIX, fsync_dir, write_atomic
-from booth.vision.images import encode_jpeg, thumbnail
+from booth.vision.images import encode_jpeg, load_image, thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +128,20 @@ def migrate(db: sqlite3.Connection) -> None:
 class PhotoStore:
     """Photos on disk plus their SQLite index (see the module docstring)."""
 
-    def __init__(self, root: Path, settings_storage) -> None:
+    def __init__(self, root: Path, settings_storage, *, read_only: bool = False) -> None:
         self.root = Path(root)
         self.settings = settings_storage
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         self._lock = threading.Lock()  # one connection, shared by the booth and web threads
+        if read_only:  # a second opener beside the running booth: reads, never repairs
+            index = self.root / _INDEX_NAME
+            if not index.is_file():
+                raise FileNotFoundError(f"no photo store in {self.root}")
+            self._db = sqlite3.connect(index.resolve().as_uri() + "?mode=ro", uri=True,
+                                       check_same_thread=False, isolation_level=None)
+            self.repaired: dict[str, int] = {}
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.root / _INDEX_NAME, check_same_thread=False,
                                    isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -164,6 +176,13 @@ class PhotoStore:
                 f"SELECT id, created, source, size, faces, meta, owner_key FROM photos {where} "
                 "ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
         return [self._photo(r) for r in rows]
+
+    def ids(self) -> list[tuple[str, float]]:
+        """(id, created) of every photo now, newest first: a fixed list to work through
+        (the zip export) while photos come and go."""
+        with self._lock:
+            return self._db.execute("SELECT id, created FROM photos "
+                                    "ORDER BY created DESC, rowid DESC").fetchall()
 
     def count(self, source: str | None = None) -> int:
         where, args = ("WHERE source = ?", (source,)) if source else ("", ())
@@ -201,9 +220,19 @@ class PhotoStore:
         return self.free_mb() >= self.settings.min_free_mb
 
     # --- writing -------------------------------------------------------------------
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise PermissionError(f"{self.root}: this photo store was opened read-only")
+
     def save(self, original_rgb: np.ndarray, stylized_rgb: np.ndarray, meta: dict,
-             source: str = "booth") -> Photo:
-        """Store one photo (files first, index row last); raises :class:`StoreFull`."""
+             source: str = "booth", *, keep: Callable[[], bool] | None = None) -> Photo | None:
+        """Store one photo (files first, index row last); raises :class:`StoreFull`.
+
+        ``keep``, if given, is asked right before the row is committed: False (the guest
+        was told it failed meanwhile) removes the files and returns None — decided
+        before the commit, so nothing needs taking back later (maybe on a closed store).
+        """
+        self._check_writable()
         if not self.has_room():
             raise StoreFull(f"only {self.free_mb():.0f} MB free on the booth's disk "
                             f"(the floor is {self.settings.min_free_mb} MB)")
@@ -231,18 +260,24 @@ class PhotoStore:
             fsync_dir(folder)
             fsync_dir(self.root)
             with self._lock:
-                self._db.execute("INSERT INTO photos (id, created, source, size, faces, meta, owner_key) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                 (photo.id, photo.created, photo.source, photo.size,
-                                  photo.faces, json.dumps(photo.meta, default=float), photo.owner_key))
+                kept = keep is None or keep()
+                if kept:
+                    self._db.execute("INSERT INTO photos (id, created, source, size, faces, meta, "
+                                     "owner_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                     (photo.id, photo.created, photo.source, photo.size, photo.faces,
+                                      json.dumps(photo.meta, default=float), photo.owner_key))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # e.g. ENOSPC half-way: leave nothing
             raise
+        if not kept:
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
         return photo
 
     def save_variant(self, photo_id: str, style: str, stylized_rgb: np.ndarray) -> Path:
         """Keep a re-rendering of a photo in another style: file first, row last, so it
         is complete or absent. Rendering a style again replaces the earlier variant."""
+        self._check_writable()
         if not VARIANT_PATTERN.match(style):
             raise ValueError(f"style name {style!r}: lower-case letters, digits and _ only")
         if self.get(photo_id) is None:
@@ -251,15 +286,27 @@ class PhotoStore:
             raise StoreFull(f"only {self.free_mb():.0f} MB free on the booth's disk "
                             f"(the floor is {self.settings.min_free_mb} MB)")
         path = self.root / photo_id / f"variant-{style}.jpg"
-        write_atomic(path, encode_jpeg(stylized_rgb, self.settings.jpeg_quality))
-        fsync_dir(path.parent)
+        try:
+            write_atomic(path, encode_jpeg(stylized_rgb, self.settings.jpeg_quality))
+            fsync_dir(path.parent)
+        except FileNotFoundError:  # deleted meanwhile: its folder is gone
+            raise KeyError(f"no photo {photo_id!r}") from None
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO variants (photo_id, style, created) "
-                             "VALUES (?, ?, ?)", (photo_id, style, time.time()))
+            # Only beside a photo that is still there (the check and the row in one step).
+            added = self._db.execute(
+                "INSERT OR REPLACE INTO variants (photo_id, style, created) "
+                "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM photos WHERE id = ?)",
+                (photo_id, style, time.time(), photo_id)).rowcount
+        if not added:
+            # Deleted while the file was written: a delete leaves no file (its own
+            # removal may have run before this file arrived).
+            shutil.rmtree(self.root / photo_id, ignore_errors=True)
+            raise KeyError(f"no photo {photo_id!r}")
         return path
 
     def delete(self, photo_id: str) -> bool:
         """Remove a photo (the row first, so it vanishes at once); True if it existed."""
+        self._check_writable()
         if self.get(photo_id) is None:
             return False
         with self._lock:
@@ -273,6 +320,7 @@ class PhotoStore:
         days = self.settings.retention_days
         if not days:
             return 0
+        self._check_writable()
         cutoff = (now if now is not None else time.time()) - days * 86400
         with self._lock:
             old = [r[0] for r in self._db.execute("SELECT id FROM photos WHERE created < ?", (cutoff,))]
@@ -285,14 +333,19 @@ class PhotoStore:
     def repair(self) -> dict[str, int]:
         """Make disk and index agree after a crash; returns what was cleaned up.
 
-        Removes temporary files, folders without an index row (a write interrupted
-        before its commit) and rows whose files are missing.
+        Only for the store's one writer, before it writes (see the module docstring).
+        Removes temporary files, photo folders without an index row (a write
+        interrupted before its commit) and rows whose original or portrait is missing;
+        a missing thumbnail is made again from the portrait. Folders that are not a
+        photo's (``lost+found``, an organiser's backup) are left alone.
         """
+        self._check_writable()
         with self._lock:
             ids = {r[0] for r in self._db.execute("SELECT id FROM photos")}
         cleaned = {"temp_files": 0, "orphan_folders": 0, "orphan_rows": 0}
+        thumbs = 0
         for entry in self.root.iterdir():
-            if not entry.is_dir():
+            if not entry.is_dir() or not ID_PATTERN.match(entry.name):
                 continue
             if entry.name not in ids:
                 shutil.rmtree(entry, ignore_errors=True)
@@ -302,17 +355,38 @@ class PhotoStore:
                 tmp.unlink(missing_ok=True)
                 cleaned["temp_files"] += 1
         for photo_id in ids:
-            if not all((self.root / photo_id / f"{k}.jpg").is_file() for k in KINDS):
-                with self._lock:
-                    self._db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
-                shutil.rmtree(self.root / photo_id, ignore_errors=True)
-                cleaned["orphan_rows"] += 1
+            folder = self.root / photo_id
+            if all((folder / f"{k}.jpg").is_file() for k in KINDS):
+                continue
+            if self._rebuild_thumb(folder):
+                thumbs += 1
+                continue
+            with self._lock:
+                self._db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
+            shutil.rmtree(folder, ignore_errors=True)
+            cleaned["orphan_rows"] += 1
         variants = self._repair_variants()
         if any(cleaned.values()):
             log.warning("photo store repaired after an interrupted write: %s", cleaned)
+        if thumbs:
+            log.warning("photo store: %d missing thumbnails made again from their portraits", thumbs)
         if variants:
             log.warning("photo store: %d restyled variants without their file or row removed", variants)
         return cleaned
+
+    def _rebuild_thumb(self, folder: Path) -> bool:
+        """Make a photo's missing thumbnail again from its portrait; False when the
+        original or the portrait is missing or unreadable too (the photo is lost)."""
+        if not (folder / "original.jpg").is_file():
+            return False
+        try:
+            anime = load_image(folder / "anime.jpg")
+        except Exception:  # missing or truncated: nothing to rebuild from
+            return False
+        write_atomic(folder / "thumb.jpg",
+                     encode_jpeg(thumbnail(anime, self.settings.thumb_size), self.settings.jpeg_quality))
+        fsync_dir(folder)
+        return True
 
     def _repair_variants(self) -> int:
         """Variant rows without their photo or file, and variant files without a row."""
@@ -338,8 +412,9 @@ class PhotoStore:
 
     def close(self) -> None:
         with self._lock:
-            try:
-                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error:
-                pass
+            if not self.read_only:  # the writer folds the journal back in
+                try:
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error:
+                    pass
             self._db.close()

@@ -10,12 +10,18 @@ each call on its own daemon thread and the caller waits with a timeout::
 After a timeout the worker is *abandoned*: its thread (stuck in the call) is left
 behind as a daemon thread that cannot block the process from exiting, and the next
 ``call`` starts a fresh thread. Calls never run two at a time on one worker.
+
+An abandoned call still holds its arguments (a 12 MP frame is 36 MB) and its thread.
+:meth:`Worker.stuck_s` says how long such a call has been stuck, so a caller that
+cannot afford a pile of them (the booth's processing) starts no new call until the
+stuck one returns, and can ask for a restart when it never does.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from typing import Any, Callable
 
@@ -33,6 +39,9 @@ class Worker:
         self._jobs: queue.SimpleQueue | None = None
         self._thread: threading.Thread | None = None
         self.abandoned = 0  # threads given up on (hung calls)
+        self._current: Future | None = None  # the last call submitted
+        self._stuck: list[tuple[Future, float]] = []  # abandoned calls, monotonic time given up on
+        self._stuck_lock = threading.Lock()  # abandon() and stuck_s() run on different threads
 
     def _start(self) -> queue.SimpleQueue:
         jobs: queue.SimpleQueue = queue.SimpleQueue()
@@ -59,6 +68,7 @@ class Worker:
         """Queue ``fn(*args)`` on the worker's thread; returns its Future."""
         future: Future = Future()
         jobs = self._jobs or self._start()
+        self._current = future
         jobs.put((future, fn, args))
         return future
 
@@ -83,8 +93,19 @@ class Worker:
         if self._jobs is not None:
             self._jobs.put(None)  # ends the thread if the stuck call ever returns
             self.abandoned += 1
+            if self._current is not None and not self._current.done():
+                with self._stuck_lock:
+                    self._stuck.append((self._current, time.monotonic()))
         self._jobs = None
         self._thread = None
+        self._current = None
+
+    def stuck_s(self) -> float | None:
+        """How long the oldest abandoned call that has not returned yet has been given
+        up on; None when every abandoned call has returned."""
+        with self._stuck_lock:
+            self._stuck = [(future, since) for future, since in self._stuck if not future.done()]
+            return time.monotonic() - self._stuck[0][1] if self._stuck else None
 
     def stop(self, timeout: float = 1.0) -> bool:
         """End the thread after its current call; True if it ended within ``timeout``."""

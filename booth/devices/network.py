@@ -42,7 +42,7 @@ from pathlib import Path
 from booth import config
 from booth.config import WIFI_CHANNELS_24GHZ, NetworkSettings, Settings
 from booth.errors import NetworkError, UserError
-from booth.files import write_atomic
+from booth.files import fsync_dir, write_atomic
 
 #: NetworkManager's name for the booth's connection (nmcli connection up booth-hotspot).
 CONNECTION_ID = "booth-hotspot"
@@ -297,6 +297,7 @@ def carry_out(settings: Settings, steps: list[Step], root: Path = Path("/")) -> 
             target = Path(step.target)
             target.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(target, managed.content or "", managed.mode)
+            fsync_dir(target.parent)  # set up, then unplugged: the hotspot's files must be there
         elif step.action == "remove":
             Path(step.target).unlink(missing_ok=True)
         else:

@@ -49,8 +49,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from booth import config, qr
 from booth.daemon.store import PhotoStore
-from booth.errors import CupsError, PrintRefused, UserError
-from booth.files import write_atomic
+from booth.errors import CupsError, ImageError, PrintRefused, UserError
+from booth.files import fsync_dir, write_atomic
+from booth.ratelimit import RepeatedWarning
 from booth.vision.images import encode_jpeg, encode_png, load_image
 
 log = logging.getLogger(__name__)
@@ -388,6 +389,8 @@ class PrintService:
         self._printer: dict = {"name": self.options.printer, "ok": True, "state": "unknown",
                                "job": None, "reasons": [], "message": "not checked yet"}
         self._last_printer_check = 0.0
+        # CUPS down with a job active: asked every POLL_S, told once (and a summary).
+        self._cups_unanswered = RepeatedWarning(log)
         self.jobs: dict[str, PrintJob] = self._load_jobs()
         for job in self.jobs.values():
             if job.state in ACTIVE_STATES and not job.cups_id:
@@ -463,13 +466,20 @@ class PrintService:
             if job is None or job.state not in ("queued", "held"):
                 return False
             cups_id = job.cups_id
+            if not cups_id:
+                # Not sent yet (maybe being sent now): marked under the lock, so the
+                # print thread, which records CUPS's id under it too, sees the cancel
+                # and cancels what it sent.
+                self._record(job, "canceled", "cancelled by the organiser")
         if cups_id:
             try:
                 self.cups.cancel(cups_id)
             except CupsError as exc:
                 log.warning("print: cancel %s: %s", cups_id, exc)
                 return False
-        self._set_state(job, "canceled", "cancelled by the organiser")
+            with self._lock:
+                self._record(job, "canceled", "cancelled by the organiser")
+        self._announce(job)
         return True
 
     # --- figures -----------------------------------------------------------------------
@@ -546,21 +556,30 @@ class PrintService:
         if self._between_photos is not None:
             self._between_photos.wait(YIELD_TO_PHOTO_S)
         pdf = self.folder / f"{job.id}.pdf"
+        # Every way this can fail ends the job (failed: its sheets are back in the
+        # budget); a job left "queued" would hold its paper for good.
         try:
             page = render_photo(self.store, self.settings, job.photo_id, self.overlay)
             write_atomic(pdf, page_pdf(page, self.options.dpi))
             media = config.PRINT_MEDIA[self.options.media][2]
             cups_id = self.cups.submit(pdf, copies=job.copies, media=media,
                                        title=f"booth-{job.id}")
-        except KeyError:
-            self._set_state(job, "failed", "the photo was deleted")
+        except (KeyError, ImageError) as exc:  # ImageError: its files went while the page rendered
+            deleted = self.store.get(job.photo_id) is None
+            if not deleted:
+                log.warning("print: job %s not sent: %s", job.id, exc)
+            self._send_failed(job, "the photo was deleted" if deleted else str(exc))
             return
         except (CupsError, OSError) as exc:
             log.warning("print: job %s not sent: %s", job.id, exc)
-            self._set_state(job, "failed", str(exc))
+            self._send_failed(job, str(exc))
+            return
+        except Exception as exc:
+            log.exception("print: job %s not sent", job.id)
+            self._send_failed(job, f"{type(exc).__name__}: {exc}")
             return
         finally:
-            if job.state == "failed":
+            if job.state in FINISHED_STATES:
                 pdf.unlink(missing_ok=True)
         with self._lock:
             job.cups_id = cups_id
@@ -569,11 +588,21 @@ class PrintService:
         if cancelled_meanwhile:
             try:
                 self.cups.cancel(cups_id)
-            except CupsError as exc:
+            except CupsError as exc:  # it will print after all: follow it, count its paper
                 log.warning("print: cancel %s: %s", cups_id, exc)
+                self._set_state(job, "queued", f"could not be cancelled ({exc})")
             return
         log.info("print: job %s sent to CUPS as %s", job.id, cups_id)
         self._last_printer_check = 0.0  # look at it at once
+
+    def _send_failed(self, job: PrintJob, message: str) -> None:
+        """The job could not be sent: failed, unless the organiser cancelled it meanwhile
+        (its page went with the cancel, which is likely why)."""
+        with self._lock:
+            if job.state == "canceled":
+                return
+            self._record(job, "failed", message)
+        self._announce(job)
 
     def _refresh(self) -> None:
         active = [j for j in self._active() if j.cups_id]
@@ -593,8 +622,9 @@ class PrintService:
             waiting = self.cups.jobs("not-completed")
             finished = self.cups.jobs("completed") if any(j.cups_id not in waiting for j in active) else {}
         except CupsError as exc:
-            log.warning("print: cannot ask CUPS about jobs: %s", exc)
+            self._cups_unanswered.warning(f"print: cannot ask CUPS about jobs: {exc}")
             return
+        self._cups_unanswered.over()
         for job in active:
             if job.cups_id in waiting:
                 details = waiting[job.cups_id]
@@ -617,11 +647,19 @@ class PrintService:
 
     def _set_state(self, job: PrintJob, state: str, message: str = "") -> None:
         with self._lock:
-            job.state, job.message = state, message
-            self._save()
-        if state in FINISHED_STATES:
+            self._record(job, state, message)
+        self._announce(job)
+
+    def _record(self, job: PrintJob, state: str, message: str) -> None:
+        """Change a job's state and write the list (the caller holds the lock)."""
+        job.state, job.message = state, message
+        self._save()
+
+    def _announce(self, job: PrintJob) -> None:
+        """After a state change: the finished job's page goes, the log and the event say it."""
+        if job.state in FINISHED_STATES:
             (self.folder / f"{job.id}.pdf").unlink(missing_ok=True)
-        log.info("print: job %s %s%s", job.id, state, f" ({message})" if message else "")
+        log.info("print: job %s %s%s", job.id, job.state, f" ({job.message})" if job.message else "")
         self._publish(job)
 
     def _publish(self, job: PrintJob) -> None:
@@ -657,6 +695,7 @@ class PrintService:
             self.jobs[summary.id] = summary
         data = json.dumps([j.as_dict() for j in self.jobs.values()], indent=0).encode()
         write_atomic(self._jobs_file(), data)
+        fsync_dir(self.folder)  # the new name survives a power cut: a print told about stays
 
 
 # --- `booth print-layout` --------------------------------------------------------------
@@ -692,7 +731,8 @@ def run(args: argparse.Namespace) -> int:
         if not (store_dir / "index.sqlite3").is_file():
             raise UserError(f"{args.photo}: not a file, and there is no photo store in {store_dir} "
                             "(pass --data-dir or --config)")
-        store = PhotoStore(store_dir, settings.storage)
+        # The booth may be running: a second opener only reads (no start-up repair).
+        store = PhotoStore(store_dir, settings.storage, read_only=True)
         try:
             page = render_photo(store, settings, args.photo, overlay)
         except KeyError:

@@ -141,35 +141,53 @@ class _ChunkBuffer:
 def zip_chunks(store) -> Iterator[bytes]:
     """Every photo (anime and original) as one zip, produced piece by piece.
 
+    The photos are those of the moment the download starts (a fixed list of ids, so
+    photos deleted or added meanwhile move no other photo out of it or into it twice).
+    Both files of a photo are opened before either is written: one deleted meanwhile is
+    in the zip whole (an open file stays readable) or not at all.
+
     JPEGs are already compressed, so they are stored as they are: the zip costs no
     CPU the generator needs, and memory stays at one chunk whatever the count.
     """
     buffer = _ChunkBuffer()
+    names: set[str] = set()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        offset = 0
-        while True:
-            batch = store.list(limit=100, offset=offset)
-            if not batch:
-                break
-            offset += len(batch)
-            for photo in batch:
-                stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(photo.created))
-                for kind in ("anime", "original"):
-                    path = store.file_path(photo.id, kind)
-                    if path is None:  # deleted while zipping
-                        continue
-                    info = zipfile.ZipInfo(f"{stamp}-{photo.id[:8]}-{kind}.jpg",
-                                           time.localtime(photo.created)[:6])
-                    try:
-                        source = open(path, "rb")
-                    except FileNotFoundError:
-                        continue
-                    with source, archive.open(info, "w") as entry:
+        for photo_id, created in store.ids():
+            files = _open_photo_files(store, photo_id)
+            if files is None:  # deleted since the list was taken
+                continue
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(created))
+            short = f"{stamp}-{photo_id[:8]}"
+            base = short if short not in names else f"{stamp}-{photo_id}"
+            names.add(base)
+            try:
+                for kind, source in files.items():
+                    info = zipfile.ZipInfo(f"{base}-{kind}.jpg", time.localtime(created)[:6])
+                    with archive.open(info, "w") as entry:
                         while chunk := source.read(ZIP_CHUNK):
                             entry.write(chunk)
                             yield from buffer.take()
                     yield from buffer.take()
+            finally:  # the download may end at any chunk
+                for source in files.values():
+                    source.close()
     yield from buffer.take()
+
+
+def _open_photo_files(store, photo_id: str) -> dict | None:
+    """The photo's anime and original files, both open; None if it is gone."""
+    files = {}
+    try:
+        for kind in ("anime", "original"):
+            path = store.file_path(photo_id, kind)
+            if path is None:
+                raise FileNotFoundError(photo_id)
+            files[kind] = open(path, "rb")
+    except FileNotFoundError:
+        for source in files.values():
+            source.close()
+        return None
+    return files
 
 
 @bp.get("/photos.zip")

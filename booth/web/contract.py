@@ -50,7 +50,7 @@ class BoothForWeb(Protocol):
         ...
 
     def not_ready(self) -> str | None:
-        """Why a press cannot make a photo now ("warming", "model", "camera", "disk")."""
+        """Why a press cannot make a photo now ("warming", "model", "stuck", "camera", "disk")."""
         ...
 
     def health(self) -> dict:

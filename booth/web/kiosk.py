@@ -27,6 +27,7 @@ from booth import qr
 from booth.web.access import (bearer_token, check_password, csrf_ok, has_admin_session, is_admin,
                                is_loopback)
 from booth.web.contract import get_booth
+from booth.web.responses import request_fields
 from booth.web.server import STOPPING_KEY, STREAMS_KEY
 
 bp = Blueprint("kiosk", __name__)
@@ -38,11 +39,15 @@ HEARTBEAT_S = 15.0
 STREAM_MAX_S = 600.0
 #: The browser waits this long before reconnecting after the daemon restarts.
 RETRY_MS = 2000
+#: How often a quiet stream looks whether its client has left (a kiosk reload): its
+#: slot and its web thread are free again within this.
+LEFT_CHECK_S = 0.25
 
 
 #: Why /api/trigger did not start a photo, by Booth.not_ready()'s answer.
 NOT_READY_REASONS = {"warming": "the booth is warming up (the model is loading)",
                      "model": "the anime model is not loaded; see /admin",
+                     "stuck": "the anime machine is stuck (a model call did not return); see /admin",
                      "camera": "the camera is down; see /admin",
                      "disk": "the disk is full; see /admin"}
 
@@ -82,6 +87,9 @@ def events():
         return response
     bus = get_booth().events
     stopping = current_app.extensions[STOPPING_KEY]
+    # waitress says when the client has closed its end (it reads ahead on the connection,
+    # see booth.web.server): without it a dead stream is noticed only when a write fails.
+    client_left = request.environ.get("waitress.client_disconnected", lambda: False)
     # Subscribe before reading the latest state so no change falls in between.
     subscription = bus.subscribe()
 
@@ -92,8 +100,9 @@ def events():
             if latest is not None:
                 yield sse_message(latest)
         started = last_sent = time.monotonic()
-        while not stopping.is_set() and time.monotonic() - started < STREAM_MAX_S:
-            event = subscription.get(timeout=1.0)
+        while (not stopping.is_set() and not client_left()
+               and time.monotonic() - started < STREAM_MAX_S):
+            event = subscription.get(timeout=LEFT_CHECK_S)
             if event is not None:
                 yield sse_message(event)
                 last_sent = time.monotonic()
@@ -136,7 +145,7 @@ def preview_mode():
     if not (is_loopback() or (has_admin_session() and csrf_ok())):
         abort(403, "Only the organiser can change the preview.")
     mirror = get_booth().mirror
-    wanted = (request.form.get("anime") or (request.get_json(silent=True) or {}).get("anime") or "")
+    wanted = request_fields().get("anime") or ""
     wanted = str(wanted).lower()
     if wanted not in ("on", "off", "true", "false", "1", "0"):
         return jsonify(error='anime must be "on" or "off"'), 400

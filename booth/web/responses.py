@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from typing import Mapping
+
+from flask import Flask, Response, abort, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,17 @@ def wants_json() -> bool:
     path = request.path
     return (path.startswith(JSON_PATHS) or path in ("/healthz", "/events")
             or request.accept_mimetypes.best == "application/json")
+
+
+def request_fields() -> Mapping:
+    """The fields a client sent: a JSON object body, else the form. A JSON body that is
+    not an object (a list, a string, a number) is a 400 with one line, never a 500."""
+    data = request.get_json(silent=True)
+    if data is None:  # no JSON, or not parseable as JSON: the form (maybe empty)
+        return request.form
+    if not isinstance(data, dict):
+        abort(400, "The request body must be a JSON object (or a form).")
+    return data
 
 
 def error_response(code: int, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -18,7 +18,7 @@ from flask import Blueprint, abort, jsonify, redirect, request, send_file, url_f
 
 from booth.errors import UploadRefused
 from booth.web.contract import get_booth
-from booth.web.responses import error_response, wants_json
+from booth.web.responses import error_response, request_fields, wants_json
 
 bp = Blueprint("restyle", __name__)
 
@@ -46,7 +46,7 @@ def _template_helpers() -> dict:
 def restyle(photo_id: str):
     if get_booth().store.get(photo_id) is None:
         abort(404, "There is no photo with this link.")
-    style = (request.get_json(silent=True) or request.form).get("style", "")
+    style = request_fields().get("style", "")
     try:
         ticket = get_booth().submit_restyle(photo_id, str(style), request.remote_addr or "?")
     except ValueError as exc:

@@ -205,6 +205,10 @@ class WebServer:
             # An idle phone connection is dropped after this long; SSE streams send a
             # heartbeat more often, so they stay open.
             channel_timeout=60,
+            # Read on while a request runs, so a client that closes its end is seen at
+            # once (environ["waitress.client_disconnected"]): an event stream whose
+            # kiosk reloaded frees its slot and thread instead of holding them ~45 s.
+            channel_request_lookahead=1,
             # Room for a crowd (see ConnectionLimits for who gets which share), and poll()
             # rather than select() so more than 1024 descriptors never break the loop.
             connection_limit=GUEST_CONNECTIONS + KIOSK_CONNECTIONS,

@@ -13,6 +13,7 @@ from flask import Blueprint, abort, jsonify, request, send_file
 from booth.vision import styles
 from booth.web.access import bearer_token, check_password, csrf_ok, has_admin_session, is_admin, is_loopback
 from booth.web.contract import get_booth
+from booth.web.responses import request_fields
 
 bp = Blueprint("styles", __name__)
 
@@ -31,7 +32,7 @@ def choose():
         or check_password(bearer_token())
     if not allowed:
         return jsonify(error="the style is chosen at the booth"), 403
-    data = request.get_json(silent=True) or request.form
+    data = request_fields()
     name = data.get("name") or None
     try:
         step = int(data.get("step", 0))

@@ -19,6 +19,7 @@ import numpy as np
 from booth.daemon.worker import CallTimeout, Worker
 from booth.devices.camera.base import Camera
 from booth.errors import CameraError
+from booth.ratelimit import RepeatedWarning
 from booth.vision.images import encode_jpeg
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class CameraSupervisor:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._retry_s = settings_camera.retry_initial_s
+        # A camera left unplugged retries every retry_max_s all night: one line, then summaries.
+        self._down = RepeatedWarning(log)
         self._next_try = 0.0
         self._preview_jpeg: bytes | None = None
         # The latest preview frame itself (RGB, mirrored as shown) for the anime mirror,
@@ -101,6 +104,7 @@ class CameraSupervisor:
             self._camera = camera
             self.backend_name = camera.name
             self._retry_s = self.settings.retry_initial_s
+            self._down.over()
             self.message = f"{camera.name} camera ready"
             log.info("camera: %s", self.message)
             return True
@@ -111,7 +115,7 @@ class CameraSupervisor:
         if isinstance(exc, CallTimeout):
             reason = f"the camera hung (no answer in {self.settings.capture_timeout_s:g} s)"
         self.message = f"{reason}; retrying in {self._retry_s:g} s"
-        log.warning("camera: %s", self.message)
+        self._down.warning(f"camera: {self.message}")
         self._camera = None
         self._preview_jpeg = None
         self.failures += 1

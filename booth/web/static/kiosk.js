@@ -16,6 +16,7 @@
     warming: "Almost ready — the booth is warming up!",
     camera: "The camera is resting — please ask the host.",
     model: "The booth is resting — please ask the host.",
+    stuck: "The anime machine is stuck — please ask the host.",
     disk: "The booth is resting — please ask the host."
   };
   var state = "idle";
@@ -87,7 +88,8 @@
         : (model.ok === false || disk.ok === false) ? "model" : null;
     }
     mode = why === "warming" ? "warming" : why ? "resting" : "ready";
-    $("resting-title").textContent = why === "camera" ? "Camera resting" : "Booth resting";
+    $("resting-title").textContent = why === "camera" ? "Camera resting"
+      : why === "stuck" ? "Anime machine stuck" : "Booth resting";
     if (mode !== body.getAttribute("data-mode")) {  // a toast about the old state is stale now
       clearTimeout(toastTimer);
       $("toast").hidden = true;
