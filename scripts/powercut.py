@@ -330,26 +330,30 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+#: What must never happen, as the report names them.
+FINDINGS = ("acknowledged photos lost", "photos served half-written", "traces of unacknowledged work",
+            "deleted photos back", "index failing its integrity check")
+
+
 @dataclass
 class Figures:
     cuts: dict[str, int] = field(default_factory=dict)  #: cuts by where they fell
     checks: int = 0            #: checks of acknowledged photos after a cut
     fetched: int = 0           #: of which also fetched over HTTP as a guest would
-    lost: list[str] = field(default_factory=list)
-    half_written: list[str] = field(default_factory=list)
-    traces: list[str] = field(default_factory=list)
-    not_deleted: list[str] = field(default_factory=list)
-    index_damaged: list[str] = field(default_factory=list)
+    #: finding -> {what it is about (a photo id, a file): what was seen first}
+    found: dict[str, dict[str, str]] = field(default_factory=lambda: {f: {} for f in FINDINGS})
     ready_s: list[float] = field(default_factory=list)
     normal_ready_s: float = 0.0
 
     def count(self, where: str) -> None:
         self.cuts[where] = self.cuts.get(where, 0) + 1
 
+    def add(self, finding: str, about: str, seen: str) -> None:
+        self.found[finding].setdefault(about, seen)
+
     @property
     def failures(self) -> int:
-        return (len(self.lost) + len(self.half_written) + len(self.traces) + len(self.not_deleted)
-                + len(self.index_damaged))
+        return sum(len(about) for about in self.found.values())
 
 
 @dataclass
@@ -545,7 +549,7 @@ class Driver:
             raise RuntimeError(f"export: HTTP {status}")
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             if archive.testzip() is not None:
-                self.figures.half_written.append("export: a damaged zip entry")
+                self.figures.add("photos served half-written", "export", "a damaged zip entry")
             for name in archive.namelist():
                 self.check_whole(f"export {name}", archive.read(name))
 
@@ -576,7 +580,7 @@ class Driver:
 
     def check_whole(self, what: str, data: bytes) -> None:
         if not whole_jpeg(data):
-            self.figures.half_written.append(what)
+            self.figures.add("photos served half-written", what, "does not decode whole")
 
     # --- after a cut ----------------------------------------------------------------------
     def check_index(self) -> None:
@@ -593,7 +597,7 @@ class Driver:
         except sqlite3.Error as exc:
             verdict = str(exc)
         if verdict != "ok":
-            self.figures.index_damaged.append(verdict)
+            self.figures.add("index failing its integrity check", "index.sqlite3", verdict)
 
     def verify(self, booth: Booth) -> None:
         """Every acknowledged photo is listed and on the disk with the bytes it had, its
@@ -614,7 +618,7 @@ class Driver:
         for photo_id, hashes in live.items():
             self.figures.checks += 1
             if photo_id not in served:
-                self.figures.lost.append(f"{photo_id}: not listed")
+                self.figures.add("acknowledged photos lost", photo_id, "not listed")
             for kind, sha in hashes.items():
                 self.check_on_disk(f"{photo_id}/{kind}.jpg", sha)
         for (photo_id, style), sha in variants.items():
@@ -624,12 +628,12 @@ class Driver:
                               {s: v for (p, s), v in variants.items() if p == photo_id})
         for photo_id in deleted:
             if photo_id in served:
-                self.figures.not_deleted.append(f"{photo_id}: listed after its delete")
+                self.figures.add("deleted photos back", photo_id, "listed after its delete")
             if (self.fs.backing / "photos" / photo_id).exists():
-                self.figures.not_deleted.append(f"{photo_id}: its folder is left")
+                self.figures.add("deleted photos back", photo_id, "its folder is left")
         for photo_id in self.rng.sample(sorted(deleted), min(self.args.fetch, len(deleted))):
             if booth.request(f"/p/{photo_id}")[0] != 404:
-                self.figures.not_deleted.append(f"{photo_id}: its page is served after its delete")
+                self.figures.add("deleted photos back", photo_id, "its page is served after its delete")
         self.check_traces(served)
 
     def check_on_disk(self, name: str, sha: str) -> None:
@@ -637,28 +641,28 @@ class Driver:
         try:
             data = (self.fs.backing / "photos" / name).read_bytes()
         except FileNotFoundError:
-            self.figures.lost.append(f"{name}: missing")
+            self.figures.add("acknowledged photos lost", name.split("/")[0], f"{name} missing")
             return
         if sha and digest(data) != sha:
-            (self.figures.half_written if not whole_jpeg(data) else self.figures.lost).append(
-                f"{name}: other bytes than acknowledged")
+            self.figures.add("acknowledged photos lost", name.split("/")[0], f"{name}: other bytes than acknowledged"
+                             + ("" if whole_jpeg(data) else ", not a whole JPEG"))
 
     def check_served(self, booth: Booth, photo_id: str, hashes: dict[str, str],
                      variants: dict[str, str]) -> None:
         """One photo as a guest gets it: its page, its files and variants, whole."""
         self.figures.fetched += 1
         if booth.request(f"/p/{photo_id}")[0] != 200:
-            self.figures.lost.append(f"{photo_id}: no page")
+            self.figures.add("acknowledged photos lost", photo_id, "no page")
         files = {f"{kind}.jpg": sha for kind, sha in hashes.items()}
         files.update({f"variant/{style}.jpg": sha for style, sha in variants.items()})
         for name, sha in files.items():
             status, data, _ = booth.request(f"/p/{photo_id}/{name}")
             if status != 200:
-                self.figures.lost.append(f"{photo_id}/{name}: HTTP {status}")
+                self.figures.add("acknowledged photos lost", photo_id, f"{name}: HTTP {status}")
             elif not whole_jpeg(data):
-                self.figures.half_written.append(f"{photo_id}/{name}")
+                self.figures.add("photos served half-written", photo_id, f"{name} does not decode whole")
             elif sha and digest(data) != sha:
-                self.figures.lost.append(f"{photo_id}/{name}: other bytes than acknowledged")
+                self.figures.add("acknowledged photos lost", photo_id, f"{name}: other bytes than acknowledged")
 
     def served_ids(self, booth: Booth) -> set[str]:
         served: set[str] = set()
@@ -676,12 +680,12 @@ class Driver:
         store = self.fs.backing / "photos"
         for entry in self.fs.backing.rglob("*"):
             if entry.name.endswith(".tmp") and "ov-cache" not in entry.parts:
-                self.figures.traces.append(f"temporary file {entry.relative_to(self.fs.backing)}")
+                self.figures.add("traces of unacknowledged work", str(entry.relative_to(self.fs.backing)), "a temporary file")
         if not store.is_dir():
             return
         for folder in store.iterdir():
             if folder.is_dir() and folder.name not in served:
-                self.figures.traces.append(f"folder without a photo: {folder.name}")
+                self.figures.add("traces of unacknowledged work", folder.name, "a folder without a photo")
 
     # --- the whole run --------------------------------------------------------------------
     def run(self) -> None:
@@ -743,16 +747,17 @@ class Driver:
               f"over HTTP ({len(self.ledger.photos)} photos, {variants} variants, "
               f"{len(self.ledger.deleted)} deleted and checked gone)")
         if ready:
-            print(f"ready again after a cut: median {ready[len(ready) // 2]:.1f} s, longest "
-                  f"{ready[-1]:.1f} s (first start on an empty store: {f.normal_ready_s:.1f} s)")
-        for name, found in (("lost", f.lost), ("served half-written", f.half_written),
-                            ("traces of unacknowledged work", f.traces),
-                            ("deleted photos back", f.not_deleted),
-                            ("index failing its integrity check", f.index_damaged)):
-            print(f"{name}: {len(found)}" + "".join(f"\n    {x}" for x in found[:10]))
+            median = ready[len(ready) // 2]
+            print(f"ready again after a cut: median {median:.1f} s, longest {ready[-1]:.1f} s; the "
+                  f"first start, on an empty store: {f.normal_ready_s:.1f} s (target: the median "
+                  f"within 1.5x of it: {'met' if median <= 1.5 * f.normal_ready_s else 'NOT met'})")
+        for finding, about in f.found.items():
+            print(f"{finding}: {len(about)}"
+                  + "".join(f"\n    {what}: {seen}" for what, seen in list(about.items())[:10]))
         for problem in self.problems[:20]:
             print(f"note: {problem}")
-        print(f"{len(f.lost)} acknowledged photos lost, {len(f.half_written)} served half-written")
+        print(f"{len(f.found[FINDINGS[0]])} acknowledged photos lost, "
+              f"{len(f.found[FINDINGS[1]])} served half-written")
 
 
 def demo_folder() -> Path:
