@@ -101,7 +101,8 @@ CRASH_FILES = {
     "index-wal": (r"/index\.sqlite3-wal", None),
     "print-jobs": (r"\.jobs\.json\.[0-9a-f]+\.tmp", r"/jobs\.json"),
 }
-#: (operation, timing) pairs the crash cuts use; a rename is matched on its target.
+#: (operation, timing) pairs the crash cuts use; a rename is matched on its target. The WAL
+#: is neither renamed nor (but once) created.
 CRASH_OPS = [("write", "after"), ("fsync", "before"), ("fsync", "after"), ("rename", "before"),
              ("rename", "after"), ("create", "after")]
 #: The booth work that writes each of those files.
@@ -109,6 +110,8 @@ WORK_FOR_FILE = {"original": "press", "anime": "upload", "thumb": "press", "vari
                  "index-wal": "delete", "print-jobs": "print"}
 #: The booth's work the clear-cache cuts fall in, in turn ("start": during its start-up).
 WORKS = ("press", "upload", "restyle", "delete", "print", "export", "start")
+#: The works that need the generator: their lives wait for the booth's READY.
+NEEDS_MODEL = {"press", "upload", "restyle"}
 
 
 class LazyFS:
@@ -399,12 +402,13 @@ class Driver:
         self.pictures = sorted(p for p in self.camera.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
         self.took: dict[str, float] = {}  #: how long each work takes when it is not cut
         self.problems: list[str] = []
+        self.booth: Booth | None = None  #: the running booth, stopped if the run is stopped
 
     # --- the plan -----------------------------------------------------------------------
     def plans(self, count: int) -> list[Plan]:
         """``count`` cuts: each work at random instants, and every crash fault in turn."""
         faults = [(op, timing, file) for file in CRASH_FILES for op, timing in CRASH_OPS
-                  if not (op == "rename" and CRASH_FILES[file][1] is None)]
+                  if CRASH_FILES[file][1] is not None or op not in ("rename", "create")]
         plans = []
         for n in range(count):
             if n % 2 == 0:
@@ -418,7 +422,7 @@ class Driver:
     def life(self, plan: Plan) -> None:
         self.fs.mount()
         self.check_index()
-        booth = Booth(self.work, self.fs.mountpoint, self.camera, self.env)
+        booth = self.booth = Booth(self.work, self.fs.mountpoint, self.camera, self.env)
         try:
             if plan.work == "start":  # the cut falls in the start: the store's repair, the model
                 booth.wait_for("STATUS=starting")
@@ -427,31 +431,42 @@ class Driver:
                 return
             booth.wait_for("STATUS=loading the model")  # the web is up: check what survived
             self.verify(booth)
-            self.figures.ready_s.append(booth.wait_for("READY=1"))
+            if self.needs_model(plan.work):  # the others are cut while the model still loads
+                self.figures.ready_s.append(booth.wait_for("READY=1"))
             booth.follow_events()
             self.work_then_cut(booth, plan)
         except Exception as exc:
             self.problems.append(f"{plan}: {type(exc).__name__}: {exc}")
             self.cut(booth, plan)
 
+    def needs_model(self, work: str) -> bool:
+        """A delete or a print with too few photos to work on makes one first."""
+        live = len(self.ledger.live())
+        return work in NEEDS_MODEL or (work == "delete" and live < 3) or (work == "print" and not live)
+
     def work_then_cut(self, booth: Booth, plan: Plan) -> None:
-        """Start the plan's work on a thread and cut the power during it."""
+        """Do the plan's work on a thread, again and again, and cut the power during it:
+        at LazyFS's crash, or at a random instant of the first two rounds (so the first
+        is often acknowledged and the cut falls in the second)."""
         armed = plan.fault is not None and self.fs.arm_crash(*plan.fault)
-        worker = threading.Thread(target=self.do_work, args=(booth, plan.work), daemon=True)
-        started = time.monotonic()
+        stop = threading.Event()
+
+        def again_and_again() -> None:
+            while not stop.is_set() and booth.process.poll() is None:
+                self.do_work(booth, plan.work)
+                time.sleep(0.05)
+
+        worker = threading.Thread(target=again_and_again, daemon=True)
         worker.start()
-        if armed:  # the cut is LazyFS's crash; the work is done again until it comes
-            deadline = started + 30
+        if armed:
+            deadline = time.monotonic() + 30
             while self.fs.alive() and time.monotonic() < deadline:
-                if not worker.is_alive():
-                    worker = threading.Thread(target=self.do_work, args=(booth, plan.work), daemon=True)
-                    worker.start()
                 time.sleep(0.005)
             if self.fs.alive():
                 self.problems.append(f"{plan}: did not happen within 30 s; cut by clear-cache")
         else:
-            typical = self.took.get(plan.work, 2.0)
-            worker.join(self.rng.uniform(0, typical * 1.2))
+            time.sleep(self.rng.uniform(0, 2.2 * self.took.get(plan.work, 2.0)))
+        stop.set()
         self.cut(booth, plan)
         worker.join(15)
 
@@ -694,7 +709,7 @@ class Driver:
         # OpenVINO's compile cache stays on the real disk: only the store is under test,
         # and a restart then loads the compiled networks in seconds.
         (self.fs.mountpoint / "ov-cache").symlink_to(self.args.ov_cache)
-        booth = Booth(self.work, self.fs.mountpoint, self.camera, self.env)
+        booth = self.booth = Booth(self.work, self.fs.mountpoint, self.camera, self.env)
         self.figures.normal_ready_s = booth.wait_for("READY=1")
         booth.follow_events()
         for work in ("press", "upload", "press", "restyle"):
@@ -721,7 +736,7 @@ class Driver:
         """After the last cut: start once more, check, and stop cleanly."""
         self.fs.mount()
         self.check_index()
-        booth = Booth(self.work, self.fs.mountpoint, self.camera, self.env)
+        booth = self.booth = Booth(self.work, self.fs.mountpoint, self.camera, self.env)
         try:
             booth.wait_for("STATUS=loading the model")
             self.verify(booth)
@@ -805,6 +820,8 @@ def main() -> int:
     try:
         driver.run()
     finally:
+        if driver.booth is not None and driver.booth.process.poll() is None:
+            driver.booth.kill()
         if driver.fs.alive() or os.path.ismount(driver.fs.mountpoint):
             driver.fs.unmount()
         if cups is not None:
