@@ -110,6 +110,13 @@ WORK_FOR_FILE = {"original": "press", "anime": "upload", "thumb": "press", "vari
                  "index-wal": "delete", "print-jobs": "print"}
 #: The booth's work the clear-cache cuts fall in, in turn ("start": during its start-up).
 WORKS = ("press", "upload", "restyle", "delete", "print", "export", "start")
+#: Cuts that once found something, run first every time (see each one's reason).
+REGRESSIONS = (
+    # The print queue's job list is written atomically, through a temporary file that a
+    # cut between its create and its rename left behind in prints/ for good.
+    ("print", ("create", "after", "print-jobs")),
+    ("print", ("fsync", "after", "print-jobs")),
+)
 #: The works that need the generator: their lives wait for the booth's READY.
 NEEDS_MODEL = {"press", "upload", "restyle"}
 
@@ -409,8 +416,8 @@ class Driver:
         """``count`` cuts: each work at random instants, and every crash fault in turn."""
         faults = [(op, timing, file) for file in CRASH_FILES for op, timing in CRASH_OPS
                   if CRASH_FILES[file][1] is not None or op not in ("rename", "create")]
-        plans = []
-        for n in range(count):
+        plans = [Plan(work, fault) for work, fault in REGRESSIONS[:count]]
+        for n in range(count - len(plans)):
             if n % 2 == 0:
                 fault = faults[(n // 2) % len(faults)]
                 plans.append(Plan(WORK_FOR_FILE[fault[2]], fault))

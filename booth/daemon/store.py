@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from booth.errors import StoreFull
-from booth.files import TMP_SUFFIX, fsync_dir, write_atomic
+from booth.files import fsync_dir, remove_leftovers, write_atomic
 from booth.vision.images import encode_jpeg, thumbnail
 
 log = logging.getLogger(__name__)
@@ -298,9 +298,7 @@ class PhotoStore:
                 shutil.rmtree(entry, ignore_errors=True)
                 cleaned["orphan_folders"] += 1
                 continue
-            for tmp in entry.glob("*" + TMP_SUFFIX):
-                tmp.unlink(missing_ok=True)
-                cleaned["temp_files"] += 1
+            cleaned["temp_files"] += remove_leftovers(entry)
         for photo_id in ids:
             if not all((self.root / photo_id / f"{k}.jpg").is_file() for k in KINDS):
                 with self._lock:
