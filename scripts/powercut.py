@@ -155,45 +155,39 @@ class LazyFS:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def command(self, line: str) -> None:
+    def clear_cache(self) -> None:
+        """Drop every unsynced write, and return once LazyFS says it is done."""
+        self.ask("lazyfs::clear-cache", ("cache is cleared",))
+
+    def arm_crash(self, op: str, timing: str, file: str) -> None:
+        """LazyFS kills itself at the first ``op`` on ``file`` (a :data:`CRASH_FILES` key)."""
+        temporary, final = CRASH_FILES[file]
+        if op == "rename":
+            # The source pattern is required but not matched when a target is given.
+            line = f"lazyfs::crash::timing={timing}::op=rename::from_rgx=tmp::to_rgx={final}"
+        else:
+            line = f"lazyfs::crash::timing={timing}::op={op}::from_rgx={temporary}"
+        if self.ask(line, ("received: VALID crash fault", "received: INVALID crash fault")) != 0:
+            raise RuntimeError(f"LazyFS refused {line!r}: {self.log_tail()}")
+
+    def ask(self, line: str, answers: tuple[str, ...], timeout: float = 10) -> int:
+        """Send a command and wait for one of its answers in the log; which one it was."""
+        start = self.log.stat().st_size if self.log.exists() else 0
         fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
         try:
             os.write(fd, (line + "\n").encode())
         finally:
             os.close(fd)
-
-    def clear_cache(self) -> None:
-        """Drop every unsynced write, and return once LazyFS says it is done."""
-        done = self.log_text().count("cache is cleared")
-        self.command("lazyfs::clear-cache")
-        deadline = time.monotonic() + 10
-        while self.log_text().count("cache is cleared") == done:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"LazyFS did not clear its cache: {self.log_tail()}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(self.log, "rb") as log:
+                log.seek(start)
+                said = log.read().decode(errors="replace")
+            for number, answer in enumerate(answers):
+                if answer in said:
+                    return number
             time.sleep(0.01)
-
-    def arm_crash(self, op: str, timing: str, file: str) -> bool:
-        """LazyFS kills itself at the first ``op`` on ``file`` (a :data:`CRASH_FILES` key);
-        False when the pair does not exist (a rename of the WAL)."""
-        temporary, final = CRASH_FILES[file]
-        if op == "rename":
-            if final is None:
-                return False
-            # The source pattern is required but not matched when a target is given.
-            line = f"lazyfs::crash::timing={timing}::op=rename::from_rgx=tmp::to_rgx={final}"
-        else:
-            line = f"lazyfs::crash::timing={timing}::op={op}::from_rgx={temporary}"
-        answers = ("received: VALID crash fault", "received: INVALID crash fault")
-        before = [self.log_text().count(a) for a in answers]
-        self.command(line)
-        deadline = time.monotonic() + 5
-        while (after := [self.log_text().count(a) for a in answers]) == before:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"LazyFS did not answer {line!r}: {self.log_tail()}")
-            time.sleep(0.01)
-        if after[1] != before[1]:
-            raise RuntimeError(f"LazyFS refused {line!r}: {self.log_tail()}")
-        return True
+        raise RuntimeError(f"LazyFS did not answer {line!r}: {self.log_tail()}")
 
     def unmount(self) -> None:
         if subprocess.run(["fusermount3", "-u", str(self.mountpoint)],
@@ -455,7 +449,9 @@ class Driver:
         """Do the plan's work on a thread, again and again, and cut the power during it:
         at LazyFS's crash, or at a random instant of the first two rounds (so the first
         is often acknowledged and the cut falls in the second)."""
-        armed = plan.fault is not None and self.fs.arm_crash(*plan.fault)
+        armed = plan.fault is not None
+        if armed:
+            self.fs.arm_crash(*plan.fault)
         stop = threading.Event()
 
         def again_and_again() -> None:
