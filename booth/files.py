@@ -3,7 +3,8 @@ new one, never half of either: the data goes to a temporary name in the same fol
 synced, then renamed over the target (a rename within one file system is atomic).
 
 A crash can leave a temporary file behind: hidden, ending in :data:`TMP_SUFFIX`, so
-whoever owns the folder (the photo store's repair) can sweep them. OpenVINO IR, two
+whoever owns the folder sweeps them when it starts (:func:`remove_leftovers`: the photo
+store's repair, the print queue). OpenVINO IR, two
 files renamed in order, has its own writer (:mod:`booth.model.irfile`).
 """
 
@@ -53,6 +54,16 @@ def write_json(path: Path, data: object, indent: int = 2) -> None:
     folder is made if missing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(data, indent=indent) + "\n")
+
+
+def remove_leftovers(folder: Path) -> int:
+    """Delete the temporary files an interrupted :func:`write_atomic` left in ``folder``
+    (never a finished file); returns how many. For the folder's owner, before it writes."""
+    removed = 0
+    for tmp in folder.glob("*" + TMP_SUFFIX):
+        tmp.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def fsync_dir(path: Path) -> None:

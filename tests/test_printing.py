@@ -683,3 +683,37 @@ def test_a_cancel_while_the_job_is_being_sent_cancels_it_in_cups_too(stopped_pri
     finally:
         service.stop()
         store.close()
+
+
+#: A writer SIGKILLed while its new job list is written but not yet synced or renamed.
+_STALLED_JOB_LIST_WRITER = """
+import os, sys, time
+from pathlib import Path
+from booth import files
+def stall(fd):
+    print("ready", flush=True)
+    time.sleep(60)
+os.fsync = stall
+files.write_atomic(Path(sys.argv[1]), b"[]")
+"""
+
+
+def test_a_job_list_cut_mid_write_leaves_the_old_list_and_no_temporary_file(tmp_path):
+    from booth.daemon.events import EventBus
+    from booth.devices.printing import PrintService
+    from killkit import sigkill_while_writing
+
+    settings, photo_id = _store_with_photo(tmp_path)
+    settings = settings.replace("print", enabled=True, printer="Selphy", mode="admin")
+    store = PhotoStore(settings.data_dir / "photos", settings.storage)
+    try:
+        job = PrintService(settings, store, EventBus()).request(photo_id, "admin")
+        folder = settings.data_dir / "prints"
+        for _ in sigkill_while_writing(_STALLED_JOB_LIST_WRITER, str(folder / "jobs.json"), delays=[0]):
+            pass
+        assert len(list(folder.iterdir())) == 2  # the list and the cut write's temporary file
+        after = PrintService(settings, store, EventBus())
+        assert [p.name for p in folder.iterdir()] == ["jobs.json"]
+        assert job.id in after.jobs
+    finally:
+        store.close()

@@ -46,7 +46,7 @@ from typing import Callable
 import numpy as np
 
 from booth.errors import StoreFull
-from booth.files import TMP_SUFFIX, fsync_dir, write_atomic
+from booth.files import fsync_dir, remove_leftovers, write_atomic
 from booth.vision.images import encode_jpeg, load_image, thumbnail
 
 log = logging.getLogger(__name__)
@@ -351,9 +351,7 @@ class PhotoStore:
                 shutil.rmtree(entry, ignore_errors=True)
                 cleaned["orphan_folders"] += 1
                 continue
-            for tmp in entry.glob("*" + TMP_SUFFIX):
-                tmp.unlink(missing_ok=True)
-                cleaned["temp_files"] += 1
+            cleaned["temp_files"] += remove_leftovers(entry)
         for photo_id in ids:
             folder = self.root / photo_id
             if all((folder / f"{k}.jpg").is_file() for k in KINDS):

@@ -50,7 +50,7 @@ from PIL import Image, ImageDraw, ImageFont
 from booth import config, qr
 from booth.daemon.store import PhotoStore
 from booth.errors import CupsError, ImageError, PrintRefused, UserError
-from booth.files import fsync_dir, write_atomic
+from booth.files import fsync_dir, remove_leftovers, write_atomic
 from booth.ratelimit import RepeatedWarning
 from booth.vision.images import encode_jpeg, encode_png, load_image
 
@@ -380,6 +380,8 @@ class PrintService:
         self.cups = cups or Cups(self.options.printer)
         self.folder = settings.data_dir / "prints"
         self.folder.mkdir(parents=True, exist_ok=True)
+        if removed := remove_leftovers(self.folder):  # a job list or page cut mid-write
+            log.warning("print: removed %d files left half-written by an interruption", removed)
         self._between_photos = between_photos
         self._lock = threading.Lock()
         self._todo: queue.Queue[PrintJob] = queue.Queue()
