@@ -333,6 +333,11 @@ if [ "$want_test" = 1 ]; then
   apt_install_missing "installing %s for the hotspot tests" dnsmasq-base nftables
 fi
 
+# --- 3b2. Test tools: shellcheck for the install and kiosk scripts ---
+if [ "$want_test" = 1 ]; then
+  apt_install_missing "installing %s for the shell script checks" shellcheck
+fi
+
 # --- 3c. Test tools: CUPS for the print tests (their own cupsd with a cups-pdf printer;
 # poppler's pdftoppm reads the PDFs back) ---
 if [ "$want_test" = 1 ]; then
