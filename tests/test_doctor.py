@@ -246,3 +246,16 @@ def test_no_service_identity_without_its_user(tmp_path):
     unit.write_text("[Service]\nUser=no-such-user-here\nExecStart=/bin/true\n")
     assert doctor.service_identity(unit) is None
     assert doctor.service_identity(tmp_path / "missing.service") is None
+
+
+def test_service_line_without_a_running_systemd_is_a_warning(tmp_path, monkeypatch):
+    """In a chroot or a container (this machine, the emulated Pi) the unit is installed
+    but nothing can run it: a named warning, not a failure of the booth."""
+    monkeypatch.setattr(doctor, "SYSTEMD_RUNTIME", tmp_path / "no-systemd-here")
+    check = doctor.check_service()
+    assert (check.status, check.message) == (
+        "WARN", "systemd is not running here (a chroot or a container): booth.service is installed but cannot run")
+    running = tmp_path / "run-systemd-system"
+    running.mkdir()
+    monkeypatch.setattr(doctor, "SYSTEMD_RUNTIME", running)
+    assert "systemd is not running here" not in doctor.check_service().message  # systemctl asked

@@ -51,6 +51,8 @@ from booth.errors import CameraError, UserError, WeightsError
 #: Where install.sh puts the config and the service on a Pi.
 INSTALLED_CONFIG = Path("/etc/booth/config.toml")
 INSTALLED_UNIT = Path("/etc/systemd/system/booth.service")
+#: Exists only while systemd runs this machine.
+SYSTEMD_RUNTIME = Path("/run/systemd/system")
 
 #: Convolution-like layers whose run-time precision says whether INT8 really runs.
 _MATMUL_LAYERS = {"Convolution", "GroupConvolution", "Deconvolution", "FullyConnected"}
@@ -517,6 +519,9 @@ def check_printer(settings: Settings) -> Check:
 
 def check_service() -> Check:
     """The installed systemd service: running, starting or failed."""
+    if not SYSTEMD_RUNTIME.is_dir():  # how sd_booted() tells: systemd is not PID 1 here
+        return Check("service", "WARN", "systemd is not running here (a chroot or a container): "
+                     "booth.service is installed but cannot run", "boot the Pi (or a VM) with systemd")
     result = subprocess.run(["systemctl", "is-active", "booth.service"],
                             capture_output=True, text=True, check=False)
     state = result.stdout.strip() or "unknown"
