@@ -158,7 +158,13 @@ apt_install_missing() {
   fi
 }
 # apt_has PACKAGE: this system's apt archive has a version of PACKAGE to install.
-apt_has() { apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [^(]'; }
+# (The policy is read whole first: grep -q would stop reading early, and apt-cache's
+# SIGPIPE then fails the pipeline under pipefail for a long answer such as chromium's.)
+apt_has() {
+  local policy
+  policy="$(apt-cache policy "$1" 2>/dev/null)"
+  [[ "$policy" == *"Candidate: "[!\(]* ]]
+}
 
 # --- systemd units: rendered from the templates in systemd/ with the real paths ---
 # The kiosk URL uses the port of the booth's own config, so the two always agree.

@@ -307,8 +307,10 @@ PI_APT = {
     "dpkg": 'if [ "$1" = --print-architecture ]; then echo arm64; else exec /usr/bin/dpkg "$@"; fi',
     "dpkg-query": "exit 1",
     "sudo": 'exec "$@"',
+    # A real answer goes on with the version table, long for chromium: whoever reads
+    # it must read it to the end (apt-cache dies of SIGPIPE otherwise).
     "apt-cache": 'case "$2" in python3-picamera2|python3-libcamera|python3-lgpio|chromium-browser) '
-                 'echo "  Candidate: (none)" ;; *) echo "  Candidate: 1.0" ;; esac',
+                 'echo "  Candidate: (none)" ;; *) echo "  Candidate: 1.0"; seq 100000 ;; esac',
 }
 
 
