@@ -135,9 +135,9 @@ as_root() {
 }
 # apt_install_missing MESSAGE PACKAGE...: install the packages apt has not installed yet,
 # first saying MESSAGE with their names in place of its %s. A package this system's
-# archive does not have (python3-picamera2, python3-libcamera and python3-lgpio exist
-# only in Raspberry Pi OS's) is skipped with one line saying so; any apt failure stops
-# the install with the log's last lines.
+# archive does not have (python3-picamera2 and python3-lgpio exist only in Raspberry Pi
+# OS's; python3-libcamera too, before Debian 13) is skipped with one line saying so;
+# any apt failure stops the install with the log's last lines.
 apt_install_missing() {
   local message="$1" p missing=() available=() absent=()
   shift
