@@ -324,13 +324,14 @@ else
 fi
 step_done "compared"
 
-# --- 4e. the service's ExecStart by hand (with --demo: no camera), /healthz, a photo ---
+# --- 4e. the service's ExecStart by hand (with --demo: no camera; one working size, so
+# the emulated warm-up takes minutes, not an hour), /healthz, a photo ---
 step "booth run --demo as the booth user (the unit's ExecStart, its user and environment)"
 exec_start="$(sed -n 's/^ExecStart=//p' "$pi/etc/systemd/system/booth.service")"
 unit_env=()
 while IFS= read -r assignment; do unit_env+=("$assignment"); done \
   < <(sed -n 's/^Environment=//p' "$pi/etc/systemd/system/booth.service" | grep -v '^LG_WD=')
-in_guest runuser -u booth -- env "${unit_env[@]}" bash -c "cd /var/lib/booth && exec $exec_start --demo --host 127.0.0.1 --port $port" \
+in_guest runuser -u booth -- env "${unit_env[@]}" bash -c "cd /var/lib/booth && exec $exec_start --demo --size $stylize_size --host 127.0.0.1 --port $port" \
   >"$work/booth-run.log" 2>&1 &
 booth_pid=$!
 health() { "$host_python" - "$port" "$1" <<'PY'
