@@ -49,7 +49,8 @@
 # BOOTH_PI_MIRROR (model files, default ../shared/weights), BOOTH_PI_PHOTO (a public
 # photo, default the mirror's photos/faces/18f_edwin_torres.jpg), BOOTH_PI_PORT (the
 # demo booth's port on loopback, default 18461), BOOTH_PI_TIMEOUT (seconds for each
-# emulated step, default 2400).
+# emulated step, default 5400: an install's apt and pip steps under emulation took 40
+# minutes on 2 cores shared with other work, load average 20-28).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,7 +60,7 @@ pi="$work/pi"
 mirror="${BOOTH_PI_MIRROR:-$repo/../shared/weights}"
 photo="${BOOTH_PI_PHOTO:-$mirror/photos/faces/18f_edwin_torres.jpg}"
 port="${BOOTH_PI_PORT:-18461}"
-step_timeout="${BOOTH_PI_TIMEOUT:-2400}"
+step_timeout="${BOOTH_PI_TIMEOUT:-5400}"
 host_python="$repo/.venv/bin/python"
 checkout=/home/pi/anime-booth
 guest_mirror=/media/usb/weights
