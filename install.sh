@@ -18,8 +18,11 @@
 #   ./install.sh --pi            do the Raspberry Pi steps even if this is not a Pi
 #                                (with --dry-run: see what a Pi would get)
 #   ./install.sh --kiosk MODE    Raspberry Pi screen: desktop (labwc autostart), cage (Lite),
-#                                none (no screen); default: desktop if labwc is installed
+#                                none (no screen); default: desktop if the desktop session
+#                                is labwc, cage without a desktop
 #   ./install.sh --render-units DIR  write the systemd units for --prefix into DIR, then stop
+#   ./install.sh --copy-code DIR     copy the code as a Pi install copies it to /opt/booth
+#                                into DIR (only what git tracks of weights/), then stop
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,6 +34,7 @@ dry_run=0
 force_pi=0
 prefix=/opt/booth
 render_dir=""
+copy_dir=""
 kiosk=auto
 mirror="${BOOTH_WEIGHTS_MIRROR:-}"
 calibration="${BOOTH_CALIBRATION_DIR:-}"
@@ -53,18 +57,61 @@ while [ $# -gt 0 ]; do
     --kiosk=*) kiosk="${1#--kiosk=}" ;;
     --render-units) shift; render_dir="${1:?--render-units needs a folder}" ;;
     --render-units=*) render_dir="${1#--render-units=}" ;;
+    --copy-code) shift; copy_dir="${1:?--copy-code needs a folder}" ;;
+    --copy-code=*) copy_dir="${1#--copy-code=}" ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 case "$kiosk" in auto|desktop|cage|none) ;; *) echo "install.sh: --kiosk must be desktop, cage or none, got $kiosk" >&2; exit 2 ;; esac
+# The screen's kiosk follows the session that logs in here, not what is installed: labwc
+# (running now, or the desktop session the display manager starts) reads the autostart;
+# Lite (no display manager) gets cage; another desktop (X11, wayfire) would not start
+# the kiosk and would fight cage for the screen, so it gets none, with the way out.
+desktop_session() {   # the session lightdm starts, or nothing without a display manager
+  grep -hsE '^[[:space:]]*(autologin-session|user-session)[[:space:]]*=' \
+    /etc/lightdm/lightdm.conf /etc/lightdm/lightdm.conf.d/*.conf | tail -n 1 | cut -d= -f2 | tr -d '[:space:]' || true
+}
+kiosk_note=""
 if [ "$kiosk" = auto ]; then
-  if command -v labwc >/dev/null 2>&1; then kiosk=desktop; else kiosk=cage; fi
+  session="$(desktop_session)"
+  if pgrep -x labwc >/dev/null 2>&1 || [[ "$session" == *labwc* ]]; then kiosk=desktop
+  elif [ -z "$session" ] && ! systemctl is-enabled --quiet display-manager.service 2>/dev/null; then kiosk=cage
+  else
+    kiosk=none
+    kiosk_note="the desktop session here is ${session:-not labwc}, which does not start the kiosk: switch to labwc (sudo raspi-config nonint do_wayland W3) and run ./install.sh again, or --kiosk cage for a console boot"
+  fi
 fi
 case "$prefix" in /*) ;; *) echo "install.sh: --prefix must be an absolute path, got $prefix" >&2; exit 2 ;; esac
 if [ -n "$mirror" ] && [ ! -d "$mirror" ]; then
   echo "install.sh: mirror folder $mirror does not exist" >&2; exit 2
+fi
+
+# --- What a Pi install copies to $prefix: the checkout minus what .gitignore ignores
+# (the venv, fetched and built model files, install.log, caches), so the shipped
+# calibration in weights/ arrives and a re-run's new install.log changes nothing.
+# .gitignore's last matching line wins, rsync's first: its lines are read in reverse.
+# Excluded paths are also kept safe from --delete. Directory times are not copied
+# (a file created in the checkout is no change to the code).
+code_filter() {
+  local lines=() i line
+  mapfile -t lines < "$here/.gitignore"
+  for ((i = ${#lines[@]} - 1; i >= 0; i--)); do
+    line="${lines[$i]%%[[:space:]]}"
+    case "$line" in ''|'#'*) ;; '!'*) printf '%s\n' "--include=${line#!}" ;; *) printf '%s\n' "--exclude=$line" ;; esac
+  done
+  printf '%s\n' --exclude=/.git
+}
+mapfile -t copy_filter < <(code_filter)
+copy_args=(-rlt --omit-dir-times --delete "${copy_filter[@]}")
+code_pending() { rsync "${copy_args[@]}" --dry-run --itemize-changes "$here/" "$1/"; }  # what a copy would change
+if [ -n "$copy_dir" ]; then
+  mkdir -p "$copy_dir"
+  if [ -z "$(code_pending "$copy_dir")" ]; then echo "$copy_dir is up to date"; exit 0; fi
+  rsync "${copy_args[@]}" "$here/" "$copy_dir/"
+  echo "copied the booth to $copy_dir"
+  exit 0
 fi
 
 changed=0
@@ -87,18 +134,36 @@ as_root() {
   if [ "$(id -u)" = 0 ]; then run "$@"; else run sudo "$@"; fi
 }
 # apt_install_missing MESSAGE PACKAGE...: install the packages apt has not installed yet,
-# first saying MESSAGE with their names in place of its %s.
+# first saying MESSAGE with their names in place of its %s. A package this system's
+# archive does not have (python3-picamera2 and python3-lgpio exist only in Raspberry Pi
+# OS's; python3-libcamera too, before Debian 13) is skipped with one line saying so;
+# any apt failure stops the install with the log's last lines.
 apt_install_missing() {
-  local message="$1" p missing=()
+  local message="$1" p missing=() available=() absent=()
   shift
   for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
   done
   [ "${#missing[@]}" -gt 0 ] || return 0
-  say "$(printf "$message" "${missing[*]}")"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-  changed=1
+  step "$(printf "$message" "${missing[*]}")"
+  say "$step_name"
+  as_root apt-get update -qq || fail_with_log
+  for p in "${missing[@]}"; do
+    if [ "$dry_run" = 1 ] || apt_has "$p"; then available+=("$p"); else absent+=("$p"); fi
+  done
+  [ "${#absent[@]}" -gt 0 ] && say "skipped (not in this system's apt archive, only in Raspberry Pi OS's): ${absent[*]}"
+  if [ "${#available[@]}" -gt 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${available[@]}" || fail_with_log
+    changed=1
+  fi
+}
+# apt_has PACKAGE: this system's apt archive has a version of PACKAGE to install.
+# (The policy is read whole first: grep -q would stop reading early, and apt-cache's
+# SIGPIPE then fails the pipeline under pipefail for a long answer such as chromium's.)
+apt_has() {
+  local policy
+  policy="$(apt-cache policy "$1" 2>/dev/null)"
+  [[ "$policy" == *"Candidate: "[!\(]* ]]
 }
 
 # --- systemd units: rendered from the templates in systemd/ with the real paths ---
@@ -150,7 +215,6 @@ command -v "$python_bin" >/dev/null 2>&1 || python_bin=python3
 # gpiozero's pin library on the Pi 5 (and the Pi 4 on Bookworm); chromium (called
 # chromium-browser on older images) and, without a desktop, the cage compositor are
 # the kiosk.
-apt_has() { apt-cache show "$1" >/dev/null 2>&1; }
 # The config the Pi's booth reads: the installed one, or (before the first install) this one.
 booth_config() { if [ -f /etc/booth/config.toml ]; then echo /etc/booth/config.toml; else echo "$here/config.toml"; fi; }
 hotspot_wanted() {   # [network] hotspot = true in that config
@@ -164,7 +228,8 @@ print(from_dict(tomllib.loads(sys.stdin.read())).network.hotspot)' 2>/dev/null |
 if [ "$is_pi" = 1 ]; then
   packages=(python3-picamera2 python3-libcamera python3-numpy python3-lgpio python3-venv python3-pip rsync)
   if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
-    if apt_has chromium; then packages+=(chromium); else packages+=(chromium-browser); fi
+    # Older images call it chromium-browser; Debian and newer images, chromium.
+    if apt_has chromium-browser && ! apt_has chromium; then packages+=(chromium-browser); else packages+=(chromium); fi
   fi
   [ "$kiosk" = cage ] && packages+=(cage)
   # The booth's own Wi-Fi: NetworkManager's shared mode runs dnsmasq; nftables sends
@@ -176,23 +241,15 @@ fi
 # --- Raspberry Pi 2: the code in $prefix (root-owned, read-only to the service) ---
 code_changed=0
 if [ "$is_pi" = 1 ] && [ "$root" != "$here" ]; then
-  # The first matching rule wins; excluded paths (the venv, fetched and built model
-  # files) are also kept safe from --delete.
-  rsync_args=(-rlt --delete --include=/weights/manifest.toml --include=/weights/README.md
-              --exclude=/weights/* --exclude=/.venv --exclude=/data --exclude=/.git
-              --exclude=__pycache__ --exclude=*.egg-info --exclude=/.pytest_cache)
   if [ "$dry_run" = 1 ] || [ ! -d "$root" ]; then
     say "copying the booth to $root"
     as_root mkdir -p "$root"
-    as_root rsync "${rsync_args[@]}" "$here/" "$root/"
+    as_root rsync "${copy_args[@]}" "$here/" "$root/"
     code_changed=1
-  else
-    pending="$(rsync "${rsync_args[@]}" --dry-run --itemize-changes "$here/" "$root/")"
-    if [ -n "$pending" ]; then
-      say "updating the booth in $root"
-      as_root rsync "${rsync_args[@]}" "$here/" "$root/"
-      code_changed=1
-    fi
+  elif [ -n "$(code_pending "$root")" ]; then
+    say "updating the booth in $root"
+    as_root rsync "${copy_args[@]}" "$here/" "$root/"
+    code_changed=1
   fi
   [ "$code_changed" = 1 ] && changed=1
 fi
@@ -236,11 +293,11 @@ fi
 have_stamp="$(cat "$stamp" 2>/dev/null || true)"
 # Extras already installed by an earlier run stay satisfied.
 if [ -n "$have_stamp" ] && [ "${have_stamp%% *}" = "${want_stamp%% *}" ]; then
-  missing=0
+  extras_missing=0
   for e in ${extras//,/ }; do
-    case "$have_stamp" in *"$e"*) ;; *) missing=1 ;; esac
+    case "$have_stamp" in *"$e"*) ;; *) extras_missing=1 ;; esac
   done
-  [ "$missing" = 0 ] && want_stamp="$have_stamp"
+  [ "$extras_missing" = 0 ] && want_stamp="$have_stamp"
 fi
 if [ "$have_stamp" != "$want_stamp" ]; then
   step "installing the booth and its packages ($extras) into $venv"
@@ -252,7 +309,7 @@ if [ "$have_stamp" != "$want_stamp" ]; then
       printf '%s\n' "$constraints" | in_root tee "$venv/booth-constraints.txt" >/dev/null
     fi
   fi
-  in_root "$pip" install --quiet "${constraint_args[@]}" -e "$root[$extras]" || fail_with_log
+  in_root "$pip" install --quiet "${constraint_args[@]}" -e "${root}[$extras]" || fail_with_log
   if [ "$want_bench" = 1 ]; then
     # PyTorch is bench-only (the eager baseline and the ONNX export). The CPU wheel
     # of this version is what the dev machines carry; never a run-time dependency.
@@ -280,6 +337,11 @@ fi
 # --- 3b. Test tools: dnsmasq and nftables for the hotspot tests (in network namespaces) ---
 if [ "$want_test" = 1 ]; then
   apt_install_missing "installing %s for the hotspot tests" dnsmasq-base nftables
+fi
+
+# --- 3b2. Test tools: shellcheck for the install and kiosk scripts ---
+if [ "$want_test" = 1 ]; then
+  apt_install_missing "installing %s for the shell script checks" shellcheck
 fi
 
 # --- 3c. Test tools: CUPS for the print tests (their own cupsd with a cups-pdf printer;
@@ -391,25 +453,10 @@ else
     changed=1
   fi
 
-  # 5b2. The booth's own Wi-Fi ([network] hotspot): `booth network apply` creates the
-  # NetworkManager hotspot, updates it, or removes it; a dry run prints what it would do.
-  # This checkout's code runs it (a first dry run has no venv in $root yet).
-  net_python="$venv/bin/python"
-  [ -x "$net_python" ] || net_python="$python_bin"
-  net_args=(network apply --config "$(booth_config)")
-  net_sudo=()
-  [ "$(id -u)" != 0 ] && net_sudo=(sudo)
-  if [ "$dry_run" = 1 ]; then
-    net_args+=(--dry-run)
-    [ -r "$(booth_config)" ] && net_sudo=()
-  fi
-  net_out="$("${net_sudo[@]}" env PYTHONPATH="$here" "$net_python" -m booth "${net_args[@]}")"
-  case "$net_out" in
-    *"nothing to change"*) ;;
-    *) say "the booth's own Wi-Fi ([network] hotspot)"; echo "$net_out" | sed 's/^/    /'; changed=1 ;;
-  esac
-
-  # 5c. The systemd units.
+  # 5c. The systemd units. Without a running systemd (a chroot, a container) they are
+  # installed and enabled, and that is said once; nothing can be started there.
+  systemd_runs=1
+  [ "$dry_run" = 0 ] && [ ! -d /run/systemd/system ] && systemd_runs=0
   install_rendered() {   # install_rendered TEMPLATE DEST: write DEST if its content differs
     if ! cmp -s <(render "$1") "$2"; then
       say "installing $2"
@@ -422,7 +469,7 @@ else
   if [ "$kiosk" = cage ]; then
     install_rendered booth-kiosk.service.in /etc/systemd/system/booth-kiosk.service
   fi
-  [ "$units_changed" = 1 ] && as_root systemctl daemon-reload
+  [ "$units_changed" = 1 ] && [ "$systemd_runs" = 1 ] && as_root systemctl daemon-reload
   if ! systemctl is-enabled --quiet booth.service 2>/dev/null; then
     say "enabling booth.service at boot"
     as_root systemctl enable booth.service
@@ -430,7 +477,9 @@ else
   fi
   # "activating" counts as running: a cold start compiles the model for minutes.
   booth_state="$(systemctl is-active booth.service 2>/dev/null || true)"
-  if [ "$units_changed" = 1 ] || [ "$code_changed" = 1 ] || [ "$changed" = 1 ] \
+  if [ "$systemd_runs" = 0 ]; then
+    [ "$changed" = 1 ] && say "systemd is not running here (a chroot or container): booth.service is installed and enabled, not started"
+  elif [ "$units_changed" = 1 ] || [ "$code_changed" = 1 ] || [ "$changed" = 1 ] \
      || { [ "$booth_state" != active ] && [ "$booth_state" != activating ]; }; then
     say "(re)starting booth.service (a cold start compiles the model: minutes on a Pi 4)"
     as_root systemctl restart --no-block booth.service
@@ -450,19 +499,29 @@ else
       current="$(sed -n '/^# >>> anime-booth kiosk/,/^# <<< anime-booth kiosk/p' "$autostart" 2>/dev/null || true)"
       if [ "$current" != "$block" ]; then
         say "adding the kiosk to $autostart (user $desktop_user)"
+        step "setting up the desktop kiosk"
+        if command -v raspi-config >/dev/null 2>&1; then
+          # The screen must stay on all event long, and the desktop (so the kiosk) must
+          # come up after a power cut without anyone logging in. Done before the
+          # autostart block, which marks the whole step done: an interrupted run is
+          # completed by the next one.
+          as_root raspi-config nonint do_blanking 1 || fail_with_log
+          as_root raspi-config nonint do_boot_behaviour B4 || fail_with_log
+        fi
+        # Each missing folder is made the user's own (install -d would give the
+        # parents to root); a ~/.config left to root by an older install is given back.
+        desktop_group="$(id -gn "$desktop_user")"
+        for dir in "$home/.config" "$home/.config/labwc"; do
+          if [ ! -d "$dir" ] || [ "$(stat -c %u "$dir")" = 0 ]; then
+            as_root install -d -o "$desktop_user" -g "$desktop_group" -m 0755 "$dir" || fail_with_log
+          fi
+        done
         if [ "$dry_run" = 1 ]; then
           run write "$autostart"
         else
           others="$(sed '/^# >>> anime-booth kiosk/,/^# <<< anime-booth kiosk/d' "$autostart" 2>/dev/null || true)"
-          as_root install -d -o "$desktop_user" -m 0755 "$(dirname "$autostart")"
           printf '%s\n%s\n' "$others" "$block" | sed '/./,$!d' | as_root tee "$autostart" >/dev/null
-          as_root chown "$desktop_user" "$autostart"
-        fi
-        if command -v raspi-config >/dev/null 2>&1; then
-          # The screen must stay on all event long, and the desktop (so the kiosk) must
-          # come up after a power cut without anyone logging in.
-          as_root raspi-config nonint do_blanking 1
-          as_root raspi-config nonint do_boot_behaviour B4
+          as_root chown "$desktop_user:$desktop_group" "$autostart"
         fi
         say "the kiosk starts at the next login of $desktop_user (reboot to see it)"
         changed=1
@@ -474,13 +533,41 @@ else
       as_root systemctl enable booth-kiosk.service
       changed=1
     fi
-    if [ "$units_changed" = 1 ] || ! systemctl is-active --quiet booth-kiosk.service; then
-      as_root systemctl restart --no-block booth-kiosk.service
-      changed=1
+    if [ "$systemd_runs" = 1 ] && { [ "$units_changed" = 1 ] || ! systemctl is-active --quiet booth-kiosk.service; }; then
+      if [ "$dry_run" = 0 ] && who | awk '$2 == "tty1" { found = 1 } END { exit !found }'; then
+        # The kiosk takes tty1 (Conflicts=getty@tty1): starting it now would end that login.
+        say "someone is logged in on tty1: the kiosk takes that screen at the next boot (or now: sudo systemctl restart booth-kiosk, which ends that login)"
+      else
+        as_root systemctl restart --no-block booth-kiosk.service
+        changed=1
+      fi
     fi
   else
-    say "--kiosk none: no kiosk screen set up"
+    say "${kiosk_note:---kiosk none: no kiosk screen set up}"
   fi
+
+  # 5e. The booth's own Wi-Fi ([network] hotspot): `booth network apply` creates the
+  # NetworkManager hotspot, updates it, or removes it; a dry run prints what it would do.
+  # Last of all: bringing the hotspot up ends a Wi-Fi SSH session, and a failure here
+  # leaves an installed, running booth. This checkout's code runs it (a first dry run
+  # has no venv in $root yet).
+  net_python="$venv/bin/python"
+  [ -x "$net_python" ] || net_python="$python_bin"
+  net_args=(network apply --config "$(booth_config)")
+  net_sudo=()
+  [ "$(id -u)" != 0 ] && net_sudo=(sudo)
+  if [ "$dry_run" = 1 ]; then
+    net_args+=(--dry-run)
+    [ -r "$(booth_config)" ] && net_sudo=()
+  fi
+  if ! net_out="$("${net_sudo[@]}" env PYTHONPATH="$here" "$net_python" -m booth "${net_args[@]}")"; then
+    echo "install.sh: the booth's own Wi-Fi failed (above); everything else is installed. Fix [network] in $(booth_config), then: sudo $venv/bin/booth network apply" >&2
+    exit 1
+  fi
+  case "$net_out" in
+    *"nothing to change"*) ;;
+    *) say "the booth's own Wi-Fi ([network] hotspot)"; echo "$net_out" | sed 's/^/    /'; changed=1 ;;
+  esac
 fi
 
 if [ "$dry_run" = 1 ]; then

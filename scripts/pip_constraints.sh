@@ -21,6 +21,10 @@ if numpy_version="$("$py" -c 'import numpy; print(numpy.__version__)' 2>/dev/nul
     # release whose wheels (built against numpy 2, backwards compatible) accept
     # numpy >= 1.23.5, which Bookworm's 1.24 satisfies.
     echo "opencv-python-headless<4.12"
+  else
+    # The OpenCV major the test suite runs (tests/test_install.py checks the dev venv's
+    # against this line): a new major reaches a Pi only after the tests have run it.
+    echo "opencv-python-headless>=5,<6"
   fi
 fi
 

@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -205,3 +206,37 @@ def test_a_camera_left_unplugged_is_one_warning_not_one_per_retry(caplog):
         supervisor.close()
     lines = [r.getMessage() for r in caplog.records if "not plugged in" in r.getMessage()]
     assert lines == ["camera: scripted camera: not plugged in; retrying in 0.05 s"]
+
+
+def test_a_picamera2_that_cannot_load_falls_back_to_the_webcam(photos, tmp_path, monkeypatch):
+    """apt's picamera2 built against another numpy dies on import with a ValueError
+    ("numpy.dtype size changed"): the Pi camera counts as absent and ``auto`` takes the
+    webcam. The webcam is a real cv2.VideoCapture, reading a video file of a real photo
+    (no webcam here)."""
+    broken = tmp_path / "site" / "picamera2"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text(
+        'raise ValueError("numpy.dtype size changed, may indicate binary incompatibility. '
+        'Expected 96 from C header, got 88 from PyObject")\n')
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delitem(__import__("sys").modules, "picamera2", raising=False)
+    rgb = load_image(photos / "faces" / "18f_edwin_torres.jpg")
+    frame = cv2.resize(rgb, (320, 240))[:, :, ::-1]
+    video = tmp_path / "webcam.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    for _ in range(5):
+        writer.write(frame)
+    writer.release()
+
+    with pytest.raises(CameraError, match="picamera2 cannot load .*ValueError: numpy.dtype size changed"):
+        Picamera2Camera().open()
+    make = backend_factory(camera_settings(backend="auto", device=str(video)), tmp_path)
+    camera = make()
+    camera.open()
+    try:
+        assert camera.name == "opencv"
+        shot = camera.capture()
+        assert shot.shape == (240, 320, 3)
+        assert np.abs(shot.astype(int) - frame[:, :, ::-1]).mean() < 8  # the photo, not noise
+    finally:
+        camera.close()

@@ -95,6 +95,55 @@ def test_notify_outside_systemd_is_a_no_op(monkeypatch, tmp_path):
     assert sdnotify.notify("READY=1") is False
 
 
+def test_a_long_start_keeps_asking_systemd_for_time_and_stops_after(tmp_path, monkeypatch):
+    sock = notify_socket(str(tmp_path / "notify"))
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    with sdnotify.extending_start(every_s=0.05):
+        asked = [sock.recv(4096), sock.recv(4096)]  # a start still going on: asked again
+    assert asked == [b"EXTEND_TIMEOUT_USEC=150000"] * 2
+    sock.settimeout(0.3)
+    while True:  # drain what was sent before the block ended ...
+        try:
+            sock.recv(4096)
+        except TimeoutError:
+            break
+    with pytest.raises(TimeoutError):  # ... then nothing more: the start is over
+        sock.recv(4096)
+    sock.close()
+
+
+def test_a_start_over_the_limit_stops_asking(tmp_path, monkeypatch):
+    """A hung start must end: after limit_s systemd's own start timeout applies again."""
+    sock = notify_socket(str(tmp_path / "notify"))
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    with sdnotify.extending_start(every_s=0.01, limit_s=0.0):
+        sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            sock.recv(4096)
+    sock.close()
+
+
+def test_booth_run_asks_systemd_for_time_while_it_loads_the_model(tmp_path):
+    """The real `booth run` under a notify socket, as systemd starts it: more start time is
+    asked for before READY=1 (a Pi 4's cold compile can outlast TimeoutStartSec)."""
+    sock = notify_socket(str(tmp_path / "notify"))
+    sock.settimeout(240)
+    env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify"))
+    booth = subprocess.Popen(BOOTH + ["run", "--demo", "--host", "127.0.0.1", "--port", "0",
+                                      "--data-dir", str(tmp_path / "data")],
+                             cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        messages = []
+        while b"READY=1" not in messages:
+            messages.append(sock.recv(4096))
+    finally:
+        booth.terminate()
+        booth.wait(timeout=60)
+        sock.close()
+    before_ready = messages[:messages.index(b"READY=1")]
+    assert any(m.startswith(b"EXTEND_TIMEOUT_USEC=") for m in before_ready), messages
+
+
 def test_watchdog_interval_is_half_of_watchdog_usec(monkeypatch):
     monkeypatch.setenv("WATCHDOG_USEC", "20000000")
     monkeypatch.delenv("WATCHDOG_PID", raising=False)

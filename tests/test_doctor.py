@@ -208,3 +208,54 @@ def test_precision_report_says_what_auto_runs_and_why():
     assert f"runs {card['precision']['chosen']} (auto: {card['precision']['why']})" in check.message
     forced = doctor.check_openvino(settings.replace("generator", precision="f32"), compile_model=True)
     assert 'runs f32 (set in the config ([generator] precision = "f32"))' in forced.message
+
+
+def test_sudo_doctor_on_an_installed_pi_checks_as_the_service_runs(tmp_path, capfd, monkeypatch):
+    """`sudo booth doctor` reads the installed unit and checks with its user, environment
+    and working directory: its data directory, not one beside /etc/booth/config.toml.
+    The unit is install.sh's own, rendered; its user is root here because this machine's
+    Python lives in /root (the booth user's own run is scripts/pi_emulated.sh's check)."""
+    if os.geteuid() != 0:
+        pytest.fail("run the tests as root (CI does): the doctor re-runs itself as the service's user only under sudo")
+    units = tmp_path / "units"
+    subprocess.run([str(PROJECT_ROOT / "install.sh"), "--render-units", str(units), "--prefix",
+                    str(PROJECT_ROOT)], check=True, capture_output=True, timeout=60)
+    state = tmp_path / "var-lib-booth"
+    state.mkdir()
+    unit = units / "booth.service"
+    unit.write_text(unit.read_text().replace("User=booth", "User=root")
+                    .replace("/var/lib/booth", str(state)))
+    etc = tmp_path / "etc-booth"
+    etc.mkdir()
+    config_path = write_config(etc, "")  # data_dir left at its relative default
+    monkeypatch.setattr(doctor, "INSTALLED_UNIT", unit)
+    assert doctor.service_identity() == doctor.ServiceIdentity(
+        "root", {"BOOTH_DATA_DIR": str(state), "LG_WD": "/run/booth", "PYTHONUNBUFFERED": "1",
+                 "OPENVINO_TELEMETRY_OPT_OUT": "1"}, str(state))
+    args = doctor.argparse.Namespace(config=str(config_path), quick=True, json=False)
+    doctor.run(args)
+    out = capfd.readouterr().out
+    assert out.startswith(f"booth doctor: checking as the service runs: user root, in {state}\n")
+    assert f"data in {state}\n" in out
+    assert [line for line in out.splitlines() if line[5:].startswith("disk ")][0].endswith(f"free for {state}")
+    assert not (etc / "data").exists()
+
+
+def test_no_service_identity_without_its_user(tmp_path):
+    unit = tmp_path / "booth.service"
+    unit.write_text("[Service]\nUser=no-such-user-here\nExecStart=/bin/true\n")
+    assert doctor.service_identity(unit) is None
+    assert doctor.service_identity(tmp_path / "missing.service") is None
+
+
+def test_service_line_without_a_running_systemd_is_a_warning(tmp_path, monkeypatch):
+    """In a chroot or a container (this machine, the emulated Pi) the unit is installed
+    but nothing can run it: a named warning, not a failure of the booth."""
+    monkeypatch.setattr(doctor, "SYSTEMD_RUNTIME", tmp_path / "no-systemd-here")
+    check = doctor.check_service()
+    assert (check.status, check.message) == (
+        "WARN", "systemd is not running here (a chroot or a container): booth.service is installed but cannot run")
+    running = tmp_path / "run-systemd-system"
+    running.mkdir()
+    monkeypatch.setattr(doctor, "SYSTEMD_RUNTIME", running)
+    assert "systemd is not running here" not in doctor.check_service().message  # systemctl asked

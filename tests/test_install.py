@@ -11,6 +11,7 @@ every step is printed and still nothing is touched.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -106,7 +107,7 @@ def test_pi_dry_run_shows_the_whole_pi_install_and_touches_nothing(clone, tmp_pa
     assert result.returncode == 0, result.stderr
     out = result.stdout
     expected = [
-        "[dry-run] rsync -rlt --delete",                      # the code into the prefix
+        "[dry-run] rsync -rlt --omit-dir-times --delete",                   # the code into the prefix
         f"[dry-run] /usr/bin/python3 -m venv --system-site-packages {prefix}/.venv",
         f"[dry-run] {prefix}/.venv/bin/pip install --quiet -c {prefix}/.venv/booth-constraints.txt "
         f"-e {prefix}[build]",
@@ -189,10 +190,9 @@ def test_numpy_1_system_pins_numpy_and_opencv(tmp_path):
     assert lines[:2] == ["numpy==1.24.2", "opencv-python-headless<4.12"]
 
 
-def test_numpy_2_system_pins_only_numpy(tmp_path):
+def test_numpy_2_system_pins_numpy_and_the_tested_opencv_major(tmp_path):
     lines = constraints(fake_system_python(tmp_path, "2.2.4"))  # Trixie's python3-numpy
-    assert lines[0] == "numpy==2.2.4"
-    assert not any(line.startswith("opencv") for line in lines)
+    assert lines[:2] == ["numpy==2.2.4", "opencv-python-headless>=5,<6"]
 
 
 def test_no_system_numpy_means_no_numpy_pin(tmp_path):
@@ -214,8 +214,8 @@ def _installed(package: str) -> bool:
     return "ok installed" in result.stdout
 
 
-def test_pi_dry_run_with_the_hotspot_prints_the_network_changes(clone, tmp_path):
-    config = clone / "config.toml"
+def enable_hotspot(config: Path) -> None:
+    """Turn on [network] hotspot in this config, with a name, a password and a country."""
     head, _, section = config.read_text(encoding="utf-8").partition("\n[network]\n")
     section, next_header, rest = section.partition("\n[")
     for old, new in [("hotspot = false", "hotspot = true"), ('ssid = ""', 'ssid = "AnimeBooth"'),
@@ -223,6 +223,10 @@ def test_pi_dry_run_with_the_hotspot_prints_the_network_changes(clone, tmp_path)
         assert section.count(old) == 1, old
         section = section.replace(old, new)
     config.write_text(f"{head}\n[network]\n{section}{next_header}{rest}", encoding="utf-8")
+
+
+def test_pi_dry_run_with_the_hotspot_prints_the_network_changes(clone, tmp_path):
+    enable_hotspot(clone / "config.toml")
     before, system_before = snapshot(tmp_path), system_state()
     result = run_install(clone, "--pi", "--dry-run", "--prefix", str(tmp_path / "opt"))
     assert result.returncode == 0, result.stderr
@@ -252,3 +256,143 @@ def test_pi_dry_run_without_the_hotspot_leaves_the_network_alone(clone, tmp_path
     assert result.returncode == 0, result.stderr
     assert "[network] hotspot" not in result.stdout and "NetworkManager" not in result.stdout
     assert "network-manager" not in result.stdout
+
+
+# --- the Pi path, run for real: the code copy, apt failures, the order of the steps ------------
+
+def test_pi_copy_takes_what_git_ships_of_weights_and_nothing_built(clone, tmp_path):
+    """install.sh's own copy rules (--copy-code, what /opt/booth gets), run for real on a
+    clone that also holds what an install adds: the shipped calibration arrives, fetched
+    and built files, the venv and install.log do not."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=clone, capture_output=True, text=True,
+                             check=True).stdout.split()
+    added = ["weights/animeganv2_hayao_256x256_integer_quant.tflite", "weights/generator_int8.xml",
+             "weights/generator_card.json", "weights/styles/cute_int8.xml", "weights/photos/faces/a.jpg",
+             ".venv/bin/python", "install.log", "booth/__pycache__/x.pyc", "data/photos/index.db"]
+    for name in added:
+        (clone / name).parent.mkdir(parents=True, exist_ok=True)
+        (clone / name).write_text("made by an install")
+    target = tmp_path / "opt-booth"
+    result = run_install(clone, "--copy-code", str(target))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"copied the booth to {target}"
+    arrived = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+    assert arrived == sorted(tracked)
+    assert "weights/int8_ranges.json" in arrived and "weights/style_ranges/cute.json" in arrived
+
+
+def test_a_rerun_writing_its_log_is_no_change_to_the_code(clone, tmp_path):
+    """Every install run empties and rewrites install.log in the checkout: that alone must
+    not count as new code (which restarts booth.service during an event)."""
+    target = tmp_path / "opt-booth"
+    assert run_install(clone, "--copy-code", str(target)).returncode == 0
+    (clone / "install.log").write_text("a later run's log\n")
+    (clone / ".pytest_cache").mkdir()
+    result = run_install(clone, "--copy-code", str(target))
+    assert result.stdout.strip() == f"{target} is up to date", result.stdout
+    (clone / "booth" / "config.py").write_text((clone / "booth" / "config.py").read_text() + "\n# edit\n")
+    assert run_install(clone, "--copy-code", str(target)).stdout.strip() == f"copied the booth to {target}"
+
+
+def stub_commands(folder: Path, commands: dict[str, str]) -> dict:
+    """An environment whose PATH finds these shell scripts first (a Pi's apt and dpkg)."""
+    folder.mkdir(exist_ok=True)
+    for name, body in commands.items():
+        (folder / name).write_text("#!/bin/sh\n" + body + "\n")
+        (folder / name).chmod(0o755)
+    return dict(os.environ, PATH=f"{folder}:{os.environ['PATH']}")
+
+
+#: A 64-bit Raspberry Pi OS where nothing is installed yet and apt has every package but
+#: the three that only Raspberry Pi OS's archive holds.
+PI_APT = {
+    "dpkg": 'if [ "$1" = --print-architecture ]; then echo arm64; else exec /usr/bin/dpkg "$@"; fi',
+    "dpkg-query": "exit 1",
+    "sudo": 'exec "$@"',
+    # A real answer goes on with the version table, long for chromium: whoever reads
+    # it must read it to the end (apt-cache dies of SIGPIPE otherwise).
+    "apt-cache": 'case "$2" in python3-picamera2|python3-libcamera|python3-lgpio|chromium-browser) '
+                 'echo "  Candidate: (none)" ;; *) echo "  Candidate: 1.0"; seq 100000 ;; esac',
+}
+
+
+#: The kiosk's browser, asked of apt where this machine has none yet.
+KIOSK_BROWSER = [] if shutil.which("chromium") or shutil.which("chromium-browser") else ["chromium"]
+
+
+def test_a_failing_apt_stops_the_install_with_its_log(clone, tmp_path):
+    env = stub_commands(tmp_path / "bin", {**PI_APT, "apt-get": (
+        'case "$*" in *install*) echo "E: Unable to fetch some archives, maybe run apt-get update" >&2; '
+        'exit 100 ;; esac')})
+    result = run_install(clone, "--pi", "--kiosk", "none", "--prefix", str(tmp_path / "opt"), env=env)
+    assert result.returncode == 1
+    wanted = " ".join(["python3-picamera2", "python3-libcamera", "python3-numpy", "python3-lgpio",
+                       "python3-venv", "python3-pip", "rsync", *KIOSK_BROWSER])
+    assert f"install.sh: installing apt packages: {wanted} failed; see {clone}/install.log" in result.stderr
+    assert "E: Unable to fetch some archives" in result.stderr  # the log's last lines
+    assert not (tmp_path / "opt").exists()
+
+
+def test_packages_only_in_raspberry_pi_os_are_skipped_with_one_line(clone, tmp_path):
+    asked = tmp_path / "apt-get-install"
+    env = stub_commands(tmp_path / "bin", {**PI_APT, "apt-get": (
+        f'case "$*" in *install*) echo "$*" > {asked}; exit 100 ;; esac')})
+    result = run_install(clone, "--pi", "--kiosk", "none", "--prefix", str(tmp_path / "opt"), env=env)
+    skipped = [line for line in result.stdout.splitlines() if "skipped" in line]
+    assert skipped == ["==> skipped (not in this system's apt archive, only in Raspberry Pi OS's): "
+                       "python3-picamera2 python3-libcamera python3-lgpio"]
+    assert asked.read_text().split() == ["install", "-y", "-qq", "python3-numpy", "python3-venv",
+                                         "python3-pip", "rsync", *KIOSK_BROWSER]
+
+
+def test_pi_dry_run_sets_up_the_hotspot_last(clone, tmp_path):
+    """Bringing the hotspot up may fail or end a Wi-Fi SSH session: the service and the
+    kiosk are installed before it."""
+    enable_hotspot(clone / "config.toml")
+    result = run_install(clone, "--pi", "--dry-run", "--kiosk", "cage", "--prefix", str(tmp_path / "opt"))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    hotspot = out.index("==> the booth's own Wi-Fi ([network] hotspot)")
+    for step in ("write /etc/systemd/system/booth.service", "systemctl restart --no-block booth.service",
+                 "systemctl enable booth-kiosk.service"):
+        assert out.index(step) < hotspot, step
+
+
+def test_desktop_kiosk_makes_the_users_folders_and_marks_itself_done_last(clone, tmp_path):
+    """raspi-config (screen blanking off, desktop auto-login) runs before the autostart block
+    that marks the step done, so an interrupted install is completed by the next run; each
+    folder is made the user's own (install -d -o gives the parents to root)."""
+    env = stub_commands(tmp_path / "bin", {"raspi-config": "exit 0"})
+    env["SUDO_USER"] = "nobody"
+    home = subprocess.run(["getent", "passwd", "nobody"], capture_output=True, text=True,
+                          check=True).stdout.split(":")[5]
+    group = subprocess.run(["id", "-gn", "nobody"], capture_output=True, text=True, check=True).stdout.strip()
+    result = run_install(clone, "--pi", "--dry-run", "--kiosk", "desktop", "--prefix", str(tmp_path / "opt"),
+                         env=env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    order = ["raspi-config nonint do_blanking 1", "raspi-config nonint do_boot_behaviour B4",
+             f"install -d -o nobody -g {group} -m 0755 {home}/.config\n",
+             f"install -d -o nobody -g {group} -m 0755 {home}/.config/labwc\n",
+             f"write {home}/.config/labwc/autostart"]
+    positions = [out.index(step) for step in order]
+    assert positions == sorted(positions), out
+
+
+def test_pi_opencv_is_the_major_the_tests_run():
+    """On numpy 2 (Trixie) pip would take any OpenCV: the Pi gets the major this suite runs."""
+    import cv2
+    from packaging.specifiers import SpecifierSet
+
+    pin = [line for line in constraints(PROJECT_ROOT / ".venv" / "bin" / "python")
+           if line.startswith("opencv-python-headless")]
+    assert len(pin) == 1
+    assert cv2.__version__ in SpecifierSet(pin[0].removeprefix("opencv-python-headless"))
+
+
+def test_the_shell_scripts_pass_shellcheck():
+    shellcheck = shutil.which("shellcheck") or pytest.fail("shellcheck is missing: ./install.sh --test installs it")
+    scripts = [INSTALL, PROJECT_ROOT / "systemd" / "booth-kiosk", *sorted((PROJECT_ROOT / "scripts").glob("*.sh"))]
+    result = subprocess.run([shellcheck, "-S", "warning", *map(str, scripts)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout

@@ -18,6 +18,11 @@ On an installed Pi the service holds the camera, so when a booth answers on
 127.0.0.1 the camera line comes from its ``/healthz`` instead of opening the camera
 a second time.
 
+``sudo booth doctor`` on an installed Pi checks as the service runs: as its user (so the
+camera, GPIO and file checks test the booth user's rights, not root's), with its
+environment (its data directory, not one beside /etc/booth/config.toml) and working
+directory, read from the installed unit.
+
 Each check imports what it examines inside itself: a missing or broken package
 (OpenVINO, OpenCV, gpiozero) is a finding the doctor reports on its line, not a reason
 for the doctor not to start.
@@ -30,6 +35,7 @@ import json
 import os
 import re
 import shutil
+import pwd
 import subprocess
 import sys
 import urllib.error
@@ -45,6 +51,8 @@ from booth.errors import CameraError, UserError, WeightsError
 #: Where install.sh puts the config and the service on a Pi.
 INSTALLED_CONFIG = Path("/etc/booth/config.toml")
 INSTALLED_UNIT = Path("/etc/systemd/system/booth.service")
+#: Exists only while systemd runs this machine.
+SYSTEMD_RUNTIME = Path("/run/systemd/system")
 
 #: Convolution-like layers whose run-time precision says whether INT8 really runs.
 _MATMUL_LAYERS = {"Convolution", "GroupConvolution", "Deconvolution", "FullyConnected"}
@@ -67,6 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    service = service_identity()
+    if os.geteuid() == 0 and service is not None:
+        return run_as_service(service, args)
     path = args.config or (INSTALLED_CONFIG if INSTALLED_CONFIG.is_file() else None)
     if path is not None and Path(path).is_file() and not os.access(path, os.R_OK):
         # install.sh makes the installed config readable by root and the booth only.
@@ -83,6 +94,54 @@ def run(args: argparse.Namespace) -> int:
         counts = {s: sum(c.status == s for c in checks) for s in ("PASS", "WARN", "FAIL")}
         print(f"{counts['PASS']} passed, {counts['WARN']} warnings, {counts['FAIL']} failed")
     return 1 if any(c.status == "FAIL" for c in checks) else 0
+
+
+@dataclass(frozen=True)
+class ServiceIdentity:
+    """Who and where the installed service runs: its User=, Environment= and WorkingDirectory=."""
+    user: str
+    environment: dict[str, str]
+    working_directory: str
+
+
+def service_identity(unit: Path | None = None) -> ServiceIdentity | None:
+    """The installed unit's identity, or None without a unit or when its user does not exist."""
+    try:
+        text = (unit or INSTALLED_UNIT).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    keys: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and not key.startswith(("#", ";")):
+            keys.setdefault(key.strip(), []).append(value.strip())
+    user = (keys.get("User") or [""])[-1]
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        return None
+    environment = dict(v.split("=", 1) for v in keys.get("Environment", []) if "=" in v)
+    return ServiceIdentity(user, environment, (keys.get("WorkingDirectory") or ["/"])[-1])
+
+
+def run_as_service(service: ServiceIdentity, args: argparse.Namespace) -> int:
+    """Run this doctor again as the service's user, with its environment and folder."""
+    argv = [sys.executable, "-m", "booth", "doctor"]
+    argv += ["--config", args.config] if args.config else []
+    argv += ["--quick"] * args.quick + ["--json"] * args.json
+    entry = pwd.getpwnam(service.user)
+    env = {**os.environ, **service.environment, "HOME": entry.pw_dir, "USER": service.user,
+           "LOGNAME": service.user}
+    # lgpio writes its pipes to $LG_WD: the unit's /run/booth exists only while it runs.
+    if not os.path.isdir(env.get("LG_WD", "/")):
+        env.pop("LG_WD")
+    if not args.json:
+        print(f"booth doctor: checking as the service runs: user {service.user}, "
+              f"in {service.working_directory}", flush=True)
+    # setpriv (util-linux) takes the user's groups too: video, render, gpio.
+    command = ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups", "--", *argv]
+    cwd = service.working_directory if os.path.isdir(service.working_directory) else "/"
+    return subprocess.run(command, env=env, cwd=cwd, check=False).returncode
 
 
 def format_check(check: Check) -> str:
@@ -460,6 +519,9 @@ def check_printer(settings: Settings) -> Check:
 
 def check_service() -> Check:
     """The installed systemd service: running, starting or failed."""
+    if not SYSTEMD_RUNTIME.is_dir():  # how sd_booted() tells: systemd is not PID 1 here
+        return Check("service", "WARN", "systemd is not running here (a chroot or a container): "
+                     "booth.service is installed but cannot run", "boot the Pi (or a VM) with systemd")
     result = subprocess.run(["systemctl", "is-active", "booth.service"],
                             capture_output=True, text=True, check=False)
     state = result.stdout.strip() or "unknown"

@@ -224,6 +224,7 @@ class Booth:
         self._last_prune = time.monotonic()
         #: Why the main loop ended by itself to be restarted (None: it did not).
         self.restart_reason: str | None = None
+        self._started_wall, self._started_monotonic = time.time(), time.monotonic()
         #: Set except while a photo is being made (capture to result). The web server
         #: holds new requests until it is set again (at most ``web.yield_to_photo_ms``)
         #: and the camera pauses the preview nobody looks at then, so the generator —
@@ -688,7 +689,14 @@ class Booth:
             self._stopping.set()
         if self.settings.storage.retention_days and now - self._last_prune > 3600:
             self._last_prune = now
-            self.store.prune()
+            self.store.prune(now=self.retention_now())
+
+    def retention_now(self) -> float:
+        """The time retention measures age by: the wall clock, but never ahead of the wall
+        time at start plus the time since by the monotonic clock. A Pi without an RTC
+        starts offline at its last shutdown's date; when NTP later moves the clock
+        forward, the photos taken before look that much older and would go early."""
+        return min(time.time(), self._started_wall + time.monotonic() - self._started_monotonic)
 
     def _publish_health_if_changed(self) -> dict:
         health = self.health()

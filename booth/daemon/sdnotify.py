@@ -3,14 +3,23 @@
 With ``Type=notify`` systemd passes ``$NOTIFY_SOCKET``; the service sends plain text
 datagrams to it: ``READY=1`` once it really works, ``WATCHDOG=1`` regularly when the
 unit has ``WatchdogSec=`` (systemd restarts the service if they stop coming), and
-``STATUS=...`` lines shown by ``systemctl status``. Outside systemd every call is a
-harmless no-op that returns False.
+``STATUS=...`` lines shown by ``systemctl status``, and ``EXTEND_TIMEOUT_USEC=`` for a
+start that takes longer than the unit's ``TimeoutStartSec=`` (a cold compile on a Pi 4).
+Outside systemd every call is a harmless no-op that returns False.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+#: A start that still goes on after this long is hung: the extensions stop and systemd's
+#: start timeout ends it (then Restart= tries again).
+START_LIMIT_S = 1800.0
 
 
 def notify(message: str) -> bool:
@@ -41,3 +50,29 @@ def watchdog_interval() -> float | None:
     if pid.isdigit() and int(pid) != os.getpid():
         return None  # meant for another process
     return int(usec) / 1e6 / 2
+
+
+@contextmanager
+def extending_start(every_s: float = 30.0, limit_s: float = START_LIMIT_S) -> Iterator[None]:
+    """While the block runs, ask systemd every ``every_s`` for more start time, for at
+    most ``limit_s``: a slow but progressing cold start is not killed by
+    ``TimeoutStartSec=`` and restarted forever (its compile cache never written)."""
+    done = threading.Event()
+
+    def keep_asking() -> None:
+        deadline = time.monotonic() + limit_s
+        # Each request covers three intervals, so a late wake-up under load never lapses.
+        while not done.is_set() and time.monotonic() < deadline:
+            notify(f"EXTEND_TIMEOUT_USEC={int(every_s * 3 * 1_000_000)}")
+            done.wait(every_s)
+
+    asking = None
+    if os.environ.get("NOTIFY_SOCKET"):
+        asking = threading.Thread(target=keep_asking, name="sd-extend-start", daemon=True)
+        asking.start()
+    try:
+        yield
+    finally:
+        done.set()
+        if asking is not None:
+            asking.join()

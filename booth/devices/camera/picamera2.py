@@ -35,6 +35,12 @@ class Picamera2Camera:
             from picamera2 import Picamera2  # only exists on a Pi (apt: python3-picamera2)
         except ImportError:
             raise CameraError("Pi camera: picamera2 is not installed (not a Raspberry Pi?)") from None
+        except Exception as exc:
+            # A picamera2 that cannot load (apt's build against another numpy raises
+            # "numpy.dtype size changed" as a ValueError) is an absent Pi camera: the
+            # booth falls back to a webcam instead of stopping here.
+            raise CameraError(f"Pi camera: picamera2 cannot load ({type(exc).__name__}: {exc}); "
+                              "run ./install.sh again (it pins numpy to apt's)") from None
         try:
             if not Picamera2.global_camera_info():
                 raise CameraError("Pi camera: none connected (check the ribbon cable)")
