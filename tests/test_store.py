@@ -135,21 +135,6 @@ def test_free_mb_is_the_real_disk(store):
     assert store.free_mb() == pytest.approx(shutil.disk_usage(store.root).free / 2**20, rel=0.01)
 
 
-def test_retention_zero_never_deletes_and_a_set_retention_deletes_old_photos(tmp_path):
-    keep = PhotoStore(tmp_path / "a", storage(min_free_mb=0, retention_days=0))
-    photo = keep.save(*frames(), {})
-    assert keep.prune(now=time.time() + 10 * 365 * 86400) == 0
-    assert keep.get(photo.id) is not None
-    keep.close()
-
-    store = PhotoStore(tmp_path / "b", storage(min_free_mb=0, retention_days=7))
-    old = store.save(*frames(), {})
-    assert store.prune(now=time.time() + 6 * 86400) == 0
-    assert store.prune(now=time.time() + 8 * 86400) == 1
-    assert store.get(old.id) is None and not (store.root / old.id).exists()
-    store.close()
-
-
 def test_repair_on_open_removes_leftovers_of_an_interrupted_write(tmp_path):
     store = PhotoStore(tmp_path / "photos", storage(min_free_mb=0))
     good = store.save(*frames(), {})

@@ -22,9 +22,13 @@ key, so nobody can guess their way through the gallery. Files are reached only
 through :meth:`PhotoStore.file_path`, which looks the id up first — a user-supplied
 path never reaches the file system.
 
-Guests' photos are never deleted unless ``[storage] retention_days`` says so; when
-the disk is below ``min_free_mb``, or a photo's files would take it below, new photos
-are refused (:class:`StoreFull`).
+Guests' photos are never deleted unless ``[privacy] keep_originals_hours`` and
+``keep_results_hours`` say so (:mod:`booth.daemon.retention`, aging photos on the
+store's :class:`~booth.daemon.retention.RetentionClock`, ``<data_dir>/photos/clock.json``);
+an original deleted early leaves its row saying so (``original_kept``). A delete takes
+the row first, so a photo vanishes at once and whole; what a power cut leaves of its
+files is removed when the store opens. When the disk is below ``min_free_mb``, or a
+photo's files would take it below, new photos are refused (:class:`StoreFull`).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from booth.daemon.retention import RetentionClock
 from booth.errors import StoreFull
 from booth.files import TMP_SUFFIX, fsync_dir, write_atomic
 from booth.vision.images import encode_jpeg, thumbnail
@@ -53,6 +58,8 @@ KINDS = ("original", "anime", "thumb")
 #: What an id looks like (token_urlsafe of >= 16 bytes); anything else is unknown.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 _INDEX_NAME = "index.sqlite3"
+#: The retention clock's reading, beside the index.
+CLOCK_NAME = "clock.json"
 
 
 def new_id() -> str:
@@ -84,6 +91,10 @@ CREATE TABLE IF NOT EXISTS variants (
 _ADDED_COLUMNS = {
     # The key of the photo's own QR link: whoever has it may see the original.
     "owner_key": "ALTER TABLE photos ADD COLUMN owner_key TEXT NOT NULL DEFAULT ''",
+    # When it was taken on the retention clock (NULL: older rows, dated when the store opens).
+    "born": "ALTER TABLE photos ADD COLUMN born REAL",
+    # 0 once retention deleted the original (the anime results stay until their own time).
+    "original_kept": "ALTER TABLE photos ADD COLUMN original_kept INTEGER NOT NULL DEFAULT 1",
 }
 #: A photo re-rendered in another style is kept as ``<id>/variant-<style>.jpg`` with a
 #: row in ``variants`` (written like a photo: file first, row last).
@@ -100,6 +111,8 @@ class Photo:
     meta: dict = field(default_factory=dict)  #: timings etc.
     #: The secret in the photo's own QR link (not its id: the gallery lists ids).
     owner_key: str = ""
+    #: False once retention deleted the original.
+    original_kept: bool = True
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -125,7 +138,7 @@ def migrate(db: sqlite3.Connection) -> None:
 class PhotoStore:
     """Photos on disk plus their SQLite index (see the module docstring)."""
 
-    def __init__(self, root: Path, settings_storage) -> None:
+    def __init__(self, root: Path, settings_storage, *, clock: RetentionClock | None = None) -> None:
         self.root = Path(root)
         self.settings = settings_storage
         self.root.mkdir(parents=True, exist_ok=True)
@@ -134,25 +147,37 @@ class PhotoStore:
                                    isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed row survives a power cut
+        # A deleted row is overwritten, not just unlinked: no trace of a photo in the index.
+        self._db.execute("PRAGMA secure_delete=ON")
         self._db.executescript(_SCHEMA)
         migrate(self._db)
+        #: Ages photos for retention (see booth.daemon.retention).
+        self.clock = clock or RetentionClock(self.root / CLOCK_NAME)
+        self._date_unborn()
         self.repaired = self.repair()
-        if self.settings.retention_days:
-            self.prune()
 
     # --- reading -------------------------------------------------------------------
+    def _date_unborn(self) -> None:
+        """Rows from before the retention clock: born as long ago as the wall clock says."""
+        with self._lock:
+            self._db.execute("UPDATE photos SET born = ? - max(0, ? - created) WHERE born IS NULL",
+                             (self.clock.now(), time.time()))
+
+    _COLUMNS = "id, created, source, size, faces, meta, owner_key, original_kept"
+
     @staticmethod
     def _photo(row: tuple) -> Photo:
-        photo_id, created, source, size, faces, meta, owner_key = row
-        return Photo(photo_id, created, source, size, faces, json.loads(meta), owner_key)
+        photo_id, created, source, size, faces, meta, owner_key, original_kept = row
+        return Photo(photo_id, created, source, size, faces, json.loads(meta), owner_key,
+                     bool(original_kept))
 
     def get(self, photo_id: str) -> Photo | None:
         """The photo with this id; None for an unknown or malformed id."""
         if not isinstance(photo_id, str) or not ID_PATTERN.match(photo_id):
             return None
         with self._lock:
-            row = self._db.execute("SELECT id, created, source, size, faces, meta, owner_key FROM photos "
-                                   "WHERE id = ?", (photo_id,)).fetchone()
+            row = self._db.execute(f"SELECT {self._COLUMNS} FROM photos WHERE id = ?",
+                                   (photo_id,)).fetchone()
         return self._photo(row) if row else None
 
     def list(self, limit: int = 24, offset: int = 0, source: str | None = None) -> list[Photo]:
@@ -161,7 +186,7 @@ class PhotoStore:
         where, args = ("WHERE source = ?", (source,)) if source else ("", ())
         with self._lock:
             rows = self._db.execute(
-                f"SELECT id, created, source, size, faces, meta, owner_key FROM photos {where} "
+                f"SELECT {self._COLUMNS} FROM photos {where} "
                 "ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
         return [self._photo(r) for r in rows]
 
@@ -171,8 +196,10 @@ class PhotoStore:
             return self._db.execute(f"SELECT COUNT(*) FROM photos {where}", args).fetchone()[0]
 
     def file_path(self, photo_id: str, kind: str) -> Path | None:
-        """The file of one photo (``kind``: original, anime or thumb); None if unknown."""
-        if kind not in KINDS or self.get(photo_id) is None:
+        """The file of one photo (``kind``: original, anime or thumb); None if unknown
+        (or the original, once retention deleted it)."""
+        photo = self.get(photo_id) if kind in KINDS else None
+        if photo is None or (kind == "original" and not photo.original_kept):
             return None
         return self.root / photo_id / f"{kind}.jpg"
 
@@ -231,10 +258,11 @@ class PhotoStore:
             fsync_dir(folder)
             fsync_dir(self.root)
             with self._lock:
-                self._db.execute("INSERT INTO photos (id, created, source, size, faces, meta, owner_key) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                self._db.execute("INSERT INTO photos (id, created, source, size, faces, meta, owner_key, "
+                                 "born) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                  (photo.id, photo.created, photo.source, photo.size,
-                                  photo.faces, json.dumps(photo.meta, default=float), photo.owner_key))
+                                  photo.faces, json.dumps(photo.meta, default=float), photo.owner_key,
+                                  self.clock.now()))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # e.g. ENOSPC half-way: leave nothing
             raise
@@ -259,28 +287,58 @@ class PhotoStore:
         return path
 
     def delete(self, photo_id: str) -> bool:
-        """Remove a photo (the row first, so it vanishes at once); True if it existed."""
+        """Remove a photo and its folder (every file of it: original, results, variants,
+        thumbnail, strip frames). The row goes first, in one transaction with its
+        variants, so the photo vanishes at once and whole; True if it existed."""
         if self.get(photo_id) is None:
             return False
         with self._lock:
-            self._db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
-            self._db.execute("DELETE FROM variants WHERE photo_id = ?", (photo_id,))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM variants WHERE photo_id = ?", (photo_id,))
+                gone = self._db.execute("DELETE FROM photos WHERE id = ?", (photo_id,)).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        if not gone:  # another thread deleted it in between
+            return False
         shutil.rmtree(self.root / photo_id, ignore_errors=True)
+        fsync_dir(self.root)
+        self._forget_journal()
         return True
 
-    def prune(self, now: float | None = None) -> int:
-        """Delete photos older than ``retention_days`` (never when it is 0); returns how many."""
-        days = self.settings.retention_days
-        if not days:
-            return 0
-        cutoff = (now if now is not None else time.time()) - days * 86400
+    def _forget_journal(self) -> None:
+        """Empty the write-ahead log, whose older page copies still hold deleted rows."""
         with self._lock:
-            old = [r[0] for r in self._db.execute("SELECT id FROM photos WHERE created < ?", (cutoff,))]
-        for photo_id in old:
-            self.delete(photo_id)
-        if old:
-            log.info("retention: deleted %d photos older than %d days", len(old), days)
-        return len(old)
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:  # busy: the next delete or the close empties it
+                log.warning("photo index: checkpoint after a delete: %s", exc)
+
+    def born_before(self, cutoff: float, *, with_original: bool = False) -> list[str]:
+        """Ids of the photos taken before ``cutoff`` on the retention clock, oldest first
+        (``with_original``: only those that still have their original)."""
+        where = " AND original_kept = 1" if with_original else ""
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                f"SELECT id FROM photos WHERE born < ?{where} ORDER BY born", (cutoff,))]
+
+    def drop_original(self, photo_id: str) -> bool:
+        """Delete a photo's original and keep its anime results: the row says so first,
+        then the file goes (a power cut in between: the repair removes it). True if it did."""
+        with self._lock:
+            changed = self._db.execute("UPDATE photos SET original_kept = 0 WHERE id = ? AND "
+                                       "original_kept = 1", (photo_id,)).rowcount
+        if changed and ID_PATTERN.match(photo_id):
+            (self.root / photo_id / "original.jpg").unlink(missing_ok=True)
+            fsync_dir(self.root / photo_id)
+        return bool(changed)
+
+    def ids(self) -> list[str]:
+        """Every photo's id, oldest first."""
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT id FROM photos ORDER BY created, rowid")]
 
     def repair(self) -> dict[str, int]:
         """Make disk and index agree after a crash; returns what was cleaned up.
@@ -293,6 +351,9 @@ class PhotoStore:
         cleaned = {"temp_files": 0, "orphan_folders": 0, "orphan_rows": 0}
         for entry in self.root.iterdir():
             if not entry.is_dir():
+                if entry.name.endswith(TMP_SUFFIX):  # the retention clock's, at a power cut
+                    entry.unlink(missing_ok=True)
+                    cleaned["temp_files"] += 1
                 continue
             if entry.name not in ids:
                 shutil.rmtree(entry, ignore_errors=True)
@@ -301,8 +362,13 @@ class PhotoStore:
             for tmp in entry.glob("*" + TMP_SUFFIX):
                 tmp.unlink(missing_ok=True)
                 cleaned["temp_files"] += 1
+        with self._lock:
+            dropped = {r[0] for r in self._db.execute("SELECT id FROM photos WHERE original_kept = 0")}
+        for photo_id in dropped:  # deleted by retention, its file not yet gone at a power cut
+            (self.root / photo_id / "original.jpg").unlink(missing_ok=True)
         for photo_id in ids:
-            if not all((self.root / photo_id / f"{k}.jpg").is_file() for k in KINDS):
+            needed = [k for k in KINDS if not (k == "original" and photo_id in dropped)]
+            if not all((self.root / photo_id / f"{k}.jpg").is_file() for k in needed):
                 with self._lock:
                     self._db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
                 shutil.rmtree(self.root / photo_id, ignore_errors=True)

@@ -38,6 +38,8 @@ HEARTBEAT_S = 15.0
 STREAM_MAX_S = 600.0
 #: The browser waits this long before reconnecting after the daemon restarts.
 RETRY_MS = 2000
+#: Holding Space this long on the kiosk keyboard is a hold of the button (no).
+HOLD_S = 1.0
 
 
 #: Why /api/trigger did not start a photo, by Booth.not_ready()'s answer.
@@ -60,7 +62,9 @@ def kiosk():
         "qr": "data:image/svg+xml;base64," + base64.b64encode(wifi_svg).decode()}
     return render_template("kiosk.html", countdown_s=settings.cycle.countdown_s,
                            show_result_s=settings.cycle.show_result_s, wifi=wifi,
-                           keyboard=not booth.health()["gpio"].get("real", False))
+                           keyboard=not booth.health()["gpio"].get("real", False),
+                           privacy_url=qr.base_url(settings) + url_for("privacy.page"),
+                           hold_ms=round(1000 * HOLD_S))
 
 
 def sse_message(event) -> str:
@@ -145,6 +149,16 @@ def preview_mode():
                              "and restart the booth"), 409
     mirror.set_enabled(wanted in ("on", "true", "1"))
     return jsonify(mirror.stats())
+
+
+@bp.post("/api/cancel")
+def cancel():
+    """The kiosk keyboard's hold: no to the consent question, or cancel the countdown
+    (from the Pi itself or the organiser's session, like the button it stands in for)."""
+    if not (is_loopback() or (has_admin_session() and csrf_ok())):
+        abort(403, "Only the booth's own screen can answer for the button.")
+    cancelled = bool(get_booth().cancel())
+    return jsonify(cancelled=cancelled), (200 if cancelled else 409)
 
 
 @bp.post("/api/trigger")
