@@ -52,6 +52,7 @@ class RetentionClock:
     def __init__(self, path: Path, *, monotonic: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._monotonic = monotonic
         self._wall = wall
         self._lock = threading.Lock()
