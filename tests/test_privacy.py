@@ -368,3 +368,237 @@ def test_wrong_pins_are_throttled_for_everybody_together():
     assert refused.value.status == 429
     now[0] = 61.0
     gate.check_pin("10.9.9.9", "2468")
+
+
+# --- consent at the kiosk -----------------------------------------------------------------
+@pytest.fixture
+def pins():
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    previous = Device.pin_factory
+    Device.pin_factory = MockFactory(pin_class=MockPWMPin)
+    yield Device.pin_factory
+    Device.pin_factory.reset()
+    Device.pin_factory = previous
+
+
+def _asking_booth(tmp_path: Path, photos: Path, **button):
+    """A real booth (folder camera, a quick pipeline) that asks for consent, and its
+    button on mock pins, wired as `booth run` wires it."""
+    from booth.devices.button import BoothButton
+
+    settings = settings_for(tmp_path, photos / "faces", countdown_s=1)
+    settings = settings.replace("privacy", consent="ask", ask_timeout_s=2.0)
+    settings = settings.replace("button", bounce_time=0.0, **button)
+    pipeline = QuickPipeline()
+    camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera)
+    booth = Booth(settings, camera=camera, pipeline=pipeline).start()
+    booth.attach_button(BoothButton(settings.button, on_press=lambda: booth.trigger("button"),
+                                    on_hold=booth.cancel, on_pi=False, on_style=booth.next_style,
+                                    on_decline=booth.decline))
+    return booth, pipeline, camera
+
+
+def _states_until(sub, final: str, timeout: float) -> list[str]:
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        event = sub.get(timeout=max(0.0, deadline - time.monotonic()))
+        if event is not None and event.kind == "state":
+            seen.append(event.data["state"])
+            if event.data["state"] == final:
+                return seen
+    raise AssertionError(f"no {final} within {timeout} s; saw {seen}")
+
+
+@pytest.mark.parametrize("button", [{"long_press_s": 0.3},                      # style by long press
+                                    {"style_pin": 27, "hold_to_cancel_s": 0.3}])  # a style button
+def test_consent_ask_a_hold_is_no_and_takes_no_picture_a_press_is_yes(button, pins, photos, tmp_path):
+    booth, pipeline, camera = _asking_booth(tmp_path, photos, **button)
+    pin = pins.pin(17)
+    try:
+        with booth.events.subscribe() as sub:
+            pin.drive_low()
+            time.sleep(0.05)
+            pin.drive_high()  # a press: the kiosk asks
+            assert wait_for_state(sub, "consent", timeout=3).data["until"] > time.time()
+            pin.drive_low()   # held: no
+            seen = _states_until(sub, "idle", timeout=1.5)
+            pin.drive_high()
+        assert seen == ["idle"] and booth.state == "idle"
+        time.sleep(0.3)  # the release after the hold is no press
+        assert booth.state == "idle" and pipeline.calls == 0 and booth.store.count() == 0
+        assert booth.style == booth.settings.styles.default  # the hold did not change the style
+        with booth.events.subscribe() as sub:
+            for _ in range(2):  # the question, then yes
+                pin.drive_low()
+                time.sleep(0.05)
+                pin.drive_high()
+                wait_for_state(sub, "consent", "countdown", timeout=3)
+            seen = _states_until(sub, "result", timeout=15)
+        assert seen == ["capture", "process", "result"]
+        assert pipeline.calls == 1 and booth.store.count() == 1
+    finally:
+        booth.stop()
+        booth.button.close()
+        camera.close()
+
+
+def test_consent_ask_no_answer_is_no(pins, photos, tmp_path):
+    booth, pipeline, camera = _asking_booth(tmp_path, photos)
+    try:
+        with booth.events.subscribe() as sub:
+            assert booth.trigger("button")
+            wait_for_state(sub, "consent", timeout=3)
+            started = time.monotonic()
+            seen = _states_until(sub, "idle", timeout=5)
+        assert seen == ["idle"] and time.monotonic() - started >= 1.5
+        assert pipeline.calls == 0 and booth.store.count() == 0
+        assert booth.decline() is False  # nothing is asked any more
+    finally:
+        booth.stop()
+        booth.button.close()
+        camera.close()
+
+
+def test_the_upload_page_asks_before_sending(photos, tmp_path):
+    from webbooth import scripted_booth
+
+    booth = scripted_booth(tmp_path, photos / "faces" / "18f_edwin_torres.jpg")
+    booth.settings = booth.settings.replace("upload", enabled=True).replace("privacy", consent="ask")
+    try:
+        client = create_app(booth).test_client()
+        page = client.get("/upload", environ_base=PHONE).get_data(as_text=True)
+        assert 'id="consent"' in page and "privacy page" in page
+        data = (photos / "faces" / "18f_edwin_torres.jpg").read_bytes()
+        import io
+
+        refused = client.post("/upload", data={"photo": (io.BytesIO(data), "me.jpg")},
+                              headers={"Accept": "application/json"}, environ_base=PHONE)
+        assert refused.status_code == 400 and "Tick the box" in refused.json["error"]
+        # With consent it goes through to the booth (the scripted one takes no uploads).
+        sent = client.post("/upload", data={"photo": (io.BytesIO(data), "me.jpg"), "consent": "yes"},
+                           headers={"Accept": "application/json"}, environ_base=PHONE)
+        assert "Tick the box" not in sent.get_data(as_text=True)
+    finally:
+        booth.close()
+
+
+# --- power cuts during a retention pass and a wipe ----------------------------------------
+RETENTION_PASS = """
+import sys
+from booth import config
+from booth.daemon.retention import RetentionClock, RetentionWorker
+from booth.daemon.store import PhotoStore
+from pathlib import Path
+root = Path(sys.argv[1])
+settings = config.defaults().replace("storage", min_free_mb=0)
+settings = settings.replace("privacy", keep_originals_hours=1, keep_results_hours=2)
+store = PhotoStore(root, settings.storage)
+worker = RetentionWorker(store, settings.privacy, lambda photo_id, why: store.delete(photo_id))
+print("ready", flush=True)
+print(worker.run_pass(), flush=True)
+"""
+
+
+def _store_with_due_photos(root: Path, count: int) -> tuple[list[str], list[str]]:
+    """``count`` photos two days old on the retention clock and ``count`` 90 minutes old:
+    (ids due whole, ids whose original is due)."""
+    store = PhotoStore(root, storage())
+    old = [store.save(*frames(i), {}).id for i in range(count)]
+    young = [store.save(*frames(100 + i), {}).id for i in range(count)]
+    with store._lock:
+        store._db.execute(f"UPDATE photos SET born = born - 172800 WHERE id IN ({','.join('?' * count)})", old)
+        store._db.execute(f"UPDATE photos SET born = born - 5400 WHERE id IN ({','.join('?' * count)})", young)
+    store.close()
+    return old, young
+
+
+def test_a_power_cut_during_a_retention_pass_leaves_photos_whole_and_the_next_start_finishes(tmp_path):
+    from killkit import check_consistent, sigkill_while_writing
+
+    for round_number, delay in enumerate((0.02, 0.1, 0.3)):
+        root = tmp_path / f"photos{round_number}"
+        old, young = _store_with_due_photos(root, 25)
+        next(sigkill_while_writing(RETENTION_PASS, str(root), delays=[delay]))
+        left = check_consistent(root)  # the repair a start does: every photo complete or absent
+        store = PhotoStore(root, storage())
+        try:
+            assert left == store.count() and set(store.ids()) >= set(young)
+            worker = RetentionWorker(store, privacy(keep_originals_hours=1, keep_results_hours=2),
+                                     lambda photo_id, why: store.delete(photo_id))
+            worker.run_pass()  # the next start's pass finishes the job
+            assert set(store.ids()) == set(young)
+            assert all(files_of(root, i) == {"anime.jpg", "thumb.jpg"} for i in young)
+            assert {p.name for p in root.iterdir() if p.is_dir()} == set(young)
+        finally:
+            store.close()
+
+
+def test_export_then_wipe_reads_every_file_back_before_deleting(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    data = tmp_path / "data"
+    old, young = _store_with_due_photos(data / "photos", 3)
+    out = tmp_path / "event.zip"
+    run = [sys.executable, "-m", "booth", "export", "--out", str(out), "--data-dir", str(data)]
+    kept = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    assert kept.returncode == 0, kept.stderr
+    assert "6 photos, 18 files, every one read back and checked" in kept.stdout
+    with zipfile.ZipFile(out) as archive:
+        manifest = __import__("json").loads(archive.read("manifest.json"))
+        assert set(manifest["photos"]) == set(old + young)
+    assert PhotoStore(data / "photos", storage()).count() == 6
+    # A second booth on the folder: refused in one line.
+    from booth.files import DataLock
+
+    with DataLock(data):
+        busy = subprocess.run(run + ["--wipe"], capture_output=True, text=True, timeout=120)
+    assert busy.returncode == 2 and "in use by a running booth" in busy.stderr
+    assert len(busy.stderr.strip().splitlines()) == 1
+    wiped = subprocess.run(run + ["--wipe"], capture_output=True, text=True, timeout=120)
+    assert wiped.returncode == 0 and "wiped: 6 photos deleted; the booth is empty" in wiped.stdout
+    assert {p.name for p in (data / "photos").iterdir() if p.is_dir()} == set()
+    bad = subprocess.run(run[:-4] + ["--out", str(tmp_path / "x.tar"), "--data-dir", str(data)],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "must end in .zip" in bad.stderr
+
+
+EXPORT_WIPE = """
+import sys
+from booth.cli import main
+print("ready", flush=True)
+sys.exit(main(["export", "--out", sys.argv[2], "--data-dir", sys.argv[1], "--wipe"]))
+"""
+
+
+def test_a_power_cut_during_export_wipe_never_wipes_before_a_verified_export(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    from killkit import check_consistent, sigkill_while_writing
+
+    for round_number, delay in enumerate((0.3, 0.6, 0.9, 1.2, 1.6)):
+        data = tmp_path / f"data{round_number}"
+        old, young = _store_with_due_photos(data / "photos", 15)
+        out = tmp_path / f"event{round_number}.zip"
+        next(sigkill_while_writing(EXPORT_WIPE, str(data), str(out), delays=[delay]))
+        left = check_consistent(data / "photos")
+        if left < 30:  # the wipe began: only after the archive was written and read back
+            assert (data / "photos" / "export-plan.json").is_file()
+            with zipfile.ZipFile(out) as archive:
+                assert archive.testzip() is None and len(archive.namelist()) == 30 * 3 + 1
+        again = subprocess.run([sys.executable, "-m", "booth", "export", "--out", str(out), "--data-dir",
+                                str(data), "--wipe"], capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+        assert check_consistent(data / "photos") == 0
+        with zipfile.ZipFile(out) as archive:
+            assert archive.testzip() is None
+            folders = {name.split("/")[0].split("-")[-1] for name in archive.namelist() if "/" in name}
+        assert len(archive.namelist()) == 91 and len(folders) == 30
+        print(f"round {round_number}: killed after {delay} s with {left} photos left; the rerun said "
+              f"{again.stdout.strip()!r}")

@@ -25,6 +25,7 @@ from booth.devices.button import BoothButton
 from booth.devices.camera import CameraSupervisor, backend_factory
 from booth.devices.camera.opencv import OpenCVCamera
 from booth.errors import CameraError, UserError
+from booth.files import DataLock
 from booth.model import weights
 
 log = logging.getLogger("booth")
@@ -184,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
     sdnotify.notify("STATUS=starting")
 
     # What can fail for a reason the user must fix (data dir, port) comes first.
+    lock = DataLock(settings.data_dir).acquire()  # `booth export --wipe` waits for us to stop
     store = _open_store(settings)
     camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera)
     booth = Booth(settings, camera=camera, pipeline=None, store=store, model_message=MODEL_LOADING)
@@ -221,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
         server.close(timeout=2.0)
     camera.close(timeout=2.0)
     store.close()
+    lock.release()
     log.info("stopped in %.1f s; %s", time.monotonic() - started, booth.summary())
     if args.cycles:
         print(booth.summary())

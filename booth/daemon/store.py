@@ -203,6 +203,14 @@ class PhotoStore:
             return None
         return self.root / photo_id / f"{kind}.jpg"
 
+    def photo_files(self, photo_id: str) -> list[Path]:
+        """Every file of a photo, sorted (its folder holds them all: original, results,
+        variants, frames); [] if unknown."""
+        if self.get(photo_id) is None:
+            return []
+        folder = self.root / photo_id
+        return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.endswith(TMP_SUFFIX))
+
     def variants(self, photo_id: str) -> list[str]:
         """The styles this photo was re-rendered in, oldest first."""
         if self.get(photo_id) is None:

@@ -497,7 +497,7 @@ class PrintService:
             (self.folder / f"{job.id}.pdf").unlink(missing_ok=True)
         return cancelled
 
-    def _forget_deleted_photos(self) -> None:
+    def forget_deleted_photos(self) -> None:
         """Jobs of photos deleted while the booth was not running (a wipe, a power cut
         between a delete and its jobs' cancelling)."""
         with self._lock:
@@ -557,7 +557,7 @@ class PrintService:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PRINT_NICENESS)
         except (AttributeError, OSError):
             pass
-        self._forget_deleted_photos()
+        self.forget_deleted_photos()
         for job in self._active():  # sent before a restart: follow them again
             log.info("print: following job %s (%s) from before the restart", job.id, job.cups_id)
         while not self._stopping.is_set():
