@@ -602,3 +602,85 @@ def test_a_power_cut_during_export_wipe_never_wipes_before_a_verified_export(tmp
         assert len(archive.namelist()) == 91 and len(folders) == 30
         print(f"round {round_number}: killed after {delay} s with {left} photos left; the rerun said "
               f"{again.stdout.strip()!r}")
+
+
+# --- the guest's delete from a phone on the Wi-Fi ----------------------------------------
+NETNS_PORT = 8093
+
+
+@pytest.fixture
+def booth_in_netns(tmp_path, photos):
+    import subprocess
+    import sys
+
+    import netns
+
+    netns.require()
+    command = netns.isolated([sys.executable, str(Path(__file__).parent / "netns.py"), str(tmp_path),
+                              str(NETNS_PORT), str(photos / "faces" / "18f_edwin_torres.jpg"),
+                              "s3cret-admin"], guests=30)
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=open(tmp_path / "web.log", "w"), text=True,
+                               cwd=Path(__file__).parent.parent)
+    try:
+        line = process.stdout.readline().split()
+        assert line[:1] == ["READY"], (tmp_path / "web.log").read_text()[-2000:]
+        yield process.pid, line[1], line[2], tmp_path / "data"
+    finally:
+        process.stdin.close()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _phone_request(pid: int, source: str, method: str, path: str, *headers: str, body: str = ""):
+    """(status, headers and body as text) of one request from ``source`` in the namespace."""
+    import netns
+
+    host = f"{netns.BOOTH_ADDRESS}:{NETNS_PORT}"
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: close", *headers]
+    if method == "POST":
+        lines += ["Content-Type: application/x-www-form-urlencoded", f"Content-Length: {len(body)}"]
+    with netns.connect(pid, source, NETNS_PORT, timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n" + body).encode())
+        data, _ = netns.read_response(sock)
+    text = data.decode("utf-8", "replace")
+    return int(re.match(r"HTTP/1\.[01] (\d{3})", text).group(1)), text
+
+
+def test_a_phone_deletes_its_photo_with_its_key_and_only_with_it(booth_in_netns):
+    from urllib.parse import quote
+
+    from netns import guest
+
+    pid, photo_id, key, data_dir = booth_in_netns
+    stranger, owner = guest(7), guest(23)
+    digests = {hashlib.sha256(p.read_bytes()).hexdigest() for p in (data_dir / "photos" / photo_id).iterdir()}
+    # Without the key: no delete offered, the confirmation and the delete refused.
+    assert "Delete my photo" not in _phone_request(pid, stranger, "GET", f"/p/{photo_id}")[1]
+    assert _phone_request(pid, stranger, "GET", f"/p/{photo_id}/delete")[0] == 403
+    status, page = _phone_request(pid, stranger, "GET", f"/p/{photo_id}/delete?k={key}")
+    cookie = re.search(r"Set-Cookie: (session=[^;]+)", page).group(1)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    wrong = _phone_request(pid, stranger, "POST", f"/p/{photo_id}/delete", f"Cookie: {cookie}",
+                           body=f"csrf={quote(csrf)}&k={'A' * len(key)}")
+    assert wrong[0] == 403 and (data_dir / "photos" / photo_id).is_dir()
+    # Another site cannot make the owner's phone delete it.
+    forged = _phone_request(pid, owner, "POST", f"/p/{photo_id}/delete", "Origin: http://evil.example",
+                            f"Cookie: {cookie}", body=f"csrf={quote(csrf)}&k={key}")
+    assert forged[0] == 403 and (data_dir / "photos" / photo_id).is_dir()
+    # The owner, from the page its QR code opens.
+    page = _phone_request(pid, owner, "GET", f"/p/{photo_id}?k={key}")[1]
+    assert f'href="/p/{photo_id}/delete?k={key}"' in page and "Delete my photo" in page
+    status, page = _phone_request(pid, owner, "GET", f"/p/{photo_id}/delete?k={key}")
+    cookie = re.search(r"Set-Cookie: (session=[^;]+)", page).group(1)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    started = time.monotonic()
+    status, done = _phone_request(pid, owner, "POST", f"/p/{photo_id}/delete", f"Cookie: {cookie}",
+                                  body=f"csrf={quote(csrf)}&k={key}")
+    assert status == 200 and "Your photo is deleted" in done and time.monotonic() - started < 1.0
+    for path in (f"/p/{photo_id}?k={key}", f"/p/{photo_id}/anime.jpg", f"/p/{photo_id}/thumb.jpg?k={key}"):
+        assert _phone_request(pid, stranger, "GET", path)[0] == 404
+    assert photo_id not in _phone_request(pid, stranger, "GET", "/api/photos")[1]
+    assert traces(data_dir, photo_id, [photo_id.encode(), key.encode()], digests) == []
