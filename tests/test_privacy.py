@@ -10,7 +10,6 @@ so jobs wait there to be cancelled.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
 from pathlib import Path
@@ -27,7 +26,9 @@ from booth.errors import ConfigError
 from booth.web import create_app
 
 from boothkit import QuickPipeline, settings_for, wait_for_state
-from cupsd import PrivateCups, unavailable_reason
+from cupsd import PrivateCups
+from test_button import factory  # noqa: F401  (gpiozero's mock pins, a fixture)
+from test_printing import cups  # noqa: F401  (a private cupsd, a fixture)
 
 PHONE = {"REMOTE_ADDR": "192.168.4.23"}
 KIOSK = {"REMOTE_ADDR": "127.0.0.1"}
@@ -148,38 +149,27 @@ def test_retention_keys_and_the_older_retention_days(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text("[storage]\nretention_days = 3\n")
     assert (config.load(path).privacy.keep_originals_hours, config.load(path).privacy.keep_results_hours) == (72, 72)
-    path.write_text("[storage]\nretention_days = 3\n[privacy]\nkeep_results_hours = 5\n")
-    with pytest.raises(ConfigError, match=r"config.toml:2: \[storage\] retention_days moved to \[privacy\]"):
-        config.load(path)
-    path.write_text("[storage]\nretention_days = -1\n")
-    with pytest.raises(ConfigError, match=r"\[storage\] retention_days: expected a whole number"):
-        config.load(path)
-    path.write_text("[privacy]\nkeep_originals_hours = 0\nkeep_results_hours = 24\n")
-    with pytest.raises(ConfigError, match=r"config.toml:2: \[privacy\] keep_originals_hours must be 1..keep_results_hours"):
-        config.load(path)
-    path.write_text('[privacy]\nconsent = "maybe"\n')
-    with pytest.raises(ConfigError, match=r'\[privacy\] consent must be "none", "notice" or "ask"'):
-        config.load(path)
+    refusals = [
+        ("[storage]\nretention_days = 3\n[privacy]\nkeep_results_hours = 5\n",
+         r"config.toml:2: \[storage\] retention_days moved to \[privacy\]"),
+        ("[storage]\nretention_days = -1\n", r"\[storage\] retention_days: expected a whole number"),
+        ("[privacy]\nkeep_originals_hours = 0\nkeep_results_hours = 24\n",
+         r"config.toml:2: \[privacy\] keep_originals_hours must be 1..keep_results_hours"),
+        ('[privacy]\nconsent = "maybe"\n', r'\[privacy\] consent must be "none", "notice" or "ask"'),
+    ]
+    for text, message in refusals:
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            config.load(path)
 
 
 # --- deleting a photo everywhere ----------------------------------------------------------
 @pytest.fixture(scope="module")
-def stopped_cups():
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(f"no private cupsd: {reason}")
-    with PrivateCups() as server:
-        old = os.environ.get("CUPS_SERVER")
-        os.environ["CUPS_SERVER"] = str(server.socket)
-        server.run("cupsdisable", server.queue)  # jobs stay held: there is something to cancel
-        try:
-            yield server
-        finally:
-            server.run("cancel", "-a", server.queue, check=False)
-            if old is None:
-                os.environ.pop("CUPS_SERVER", None)
-            else:
-                os.environ["CUPS_SERVER"] = old
+def stopped_cups(cups):
+    cups.run("cupsdisable", cups.queue)  # jobs stay held: there is something to cancel
+    yield cups
+    cups.run("cancel", "-a", cups.queue, check=False)
+    cups.run("cupsenable", cups.queue)
 
 
 def _cups_waiting(cups: PrivateCups) -> set[str]:
@@ -371,18 +361,6 @@ def test_wrong_pins_are_throttled_for_everybody_together():
 
 
 # --- consent at the kiosk -----------------------------------------------------------------
-@pytest.fixture
-def pins():
-    from gpiozero import Device
-    from gpiozero.pins.mock import MockFactory, MockPWMPin
-
-    previous = Device.pin_factory
-    Device.pin_factory = MockFactory(pin_class=MockPWMPin)
-    yield Device.pin_factory
-    Device.pin_factory.reset()
-    Device.pin_factory = previous
-
-
 def _asking_booth(tmp_path: Path, photos: Path, **button):
     """A real booth (folder camera, a quick pipeline) that asks for consent, and its
     button on mock pins, wired as `booth run` wires it."""
@@ -414,9 +392,9 @@ def _states_until(sub, final: str, timeout: float) -> list[str]:
 
 @pytest.mark.parametrize("button", [{"long_press_s": 0.3},                      # style by long press
                                     {"style_pin": 27, "hold_to_cancel_s": 0.3}])  # a style button
-def test_consent_ask_a_hold_is_no_and_takes_no_picture_a_press_is_yes(button, pins, photos, tmp_path):
+def test_consent_ask_a_hold_is_no_and_takes_no_picture_a_press_is_yes(button, factory, photos, tmp_path):
     booth, pipeline, camera = _asking_booth(tmp_path, photos, **button)
-    pin = pins.pin(17)
+    pin = factory.pin(17)
     try:
         with booth.events.subscribe() as sub:
             pin.drive_low()
@@ -445,7 +423,7 @@ def test_consent_ask_a_hold_is_no_and_takes_no_picture_a_press_is_yes(button, pi
         camera.close()
 
 
-def test_consent_ask_no_answer_is_no(pins, photos, tmp_path):
+def test_consent_ask_no_answer_is_no(factory, photos, tmp_path):
     booth, pipeline, camera = _asking_booth(tmp_path, photos)
     try:
         with booth.events.subscribe() as sub:
@@ -610,28 +588,11 @@ NETNS_PORT = 8093
 
 @pytest.fixture
 def booth_in_netns(tmp_path, photos):
-    import subprocess
-    import sys
-
     import netns
 
-    netns.require()
-    command = netns.isolated([sys.executable, str(Path(__file__).parent / "netns.py"), str(tmp_path),
-                              str(NETNS_PORT), str(photos / "faces" / "18f_edwin_torres.jpg"),
-                              "s3cret-admin"], guests=30)
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=open(tmp_path / "web.log", "w"), text=True,
-                               cwd=Path(__file__).parent.parent)
-    try:
-        line = process.stdout.readline().split()
-        assert line[:1] == ["READY"], (tmp_path / "web.log").read_text()[-2000:]
-        yield process.pid, line[1], line[2], tmp_path / "data"
-    finally:
-        process.stdin.close()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with netns.scripted_booth_served(tmp_path, NETNS_PORT, photos / "faces" / "18f_edwin_torres.jpg",
+                                     "s3cret-admin", guests=30) as (process, photo_id, key):
+        yield process.pid, photo_id, key, tmp_path / "data"
 
 
 def _phone_request(pid: int, source: str, method: str, path: str, *headers: str, body: str = ""):

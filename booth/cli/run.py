@@ -126,10 +126,13 @@ def _make_button(booth: Booth, settings: config.Settings, demo: bool):
                        on_decline=booth.decline if settings.privacy.consent == "ask" else None)
 
 
-def _open_store(settings: config.Settings) -> PhotoStore:
+def _open_store(settings: config.Settings) -> tuple[DataLock, PhotoStore]:
+    """The data folder held (before the store's repair: never under another running
+    booth or `booth export --wipe`) and the photo store opened."""
     root = settings.data_dir / "photos"
     try:
-        return PhotoStore(root, settings.storage)
+        lock = DataLock(settings.data_dir).acquire()
+        return lock, PhotoStore(root, settings.storage)
     except (OSError, sqlite3.Error) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise UserError(f"cannot open the photo store in {root} ({reason}); check --data-dir "
@@ -185,8 +188,7 @@ def run(args: argparse.Namespace) -> int:
     sdnotify.notify("STATUS=starting")
 
     # What can fail for a reason the user must fix (data dir, port) comes first.
-    lock = DataLock(settings.data_dir).acquire()  # `booth export --wipe` waits for us to stop
-    store = _open_store(settings)
+    lock, store = _open_store(settings)
     camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera)
     booth = Booth(settings, camera=camera, pipeline=None, store=store, model_message=MODEL_LOADING)
     server = _start_web(booth, settings)

@@ -450,6 +450,8 @@ class Booth:
             raise ValueError(f"style {style!r} is not available")
         if style == photo.meta.get("style", self.settings.styles.default):
             raise ValueError("the photo is already in this style")
+        if not photo.original_kept:
+            raise ValueError("this photo's original is no longer kept, so it cannot be drawn again")
         if not self.store.has_room():
             raise UploadRefused(MESSAGES["disk"])
         ticket = self.queue.put(client, Restyle(photo_id, style))

@@ -241,9 +241,8 @@ def render_photo(store: PhotoStore, settings: config.Settings, photo_id: str,
     anime_path = store.file_path(photo_id, "anime")
     if photo is None or anime_path is None:
         raise KeyError(photo_id)
-    original = None
-    if settings.print.show_original:
-        original = load_image(store.file_path(photo_id, "original"))
+    original_path = store.file_path(photo_id, "original") if settings.print.show_original else None
+    original = load_image(original_path) if original_path is not None else None  # None: retention took it
     return render_page(load_image(anime_path), original, title=settings.booth.event_title,
                        date=time.strftime("%d %B %Y", time.localtime(photo.created)).lstrip("0"),
                        url=qr.photo_url(settings, photo_id), settings=settings.print,
