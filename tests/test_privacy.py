@@ -45,8 +45,9 @@ class SteppedTime:
         self.mono += seconds
         self.wall += seconds
 
-    def clock(self, path: Path) -> RetentionClock:
-        return RetentionClock(path, monotonic=lambda: self.mono, wall=lambda: self.wall)
+    def store(self, root: Path) -> PhotoStore:
+        """A photo store whose retention clock reads these clocks."""
+        return PhotoStore(root, storage(), monotonic=lambda: self.mono, wall=lambda: self.wall)
 
 
 def frames(seed: int = 0):
@@ -71,7 +72,7 @@ def files_of(root: Path, photo_id: str) -> set[str]:
 def test_retention_deletes_exactly_what_is_due_and_a_clock_jump_deletes_nothing_early(tmp_path):
     t = SteppedTime()
     root = tmp_path / "photos"
-    store = PhotoStore(root, storage(), clock=t.clock(root / "clock.json"))
+    store = t.store(root)
     worker = RetentionWorker(store, privacy(keep_originals_hours=2, keep_results_hours=5),
                              lambda photo_id, why: store.delete(photo_id))
     try:
@@ -98,34 +99,48 @@ def test_retention_deletes_exactly_what_is_due_and_a_clock_jump_deletes_nothing_
         assert worker.run_pass()["photos"] == 0
         t.step(2)
         assert worker.run_pass()["photos"] == 2 and store.count() == 0
-        assert sorted(p.name for p in root.iterdir()) == ["clock.json", "index.sqlite3",
-                                                         "index.sqlite3-shm", "index.sqlite3-wal"]
+        assert sorted(p.name for p in root.iterdir()) == ["index.sqlite3", "index.sqlite3-shm",
+                                                         "index.sqlite3-wal"]
     finally:
         store.close()
 
 
 def test_the_retention_clock_counts_time_off_as_the_wall_clock_says_and_never_backwards(tmp_path):
     t = SteppedTime()
-    path = tmp_path / "clock.json"
-    clock = t.clock(path)
+    kept: list[tuple[float, float]] = []
+
+    def clock() -> RetentionClock:  # one start of the booth, from the last reading kept
+        return RetentionClock(kept[-1] if kept else None, lambda *reading: kept.append(reading),
+                              monotonic=lambda: t.mono, wall=lambda: t.wall)
+
+    running = clock()
     t.step(100)
-    clock.save()
+    running.save()
     # Off for an hour, with the right time at the next start: the hour counts.
     t.mono, t.wall = 5.0, t.wall + HOUR_S
-    assert t.clock(path).now() == pytest.approx(100 + HOUR_S)
+    assert clock().now() == pytest.approx(100 + HOUR_S)
     # A Pi without a battery clock starts at its last saved time (here even earlier):
     # the time off counts as nothing, and NTP's jump while it runs counts as nothing.
     t.mono, t.wall = 7.0, t.wall - 2 * HOUR_S
-    clock = t.clock(path)
-    before = clock.now()
+    running = clock()
+    before = running.now()
     assert before == pytest.approx(100 + HOUR_S)
     t.wall += 10 * 24 * HOUR_S
     t.mono += 60
-    assert clock.now() == pytest.approx(before + 60)
-    clock.save()
+    assert running.now() == pytest.approx(before + 60)
+    running.save()
     # ...and the next start goes on from there (the jump is in the saved wall reading).
     t.mono = 3.0
-    assert t.clock(path).now() == pytest.approx(before + 60)
+    assert clock().now() == pytest.approx(before + 60)
+    # The store keeps the reading in its index: a restart of the store goes on too.
+    root = tmp_path / "photos"
+    store = t.store(root)
+    t.step(50)
+    store.close()  # the close keeps the reading
+    t.mono = 1.0
+    store = t.store(root)
+    assert store.clock.now() == pytest.approx(50)
+    store.close()
 
 
 def test_photos_from_before_the_retention_clock_are_aged_by_their_date(tmp_path):
@@ -211,7 +226,7 @@ def test_a_deleted_photo_is_gone_everywhere_within_a_second(who, stopped_cups, p
     settings = settings.replace("print", enabled=True, printer=cups.queue, mode="admin")
     settings = settings.replace("privacy", consent="notice", keep_originals_hours=1, keep_results_hours=2)
     root = settings.data_dir / "photos"
-    store = PhotoStore(root, settings.storage, clock=t.clock(root / "clock.json"))
+    store = PhotoStore(root, settings.storage, monotonic=lambda: t.mono, wall=lambda: t.wall)
     camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera)
     booth = Booth(settings, camera=camera, pipeline=QuickPipeline(size=(400, 320)), store=store)
     booth.retention.pass_s = 3600.0  # the test runs the passes itself
@@ -645,3 +660,32 @@ def test_a_phone_deletes_its_photo_with_its_key_and_only_with_it(booth_in_netns)
         assert _phone_request(pid, stranger, "GET", path)[0] == 404
     assert photo_id not in _phone_request(pid, stranger, "GET", "/api/photos")[1]
     assert traces(data_dir, photo_id, [photo_id.encode(), key.encode()], digests) == []
+
+
+def test_a_press_during_a_long_retention_pass_is_served_before_the_pass_ends(photos, tmp_path):
+    """The pass runs on its own thread: the main loop (and its watchdog pings) never waits for it."""
+    settings = settings_for(tmp_path, photos / "faces")
+    settings = settings.replace("privacy", keep_originals_hours=1, keep_results_hours=2)
+    root = settings.data_dir / "photos"
+    old, _ = _store_with_due_photos(root, 20)
+    camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera)
+    booth = Booth(settings, camera=camera, pipeline=QuickPipeline())
+    deleting = booth.retention.delete
+
+    def slow_delete(photo_id: str, why: str) -> bool:  # an SD card at its slowest: 0.2 s a photo
+        time.sleep(0.2)
+        return deleting(photo_id, why)
+
+    booth.retention.delete = slow_delete
+    try:
+        with booth.events.subscribe() as sub:
+            booth.start()
+            _wait(lambda: booth.store.count() < 40, what="the pass at start")
+            assert booth.trigger("test")
+            photo_id = wait_for_state(sub, "result", timeout=10).data["photo_id"]
+        left = set(booth.store.ids())
+        assert photo_id in left and set(old) & left, "the pass was over before the photo"
+        _wait(lambda: not set(old) & set(booth.store.ids()), timeout=30, what="the pass to finish")
+    finally:
+        booth.stop()
+        camera.close()

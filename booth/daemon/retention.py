@@ -6,7 +6,7 @@ it last saved (its last shutdown, fake-hwclock), and when it reaches an NTP serv
 wall clock jumps forward — by days if the booth was stored. Ages measured on the wall
 clock would then make every photo look that much older, and delete it early. So a
 photo's age is counted on the :class:`RetentionClock`: the booth's own running time
-(``time.monotonic``, which never jumps), persisted in ``<photos>/clock.json``, plus the
+(``time.monotonic``, which never jumps), kept in the photo index, plus the
 time it was off *as the wall clock says at the next start* (never less than zero).
 A jump while the booth runs is never counted; one that happened while it was off is,
 only as far as the wall clock went past the last saved reading. The error is always
@@ -23,15 +23,11 @@ complete or absent and the store's repair at the next start removes what was lef
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 import time
-from pathlib import Path
 from typing import Callable
-
-from booth.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -46,42 +42,31 @@ class RetentionClock:
     """Seconds of the booth's life (see the module docstring): monotonic while it runs,
     plus the wall clock's forward time between a saved reading and the next start.
 
-    ``monotonic`` and ``wall`` are injectable, so tests step time without sleeping.
+    ``saved`` is the last reading (elapsed, wall) or None; ``keep(elapsed, wall)``
+    keeps a new one (the photo store keeps it in its index). ``monotonic`` and
+    ``wall`` are injectable, so tests step time without sleeping.
     """
 
-    def __init__(self, path: Path, *, monotonic: Callable[[], float] = time.monotonic,
+    def __init__(self, saved: tuple[float, float] | None, keep: Callable[[float, float], None], *,
+                 monotonic: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._keep = keep
         self._monotonic = monotonic
         self._wall = wall
-        self._lock = threading.Lock()
-        saved = self._read()
         # The time it was off, as far as the wall clock says now; a clock behind the
         # last reading (not set yet, or set back) counts as no time at all.
-        off_s = max(0.0, wall() - saved["wall"]) if saved else 0.0
-        self._base = (saved["elapsed"] if saved else 0.0) + off_s
+        off_s = max(0.0, wall() - saved[1]) if saved else 0.0
+        self._base = (saved[0] if saved else 0.0) + off_s
         self._started = monotonic()
         self.save()
-
-    def _read(self) -> dict | None:
-        try:
-            data = json.loads(self.path.read_text())
-            return {"elapsed": float(data["elapsed"]), "wall": float(data["wall"])}
-        except FileNotFoundError:
-            return None
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("retention clock %s unreadable (%s): starting it again at 0", self.path, exc)
-            return None
 
     def now(self) -> float:
         """The booth's age in seconds (never goes back, never jumps)."""
         return self._base + max(0.0, self._monotonic() - self._started)
 
     def save(self) -> None:
-        """Remember the reading (with the wall clock's), so the next start goes on from it."""
-        with self._lock:
-            write_atomic(self.path, json.dumps({"elapsed": self.now(), "wall": self._wall()}))
+        """Keep the reading (with the wall clock's), so the next start goes on from it."""
+        self._keep(self.now(), self._wall())
 
 
 class RetentionWorker:

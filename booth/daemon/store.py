@@ -24,7 +24,7 @@ path never reaches the file system.
 
 Guests' photos are never deleted unless ``[privacy] keep_originals_hours`` and
 ``keep_results_hours`` say so (:mod:`booth.daemon.retention`, aging photos on the
-store's :class:`~booth.daemon.retention.RetentionClock`, ``<data_dir>/photos/clock.json``);
+store's :class:`~booth.daemon.retention.RetentionClock`, kept in the index);
 an original deleted early leaves its row saying so (``original_kept``). A delete takes
 the row first, so a photo vanishes at once and whole; what a power cut leaves of its
 files is removed when the store opens. When the disk is below ``min_free_mb``, or a
@@ -43,6 +43,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -58,8 +59,6 @@ KINDS = ("original", "anime", "thumb")
 #: What an id looks like (token_urlsafe of >= 16 bytes); anything else is unknown.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 _INDEX_NAME = "index.sqlite3"
-#: The retention clock's reading, beside the index.
-CLOCK_NAME = "clock.json"
 
 
 def new_id() -> str:
@@ -80,6 +79,11 @@ CREATE TABLE IF NOT EXISTS photos (
     meta    TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS photos_created ON photos (created);
+CREATE TABLE IF NOT EXISTS retention_clock (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    elapsed REAL NOT NULL,
+    wall    REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS variants (
     photo_id TEXT NOT NULL,
     style    TEXT NOT NULL,
@@ -138,7 +142,8 @@ def migrate(db: sqlite3.Connection) -> None:
 class PhotoStore:
     """Photos on disk plus their SQLite index (see the module docstring)."""
 
-    def __init__(self, root: Path, settings_storage, *, clock: RetentionClock | None = None) -> None:
+    def __init__(self, root: Path, settings_storage, *, monotonic: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:
         self.root = Path(root)
         self.settings = settings_storage
         self.root.mkdir(parents=True, exist_ok=True)
@@ -152,11 +157,21 @@ class PhotoStore:
         self._db.executescript(_SCHEMA)
         migrate(self._db)
         #: Ages photos for retention (see booth.daemon.retention).
-        self.clock = clock or RetentionClock(self.root / CLOCK_NAME)
+        self.clock = RetentionClock(self._clock_reading(), self._keep_clock_reading,
+                                    monotonic=monotonic, wall=wall)
         self._date_unborn()
         self.repaired = self.repair()
 
     # --- reading -------------------------------------------------------------------
+    def _clock_reading(self) -> tuple[float, float] | None:
+        with self._lock:
+            return self._db.execute("SELECT elapsed, wall FROM retention_clock WHERE id = 1").fetchone()
+
+    def _keep_clock_reading(self, elapsed: float, wall: float) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO retention_clock (id, elapsed, wall) VALUES (1, ?, ?)",
+                             (elapsed, wall))
+
     def _date_unborn(self) -> None:
         """Rows from before the retention clock: born as long ago as the wall clock says."""
         with self._lock:
@@ -359,9 +374,6 @@ class PhotoStore:
         cleaned = {"temp_files": 0, "orphan_folders": 0, "orphan_rows": 0}
         for entry in self.root.iterdir():
             if not entry.is_dir():
-                if entry.name.endswith(TMP_SUFFIX):  # the retention clock's, at a power cut
-                    entry.unlink(missing_ok=True)
-                    cleaned["temp_files"] += 1
                 continue
             if entry.name not in ids:
                 shutil.rmtree(entry, ignore_errors=True)
@@ -411,6 +423,7 @@ class PhotoStore:
         return cleaned
 
     def close(self) -> None:
+        self.clock.save()  # the next start goes on from here
         with self._lock:
             try:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
