@@ -64,6 +64,7 @@ def test_a_phone_gets_no_organiser_rights(booth_in_netns):
         (get("/admin/", host), 302), (get("/kiosk", host), 302), (get("/events", host), 403),
         (get("/preview.jpg", host), 403), (get("/admin/photos.zip", host), 403),
         (post("/api/trigger", host), 401), (post(f"/admin/delete/{photo_id}", host), 403),
+        (post("/api/cancel", host), 403), (post(f"/p/{photo_id}/delete", host), 403),
         (get("/", f"rebind.example:{PORT}"), 421),
         (post("/api/trigger", host, "Origin: http://evil.example", f"Authorization: Bearer {PASSWORD}"), 403),
         (get(f"/p/{photo_id}/original.jpg", host), 404),

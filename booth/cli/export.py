@@ -5,8 +5,8 @@ The archive holds each photo's folder as it is (original, anime portrait, thumbn
 style variants, strip frames) under ``<date>-<id>/``, and ``manifest.json`` with each
 file's SHA-256. It is written to a temporary name, synced and renamed, then **read
 back whole**: every entry's bytes (zip's CRC) and SHA-256 must match what was read from
-the store. Only then, with ``--wipe``, is a plan written beside the index
-(``photos/export-plan.json``: the archive, its own SHA-256 and the photos in it), and
+the store. Only then, with ``--wipe``, is a plan written in the data folder
+(``export-plan.json``: the archive, its own SHA-256 and the photos in it), and
 the photos in the plan are deleted one by one (the row first, like every delete).
 
 Interrupted anywhere, the next run finishes the job: without a plan nothing was
@@ -127,9 +127,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"no photo store in {root} (pass --data-dir or --config)")
     out.parent.mkdir(parents=True, exist_ok=True)
     with DataLock(settings.data_dir):
+        for stale in settings.data_dir.glob(f".{PLAN_NAME}.*{TMP_SUFFIX}"):  # a plan cut short
+            stale.unlink()
         store = PhotoStore(root, settings.storage)
         try:
-            return _export(store, out, root / PLAN_NAME, settings, args.wipe)
+            return _export(store, out, settings.data_dir / PLAN_NAME, settings, args.wipe)
         finally:
             store.close()
 
