@@ -33,7 +33,8 @@
     body.setAttribute("data-state", name);
     var shown = name === "idle" && mode !== "ready" ? mode : name;
     SCREENS.forEach(function (s) {
-      $("screen-" + s).setAttribute("aria-hidden", s === shown ? "false" : "true");
+      var screen = $("screen-" + s);  // the consent question exists only when the booth asks
+      if (screen) { screen.setAttribute("aria-hidden", s === shown ? "false" : "true"); }
     });
     if (wantPreview()) { startPreview(); }
   }
