@@ -289,8 +289,6 @@ class WebSettings:
 class StorageSettings:
     #: Below this much free disk, new captures are refused with a clear message.
     min_free_mb: int = 500
-    #: Delete photos older than this many days (0 = never delete guests' photos).
-    retention_days: int = 0
     #: JPEG quality of the stored images.
     jpeg_quality: int = 90
     #: Long side of the gallery thumbnails.
@@ -302,11 +300,47 @@ class StorageSettings:
 
     def validate(self) -> None:
         check(self.min_free_mb >= 0, "min_free_mb must be >= 0")
-        check(self.retention_days >= 0, "retention_days must be >= 0")
         check(50 <= self.jpeg_quality <= 100, "jpeg_quality must be 50..100")
         check(64 <= self.thumb_size <= 1024, "thumb_size must be 64..1024")
         check(self.result_long_side == 0 or 512 <= self.result_long_side <= 4096,
                "result_long_side must be 0 (the generator's size) or 512..4096")
+
+
+#: Consent modes: say nothing, say what is kept (a line and the privacy page), or ask
+#: every guest before the photo.
+CONSENT_MODES = ("none", "notice", "ask")
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    #: "none": the booth says nothing; "notice": the kiosk's idle screen and every phone
+    #: page carry one line and a link to the privacy page (/privacy); "ask": that, and
+    #: the kiosk asks before each photo (a press is yes; holding the button, or no answer
+    #: within ask_timeout_s, is no and nothing is taken), and the upload page asks
+    #: before sending.
+    consent: str = "none"
+    #: How long the kiosk waits for the guest's answer in "ask" mode, in seconds.
+    ask_timeout_s: float = 10.0
+    #: Delete each photo's original (the unedited camera frame or upload) this many
+    #: hours after it was taken (0 = keep it until the photo is deleted).
+    keep_originals_hours: int = 0
+    #: Delete each photo whole (anime results, style variants, thumbnail, print pages
+    #: and queued prints) this many hours after it was taken (0 = keep it).
+    keep_results_hours: int = 0
+    #: Who guests contact about their photos, shown on the privacy page ("" = "the host
+    #: of the event").
+    contact: str = ""
+
+    def validate(self) -> None:
+        check(self.consent in CONSENT_MODES, 'consent must be "none", "notice" or "ask"')
+        check(2 <= self.ask_timeout_s <= 60, "ask_timeout_s must be 2..60 seconds")
+        check(self.keep_originals_hours >= 0, "keep_originals_hours must be >= 0 (0 = keep)")
+        check(self.keep_results_hours >= 0, "keep_results_hours must be >= 0 (0 = keep)")
+        check(not self.keep_results_hours or 0 < self.keep_originals_hours <= self.keep_results_hours,
+              "keep_originals_hours must be 1..keep_results_hours when keep_results_hours is set "
+              "(an original goes with its photo at the latest)")
+        check(len(self.contact) <= 200 and "\n" not in self.contact,
+              "contact must be one line of at most 200 characters")
 
 
 @dataclass(frozen=True)
@@ -492,6 +526,7 @@ class Settings:
     network: NetworkSettings = field(default_factory=NetworkSettings)
     print: PrintSettings = field(default_factory=PrintSettings)
     preview: PreviewSettings = field(default_factory=PreviewSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     #: The folder relative paths are resolved against (the config file's folder).
     base_dir: Path = field(default=PROJECT_ROOT, compare=False)
 
@@ -634,9 +669,38 @@ def load(path: str | os.PathLike | None = None) -> Settings:
     return from_dict(data, where=where, text=text, base_dir=path.resolve().parent)
 
 
+#: A key of older configs, still read: ``[storage] retention_days = N`` keeps originals
+#: and results N x 24 hours ([privacy] keep_originals_hours, keep_results_hours).
+OLD_RETENTION_KEY = "retention_days"
+
+
+def moved_retention(data: dict, where: str, text: str) -> dict:
+    """``data`` with an older config's ``[storage] retention_days`` moved to its
+    ``[privacy]`` keys; ConfigError when it is malformed or the new keys are set too."""
+    storage = data.get("storage")
+    if not isinstance(storage, dict) or OLD_RETENTION_KEY not in storage:
+        return data
+    line = _find_line(text, "storage", OLD_RETENTION_KEY)
+    at = f"{where}:{line}" if line else where
+    days = storage[OLD_RETENTION_KEY]
+    if not _type_ok(days, int) or days < 0:
+        raise ConfigError(f"{at}: [storage] retention_days: expected a whole number of days >= 0, "
+                          f"got {days!r} (better: [privacy] keep_originals_hours and keep_results_hours)")
+    privacy = dict(data.get("privacy") or {})
+    hours_keys = ("keep_originals_hours", "keep_results_hours")
+    if any(key in privacy for key in hours_keys):
+        raise ConfigError(f"{at}: [storage] retention_days moved to [privacy] keep_originals_hours "
+                          "and keep_results_hours; remove retention_days")
+    if days:
+        privacy.update({key: days * 24 for key in hours_keys})
+    storage = {k: v for k, v in storage.items() if k != OLD_RETENTION_KEY}
+    return {**data, "storage": storage, "privacy": privacy}
+
+
 def from_dict(data: dict, *, where: str = "<config>", text: str = "",
               base_dir: Path = PROJECT_ROOT) -> Settings:
     """Validated settings from a parsed TOML document (missing keys get defaults)."""
+    data = moved_retention(data, where, text)
     sections = {}
     for name, table in data.items():
         if name not in SECTIONS:

@@ -10,10 +10,13 @@ files renamed in order, has its own writer (:mod:`booth.model.irfile`).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
 from pathlib import Path
+
+from booth.errors import UserError
 
 #: The ending of a file being written (see the module docstring).
 TMP_SUFFIX = ".tmp"
@@ -73,3 +76,37 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class DataLock:
+    """One process at a time on a data folder (``booth run``, ``booth export --wipe``):
+    an exclusive ``flock`` on ``<data_dir>/booth.lock``, let go when the process ends
+    however it ends. Usable as a context manager."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / "booth.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> "DataLock":
+        """Hold the folder; UserError when another booth process does."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UserError(f"{self.path.parent} is in use by a running booth; stop it first "
+                            "(sudo systemctl stop booth)") from None
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing lets the lock go
+            self._fd = None
+
+    def __enter__(self) -> "DataLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()

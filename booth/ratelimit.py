@@ -1,4 +1,5 @@
-"""At most N events per key in a sliding window: wrong passwords, wrong PINs, uploads.
+"""At most N events per key in a sliding window: wrong passwords, wrong PINs, uploads;
+and :class:`FailureThrottle`, wrong guesses limited per client and for everybody together.
 
 One edge rule for every limit in the booth: an event at time ``t`` counts while
 ``now - t < window_s`` — an event exactly ``window_s`` old no longer counts. So a
@@ -113,3 +114,29 @@ class RepeatedWarning:
         if self._message is not None and self._repeats:
             self.logger.warning("%s (again %d times, then it stopped)", self._message, self._repeats)
         self._message, self._repeats = None, 0
+
+
+class FailureThrottle:
+    """At most ``limit`` failed guesses (passwords, PINs) per client address, and
+    ``total_limit`` for all addresses together, per ``window_s`` (the edge rule of
+    :class:`SlidingWindow`): many addresses guessing at once is an attack, not a typo.
+
+    Memory stays bounded: at most ``max_clients`` addresses are remembered (the
+    oldest are forgotten first).
+    """
+
+    #: The key under which every failure is counted as well.
+    EVERYBODY = "*"
+
+    def __init__(self, limit: int, total_limit: int, window_s: float = 60.0, *,
+                 max_clients: int = 1024, clock: Callable[[], float] = time.monotonic) -> None:
+        self._per_client = SlidingWindow(limit, window_s, max_keys=max_clients, clock=clock)
+        self._everybody = SlidingWindow(total_limit, window_s, max_keys=1, clock=clock)
+
+    def retry_after(self, client: str) -> int:
+        """Seconds until ``client`` may try again (0 = now)."""
+        return max(self._per_client.retry_after(client), self._everybody.retry_after(self.EVERYBODY))
+
+    def failed(self, client: str) -> None:
+        self._per_client.add(client)
+        self._everybody.add(self.EVERYBODY)

@@ -16,6 +16,9 @@ on the Wi-Fi; one bound to 127.0.0.1 is the booth's own screen.
 
 ``read_response(sock)`` reads an answer to its end.
 
+``scripted_booth_served(folder, port, photo, password, guests)`` runs the web server
+around a scripted booth with one photo in such a namespace, for a test's ``with``.
+
 ``require()`` skips the calling test, saying why, where no namespace can be made.
 """
 
@@ -138,6 +141,28 @@ def run_in_namespace(script: str, *args: str, timeout: float = 120) -> dict:
                             text=True, timeout=timeout, cwd=PROJECT_ROOT)
     assert result.returncode == 0, f"namespace child failed:\n{result.stdout}\n{result.stderr}"
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def scripted_booth_served(folder: Path, port: int, photo: Path, password: str,
+                          guests: int) -> Iterator[tuple[subprocess.Popen, str, str]]:
+    """The scripted booth's web server on ``port`` in a namespace with ``guests``
+    addresses, its data in ``folder``: (the process, the photo's id, its owner key)."""
+    require()
+    command = isolated([sys.executable, str(Path(__file__)), str(folder), str(port), str(photo), password],
+                       guests=guests)
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=open(folder / "web.log", "w"), text=True, cwd=PROJECT_ROOT)
+    try:
+        line = process.stdout.readline().split()
+        assert line[:1] == ["READY"], (folder / "web.log").read_text()[-2000:]
+        yield process, line[1], line[2]
+    finally:
+        process.stdin.close()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def serve_scripted_booth(data_dir: str, port: int, photo: str, password: str) -> None:

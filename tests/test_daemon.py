@@ -657,7 +657,8 @@ def test_booth_run_with_an_unwritable_data_dir_is_one_line(tmp_path):
 def test_the_states_keep_the_strings_the_kiosk_and_the_events_use():
     from booth.daemon.machine import Booth, RULES, State
 
-    assert [s.value for s in State] == ["idle", "countdown", "capture", "process", "result", "failsafe"]
+    assert [s.value for s in State] == ["idle", "consent", "countdown", "capture", "process", "result",
+                                       "failsafe"]
     assert set(RULES) == set(State) == set(Booth.HANDLERS)  # one rule and one method per state
 
 

@@ -136,21 +136,6 @@ def test_free_mb_is_the_real_disk(store):
     assert store.free_mb() == pytest.approx(shutil.disk_usage(store.root).free / 2**20, rel=0.01)
 
 
-def test_retention_zero_never_deletes_and_a_set_retention_deletes_old_photos(tmp_path):
-    keep = PhotoStore(tmp_path / "a", storage(min_free_mb=0, retention_days=0))
-    photo = keep.save(*frames(), {})
-    assert keep.prune(now=time.time() + 10 * 365 * 86400) == 0
-    assert keep.get(photo.id) is not None
-    keep.close()
-
-    store = PhotoStore(tmp_path / "b", storage(min_free_mb=0, retention_days=7))
-    old = store.save(*frames(), {})
-    assert store.prune(now=time.time() + 6 * 86400) == 0
-    assert store.prune(now=time.time() + 8 * 86400) == 1
-    assert store.get(old.id) is None and not (store.root / old.id).exists()
-    store.close()
-
-
 def test_repair_on_open_removes_leftovers_of_an_interrupted_write(tmp_path):
     store = PhotoStore(tmp_path / "photos", storage(min_free_mb=0))
     good = store.save(*frames(), {})
@@ -356,25 +341,3 @@ def test_a_variant_whose_photo_is_deleted_while_it_is_written_leaves_nothing(sto
     store.close()
     with sqlite3.connect(store.root / "index.sqlite3") as index:  # no variant row left either
         assert index.execute("SELECT COUNT(*) FROM variants").fetchone()[0] == 0
-
-
-def test_a_clock_set_forward_later_does_not_age_the_photos(tmp_path, photos, monkeypatch):
-    """A Pi without an RTC, offline, runs at its last shutdown's date; NTP then sets the
-    clock a month ahead. The booth's retention clock does not jump with it, so a photo
-    taken a minute ago is not a month old to retention."""
-    from booth.daemon.machine import Booth
-    from booth.devices.camera import CameraSupervisor, backend_factory
-
-    settings = config.defaults().replace("booth", data_dir=str(tmp_path / "data")).replace(
-        "storage", min_free_mb=0, retention_days=7).replace(
-        "camera", backend="folder", folder=str(photos / "faces"))
-    store = PhotoStore(tmp_path / "photos", settings.storage)
-    camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera)
-    booth = Booth(settings, camera=camera, pipeline=None, store=store)
-    taken = store.save(*frames(), {})
-    stale_clock = time.time
-    monkeypatch.setattr(time, "time", lambda: stale_clock() + 30 * 86400)  # NTP arrives
-    assert store.prune(now=booth.retention_now()) == 0
-    assert store.get(taken.id) is not None
-    assert store.prune() == 1  # by the jumped wall clock alone it would have gone
-    store.close()

@@ -15,11 +15,8 @@ from __future__ import annotations
 import re
 import select
 import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -33,22 +30,8 @@ GUESTS = 60
 
 @pytest.fixture
 def booth_in_netns(tmp_path, face_photo):
-    netns.require()
-    command = netns.isolated([sys.executable, str(Path(__file__).parent / "netns.py"), str(tmp_path), str(PORT),
-                              str(face_photo), PASSWORD], guests=GUESTS)
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=open(tmp_path / "web.log", "w"), text=True,
-                               cwd=Path(__file__).parent.parent)
-    try:
-        line = process.stdout.readline().split()
-        assert line[:1] == ["READY"], (tmp_path / "web.log").read_text()[-2000:]
-        yield process, line[1], line[2], tmp_path
-    finally:
-        process.stdin.close()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with netns.scripted_booth_served(tmp_path, PORT, face_photo, PASSWORD, GUESTS) as (process, photo_id, key):
+        yield process, photo_id, key, tmp_path
 
 
 def request(pid: int, source: str, raw: str, *, target: str = netns.BOOTH_ADDRESS,
@@ -81,6 +64,7 @@ def test_a_phone_gets_no_organiser_rights(booth_in_netns):
         (get("/admin/", host), 302), (get("/kiosk", host), 302), (get("/events", host), 403),
         (get("/preview.jpg", host), 403), (get("/admin/photos.zip", host), 403),
         (post("/api/trigger", host), 401), (post(f"/admin/delete/{photo_id}", host), 403),
+        (post("/api/cancel", host), 403), (post(f"/p/{photo_id}/delete", host), 403),
         (get("/", f"rebind.example:{PORT}"), 421),
         (post("/api/trigger", host, "Origin: http://evil.example", f"Authorization: Bearer {PASSWORD}"), 403),
         (get(f"/p/{photo_id}/original.jpg", host), 404),

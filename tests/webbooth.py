@@ -63,6 +63,15 @@ class ScriptedBooth:
         finally:
             self._busy.release()
 
+    def cancel(self) -> bool:
+        return False  # the scripted cycle never asks and has no countdown to cancel
+
+    def delete_photo(self, photo_id: str, reason: str) -> bool:
+        if not self.store.delete(photo_id):
+            return False
+        self.events.publish("deleted", photo_id=photo_id)
+        return True
+
     def not_ready(self) -> str | None:
         return None  # the scripted cycle can always make a photo
 

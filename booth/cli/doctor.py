@@ -390,7 +390,7 @@ def check_disk(settings: Settings) -> Check:
     if free_mb < limit:
         return Check("disk", "FAIL", f"{message}, below [storage] min_free_mb = {limit}: "
                      f"the booth refuses new photos", "delete old photos (admin page), set "
-                     "[storage] retention_days, or use a bigger SD card / USB drive")
+                     "[privacy] keep_results_hours, or use a bigger SD card / USB drive")
     if free_mb < 4 * limit:
         return Check("disk", "WARN", f"{message}, close to [storage] min_free_mb = {limit}",
                      "free some space before the event")

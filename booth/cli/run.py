@@ -26,6 +26,7 @@ from booth.devices.button import BoothButton
 from booth.devices.camera import CameraSupervisor, backend_factory
 from booth.devices.camera.opencv import OpenCVCamera
 from booth.errors import CameraError, UserError
+from booth.files import DataLock
 from booth.model import weights
 
 log = logging.getLogger("booth")
@@ -122,13 +123,17 @@ def _make_button(booth: Booth, settings: config.Settings, demo: bool):
         pin_factory = MockFactory(pin_class=MockPWMPin)
     return BoothButton(settings.button, on_press=lambda: booth.trigger("button"),
                        on_hold=booth.cancel, pin_factory=pin_factory,
-                       on_pi=False if demo else None, on_style=booth.next_style)
+                       on_pi=False if demo else None, on_style=booth.next_style,
+                       on_decline=booth.decline if settings.privacy.consent == "ask" else None)
 
 
-def _open_store(settings: config.Settings) -> PhotoStore:
+def _open_store(settings: config.Settings) -> tuple[DataLock, PhotoStore]:
+    """The data folder held (before the store's repair: never under another running
+    booth or `booth export --wipe`) and the photo store opened."""
     root = settings.data_dir / "photos"
     try:
-        return PhotoStore(root, settings.storage)
+        lock = DataLock(settings.data_dir).acquire()
+        return lock, PhotoStore(root, settings.storage)
     except (OSError, sqlite3.Error) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise UserError(f"cannot open the photo store in {root} ({reason}); check --data-dir "
@@ -185,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     sdnotify.notify("STATUS=starting")
 
     # What can fail for a reason the user must fix (data dir, port) comes first.
-    store = _open_store(settings)
+    lock, store = _open_store(settings)
     camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera)
     booth = Booth(settings, camera=camera, pipeline=None, store=store, model_message=MODEL_LOADING)
     server = _start_web(booth, settings)
@@ -224,6 +229,7 @@ def run(args: argparse.Namespace) -> int:
         server.close(timeout=2.0)
     camera.close(timeout=2.0)
     store.close()
+    lock.release()
     log.info("stopped in %.1f s; %s", time.monotonic() - started, booth.summary())
     if args.cycles:
         print(booth.summary())

@@ -13,7 +13,7 @@ loses its oldest events rather than holding up the booth. ``latest(kind)`` gives
 a page that has just connected the current state without waiting for a change.
 
 Event kinds (the screens' pages depend on them): ``state``, ``health``,
-``photo``, ``press_ignored``.
+``photo``, ``deleted`` (a photo is gone: the kiosk lets go of it), ``press_ignored``.
 """
 
 from __future__ import annotations

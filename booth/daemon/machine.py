@@ -4,9 +4,14 @@ One cycle, every state with a time limit, every transition published on the even
 bus (the kiosk and the gallery follow it through server-sent events)::
 
     idle ──press──▶ countdown ──▶ capture ──▶ process ──▶ result ──(show_result_s)──▶ idle
-                      │ hold        │ camera      │ model / disk / timeout
-                      ▼ to cancel   ▼ fails       ▼ fails
-                     idle        failsafe ──(failsafe_s)──▶ idle
+      │               │ hold        │ camera      │ model / disk / timeout
+      │ [privacy]     ▼ to cancel   ▼ fails       ▼ fails
+      │ consent=ask  idle        failsafe ──(failsafe_s)──▶ idle
+      ▼        press (yes)
+    consent ─────────────▶ countdown
+      │ hold (no), or no answer within ask_timeout_s: nothing is taken
+      ▼
+     idle
 
 :class:`State` names the states (their values are the strings the events, the
 health JSON and the kiosk use); :data:`RULES` says where each may go (every other
@@ -14,6 +19,9 @@ move raises :class:`InvalidTransition`), how long it lasts at most and where it 
 when its time is up. Each state has one method on :class:`Booth` (:data:`Booth.HANDLERS`) that
 does the state's work for one turn of the main loop and moves on when it is done.
 
+* With ``[privacy] consent = "ask"`` a press first asks (the consent state): a
+  second press is yes, holding the button (:meth:`Booth.cancel`) or no answer is no,
+  and no picture is taken.
 * A press while a cycle runs (countdown, capture, process, failsafe) is ignored and
   counted; a press while a result is shown starts the next cycle. A press the booth
   cannot honour (model still loading or missing, camera down, disk full) starts no
@@ -53,6 +61,7 @@ from booth.daemon import sdnotify
 from booth.daemon.events import EventBus
 from booth.daemon.metrics import CycleCounters
 from booth.daemon.queue import Restyle, UploadQueue
+from booth.daemon.retention import RetentionWorker
 from booth.daemon.store import PhotoStore
 from booth.daemon.worker import Worker
 from booth.devices.camera import CameraSupervisor
@@ -94,6 +103,7 @@ class State(enum.StrEnum):
     """The states of the cycle; each value is the string the events and /healthz carry."""
 
     IDLE = "idle"
+    CONSENT = "consent"
     COUNTDOWN = "countdown"
     CAPTURE = "capture"
     PROCESS = "process"
@@ -116,7 +126,12 @@ class Rule:
 RULES: dict[State, Rule] = {
     # A press (to capture when there is no countdown); a phone's photo shown on the
     # kiosk; failsafe when the booth turns out not ready at the press.
-    State.IDLE: Rule(frozenset({State.COUNTDOWN, State.CAPTURE, State.RESULT, State.FAILSAFE})),
+    State.IDLE: Rule(frozenset({State.CONSENT, State.COUNTDOWN, State.CAPTURE, State.RESULT,
+                                State.FAILSAFE})),
+    # The guest's answer: yes goes on (or fails safe when the booth turned out not
+    # ready); no, no answer in time, or shutting down: idle, and nothing is taken.
+    State.CONSENT: Rule(frozenset({State.COUNTDOWN, State.CAPTURE, State.IDLE, State.FAILSAFE}),
+                        lambda s: s.privacy.ask_timeout_s, State.IDLE),
     # One announcement a second; cancelled (button held) or shutting down: idle.
     State.COUNTDOWN: Rule(frozenset({State.COUNTDOWN, State.CAPTURE, State.IDLE, State.FAILSAFE}),
                           lambda s: s.cycle.countdown_s, State.CAPTURE),
@@ -126,7 +141,8 @@ RULES: dict[State, Rule] = {
     State.PROCESS: Rule(frozenset({State.RESULT, State.FAILSAFE}),
                         lambda s: s.cycle.process_timeout_s, State.FAILSAFE),
     # The next guest may press while the result is shown.
-    State.RESULT: Rule(frozenset({State.IDLE, State.COUNTDOWN, State.CAPTURE, State.FAILSAFE}),
+    State.RESULT: Rule(frozenset({State.IDLE, State.CONSENT, State.COUNTDOWN, State.CAPTURE,
+                                  State.FAILSAFE}),
                        lambda s: s.cycle.show_result_s, State.IDLE),
     State.FAILSAFE: Rule(frozenset({State.IDLE}), lambda s: s.cycle.failsafe_s, State.IDLE),
 }
@@ -221,10 +237,13 @@ class Booth:
         self._watchdog_s = sdnotify.watchdog_interval()
         self._last_health_key: tuple | None = None
         self._last_health_check = 0.0
-        self._last_prune = time.monotonic()
         #: Why the main loop ended by itself to be restarted (None: it did not).
         self.restart_reason: str | None = None
-        self._started_wall, self._started_monotonic = time.time(), time.monotonic()
+        #: The guest's answer while the consent state asks: "yes", "no" or None.
+        self._answer: str | None = None
+        self._shown: str | None = None  # the photo on the result screen
+        #: Deletes photos when [privacy] keep_*_hours are up; started with the main loop.
+        self.retention = RetentionWorker(self.store, settings.privacy, self.delete_photo)
         #: Set except while a photo is being made (capture to result). The web server
         #: holds new requests until it is set again (at most ``web.yield_to_photo_ms``)
         #: and the camera pauses the preview nobody looks at then, so the generator —
@@ -268,6 +287,8 @@ class Booth:
         screen offers Print (``[print] mode = "ask"``), the press prints instead."""
         if self.state == State.RESULT and self.prints is not None and self.prints.accept_offer():
             return True
+        if self._answer_consent("yes"):
+            return True
         not_ready = self.not_ready()
         with self._cond:
             # A press during an upload's processing (screen idle) waits for it: accepted.
@@ -306,11 +327,45 @@ class Booth:
         return None
 
     def cancel(self) -> bool:
-        """Cancel a running countdown (the button held down); True if there was one."""
+        """The button held down: no to the consent question, or cancel a running
+        countdown; True if there was either."""
+        if self._answer_consent("no"):
+            return True
         if self.state == State.COUNTDOWN:
             self._cancel.set()
             return True
         return False
+
+    def decline(self) -> bool:
+        """The button held at the consent question: no (nothing is taken); False when
+        nothing is asked."""
+        return self._answer_consent("no")
+
+    def _answer_consent(self, answer: str) -> bool:
+        """Take the guest's answer while the consent state asks; False otherwise."""
+        with self._cond:
+            if self.state != State.CONSENT or self._answer is not None:
+                return False
+            self._answer = answer
+            self._cond.notify_all()
+        return True
+
+    def delete_photo(self, photo_id: str, reason: str) -> bool:
+        """Delete a photo everywhere at once (the guest's own delete, the organiser's,
+        retention): its index row and folder (every file of it), its print jobs and
+        pages, the kiosk's result screen (a ``deleted`` event); True if it existed."""
+        if not self.store.delete(photo_id):
+            return False
+        if self.prints is not None:
+            self.prints.forget_photo(photo_id)
+        self.counters.forget_photo(photo_id)
+        with self._cond:
+            if self.state == State.RESULT and self._shown == photo_id:
+                self._until = 0.0  # the main loop goes back to idle at its next turn
+                self._cond.notify_all()
+        self.events.publish("deleted", photo_id=photo_id)
+        log.info("photo deleted (%s)", reason)
+        return True
 
     def health(self) -> dict:
         camera = self.camera.status()
@@ -361,7 +416,8 @@ class Booth:
             if time.monotonic() >= self._capture_due - margin_s:
                 return False
         return (self.between_photos.is_set() and not self.processing.is_set()
-                and self.state in (State.IDLE, State.COUNTDOWN) and not self._stopping.is_set())
+                and self.state in (State.IDLE, State.CONSENT, State.COUNTDOWN)
+                and not self._stopping.is_set())
 
     def start_mirror(self, network_factory=None):
         """Start the live anime mirror ([preview] anime); returns it (None when off)."""
@@ -406,6 +462,8 @@ class Booth:
             raise ValueError(f"style {style!r} is not available")
         if style == photo.meta.get("style", self.settings.styles.default):
             raise ValueError("the photo is already in this style")
+        if not photo.original_kept:
+            raise ValueError("this photo's original is no longer kept, so it cannot be drawn again")
         self._check_accepting()
         ticket = self.queue.put(client, Restyle(photo_id, style))
         self._wake()
@@ -518,11 +576,13 @@ class Booth:
         (a running cycle is finished or abandoned first)."""
         if self.prints is not None:
             self.prints.start()
+        self.retention.start()
         self._announce(State.IDLE)
         while not self._stopping.is_set() or self._cycle is not None:
             self._tick()
             self._turn()
         self._worker.stop(0.5)
+        self.retention.stop()
         if self.prints is not None:
             self.prints.stop()
         if self.mirror is not None:
@@ -547,6 +607,20 @@ class Booth:
         """Idle, for as long as nobody presses: a press starts a cycle; meanwhile the
         phones' pictures are made (one shown on the kiosk moves to result)."""
         self._take_press_or_picture()
+
+    def _consent(self) -> None:
+        """Consent: the kiosk asks; a press goes on to the countdown. Holding the button,
+        no answer within ``[privacy] ask_timeout_s`` or shutting down: idle, no picture."""
+        with self._cond:
+            if self._answer is None and not self._stopping.is_set():
+                self._cond.wait(min(TICK_S, max(0.0, self._until - time.monotonic())))
+            answer = self._answer
+        if answer == "yes" and not self._stopping.is_set():
+            self._check_ready()
+            self._begin_countdown()
+        elif answer == "no" or self._stopping.is_set() or time.monotonic() >= self._until:
+            log.info("no photo: the guest %s", "said no" if answer == "no" else "did not answer")
+            self._enter(State.IDLE, declined=answer or "timeout")
 
     def _countdown(self) -> None:
         """Countdown: one second per number announced, then capture. Holding the button
@@ -598,7 +672,7 @@ class Booth:
         self._take_press_or_picture()
         self._leave_on_time()
 
-    HANDLERS = {State.IDLE: _idle, State.COUNTDOWN: _countdown, State.CAPTURE: _capture,
+    HANDLERS = {State.IDLE: _idle, State.CONSENT: _consent, State.COUNTDOWN: _countdown, State.CAPTURE: _capture,
                 State.PROCESS: _process, State.RESULT: _result, State.FAILSAFE: _failsafe}
 
     def _leave_on_time(self) -> None:
@@ -634,6 +708,19 @@ class Booth:
     def _start_cycle(self) -> None:
         self._cancel.clear()
         self._check_ready()
+        if self.settings.privacy.consent == "ask":
+            self._ask_consent()
+        else:
+            self._begin_countdown()
+
+    def _ask_consent(self) -> None:
+        with self._cond:
+            self._answer = None
+        shown_s = self._time_limit_s(State.CONSENT)
+        self._until = time.monotonic() + shown_s
+        self._enter(State.CONSENT, until=time.time() + shown_s)
+
+    def _begin_countdown(self) -> None:
         countdown_s = int(self._time_limit_s(State.COUNTDOWN))
         self._capture_due = time.monotonic() + countdown_s
         if countdown_s > 0:
@@ -674,7 +761,7 @@ class Booth:
         self._making_photo(False)
 
     def _tick(self) -> None:
-        """Watchdog ping, health changes, retention: every loop turn and during waits."""
+        """Watchdog ping and health changes: every loop turn and during waits."""
         now = time.monotonic()
         if self._watchdog_s and now - self._last_watchdog >= self._watchdog_s:
             sdnotify.notify("WATCHDOG=1")
@@ -687,16 +774,6 @@ class Booth:
             self.restart_reason = f"a model call has not returned for {stuck_s:.0f} s"
             log.error("%s: ending the main loop so that the booth is restarted", self.restart_reason)
             self._stopping.set()
-        if self.settings.storage.retention_days and now - self._last_prune > 3600:
-            self._last_prune = now
-            self.store.prune(now=self.retention_now())
-
-    def retention_now(self) -> float:
-        """The time retention measures age by: the wall clock, but never ahead of the wall
-        time at start plus the time since by the monotonic clock. A Pi without an RTC
-        starts offline at its last shutdown's date; when NTP later moves the clock
-        forward, the photos taken before look that much older and would go early."""
-        return min(time.time(), self._started_wall + time.monotonic() - self._started_monotonic)
 
     def _publish_health_if_changed(self) -> dict:
         health = self.health()
@@ -722,7 +799,7 @@ class Booth:
 
     def _led_for(self, state: State) -> None:
         # Breathing: press me. Solid: look at the camera. Blinking: working on it.
-        self._set_led({State.IDLE: "breathe", State.COUNTDOWN: "on", State.CAPTURE: "on",
+        self._set_led({State.IDLE: "breathe", State.CONSENT: "breathe", State.COUNTDOWN: "on", State.CAPTURE: "on",
                        State.PROCESS: "blink", State.RESULT: "breathe"}.get(state, "off"))
 
     def _set_led(self, mode: str) -> None:
@@ -832,6 +909,7 @@ class Booth:
         self.events.publish("photo", photo_id=photo_id, source=source)
         shown_s = self._time_limit_s(State.RESULT)
         self._until = time.monotonic() + shown_s
+        self._shown = photo_id
         self._enter(State.RESULT, photo_id=photo_id, source=source, until=time.time() + shown_s)
         if self.prints is not None:  # only the guest at the booth is offered a print
             if source == "booth":

@@ -75,6 +75,12 @@ class CycleCounters:
             self.last_cycle = {"photo_id": photo_id, "press_to_result_ms": round(press_to_result_ms, 1),
                                "ok": True, "time": time.time()}
 
+    def forget_photo(self, photo_id: str) -> None:
+        """A deleted photo's id leaves the latest cycle's record."""
+        with self._lock:
+            if self.last_cycle is not None and self.last_cycle.get("photo_id") == photo_id:
+                self.last_cycle = {**self.last_cycle, "photo_id": None}
+
     def cycle_failed(self, reason: str) -> None:
         with self._lock:
             self.failures += 1

@@ -24,9 +24,13 @@ key, so nobody can guess their way through the gallery. Files are reached only
 through :meth:`PhotoStore.file_path`, which looks the id up first — a user-supplied
 path never reaches the file system.
 
-Guests' photos are never deleted unless ``[storage] retention_days`` says so; when
-the disk is below ``min_free_mb``, or a photo's files would take it below, new photos
-are refused (:class:`StoreFull`).
+Guests' photos are never deleted unless ``[privacy] keep_originals_hours`` and
+``keep_results_hours`` say so (:mod:`booth.daemon.retention`, aging photos on the
+store's :class:`~booth.daemon.retention.RetentionClock`, kept in the index);
+an original deleted early leaves its row saying so (``original_kept``). A delete takes
+the row first, so a photo vanishes at once and whole; what a power cut leaves of its
+files is removed when the store opens. When the disk is below ``min_free_mb``, or a
+photo's files would take it below, new photos are refused (:class:`StoreFull`).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from typing import Callable
 
 import numpy as np
 
+from booth.daemon.retention import RetentionClock
 from booth.errors import StoreFull
 from booth.files import fsync_dir, remove_leftovers, write_atomic
 from booth.vision.images import encode_jpeg, load_image, thumbnail
@@ -76,6 +81,11 @@ CREATE TABLE IF NOT EXISTS photos (
     meta    TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS photos_created ON photos (created);
+CREATE TABLE IF NOT EXISTS retention_clock (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    elapsed REAL NOT NULL,
+    wall    REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS variants (
     photo_id TEXT NOT NULL,
     style    TEXT NOT NULL,
@@ -87,6 +97,10 @@ CREATE TABLE IF NOT EXISTS variants (
 _ADDED_COLUMNS = {
     # The key of the photo's own QR link: whoever has it may see the original.
     "owner_key": "ALTER TABLE photos ADD COLUMN owner_key TEXT NOT NULL DEFAULT ''",
+    # When it was taken on the retention clock (NULL: older rows, dated when the store opens).
+    "born": "ALTER TABLE photos ADD COLUMN born REAL",
+    # 0 once retention deleted the original (the anime results stay until their own time).
+    "original_kept": "ALTER TABLE photos ADD COLUMN original_kept INTEGER NOT NULL DEFAULT 1",
 }
 #: A photo re-rendered in another style is kept as ``<id>/variant-<style>.jpg`` with a
 #: row in ``variants`` (written like a photo: file first, row last).
@@ -103,6 +117,8 @@ class Photo:
     meta: dict = field(default_factory=dict)  #: timings etc.
     #: The secret in the photo's own QR link (not its id: the gallery lists ids).
     owner_key: str = ""
+    #: False once retention deleted the original.
+    original_kept: bool = True
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -128,7 +144,9 @@ def migrate(db: sqlite3.Connection) -> None:
 class PhotoStore:
     """Photos on disk plus their SQLite index (see the module docstring)."""
 
-    def __init__(self, root: Path, settings_storage, *, read_only: bool = False) -> None:
+    def __init__(self, root: Path, settings_storage, *, read_only: bool = False,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:
         self.root = Path(root)
         self.settings = settings_storage
         self.read_only = read_only
@@ -146,25 +164,47 @@ class PhotoStore:
                                    isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed row survives a power cut
+        # A deleted row is overwritten, not just unlinked: no trace of a photo in the index.
+        self._db.execute("PRAGMA secure_delete=ON")
         self._db.executescript(_SCHEMA)
         migrate(self._db)
+        #: Ages photos for retention (see booth.daemon.retention).
+        self.clock = RetentionClock(self._clock_reading(), self._keep_clock_reading,
+                                    monotonic=monotonic, wall=wall)
+        self._date_unborn()
         self.repaired = self.repair()
-        if self.settings.retention_days:
-            self.prune()
 
     # --- reading -------------------------------------------------------------------
+    def _clock_reading(self) -> tuple[float, float] | None:
+        with self._lock:
+            return self._db.execute("SELECT elapsed, wall FROM retention_clock WHERE id = 1").fetchone()
+
+    def _keep_clock_reading(self, elapsed: float, wall: float) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO retention_clock (id, elapsed, wall) VALUES (1, ?, ?)",
+                             (elapsed, wall))
+
+    def _date_unborn(self) -> None:
+        """Rows from before the retention clock: born as long ago as the wall clock says."""
+        with self._lock:
+            self._db.execute("UPDATE photos SET born = ? - max(0, ? - created) WHERE born IS NULL",
+                             (self.clock.now(), time.time()))
+
+    _COLUMNS = "id, created, source, size, faces, meta, owner_key, original_kept"
+
     @staticmethod
     def _photo(row: tuple) -> Photo:
-        photo_id, created, source, size, faces, meta, owner_key = row
-        return Photo(photo_id, created, source, size, faces, json.loads(meta), owner_key)
+        photo_id, created, source, size, faces, meta, owner_key, original_kept = row
+        return Photo(photo_id, created, source, size, faces, json.loads(meta), owner_key,
+                     bool(original_kept))
 
     def get(self, photo_id: str) -> Photo | None:
         """The photo with this id; None for an unknown or malformed id."""
         if not isinstance(photo_id, str) or not ID_PATTERN.match(photo_id):
             return None
         with self._lock:
-            row = self._db.execute("SELECT id, created, source, size, faces, meta, owner_key FROM photos "
-                                   "WHERE id = ?", (photo_id,)).fetchone()
+            row = self._db.execute(f"SELECT {self._COLUMNS} FROM photos WHERE id = ?",
+                                   (photo_id,)).fetchone()
         return self._photo(row) if row else None
 
     def list(self, limit: int = 24, offset: int = 0, source: str | None = None) -> list[Photo]:
@@ -173,7 +213,7 @@ class PhotoStore:
         where, args = ("WHERE source = ?", (source,)) if source else ("", ())
         with self._lock:
             rows = self._db.execute(
-                f"SELECT id, created, source, size, faces, meta, owner_key FROM photos {where} "
+                f"SELECT {self._COLUMNS} FROM photos {where} "
                 "ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
         return [self._photo(r) for r in rows]
 
@@ -190,10 +230,20 @@ class PhotoStore:
             return self._db.execute(f"SELECT COUNT(*) FROM photos {where}", args).fetchone()[0]
 
     def file_path(self, photo_id: str, kind: str) -> Path | None:
-        """The file of one photo (``kind``: original, anime or thumb); None if unknown."""
-        if kind not in KINDS or self.get(photo_id) is None:
+        """The file of one photo (``kind``: original, anime or thumb); None if unknown
+        (or the original, once retention deleted it)."""
+        photo = self.get(photo_id) if kind in KINDS else None
+        if photo is None or (kind == "original" and not photo.original_kept):
             return None
         return self.root / photo_id / f"{kind}.jpg"
+
+    def photo_files(self, photo_id: str) -> list[Path]:
+        """Every file of a photo, sorted (its folder holds them all: original, results,
+        variants, frames); [] if unknown."""
+        if self.get(photo_id) is None:
+            return []
+        folder = self.root / photo_id
+        return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.endswith(TMP_SUFFIX))
 
     def variants(self, photo_id: str) -> list[str]:
         """The styles this photo was re-rendered in, oldest first."""
@@ -263,9 +313,10 @@ class PhotoStore:
                 kept = keep is None or keep()
                 if kept:
                     self._db.execute("INSERT INTO photos (id, created, source, size, faces, meta, "
-                                     "owner_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                     "owner_key, born) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                      (photo.id, photo.created, photo.source, photo.size, photo.faces,
-                                      json.dumps(photo.meta, default=float), photo.owner_key))
+                                      json.dumps(photo.meta, default=float), photo.owner_key,
+                                      self.clock.now()))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # e.g. ENOSPC half-way: leave nothing
             raise
@@ -305,30 +356,59 @@ class PhotoStore:
         return path
 
     def delete(self, photo_id: str) -> bool:
-        """Remove a photo (the row first, so it vanishes at once); True if it existed."""
+        """Remove a photo and its folder (every file of it: original, results, variants,
+        thumbnail, strip frames). The row goes first, in one transaction with its
+        variants, so the photo vanishes at once and whole; True if it existed."""
         self._check_writable()
         if self.get(photo_id) is None:
             return False
         with self._lock:
-            self._db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
-            self._db.execute("DELETE FROM variants WHERE photo_id = ?", (photo_id,))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM variants WHERE photo_id = ?", (photo_id,))
+                gone = self._db.execute("DELETE FROM photos WHERE id = ?", (photo_id,)).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        if not gone:  # another thread deleted it in between
+            return False
         shutil.rmtree(self.root / photo_id, ignore_errors=True)
+        fsync_dir(self.root)
+        self._forget_journal()
         return True
 
-    def prune(self, now: float | None = None) -> int:
-        """Delete photos older than ``retention_days`` (never when it is 0); returns how many."""
-        days = self.settings.retention_days
-        if not days:
-            return 0
-        self._check_writable()
-        cutoff = (now if now is not None else time.time()) - days * 86400
+    def _forget_journal(self) -> None:
+        """Empty the write-ahead log, whose older page copies still hold deleted rows."""
         with self._lock:
-            old = [r[0] for r in self._db.execute("SELECT id FROM photos WHERE created < ?", (cutoff,))]
-        for photo_id in old:
-            self.delete(photo_id)
-        if old:
-            log.info("retention: deleted %d photos older than %d days", len(old), days)
-        return len(old)
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:  # busy: the next delete or the close empties it
+                log.warning("photo index: checkpoint after a delete: %s", exc)
+
+    def born_before(self, cutoff: float, *, with_original: bool = False) -> list[str]:
+        """Ids of the photos taken before ``cutoff`` on the retention clock, oldest first
+        (``with_original``: only those that still have their original)."""
+        where = " AND original_kept = 1" if with_original else ""
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                f"SELECT id FROM photos WHERE born < ?{where} ORDER BY born", (cutoff,))]
+
+    def drop_original(self, photo_id: str) -> bool:
+        """Delete a photo's original and keep its anime results: the row says so first,
+        then the file goes (a power cut in between: the repair removes it). True if it did."""
+        with self._lock:
+            changed = self._db.execute("UPDATE photos SET original_kept = 0 WHERE id = ? AND "
+                                       "original_kept = 1", (photo_id,)).rowcount
+        if changed and ID_PATTERN.match(photo_id):
+            (self.root / photo_id / "original.jpg").unlink(missing_ok=True)
+            fsync_dir(self.root / photo_id)
+        return bool(changed)
+
+    def ids(self) -> list[str]:
+        """Every photo's id, oldest first."""
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT id FROM photos ORDER BY created, rowid")]
 
     def repair(self) -> dict[str, int]:
         """Make disk and index agree after a crash; returns what was cleaned up.
@@ -352,11 +432,16 @@ class PhotoStore:
                 cleaned["orphan_folders"] += 1
                 continue
             cleaned["temp_files"] += remove_leftovers(entry)
+        with self._lock:
+            dropped = {r[0] for r in self._db.execute("SELECT id FROM photos WHERE original_kept = 0")}
+        for photo_id in dropped:  # deleted by retention, its file not yet gone at a power cut
+            (self.root / photo_id / "original.jpg").unlink(missing_ok=True)
         for photo_id in ids:
             folder = self.root / photo_id
-            if all((folder / f"{k}.jpg").is_file() for k in KINDS):
+            needed = [k for k in KINDS if not (k == "original" and photo_id in dropped)]
+            if all((folder / f"{k}.jpg").is_file() for k in needed):
                 continue
-            if self._rebuild_thumb(folder):
+            if self._rebuild_thumb(folder, with_original=photo_id not in dropped):
                 thumbs += 1
                 continue
             with self._lock:
@@ -372,10 +457,11 @@ class PhotoStore:
             log.warning("photo store: %d restyled variants without their file or row removed", variants)
         return cleaned
 
-    def _rebuild_thumb(self, folder: Path) -> bool:
+    def _rebuild_thumb(self, folder: Path, *, with_original: bool = True) -> bool:
         """Make a photo's missing thumbnail again from its portrait; False when the
-        original or the portrait is missing or unreadable too (the photo is lost)."""
-        if not (folder / "original.jpg").is_file():
+        original (unless retention took it) or the portrait is missing or unreadable too
+        (the photo is lost)."""
+        if with_original and not (folder / "original.jpg").is_file():
             return False
         try:
             anime = load_image(folder / "anime.jpg")
@@ -409,6 +495,8 @@ class PhotoStore:
         return cleaned
 
     def close(self) -> None:
+        if not self.read_only:
+            self.clock.save()  # the next start goes on from here
         with self._lock:
             if not self.read_only:  # the writer folds the journal back in
                 try:

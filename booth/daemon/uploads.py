@@ -4,7 +4,8 @@ The upload page is the booth's most exposed surface: anything on the event's Wi-
 can send anything. So every upload passes the same gate, cheapest checks first, and
 nothing is decoded until the cheap checks pass:
 
-1. the event PIN, if ``[upload] pin`` is set (wrong PINs are throttled per address);
+1. the event PIN, if ``[upload] pin`` is set (wrong PINs are throttled per address and
+   for all addresses together);
 2. the client's rate: at most ``[upload] per_minute`` files a minute per address
    (refused files count too: garbage costs the booth as much as a photo to check;
    :class:`booth.ratelimit.SlidingWindow`);
@@ -48,7 +49,7 @@ import numpy as np
 from booth.vision import images
 from booth.config import UploadSettings
 from booth.errors import UploadError, UploadRefused
-from booth.ratelimit import SlidingWindow
+from booth.ratelimit import FailureThrottle, SlidingWindow
 
 #: Uploads are scaled down to this long side before they wait in the queue: the
 #: pipeline frames at most 512 px crops out of it (a face a quarter of the photo
@@ -64,8 +65,10 @@ DECODE_SLOTS = 1
 DECODE_RETRY_S = 3
 #: Room for the multipart envelope and the PIN field around the photo's bytes.
 FORM_SLACK_BYTES = 64 * 1024
-#: Wrong PINs: this many per address per minute, then a pause.
+#: Wrong PINs: this many per address per minute, then a pause; and this many from all
+#: addresses together (a crowd of addresses guessing is an attack, not a typo).
 PIN_TRIES_PER_MINUTE = 5
+PIN_TRIES_TOTAL = 30
 #: Seconds one photo takes when the booth has no figures yet (for "try again in N s").
 DEFAULT_SECONDS_PER_PHOTO = 5.0
 
@@ -174,7 +177,7 @@ class UploadGate:
         self.settings: UploadSettings = booth.settings.upload
         self._lock = threading.Lock()
         self._files = SlidingWindow(self.settings.per_minute, 60.0, clock=clock)
-        self._wrong_pins = SlidingWindow(PIN_TRIES_PER_MINUTE, 60.0, clock=clock)
+        self._wrong_pins = FailureThrottle(PIN_TRIES_PER_MINUTE, PIN_TRIES_TOTAL, clock=clock)
         self._decoder = threading.BoundedSemaphore(DECODE_SLOTS)
         self._sending: set[str] = set()  # clients with an upload being handled
 
@@ -204,7 +207,7 @@ class UploadGate:
                 raise UploadError(429, f"Too many wrong PINs; try again in {wait} s.", wait)
             if pin and hmac.compare_digest(pin.strip().encode(), expected.encode()):
                 return
-            self._wrong_pins.add(client)
+            self._wrong_pins.failed(client)
         raise UploadError(403, "That is not the event PIN; ask the host for it." if pin
                           else "Type the event PIN first (the host has it).")
 

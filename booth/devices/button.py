@@ -1,6 +1,7 @@
 """The big button (and the LED in it), through gpiozero — and an honest GPIO check.
 
-    button = BoothButton(settings.button, on_press=booth.trigger, on_hold=booth.cancel)
+    button = BoothButton(settings.button, on_press=booth.trigger, on_hold=booth.cancel,
+                         on_decline=booth.decline)   # with [privacy] consent = "ask"
     button.set_led("breathe")     # idle: the LED breathes; "on" in the countdown
     button.status()               # {"ok": ..., "real": ..., "message": ...}
 
@@ -69,12 +70,16 @@ class BoothButton:
     button. The main button then starts a photo on release after a short press (a
     press cannot know yet whether it will be long), and a hold during the countdown
     cancels it after ``long_press_s``.
+    ``on_decline`` (optional; the consent question) is asked first on every hold and
+    takes it when it returns True: a hold is the guest's no. With it, a press too
+    counts on release (a hold must never start as a yes).
     A button that cannot be set up does not stop the booth: ``status()`` says why.
     """
 
     def __init__(self, settings_button, on_press: Callable[[], object],
                  on_hold: Callable[[], object] | None = None, *, pin_factory=None,
-                 on_pi: bool | None = None, on_style: Callable[[], object] | None = None) -> None:
+                 on_pi: bool | None = None, on_style: Callable[[], object] | None = None,
+                 on_decline: Callable[[], bool] | None = None) -> None:
         # gpiozero where the devices are made: importing it looks for pin libraries,
         # which a machine that only builds models or serves the gallery has no use for.
         from gpiozero.exc import GPIOZeroError
@@ -91,8 +96,12 @@ class BoothButton:
                 # gpiozero warns once per factory it falls back from; the status says it all.
                 warnings.simplefilter("ignore")
                 self._make_devices(settings_button, on_press, on_hold, pin_factory)
+                if on_decline is not None:
+                    self._press_on_release(on_press, lambda: on_decline() or self._cancel_on_hold(
+                        settings_button, on_hold))
                 if on_style is not None:
-                    self._make_style_input(settings_button, on_press, on_hold, on_style, pin_factory)
+                    self._make_style_input(settings_button, on_press, on_hold, on_style, pin_factory,
+                                           on_decline)
             factory = self.button.pin_factory
             self._status = gpio_check(factory, on_pi=on_pi, require_real=settings_button.require_real_gpio)
         except (GPIOZeroError, OSError, RuntimeError) as exc:
@@ -121,7 +130,32 @@ class BoothButton:
             led_class = PWMLED if settings_button.led_pwm else LED
             self.led = led_class(settings_button.led_pin, pin_factory=pin_factory)
 
-    def _make_style_input(self, settings_button, on_press, on_hold, on_style, pin_factory) -> None:
+    @staticmethod
+    def _cancel_on_hold(settings_button, on_hold) -> bool:
+        """A hold cancels the countdown when ``hold_to_cancel_s`` is set; True if it did."""
+        return bool(settings_button.hold_to_cancel_s and on_hold is not None and on_hold())
+
+    def _press_on_release(self, on_press, on_held) -> None:
+        """The main button presses on release after a short press, and calls ``on_held``
+        (instead of pressing) once held for its hold time."""
+
+        def pressed() -> None:
+            self._long_pressed = False
+
+        def held() -> None:
+            self._long_pressed = True
+            on_held()
+
+        def released() -> None:
+            if not self._long_pressed:
+                on_press()
+
+        self.button.when_pressed = pressed
+        self.button.when_held = held
+        self.button.when_released = released
+
+    def _make_style_input(self, settings_button, on_press, on_hold, on_style, pin_factory,
+                          on_decline=None) -> None:
         """The style button on ``style_pin``, else the main button's long press."""
         from gpiozero import Button
 
@@ -134,23 +168,15 @@ class BoothButton:
         if not settings_button.long_press_s:
             return
 
-        def pressed() -> None:
-            self._long_pressed = False
-
         def held() -> None:
-            self._long_pressed = True
-            # Held during a countdown: cancel it (if configured); held while idle: next style.
-            if not (settings_button.hold_to_cancel_s and on_hold is not None and on_hold()):
+            # Held at the consent question: no; during a countdown: cancel it (if
+            # configured); while idle: next style.
+            if not ((on_decline is not None and on_decline())
+                    or self._cancel_on_hold(settings_button, on_hold)):
                 on_style()
 
-        def released() -> None:
-            if not self._long_pressed:
-                on_press()
-
         self.button.hold_time = settings_button.long_press_s
-        self.button.when_pressed = pressed
-        self.button.when_held = held
-        self.button.when_released = released
+        self._press_on_release(on_press, held)
 
     def status(self) -> dict:
         return dict(self._status)

@@ -242,9 +242,8 @@ def render_photo(store: PhotoStore, settings: config.Settings, photo_id: str,
     anime_path = store.file_path(photo_id, "anime")
     if photo is None or anime_path is None:
         raise KeyError(photo_id)
-    original = None
-    if settings.print.show_original:
-        original = load_image(store.file_path(photo_id, "original"))
+    original_path = store.file_path(photo_id, "original") if settings.print.show_original else None
+    original = load_image(original_path) if original_path is not None else None  # None: retention took it
     return render_page(load_image(anime_path), original, title=settings.booth.event_title,
                        date=time.strftime("%d %B %Y", time.localtime(photo.created)).lstrip("0"),
                        url=qr.photo_url(settings, photo_id), settings=settings.print,
@@ -484,6 +483,39 @@ class PrintService:
         self._announce(job)
         return True
 
+    def forget_photo(self, photo_id: str) -> int:
+        """A deleted photo: cancel its jobs not printed yet (in CUPS too), delete their
+        pages, and take its id out of the job list (the budget still counts its sheets).
+        Returns how many jobs were cancelled."""
+        with self._lock:
+            jobs = [j for j in self.jobs.values() if j.photo_id == photo_id]
+            for job in jobs:
+                job.photo_id = ""
+            if self._offer is not None and self._offer[0] == photo_id:
+                self._offer = None
+            if jobs:
+                self._save()
+        cancelled = 0
+        for job in jobs:
+            if job.state in ACTIVE_STATES:
+                if job.cups_id:
+                    try:
+                        self.cups.cancel(job.cups_id)
+                    except CupsError as exc:  # gone already, or CUPS down: the page goes anyway
+                        log.warning("print: cancel %s: %s", job.cups_id, exc)
+                self._set_state(job, "canceled", "the photo was deleted")
+                cancelled += 1
+            (self.folder / f"{job.id}.pdf").unlink(missing_ok=True)
+        return cancelled
+
+    def forget_deleted_photos(self) -> None:
+        """Jobs of photos deleted while the booth was not running (a wipe, a power cut
+        between a delete and its jobs' cancelling)."""
+        with self._lock:
+            orphans = {j.photo_id for j in self.jobs.values() if j.photo_id and self.store.get(j.photo_id) is None}
+        for photo_id in orphans:
+            self.forget_photo(photo_id)
+
     # --- figures -----------------------------------------------------------------------
     def _sheets_used(self) -> int:
         return sum(j.copies for j in self.jobs.values() if j.state not in ("failed", "canceled"))
@@ -536,6 +568,7 @@ class PrintService:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PRINT_NICENESS)
         except (AttributeError, OSError):
             pass
+        self.forget_deleted_photos()
         for job in self._active():  # sent before a restart: follow them again
             log.info("print: following job %s (%s) from before the restart", job.id, job.cups_id)
         while not self._stopping.is_set():

@@ -22,6 +22,8 @@ Blueprints:
 * :mod:`booth.web.captive` — on the booth's own hotspot, the phones' connectivity
   checks (a redirect) and ``/welcome``, the page their sign-in sheet opens.
 * :mod:`booth.web.prints` — ``/admin/print/...`` (print, cancel, preview the page).
+* :mod:`booth.web.privacy` — ``/privacy`` (what is kept, how long, who sees it, how to
+  delete), and the notice line every page carries with ``[privacy] consent``.
 
 Before any view, :func:`booth.web.access.check_request` refuses requests for another
 host name (421) and state-changing requests from another site (403); errors answer
@@ -41,8 +43,10 @@ import time
 from flask import Flask, Response
 from werkzeug.routing import BaseConverter
 
-from booth.web import admin, api, captive, gallery, kiosk, prints, restyle, styles, upload
-from booth.web.access import AdminSessions, FailureThrottle, check_request, csrf_token, own_hosts
+from booth.web import admin, api, captive, gallery, kiosk, prints, privacy, restyle, styles, upload
+from booth.ratelimit import FailureThrottle
+from booth.web.access import (PASSWORD_TRIES_PER_CLIENT, PASSWORD_TRIES_TOTAL, AdminSessions,
+                               check_request, csrf_token, own_hosts)
 from booth.web.contract import BoothForWeb, init_app
 from booth.web.responses import register_error_pages
 from booth.web.server import STOPPING_KEY, STREAMS_KEY, StreamSlots, serve, yield_to_photo
@@ -92,7 +96,7 @@ def create_app(booth: BoothForWeb) -> Flask:
     )
     app.json.sort_keys = False  # JSON keys in the order the views write them
     init_app(app, booth)
-    app.extensions["booth_throttle"] = FailureThrottle()
+    app.extensions["booth_throttle"] = FailureThrottle(PASSWORD_TRIES_PER_CLIENT, PASSWORD_TRIES_TOTAL)
     app.extensions["booth_admin_sessions"] = AdminSessions()
     app.extensions["booth_hosts"] = own_hosts(booth.settings.web.base_url)
     app.extensions[STOPPING_KEY] = threading.Event()
@@ -106,7 +110,7 @@ def create_app(booth: BoothForWeb) -> Flask:
     # Then Host and Origin are checked before any view and every other blueprint's hooks.
     app.register_blueprint(captive.bp)
     app.before_request(check_request)
-    for module in (kiosk, gallery, api, admin, upload, prints, styles, restyle):
+    for module in (kiosk, gallery, api, admin, upload, prints, styles, restyle, privacy):
         app.register_blueprint(module.bp)
     app.wsgi_app = yield_to_photo(app.wsgi_app, booth.between_photos,
                                   booth.settings.web.yield_to_photo_ms / 1000)

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, g, request, session
 from werkzeug.exceptions import TooManyRequests
 
-from booth.ratelimit import SlidingWindow
+from booth.ratelimit import FailureThrottle
 from booth.web.contract import get_booth
 
 #: Methods that change nothing; every other one must come from the booth's own pages.
@@ -264,29 +264,3 @@ def csrf_ok() -> bool:
     expected = session.get("csrf")
     given = request.form.get("csrf", "")
     return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
-
-
-class FailureThrottle:
-    """At most ``limit`` failed password attempts per client address, and
-    ``total_limit`` for all addresses together, per ``window_s`` (the edge rule of
-    :class:`~booth.ratelimit.SlidingWindow`).
-
-    Memory stays bounded: at most ``max_clients`` addresses are remembered (the
-    oldest are forgotten first).
-    """
-
-    #: The key under which every failure is counted as well.
-    EVERYBODY = "*"
-
-    def __init__(self, limit: int = PASSWORD_TRIES_PER_CLIENT, window_s: float = 60.0,
-                 max_clients: int = 1024, total_limit: int = PASSWORD_TRIES_TOTAL) -> None:
-        self._per_client = SlidingWindow(limit, window_s, max_keys=max_clients)
-        self._everybody = SlidingWindow(total_limit, window_s, max_keys=1)
-
-    def retry_after(self, client: str) -> int:
-        """Seconds until ``client`` may try again (0 = now)."""
-        return max(self._per_client.retry_after(client), self._everybody.retry_after(self.EVERYBODY))
-
-    def failed(self, client: str) -> None:
-        self._per_client.add(client)
-        self._everybody.add(self.EVERYBODY)

@@ -107,7 +107,7 @@ def confirm_delete(photo_id: str):
 def delete(photo_id: str):
     _require_admin()
     _require_csrf()
-    if not get_booth().store.delete(photo_id):
+    if not get_booth().delete_photo(photo_id, "organiser"):
         abort(404, "There is no photo with this id.")
     flash("Photo deleted.")
     return redirect(url_for("admin.index"))

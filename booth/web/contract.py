@@ -49,6 +49,14 @@ class BoothForWeb(Protocol):
         """Start a photo; False when one is running or the booth is not ready."""
         ...
 
+    def cancel(self) -> bool:
+        """The button held: no to the consent question, or cancel the countdown."""
+        ...
+
+    def delete_photo(self, photo_id: str, reason: str) -> bool:
+        """Delete a photo everywhere (store, print queue, kiosk); False if unknown."""
+        ...
+
     def not_ready(self) -> str | None:
         """Why a press cannot make a photo now ("warming", "model", "stuck", "camera", "disk")."""
         ...

@@ -9,21 +9,23 @@ The gallery lists anime portraits only. The original (the unedited photo) follow
 ``/p/<id>?k=<owner key>`` (the key is the store's per-photo ``owner_key``, never in
 a listing); "public" shows it to anyone with the page, "off" to the organiser only.
 
-Images are looked up by id in the store and sent with an ETag and a long
-``Cache-Control`` (a photo never changes under its id), so a phone on the event's
-Wi-Fi downloads each thumbnail once.
+The photo's own link also lets its owner delete it ("Delete my photo", with a
+confirmation): :meth:`Booth.delete_photo` takes it out of the store, the print queue
+and the kiosk at once, and every link of it then answers the friendly 404.
+
+Images are looked up by id in the store and sent with an ETag, to be checked again
+on every view (``no-cache``): a phone on the event's Wi-Fi downloads each thumbnail
+once (then a bodiless 304), and a deleted photo is gone from it too.
 """
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 import hmac
 
 from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
 
 from booth import qr
-from booth.web.access import is_admin
+from booth.web.access import csrf_ok, is_admin
 from booth.web.contract import get_booth
 from booth.web.paging import requested_page
 
@@ -31,8 +33,9 @@ bp = Blueprint("gallery", __name__)
 
 #: Thumbnails per gallery page.
 PAGE_SIZE = 24
-#: Photos never change under their id: phones may keep them for a week without asking.
-IMAGE_CACHE = "private, max-age=604800, immutable"
+#: Phones keep images but ask again each time (a 304 without the bytes): a deleted
+#: photo must not live on in their caches.
+IMAGE_CACHE = "private, no-cache"
 _IMAGE_KINDS = {"anime.jpg": "anime", "original.jpg": "original", "thumb.jpg": "thumb"}
 
 
@@ -62,22 +65,28 @@ OWNER_KEY_PARAM = "k"
 
 
 def has_owner_key(photo) -> bool:
-    """The request carries this photo's owner key (from its QR link)."""
-    given = request.args.get(OWNER_KEY_PARAM, "")
+    """The request carries this photo's owner key (from its QR link; in a form's field
+    when it deletes the photo)."""
+    given = request.values.get(OWNER_KEY_PARAM, "")
     return bool(photo.owner_key) and hmac.compare_digest(given.encode(), photo.owner_key.encode())
 
 
 def original_allowed(photo) -> bool:
     """This visitor may see the photo's original (``[web] originals``; the organiser always)."""
     mode = get_booth().settings.web.originals
-    return mode == "public" or is_admin() or (mode == "owner" and has_owner_key(photo))
+    return photo.original_kept and (mode == "public" or is_admin()
+                                    or (mode == "owner" and has_owner_key(photo)))
+
+
+def may_delete(photo) -> bool:
+    """The photo's owner (its own QR link) or the organiser may delete it."""
+    return is_admin() or has_owner_key(photo)
 
 
 def owner_url(photo) -> str:
-    """The photo's own link, the one its QR code holds: with the owner key unless
-    originals are public (or off: then the key would give nothing)."""
-    url = qr.photo_url(get_booth().settings, photo.id)
-    return f"{url}?{OWNER_KEY_PARAM}={photo.owner_key}" if get_booth().settings.web.originals == "owner" else url
+    """The photo's own link, the one its QR code holds, with the owner key (the
+    original, with ``[web] originals = "owner"``, and the guest's own delete)."""
+    return f"{qr.photo_url(get_booth().settings, photo.id)}?{OWNER_KEY_PARAM}={photo.owner_key}"
 
 
 def _shared_url(photo) -> str:
@@ -98,9 +107,43 @@ def photo_page(photo_id: str):
     original = None
     if original_allowed(photo):
         original = url_for("gallery.image", photo_id=photo.id, name="original.jpg", **_key_args(photo))
+    delete_url = (url_for("gallery.confirm_delete", photo_id=photo.id, **_key_args(photo))
+                  if may_delete(photo) else None)
     return render_template("photo.html", photo=photo, url=_shared_url(photo), original_url=original,
                            qr_url=url_for("gallery.qr_code", photo_id=photo.id, kind="svg", **_key_args(photo)),
-                           show_gallery_link=index_allowed())
+                           show_gallery_link=index_allowed(), delete_url=delete_url)
+
+
+def _deletable_or_refuse(photo_id: str):
+    """The photo, if this visitor may delete it; the friendly 404 when it is gone, a 403
+    without its owner key."""
+    photo = get_booth().store.get(photo_id)
+    if photo is None:
+        return None, (render_template("photo_gone.html", show_gallery_link=index_allowed()), 404)
+    if not may_delete(photo):
+        abort(403, "Only the photo's own link (its QR code) can delete it.")
+    return photo, None
+
+
+@bp.get("/p/<photo_id:photo_id>/delete")
+def confirm_delete(photo_id: str):
+    """Deleting is for good: one more look at the photo and a second, explicit press."""
+    photo, refusal = _deletable_or_refuse(photo_id)
+    if refusal:
+        return refusal
+    return render_template("photo_delete.html", photo=photo, owner_key=request.values.get(OWNER_KEY_PARAM, ""),
+                           back=url_for("gallery.photo_page", photo_id=photo.id, **_key_args(photo)))
+
+
+@bp.post("/p/<photo_id:photo_id>/delete")
+def delete(photo_id: str):
+    photo, refusal = _deletable_or_refuse(photo_id)
+    if refusal:
+        return refusal
+    if not csrf_ok():
+        abort(400, "This form has expired; reload the page and try again.")
+    get_booth().delete_photo(photo.id, "organiser" if is_admin() else "guest")
+    return render_template("photo_gone.html", deleted=True, show_gallery_link=index_allowed())
 
 
 @bp.get("/p/<photo_id:photo_id>/<any('anime.jpg', 'original.jpg', 'thumb.jpg'):name>")
@@ -127,8 +170,8 @@ def image(photo_id: str, name: str):
     return response
 
 
-@lru_cache(maxsize=256)
 def _qr_bytes(url: str, kind: str) -> bytes:
+    # Not cached: a photo's link must not outlive its delete, even in memory.
     return qr.svg(url) if kind == "svg" else qr.png(url)
 
 

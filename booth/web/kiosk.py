@@ -42,6 +42,8 @@ RETRY_MS = 2000
 #: How often a quiet stream looks whether its client has left (a kiosk reload): its
 #: slot and its web thread are free again within this.
 LEFT_CHECK_S = 0.25
+#: Holding Space this long on the kiosk keyboard is a hold of the button (no).
+HOLD_S = 1.0
 
 
 #: Why /api/trigger did not start a photo, by Booth.not_ready()'s answer.
@@ -65,7 +67,9 @@ def kiosk():
         "qr": "data:image/svg+xml;base64," + base64.b64encode(wifi_svg).decode()}
     return render_template("kiosk.html", countdown_s=settings.cycle.countdown_s,
                            show_result_s=settings.cycle.show_result_s, wifi=wifi,
-                           keyboard=not booth.health()["gpio"].get("real", False))
+                           keyboard=not booth.health()["gpio"].get("real", False),
+                           privacy_url=qr.base_url(settings) + url_for("privacy.page"),
+                           hold_ms=round(1000 * HOLD_S))
 
 
 def sse_message(event) -> str:
@@ -154,6 +158,16 @@ def preview_mode():
                              "and restart the booth"), 409
     mirror.set_enabled(wanted in ("on", "true", "1"))
     return jsonify(mirror.stats())
+
+
+@bp.post("/api/cancel")
+def cancel():
+    """The kiosk keyboard's hold: no to the consent question, or cancel the countdown
+    (from the Pi itself or the organiser's session, like the button it stands in for)."""
+    if not (is_loopback() or (has_admin_session() and csrf_ok())):
+        abort(403, "Only the booth's own screen can answer for the button.")
+    cancelled = bool(get_booth().cancel())
+    return jsonify(cancelled=cancelled), (200 if cancelled else 409)
 
 
 @bp.post("/api/trigger")

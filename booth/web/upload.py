@@ -4,8 +4,8 @@ Only when ``[upload] enabled = true`` (otherwise every route here is a 404).
 
 * ``GET /upload`` — the page: take a selfie or pick several photos, watch them go
   up (progress bars), and get each anime result with its link and QR code.
-* ``POST /upload`` — one photo per request (multipart field ``photo``, and ``pin``
-  when the event has one). Answers 202 ``{"ticket", "status"}`` once the photo is
+* ``POST /upload`` — one photo per request (multipart field ``photo``, ``pin``
+  when the event has one, and ``consent=yes`` with ``[privacy] consent = "ask"``). Answers 202 ``{"ticket", "status"}`` once the photo is
   queued; every refusal of what was sent is a 4xx with ``{"error": "<one sentence>"}``
   (and ``Retry-After`` when waiting helps: 429 "busy, try again in N s"); while the
   booth itself cannot take photos (model not loaded, disk full) it is a 503 with a
@@ -42,7 +42,7 @@ from booth.web.responses import error_response, wants_json
 bp = Blueprint("upload", __name__)
 log = logging.getLogger(__name__)
 
-#: Multipart parts an upload may have: the photo, the PIN, and a little slack.
+#: Multipart parts an upload may have: the photo, the PIN, the consent, and a little slack.
 MAX_PARTS = 4
 #: Werkzeug's multipart decoder holds one 64 KiB read plus what may be the start of a
 #: boundary under the form-memory limit, file parts included: at the app's 64 KiB, a
@@ -102,6 +102,7 @@ def page():
     settings = get_booth().settings
     return render_template("upload.html", upload=settings.upload,
                            pin_required=bool(settings.upload.pin) and not is_admin(),
+                           consent_required=settings.privacy.consent == "ask",
                            max_size=megabytes(settings.upload.max_bytes),
                            public=settings.web.gallery_index == "public")
 
@@ -116,6 +117,8 @@ def send():
 
 def _send(gate: UploadGate, client: str) -> Response:
     gate.check_pin(client, request.form.get("pin"), trusted=is_admin())
+    if get_booth().settings.privacy.consent == "ask" and request.form.get("consent") != "yes":
+        raise UploadError(400, "Tick the box to say the booth may use your photo, then send it.")
     files = [f for f in request.files.getlist("photo") if f.filename]
     if not files:
         raise UploadError(400, "Choose a photo to send.")

@@ -9,7 +9,7 @@
   "use strict";
 
   var body = document.body;
-  var SCREENS = ["idle", "warming", "resting", "countdown", "capture", "process", "result", "failsafe"];
+  var SCREENS = ["idle", "warming", "resting", "consent", "countdown", "capture", "process", "result", "failsafe"];
   /* What a guest reads when a press cannot make a photo (the daemon says why). */
   var TOASTS = {
     busy: "One at a time — your photo is on its way!",
@@ -34,23 +34,25 @@
     body.setAttribute("data-state", name);
     var shown = name === "idle" && mode !== "ready" ? mode : name;
     SCREENS.forEach(function (s) {
-      $("screen-" + s).setAttribute("aria-hidden", s === shown ? "false" : "true");
+      var screen = $("screen-" + s);  // the consent question exists only when the booth asks
+      if (screen) { screen.setAttribute("aria-hidden", s === shown ? "false" : "true"); }
     });
-    if (name === "idle" || name === "countdown") { startPreview(); }
+    if (wantPreview()) { startPreview(); }
   }
 
   /* Fall back to idle by ourselves once `until` has passed (a missed event must not
    * leave a guest's photo on screen forever). */
-  function returnToIdleAt(untilEpoch, fallbackSeconds) {
+  function returnToIdleAt(untilEpoch, fallbackSeconds, bar) {
     clearTimeout(backToIdleTimer);
     var seconds = untilEpoch ? untilEpoch - Date.now() / 1000 : fallbackSeconds;
     if (!(seconds > 0)) { seconds = fallbackSeconds; }
-    if (resultBar) {
-      resultBar.style.transition = "none";
-      resultBar.style.transform = "scaleX(1)";
-      void resultBar.offsetWidth;  // restart the CSS transition
-      resultBar.style.transition = "transform " + seconds + "s linear";
-      resultBar.style.transform = "scaleX(0)";
+    bar = bar || resultBar;
+    if (bar) {
+      bar.style.transition = "none";
+      bar.style.transform = "scaleX(1)";
+      void bar.offsetWidth;  // restart the CSS transition
+      bar.style.transition = "transform " + seconds + "s linear";
+      bar.style.transform = "scaleX(0)";
     }
     backToIdleTimer = setTimeout(function () { show("idle"); }, (seconds + 2) * 1000);
   }
@@ -70,6 +72,8 @@
       $("result-qr").src = base + "/qr.svg";
       body.setAttribute("data-photo", data.photo_id);
       returnToIdleAt(data.until, parseFloat(body.getAttribute("data-show-result")) || 12);
+    } else if (data.state === "consent") {
+      returnToIdleAt(data.until, 10, $("consent-bar"));
     } else if (data.state === "failsafe") {
       $("failsafe-text").textContent = data.message || "Something went wrong. Please try again.";
       returnToIdleAt(data.until, 5);
@@ -99,6 +103,14 @@
     show(state);
   }
 
+  /* A photo deleted (by its guest, the host or retention) leaves the screen at once. */
+  function onDeleted(data) {
+    if (body.getAttribute("data-photo") !== data.photo_id) { return; }
+    ["result-anime", "result-original", "result-qr"].forEach(function (id) { $(id).removeAttribute("src"); });
+    body.removeAttribute("data-photo");
+    if (state === "result") { show("idle"); }
+  }
+
   var toastTimer = null;
   function showToast(reason) {
     if (reason === "busy" && state === "idle") { return; }  // a photo is starting anyway
@@ -122,6 +134,7 @@
     });
     source.addEventListener("state", function (e) { onState(JSON.parse(e.data).data); });
     source.addEventListener("health", function (e) { onHealth(JSON.parse(e.data).data); });
+    source.addEventListener("deleted", function (e) { onDeleted(JSON.parse(e.data).data); });
     source.addEventListener("press_ignored", function (e) {
       showToast(JSON.parse(e.data).data.reason || "busy");
     });
@@ -152,7 +165,7 @@
   var preview = $("preview");
   var previewRunning = false;
 
-  function wantPreview() { return state === "idle" || state === "countdown"; }
+  function wantPreview() { return state === "idle" || state === "consent" || state === "countdown"; }
 
   function nextFrame() {
     if (!wantPreview()) { previewRunning = false; return; }
@@ -186,12 +199,31 @@
 
   /* --- Space or Enter takes a photo (the keyboard is the spare button) -------- */
   var lastPress = 0;
+  /* While the booth asks for consent, the key acts like the button: a tap is yes
+   * (on release), a hold of data-hold-ms is no. */
+  var holdMs = parseInt(body.getAttribute("data-hold-ms"), 10) || 1000;
+  var consentKeyDown = false;
+  var holdTimer = null;
+  function isPressKey(e) { return e.key === " " || e.key === "Enter" || e.code === "Space"; }
+  function post(url) { fetch(url, { method: "POST", credentials: "same-origin" }).catch(function () {}); }
   document.addEventListener("keydown", function (e) {
-    if (e.key !== " " && e.key !== "Enter" && e.code !== "Space") { return; }
+    if (!isPressKey(e)) { return; }
     e.preventDefault();
-    if (e.repeat || Date.now() - lastPress < 500) { return; }
+    if (e.repeat) { return; }
+    if (state === "consent") {
+      consentKeyDown = true;
+      holdTimer = setTimeout(function () { consentKeyDown = false; post("/api/cancel"); }, holdMs);
+      return;
+    }
+    if (Date.now() - lastPress < 500) { return; }
     lastPress = Date.now();
-    fetch("/api/trigger", { method: "POST", credentials: "same-origin" }).catch(function () {});
+    post("/api/trigger");
+  });
+  document.addEventListener("keyup", function (e) {
+    if (!isPressKey(e) || !consentKeyDown) { return; }  // the press that asked is not an answer
+    consentKeyDown = false;
+    clearTimeout(holdTimer);
+    if (state === "consent") { post("/api/trigger"); }
   });
 
   show("idle");

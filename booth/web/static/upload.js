@@ -11,13 +11,21 @@
   var list = document.getElementById("uploads");
   var sendButton = document.getElementById("send");
   var pin = document.getElementById("pin");
+  var consent = document.getElementById("consent");  // [privacy] consent = "ask"
   var maxBytes = parseInt(form.getAttribute("data-max-bytes"), 10);
   var POLL_MS = 1000;
   var waiting = [];   // items chosen and not sent yet
   var busy = false;
   // Choosing a photo sends it: a "Send" button is only needed while a PIN is missing.
-  sendButton.hidden = !pin;
+  sendButton.hidden = !pin && !consent;
   if (pin) { chosen.textContent = "Type the event PIN, choose your photos, then Send."; }
+  else if (consent) { chosen.textContent = "Tick the box, choose your photos, then Send."; }
+
+  function ready() { return (!pin || pin.value) && (!consent || consent.checked); }
+  function askForWhatIsMissing() {
+    if (pin && !pin.value) { chosen.textContent = "Type the event PIN, then Send."; pin.focus(); }
+    else if (consent && !consent.checked) { chosen.textContent = "Tick the box first, then Send."; consent.focus(); }
+  }
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -57,14 +65,15 @@
       input.value = "";  // the same photo can be chosen again; files now live in `waiting`
       chosen.textContent = waiting.length ? waiting.length + " photo" + (waiting.length === 1 ? "" : "s") +
         " ready to send." : "No photo chosen yet.";
-      if (waiting.length && !busy && (!pin || pin.value)) { sendAll(); }
-      else if (waiting.length && pin && !pin.value) { chosen.textContent = "Type the event PIN, then Send."; pin.focus(); }
+      if (waiting.length && !busy && ready()) { sendAll(); }
+      else if (waiting.length) { askForWhatIsMissing(); }
     });
   });
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     if (!waiting.length) { chosen.textContent = "Choose or take a photo first."; return; }
+    if (!ready()) { askForWhatIsMissing(); return; }
     sendAll();
   });
 
@@ -93,6 +102,7 @@
   function send(item, next) {
     var data = new FormData();
     if (pin) { data.append("pin", pin.value); }
+    if (consent && consent.checked) { data.append("consent", "yes"); }
     data.append("photo", item.file, item.file.name || "photo.jpg");
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.getAttribute("action"));
