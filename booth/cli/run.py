@@ -21,6 +21,7 @@ from booth import config
 from booth.daemon import sdnotify
 from booth.daemon.machine import MODEL_LOADING, Booth, load_pipeline
 from booth.daemon.store import PhotoStore
+from booth.daemon.sync import SyncWorker
 from booth.devices.button import BoothButton
 from booth.devices.camera import CameraSupervisor, backend_factory
 from booth.devices.camera.opencv import OpenCVCamera
@@ -134,6 +135,18 @@ def _open_store(settings: config.Settings) -> PhotoStore:
                         "and its permissions") from None
 
 
+def _start_sync(settings: config.Settings, store: PhotoStore) -> SyncWorker | None:
+    """The worker that copies photos to [sync] remote (None when it is off)."""
+    if not settings.sync.remote:
+        return None
+    from booth.web.share import share_page  # the web package renders the share page
+
+    sync = SyncWorker.from_settings(settings, store, lambda photo: share_page(settings, photo))
+    store.listeners.append(sync)
+    log.info("sync: copying photos to %s as booth %s", settings.sync.remote, sync.booth)
+    return sync.start()
+
+
 def _start_web(booth: Booth, settings: config.Settings):
     try:
         from booth import web
@@ -186,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
     store = _open_store(settings)
     camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera)
     booth = Booth(settings, camera=camera, pipeline=None, store=store, model_message=MODEL_LOADING)
+    booth.sync = _start_sync(settings, store)
     server = _start_web(booth, settings)
     camera.start()
     booth.attach_button(_make_button(booth, settings, demo=args.demo is not None))
@@ -219,6 +233,8 @@ def run(args: argparse.Namespace) -> int:
     if server is not None:
         server.close(timeout=2.0)
     camera.close(timeout=2.0)
+    if booth.sync is not None:
+        booth.sync.stop()
     store.close()
     log.info("stopped in %.1f s; %s", time.monotonic() - started, booth.summary())
     if args.cycles:

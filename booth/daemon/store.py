@@ -39,6 +39,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -122,6 +123,18 @@ def migrate(db: sqlite3.Connection) -> None:
     log.info("photo index: added %s", ", ".join(n for n in _ADDED_COLUMNS if n not in have))
 
 
+class StoreListener(Protocol):
+    """Told of every change once it is committed (e.g. :mod:`booth.daemon.sync`). It is
+    called on the writer's thread (a cycle's, a web request's): it must only take note
+    and return at once."""
+
+    def photo_stored(self, photo_id: str) -> None:
+        """A photo, or a new variant of it, is complete in the store."""
+
+    def photo_deleted(self, photo_id: str) -> None:
+        """A photo is gone from the store (admin, guest, retention)."""
+
+
 class PhotoStore:
     """Photos on disk plus their SQLite index (see the module docstring)."""
 
@@ -136,6 +149,7 @@ class PhotoStore:
         self._db.execute("PRAGMA synchronous=FULL")  # a committed row survives a power cut
         self._db.executescript(_SCHEMA)
         migrate(self._db)
+        self.listeners: list[StoreListener] = []
         self.repaired = self.repair()
         if self.settings.retention_days:
             self.prune()
@@ -238,7 +252,32 @@ class PhotoStore:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # e.g. ENOSPC half-way: leave nothing
             raise
+        self._tell("photo_stored", photo.id)
         return photo
+
+    def import_photo(self, photo: Photo, files: dict[str, Path]) -> bool:
+        """Keep a photo made elsewhere (a merged gallery pulls other booths' photos) with
+        its own id, time and key; ``files`` maps each of :data:`KINDS` to its JPEG. Files
+        first, row last, like :meth:`save`; False if the id is taken or malformed."""
+        if not ID_PATTERN.match(photo.id) or self.get(photo.id) is not None or set(files) != set(KINDS):
+            return False
+        folder = self.root / photo.id
+        shutil.rmtree(folder, ignore_errors=True)  # an earlier import cut short
+        folder.mkdir()
+        try:
+            for kind, source in files.items():
+                write_atomic(folder / f"{kind}.jpg", Path(source).read_bytes())
+            fsync_dir(folder)
+            with self._lock:
+                self._db.execute("INSERT INTO photos (id, created, source, size, faces, meta, owner_key) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                 (photo.id, photo.created, photo.source, photo.size, photo.faces,
+                                  json.dumps(photo.meta, default=float), photo.owner_key))
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        self._tell("photo_stored", photo.id)
+        return True
 
     def save_variant(self, photo_id: str, style: str, stylized_rgb: np.ndarray) -> Path:
         """Keep a re-rendering of a photo in another style: file first, row last, so it
@@ -256,6 +295,7 @@ class PhotoStore:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO variants (photo_id, style, created) "
                              "VALUES (?, ?, ?)", (photo_id, style, time.time()))
+        self._tell("photo_stored", photo_id)
         return path
 
     def delete(self, photo_id: str) -> bool:
@@ -266,7 +306,16 @@ class PhotoStore:
             self._db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
             self._db.execute("DELETE FROM variants WHERE photo_id = ?", (photo_id,))
         shutil.rmtree(self.root / photo_id, ignore_errors=True)
+        self._tell("photo_deleted", photo_id)
         return True
+
+    def _tell(self, change: str, photo_id: str) -> None:
+        """Tell the listeners; one that fails never fails the store's write."""
+        for listener in self.listeners:
+            try:
+                getattr(listener, change)(photo_id)
+            except Exception:
+                log.exception("photo store: %s listener failed for %s", change, photo_id)
 
     def prune(self, now: float | None = None) -> int:
         """Delete photos older than ``retention_days`` (never when it is 0); returns how many."""

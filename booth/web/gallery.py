@@ -76,8 +76,11 @@ def original_allowed(photo) -> bool:
 def owner_url(photo) -> str:
     """The photo's own link, the one its QR code holds: with the owner key unless
     originals are public (or off: then the key would give nothing)."""
-    url = qr.photo_url(get_booth().settings, photo.id)
-    return f"{url}?{OWNER_KEY_PARAM}={photo.owner_key}" if get_booth().settings.web.originals == "owner" else url
+    settings = get_booth().settings
+    if settings.sync.public_url and settings.sync.qr == "public" and photo.owner_key:
+        return qr.share_url(settings, photo.owner_key)
+    url = qr.photo_url(settings, photo.id)
+    return f"{url}?{OWNER_KEY_PARAM}={photo.owner_key}" if settings.web.originals == "owner" else url
 
 
 def _shared_url(photo) -> str:
@@ -98,7 +101,11 @@ def photo_page(photo_id: str):
     original = None
     if original_allowed(photo):
         original = url_for("gallery.image", photo_id=photo.id, name="original.jpg", **_key_args(photo))
+    settings = get_booth().settings
+    public = (qr.share_url(settings, photo.owner_key)
+              if settings.sync.public_url and photo.owner_key and (is_admin() or has_owner_key(photo)) else None)
     return render_template("photo.html", photo=photo, url=_shared_url(photo), original_url=original,
+                           public_url=public,
                            qr_url=url_for("gallery.qr_code", photo_id=photo.id, kind="svg", **_key_args(photo)),
                            show_gallery_link=index_allowed())
 
@@ -165,17 +172,20 @@ def readable_on(background: str, light: str = "#ffffff", dark: str = "#16121c") 
     return light if contrast(light, background) >= contrast(dark, background) else dark
 
 
+def theme_css(web) -> str:
+    """The event's colours (``[web]``) as CSS variables, text colours picked for contrast."""
+    accent, background = web.accent_color, web.background_color
+    ink = readable_on(background, light="#f6f3fb")
+    muted = "#cfc7dd" if ink == "#f6f3fb" else "#4a4257"
+    return (f":root{{--accent:{accent};--bg:{background};--on-accent:{readable_on(accent)};"
+            f"--ink:{ink};--muted:{muted};}}\n")
+
+
 @bp.get("/theme.css")
 def theme():
     """The event's colours from the config as CSS variables (no inline styles: CSP),
     with text colours picked for contrast, whatever colours the organiser chose."""
-    web = get_booth().settings.web
-    accent, background = web.accent_color, web.background_color
-    ink = readable_on(background, light="#f6f3fb")
-    muted = "#cfc7dd" if ink == "#f6f3fb" else "#4a4257"
-    css = (f":root{{--accent:{accent};--bg:{background};--on-accent:{readable_on(accent)};"
-           f"--ink:{ink};--muted:{muted};}}\n")
-    response = Response(css, mimetype="text/css")
+    response = Response(theme_css(get_booth().settings.web), mimetype="text/css")
     response.headers["Cache-Control"] = "no-cache"
     response.add_etag()
     return response.make_conditional(request)
