@@ -17,7 +17,7 @@ from booth.daemon.sync import (BOOTHS_DIR, RECORD_NAME, SHARE_DIR, Rclone, SyncW
                                saved_status)
 from booth.vision.images import load_image
 from booth.web.share import share_page
-from tests.rclonekit import RemoteServer, remote_files, wait_until
+from rclonekit import RemoteServer, remote_files, wait_until
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/rclone").exists(),
                                 reason="rclone is not installed (./install.sh --test installs it)")

@@ -135,7 +135,7 @@ def _open_store(settings: config.Settings) -> PhotoStore:
                         "and its permissions") from None
 
 
-def _start_sync(settings: config.Settings, store: PhotoStore) -> SyncWorker | None:
+def start_sync(settings: config.Settings, store: PhotoStore) -> SyncWorker | None:
     """The worker that copies photos to [sync] remote (None when it is off)."""
     if not settings.sync.remote:
         return None
@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
     store = _open_store(settings)
     camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera)
     booth = Booth(settings, camera=camera, pipeline=None, store=store, model_message=MODEL_LOADING)
-    booth.sync = _start_sync(settings, store)
+    booth.sync = start_sync(settings, store)
     server = _start_web(booth, settings)
     camera.start()
     booth.attach_button(_make_button(booth, settings, demo=args.demo is not None))

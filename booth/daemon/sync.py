@@ -399,7 +399,13 @@ class SyncWorker:
         # Records last: a record on the remote means its files are complete there.
         records = [f for f in outbox_files if f.endswith(RECORD_NAME)]
         shares = [f for f in outbox_files if not f.endswith(RECORD_NAME)]
-        self._copy(self.store.root, join_remote(self.remote, BOOTHS_DIR, self.booth), files)
+        try:
+            self._copy(self.store.root, join_remote(self.remote, BOOTHS_DIR, self.booth), files)
+        except SyncError:
+            kept = [p.id for p in photos if self.store.get(p.id) is not None]
+            if len(kept) == len(photos):
+                raise
+            return self.push(kept)  # a photo deleted meanwhile: its files are gone, not missing
         if shares:
             self._copy(self.outbox, self.remote, shares)
         self._copy(self.outbox, self.remote, records)

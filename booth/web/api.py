@@ -33,6 +33,8 @@ def photo_json(photo, organiser: bool = False) -> dict:
               "page": base, "url": qr.photo_url(get_booth().settings, photo.id),
               "anime": f"{base}/anime.jpg", "thumb": f"{base}/thumb.jpg",
               "qr_svg": f"{base}/qr.svg", "qr_png": f"{base}/qr.png"}
+    if photo.meta.get("booth"):  # a merged gallery: the booth that made it
+        listed["booth"] = photo.meta["booth"]
     if organiser:
         listed.update(original=f"{base}/original.jpg", owner_url=owner_url(photo))
     return listed
