@@ -13,6 +13,7 @@ then stops like ``booth run`` on SIGTERM.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,7 @@ def main() -> int:
     parser.add_argument("--public-url", default="")
     parser.add_argument("--bandwidth-kib", type=int, default=0)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings_for(Path(args.data_dir), Path(args.folder))
     settings = settings.replace("booth", data_dir=str(Path(args.data_dir) / "data"), name=args.name)
     settings = settings.replace("sync", remote=args.remote, public_url=args.public_url,

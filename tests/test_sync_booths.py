@@ -1,5 +1,5 @@
 """Several booths, one gallery, with the real rclone: three booth processes push to one
-``rclone serve webdav`` remote at once while it is stopped mid-upload and restarted and one
+``rclone serve webdav`` (or ``sftp``) remote at once while it is stopped mid-upload and restarted and one
 booth is SIGKILLed mid-push; afterwards every photo is on the remote exactly once and
 complete (sha256), the deleted one is gone, a ``booth gallery`` node lists all three
 booths' photos, each marked with its booth, and a share page opens in Chromium from a
@@ -108,9 +108,10 @@ def api_photos(port: int) -> list[dict]:
         return json.load(response)["photos"]
 
 
-def test_three_booths_through_faults_then_one_gallery(tmp_path, photos, browser):
+@pytest.mark.parametrize("kind", ["webdav", "sftp"])
+def test_three_booths_through_faults_then_one_gallery(tmp_path, photos, browser, kind):
     faces = photos / "faces"
-    server = RemoteServer("webdav", tmp_path / "served").start()
+    server = RemoteServer(kind, tmp_path / "served").start()
     env = {**os.environ, **server.env("event")}
     public = "http://127.0.0.1:{port}"  # the static server's address, filled in below
     share_port = free_port()
