@@ -169,6 +169,15 @@ class PhotoStore:
                                    "WHERE id = ?", (photo_id,)).fetchone()
         return self._photo(row) if row else None
 
+    def get_by_owner_key(self, owner_key: str) -> Photo | None:
+        """The photo whose QR link carries this key (a share link opened at the venue)."""
+        if not isinstance(owner_key, str) or not ID_PATTERN.match(owner_key):
+            return None
+        with self._lock:
+            row = self._db.execute("SELECT id, created, source, size, faces, meta, owner_key FROM photos "
+                                   "WHERE owner_key = ?", (owner_key,)).fetchone()
+        return self._photo(row) if row else None
+
     def list(self, limit: int = 24, offset: int = 0, source: str | None = None) -> list[Photo]:
         """Photos newest first."""
         limit, offset = max(0, int(limit)), max(0, int(offset))

@@ -79,8 +79,13 @@ def owner_url(photo) -> str:
     settings = get_booth().settings
     if settings.sync.public_url and settings.sync.qr == "public" and photo.owner_key:
         return qr.share_url(settings, photo.owner_key)
-    url = qr.photo_url(settings, photo.id)
-    return f"{url}?{OWNER_KEY_PARAM}={photo.owner_key}" if settings.web.originals == "owner" else url
+    return booth_owner_url(photo)
+
+
+def booth_owner_url(photo) -> str:
+    """The photo's own link on the booth (with the owner key unless originals are public or off)."""
+    url = qr.photo_url(get_booth().settings, photo.id)
+    return f"{url}?{OWNER_KEY_PARAM}={photo.owner_key}" if get_booth().settings.web.originals == "owner" else url
 
 
 def _shared_url(photo) -> str:
