@@ -465,7 +465,7 @@ class SyncSettings:
     #: "" = no share pages.
     public_url: str = ""
     #: Where the QR code leads with public_url set: "booth" (the booth's own page, which
-    #: shows the public link once the photo is there) or "public" (the share page).
+    #: shows its owner the public link) or "public" (the share page).
     qr: str = "booth"
     #: rclone's config file ("" = rclone's own default, ~/.config/rclone/rclone.conf of
     #: the user the booth runs as). Relative paths are taken from the config file's folder.
