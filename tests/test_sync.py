@@ -4,6 +4,7 @@ remote is away, a full remote reported in plain words, the status everywhere it 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -54,7 +55,6 @@ def complete_on_remote(root: Path, store: PhotoStore, ids: list[str], booth: str
         for name, path in local.items():
             if files.get(name) is None:
                 return False
-            import hashlib
             if files[name] != hashlib.sha256(path.read_bytes()).hexdigest():
                 return False
         if f"{BOOTHS_DIR}/{booth}/{photo_id}/{RECORD_NAME}" not in files:
@@ -187,3 +187,26 @@ def test_remote_paths_join():
     assert join_remote("event:party", "booths", "alpha") == "event:party/booths/alpha"
     assert join_remote("event:", "share", "k") == "event:share/k"
     assert join_remote("/mnt/usb/", "booths") == "/mnt/usb/booths"
+
+
+def test_photos_deleted_while_the_booth_was_off_leave_the_remote_at_the_next_start(tmp_path, picture,
+                                                                                 monkeypatch):
+    server = RemoteServer("webdav", tmp_path / "served").start()
+    for key, value in server.env("event").items():
+        monkeypatch.setenv(key, value)
+    settings = settings_in(tmp_path, remote="event:party")
+    store = PhotoStore(settings.data_dir / "photos", settings.storage)
+    worker = start_worker(settings, store)
+    try:
+        ids = [save(store, picture, i) for i in range(2)]
+        wait_until(lambda: complete_on_remote(server.root / "party", store, ids), what="copied")
+        worker.stop()
+        store.listeners.clear()
+        store.delete(ids[0])  # e.g. retention as the store opens, before the worker listens
+        worker = start_worker(settings, store)
+        wait_until(lambda: sorted(photos_on(server.root / "party")) == [ids[1]], what="the deletion caught up")
+        wait_until(lambda: worker.status()["queued"] == 0 and worker.status()["ok"], what="settled")
+    finally:
+        worker.stop()
+        store.close()
+        server.stop()

@@ -227,6 +227,9 @@ class SyncState:
     def copied(self) -> set[str]:
         return {r[0] for r in self._all("SELECT id FROM copied")}
 
+    def copied_count(self) -> int:
+        return self._all("SELECT COUNT(*) FROM copied")[0][0]
+
     def mark_copied(self, ids: list[str]) -> None:
         now = time.time()
         with self._lock:
@@ -250,7 +253,12 @@ class SyncState:
         return [r[0] for r in self._all("SELECT id FROM deletions ORDER BY at")]
 
     def deletion_done(self, photo_id: str) -> None:
-        self._do("DELETE FROM deletions WHERE id = ?", (photo_id,))
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM deletions WHERE id = ?", (photo_id,))
+            # A push that raced the deletion may have marked it copied after all.
+            self._db.execute("DELETE FROM copied WHERE id = ?", (photo_id,))
+            self._db.execute("COMMIT")
 
     def set_status(self, **values: str | float | None) -> None:
         with self._lock:
@@ -330,6 +338,7 @@ class SyncWorker:
             try:
                 self._busy = True
                 if time.monotonic() >= next_full:
+                    self.note_missed_deletions()
                     self.push(self._store_ids())
                     next_full = time.monotonic() + self.every_s
                 else:
@@ -354,6 +363,12 @@ class SyncWorker:
 
     def _store_ids(self) -> list[str]:
         return [p.id for p in self.store.list(limit=10**9)]
+
+    def note_missed_deletions(self) -> None:
+        """Photos copied once but gone from the store while nobody listened (retention
+        runs as the store opens, before the worker starts): delete them there too."""
+        for photo_id in self.state.copied() - set(self._store_ids()):
+            self.state.add_deletion(photo_id)
 
     def pending(self) -> list[str]:
         """Photos of the store not yet on the remote, oldest last."""
@@ -457,8 +472,11 @@ class SyncWorker:
 
     # --- what the admin page, /healthz, /metrics and `booth doctor` say -----------
     def status(self) -> dict:
-        return sync_status(self.remote, len(self.pending()), len(self.state.deletions()),
-                           self.state.status(), busy=self._busy)
+        # Counts, not lists: the booth asks for its health every second. Every copied
+        # photo is in the store (a deletion takes it out of both).
+        queued = max(0, self.store.count() - self.state.copied_count())
+        return sync_status(self.remote, queued, len(self.state.deletions()), self.state.status(),
+                           busy=self._busy)
 
 
 def sync_status(remote: str, queued: int, deletions: int, saved: dict, busy: bool = False) -> dict:
