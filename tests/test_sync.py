@@ -62,11 +62,16 @@ def complete_on_remote(root: Path, store: PhotoStore, ids: list[str], booth: str
     return True
 
 
-@pytest.fixture(params=["webdav", "sftp"])
-def remote(request, tmp_path, monkeypatch):
-    server = RemoteServer(request.param, tmp_path / "served").start()
+def remote_named_event(server: RemoteServer, monkeypatch) -> RemoteServer:
+    """``server`` as the rclone remote "event" for this test (and its booths)."""
     for key, value in server.env("event").items():
         monkeypatch.setenv(key, value)
+    return server
+
+
+@pytest.fixture(params=["webdav", "sftp"])
+def remote(request, tmp_path, monkeypatch):
+    server = remote_named_event(RemoteServer(request.param, tmp_path / "served").start(), monkeypatch)
     yield server
     server.stop()
 
@@ -111,9 +116,7 @@ def test_photos_and_records_reach_the_remote_and_deletions_follow(tmp_path, remo
 
 
 def test_photos_wait_on_disk_while_the_remote_is_away_even_across_a_restart(tmp_path, picture, monkeypatch):
-    server = RemoteServer("webdav", tmp_path / "served")
-    for key, value in server.env("event").items():
-        monkeypatch.setenv(key, value)
+    server = remote_named_event(RemoteServer("webdav", tmp_path / "served"), monkeypatch)
     settings = settings_in(tmp_path, remote="event:party")
     store = PhotoStore(settings.data_dir / "photos", settings.storage)
     worker = start_worker(settings, store)  # the remote is not there (no internet at the venue)
@@ -146,9 +149,7 @@ def test_photos_wait_on_disk_while_the_remote_is_away_even_across_a_restart(tmp_
 def test_a_full_remote_is_reported_and_the_photos_go_once_there_is_room(tmp_path, photos, monkeypatch):
     # A 2 MB remote: a 15 MP original alone does not fit.
     picture = load_image(photos / "hires" / "anamnesis33_mqcYKihgfAo_3335x4668.jpg")
-    server = RemoteServer("webdav", tmp_path / "served", size_mb=2).start()
-    for key, value in server.env("event").items():
-        monkeypatch.setenv(key, value)
+    server = remote_named_event(RemoteServer("webdav", tmp_path / "served", size_mb=2).start(), monkeypatch)
     settings = settings_in(tmp_path, remote="event:party")
     store = PhotoStore(settings.data_dir / "photos", settings.storage)
     worker = start_worker(settings, store)
@@ -164,9 +165,7 @@ def test_a_full_remote_is_reported_and_the_photos_go_once_there_is_room(tmp_path
         worker.stop()
         server.stop()
     # The organiser makes room (a bigger remote); the next run copies everything.
-    server = RemoteServer("webdav", tmp_path / "bigger").start()
-    for key, value in server.env("event").items():
-        monkeypatch.setenv(key, value)
+    server = remote_named_event(RemoteServer("webdav", tmp_path / "bigger").start(), monkeypatch)
     worker = start_worker(settings, store)
     try:
         wait_until(lambda: complete_on_remote(server.root / "party", store, ids), what="copied after room")
@@ -191,9 +190,7 @@ def test_remote_paths_join():
 
 def test_photos_deleted_while_the_booth_was_off_leave_the_remote_at_the_next_start(tmp_path, picture,
                                                                                  monkeypatch):
-    server = RemoteServer("webdav", tmp_path / "served").start()
-    for key, value in server.env("event").items():
-        monkeypatch.setenv(key, value)
+    server = remote_named_event(RemoteServer("webdav", tmp_path / "served").start(), monkeypatch)
     settings = settings_in(tmp_path, remote="event:party")
     store = PhotoStore(settings.data_dir / "photos", settings.storage)
     worker = start_worker(settings, store)
@@ -210,3 +207,19 @@ def test_photos_deleted_while_the_booth_was_off_leave_the_remote_at_the_next_sta
         worker.stop()
         store.close()
         server.stop()
+
+
+@pytest.mark.parametrize("toml, named", [
+    ('[sync]\nremote = "no colon here"\n', "remote"),
+    ('[sync]\npublic_url = "http://photos.example.org/share"\n', "public_url needs a remote"),
+    ('[sync]\nremote = "event:party"\nqr = "phone"\n', "qr"),
+    ('[sync]\nevery_min = 0\n', "every_min"),
+    ('[booth]\nname = "two words"\n', "name"),
+])
+def test_bad_sync_settings_get_one_line_naming_the_key(tmp_path, toml, named):
+    path = tmp_path / "config.toml"
+    path.write_text(toml)
+    with pytest.raises(config.ConfigError) as error:
+        config.load(path)
+    message = str(error.value)
+    assert named in message and "\n" not in message and message.startswith(f"{path}:")

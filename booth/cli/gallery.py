@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +22,7 @@ from booth import config, web
 from booth.daemon.events import EventBus
 from booth.daemon.queue import UploadQueue
 from booth.daemon.store import PhotoStore
+from booth.cli.run import server_settings
 from booth.daemon.sync import Puller, Rclone, SyncError
 from booth.errors import UploadRefused, UserError
 
@@ -134,15 +133,7 @@ class GalleryNode:
 
 def node_settings(args: argparse.Namespace) -> config.Settings:
     """The config with what a gallery-only node cannot do turned off."""
-    settings = config.load(args.config)
-    if args.data_dir:
-        os.environ["BOOTH_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
-    if args.port is not None:
-        if not 0 <= args.port <= 65535:
-            raise UserError(f"--port {args.port}: must be 0..65535")
-        settings = settings.replace("web", validate=False, port=args.port)
-    if args.host:
-        settings = settings.replace("web", validate=False, host=args.host)
+    settings = server_settings(args)
     if args.every_s <= 0:
         raise UserError(f"--every-s {args.every_s}: must be > 0")
     if not config.SYNC_REMOTE_PATTERN.match(args.remote):

@@ -84,7 +84,9 @@ def webcam_answers(device: str) -> bool:
         camera.close()
 
 
-def _settings_for(args: argparse.Namespace) -> config.Settings:
+def server_settings(args: argparse.Namespace) -> config.Settings:
+    """The config file's settings with --data-dir, --port and --host applied (``booth run``
+    and ``booth gallery``)."""
     settings = config.load(args.config)
     if args.data_dir:
         # The data dir is one fact with one reader (Settings.data_dir, where the
@@ -96,6 +98,11 @@ def _settings_for(args: argparse.Namespace) -> config.Settings:
         settings = settings.replace("web", validate=False, port=args.port)  # 0: any free port
     if args.host:
         settings = settings.replace("web", validate=False, host=args.host)
+    return settings
+
+
+def _settings_for(args: argparse.Namespace) -> config.Settings:
+    settings = server_settings(args)
     if args.size is not None:
         try:
             settings = settings.replace("generator", size=args.size)

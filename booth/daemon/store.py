@@ -174,9 +174,8 @@ class PhotoStore:
         if not isinstance(owner_key, str) or not ID_PATTERN.match(owner_key):
             return None
         with self._lock:
-            row = self._db.execute("SELECT id, created, source, size, faces, meta, owner_key FROM photos "
-                                   "WHERE owner_key = ?", (owner_key,)).fetchone()
-        return self._photo(row) if row else None
+            row = self._db.execute("SELECT id FROM photos WHERE owner_key = ?", (owner_key,)).fetchone()
+        return self.get(row[0]) if row else None
 
     def list(self, limit: int = 24, offset: int = 0, source: str | None = None) -> list[Photo]:
         """Photos newest first."""
