@@ -462,14 +462,13 @@ def check_printer(settings: Settings) -> Check:
 
 def check_sync(settings: Settings) -> Check:
     """[sync] remote: rclone there, the remote answering, and what waits to go."""
-    from booth.daemon.sync import RCLONE_NOT_FOUND, Rclone, SyncError, saved_status
+    from booth.daemon.sync import RCLONE_NOT_FOUND, SyncError, rclone_for, saved_status
 
     remote = settings.sync.remote
     running = (running_booth_health(settings) or {}).get("sync")
     status = running or saved_status(remote, data_dir(settings))
     try:
-        rclone = Rclone(str(settings.base_dir / settings.sync.rclone_config) if settings.sync.rclone_config else "")
-        rclone.run("lsf", remote, "--max-depth", "1", timeout=30, ok_codes=RCLONE_NOT_FOUND)
+        rclone_for(settings).run("lsf", remote, "--max-depth", "1", timeout=30, ok_codes=RCLONE_NOT_FOUND)
     except UserError as exc:
         return Check("sync", "FAIL", str(exc), "sudo apt install rclone")
     except SyncError as exc:

@@ -23,7 +23,7 @@ from booth.daemon.events import EventBus
 from booth.daemon.queue import UploadQueue
 from booth.daemon.store import PhotoStore
 from booth.cli.run import server_settings
-from booth.daemon.sync import Puller, Rclone, SyncError
+from booth.daemon.sync import Puller, SyncError, rclone_for
 from booth.errors import UploadRefused, UserError
 
 log = logging.getLogger("booth")
@@ -151,8 +151,8 @@ def run(args: argparse.Namespace) -> int:
     settings = node_settings(args)
     folder = settings.data_dir / "gallery"
     store = PhotoStore(folder / "photos", settings.storage)
-    config_path = settings.sync.rclone_config
-    rclone = Rclone(str(settings.base_dir / config_path) if config_path else "")
+    # Pulling is not capped: the node fills its gallery as fast as the remote allows.
+    rclone = rclone_for(settings.replace("sync", bandwidth_kib=0))
     node = GalleryNode(settings, store, Puller(store, args.remote, rclone, folder / "mirror"))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

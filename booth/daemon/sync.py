@@ -184,6 +184,15 @@ class Rclone:
                 self._running.terminate()
 
 
+def rclone_for(settings: Settings) -> Rclone:
+    """rclone with ``[sync] rclone_config`` (relative to the config file's folder) and the
+    bandwidth cap."""
+    config_path = settings.sync.rclone_config
+    if config_path:
+        config_path = str((settings.base_dir / Path(config_path).expanduser()).resolve())
+    return Rclone(config_path, settings.sync.bandwidth_kib)
+
+
 def _plain(line: str) -> str:
     """rclone's error line without its timestamp and level."""
     for marker in ("ERROR : ", "Failed to ", "CRITICAL: ", "NOTICE: "):
@@ -300,10 +309,7 @@ class SyncWorker:
     def from_settings(cls, settings: Settings, store: PhotoStore, share_page: SharePage | None = None,
                       **options) -> "SyncWorker":
         sync = settings.sync
-        config_path = ""
-        if sync.rclone_config:
-            config_path = str((settings.base_dir / Path(sync.rclone_config).expanduser()).resolve())
-        return cls(store, sync.remote, booth_name(settings), Rclone(config_path, sync.bandwidth_kib),
+        return cls(store, sync.remote, booth_name(settings), rclone_for(settings),
                    settings.data_dir / "sync", every_s=sync.every_min * 60.0,
                    public_url=sync.public_url, share_page=share_page, **options)
 
