@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,8 +15,8 @@ import pytest
 
 from booth import config
 from booth.daemon.store import PhotoStore
-from booth.daemon.sync import (BOOTHS_DIR, RECORD_NAME, SHARE_DIR, Rclone, SyncWorker, join_remote,
-                               saved_status)
+from booth.daemon.sync import (BOOTHS_DIR, RECORD_NAME, SHARE_DIR, Puller, Rclone, SyncWorker, join_remote,
+                               photo_record, saved_status)
 from booth.vision.images import load_image
 from booth.web.share import share_page
 from rclonekit import RemoteServer, remote_files, wait_until
@@ -223,3 +224,32 @@ def test_bad_sync_settings_get_one_line_naming_the_key(tmp_path, toml, named):
         config.load(path)
     message = str(error.value)
     assert named in message and "\n" not in message and message.startswith(f"{path}:")
+
+
+def test_the_gallery_takes_a_photo_only_once_its_files_match_the_record(tmp_path, picture):
+    settings = settings_in(tmp_path)
+    booth_store = PhotoStore(tmp_path / "booth", settings.storage)
+    photo = booth_store.get(save(booth_store, picture))
+    remote = tmp_path / "remote"  # rclone's local backend: a folder is a remote too
+    folder = remote / BOOTHS_DIR / "alpha" / photo.id
+    folder.mkdir(parents=True)
+    record = photo_record(photo, "alpha", booth_store.root / photo.id)
+    for name in ("original.jpg", "thumb.jpg"):
+        (folder / name).write_bytes((booth_store.root / photo.id / name).read_bytes())
+    anime = (booth_store.root / photo.id / "anime.jpg").read_bytes()
+    (folder / "anime.jpg").write_bytes(anime[: len(anime) // 2])  # still arriving
+    (folder / RECORD_NAME).write_text(json.dumps(record))
+    gallery = PhotoStore(tmp_path / "gallery", settings.storage)
+    puller = Puller(gallery, str(remote), Rclone(), tmp_path / "mirror")
+    try:
+        assert puller.pull()["added"] == 0 and gallery.count() == 0
+        (folder / "anime.jpg").write_bytes(anime)
+        assert puller.pull()["added"] == 1
+        pulled = gallery.get(photo.id)
+        assert pulled.meta["booth"] == "alpha" and pulled.owner_key == photo.owner_key
+        assert gallery.file_path(photo.id, "anime").read_bytes() == anime
+        shutil.rmtree(folder)
+        assert puller.pull()["removed"] == 1 and gallery.get(photo.id) is None
+    finally:
+        gallery.close()
+        booth_store.close()
