@@ -178,7 +178,8 @@ def test_a_full_remote_is_reported_and_the_photos_go_once_there_is_room(tmp_path
 
 def test_rclone_gets_the_bandwidth_cap_and_low_priority(tmp_path):
     command = Rclone("", 512).command("copy", "a", "b:c")
-    assert command[:5] == ["nice", "-n", "19", "ionice", "-c"] or command[:3] == ["nice", "-n", "19"]
+    rclone = command.index("/usr/bin/rclone")
+    assert command[:rclone] == ["setpriv", "--pdeathsig", "TERM", "nice", "-n", "19", "ionice", "-c", "3"]
     assert "--bwlimit" in command and command[command.index("--bwlimit") + 1] == "512K"
     assert "--bwlimit" not in Rclone("", 0).command("copy", "a", "b:c")
 

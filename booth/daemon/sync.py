@@ -27,13 +27,11 @@ start) catches up whatever a single copy missed.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import logging
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -119,14 +117,6 @@ def record_matches(record: dict, folder: Path) -> bool:
     return True
 
 
-def _die_with_parent() -> None:
-    """In the rclone child: end when the booth ends, even by SIGKILL (PR_SET_PDEATHSIG)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-    except OSError:
-        pass
-
-
 class Rclone:
     """Runs rclone at low priority (nice 19, idle I/O class) with the booth's limits."""
 
@@ -141,6 +131,9 @@ class Rclone:
         self._lock = threading.Lock()
         self._running: subprocess.Popen | None = None
         self._prefix = []
+        if shutil.which("setpriv"):
+            # rclone ends when the booth does, even by SIGKILL (a power-cut test, a crash).
+            self._prefix += ["setpriv", "--pdeathsig", "TERM"]
         if shutil.which("nice"):
             self._prefix += ["nice", "-n", "19"]
         if shutil.which("ionice"):
@@ -159,8 +152,7 @@ class Rclone:
         """rclone ``args``; its output. Raises :class:`SyncError` with rclone's last line."""
         with self._lock:
             self._running = subprocess.Popen(self.command(*args), stdout=subprocess.PIPE,
-                                             stderr=subprocess.PIPE, text=True,
-                                             preexec_fn=_die_with_parent)
+                                             stderr=subprocess.PIPE, text=True)
             process = self._running
         try:
             out, err = process.communicate(timeout=timeout)
@@ -337,6 +329,12 @@ class SyncWorker:
         self.state.close()
 
     def _run(self) -> None:
+        # Linux gives each thread its own nice value: this thread's hashing and records
+        # yield to the cycle like the rclone processes it starts.
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except OSError:
+            pass
         next_full = 0.0  # a full pass first: whatever the last run left behind
         retry_s = RETRY_FIRST_S
         while not self._stop.is_set():
@@ -417,9 +415,7 @@ class SyncWorker:
                            if not p.name.startswith("."))
             files += [f"{photo.id}/{name}" for name in names]
             outbox_files += self._prepare(photo)
-        # Records last: a record on the remote means its files are complete there.
-        records = [f for f in outbox_files if f.endswith(RECORD_NAME)]
-        shares = [f for f in outbox_files if not f.endswith(RECORD_NAME)]
+        # Records after the files: a record on the remote means its files are complete there.
         try:
             self._copy(self.store.root, join_remote(self.remote, BOOTHS_DIR, self.booth), files)
         except SyncError:
@@ -427,9 +423,7 @@ class SyncWorker:
             if len(kept) == len(photos):
                 raise
             return self.push(kept)  # a photo deleted meanwhile: its files are gone, not missing
-        if shares:
-            self._copy(self.outbox, self.remote, shares)
-        self._copy(self.outbox, self.remote, records)
+        self._copy(self.outbox, self.remote, outbox_files)
         gone = [p.id for p in photos if self.store.get(p.id) is None]
         self.state.mark_copied([p.id for p in photos if p.id not in gone])
         log.info("sync: %d photos copied to %s", len(photos), self.remote)
