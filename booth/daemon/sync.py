@@ -339,31 +339,39 @@ class SyncWorker:
         retry_s = RETRY_FIRST_S
         while not self._stop.is_set():
             self._wake.clear()
+            full = time.monotonic() >= next_full
             try:
-                self._busy = True
-                if time.monotonic() >= next_full:
-                    self.note_missed_deletions()
-                    self.push(self._store_ids())
-                    next_full = time.monotonic() + self.every_s
-                else:
-                    self.push(self.pending())
-                self.apply_deletions()
+                self.run_pass(full)
             except Exception as exc:  # the remote away, full, refusing: try again later
                 if self._stop.is_set():
                     break
-                if not isinstance(exc, SyncError):
-                    log.exception("sync to %s failed", self.remote)
-                reason = str(exc) if isinstance(exc, SyncError) else "unexpected error (see the log)"
-                log.warning("sync to %s: %s (trying again in %.0f s)", self.remote, reason, retry_s)
-                self.state.set_status(last_error=reason, last_error_at=time.time())
+                self._failed(exc, retry_s)
                 self._stop.wait(retry_s)
                 retry_s = min(retry_s * 2, self.retry_max_s)
                 continue
-            finally:
-                self._busy = False
+            if full:
+                next_full = time.monotonic() + self.every_s
             self.state.set_status(last_success=time.time(), last_error=None)
             retry_s = RETRY_FIRST_S
             self._wake.wait(max(0.0, next_full - time.monotonic()))
+
+    def run_pass(self, full: bool) -> None:
+        """Copy what waits (every photo on a full pass), then apply the deletions."""
+        self._busy = True
+        try:
+            if full:
+                self.note_missed_deletions()
+            self.push(self._store_ids() if full else self.pending())
+            self.apply_deletions()
+        finally:
+            self._busy = False
+
+    def _failed(self, exc: Exception, retry_s: float) -> None:
+        if not isinstance(exc, SyncError):
+            log.exception("sync to %s failed", self.remote)
+        reason = str(exc) if isinstance(exc, SyncError) else "unexpected error (see the log)"
+        log.warning("sync to %s: %s (trying again in %.0f s)", self.remote, reason, retry_s)
+        self.state.set_status(last_error=reason, last_error_at=time.time())
 
     def _store_ids(self) -> list[str]:
         return [p.id for p in self.store.list(limit=10**9)]
