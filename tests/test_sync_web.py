@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from booth.cli import doctor
-from booth.daemon.sync import SyncWorker
+from booth.cli.gallery import GalleryNode
+from booth.daemon.store import PhotoStore
+from booth.daemon.sync import Puller, Rclone, SyncWorker
 from booth.web import create_app
 from booth.web.api import prometheus_text
 from rclonekit import RemoteServer, wait_until
+from test_web_contract import broken_promises
 from webbooth import ScriptedBooth, decode_qr, scripted_booth
 
 PHONE = {"REMOTE_ADDR": "10.42.0.23"}
@@ -127,3 +130,17 @@ def test_the_doctor_says_when_rclone_is_missing(make_booth, monkeypatch):
     monkeypatch.setenv("PATH", os.devnull)
     check = doctor.check_sync(booth.settings)
     assert check.status == "FAIL" and "rclone is not installed" in check.message
+
+
+def test_the_gallery_node_keeps_the_web_contract(tmp_path, make_booth):
+    settings = make_booth().settings.replace("upload", enabled=False)
+    store = PhotoStore(tmp_path / "node", settings.storage)
+    node = GalleryNode(settings, store, Puller(store, str(tmp_path / "remote"), Rclone(), tmp_path / "mirror"))
+    try:
+        assert broken_promises(node) == []
+        assert not node.trigger() and node.health()["sync"]["ok"]
+        client = create_app(node).test_client()
+        assert client.get("/", environ_base=PHONE).status_code == 200
+        assert client.get("/healthz", environ_base=LOOPBACK).json["sync"]["remote"] == str(tmp_path / "remote")
+    finally:
+        store.close()
