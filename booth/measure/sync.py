@@ -45,6 +45,10 @@ from booth.vision.images import load_image
 TARGETS = {"sync_slowdown_pct": ("<=", 5.0), "paired_slowdown_pct": ("<=", 5.0),
            "bandwidth_ratio": ("<=", 1.05)}
 REMOTE = "bench"
+#: The paired cycles: the pause before each press, and the upload cap that makes one
+#: photo's upload (about 1.2 MB) outlast the next cycle.
+PRESS_GAP_S = 1.0
+PAIRED_BANDWIDTH_KIB = 256
 BOOTH = str(Path(sys.executable).parent / "booth")
 
 
@@ -143,11 +147,13 @@ def press_to_result_ms(work: Path, env: dict[str, str], cycles: int, sync: bool)
 
 def paired_cycles(work: Path, pairs: int) -> tuple[list[float], list[float]]:
     """Press-to-result (ms) of cycles pressed once the sync is idle, and of cycles pressed
-    while the previous photo uploads, alternated in one booth with the real generator."""
+    while the previous photo uploads, alternated in one booth with the real generator.
+    Every press waits ``PRESS_GAP_S`` after the last result (so neither kind follows its
+    predecessor more closely), and the upload is capped low enough to span the cycle."""
     settings = config.defaults().replace("booth", data_dir=str(work / "paired"), name="paired")
     settings = settings.replace("camera", backend="folder", folder=str(photo_set() / "faces"))
     settings = settings.replace("cycle", countdown_s=0, show_result_s=0.5).replace("storage", min_free_mb=0)
-    settings = settings.replace("sync", remote=f"{REMOTE}:paired")
+    settings = settings.replace("sync", remote=f"{REMOTE}:paired", bandwidth_kib=PAIRED_BANDWIDTH_KIB)
     camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera)
     pipeline, message = load_pipeline(settings)
     if pipeline is None:
@@ -165,6 +171,7 @@ def paired_cycles(work: Path, pairs: int) -> tuple[list[float], list[float]]:
             if not uploading:
                 while booth.sync.status()["queued"]:
                     time.sleep(0.05)
+            time.sleep(PRESS_GAP_S)
             with booth.events.subscribe() as sub:
                 while not booth.trigger("bench"):
                     time.sleep(0.02)
