@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -207,6 +208,33 @@ def upload_rate_kib(work: Path, env: dict[str, str], cap_kib: int) -> float:
     return total / 1024 / (time.monotonic() - started)
 
 
+def cpu_figures(work: Path, photos: int = 10) -> dict:
+    """CPU time one photo's copy costs: rclone's (niced children) and the worker's own
+    (its record: hashing the files, the JSON), each photo pushed on its own."""
+    settings = config.defaults().replace("booth", data_dir=str(work / "cpu"), name="cpu")
+    settings = settings.replace("storage", min_free_mb=0).replace("sync", remote=f"{REMOTE}:cpu", bandwidth_kib=0)
+    store = PhotoStore(settings.data_dir / "photos", settings.storage)
+    worker = SyncWorker.from_settings(settings, store)  # not started: pushed here, one by one
+    children_s = thread_s = 0.0
+    try:
+        for original, anime in booth_photos(photos):
+            photo = store.save(original, anime, {"size": 512, "faces": 1})
+            before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            before_thread = time.thread_time()
+            worker.push([photo.id])
+            thread_s += time.thread_time() - before_thread
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            children_s += (after.ru_utime + after.ru_stime) - (before_children.ru_utime + before_children.ru_stime)
+    finally:
+        worker.stop()
+        store.close()
+    figures = {"rclone_cpu_ms_per_photo": round(children_s / photos * 1000),
+               "worker_cpu_ms_per_photo": round(thread_s / photos * 1000)}
+    print(f"CPU per photo copied: rclone {figures['rclone_cpu_ms_per_photo']} ms (at nice 19), the worker's "
+          f"record {figures['worker_cpu_ms_per_photo']} ms (its thread at nice 19), over {photos} photos", flush=True)
+    return figures
+
+
 def bandwidth_figures(work: Path, env: dict[str, str], cap_kib: int) -> dict:
     rate = upload_rate_kib(work, env, cap_kib)
     print(f"upload under a {cap_kib} KiB/s cap: {rate:.0f} KiB/s ({rate / cap_kib:.1%} of the cap)", flush=True)
@@ -266,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.only in (None, "bandwidth"):
             summary |= bandwidth_figures(work, env, args.bandwidth_kib)
+            summary |= cpu_figures(work)
         if args.only in (None, "visible"):
             summary |= visible_figures(work, env, args.photos)
         if args.only in (None, "cycles"):
