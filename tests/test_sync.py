@@ -8,6 +8,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -254,3 +255,20 @@ def test_the_gallery_takes_a_photo_only_once_its_files_match_the_record(tmp_path
     finally:
         gallery.close()
         booth_store.close()
+
+
+def test_photos_past_retention_leave_the_remote_too(tmp_path, picture, monkeypatch):
+    server = remote_named_event(RemoteServer("sftp", tmp_path / "served").start(), monkeypatch)
+    settings = settings_in(tmp_path, remote="event:party").replace("storage", retention_days=1)
+    store = PhotoStore(settings.data_dir / "photos", settings.storage)
+    worker = start_worker(settings, store)
+    try:
+        ids = [save(store, picture, i) for i in range(2)]
+        wait_until(lambda: complete_on_remote(server.root / "party", store, ids), what="copied")
+        assert store.prune(now=time.time() + 2 * 86400) == 2  # two days later
+        wait_until(lambda: not photos_on(server.root / "party"), what="the old photos gone from the remote")
+        assert not list((server.root / "party" / BOOTHS_DIR / "alpha").iterdir())
+    finally:
+        worker.stop()
+        store.close()
+        server.stop()
