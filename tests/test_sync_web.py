@@ -144,3 +144,11 @@ def test_the_gallery_node_keeps_the_web_contract(tmp_path, make_booth):
         assert client.get("/healthz", environ_base=LOOPBACK).json["sync"]["remote"] == str(tmp_path / "remote")
     finally:
         store.close()
+
+
+@needs_rclone
+def test_the_doctor_names_a_remote_rclone_does_not_know(make_booth):
+    booth = make_booth(remote="nosuchremote:party")
+    check = doctor.check_sync(booth.settings)
+    assert check.status == "FAIL" and "no remote named 'nosuchremote'" in check.message
+    assert "rclone config" in check.fix

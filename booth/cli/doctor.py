@@ -472,6 +472,11 @@ def check_sync(settings: Settings) -> Check:
     except UserError as exc:
         return Check("sync", "FAIL", str(exc), "sudo apt install rclone")
     except SyncError as exc:
+        if "didn't find section in config file" in str(exc):  # rclone's words for an unknown NAME
+            return Check("sync", "FAIL", f"rclone has no remote named {remote.split(':')[0]!r}",
+                         "set it up as the booth user: sudo -u booth rclone config --config "
+                         "/var/lib/booth/rclone.conf, and name that file in [sync] rclone_config "
+                         "(README: Sync and several booths)")
         return Check("sync", "WARN", f"{remote} does not answer now ({exc}); {status['message']}",
                      "photos wait on the booth's disk and go when it answers; check the "
                      "remote with: rclone lsf " + remote + " (README: Sync and several booths)")
