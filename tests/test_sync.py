@@ -16,8 +16,8 @@ import pytest
 
 from booth import config
 from booth.daemon.store import PhotoStore
-from booth.daemon.sync import (BOOTHS_DIR, RECORD_NAME, SHARE_DIR, Puller, Rclone, SyncWorker, join_remote,
-                               photo_record, saved_status)
+from booth.daemon.sync import (BOOTHS_DIR, RECORD_NAME, SHARE_DIR, Puller, Rclone, SyncError, SyncWorker,
+                               join_remote, photo_record, saved_status)
 from booth.vision.images import load_image
 from booth.web.share import share_page
 from rclonekit import RemoteServer, remote_files, wait_until
@@ -266,9 +266,17 @@ def test_photos_past_retention_leave_the_remote_too(tmp_path, picture, monkeypat
         ids = [save(store, picture, i) for i in range(2)]
         wait_until(lambda: complete_on_remote(server.root / "party", store, ids), what="copied")
         assert store.prune(now=time.time() + 2 * 86400) == 2  # two days later
-        wait_until(lambda: not photos_on(server.root / "party"), what="the old photos gone from the remote")
-        assert not list((server.root / "party" / BOOTHS_DIR / "alpha").iterdir())
+        wait_until(lambda: not list((server.root / "party" / BOOTHS_DIR / "alpha").iterdir()),
+                   what="the old photos' folders gone from the remote")
     finally:
         worker.stop()
         store.close()
         server.stop()
+
+
+def test_rclone_errors_in_plain_words(tmp_path, monkeypatch):
+    server = remote_named_event(RemoteServer("webdav", tmp_path / "served"), monkeypatch)  # not started
+    with pytest.raises(SyncError) as away:
+        Rclone().run("lsf", "event:party")
+    assert str(away.value).startswith("the remote does not answer (no internet?): ")
+    assert server.process is None

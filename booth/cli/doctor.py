@@ -462,7 +462,7 @@ def check_printer(settings: Settings) -> Check:
 
 def check_sync(settings: Settings) -> Check:
     """[sync] remote: rclone there, the remote answering, and what waits to go."""
-    from booth.daemon.sync import RCLONE_NOT_FOUND, SyncError, rclone_for, saved_status
+    from booth.daemon.sync import RCLONE_NOT_FOUND, UNKNOWN_REMOTE, SyncError, rclone_for, saved_status
 
     remote = settings.sync.remote
     running = (running_booth_health(settings) or {}).get("sync")
@@ -472,7 +472,7 @@ def check_sync(settings: Settings) -> Check:
     except UserError as exc:
         return Check("sync", "FAIL", str(exc), "sudo apt install rclone")
     except SyncError as exc:
-        if "didn't find section in config file" in str(exc):  # rclone's words for an unknown NAME
+        if str(exc).startswith(UNKNOWN_REMOTE):
             return Check("sync", "FAIL", f"rclone has no remote named {remote.split(':')[0]!r}",
                          "set it up as the booth user: sudo -u booth rclone config --config "
                          "/var/lib/booth/rclone.conf, and name that file in [sync] rclone_config "

@@ -185,12 +185,31 @@ def rclone_for(settings: Settings) -> Rclone:
     return Rclone(config_path, settings.sync.bandwidth_kib)
 
 
+#: What rclone's errors mean, for the organiser: words in its message -> plain words.
+UNKNOWN_REMOTE = "rclone has no remote of that name (set it up with rclone config)"
+PLAIN_REASONS = (
+    (("didn't find section in config file",), UNKNOWN_REMOTE),
+    (("connection refused", "no such host", "i/o timeout", "network is unreachable", "no route to host",
+      "connection reset", "TLS handshake timeout", "dial tcp"), "the remote does not answer (no internet?)"),
+    (("no space left", "insufficient storage", "quota", "507"), "the remote is full"),
+    (("401", "403", "permission denied", "access denied", "unauthorized", "forbidden"),
+     "the remote refuses the booth (check the remote's password or key)"),
+)
+
+
 def _plain(line: str) -> str:
-    """rclone's error line without its timestamp and level."""
+    """rclone's error line without its timestamp and level, after its meaning in plain
+    words where it is a known one."""
     for marker in ("ERROR : ", "Failed to ", "CRITICAL: ", "NOTICE: "):
         if marker in line:
-            return line[line.index(marker):].removeprefix("ERROR : ").strip()
-    return line.strip()
+            line = line[line.index(marker):].removeprefix("ERROR : ")
+            break
+    line = line.strip()
+    lowered = line.lower()
+    for words, meaning in PLAIN_REASONS:
+        if any(word.lower() in lowered for word in words):
+            return f"{meaning}: {line}"
+    return line
 
 
 def _ago(when: float | None) -> str:
