@@ -217,14 +217,17 @@ command -v "$python_bin" >/dev/null 2>&1 || python_bin=python3
 # the kiosk.
 # The config the Pi's booth reads: the installed one, or (before the first install) this one.
 booth_config() { if [ -f /etc/booth/config.toml ]; then echo /etc/booth/config.toml; else echo "$here/config.toml"; fi; }
-hotspot_wanted() {   # [network] hotspot = true in that config
+config_says() {   # config_says EXPR: EXPR, about that config's settings s, is true
   local config reader=(cat)
   config="$(booth_config)"
   [ -r "$config" ] || reader=(sudo -n cat)
-  "${reader[@]}" "$config" 2>/dev/null | PYTHONPATH="$here" "$python_bin" -c 'import sys, tomllib
+  "${reader[@]}" "$config" 2>/dev/null | PYTHONPATH="$here" "$python_bin" -c "import sys, tomllib
 from booth.config import from_dict
-print(from_dict(tomllib.loads(sys.stdin.read())).network.hotspot)' 2>/dev/null | grep -qx True
+s = from_dict(tomllib.loads(sys.stdin.read()))
+print(bool($1))" 2>/dev/null | grep -qx True
 }
+hotspot_wanted() { config_says s.network.hotspot; }   # [network] hotspot = true
+sync_wanted() { config_says s.sync.remote; }          # [sync] remote is set
 if [ "$is_pi" = 1 ]; then
   packages=(python3-picamera2 python3-libcamera python3-numpy python3-lgpio python3-venv python3-pip rsync)
   if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
@@ -348,6 +351,12 @@ fi
 # poppler's pdftoppm reads the PDFs back) ---
 if [ "$want_test" = 1 ]; then
   apt_install_missing "installing CUPS for the print tests: %s" cups printer-driver-cups-pdf poppler-utils
+fi
+
+# --- 3d. rclone: [sync] remote copies the photos with it (on any machine); the sync tests
+# serve their remotes with it ---
+if [ "$want_test" = 1 ] || sync_wanted; then
+  apt_install_missing "installing %s for [sync] (photos copied to your storage)" rclone
 fi
 
 # --- 4. Model files (checksummed) and the INT8 generator build ---

@@ -55,9 +55,14 @@ class BoothSettings:
     data_dir: str = "data"
     #: Shown on the kiosk and the gallery.
     event_title: str = "Anime Booth"
+    #: This booth's name: its folder on the [sync] remote and its mark in a merged
+    #: gallery ("" = the machine's host name). Give every booth of an event its own.
+    name: str = ""
 
     def validate(self) -> None:
         check(bool(self.event_title.strip()), "event_title must not be empty")
+        check(self.name == "" or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", self.name) is not None,
+              'name must be 1..32 letters, digits, "_" or "-" (or empty: the host name)')
 
 
 @dataclass(frozen=True)
@@ -476,6 +481,41 @@ class NetworkSettings:
                'code of the country the booth is in (e.g. "DE"), for its Wi-Fi rules')
 
 
+#: An rclone remote and path: "NAME:path" (NAME made with `rclone config`) or a local folder.
+SYNC_REMOTE_PATTERN = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_. -]*:[^\s]*|/[^\s]*)$")
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    #: Where every photo is copied: an rclone remote and path, "NAME:path" (NAME set up
+    #: with `rclone config`: S3, WebDAV/Nextcloud, SFTP, a USB disk...). "" = off.
+    remote: str = ""
+    #: A full catch-up pass (`rclone copy` of every photo) every this many minutes.
+    every_min: int = 10
+    #: Upload bandwidth cap in KiB/s (rclone --bwlimit; 0 = no cap).
+    bandwidth_kib: int = 1024
+    #: The public web address of the remote's share/ folder (e.g.
+    #: "https://photos.example.org/share"): each photo gets a static share page there.
+    #: "" = no share pages.
+    public_url: str = ""
+    #: Where the QR code leads with public_url set: "booth" (the booth's own page, which
+    #: shows its owner the public link) or "public" (the share page).
+    qr: str = "booth"
+    #: rclone's config file ("" = rclone's own default, ~/.config/rclone/rclone.conf of
+    #: the user the booth runs as). Relative paths are taken from the config file's folder.
+    rclone_config: str = ""
+
+    def validate(self) -> None:
+        check(self.remote == "" or SYNC_REMOTE_PATTERN.match(self.remote) is not None,
+              'remote must be "NAME:path" (an rclone remote) or empty')
+        check(1 <= self.every_min <= 1440, "every_min must be 1..1440")
+        check(0 <= self.bandwidth_kib <= 1_000_000, "bandwidth_kib must be 0 (no cap)..1000000")
+        check(self.public_url == "" or re.match(r"^https?://[^\s/]+(/[^\s]*)?$", self.public_url)
+              is not None, 'public_url must look like "https://photos.example.org/share" or be empty')
+        check(self.public_url == "" or self.remote != "", "public_url needs a remote")
+        check(self.qr in ("booth", "public"), 'qr must be "booth" or "public"')
+
+
 #: The styles small enough to run live in the mirror (each a [styles.NAME] manifest entry,
 #: built by `booth styles build`).
 MIRROR_STYLES = ("cute",)
@@ -527,6 +567,7 @@ class Settings:
     print: PrintSettings = field(default_factory=PrintSettings)
     preview: PreviewSettings = field(default_factory=PreviewSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    sync: SyncSettings = field(default_factory=SyncSettings)
     #: The folder relative paths are resolved against (the config file's folder).
     base_dir: Path = field(default=PROJECT_ROOT, compare=False)
 

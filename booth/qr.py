@@ -64,6 +64,12 @@ def photo_url(settings: Settings, photo_id: str) -> str:
     return f"{base_url(settings)}/p/{photo_id}"
 
 
+def share_url(settings: Settings, owner_key: str) -> str:
+    """The public address of a photo's static share page (``[sync] public_url``; the
+    share folder is named by the photo's owner key: see :mod:`booth.daemon.sync`)."""
+    return f"{settings.sync.public_url.rstrip('/')}/{owner_key}/"
+
+
 def svg(url: str, *, dark: str = "#000000", light: str = "#ffffff") -> bytes:
     """The QR code of ``url`` as a scalable SVG (viewBox only, sized by CSS)."""
     code = segno.make(url, error=_ERROR_LEVEL)

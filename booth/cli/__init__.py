@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
              "`booth eval upscale` (the full-resolution result)."),
     "weights": ("booth.model.build", "Fetch the model files (`fetch`) and build the INT8 IR (`build`)."),
     "styles": ("booth.model.style_build", "Fetch (`fetch`), build (`build`) and list (`list`) the styles guests choose from."),
+    "gallery": ("booth.cli.gallery", "A gallery-only node: every booth's photos from a shared rclone remote."),
     "config": ("booth.cli.config", "Check a config file (`booth config check [PATH]`)."),
     "doctor": ("booth.cli.doctor", "Check camera, GPIO, models, disk and network; say how to fix."),
     "network": ("booth.devices.network", "Make the booth's own Wi-Fi hotspot from [network] (`booth network apply`)."),

@@ -164,6 +164,8 @@ def run_checks(settings: Settings, *, compile_model: bool = True) -> list[Check]
     checks += check_network(settings, on_pi)
     if settings.print.enabled:
         checks.append(check_printer(settings))
+    if settings.sync.remote:
+        checks.append(check_sync(settings))
     if INSTALLED_UNIT.is_file():
         checks.append(check_service())
     return checks
@@ -515,6 +517,31 @@ def check_printer(settings: Settings) -> Check:
                if status["state"] == "paused" else "see the printer; README: Prints do not come out")
         return Check("printer", "WARN", f"{where}: {status['message']}", fix)
     return Check("printer", "PASS", f"{where}: {status['state']}")
+
+
+def check_sync(settings: Settings) -> Check:
+    """[sync] remote: rclone there, the remote answering, and what waits to go."""
+    from booth.daemon.sync import RCLONE_NOT_FOUND, UNKNOWN_REMOTE, SyncError, rclone_for, saved_status
+
+    remote = settings.sync.remote
+    running = (running_booth_health(settings) or {}).get("sync")
+    status = running or saved_status(remote, data_dir(settings))
+    try:
+        rclone_for(settings).run("lsf", remote, "--max-depth", "1", timeout=30, ok_codes=RCLONE_NOT_FOUND)
+    except UserError as exc:
+        return Check("sync", "FAIL", str(exc), "sudo apt install rclone")
+    except SyncError as exc:
+        if str(exc).startswith(UNKNOWN_REMOTE):
+            return Check("sync", "FAIL", f"rclone has no remote named {remote.split(':')[0]!r}",
+                         "set it up as the booth user: sudo -u booth rclone config --config "
+                         "/var/lib/booth/rclone.conf, and name that file in [sync] rclone_config "
+                         "(README: Sync and several booths)")
+        return Check("sync", "WARN", f"{remote} does not answer now ({exc}); {status['message']}",
+                     "photos wait on the booth's disk and go when it answers; check the "
+                     "remote with: rclone lsf " + remote + " (README: Sync and several booths)")
+    if not status["ok"]:
+        return Check("sync", "WARN", status["message"], "see the booth's log: journalctl -u booth | grep sync")
+    return Check("sync", "PASS", status["message"])
 
 
 def check_service() -> Check:

@@ -22,6 +22,7 @@ from booth.daemon import sdnotify
 from booth.daemon.machine import MODEL_LOADING, Booth, load_pipeline
 from booth.daemon.memory import keep_large_blocks_returnable
 from booth.daemon.store import PhotoStore
+from booth.daemon.sync import SyncWorker
 from booth.devices.button import BoothButton
 from booth.devices.camera import CameraSupervisor, backend_factory
 from booth.devices.camera.opencv import OpenCVCamera
@@ -85,7 +86,9 @@ def webcam_answers(device: str) -> bool:
         camera.close()
 
 
-def _settings_for(args: argparse.Namespace) -> config.Settings:
+def server_settings(args: argparse.Namespace) -> config.Settings:
+    """The config file's settings with --data-dir, --port and --host applied (``booth run``
+    and ``booth gallery``)."""
     settings = config.load(args.config)
     if args.data_dir:
         # The data dir is one fact with one reader (Settings.data_dir, where the
@@ -97,6 +100,11 @@ def _settings_for(args: argparse.Namespace) -> config.Settings:
         settings = settings.replace("web", validate=False, port=args.port)  # 0: any free port
     if args.host:
         settings = settings.replace("web", validate=False, host=args.host)
+    return settings
+
+
+def _settings_for(args: argparse.Namespace) -> config.Settings:
+    settings = server_settings(args)
     if args.size is not None:
         try:
             settings = settings.replace("generator", size=args.size)
@@ -138,6 +146,18 @@ def _open_store(settings: config.Settings) -> tuple[DataLock, PhotoStore]:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise UserError(f"cannot open the photo store in {root} ({reason}); check --data-dir "
                         "and its permissions") from None
+
+
+def start_sync(settings: config.Settings, store: PhotoStore) -> SyncWorker | None:
+    """The worker that copies photos to [sync] remote (None when it is off)."""
+    if not settings.sync.remote:
+        return None
+    from booth.web.share import share_page  # the web package renders the share page
+
+    sync = SyncWorker.from_settings(settings, store, lambda photo: share_page(settings, photo))
+    store.listeners.append(sync)
+    log.info("sync: copying photos to %s as booth %s", settings.sync.remote, sync.booth)
+    return sync.start()
 
 
 def _start_web(booth: Booth, settings: config.Settings):
@@ -193,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
     lock, store = _open_store(settings)
     camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera)
     booth = Booth(settings, camera=camera, pipeline=None, store=store, model_message=MODEL_LOADING)
+    booth.sync = start_sync(settings, store)
     server = _start_web(booth, settings)
     camera.start()
     booth.attach_button(_make_button(booth, settings, demo=args.demo is not None))
@@ -228,6 +249,8 @@ def run(args: argparse.Namespace) -> int:
     if server is not None:
         server.close(timeout=2.0)
     camera.close(timeout=2.0)
+    if booth.sync is not None:
+        booth.sync.stop()
     store.close()
     lock.release()
     log.info("stopped in %.1f s; %s", time.monotonic() - started, booth.summary())

@@ -219,6 +219,7 @@ class Booth:
         self.store = store or PhotoStore(settings.data_dir / "photos", settings.storage)
         self.events = events or EventBus()
         self.button = None  # a booth.devices.button.BoothButton, attached by attach_button()
+        self.sync = None  # a booth.daemon.sync.SyncWorker when [sync] remote is set (booth run)
         self.state = State.IDLE
         self.counters = CycleCounters()
         #: The pictures phones asked for (uploads, re-renderings), made between cycles.
@@ -392,6 +393,8 @@ class Booth:
                   "state": self.state.value, "last_cycle": self.counters.last_cycle}
         if self.prints is not None:  # a printer problem never stops the photos: not in "ok"
             health["printer"] = self.prints.health()
+        if self.sync is not None:  # nor does a remote that is away: photos wait on the disk
+            health["sync"] = self.sync.status()
         return health
 
     def stats(self) -> dict:

@@ -45,7 +45,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -141,6 +141,18 @@ def migrate(db: sqlite3.Connection) -> None:
     log.info("photo index: added %s", ", ".join(n for n in _ADDED_COLUMNS if n not in have))
 
 
+class StoreListener(Protocol):
+    """Told of every change once it is committed (e.g. :mod:`booth.daemon.sync`). It is
+    called on the writer's thread (a cycle's, a web request's): it must only take note
+    and return at once."""
+
+    def photo_stored(self, photo_id: str) -> None:
+        """A photo, or a new variant of it, is complete in the store."""
+
+    def photo_deleted(self, photo_id: str) -> None:
+        """A photo is gone from the store (admin, guest, retention)."""
+
+
 class PhotoStore:
     """Photos on disk plus their SQLite index (see the module docstring)."""
 
@@ -172,6 +184,7 @@ class PhotoStore:
         self.clock = RetentionClock(self._clock_reading(), self._keep_clock_reading,
                                     monotonic=monotonic, wall=wall)
         self._date_unborn()
+        self.listeners: list[StoreListener] = []
         self.repaired = self.repair()
 
     # --- reading -------------------------------------------------------------------
@@ -206,6 +219,14 @@ class PhotoStore:
             row = self._db.execute(f"SELECT {self._COLUMNS} FROM photos WHERE id = ?",
                                    (photo_id,)).fetchone()
         return self._photo(row) if row else None
+
+    def get_by_owner_key(self, owner_key: str) -> Photo | None:
+        """The photo whose QR link carries this key (a share link opened at the venue)."""
+        if not isinstance(owner_key, str) or not ID_PATTERN.match(owner_key):
+            return None
+        with self._lock:
+            row = self._db.execute("SELECT id FROM photos WHERE owner_key = ?", (owner_key,)).fetchone()
+        return self.get(row[0]) if row else None
 
     def list(self, limit: int = 24, offset: int = 0, source: str | None = None) -> list[Photo]:
         """Photos newest first."""
@@ -323,7 +344,33 @@ class PhotoStore:
         if not kept:
             shutil.rmtree(folder, ignore_errors=True)
             return None
+        self._tell("photo_stored", photo.id)
         return photo
+
+    def import_photo(self, photo: Photo, files: dict[str, Path]) -> bool:
+        """Keep a photo made elsewhere (a merged gallery pulls other booths' photos) with
+        its own id, time and key; ``files`` maps each of :data:`KINDS` to its JPEG. Files
+        first, row last, like :meth:`save`; False if the id is taken or malformed."""
+        if not ID_PATTERN.match(photo.id) or self.get(photo.id) is not None or set(files) != set(KINDS):
+            return False
+        folder = self.root / photo.id
+        shutil.rmtree(folder, ignore_errors=True)  # an earlier import cut short
+        folder.mkdir()
+        try:
+            for kind, source in files.items():
+                write_atomic(folder / f"{kind}.jpg", Path(source).read_bytes())
+            fsync_dir(folder)
+            with self._lock:
+                self._db.execute("INSERT INTO photos (id, created, source, size, faces, meta, owner_key, "
+                                 "born) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                 (photo.id, photo.created, photo.source, photo.size, photo.faces,
+                                  json.dumps(photo.meta, default=float), photo.owner_key,
+                                  self.clock.now() - max(0.0, time.time() - photo.created)))
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        self._tell("photo_stored", photo.id)
+        return True
 
     def save_variant(self, photo_id: str, style: str, stylized_rgb: np.ndarray) -> Path:
         """Keep a re-rendering of a photo in another style: file first, row last, so it
@@ -353,6 +400,7 @@ class PhotoStore:
             # removal may have run before this file arrived).
             shutil.rmtree(self.root / photo_id, ignore_errors=True)
             raise KeyError(f"no photo {photo_id!r}")
+        self._tell("photo_stored", photo_id)
         return path
 
     def delete(self, photo_id: str) -> bool:
@@ -376,7 +424,16 @@ class PhotoStore:
         shutil.rmtree(self.root / photo_id, ignore_errors=True)
         fsync_dir(self.root)
         self._forget_journal()
+        self._tell("photo_deleted", photo_id)
         return True
+
+    def _tell(self, change: str, photo_id: str) -> None:
+        """Tell the listeners; one that fails never fails the store's write."""
+        for listener in self.listeners:
+            try:
+                getattr(listener, change)(photo_id)
+            except Exception:
+                log.exception("photo store: %s listener failed for %s", change, photo_id)
 
     def _forget_journal(self) -> None:
         """Empty the write-ahead log, whose older page copies still hold deleted rows."""

@@ -43,7 +43,7 @@ import time
 from flask import Flask, Response
 from werkzeug.routing import BaseConverter
 
-from booth.web import admin, api, captive, gallery, kiosk, prints, privacy, restyle, styles, upload
+from booth.web import admin, api, captive, gallery, kiosk, prints, privacy, restyle, share, styles, upload
 from booth.ratelimit import FailureThrottle
 from booth.web.access import (PASSWORD_TRIES_PER_CLIENT, PASSWORD_TRIES_TOTAL, AdminSessions,
                                check_request, csrf_token, own_hosts)
@@ -98,7 +98,9 @@ def create_app(booth: BoothForWeb) -> Flask:
     init_app(app, booth)
     app.extensions["booth_throttle"] = FailureThrottle(PASSWORD_TRIES_PER_CLIENT, PASSWORD_TRIES_TOTAL)
     app.extensions["booth_admin_sessions"] = AdminSessions()
-    app.extensions["booth_hosts"] = own_hosts(booth.settings.web.base_url)
+    # The share links' host too: the hotspot's DNS may send it here (booth.web.share).
+    app.extensions["booth_hosts"] = own_hosts(booth.settings.web.base_url) | {
+        host for host in (share.public_host(booth.settings),) if host}
     app.extensions[STOPPING_KEY] = threading.Event()
     app.extensions[STREAMS_KEY] = StreamSlots(booth.settings.web.threads)
     app.url_map.converters["photo_id"] = PhotoIdConverter
@@ -110,7 +112,7 @@ def create_app(booth: BoothForWeb) -> Flask:
     # Then Host and Origin are checked before any view and every other blueprint's hooks.
     app.register_blueprint(captive.bp)
     app.before_request(check_request)
-    for module in (kiosk, gallery, api, admin, upload, prints, styles, restyle, privacy):
+    for module in (kiosk, gallery, api, admin, upload, prints, styles, restyle, privacy, share):
         app.register_blueprint(module.bp)
     app.wsgi_app = yield_to_photo(app.wsgi_app, booth.between_photos,
                                   booth.settings.web.yield_to_photo_ms / 1000)

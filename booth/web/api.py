@@ -33,6 +33,8 @@ def photo_json(photo, organiser: bool = False) -> dict:
               "page": base, "url": qr.photo_url(get_booth().settings, photo.id),
               "anime": f"{base}/anime.jpg", "thumb": f"{base}/thumb.jpg",
               "qr_svg": f"{base}/qr.svg", "qr_png": f"{base}/qr.png"}
+    if photo.meta.get("booth"):  # a merged gallery: the booth that made it
+        listed["booth"] = photo.meta["booth"]
     if organiser:
         listed.update(original=f"{base}/original.jpg", owner_url=owner_url(photo))
     return listed
@@ -111,6 +113,18 @@ def prometheus_text(stats: dict, health: dict, mirror: dict | None = None) -> st
         printer = health.get("printer") or {}
         metric("booth_printer_ok", "gauge", "1 when the printer reports no problem.",
                [("", 1 if printer.get("ok") else 0)])
+
+    sync = health.get("sync")
+    if sync:
+        metric("booth_sync_ok", "gauge", "1 when the last copy to the [sync] remote worked.",
+               [("", 1 if sync["ok"] else 0)])
+        metric("booth_sync_queued_photos", "gauge", "Photos waiting to be copied to the remote.",
+               [("", sync.get("queued", 0))])
+        metric("booth_sync_pending_deletions", "gauge", "Deleted photos still to remove from the remote.",
+               [("", sync.get("deletions", 0))])
+        metric("booth_sync_last_success_timestamp_seconds", "gauge",
+               "When a copy to the remote last worked (Unix time; 0 = never).",
+               [("", sync.get("last_success") or 0)])
 
     histogram = stats.get("press_to_result_histogram") or {"buckets": [], "count": 0, "sum_s": 0.0}
     samples = [(f'_bucket{{le="{bound:g}"}}', count) for bound, count in histogram["buckets"]]

@@ -84,8 +84,17 @@ def may_delete(photo) -> bool:
 
 
 def owner_url(photo) -> str:
-    """The photo's own link, the one its QR code holds, with the owner key (the
-    original, with ``[web] originals = "owner"``, and the guest's own delete)."""
+    """The photo's own link, the one its QR code holds: the public share page with
+    ``[sync] qr = "public"``, else the booth's page with the owner key."""
+    settings = get_booth().settings
+    if settings.sync.public_url and settings.sync.qr == "public" and photo.owner_key:
+        return qr.share_url(settings, photo.owner_key)
+    return booth_owner_url(photo)
+
+
+def booth_owner_url(photo) -> str:
+    """The photo's own link on the booth, with the owner key (the original, with
+    ``[web] originals = "owner"``, and the guest's own delete)."""
     return f"{qr.photo_url(get_booth().settings, photo.id)}?{OWNER_KEY_PARAM}={photo.owner_key}"
 
 
@@ -109,7 +118,11 @@ def photo_page(photo_id: str):
         original = url_for("gallery.image", photo_id=photo.id, name="original.jpg", **_key_args(photo))
     delete_url = (url_for("gallery.confirm_delete", photo_id=photo.id, **_key_args(photo))
                   if may_delete(photo) else None)
+    settings = get_booth().settings
+    public = (qr.share_url(settings, photo.owner_key)
+              if settings.sync.public_url and photo.owner_key and (is_admin() or has_owner_key(photo)) else None)
     return render_template("photo.html", photo=photo, url=_shared_url(photo), original_url=original,
+                           public_url=public,
                            qr_url=url_for("gallery.qr_code", photo_id=photo.id, kind="svg", **_key_args(photo)),
                            show_gallery_link=index_allowed(), delete_url=delete_url)
 
@@ -208,17 +221,20 @@ def readable_on(background: str, light: str = "#ffffff", dark: str = "#16121c") 
     return light if contrast(light, background) >= contrast(dark, background) else dark
 
 
+def theme_css(web) -> str:
+    """The event's colours (``[web]``) as CSS variables, text colours picked for contrast."""
+    accent, background = web.accent_color, web.background_color
+    ink = readable_on(background, light="#f6f3fb")
+    muted = "#cfc7dd" if ink == "#f6f3fb" else "#4a4257"
+    return (f":root{{--accent:{accent};--bg:{background};--on-accent:{readable_on(accent)};"
+            f"--ink:{ink};--muted:{muted};}}\n")
+
+
 @bp.get("/theme.css")
 def theme():
     """The event's colours from the config as CSS variables (no inline styles: CSP),
     with text colours picked for contrast, whatever colours the organiser chose."""
-    web = get_booth().settings.web
-    accent, background = web.accent_color, web.background_color
-    ink = readable_on(background, light="#f6f3fb")
-    muted = "#cfc7dd" if ink == "#f6f3fb" else "#4a4257"
-    css = (f":root{{--accent:{accent};--bg:{background};--on-accent:{readable_on(accent)};"
-           f"--ink:{ink};--muted:{muted};}}\n")
-    response = Response(css, mimetype="text/css")
+    response = Response(theme_css(get_booth().settings.web), mimetype="text/css")
     response.headers["Cache-Control"] = "no-cache"
     response.add_etag()
     return response.make_conditional(request)

@@ -1,0 +1,59 @@
+"""A photo's static share page: the photo page's look as one plain HTML file that sits
+next to the anime portrait in the remote's share/ folder (:mod:`booth.daemon.sync`),
+so any static web host — S3, a Nextcloud public link, ``python -m http.server`` —
+serves it with no code of the booth's. Its CSS is inline (the booth's own style sheet
+and the event's colours); its only other file is ``anime.jpg`` beside it.
+
+At the venue the same link can lead to the booth: when the hotspot's DNS answers the
+public name with the booth's address (it answers every name so), a request for
+``<public_url>/<owner key>/`` over plain HTTP is sent on to the photo's page on the booth
+(:func:`public_link_at_the_venue`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, redirect, render_template, request
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from booth.config import Settings
+from booth.daemon.store import Photo
+from booth.web.captive import request_host
+from booth.web.contract import get_booth
+from booth.web.gallery import booth_owner_url, index_allowed, theme_css
+
+_HERE = Path(__file__).parent
+_ENV = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape(["html"]))
+
+
+def share_page(settings: Settings, photo: Photo) -> str:
+    """The share page of ``photo`` (its ``anime.jpg`` in the same folder)."""
+    css = (_HERE / "static" / "booth.css").read_text(encoding="utf-8") + theme_css(settings.web)
+    taken = time.strftime("%d %b %Y, %H:%M", time.localtime(photo.created))
+    return _ENV.get_template("share.html").render(title=settings.booth.event_title, css=css, taken=taken)
+
+
+bp = Blueprint("share", __name__)
+
+
+def public_host(settings: Settings) -> str | None:
+    """The host name of ``[sync] public_url`` (None without one)."""
+    return (urlsplit(settings.sync.public_url).hostname or "").lower().rstrip(".") or None
+
+
+@bp.before_app_request
+def public_link_at_the_venue() -> Response | None:
+    """A share link opened on the booth's own network: on to the photo's page here."""
+    settings = get_booth().settings
+    host = public_host(settings)
+    if host is None or request_host() != host:
+        return None
+    prefix = urlsplit(settings.sync.public_url).path.rstrip("/") + "/"
+    key = request.path[len(prefix):].strip("/") if request.path.startswith(prefix) else ""
+    photo = get_booth().store.get_by_owner_key(key) if key else None
+    if photo is None:
+        return Response(render_template("photo_gone.html", show_gallery_link=index_allowed()), 404)
+    return redirect(booth_owner_url(photo), code=302)
