@@ -90,6 +90,14 @@ class GalleryNode:
     def trigger(self, source: str = "http") -> bool:
         return False  # no camera here
 
+    def cancel(self) -> bool:
+        return False  # nothing is ever asked or counted down here
+
+    def delete_photo(self, photo_id: str, reason: str) -> bool:
+        """False: a photo is deleted at the booth that made it (or in the remote), whose
+        deletion this node then pulls; deleting only the pulled copy would bring it back."""
+        return False
+
     def not_ready(self) -> str | None:
         return "camera"
 

@@ -155,7 +155,9 @@ def delete(photo_id: str):
         return refusal
     if not csrf_ok():
         abort(400, "This form has expired; reload the page and try again.")
-    get_booth().delete_photo(photo.id, "organiser" if is_admin() else "guest")
+    booth = get_booth()
+    if not booth.delete_photo(photo.id, "organiser" if is_admin() else "guest") and booth.store.get(photo.id):
+        abort(409, "This photo can be deleted only at the booth that took it.")
     return render_template("photo_gone.html", deleted=True, show_gallery_link=index_allowed())
 
 
