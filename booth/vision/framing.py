@@ -253,3 +253,53 @@ def seam_step(composite: np.ndarray, base: np.ndarray, mask: np.ndarray) -> floa
         return np.abs(gx * nx + gy * ny)[band]
 
     return float(across(composite).mean() - across(base).mean())
+
+
+def aligned_face_framing(frame_hw: tuple[int, int], face: Face, side: int,
+                         fill: float) -> Framing:
+    """A face's own square crop, as a face style's network wants it: ``side`` × ``side``,
+    the face box ``fill`` of its width, centred, eyes level (turned by the face's own
+    tilt, whatever the rest of the picture's levelling). Rendered straight from the
+    frame, so a small face is enlarged from the photo's own pixels.
+    """
+    scale = side * fill / max(face.width, 1.0)
+    cx, cy = face.center
+    matrix = cv2.getRotationMatrix2D((float(cx), float(cy)), face.roll_deg, scale)
+    matrix[:, 2] += [side / 2 - cx, side / 2 - cy]
+    return Framing(matrix=matrix, shape=(int(side), int(side)), angle_deg=face.roll_deg, mode="face")
+
+
+def blend_face(base: np.ndarray, patch: np.ndarray, base_framing: Framing,
+               patch_framing: Framing, face: Face) -> tuple[np.ndarray, float]:
+    """Blend a face stylized on its own crop into ``base`` (in place): warped into place
+    once, its colours shifted to match ``base`` where the feathered mask fades out (so
+    the face's skin and the companion style's surroundings meet without a step), then
+    blended through the mask. Only the face's own region is touched.
+    Returns (base, seam step of the blend)."""
+    out_h, out_w = base.shape[:2]
+    mapped = base_framing.map_face(face)
+    sigma = max(1.0, 0.25 * mapped.height / 2)
+    cx, cy = mapped.center
+    reach_x, reach_y = mapped.width * 0.68 + 3 * sigma, mapped.height * 0.72 + 3 * sigma
+    x0, y0 = max(0, int(cx - reach_x)), max(0, int(cy - reach_y))
+    x1, y1 = min(out_w, int(math.ceil(cx + reach_x))), min(out_h, int(math.ceil(cy + reach_y)))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return base, 0.0
+    to_region = np.array([[1, 0, -x0], [0, 1, -y0]], np.float64)
+    region_from_patch = to_opencv(chain(to_region, chain(base_framing.matrix, patch_framing.inverse)))
+    size = (x1 - x0, y1 - y0)
+    placed = cv2.warpAffine(patch, region_from_patch, size, flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
+    covered = cv2.warpAffine(np.ones(patch.shape[:2], np.float32), region_from_patch, size,
+                             flags=cv2.INTER_LINEAR, borderValue=0)
+    mask = np.minimum(feather_mask((y1 - y0, x1 - x0), mapped.transformed(to_region)), covered)
+    region = base[y0:y1, x0:x1]
+    # The colour step where the mask fades, weighted to its middle: removed from the patch.
+    ring = mask * (1 - mask)
+    if ring.sum() > 1e-3:
+        step = ((region.astype(np.float32) - placed) * ring[..., None]).sum(axis=(0, 1)) / ring.sum()
+        placed = np.clip(placed + step, 0, 255)
+    blended = paste(region, placed.astype(np.uint8), mask)
+    seam = seam_step(blended, region, mask)
+    base[y0:y1, x0:x1] = blended
+    return base, seam
