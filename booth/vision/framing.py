@@ -33,29 +33,47 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from booth.vision.geometry import (Face, Framing, apply_affine, chain, paste,
+from booth.vision.generator import working_shape
+from booth.vision.geometry import (Face, Framing, apply_affine, chain, crop_inside, paste,
                                    to_opencv, warp)
 
 #: Tilts beyond this are not levelled (a guest lying sideways, or a wrong landmark).
-MAX_LEVEL_DEG = 45.0
+MAX_LEVEL_DEG = 30.0
+#: Several faces level the picture only when each voting face's tilt is within this of
+#: their mean: a camera held askew tilts every head alike, heads tilted their own ways
+#: (looking down at a table, leaning together) disagree and leave the picture as shot.
+AGREE_DEG = 8.0
+#: A face votes on the tilt only when its eyes are at least this share of its width
+#: apart (seen from the front; in profile or from above the eye line is no guide).
+FRONTAL_IOD = 0.3
+#: A group's crop may take a wider aspect (width / height) than the configured one, the
+#: one that holds every face inside the photo with the least extra room, among these.
+GROUP_ASPECTS = (1.0, 1.25, 1.5, 1.78)
 #: Extra room kept around every face box, as a share of its height, when the crop has
 #: to shrink to fit the photo (so a box never touches the crop's edge).
 FACE_GUARD = 0.08
 
 
 def level_angle(faces: Sequence[Face]) -> float:
-    """The rotation (degrees, counter-clockwise on screen) that levels the eyes.
+    """The rotation (degrees, counter-clockwise on screen) that levels the camera.
 
-    With several faces it is the size-weighted mean of their tilts, so a group shot
-    taken with a tilted camera comes out level while heads tilted different ways
-    cancel out. Tilts beyond ±MAX_LEVEL_DEG are left alone.
+    One face: its own tilt (a portrait's head is the only level there is). Several: the
+    size-weighted mean tilt of the faces seen from the front, only when at least two of
+    them vote and every one agrees with it (AGREE_DEG); otherwise 0. Beyond
+    ±MAX_LEVEL_DEG nothing is levelled.
     """
     if not faces:
         return 0.0
-    weights = np.array([f.height for f in faces])
+    voters = faces if len(faces) == 1 else [f for f in faces if f.inter_ocular >= FRONTAL_IOD * f.width]
+    if not voters or (len(faces) > 1 and len(voters) < 2):
+        return 0.0
+    weights = np.array([f.height for f in voters])
     # Average unit vectors, not angles, so -179° and 179° do not average to 0°.
-    rolls = np.radians([f.roll_deg for f in faces])
+    rolls = np.radians([f.roll_deg for f in voters])
     angle = math.degrees(math.atan2((weights * np.sin(rolls)).sum(), (weights * np.cos(rolls)).sum()))
+    spread = np.degrees(np.abs(np.angle(np.exp(1j * (rolls - math.radians(angle))))))
+    if len(voters) > 1 and spread.max() > AGREE_DEG:
+        return 0.0
     return angle if abs(angle) <= MAX_LEVEL_DEG else 0.0
 
 
@@ -97,10 +115,12 @@ def _place(start: float, length: float, lo: float, hi: float,
 
 def plan(frame_hw: tuple[int, int], faces: Sequence[Face], out_hw: tuple[int, int],
          face_settings) -> Framing:
-    """The framing of a frame of size ``frame_hw`` for these faces, rendered at ``out_hw``.
+    """The framing of a frame of size ``frame_hw`` for these faces, rendered at ``out_hw``
+    (a group's at the same long side, maybe wider: see GROUP_ASPECTS).
 
-    Every face box (mapped into the crop) lies inside the crop; the crop's aspect is
-    ``out_hw``'s (the configured aspect snapped to the generator's multiple of 8).
+    Every face box (mapped into the crop) lies inside the crop. The crop comes from
+    inside the photo whenever such a crop exists: a group takes the aspect that holds
+    it, and a levelling that would reach past the photo's edge is dropped.
     """
     fh, fw = frame_hw
     out_h, out_w = out_hw
@@ -112,8 +132,35 @@ def plan(frame_hw: tuple[int, int], faces: Sequence[Face], out_hw: tuple[int, in
         x0, y0 = (fw - crop_w) / 2, (fh - crop_h) / 2
         return _framing(np.array([x0, y0, x0 + crop_w, y0 + crop_h]), np.eye(2, 3), out_hw,
                         0.0, "scene")
-
     angle = level_angle(faces)
+    aspects = [aspect] if len(faces) == 1 else _group_aspects(faces, aspect, face_settings)
+    for chosen in aspects:
+        shape = out_hw if chosen == aspect else working_shape(max(out_hw), chosen)
+        for tried in dict.fromkeys((angle, 0.0)):
+            shot = _plan_at(frame_hw, faces, shape, face_settings, tried)
+            if crop_inside(shot, frame_hw):
+                return shot
+    return _plan_at(frame_hw, faces, out_hw, face_settings, angle)
+
+
+def _group_aspects(faces: Sequence[Face], aspect: float, face_settings) -> list[float]:
+    """The aspects to try for a group, best first: the configured one and the wider
+    GROUP_ASPECTS, the nearest to the group's own shape (faces and room) first."""
+    boxes = np.array([f.box for f in faces], np.float64)
+    room = face_settings.margin * float((boxes[:, 3] - boxes[:, 1]).mean())
+    width = boxes[:, 2].max() - boxes[:, 0].min() + 2 * room
+    height = boxes[:, 3].max() - boxes[:, 1].min() + 3 * room
+    own = width / height
+    candidates = [aspect] + [a for a in GROUP_ASPECTS if a > aspect]
+    return sorted(candidates, key=lambda a: (max(a, own) / min(a, own), a))
+
+
+def _plan_at(frame_hw: tuple[int, int], faces: Sequence[Face], out_hw: tuple[int, int],
+             face_settings, angle: float) -> Framing:
+    """:func:`plan` at a given rotation and output shape."""
+    fh, fw = frame_hw
+    out_h, out_w = out_hw
+    aspect = out_w / out_h
     rotation = _rotation(frame_hw, angle)
     boxes = np.array([_bounds(apply_affine(rotation, _box_corners(f.box))) for f in faces])
     heights = np.array([f.height for f in faces])

@@ -166,7 +166,7 @@ class Pipeline:
         started = time.perf_counter()
         size, score = _choose_size(crop, self.settings.generator, size)
         timings["policy"] = _ms_since(started)
-        if self.shape_for(size) != crop.shape[:2]:
+        if max(crop.shape[:2]) != size:
             # Render again from the frame rather than resize the crop: one resampling.
             started = time.perf_counter()
             shot = framing.plan(rgb.shape[:2], faces, self.shape_for(size), face_settings)
