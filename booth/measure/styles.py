@@ -1,6 +1,8 @@
 """``booth bench --styles``: per style, INT8 and float latency at 384 and 512, INT8's
-fidelity against the style's float network on real photos, the booth's RSS with every
-style compiled and with ``[styles] max_loaded``, and a cold style's first-use latency.
+fidelity against the style's float network on real photos, the press-to-result time of
+the whole pipeline in each style (median over the portraits in faces/, and on the group
+with the most faces) against the default style's, the booth's RSS with every style
+compiled and with ``[styles] max_loaded``, and a cold style's first-use latency.
 
 Latencies are the style as the booth runs it (uint8 in and out, padding to the
 style's size multiple or its one size included), median of ``--repeats`` after a
@@ -22,9 +24,16 @@ from booth import config
 from booth.files import write_json
 from booth.measure import quality
 from booth.vision import styles
-from booth.measure.photos import photo_crops, photo_set
+from booth.measure.photos import photo_crops, photo_set, photos_in
 from booth.measure.timing import median_ms
 from booth.vision.generator import Generator, working_shape
+from booth.vision.images import load_image
+from booth.vision.pipeline import Pipeline
+
+#: The press-to-result targets against the default style (a face style on a portrait,
+#: and on a group of six).
+PRESS_RATIO_PORTRAIT = 1.5
+PRESS_RATIO_GROUP = 2.5
 
 SIZES = (384, 512)
 
@@ -98,6 +107,60 @@ def bench_memory(max_loaded: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def bench_press(photos: Path, names: list[str], repeats: int) -> dict:
+    """Press-to-result (``Pipeline.process`` from the full photo, warm) per style: the
+    median over faces/ and, ``repeats`` times, on the group with the most faces; each
+    against the default style's. Styles are interleaved photo by photo so a busy machine
+    slows them alike."""
+    settings = config.defaults()
+    settings = settings.replace("styles", max_loaded=len(names) + 2)
+    pipeline = Pipeline.from_settings(settings)
+    portraits = [load_image(p, max_pixels=settings.upload.max_pixels) for p in photos_in(photos / "faces")]
+    groups = [load_image(p, max_pixels=settings.upload.max_pixels) for p in photos_in(photos / "groups")]
+    group = max(groups, key=lambda rgb: len(pipeline.detector.detect(rgb)), default=None)
+
+    def press_ms(rgb: np.ndarray, name: str) -> float:
+        return median_ms(lambda: pipeline.process(rgb, style=name), 1, warmup=0)
+
+    for name in names:  # compile and warm every style (and a face style's companion) first
+        pipeline.process(portraits[0] if portraits else np.zeros((64, 64, 3), np.uint8), style=name)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for rgb in portraits:
+        for name in names:
+            times[name].append(press_ms(rgb, name))
+    group_times: dict[str, list[float]] = {n: [] for n in names}
+    for _ in range(repeats if group is not None else 0):
+        for name in names:
+            group_times[name].append(press_ms(group, name))
+    default = settings.styles.default
+    result = {"portraits": len(portraits), "group_faces": len(pipeline.detector.detect(group)) if group is not None else 0,
+              "styles": {}}
+    for name in names:
+        row = {"portrait_ms": round(float(np.median(times[name])), 1) if times[name] else None,
+               "group_ms": round(float(np.median(group_times[name])), 1) if group_times[name] else None}
+        result["styles"][name] = row
+    base = result["styles"][default]
+    for row in result["styles"].values():
+        row["portrait_ratio"] = round(row["portrait_ms"] / base["portrait_ms"], 2) if row["portrait_ms"] else None
+        row["group_ratio"] = round(row["group_ms"] / base["group_ms"], 2) if row["group_ms"] else None
+    return result
+
+
+def print_press(press: dict, catalogue: dict) -> None:
+    print(f"press-to-result, median over {press['portraits']} portraits and on a group of "
+          f"{press['group_faces']} faces (x = against the default style):")
+    for name, row in press["styles"].items():
+        line = f"  {name:9} portrait {row['portrait_ms']:>6.0f} ms x{row['portrait_ratio']:.2f}"
+        if row["group_ms"]:
+            line += f"   group {row['group_ms']:>6.0f} ms x{row['group_ratio']:.2f}"
+        if catalogue[name].role == "face":
+            ok = row["portrait_ratio"] <= PRESS_RATIO_PORTRAIT and (
+                row["group_ratio"] is None or row["group_ratio"] <= PRESS_RATIO_GROUP)
+            line += (f"   (face style: targets x{PRESS_RATIO_PORTRAIT} / x{PRESS_RATIO_GROUP} "
+                     f"{'met' if ok else 'NOT met'})")
+        print(line, flush=True)
+
+
 def run_styles(args) -> int:
     """The ``--styles`` table (see the module docstring)."""
     settings = config.defaults()
@@ -116,6 +179,10 @@ def run_styles(args) -> int:
         print(f"{name:9} {row['runs']:5} "
               + " ".join(f"{row[f'int8_{s}_ms']:>9.0f} {row[f'fp32_{s}_ms']:>9.0f}" for s in SIZES)
               + f" {row['psnr_db']:>8} {row['psnr_min_db']:>6} {row['ssim']:>6}", flush=True)
+    if (photos / "faces").is_dir():
+        press = bench_press(photos, names, args.repeats)
+        result["press"] = press
+        print_press(press, catalogue)
     if not args.quick:
         for limit in (len(names), settings.styles.max_loaded):
             print(f"memory: every style used once, max_loaded = {limit} (cold compile cache)…", flush=True)
