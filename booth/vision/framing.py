@@ -46,6 +46,9 @@ AGREE_DEG = 8.0
 #: A face votes on the tilt only when its eyes are at least this share of its width
 #: apart (seen from the front; in profile or from above the eye line is no guide).
 FRONTAL_IOD = 0.3
+#: A levelled crop that reaches past the photo's (turned) edge is tried closer, at these
+#: shares of its planned size, before the levelling is given up.
+LEVEL_ZOOMS = (1.0, 0.9, 0.8, 0.7)
 #: A group's crop may take a wider aspect (width / height) than the configured one, the
 #: one that holds every face inside the photo with the least extra room, among these.
 GROUP_ASPECTS = (1.0, 1.25, 1.5, 1.78)
@@ -137,9 +140,10 @@ def plan(frame_hw: tuple[int, int], faces: Sequence[Face], out_hw: tuple[int, in
     for chosen in aspects:
         shape = out_hw if chosen == aspect else working_shape(max(out_hw), chosen)
         for tried in dict.fromkeys((angle, 0.0)):
-            shot = _plan_at(frame_hw, faces, shape, face_settings, tried)
-            if crop_inside(shot, frame_hw):
-                return shot
+            for zoom in LEVEL_ZOOMS if tried else (1.0,):
+                shot = _plan_at(frame_hw, faces, shape, face_settings, tried, zoom)
+                if crop_inside(shot, frame_hw):
+                    return shot
     return _plan_at(frame_hw, faces, out_hw, face_settings, angle)
 
 
@@ -156,8 +160,9 @@ def _group_aspects(faces: Sequence[Face], aspect: float, face_settings) -> list[
 
 
 def _plan_at(frame_hw: tuple[int, int], faces: Sequence[Face], out_hw: tuple[int, int],
-             face_settings, angle: float) -> Framing:
-    """:func:`plan` at a given rotation and output shape."""
+             face_settings, angle: float, zoom: float = 1.0) -> Framing:
+    """:func:`plan` at a given rotation and output shape, the crop ``zoom`` times its
+    planned size (never smaller than the faces and their guard)."""
     fh, fw = frame_hw
     out_h, out_w = out_hw
     aspect = out_w / out_h
@@ -192,7 +197,7 @@ def _plan_at(frame_hw: tuple[int, int], faces: Sequence[Face], out_hw: tuple[int
     crop_w, crop_h = wanted[2] - wanted[0], wanted[3] - wanted[1]
     # Too big for the photo: shrink towards the faces, never below the must-keep region.
     fit = min(1.0, fw / crop_w, fh / crop_h)
-    crop_w = max(crop_w * fit, must_rect[2] - must_rect[0])
+    crop_w = max(crop_w * fit * zoom, must_rect[2] - must_rect[0])
     crop_h = crop_w / aspect
     cx, cy = (wanted[0] + wanted[2]) / 2, (wanted[1] + wanted[3]) / 2
     x0 = _place(cx - crop_w / 2, crop_w, 0, fw, must[0], must[2])
