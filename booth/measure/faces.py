@@ -185,9 +185,10 @@ def summarize(records: list[dict], labels: dict, generator_ms: float) -> dict:
     group_photos = [r for r in records if r["folder"] == "groups"]
     if group_photos:
         # Whole: at most half a pixel's rounding of the box outside the result.
-        whole = [r for r in group_photos if all(v >= 0.99 for v in r["inside"])]
+        whole = [r for r in group_photos if all(v >= 0.99 for v in r.get("inside", []))]
         summary["groups_faces_whole_share"] = round(len(whole) / len(group_photos), 4)
-        summary["groups_rotated"] = {r["file"]: r["angle_deg"] for r in group_photos if r["angle_deg"]}
+        summary["groups_rotated"] = {r["file"]: r["angle_deg"] for r in group_photos
+                                     if r.get("angle_deg")}
     hires = [r for r in records if r["folder"] == "hires"]
     if hires:
         summary["hires_one_guest_share"] = round(

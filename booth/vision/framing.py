@@ -9,11 +9,14 @@ translation) from frame pixels to crop pixels, planned from the detected faces:
   height) of room around them, twice that below for the shoulders;
 * **no face** — scene mode: the largest centred crop of the frame at the aspect ratio.
 
-The rotation levels the eyes (the size-weighted mean tilt of the faces). The crop is
-then moved and, if it must, shrunk to stay inside the photo, but never so that a face
-box is cut. Only a crop that has to reach past the edge (a face at the very edge)
-shows pixels from outside the photo: the frame is mirrored there (never black bars)
-and the mirrored part is blurred so it reads as out-of-focus background.
+The rotation levels the camera, not the heads: one face's own tilt, or the mean tilt of
+a group's frontal faces only when they all agree (a camera held askew), bounded. The
+crop is then moved and, if it must, shrunk to stay inside the photo, but never so that a
+face box is cut; a group takes a wider aspect (same long side) when that holds everyone
+inside the photo, and a levelling whose crop would reach past the photo's turned edge is
+tried closer, then dropped. Only a crop that has to reach past the edge (a face at the
+very edge) shows pixels from outside the photo: the frame is mirrored there (never black
+bars) and the mirrored part is blurred so it reads as out-of-focus background.
 
 :func:`warp` renders a framing with ONE ``cv2.warpAffine`` from the frame, so the
 rotation, the crop and the downscale to the working size cost one resampling. A large
@@ -22,7 +25,8 @@ integer factor with area averaging, so fine detail is averaged, not aliased.
 
 :func:`paste_back` puts a separately stylized face back over the crop through a
 feathered mask (the "hd" mode) and :func:`seam_step` measures how visible the mask's
-edge is.
+edge is. A face style's faces are cut by :func:`aligned_face_framing` and blended back,
+colour-matched, by :func:`blend_face`.
 """
 
 from __future__ import annotations

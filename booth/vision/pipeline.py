@@ -15,8 +15,11 @@ Steps (each timed in ``result.timings_ms``):
 5. ``upscale``: the same region rendered again from the frame at the result's size
    (``[storage] result_long_side``, never beyond the crop's own resolution) guides the
    upsampling of the generator's output to it (:mod:`booth.vision.upsample`);
-6. ``compose``: in "hd" mode only, each face is framed closer, stylized on its own
-   and pasted back over the full-resolution result through a feathered mask.
+6. ``compose``: in a face style (JP face) the crop was rendered by the style's
+   companion, and each face is cut on its own aligned crop from the frame, stylized by
+   the face style and blended back (:func:`booth.vision.framing.blend_face`); in "hd"
+   mode each face is framed closer, stylized on its own and pasted back over the
+   full-resolution result through a feathered mask.
 
 The default "portrait" mode skips step 6: it is the fast one, and the faces already
 fill a good share of the crop. Measured with ``booth eval faces`` on the shared
