@@ -246,6 +246,23 @@ def test_compiled_styles_are_cached_with_a_limit_and_the_default_stays(tmp_path,
     assert styleset.load_s["whitebox"] > 0
 
 
+def test_a_face_style_keeps_its_companion_compiled_beside_it(tmp_path, photos, built_styles):
+    """A face style's photo needs the face style and its companion: with max_loaded = 2
+    and another default, using it keeps both (one over the limit), never recompiling one
+    of them per photo; the next style used lets them go."""
+    settings = small_settings(tmp_path, photos / "faces", default="hayao", max_loaded=2)
+    loads = []
+    styleset = styles.StyleSet.from_settings(settings, loader=lambda style: loads.append(style.name) or style.name)
+    companion = styleset.style("jpface").companion
+    styleset.generator("hayao")
+    for _ in range(3):
+        styleset.generator(companion)
+        styleset.generator("jpface")
+    assert styleset.loaded() == ["hayao", companion, "jpface"] and loads == ["hayao", companion, "jpface"]
+    styleset.generator("shinkai")
+    assert styleset.loaded() == ["hayao", "shinkai"]
+
+
 # --- faces in the face style, and a press in each style -------------------------------
 @pytest.fixture(scope="module")
 def style_pipeline(tmp_path_factory, photos, built_styles):

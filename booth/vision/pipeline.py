@@ -139,10 +139,11 @@ class Pipeline:
         leaves the crop to its companion scene style and stylizes each face itself."""
         if style is None or self.styles is None:
             return self.generator, None
-        chosen = self.styles.generator(style)
         if self.styles.role(style) != "face":
-            return chosen, None
-        return self.styles.generator(self.styles.style(style).companion), chosen
+            return self.styles.generator(style), None
+        # The companion first: the face style, used last, keeps it compiled beside it.
+        companion = self.styles.generator(self.styles.style(style).companion)
+        return companion, self.styles.generator(style)
 
     def process(self, rgb: np.ndarray, *, size: int | None = None,
                 use_faces: bool = True, style: str | None = None) -> PhotoResult:

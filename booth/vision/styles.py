@@ -350,8 +350,13 @@ class StyleSet:
             return loaded
 
     def _evict(self) -> None:
+        """Drop the least recently used styles beyond ``max_loaded``, never the default,
+        the style just used, nor the companion under its faces (a face style's photo
+        needs both: it may go one over the limit)."""
+        newest = next(reversed(self._loaded))
+        kept = {self.default, newest, self.catalogue[newest].companion}
         while len(self._loaded) > self.max_loaded:
-            victim = next((n for n in self._loaded if n != self.default), None)
+            victim = next((n for n in self._loaded if n not in kept), None)
             if victim is None:
                 return
             del self._loaded[victim]
