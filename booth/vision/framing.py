@@ -56,6 +56,13 @@ LEVEL_ZOOMS = (1.0, 0.9, 0.8, 0.7)
 #: A group's crop may take a wider aspect (width / height) than the configured one, the
 #: one that holds every face inside the photo with the least extra room, among these.
 GROUP_ASPECTS = (1.0, 1.25, 1.5, 1.78)
+#: A face style's face is blended through an ellipse of these half-axes (× the face
+#: box's width and height: the face itself, not the pale background the face network
+#: paints around it), feathered by this share of the face's height, and its mean colour
+#: moved this share of the way to the companion's.
+FACE_REACH = (0.52, 0.6)
+FACE_FEATHER = 0.15
+FACE_COLOUR_MATCH = 1.0
 #: Extra room kept around every face box, as a share of its height, when the crop has
 #: to shrink to fit the photo (so a box never touches the crop's edge).
 FACE_GUARD = 0.08
@@ -250,15 +257,17 @@ def face_framing(frame_hw: tuple[int, int], face: Face, angle_deg: float,
     return _framing(rect, rotation, out_hw, angle_deg, "face")
 
 
-def feather_mask(shape: tuple[int, int], face: Face, feather: float = 0.25) -> np.ndarray:
+def feather_mask(shape: tuple[int, int], face: Face, feather: float = 0.25,
+                 reach: tuple[float, float] = (0.68, 0.72)) -> np.ndarray:
     """A float mask (1 on the face, falling smoothly to 0) for pasting a face back.
 
-    An ellipse around the face box, a little larger than it, blurred by ``feather`` ×
-    the face height, so the pasted face blends into its surroundings over a wide band.
+    An ellipse around the face box (half-axes ``reach`` × its width and height: a little
+    larger than it by default), blurred by ``feather`` × the face height, so the pasted
+    face blends into its surroundings over a wide band.
     """
     mask = np.zeros(shape, np.float32)
     cx, cy = face.center
-    axes = (max(1, round(face.width * 0.68)), max(1, round(face.height * 0.72)))
+    axes = (max(1, round(face.width * reach[0])), max(1, round(face.height * reach[1])))
     cv2.ellipse(mask, (round(cx), round(cy)), axes, 0, 0, 360, 1.0, thickness=-1)
     sigma = max(1.0, feather * face.height / 2)
     return cv2.GaussianBlur(mask, (0, 0), sigma)
@@ -334,9 +343,10 @@ def blend_face(base: np.ndarray, patch: np.ndarray, base_framing: Framing,
     Returns (base, seam step of the blend)."""
     out_h, out_w = base.shape[:2]
     mapped = base_framing.map_face(face)
-    sigma = max(1.0, 0.25 * mapped.height / 2)
+    sigma = max(1.0, FACE_FEATHER * mapped.height / 2)
     cx, cy = mapped.center
-    reach_x, reach_y = mapped.width * 0.68 + 3 * sigma, mapped.height * 0.72 + 3 * sigma
+    reach_x = mapped.width * FACE_REACH[0] + 3 * sigma
+    reach_y = mapped.height * FACE_REACH[1] + 3 * sigma
     x0, y0 = max(0, int(cx - reach_x)), max(0, int(cy - reach_y))
     x1, y1 = min(out_w, int(math.ceil(cx + reach_x))), min(out_h, int(math.ceil(cy + reach_y)))
     if x1 - x0 < 2 or y1 - y0 < 2:
@@ -348,13 +358,14 @@ def blend_face(base: np.ndarray, patch: np.ndarray, base_framing: Framing,
                             borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
     covered = cv2.warpAffine(np.ones(patch.shape[:2], np.float32), region_from_patch, size,
                              flags=cv2.INTER_LINEAR, borderValue=0)
-    mask = np.minimum(feather_mask((y1 - y0, x1 - x0), mapped.transformed(to_region)), covered)
+    mask = np.minimum(feather_mask((y1 - y0, x1 - x0), mapped.transformed(to_region),
+                                   FACE_FEATHER, FACE_REACH), covered)
     region = base[y0:y1, x0:x1]
-    # The colour step where the mask fades, weighted to its middle: removed from the patch.
-    ring = mask * (1 - mask)
-    if ring.sum() > 1e-3:
-        step = ((region.astype(np.float32) - placed) * ring[..., None]).sum(axis=(0, 1)) / ring.sum()
-        placed = np.clip(placed + step, 0, 255)
+    # The face's mean colour moved to the companion's under the mask: the drawn lines and
+    # shading stay, the skin meets the neck and the surroundings without a pale mask.
+    if mask.sum() > 1e-3:
+        step = ((region.astype(np.float32) - placed) * mask[..., None]).sum(axis=(0, 1)) / mask.sum()
+        placed = np.clip(placed + FACE_COLOUR_MATCH * step, 0, 255)
     blended = paste(region, placed.astype(np.uint8), mask)
     seam = seam_step(blended, region, mask)
     base[y0:y1, x0:x1] = blended
