@@ -103,19 +103,25 @@ class FacePipeline:
 
 
 def contact_sheet(rows: list[list[tuple[str, np.ndarray]]], cell: int = 320) -> np.ndarray:
-    """A grid of labelled pictures (one row per photo), each fitted into cell×cell·5/4."""
-    height = cell * 5 // 4
+    """A grid of labelled pictures (one row per photo), each fitted into a cell ``cell``
+    wide and as tall as the row's tallest picture needs (at most cell·5/4), so a wide
+    group's row is not mostly empty."""
     label_h = 28
-    sheet = np.full((len(rows) * (height + label_h), max(len(r) for r in rows) * cell, 3), 24, np.uint8)
-    for r, row in enumerate(rows):
+    heights = [min(cell * 5 // 4, max(round(cell * im.shape[0] / im.shape[1]) for _, im in row))
+               for row in rows]
+    sheet = np.full((sum(heights) + len(rows) * label_h, max(len(r) for r in rows) * cell, 3), 24,
+                    np.uint8)
+    y = 0
+    for row, height in zip(rows, heights):
         for c, (label, image) in enumerate(row):
             scale = min(cell / image.shape[1], height / image.shape[0])
             small = cv2.resize(image, (max(1, int(image.shape[1] * scale)), max(1, int(image.shape[0] * scale))),
                                interpolation=cv2.INTER_AREA)
-            y, x = r * (height + label_h), c * cell
+            x = c * cell
             sheet[y:y + small.shape[0], x:x + small.shape[1]] = small
             cv2.putText(sheet, label, (x + 6, y + height + 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
                         (235, 235, 235), 1, cv2.LINE_AA)
+        y += height + label_h
     return sheet
 
 

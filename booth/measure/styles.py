@@ -107,15 +107,16 @@ def bench_memory(max_loaded: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def bench_press(photos: Path, names: list[str], repeats: int) -> dict:
+def bench_press(photos: Path, names: list[str], repeats: int, every: int = 1) -> dict:
     """Press-to-result (``Pipeline.process`` from the full photo, warm) per style: the
-    median over faces/ and, ``repeats`` times, on the group with the most faces; each
+    median over faces/ (every ``every``-th photo) and, ``repeats`` times, on the group with the most faces; each
     against the default style's. Styles are interleaved photo by photo so a busy machine
     slows them alike."""
     settings = config.defaults()
     settings = settings.replace("styles", max_loaded=len(names) + 2)
     pipeline = Pipeline.from_settings(settings)
-    portraits = [load_image(p, max_pixels=settings.upload.max_pixels) for p in photos_in(photos / "faces")]
+    portraits = [load_image(p, max_pixels=settings.upload.max_pixels)
+                 for p in photos_in(photos / "faces")[::every]]
     groups = [load_image(p, max_pixels=settings.upload.max_pixels) for p in photos_in(photos / "groups")]
     group = max(groups, key=lambda rgb: len(pipeline.detector.detect(rgb)), default=None)
 
@@ -180,7 +181,7 @@ def run_styles(args) -> int:
               + " ".join(f"{row[f'int8_{s}_ms']:>9.0f} {row[f'fp32_{s}_ms']:>9.0f}" for s in SIZES)
               + f" {row['psnr_db']:>8} {row['psnr_min_db']:>6} {row['ssim']:>6}", flush=True)
     if (photos / "faces").is_dir():
-        press = bench_press(photos, names, args.repeats)
+        press = bench_press(photos, names, args.repeats, every=4 if args.quick else 1)
         result["press"] = press
         print_press(press, catalogue)
     if not args.quick:
