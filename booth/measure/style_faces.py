@@ -166,8 +166,10 @@ def run_styles(args: argparse.Namespace) -> int:
         names = [*names, WHOLE_CROP]
     print(f"{'file':36} {'style':18} {'face':>4} {'found':>5} {'eyes':>5} {'mouth':>5} {'drawn':>5}")
     records = []
-    for name, _path, rgb in load_photos(files, settings.upload.max_pixels, column=36):
-        for style in names:
+    # Style by style: each is compiled once (with max_loaded styles kept, going photo by
+    # photo would compile them again and again).
+    for style in names:
+        for name, _path, rgb in load_photos(files, settings.upload.max_pixels, column=36):
             for record in evaluate_style(pipeline, rgb, style):
                 records.append({"file": name, "style": style, **record})
                 print(f"{name[-36:]:36} {style:18} {record['face']:>4} {record['found']!s:>5} "
