@@ -137,6 +137,9 @@ class Pipeline:
     def _generators(self, style: str | None):
         """(crop generator, face style or None) for a style: a face style (JP face)
         leaves the crop to its companion scene style and stylizes each face itself."""
+        if self.styles is not None and style is None \
+                and self.styles.role(self.settings.styles.default) == "face":
+            style = self.settings.styles.default  # a face style never runs on the whole crop
         if style is None or self.styles is None:
             return self.generator, None
         if self.styles.role(style) != "face":
