@@ -15,7 +15,8 @@ by default) it runs the whole pipeline and asks of the face in the result:
   - mouth: how dark the mouth line is (the darkest pixel, lightly blurred, between the
     mouth corners) below the cheeks, as a share of the same range.
 
-  A face is **drawn** when eyes ≥ EYES_LINE and mouth ≥ MOUTH_LINE.
+  A face is **drawn** when eyes ≥ EYES_LINE and mouth ≥ MOUTH_LINE. Only faces seen
+  from the front are judged (the windows are laid out for them); the others are counted.
 
 Why these: a JP face "ghost" (the network fed a face too small for it) is a pale oval
 whose eyes are faint arcs or none and whose mouth is missing; the detector still finds
@@ -46,6 +47,7 @@ from booth.files import write_json
 from booth.measure.faces import match_faces
 from booth.measure.photos import load_photos, photo_files
 from booth.measure.targets import check_targets, targets_line
+from booth.vision.framing import FRONTAL_IOD
 from booth.vision.geometry import Face
 from booth.vision.pipeline import Pipeline
 
@@ -114,22 +116,32 @@ def evaluate_style(pipeline: Pipeline, rgb: np.ndarray, style: str) -> list[dict
     found = pipeline.detector.detect(image)
     matched = {i for i, _ in match_faces(expected, found)}
     total_ms = round(sum(result.timings_ms.values()), 1)
-    return [{"face": i, "found": i in matched, **drawn_features(image, face), "ms": total_ms}
+    return [{"face": i, "found": i in matched, "frontal": is_frontal(face),
+             **drawn_features(image, face), "ms": total_ms}
             for i, face in enumerate(expected)]
+
+
+def is_frontal(face: Face) -> bool:
+    """Seen from the front (eyes apart): only there do the eye and mouth windows, laid out
+    for a frontal face, fall on the eyes and the mouth. A face in profile or looking down
+    is reported, not judged."""
+    return face.inter_ocular >= FRONTAL_IOD * face.width
 
 
 def summarize(records: list[dict]) -> dict:
     """Per style: faces, found and drawn shares, median eyes/mouth, and the targets."""
     summary = {}
     for style in dict.fromkeys(r["style"] for r in records):
-        faces = [r for r in records if r["style"] == style]
+        every = [r for r in records if r["style"] == style]
+        faces = [r for r in every if r["frontal"]] or every
         row = {
-            "faces": len(faces),
-            "found_share": round(sum(r["found"] for r in faces) / len(faces), 4),
+            "faces": len(every),
+            "frontal_faces": len(faces),
+            "found_share": round(sum(r["found"] for r in every) / len(every), 4),
             "drawn_share": round(sum(r["drawn"] for r in faces) / len(faces), 4),
             "eyes_median": round(statistics.median(r["eyes"] for r in faces), 3),
             "mouth_median": round(statistics.median(r["mouth"] for r in faces), 3),
-            "not_drawn": sorted({r["file"] for r in faces if not r["drawn"]}),
+            "not_drawn": sorted({f"{r['file']}#{r['face']}" for r in faces if not r["drawn"]}),
         }
         row["targets"] = check_targets(row, TARGETS) if style != WHOLE_CROP else {}
         summary[style] = row
@@ -164,7 +176,7 @@ def run_styles(args: argparse.Namespace) -> int:
             raise UserError(f"--styles: {exc}") from None
     if args.old:
         names = [*names, WHOLE_CROP]
-    print(f"{'file':36} {'style':18} {'face':>4} {'found':>5} {'eyes':>5} {'mouth':>5} {'drawn':>5}")
+    print(f"{'file':36} {'style':18} {'face':>4} {'found':>5} {'front':>5} {'eyes':>5} {'mouth':>5} {'drawn':>5}")
     records = []
     # Style by style: each is compiled once (with max_loaded styles kept, going photo by
     # photo would compile them again and again).
@@ -173,14 +185,16 @@ def run_styles(args: argparse.Namespace) -> int:
             for record in evaluate_style(pipeline, rgb, style):
                 records.append({"file": name, "style": style, **record})
                 print(f"{name[-36:]:36} {style:18} {record['face']:>4} {record['found']!s:>5} "
-                      f"{record['eyes']:>5.2f} {record['mouth']:>5.2f} {record['drawn']!s:>5}", flush=True)
+                      f"{record['frontal']!s:>5} {record['eyes']:>5.2f} {record['mouth']:>5.2f} {record['drawn']!s:>5}", flush=True)
     summary = summarize(records)
     print()
     checked = {}
     for style, row in summary.items():
-        print(f"{style:18} faces {row['faces']}: found again {100 * row['found_share']:.0f}%, "
-              f"eyes and mouth drawn {100 * row['drawn_share']:.0f}% (median eyes {row['eyes_median']}, "
-              f"mouth {row['mouth_median']}; lines {EYES_LINE}/{MOUTH_LINE})")
+        print(f"{style:18} faces {row['faces']}: found again {100 * row['found_share']:.0f}%; "
+              f"of the {row['frontal_faces']} seen from the front, eyes and mouth drawn "
+              f"{100 * row['drawn_share']:.0f}% (median eyes {row['eyes_median']}, "
+              f"mouth {row['mouth_median']}; lines {EYES_LINE}/{MOUTH_LINE}); not drawn: "
+              f"{', '.join(row['not_drawn']) or 'none'}")
         checked.update({f"{style}.{k}": v for k, v in row["targets"].items()})
     print(targets_line(checked))
     if args.json:
