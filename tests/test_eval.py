@@ -130,6 +130,26 @@ def test_the_command_writes_per_image_records_and_a_summary(photos, tmp_path):
     assert 0 < summary["overhead_share"] < 1
 
 
+@pytest.mark.slow
+def test_eval_styles_tells_a_drawn_face_from_a_ghost(photos, tmp_path):
+    """JP face on its own crop draws the portrait's eyes and mouth; the same network on
+    the whole portrait crop (--old, the booth's old way) leaves a ghost."""
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    shutil.copy(photos / "hires" / "anamnesis33_AUJhl146mBY_3727x5591.jpg", folder)
+    out = tmp_path / "styles.json"
+    done = subprocess.run([BOOTH, "eval", "styles", str(folder), "--styles", "jpface", "--old",
+                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    by_style = {r["style"]: r for r in report["faces"]}
+    assert set(by_style) == {"jpface", "jpface-whole-crop"}
+    assert by_style["jpface"]["found"] and by_style["jpface"]["frontal"]
+    assert by_style["jpface"]["drawn"] and not by_style["jpface-whole-crop"]["drawn"]
+    assert report["summary"]["jpface"]["drawn_share"] == 1.0
+    assert "targets: all met" in done.stdout
+
+
 def test_the_command_names_a_missing_folder(tmp_path):
     done = subprocess.run([BOOTH, "eval", "faces",
                            str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)
