@@ -90,7 +90,7 @@ def test_styles_config_is_checked(tmp_path):
     manifest.write_text(text.replace('companion = "cute"', 'companion = "jpface"'))
     with pytest.raises(weights.WeightsError, match=r"\[styles.jpface\] companion 'jpface' must be a scene style"):
         styles.catalogue(manifest)
-    manifest.write_text(text.replace("face_side = 512", "face_side = 100"))
+    manifest.write_text(text.replace("face_side = 384", "face_side = 100"))
     with pytest.raises(weights.WeightsError, match=r"face_side must be at least 128"):
         styles.catalogue(manifest)
 
@@ -283,7 +283,7 @@ def test_a_face_style_draws_every_face_on_its_own_crop_and_the_companion_elsewhe
         assert crop.shape == (jpface.face_side_group, jpface.face_side_group)
         in_crop = crop.map_face(face)
         assert abs(in_crop.roll_deg) < 1.0  # eyes level
-        assert face.width * crop.scale / crop.shape[1] == pytest.approx(jpface.face_fill, rel=0.01)
+        assert face.width * crop.scale / crop.shape[1] == pytest.approx(jpface.face_fill_group, rel=0.01)
         assert np.allclose(in_crop.center, np.array(crop.shape) / 2, atol=1.0)  # centred
         # Enlarged from the photo's own pixels, not from the (smaller) working crop.
         assert crop.scale > group.crop_framing.scale

@@ -224,10 +224,10 @@ class Pipeline:
         """A face style: every face stylized on its own aligned crop (from the full
         frame) and blended into ``stylized`` (in place): (crops, seams, generator ms)."""
         style = face_style.style
-        side = style.face_side_for(len(faces))
+        side, fill = style.face_crop_for(len(faces))
         crops, seams, generator_ms = [], [], 0.0
         for face in faces:
-            close = framing.aligned_face_framing(rgb.shape[:2], face, side, style.face_fill)
+            close = framing.aligned_face_framing(rgb.shape[:2], face, side, fill)
             started = time.perf_counter()
             face_anime = face_style.stylize(geometry.warp(rgb, close))
             generator_ms += _ms_since(started)

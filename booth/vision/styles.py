@@ -66,12 +66,14 @@ class Style:
     fixed_size: int = 0       # the one size the network takes (0: any multiple)
     #: A face style's treatment of faces: each face is stylized on its own square crop
     #: of ``face_side`` (``face_side_group`` when the photo has several faces), the face
-    #: box ``face_fill`` of the crop's width, eyes level; ``companion`` (a scene style)
-    #: renders the rest of the picture, and the faces are blended into it.
+    #: box ``face_fill`` (``face_fill_group``) of the crop's width, eyes level;
+    #: ``companion`` (a scene style) renders the rest of the picture, and the faces are
+    #: blended into it.
     companion: str = ""
     face_side: int = 0
     face_side_group: int = 0
     face_fill: float = 0.45
+    face_fill_group: float = 0.45
 
     def validate(self) -> None:
         """What the booth can run (the generator's own format): checked once, when the
@@ -88,11 +90,13 @@ class Style:
             for key, side in (("face_side", self.face_side), ("face_side_group", self.face_side_group)):
                 check(side >= 128 and side % self.size_multiple == 0,
                       f"{key} must be at least 128 and a multiple of size_multiple")
-            check(0.2 <= self.face_fill <= 0.8, "face_fill must be in 0.2..0.8")
+            for key, fill in (("face_fill", self.face_fill), ("face_fill_group", self.face_fill_group)):
+                check(0.2 <= fill <= 0.8, f"{key} must be in 0.2..0.8")
 
-    def face_side_for(self, faces: int) -> int:
-        """The side of each face's own crop in a photo with this many faces."""
-        return self.face_side if faces <= 1 else self.face_side_group
+    def face_crop_for(self, faces: int) -> tuple[int, float]:
+        """(side, fill) of each face's own crop in a photo with this many faces."""
+        return (self.face_side, self.face_fill) if faces <= 1 else \
+            (self.face_side_group, self.face_fill_group)
 
     @property
     def classic(self) -> bool:
