@@ -193,9 +193,6 @@ class StylesSettings:
                                                         "shinkai", "whitebox"])
     #: The style a press uses until a guest picks another; always kept compiled.
     default: str = "hayao"
-    #: The scene style under a face style ("jpface") in group photos: the scene is
-    #: stylized with it, each face with the face style and pasted back.
-    face_scene: str = "hayao3"
     #: At most this many styles stay compiled (each costs memory; the least recently
     #: used one is dropped first, never the default).
     max_loaded: int = 2

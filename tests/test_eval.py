@@ -78,20 +78,27 @@ def test_summary_rates_and_targets():
         record("faces/a.jpg", "faces", 1, 1, 0.04),
         record("faces/b.jpg", "faces", 0, 0, None),
         record("groups/group4_x.jpg", "groups", 3, 3, 0.05, people=4),
+        {**record("groups/group2_y.jpg", "groups", 2, 2, 0.05, people=2), "angle_deg": 4.0,
+         "inside": [1.0, 0.8]},                                      # a face cut
+        {**record("hires/h1.jpg", "hires", 1, 1, 0.04), "mode": "portrait"},
+        {**record("hires/h2.jpg", "hires", 2, 2, 0.04), "mode": "group"},  # a false face
         record("scenes/scene_03.jpg", "scenes", 2, 2, 0.2),           # real people
         record("scenes/scene_99.jpg", "scenes", 1, 0, None),          # a false face
         record("scenes/scene_98.jpg", "scenes", 0, 0, None),
     ]
     s = summarize(records, {"scenes": {"people": ["scene_03.jpg"]}}, generator_ms=1000)
     # Survival and NME: the subjects (not scenes/) carry the targets ...
-    assert s["faces_in"] == 4 and s["faces_out_matched"] == 4 and s["survival"] == 1.0
-    assert s["nme_mean"] == pytest.approx(0.045, abs=1e-4)
+    assert s["faces_in"] == 9 and s["faces_out_matched"] == 9 and s["survival"] == 1.0
+    assert s["nme_mean"] == pytest.approx(0.044, abs=1e-4)
     assert s["nme_max"] == 0.05 and s["images_over_nme_limit"] == 0
     # ... background faces in scenes are reported apart.
     assert s["scenes"]["faces_in"] == 3 and s["scenes"]["survival"] == pytest.approx(2 / 3, abs=1e-4)
     assert s["scenes"]["images_over_nme_limit"] == 1
     assert s["faces_detection_rate"] == 0.5 and s["faces_missed"] == ["faces/b.jpg"]
-    assert s["groups_detection_rate"] == 0.75
+    assert s["groups_detection_rate"] == pytest.approx(5 / 6, abs=1e-4)
+    # Each group photo: the rotation applied and every face box whole inside the result.
+    assert s["groups_faces_whole_share"] == 0.5 and s["groups_rotated"] == {"groups/group2_y.jpg": 4.0}
+    assert s["hires_one_guest_share"] == 0.5 and s["targets"]["hires_one_guest_share"] is False
     assert s["scenes_false_face_rate"] == pytest.approx(1 / 3, abs=1e-4)
     assert s["scenes_with_false_face"] == ["scenes/scene_99.jpg"]
     assert s["overhead_share"] == pytest.approx(0.05)
@@ -131,11 +138,31 @@ def test_the_command_writes_per_image_records_and_a_summary(photos, tmp_path):
 
 def test_a_photo_set_that_is_not_one_is_named_in_one_line(tmp_path):
     (tmp_path / "holiday").mkdir()
-    for what in ("faces", "upscale", "policy", "styles"):
+    for what in ("faces", "upscale", "policy", "styles", "fidelity"):
         done = subprocess.run([BOOTH, "eval", what, "--photos", str(tmp_path / "holiday")],
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 2, (what, done.stderr)
         assert done.stderr.strip().count("\n") == 0 and "holiday: not a photo set" in done.stderr
+
+
+@pytest.mark.slow
+def test_eval_styles_tells_a_drawn_face_from_a_ghost(photos, tmp_path):
+    """JP face on its own crop draws the portrait's eyes and mouth; the same network on
+    the whole portrait crop (--old, the booth's old way) leaves a ghost."""
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    shutil.copy(photos / "hires" / "anamnesis33_AUJhl146mBY_3727x5591.jpg", folder)
+    out = tmp_path / "styles.json"
+    done = subprocess.run([BOOTH, "eval", "styles", str(folder), "--styles", "jpface", "--old",
+                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    by_style = {r["style"]: r for r in report["faces"]}
+    assert set(by_style) == {"jpface", "jpface-whole-crop"}
+    assert by_style["jpface"]["found"] and by_style["jpface"]["frontal"]
+    assert by_style["jpface"]["drawn"] and not by_style["jpface-whole-crop"]["drawn"]
+    assert report["summary"]["jpface"]["drawn_share"] == 1.0
+    assert "targets: all met" in done.stdout
 
 
 def test_the_command_names_a_missing_folder(tmp_path):

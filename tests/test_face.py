@@ -8,7 +8,7 @@ import pytest
 
 from booth import config
 from booth.measure.faces import people_in
-from booth.vision.face import FaceDetector, decode, nms, priors
+from booth.vision.face import FaceDetector, decode, nms, plausible_faces, priors
 from booth.vision.geometry import Face, box_iou
 from booth.vision.images import load_image
 
@@ -153,3 +153,35 @@ def test_face_settings_are_checked_with_one_line_errors(tmp_path):
             config.load(bad)
         message = str(caught.value)
         assert "\n" not in message and key in message and ":2:" in message
+
+
+def synthetic_face(x0: float, y0: float, size: float, score: float = 0.99) -> Face:
+    marks = np.array([[0.3, 0.4], [0.7, 0.4], [0.5, 0.55], [0.35, 0.75], [0.65, 0.75]]) * size
+    return Face(box=np.array([x0, y0, x0 + size, y0 + size], np.float32),
+                landmarks=(marks + [x0, y0]).astype(np.float32), score=score)
+
+
+def test_detections_that_cannot_be_a_guest_are_dropped():
+    guest = synthetic_face(400, 100, 400)
+    # Far smaller than the guest and unsure (a hand): dropped; the same size but sure: kept.
+    hand = synthetic_face(1200, 900, 90, score=0.68)
+    far_guest = synthetic_face(1200, 100, 90, score=0.98)
+    assert plausible_faces([guest, hand, far_guest], [True, None, None]) == [guest, far_guest]
+    # On the guest's body (below the face, half its width or less), even when sure: dropped.
+    on_shirt = synthetic_face(520, 700, 150, score=0.95)
+    assert plausible_faces([guest, on_shirt], [True, True]) == [guest]
+    # Landmarks that do not form a face (mouth above the eyes): dropped.
+    upside_down = Face(box=guest.box, landmarks=guest.landmarks[[3, 4, 2, 0, 1]], score=0.99)
+    assert plausible_faces([upside_down], [True]) == []
+    # Unsure and unconfirmed by its close-up: alone it would decide the shot (dropped);
+    # beside a confirmed guest of its size it is a guest turned away (kept).
+    turned = synthetic_face(900, 120, 380, score=0.68)
+    assert plausible_faces([turned], [False]) == []
+    assert plausible_faces([guest, turned], [True, False]) == [guest, turned]
+
+
+def test_the_hand_on_a_hires_photo_is_not_a_face(detector, photos):
+    rgb = load_image(photos / "hires" / "anamnesis33_mqcYKihgfAo_3335x4668.jpg")
+    # The network also scores the hand 0.68 (about 90 px against the face's 480).
+    (face,) = detector.detect(rgb)
+    assert face.score > 0.9 and face.width > 400

@@ -208,8 +208,9 @@ def test_hd_mode_pastes_closer_faces_without_a_seam(photos):
     result = hd.process(rgb, size=448)
     hd.generator.stylize = stylize
     portrait = Pipeline(SETTINGS, hd.generator, hd.detector).process(rgb, size=448)
-    # The crop once, then each small group face on its own, closer.
-    assert shapes[0] == working_shape(448, SETTINGS.face.aspect)
+    # The crop once (a wide group: a wider aspect, same long side), then each small
+    # group face on its own, closer.
+    assert shapes[0] == result.crop.shape[:2] and max(shapes[0]) == 448
     assert shapes[1:] == [hd.hd_face_shape] * len(result.seam_steps)
     assert len(result.seam_steps) >= 4
     assert max(result.seam_steps) < 1.5            # grey levels per pixel across the edge
@@ -223,3 +224,15 @@ def test_hd_mode_pastes_closer_faces_without_a_seam(photos):
     # Everyone is still found in the hd output.
     expected = [result.framing.map_face(f) for f in result.faces]
     assert len(match_faces(expected, hd.detector.detect(result.stylized))) >= len(expected) - 1
+
+
+def test_a_false_face_does_not_turn_a_portrait_into_a_group(pipeline, photos):
+    """The detector also finds a hand here (score 0.68, a fifth of the face's width):
+    it is dropped, and the guest gets a head-and-shoulders portrait, not a full-length
+    group framing with their face a tenth of the picture."""
+    rgb = load_image(photos / "hires" / "anamnesis33_mqcYKihgfAo_3335x4668.jpg")
+    result = pipeline.process(rgb)
+    (face,) = result.faces
+    assert face.score > 0.9 and result.framing.mode == "portrait"
+    mapped = result.framing.map_face(face)
+    assert mapped.height / result.stylized.shape[0] == pytest.approx(SETTINGS.face.face_share, rel=0.1)

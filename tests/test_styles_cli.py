@@ -37,10 +37,16 @@ def test_styles_list_says_what_each_style_runs(built_styles):
 def test_stylize_writes_one_image_per_style_and_a_contact_sheet(tmp_path, face_photo, built_styles):
     config = small_config(tmp_path, enabled=["hayao", "cute", "whitebox"], max_loaded=1)
     done = _booth("stylize", "--styles", "all", str(face_photo), "--out", str(tmp_path / "out"),
-                  "--config", config)
+                  "--config", config, "--json", str(tmp_path / "records.json"))
     assert done.returncode == 0, done.stderr
     for style in ("hayao", "cute", "whitebox"):
         assert (tmp_path / "out" / f"{face_photo.stem}_{style}.jpg").is_file()
+    # One record per photo and style: faces, framing, size, ms.
+    records = json.loads((tmp_path / "records.json").read_text())["results"]
+    assert [r["style"] for r in records] == ["hayao", "cute", "whitebox"]
+    for record in records:
+        assert record["faces"] == 1 and record["framing"] == "portrait"
+        assert record["width"] > 0 and record["height"] > 0 and record["ms"]["total"] > 0
     sheet = cv2.imread(str(tmp_path / "out" / "contact_sheet.jpg"))
     assert sheet.shape[1] == 4 * 320  # the photo and three styles in one row
     assert "contact sheet ->" in done.stdout
@@ -58,6 +64,11 @@ def test_bench_styles_quick_writes_a_row_per_style(tmp_path, built_styles):
     for name, row in rows.items():
         assert row["int8_384_ms"] > 0 and row["fp32_512_ms"] > 0
         assert row["images"] > 0 and row["psnr_db"] > 20, (name, row)
+    # Press-to-result of the whole pipeline in each style, against the default style's.
+    press = json.loads(out.read_text())["press"]
+    assert set(press["styles"]) == {"hayao", *NEW_STYLES} and press["portraits"] > 0
+    assert press["styles"]["hayao"]["portrait_ratio"] == 1.0
+    assert all(row["portrait_ms"] > 0 for row in press["styles"].values())
     assert "shinkai" in done.stdout
 
 

@@ -9,7 +9,8 @@ import argparse
 from booth.measure.faces import add_faces_parser
 from booth.measure.int8_report import add_parser as add_arm_parser
 from booth.measure.policy import add_policy_parser
-from booth.measure.styles import add_styles_eval_parser
+from booth.measure.style_faces import add_styles_parser
+from booth.measure.styles import add_fidelity_parser
 from booth.measure.upscale import add_upscale_parser
 
 
@@ -18,8 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_faces_parser(sub)
     add_policy_parser(sub)
     add_upscale_parser(sub)
-    add_styles_eval_parser(sub)
+    add_fidelity_parser(sub)
     add_arm_parser(sub)
+    add_styles_parser(sub)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -98,23 +98,30 @@ class FacePipeline:
         result = (self.pipeline.process(rgb, size=size) if style is None
                   else self.pipeline.process(rgb, size=size, style=style))
         return {"image": result.stylized, "size": result.size, "faces": len(result.faces),
-                "timings_ms": dict(result.timings_ms), "crop": result.crop}
+                "timings_ms": dict(result.timings_ms), "crop": result.crop,
+                "framing": result.framing.mode, "angle_deg": round(result.framing.angle_deg, 1)}
 
 
 def contact_sheet(rows: list[list[tuple[str, np.ndarray]]], cell: int = 320) -> np.ndarray:
-    """A grid of labelled pictures (one row per photo), each fitted into cell×cell·5/4."""
-    height = cell * 5 // 4
+    """A grid of labelled pictures (one row per photo), each fitted into a cell ``cell``
+    wide and as tall as the row's tallest picture needs (at most cell·5/4), so a wide
+    group's row is not mostly empty."""
     label_h = 28
-    sheet = np.full((len(rows) * (height + label_h), max(len(r) for r in rows) * cell, 3), 24, np.uint8)
-    for r, row in enumerate(rows):
+    heights = [min(cell * 5 // 4, max(round(cell * im.shape[0] / im.shape[1]) for _, im in row))
+               for row in rows]
+    sheet = np.full((sum(heights) + len(rows) * label_h, max(len(r) for r in rows) * cell, 3), 24,
+                    np.uint8)
+    y = 0
+    for row, height in zip(rows, heights):
         for c, (label, image) in enumerate(row):
             scale = min(cell / image.shape[1], height / image.shape[0])
             small = cv2.resize(image, (max(1, int(image.shape[1] * scale)), max(1, int(image.shape[0] * scale))),
                                interpolation=cv2.INTER_AREA)
-            y, x = r * (height + label_h), c * cell
+            x = c * cell
             sheet[y:y + small.shape[0], x:x + small.shape[1]] = small
             cv2.putText(sheet, label, (x + 6, y + height + 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
                         (235, 235, 235), 1, cv2.LINE_AA)
+        y += height + label_h
     return sheet
 
 
@@ -129,23 +136,32 @@ def run_styles(args: argparse.Namespace, settings: config.Settings, size: int | 
             styles.check(name)
         except ValueError as exc:
             raise UserError(f"--styles: {exc}") from None
-    rows, failed = [], 0
+    rows, records, failed = [], [], 0
     for name in args.inputs:
         path = Path(name)
         try:
             rgb = images.load_image(path, max_pixels=settings.upload.max_pixels)
         except images.ImageError as exc:
             print(f"booth stylize: {exc}", file=sys.stderr)
+            records.append({"file": str(path), "ok": False, "error": str(exc)})
             failed += 1
             continue
         row = []
         for style in names:
+            started = time.perf_counter()
             result = engine.process(rgb, size=size, style=style)
             if not row:
                 row.append(("photo", result["crop"]))
             target = out_dir / f"{path.stem}_{style}.jpg"
             write_atomic(target, images.encode_jpeg(result["image"], settings.storage.jpeg_quality))
             row.append((styles.label(style), result["image"]))
+            h, w = result["image"].shape[:2]
+            records.append({"file": str(path), "ok": True, "style": style, "out": str(target),
+                            "faces": result["faces"], "framing": result["framing"],
+                            "angle_deg": result["angle_deg"], "size": result["size"],
+                            "width": w, "height": h,
+                            "ms": {**{k: round(v, 1) for k, v in result["timings_ms"].items()},
+                                   "total": round((time.perf_counter() - started) * 1000, 1)}})
             print(f"{path.name} {style}: generator {result['timings_ms']['generator']:.0f} ms, "
                   f"faces {result['faces']} -> {target}", flush=True)
         rows.append(row)
@@ -153,6 +169,8 @@ def run_styles(args: argparse.Namespace, settings: config.Settings, size: int | 
         sheet = out_dir / "contact_sheet.jpg"
         write_atomic(sheet, images.encode_jpeg(contact_sheet(rows), 88))
         print(f"contact sheet -> {sheet}")
+    if args.json:
+        write_json(Path(args.json), {"results": records, "failed": failed})
     return 1 if failed else 0
 
 

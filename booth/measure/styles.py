@@ -1,8 +1,10 @@
 """``booth bench --styles``: per style, INT8 and float latency at 384 and 512, INT8's
-fidelity against the style's float network on real photos, the booth's RSS with every
-style compiled and with ``[styles] max_loaded``, and a cold style's first-use latency.
+fidelity against the style's float network on real photos, the press-to-result time of
+the whole pipeline in each style (median over the portraits in faces/, and on the group
+with the most faces) against the default style's, the booth's RSS with every style
+compiled and with ``[styles] max_loaded``, and a cold style's first-use latency.
 
-``booth eval styles [DIR...] [--photos SET]``: each built style as the booth runs it
+``booth eval fidelity [DIR...] [--photos SET]``: each built style as the booth runs it
 (INT8 where its build chose INT8) against its own float network on booth crops of a
 photo set's faces/ and groups/: PSNR and SSIM, and the build's own fidelity target.
 
@@ -26,14 +28,21 @@ from booth import config
 from booth.files import write_json
 from booth.measure import quality
 from booth.vision import styles
-from booth.measure.photos import add_photo_arguments, crops_of, photo_crops, photo_files, photo_set
+from booth.measure.photos import add_photo_arguments, crops_of, photo_crops, photo_files, photo_set, photos_in
 from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
 from booth.measure.timing import median_ms
 from booth.model.style_build import MIN_PSNR_DB
 from booth.vision.generator import Generator, working_shape
+from booth.vision.images import load_image
+from booth.vision.pipeline import Pipeline
+
+#: The press-to-result targets against the default style (a face style on a portrait,
+#: and on a group of six).
+PRESS_RATIO_PORTRAIT = 1.5
+PRESS_RATIO_GROUP = 2.5
 
 SIZES = (384, 512)
-#: The photo set's folders `booth eval styles` measures without DIR.
+#: The photo set's folders `booth eval fidelity` measures without DIR.
 FOLDERS = ("faces", "groups")
 #: The size the styles are compared at (the policy's plain close-up size).
 EVAL_SIZE = 384
@@ -108,6 +117,61 @@ def bench_memory(max_loaded: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def bench_press(photos: Path, names: list[str], repeats: int, every: int = 1) -> dict:
+    """Press-to-result (``Pipeline.process`` from the full photo, warm) per style: the
+    median over faces/ (every ``every``-th photo) and, ``repeats`` times, on the group with the most faces; each
+    against the default style's. Styles are interleaved photo by photo so a busy machine
+    slows them alike."""
+    settings = config.defaults()
+    settings = settings.replace("styles", max_loaded=len(names) + 2)
+    pipeline = Pipeline.from_settings(settings)
+    portraits = [load_image(p, max_pixels=settings.upload.max_pixels)
+                 for p in photos_in(photos / "faces")[::every]]
+    groups = [load_image(p, max_pixels=settings.upload.max_pixels) for p in photos_in(photos / "groups")]
+    group = max(groups, key=lambda rgb: len(pipeline.detector.detect(rgb)), default=None)
+
+    def press_ms(rgb: np.ndarray, name: str) -> float:
+        return median_ms(lambda: pipeline.process(rgb, style=name), 1, warmup=0)
+
+    for name in names:  # compile and warm every style (and a face style's companion) first
+        pipeline.process(portraits[0] if portraits else np.zeros((64, 64, 3), np.uint8), style=name)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for rgb in portraits:
+        for name in names:
+            times[name].append(press_ms(rgb, name))
+    group_times: dict[str, list[float]] = {n: [] for n in names}
+    for _ in range(repeats if group is not None else 0):
+        for name in names:
+            group_times[name].append(press_ms(group, name))
+    default = settings.styles.default
+    result = {"portraits": len(portraits), "group_faces": len(pipeline.detector.detect(group)) if group is not None else 0,
+              "styles": {}}
+    for name in names:
+        row = {"portrait_ms": round(float(np.median(times[name])), 1) if times[name] else None,
+               "group_ms": round(float(np.median(group_times[name])), 1) if group_times[name] else None}
+        result["styles"][name] = row
+    base = result["styles"][default]
+    for row in result["styles"].values():
+        row["portrait_ratio"] = round(row["portrait_ms"] / base["portrait_ms"], 2) if row["portrait_ms"] else None
+        row["group_ratio"] = round(row["group_ms"] / base["group_ms"], 2) if row["group_ms"] else None
+    return result
+
+
+def print_press(press: dict, catalogue: dict) -> None:
+    print(f"press-to-result, median over {press['portraits']} portraits and on a group of "
+          f"{press['group_faces']} faces (x = against the default style):")
+    for name, row in press["styles"].items():
+        line = f"  {name:9} portrait {row['portrait_ms']:>6.0f} ms x{row['portrait_ratio']:.2f}"
+        if row["group_ms"]:
+            line += f"   group {row['group_ms']:>6.0f} ms x{row['group_ratio']:.2f}"
+        if catalogue[name].role == "face":
+            ok = row["portrait_ratio"] <= PRESS_RATIO_PORTRAIT and (
+                row["group_ratio"] is None or row["group_ratio"] <= PRESS_RATIO_GROUP)
+            line += (f"   (face style: targets x{PRESS_RATIO_PORTRAIT} / x{PRESS_RATIO_GROUP} "
+                     f"{'met' if ok else 'NOT met'})")
+        print(line, flush=True)
+
+
 def run_styles(args) -> int:
     """The ``--styles`` table (see the module docstring)."""
     settings = config.defaults()
@@ -126,6 +190,10 @@ def run_styles(args) -> int:
         print(f"{name:9} {row['runs']:5} "
               + " ".join(f"{row[f'int8_{s}_ms']:>9.0f} {row[f'fp32_{s}_ms']:>9.0f}" for s in SIZES)
               + f" {row['psnr_db']:>8} {row['psnr_min_db']:>6} {row['ssim']:>6}", flush=True)
+    if (photos / "faces").is_dir():
+        press = bench_press(photos, names, args.repeats, every=4 if args.quick else 1)
+        result["press"] = press
+        print_press(press, catalogue)
     if not args.quick:
         for limit in (len(names), settings.styles.max_loaded):
             print(f"memory: every style used once, max_loaded = {limit} (cold compile cache)…", flush=True)
@@ -140,16 +208,16 @@ def run_styles(args) -> int:
     return 0
 
 
-# --- booth eval styles -------------------------------------------------------------------
+# --- booth eval fidelity ----------------------------------------------------------------
 
-def add_styles_eval_parser(sub) -> None:
-    """``booth eval styles``: a sub-parser of ``booth eval``."""
-    p = sub.add_parser("styles", help="each built style as the booth runs it against its float network",
+def add_fidelity_parser(sub) -> None:
+    """``booth eval fidelity``: a sub-parser of ``booth eval``."""
+    p = sub.add_parser("fidelity", help="each built style as the booth runs it against its float network",
                        description=__doc__.split("\n\n")[1])
     add_photo_arguments(p, FOLDERS)
     p.add_argument("--json", metavar="FILE", help="also write the figures here")
     add_check_argument(p)
-    p.set_defaults(evaluate=run_styles_eval)
+    p.set_defaults(evaluate=run_fidelity)
 
 
 def runs_int8(style: styles.Style) -> bool:
@@ -158,7 +226,7 @@ def runs_int8(style: styles.Style) -> bool:
     return style.classic or bool(card and card["runs"] == "int8")
 
 
-def run_styles_eval(args) -> int:
+def run_fidelity(args) -> int:
     crops = crops_of(photo_files(args.dirs, FOLDERS, args.photos), size=EVAL_SIZE)
     catalogue = styles.catalogue()
     names = [n for n in config.defaults().styles.enabled if styles.is_built(n)]

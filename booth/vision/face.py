@@ -54,6 +54,23 @@ REFINE_CONTEXT = 2.0
 #: but the close-up's face must overlap the coarse box this much (IoU).
 REFINE_SCORE = 0.3
 REFINE_IOU = 0.5
+#: A detection is confirmed when the close-up finds a face this sure of itself over it
+#: (IoU at least CONFIRM_IOU). Measured on the photo sets: real faces score 0.9-1.0
+#: there, the false ones (a hand, a pattern on a wall) 0-0.25.
+CONFIRM_SCORE = 0.5
+CONFIRM_IOU = 0.3
+#: Below this detector score a face must be confirmed or stand beside confirmed faces.
+SURE_SCORE = 0.8
+#: A face narrower than this share of the largest one, with a score below SURE_SCORE,
+#: is not a guest beside them (a hand, a face on a poster).
+SMALL_SHARE = 0.35
+#: A face narrower than this share of a larger face, inside that face's body box (below
+#: it: BODY_WIDTH face widths wide, BODY_HEIGHT face heights tall), is on that body.
+BODY_SHARE = 0.5
+BODY_WIDTH = 3.0
+BODY_HEIGHT = 4.0
+#: Landmarks further than this share of the box's size outside it do not form a face.
+LANDMARK_SLACK = 0.2
 #: Only the largest faces are refined (each close-up costs a few percent of a generator
 #: run); the rest of a crowd keeps its coarse landmarks.
 REFINE_MAX_FACES = 6
@@ -199,13 +216,19 @@ class FaceDetector:
                               score=float(score)))
         faces.sort(key=lambda f: f.width * f.height, reverse=True)
         faces = faces[:self.max_faces]
+        confirmed: list[bool | None] = [None] * len(faces)
         if refine and self.refine_size:
-            faces = [self.refine(rgb, face) if i < REFINE_MAX_FACES else face
-                     for i, face in enumerate(faces)]
-        return faces
+            for i in range(min(len(faces), REFINE_MAX_FACES)):
+                faces[i], confirmed[i] = self.refine_and_confirm(rgb, faces[i])
+        return plausible_faces(faces, confirmed)
 
     def refine(self, rgb: np.ndarray, face: Face) -> Face:
-        """The face re-detected on an upright close-up around it (same face if not found).
+        """The face re-detected on an upright close-up around it (same face if not found)."""
+        return self.refine_and_confirm(rgb, face)[0]
+
+    def refine_and_confirm(self, rgb: np.ndarray, face: Face) -> tuple[Face, bool]:
+        """The face re-detected on an upright close-up around it (same face if not found),
+        and whether the close-up confirms it (a sure face over it: see CONFIRM_SCORE).
 
         The close-up is turned by the face's coarse tilt, so the detector sees it
         upright: its landmarks are least biased there (on a face tilted by 25° the
@@ -218,16 +241,17 @@ class FaceDetector:
         matrix[:, 2] += [side / 2 - cx, side / 2 - cy]
         close_up = warp(rgb, Framing(matrix=matrix, shape=(side, side), angle_deg=face.roll_deg,
                                      mode="face"))
-        boxes, points, _ = self._infer(close_up, REFINE_SCORE)
+        boxes, points, scores = self._infer(close_up, min(REFINE_SCORE, CONFIRM_SCORE))
         if len(boxes) == 0:
-            return face
+            return face, False
         # Where the coarse face should be in the close-up: upright, same size, centred.
         half_size = np.array([face.width, face.height]) * scale / 2
         expected = np.array([*(side / 2 - half_size), *(side / 2 + half_size)])
         overlaps = box_iou(expected, boxes)[0]
+        confirmed = bool(((overlaps >= CONFIRM_IOU) & (scores >= CONFIRM_SCORE)).any())
         best = int(np.argmax(overlaps))
-        if overlaps[best] < REFINE_IOU:
-            return face
+        if overlaps[best] < REFINE_IOU or scores[best] < REFINE_SCORE:
+            return face, confirmed
         back = cv2.invertAffineTransform(matrix)
         landmarks = apply_affine(back, points[best]).astype(np.float32)
         # The box keeps its upright size around the refined centre (the bounds of a
@@ -237,4 +261,54 @@ class FaceDetector:
         half = np.array([x1 - x0, y1 - y0]) / scale / 2
         h, w = rgb.shape[:2]
         box = np.clip([*(centre - half), *(centre + half)], 0, [w, h, w, h]).astype(np.float32)
-        return Face(box=box, landmarks=landmarks, score=face.score)
+        return Face(box=box, landmarks=landmarks, score=face.score), confirmed
+
+
+def landmarks_form_a_face(face: Face) -> bool:
+    """The five landmarks lie in (or just around) the box, the mouth below the eyes."""
+    x0, y0, x1, y1 = face.box
+    slack = LANDMARK_SLACK * np.array([face.width, face.height])
+    inside = ((face.landmarks >= [x0, y0] - slack) & (face.landmarks <= [x1, y1] + slack)).all()
+    eyes_y = face.landmarks[:2, 1].mean()
+    mouth_y = face.landmarks[3:, 1].mean()
+    return bool(inside and mouth_y > eyes_y)
+
+
+def on_a_body(face: Face, other: Face) -> bool:
+    """``face`` is much smaller than ``other`` and lies in ``other``'s body box (below it)."""
+    if face.width >= BODY_SHARE * other.width:
+        return False
+    cx, cy = face.center
+    ox = other.center[0]
+    return bool(abs(cx - ox) <= BODY_WIDTH * other.width / 2
+                and other.box[3] <= cy <= other.box[3] + BODY_HEIGHT * other.height)
+
+
+def plausible_faces(faces: list[Face], confirmed: list[bool | None]) -> list[Face]:
+    """The faces that can be guests (same order): a detection is dropped when
+
+    * it is far narrower than the largest face (SMALL_SHARE) and not sure (SURE_SCORE);
+    * its landmarks do not form a face (:func:`landmarks_form_a_face`);
+    * it lies on a larger face's body (a hand, a print on a shirt: :func:`on_a_body`);
+    * it is not sure, its close-up does not confirm it (``confirmed`` False; None: not
+      checked) and no confirmed face stands beside it: alone it would decide the shot.
+      Beside confirmed guests an unconfirmed face of their size is kept: a guest turned
+      away (in profile, from behind) is the face the close-up misses.
+    """
+    if not faces:
+        return []
+    largest = max(f.width for f in faces)
+    anyone_confirmed = any(c for c in confirmed)
+    kept = []
+    for face, sure in zip(faces, confirmed):
+        unsure = face.score < SURE_SCORE
+        if unsure and face.width < SMALL_SHARE * largest:
+            continue
+        if not landmarks_form_a_face(face):
+            continue
+        if any(on_a_body(face, other) for other in faces if other is not face):
+            continue
+        if unsure and sure is False and not anyone_confirmed:
+            continue
+        kept.append(face)
+    return kept

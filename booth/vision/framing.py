@@ -9,11 +9,14 @@ translation) from frame pixels to crop pixels, planned from the detected faces:
   height) of room around them, twice that below for the shoulders;
 * **no face** — scene mode: the largest centred crop of the frame at the aspect ratio.
 
-The rotation levels the eyes (the size-weighted mean tilt of the faces). The crop is
-then moved and, if it must, shrunk to stay inside the photo, but never so that a face
-box is cut. Only a crop that has to reach past the edge (a face at the very edge)
-shows pixels from outside the photo: the frame is mirrored there (never black bars)
-and the mirrored part is blurred so it reads as out-of-focus background.
+The rotation levels the camera, not the heads: one face's own tilt, or the mean tilt of
+a group's frontal faces only when they all agree (a camera held askew), bounded. The
+crop is then moved and, if it must, shrunk to stay inside the photo, but never so that a
+face box is cut; a group takes a wider aspect (same long side) when that holds everyone
+inside the photo, and a levelling whose crop would reach past the photo's turned edge is
+tried closer, then dropped. Only a crop that has to reach past the edge (a face at the
+very edge) shows pixels from outside the photo: the frame is mirrored there (never black
+bars) and the mirrored part is blurred so it reads as out-of-focus background.
 
 :func:`warp` renders a framing with ONE ``cv2.warpAffine`` from the frame, so the
 rotation, the crop and the downscale to the working size cost one resampling. A large
@@ -22,7 +25,8 @@ integer factor with area averaging, so fine detail is averaged, not aliased.
 
 :func:`paste_back` puts a separately stylized face back over the crop through a
 feathered mask (the "hd" mode) and :func:`seam_step` measures how visible the mask's
-edge is.
+edge is. A face style's faces are cut by :func:`aligned_face_framing` and blended back,
+colour-matched, by :func:`blend_face`.
 """
 
 from __future__ import annotations
@@ -33,29 +37,57 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from booth.vision.geometry import (Face, Framing, apply_affine, chain, paste,
+from booth.vision.generator import working_shape
+from booth.vision.geometry import (Face, Framing, apply_affine, chain, crop_inside, paste,
                                    to_opencv, warp)
 
 #: Tilts beyond this are not levelled (a guest lying sideways, or a wrong landmark).
-MAX_LEVEL_DEG = 45.0
+MAX_LEVEL_DEG = 30.0
+#: Several faces level the picture only when each voting face's tilt is within this of
+#: their mean: a camera held askew tilts every head alike, heads tilted their own ways
+#: (looking down at a table, leaning together) disagree and leave the picture as shot.
+AGREE_DEG = 8.0
+#: A face votes on the tilt only when its eyes are at least this share of its width
+#: apart (seen from the front; in profile or from above the eye line is no guide).
+FRONTAL_IOD = 0.3
+#: A levelled crop that reaches past the photo's (turned) edge is tried closer, at these
+#: shares of its planned size, before the levelling is given up.
+LEVEL_ZOOMS = (1.0, 0.9, 0.8, 0.7)
+#: A group's crop may take a wider aspect (width / height) than the configured one, the
+#: one that holds every face inside the photo with the least extra room, among these.
+GROUP_ASPECTS = (1.0, 1.25, 1.5, 1.78)
+#: A face style's face is blended through an ellipse of these half-axes (× the face
+#: box's width and height: the face itself, not the pale background the face network
+#: paints around it), feathered by this share of the face's height, and its mean colour
+#: moved this share of the way to the companion's.
+FACE_REACH = (0.52, 0.6)
+FACE_FEATHER = 0.15
+FACE_COLOUR_MATCH = 1.0
 #: Extra room kept around every face box, as a share of its height, when the crop has
 #: to shrink to fit the photo (so a box never touches the crop's edge).
 FACE_GUARD = 0.08
 
 
 def level_angle(faces: Sequence[Face]) -> float:
-    """The rotation (degrees, counter-clockwise on screen) that levels the eyes.
+    """The rotation (degrees, counter-clockwise on screen) that levels the camera.
 
-    With several faces it is the size-weighted mean of their tilts, so a group shot
-    taken with a tilted camera comes out level while heads tilted different ways
-    cancel out. Tilts beyond ±MAX_LEVEL_DEG are left alone.
+    One face: its own tilt (a portrait's head is the only level there is). Several: the
+    size-weighted mean tilt of the faces seen from the front, only when at least two of
+    them vote and every one agrees with it (AGREE_DEG); otherwise 0. Beyond
+    ±MAX_LEVEL_DEG nothing is levelled.
     """
     if not faces:
         return 0.0
-    weights = np.array([f.height for f in faces])
+    voters = faces if len(faces) == 1 else [f for f in faces if f.inter_ocular >= FRONTAL_IOD * f.width]
+    if not voters or (len(faces) > 1 and len(voters) < 2):
+        return 0.0
+    weights = np.array([f.height for f in voters])
     # Average unit vectors, not angles, so -179° and 179° do not average to 0°.
-    rolls = np.radians([f.roll_deg for f in faces])
+    rolls = np.radians([f.roll_deg for f in voters])
     angle = math.degrees(math.atan2((weights * np.sin(rolls)).sum(), (weights * np.cos(rolls)).sum()))
+    spread = np.degrees(np.abs(np.angle(np.exp(1j * (rolls - math.radians(angle))))))
+    if len(voters) > 1 and spread.max() > AGREE_DEG:
+        return 0.0
     return angle if abs(angle) <= MAX_LEVEL_DEG else 0.0
 
 
@@ -97,10 +129,12 @@ def _place(start: float, length: float, lo: float, hi: float,
 
 def plan(frame_hw: tuple[int, int], faces: Sequence[Face], out_hw: tuple[int, int],
          face_settings) -> Framing:
-    """The framing of a frame of size ``frame_hw`` for these faces, rendered at ``out_hw``.
+    """The framing of a frame of size ``frame_hw`` for these faces, rendered at ``out_hw``
+    (a group's at the same long side, maybe wider: see GROUP_ASPECTS).
 
-    Every face box (mapped into the crop) lies inside the crop; the crop's aspect is
-    ``out_hw``'s (the configured aspect snapped to the generator's multiple of 8).
+    Every face box (mapped into the crop) lies inside the crop. The crop comes from
+    inside the photo whenever such a crop exists: a group takes the aspect that holds
+    it, and a levelling that would reach past the photo's edge is dropped.
     """
     fh, fw = frame_hw
     out_h, out_w = out_hw
@@ -112,8 +146,37 @@ def plan(frame_hw: tuple[int, int], faces: Sequence[Face], out_hw: tuple[int, in
         x0, y0 = (fw - crop_w) / 2, (fh - crop_h) / 2
         return _framing(np.array([x0, y0, x0 + crop_w, y0 + crop_h]), np.eye(2, 3), out_hw,
                         0.0, "scene")
-
     angle = level_angle(faces)
+    aspects = [aspect] if len(faces) == 1 else _group_aspects(faces, aspect, face_settings)
+    for chosen in aspects:
+        shape = out_hw if chosen == aspect else working_shape(max(out_hw), chosen)
+        for tried in dict.fromkeys((angle, 0.0)):
+            for zoom in LEVEL_ZOOMS if tried else (1.0,):
+                shot = _plan_at(frame_hw, faces, shape, face_settings, tried, zoom)
+                if crop_inside(shot, frame_hw):
+                    return shot
+    return _plan_at(frame_hw, faces, out_hw, face_settings, angle)
+
+
+def _group_aspects(faces: Sequence[Face], aspect: float, face_settings) -> list[float]:
+    """The aspects to try for a group, best first: the configured one and the wider
+    GROUP_ASPECTS, the nearest to the group's own shape (faces and room) first."""
+    boxes = np.array([f.box for f in faces], np.float64)
+    room = face_settings.margin * float((boxes[:, 3] - boxes[:, 1]).mean())
+    width = boxes[:, 2].max() - boxes[:, 0].min() + 2 * room
+    height = boxes[:, 3].max() - boxes[:, 1].min() + 3 * room
+    own = width / height
+    candidates = [aspect] + [a for a in GROUP_ASPECTS if a > aspect]
+    return sorted(candidates, key=lambda a: (max(a, own) / min(a, own), a))
+
+
+def _plan_at(frame_hw: tuple[int, int], faces: Sequence[Face], out_hw: tuple[int, int],
+             face_settings, angle: float, zoom: float = 1.0) -> Framing:
+    """:func:`plan` at a given rotation and output shape, the crop ``zoom`` times its
+    planned size (never smaller than the faces and their guard)."""
+    fh, fw = frame_hw
+    out_h, out_w = out_hw
+    aspect = out_w / out_h
     rotation = _rotation(frame_hw, angle)
     boxes = np.array([_bounds(apply_affine(rotation, _box_corners(f.box))) for f in faces])
     heights = np.array([f.height for f in faces])
@@ -145,7 +208,7 @@ def plan(frame_hw: tuple[int, int], faces: Sequence[Face], out_hw: tuple[int, in
     crop_w, crop_h = wanted[2] - wanted[0], wanted[3] - wanted[1]
     # Too big for the photo: shrink towards the faces, never below the must-keep region.
     fit = min(1.0, fw / crop_w, fh / crop_h)
-    crop_w = max(crop_w * fit, must_rect[2] - must_rect[0])
+    crop_w = max(crop_w * fit * zoom, must_rect[2] - must_rect[0])
     crop_h = crop_w / aspect
     cx, cy = (wanted[0] + wanted[2]) / 2, (wanted[1] + wanted[3]) / 2
     x0 = _place(cx - crop_w / 2, crop_w, 0, fw, must[0], must[2])
@@ -194,15 +257,17 @@ def face_framing(frame_hw: tuple[int, int], face: Face, angle_deg: float,
     return _framing(rect, rotation, out_hw, angle_deg, "face")
 
 
-def feather_mask(shape: tuple[int, int], face: Face, feather: float = 0.25) -> np.ndarray:
+def feather_mask(shape: tuple[int, int], face: Face, feather: float = 0.25,
+                 reach: tuple[float, float] = (0.68, 0.72)) -> np.ndarray:
     """A float mask (1 on the face, falling smoothly to 0) for pasting a face back.
 
-    An ellipse around the face box, a little larger than it, blurred by ``feather`` ×
-    the face height, so the pasted face blends into its surroundings over a wide band.
+    An ellipse around the face box (half-axes ``reach`` × its width and height: a little
+    larger than it by default), blurred by ``feather`` × the face height, so the pasted
+    face blends into its surroundings over a wide band.
     """
     mask = np.zeros(shape, np.float32)
     cx, cy = face.center
-    axes = (max(1, round(face.width * 0.68)), max(1, round(face.height * 0.72)))
+    axes = (max(1, round(face.width * reach[0])), max(1, round(face.height * reach[1])))
     cv2.ellipse(mask, (round(cx), round(cy)), axes, 0, 0, 360, 1.0, thickness=-1)
     sigma = max(1.0, feather * face.height / 2)
     return cv2.GaussianBlur(mask, (0, 0), sigma)
@@ -253,3 +318,55 @@ def seam_step(composite: np.ndarray, base: np.ndarray, mask: np.ndarray) -> floa
         return np.abs(gx * nx + gy * ny)[band]
 
     return float(across(composite).mean() - across(base).mean())
+
+
+def aligned_face_framing(frame_hw: tuple[int, int], face: Face, side: int,
+                         fill: float) -> Framing:
+    """A face's own square crop, as a face style's network wants it: ``side`` × ``side``,
+    the face box ``fill`` of its width, centred, eyes level (turned by the face's own
+    tilt, whatever the rest of the picture's levelling). Rendered straight from the
+    frame, so a small face is enlarged from the photo's own pixels.
+    """
+    scale = side * fill / max(face.width, 1.0)
+    cx, cy = face.center
+    matrix = cv2.getRotationMatrix2D((float(cx), float(cy)), face.roll_deg, scale)
+    matrix[:, 2] += [side / 2 - cx, side / 2 - cy]
+    return Framing(matrix=matrix, shape=(int(side), int(side)), angle_deg=face.roll_deg, mode="face")
+
+
+def blend_face(base: np.ndarray, patch: np.ndarray, base_framing: Framing,
+               patch_framing: Framing, face: Face) -> tuple[np.ndarray, float]:
+    """Blend a face stylized on its own crop into ``base`` (in place): warped into place
+    once, its colours shifted to match ``base`` where the feathered mask fades out (so
+    the face's skin and the companion style's surroundings meet without a step), then
+    blended through the mask. Only the face's own region is touched.
+    Returns (base, seam step of the blend)."""
+    out_h, out_w = base.shape[:2]
+    mapped = base_framing.map_face(face)
+    sigma = max(1.0, FACE_FEATHER * mapped.height / 2)
+    cx, cy = mapped.center
+    reach_x = mapped.width * FACE_REACH[0] + 3 * sigma
+    reach_y = mapped.height * FACE_REACH[1] + 3 * sigma
+    x0, y0 = max(0, int(cx - reach_x)), max(0, int(cy - reach_y))
+    x1, y1 = min(out_w, int(math.ceil(cx + reach_x))), min(out_h, int(math.ceil(cy + reach_y)))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return base, 0.0
+    to_region = np.array([[1, 0, -x0], [0, 1, -y0]], np.float64)
+    region_from_patch = to_opencv(chain(to_region, chain(base_framing.matrix, patch_framing.inverse)))
+    size = (x1 - x0, y1 - y0)
+    placed = cv2.warpAffine(patch, region_from_patch, size, flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
+    covered = cv2.warpAffine(np.ones(patch.shape[:2], np.float32), region_from_patch, size,
+                             flags=cv2.INTER_LINEAR, borderValue=0)
+    mask = np.minimum(feather_mask((y1 - y0, x1 - x0), mapped.transformed(to_region),
+                                   FACE_FEATHER, FACE_REACH), covered)
+    region = base[y0:y1, x0:x1]
+    # The face's mean colour moved to the companion's under the mask: the drawn lines and
+    # shading stay, the skin meets the neck and the surroundings without a pale mask.
+    if mask.sum() > 1e-3:
+        step = ((region.astype(np.float32) - placed) * mask[..., None]).sum(axis=(0, 1)) / mask.sum()
+        placed = np.clip(placed + FACE_COLOUR_MATCH * step, 0, 255)
+    blended = paste(region, placed.astype(np.uint8), mask)
+    seam = seam_step(blended, region, mask)
+    base[y0:y1, x0:x1] = blended
+    return base, seam

@@ -15,8 +15,11 @@ Steps (each timed in ``result.timings_ms``):
 5. ``upscale``: the same region rendered again from the frame at the result's size
    (``[storage] result_long_side``, never beyond the crop's own resolution) guides the
    upsampling of the generator's output to it (:mod:`booth.vision.upsample`);
-6. ``compose``: in "hd" mode only, each face is framed closer, stylized on its own
-   and pasted back over the full-resolution result through a feathered mask.
+6. ``compose``: in a face style (JP face) the crop was rendered by the style's
+   companion, and each face is cut on its own aligned crop from the frame, stylized by
+   the face style and blended back (:func:`booth.vision.framing.blend_face`); in "hd"
+   mode each face is framed closer, stylized on its own and pasted back over the
+   full-resolution result through a feathered mask.
 
 The default "portrait" mode skips step 6: it is the fast one, and the faces already
 fill a good share of the crop. Measured with ``booth eval faces`` on the shared
@@ -69,6 +72,8 @@ class PhotoResult:
     crop_framing: geometry.Framing | None = None
     #: The style it was made in (None: the pipeline's own generator).
     style: str | None = None
+    #: A face style: frame pixels → each face's own crop (one per face, in ``faces``' order).
+    face_crops: list[geometry.Framing] = field(default_factory=list)
 
 
 def as_rgb8(image: np.ndarray) -> np.ndarray:
@@ -129,18 +134,19 @@ class Pipeline:
         """(height, width) of the crop for a generator size (what the generator is warmed for)."""
         return working_shape(size, self.settings.face.aspect)
 
-    def _generators(self, style: str | None, faces: list[Face]):
-        """(crop generator, per-face generator or None) for a style.
-
-        A face style (JP face) stylizes a single portrait's crop itself; in a group (or
-        a scene) the crop gets the [styles] face_scene style and each face is framed,
-        stylized with the face style and pasted back."""
+    def _generators(self, style: str | None):
+        """(crop generator, face style or None) for a style: a face style (JP face)
+        leaves the crop to its companion scene style and stylizes each face itself."""
+        if self.styles is not None and style is None \
+                and self.styles.role(self.settings.styles.default) == "face":
+            style = self.settings.styles.default  # a face style never runs on the whole crop
         if style is None or self.styles is None:
             return self.generator, None
-        chosen = self.styles.generator(style)
-        if self.styles.role(style) != "face" or len(faces) == 1:
-            return chosen, None
-        return self.styles.generator(self.settings.styles.face_scene), chosen
+        if self.styles.role(style) != "face":
+            return self.styles.generator(style), None
+        # The companion first: the face style, used last, keeps it compiled beside it.
+        companion = self.styles.generator(self.styles.style(style).companion)
+        return companion, self.styles.generator(style)
 
     def process(self, rgb: np.ndarray, *, size: int | None = None,
                 use_faces: bool = True, style: str | None = None) -> PhotoResult:
@@ -167,7 +173,7 @@ class Pipeline:
         started = time.perf_counter()
         size, score = _choose_size(crop, self.settings.generator, size)
         timings["policy"] = _ms_since(started)
-        if self.shape_for(size) != crop.shape[:2]:
+        if max(crop.shape[:2]) != size:
             # Render again from the frame rather than resize the crop: one resampling.
             started = time.perf_counter()
             shot = framing.plan(rgb.shape[:2], faces, self.shape_for(size), face_settings)
@@ -175,7 +181,7 @@ class Pipeline:
             timings["frame"] += _ms_since(started)
 
         started = time.perf_counter()
-        generator, face_generator = self._generators(style, faces)
+        generator, face_style = self._generators(style)
         generated = generator.stylize(crop)
         timings["generator"] = _ms_since(started)
 
@@ -185,22 +191,21 @@ class Pipeline:
 
         started = time.perf_counter()
         seams: list[float] = []
-        if face_generator is not None and faces:
-            stylized, seams, generator_ms = self._hd_faces(rgb, faces, shot, full_shot, stylized,
-                                                           face_generator, every_face=True)
-            timings["generator"] += generator_ms
-            timings["compose"] = _ms_since(started) - generator_ms
+        face_crops: list[geometry.Framing] = []
+        generator_ms = 0.0
+        if face_style is not None and faces:
+            stylized = stylized.copy() if stylized is generated else stylized
+            face_crops, seams, generator_ms = self._face_style_faces(rgb, faces, full_shot,
+                                                                     stylized, face_style)
         elif face_settings.mode == "hd" and faces:
             stylized, seams, generator_ms = self._hd_faces(rgb, faces, shot, full_shot, stylized,
-                                                           generator, every_face=False)
-            timings["generator"] += generator_ms
-            timings["compose"] = _ms_since(started) - generator_ms
-        else:
-            timings["compose"] = _ms_since(started)
+                                                           generator)
+        timings["generator"] += generator_ms
+        timings["compose"] = _ms_since(started) - generator_ms
         return PhotoResult(stylized=stylized, crop=crop, size=int(size), faces=list(faces),
                            complexity=float(score), timings_ms=timings, framing=full_shot,
                            seam_steps=seams, generated=generated, crop_framing=shot,
-                           style=style)
+                           style=style, face_crops=face_crops)
 
     def upscale(self, rgb: np.ndarray, shot: geometry.Framing, crop: np.ndarray,
                 generated: np.ndarray) -> tuple[np.ndarray, geometry.Framing]:
@@ -213,22 +218,39 @@ class Pipeline:
         full_shot = framing.resized(shot, shape)
         return upsample.upsample(generated, crop, geometry.warp(rgb, full_shot)), full_shot
 
+    def _face_style_faces(self, rgb: np.ndarray, faces: list[Face], full_shot: geometry.Framing,
+                          stylized: np.ndarray, face_style
+                          ) -> tuple[list[geometry.Framing], list[float], float]:
+        """A face style: every face stylized on its own aligned crop (from the full
+        frame) and blended into ``stylized`` (in place): (crops, seams, generator ms)."""
+        style = face_style.style
+        side, fill = style.face_crop_for(len(faces))
+        crops, seams, generator_ms = [], [], 0.0
+        for face in faces:
+            close = framing.aligned_face_framing(rgb.shape[:2], face, side, fill)
+            started = time.perf_counter()
+            face_anime = face_style.stylize(geometry.warp(rgb, close))
+            generator_ms += _ms_since(started)
+            _, seam = framing.blend_face(stylized, face_anime, full_shot, close, face)
+            crops.append(close)
+            seams.append(seam)
+        return crops, seams, generator_ms
+
     def _hd_faces(self, rgb: np.ndarray, faces: list[Face], shot: geometry.Framing,
-                  full_shot: geometry.Framing, stylized: np.ndarray, generator, *,
-                  every_face: bool) -> tuple[np.ndarray, list[float], float]:
-        """Stylize each face on its own, closer, and paste it back over ``stylized``
-        (rendered with ``full_shot``): (image, seams, generator ms).
+                  full_shot: geometry.Framing, stylized: np.ndarray, generator
+                  ) -> tuple[np.ndarray, list[float], float]:
+        """"hd" mode: stylize each face on its own, closer, and paste it back over
+        ``stylized`` (rendered with ``full_shot``): (image, seams, generator ms).
 
         A face is worth a second pass when the generator sees it larger than in the
         main crop (``shot``): the generator draws eyes and mouths better from more pixels.
-        A face style (``every_face``) must reach every face, large or not.
         """
         face_shape = self.hd_face_shape
         seams, generator_ms = [], 0.0
         for face in faces:
             close = framing.face_framing(rgb.shape[:2], face, shot.angle_deg, face_shape,
                                          HD_FACE_SHARE, self.settings.face.face_y)
-            if close.scale < HD_MIN_GAIN * shot.scale and not every_face:
+            if close.scale < HD_MIN_GAIN * shot.scale:
                 continue
             started = time.perf_counter()
             face_anime = generator.stylize(geometry.warp(rgb, close))

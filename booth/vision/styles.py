@@ -64,6 +64,16 @@ class Style:
     value_range: tuple[float, float] = (-1.0, 1.0)
     size_multiple: int = 8
     fixed_size: int = 0       # the one size the network takes (0: any multiple)
+    #: A face style's treatment of faces: each face is stylized on its own square crop
+    #: of ``face_side`` (``face_side_group`` when the photo has several faces), the face
+    #: box ``face_fill`` (``face_fill_group``) of the crop's width, eyes level;
+    #: ``companion`` (a scene style) renders the rest of the picture, and the faces are
+    #: blended into it.
+    companion: str = ""
+    face_side: int = 0
+    face_side_group: int = 0
+    face_fill: float = 0.45
+    face_fill_group: float = 0.45
 
     def validate(self) -> None:
         """What the booth can run (the generator's own format): checked once, when the
@@ -74,6 +84,19 @@ class Style:
         check(self.value_range == (-1.0, 1.0), "value_range must be [-1.0, 1.0]")
         check(self.size_multiple > 0 and self.size_multiple % 8 == 0,
               "size_multiple must be a multiple of 8")
+        if self.role == "face":
+            check(bool(self.companion), 'companion must name a scene style (a face style\'s '
+                  'faces are blended into it)')
+            for key, side in (("face_side", self.face_side), ("face_side_group", self.face_side_group)):
+                check(side >= 128 and side % self.size_multiple == 0,
+                      f"{key} must be at least 128 and a multiple of size_multiple")
+            for key, fill in (("face_fill", self.face_fill), ("face_fill_group", self.face_fill_group)):
+                check(0.2 <= fill <= 0.8, f"{key} must be in 0.2..0.8")
+
+    def face_crop_for(self, faces: int) -> tuple[int, float]:
+        """(side, fill) of each face's own crop in a photo with this many faces."""
+        return (self.face_side, self.face_fill) if faces <= 1 else \
+            (self.face_side_group, self.face_fill_group)
 
     @property
     def classic(self) -> bool:
@@ -101,6 +124,12 @@ def catalogue(path: Path | None = None) -> dict[str, Style]:
                                       text=text, name=name)
         except ConfigError as exc:
             raise weights.WeightsError(str(exc)) from None
+    for style in styles.values():
+        if style.role == "face" and (style.companion not in styles
+                                     or styles[style.companion].role != "scene"):
+            raise weights.WeightsError(f"{path}: [styles.{style.name}] companion "
+                                       f"{style.companion!r} must be a scene style "
+                                       f"(known: {', '.join(n for n, s in styles.items() if s.role == 'scene')})")
     return styles
 
 
@@ -222,6 +251,8 @@ def load_style(style: Style, settings, *, warm_up: bool = True) -> StyleGenerato
     """Compile one built style in the precision its model card chose, warmed up for the
     booth's working sizes."""
     shapes = [working_shape(s, settings.face.aspect) for s in settings.generator.sizes]
+    if style.role == "face":  # the network runs on each face's own square crop
+        shapes = [(side, side) for side in sorted({style.face_side, style.face_side_group})]
     if style.classic:
         return StyleGenerator(style, Generator.from_settings(settings, warm_up=warm_up))
     card = read_card(style.name)
@@ -260,13 +291,10 @@ class StyleSet:
     def from_settings(cls, settings, *, loader=None, catalogue_: dict[str, Style] | None = None) -> "StyleSet":
         """The styles enabled in [styles] whose IR is built (others are logged and skipped)."""
         known = catalogue_ or catalogue()
-        for name in settings.styles.enabled + [settings.styles.default, settings.styles.face_scene]:
+        for name in settings.styles.enabled + [settings.styles.default]:
             if name not in known:
                 raise weights.WeightsError(f"[styles] unknown style {name!r} "
                                            f"(known: {', '.join(known)})")
-        if known[settings.styles.face_scene].role != "scene":
-            raise weights.WeightsError(f"[styles] face_scene {settings.styles.face_scene!r} "
-                                       "must be a scene style, not a face style")
         available = []
         for name in settings.styles.enabled:
             if name == settings.styles.default or is_built(name):
@@ -274,9 +302,10 @@ class StyleSet:
             else:
                 log.warning("style %s is enabled but not built: skipped (run `booth styles build %s`)",
                             name, name)
-        if settings.styles.face_scene not in available and not is_built(settings.styles.face_scene):
-            log.warning("style %s (the scene under face styles' groups) is not built",
-                        settings.styles.face_scene)
+        for name in available:
+            companion = known[name].companion
+            if companion and not is_built(companion):
+                log.warning("style %s (the scene under %s's faces) is not built", companion, name)
         return cls(settings, available, known, loader)
 
     def label(self, name: str) -> str:
@@ -285,9 +314,17 @@ class StyleSet:
     def role(self, name: str) -> str:
         return self.catalogue[name].role
 
+    def style(self, name: str) -> Style:
+        return self.catalogue[name]
+
+    def companions(self) -> set[str]:
+        """The scene styles under the available face styles' faces."""
+        return {self.catalogue[n].companion for n in self.available if self.catalogue[n].companion}
+
     def check(self, name: str) -> str:
-        """``name`` if it is an available style; ValueError with one clear line if not."""
-        if name not in self.available and name != self.settings.styles.face_scene:
+        """``name`` if it is an available style (or a companion of one); ValueError
+        with one clear line if not."""
+        if name not in self.available and name not in self.companions():
             raise ValueError(f"style {name!r} is not available (available: {', '.join(self.available)})")
         return name
 
@@ -317,8 +354,13 @@ class StyleSet:
             return loaded
 
     def _evict(self) -> None:
+        """Drop the least recently used styles beyond ``max_loaded``, never the default,
+        the style just used, nor the companion under its faces (a face style's photo
+        needs both: it may go one over the limit)."""
+        newest = next(reversed(self._loaded))
+        kept = {self.default, newest, self.catalogue[newest].companion}
         while len(self._loaded) > self.max_loaded:
-            victim = next((n for n in self._loaded if n != self.default), None)
+            victim = next((n for n in self._loaded if n not in kept), None)
             if victim is None:
                 return
             del self._loaded[victim]
