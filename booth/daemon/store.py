@@ -9,6 +9,14 @@ the photo's id, and one row in an SQLite index (standard library, WAL journal)::
                                           ([storage] result_long_side, 1350 px)
     <data_dir>/photos/<id>/thumb.jpg      the gallery thumbnail
 
+A photo strip or a boomerang is one photo too, with its extra files beside the three
+(their names listed in its ``meta["files"]``, written and checked like the others)::
+
+    <data_dir>/photos/<id>/strip.jpg      a strip: the 2x6 in strip (anime.jpg is the 2x2 square)
+    <data_dir>/photos/<id>/shot-1.jpg ... a strip: each shot's camera frame (restyling re-renders them)
+    <data_dir>/photos/<id>/boomerang.mp4  a boomerang: the H.264 clip (anime.jpg is one frame)
+    <data_dir>/photos/<id>/boomerang.webp a boomerang: the animated WebP for browsers without H.264
+
 The order of writing is what makes it crash-safe: each file goes to a temporary
 name, is fsynced and renamed; the folder is fsynced; the index row is committed
 *last*. A photo is visible only through its row, so a power cut at any instant
@@ -50,6 +58,8 @@ log = logging.getLogger(__name__)
 
 #: The kinds of file each photo has.
 KINDS = ("original", "anime", "thumb")
+#: What the name of a photo's extra file looks like (a strip's or a boomerang's).
+EXTRA_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,30}\.(jpg|mp4|webp)$")
 #: What an id looks like (token_urlsafe of >= 16 bytes); anything else is unknown.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 _INDEX_NAME = "index.sqlite3"
@@ -100,6 +110,11 @@ class Photo:
     meta: dict = field(default_factory=dict)  #: timings etc.
     #: The secret in the photo's own QR link (not its id: the gallery lists ids).
     owner_key: str = ""
+
+
+def extra_files(photo: Photo) -> list[str]:
+    """The names of a photo's extra files (none for a plain photo)."""
+    return [name for name in photo.meta.get("files", []) if EXTRA_PATTERN.match(str(name))]
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -176,6 +191,14 @@ class PhotoStore:
             return None
         return self.root / photo_id / f"{kind}.jpg"
 
+    def extra_path(self, photo_id: str, name: str) -> Path | None:
+        """One of a photo's extra files (``strip.jpg``, ``boomerang.mp4``...); None unless
+        the photo has it."""
+        photo = self.get(photo_id)
+        if photo is None or name not in extra_files(photo):
+            return None
+        return self.root / photo_id / name
+
     def variants(self, photo_id: str) -> list[str]:
         """The styles this photo was re-rendered in, oldest first."""
         if self.get(photo_id) is None:
@@ -202,17 +225,26 @@ class PhotoStore:
 
     # --- writing -------------------------------------------------------------------
     def save(self, original_rgb: np.ndarray, stylized_rgb: np.ndarray, meta: dict,
-             source: str = "booth") -> Photo:
-        """Store one photo (files first, index row last); raises :class:`StoreFull`."""
+             source: str = "booth", extras: dict[str, bytes] | None = None) -> Photo:
+        """Store one photo (files first, index row last); raises :class:`StoreFull`.
+        ``extras``: a strip's or a boomerang's further files by name (:data:`EXTRA_PATTERN`),
+        stored with it as one item."""
         if not self.has_room():
             raise StoreFull(f"only {self.free_mb():.0f} MB free on the booth's disk "
                             f"(the floor is {self.settings.min_free_mb} MB)")
+        extras = dict(extras or {})
+        for name in extras:
+            if not EXTRA_PATTERN.match(name) or name.removesuffix(".jpg") in KINDS:
+                raise ValueError(f"extra file name {name!r}: lower-case letters, digits and - "
+                                 "with .jpg, .mp4 or .webp, and none of the photo's own files")
         quality = self.settings.jpeg_quality
         files = {
-            "original": encode_jpeg(original_rgb, quality),
-            "anime": encode_jpeg(stylized_rgb, quality),
-            "thumb": encode_jpeg(thumbnail(stylized_rgb, self.settings.thumb_size), quality),
-        }
+            "original.jpg": encode_jpeg(original_rgb, quality),
+            "anime.jpg": encode_jpeg(stylized_rgb, quality),
+            "thumb.jpg": encode_jpeg(thumbnail(stylized_rgb, self.settings.thumb_size), quality),
+        } | extras
+        if extras:
+            meta = dict(meta) | {"files": sorted(extras)}
         # The floor holds after this photo too: a 12 MP original and a full-resolution
         # portrait are several MB together.
         needed_mb = sum(len(data) for data in files.values()) / (1024 * 1024)
@@ -226,8 +258,8 @@ class PhotoStore:
         folder = self.root / photo.id
         folder.mkdir()
         try:
-            for kind, data in files.items():
-                write_atomic(folder / f"{kind}.jpg", data)
+            for name, data in files.items():
+                write_atomic(folder / name, data)
             fsync_dir(folder)
             fsync_dir(self.root)
             with self._lock:
@@ -301,8 +333,11 @@ class PhotoStore:
             for tmp in entry.glob("*" + TMP_SUFFIX):
                 tmp.unlink(missing_ok=True)
                 cleaned["temp_files"] += 1
+        with self._lock:
+            metas = dict(self._db.execute("SELECT id, meta FROM photos").fetchall())
         for photo_id in ids:
-            if not all((self.root / photo_id / f"{k}.jpg").is_file() for k in KINDS):
+            names = [f"{k}.jpg" for k in KINDS] + json.loads(metas.get(photo_id, "{}")).get("files", [])
+            if not all((self.root / photo_id / name).is_file() for name in names):
                 with self._lock:
                     self._db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
                 shutil.rmtree(self.root / photo_id, ignore_errors=True)

@@ -143,6 +143,27 @@ class CameraSupervisor:
                 raise CameraError(self.message.split("; retrying")[0]) from None
             return frame
 
+    def burst(self, count: int, fps: float, on_frame) -> int:
+        """A boomerang's burst: ``count`` frames at ``fps`` handed to ``on_frame`` as they
+        come; raises CameraError (missing, failing, or hung past the burst's own length
+        plus ``capture_timeout_s``)."""
+        if not self.try_open():
+            raise CameraError(f"no camera: {self.message}")
+        self._capture_wanted = True
+        with self._lock:
+            self._capture_wanted = False
+            camera = self._camera
+            if camera is None:
+                raise CameraError(f"no camera: {self.message}")
+            try:
+                taken = self._worker.call(camera.burst, count, fps, on_frame,
+                                          timeout=self.settings.capture_timeout_s + count / fps)
+            except Exception as exc:
+                self._failed(camera, exc)
+                self._wake.set()
+                raise CameraError(self.message.split("; retrying")[0]) from None
+            return taken
+
     def refresh_preview(self) -> None:
         """Grab one preview frame into :meth:`preview_jpeg` (the background loop's job)."""
         if self._capture_wanted:
