@@ -17,6 +17,7 @@ from flask import (Blueprint, Response, abort, flash, get_flashed_messages, redi
                    render_template, request, url_for)
 
 from booth import qr
+from booth.daemon.store import extra_files
 from booth.web.access import check_password, csrf_ok, is_admin, log_in, log_out
 from booth.web.contract import get_booth
 from booth.web.paging import requested_page
@@ -139,7 +140,8 @@ class _ChunkBuffer:
 
 
 def zip_chunks(store) -> Iterator[bytes]:
-    """Every photo (anime and original) as one zip, produced piece by piece.
+    """Every photo (anime and original; a strip's strip and shots, a boomerang's clips)
+    as one zip, produced piece by piece.
 
     JPEGs are already compressed, so they are stored as they are: the zip costs no
     CPU the generator needs, and memory stays at one chunk whatever the count.
@@ -154,11 +156,13 @@ def zip_chunks(store) -> Iterator[bytes]:
             offset += len(batch)
             for photo in batch:
                 stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(photo.created))
-                for kind in ("anime", "original"):
-                    path = store.file_path(photo.id, kind)
+                names = [(kind, store.file_path(photo.id, kind)) for kind in ("anime", "original")]
+                names += [(name, store.extra_path(photo.id, name)) for name in extra_files(photo)]
+                for kind, path in names:
                     if path is None:  # deleted while zipping
                         continue
-                    info = zipfile.ZipInfo(f"{stamp}-{photo.id[:8]}-{kind}.jpg",
+                    filename = kind if "." in kind else f"{kind}.jpg"
+                    info = zipfile.ZipInfo(f"{stamp}-{photo.id[:8]}-{filename}",
                                            time.localtime(photo.created)[:6])
                     try:
                         source = open(path, "rb")

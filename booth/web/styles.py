@@ -1,4 +1,5 @@
-"""The guest's choice of style at the kiosk: ``/api/styles``, ``/api/style`` and samples.
+"""The guest's choices at the kiosk: the style (``/api/styles``, ``/api/style`` and
+samples) and the mode — photo, strip or boomerang (``/api/modes``, ``/api/mode``).
 
 The kiosk shows the current style's label and a small sample; the ←/→ keys (and the
 style button or a long press of the main button, see :mod:`booth.devices.button`) change it
@@ -47,6 +48,38 @@ def choose():
         return jsonify(error="a photo is being taken; choose the style before the next one",
                        **get_booth().style_choice()), 409
     return jsonify(get_booth().style_choice())
+
+
+@bp.get("/api/modes")
+def mode_choice():
+    if not is_admin():
+        abort(403, "The choice of photo, strip or boomerang is shown on the booth's own screen.")
+    return jsonify(get_booth().mode_choice())
+
+
+@bp.post("/api/mode")
+def choose_mode():
+    """Set what the next press makes: ``name=photo|strip|boomerang`` or ``step=1`` / ``-1``."""
+    allowed = is_loopback() or (has_admin_session() and csrf_ok()) \
+        or check_password(bearer_token())
+    if not allowed:
+        return jsonify(error="the mode is chosen at the booth"), 403
+    data = request.get_json(silent=True) or request.form
+    name = data.get("name") or None
+    try:
+        step = int(data.get("step", 0))
+    except (TypeError, ValueError):
+        return jsonify(error="step must be an integer"), 400
+    if name is None and step == 0:
+        return jsonify(error="give a mode name or a step"), 400
+    try:
+        chosen = get_booth().choose_mode(name, step)
+    except ValueError as exc:
+        return jsonify(error=str(exc)), 400
+    if chosen is None:
+        return jsonify(error="a photo is being taken; choose before the next one",
+                       **get_booth().mode_choice()), 409
+    return jsonify(get_booth().mode_choice())
 
 
 @bp.get("/styles/<name>/sample.jpg")

@@ -9,7 +9,8 @@
   "use strict";
 
   var body = document.body;
-  var SCREENS = ["idle", "warming", "resting", "countdown", "capture", "process", "result", "failsafe"];
+  var SCREENS = ["idle", "warming", "resting", "countdown", "capture", "shot", "burst", "process",
+                 "result", "failsafe"];
   /* What a guest reads when a press cannot make a photo (the daemon says why). */
   var TOASTS = {
     busy: "One at a time — your photo is on its way!",
@@ -35,7 +36,7 @@
     SCREENS.forEach(function (s) {
       $("screen-" + s).setAttribute("aria-hidden", s === shown ? "false" : "true");
     });
-    if (name === "idle" || name === "countdown") { startPreview(); }
+    if (wantPreview()) { startPreview(); }
   }
 
   /* Fall back to idle by ourselves once `until` has passed (a missed event must not
@@ -124,7 +125,7 @@
       showToast(JSON.parse(e.data).data.reason || "busy");
     });
     // Other parts of the screen (print.js) follow these events as DOM events.
-    ["state", "print_offer", "print", "printer"].forEach(function (kind) {
+    ["state", "print_offer", "print", "printer", "mode", "shot"].forEach(function (kind) {
       source.addEventListener(kind, function (e) {
         document.dispatchEvent(new CustomEvent("booth:" + kind, { detail: JSON.parse(e.data).data }));
       });
@@ -150,7 +151,11 @@
   var preview = $("preview");
   var previewRunning = false;
 
-  function wantPreview() { return state === "idle" || state === "countdown"; }
+  /* The guest sees themselves while posing: idle, countdowns, between a strip's shots,
+   * and during a boomerang's burst. */
+  function wantPreview() {
+    return state === "idle" || state === "countdown" || state === "shot" || state === "burst";
+  }
 
   function nextFrame() {
     if (!wantPreview()) { previewRunning = false; return; }
