@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from booth import config
-from booth.daemon.store import KINDS, PhotoStore
+from booth.daemon.store import KINDS, PhotoStore, extra_files
 from booth.vision.images import load_image
 
 
@@ -47,6 +47,8 @@ def check_consistent(root: Path) -> int:
         for photo in photos:
             for kind in KINDS:
                 assert load_image(store.file_path(photo.id, kind)).size > 0
+            for name in extra_files(photo):  # a strip's or a boomerang's own files
+                assert store.extra_path(photo.id, name).stat().st_size > 0
         on_disk = {p.name for p in root.iterdir() if p.is_dir()}
         assert on_disk == {p.id for p in photos}, "folders without rows survived the repair"
         assert not list(root.rglob("*.tmp"))
