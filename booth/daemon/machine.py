@@ -643,7 +643,9 @@ class Booth:
             return
         cycle.last_taken = time.monotonic()
         index = len(cycle.shots)
-        cycle.shots.append(self._worker.submit(self._stylize_shot, cycle.frame, index, cycle.style,
+        # A shot fills a 540 px cell: a 12 MP frame waiting on the worker would only take memory.
+        frame = resize_long_side(cycle.frame, SHOT_ORIGINAL_LONG_SIDE)
+        cycle.shots.append(self._worker.submit(self._stylize_shot, frame, index, cycle.style,
                                                self.shot_jpegs))
         cycle.frame = None
         self.events.publish("shot", index=index, shots=self.settings.cycle.strip_shots, stage="taken")
@@ -971,8 +973,7 @@ class Booth:
         quality = self.settings.storage.jpeg_quality
         shown[index] = encode_jpeg(cell, quality)
         self.events.publish("shot", index=index, shots=self.settings.cycle.strip_shots, stage="anime")
-        original = resize_long_side(frame, SHOT_ORIGINAL_LONG_SIDE)
-        return Shot(cell, original, encode_jpeg(original, quality), len(result.faces),
+        return Shot(cell, frame, encode_jpeg(frame, quality), len(result.faces),
                     float(result.timings_ms.get("generator", 0.0)), (time.perf_counter() - started) * 1e3)
 
     def _store_strip(self, cycle: Cycle, job: "AbandonableJob"):
@@ -1026,7 +1027,8 @@ class Booth:
             return self._clip_maker
 
     def _warm_clip(self) -> None:
-        """Compile the boomerang's network in the background while the guest poses."""
+        """Compile the boomerang's network while the guest poses: on the worker, the one
+        thread that runs it (a network's request is not for two threads at once)."""
         def warm() -> None:
             try:
                 aspect = self.settings.camera.preview_size[0] / max(1, self.settings.camera.preview_size[1])
@@ -1034,7 +1036,7 @@ class Booth:
             except Exception as exc:  # the burst will report it; the kiosk must not fail here
                 log.warning("boomerang network could not be loaded: %s", exc)
 
-        threading.Thread(target=warm, name="warm-boomerang", daemon=True).start()
+        self._worker.submit(warm)
 
     def _store_boomerang(self, cycle: Cycle, job: "AbandonableJob"):
         """The burst's frames (stylized as they came) played there and back, encoded as
@@ -1049,7 +1051,8 @@ class Booth:
         loop = boomerang.forward_backward(frames)
         extras = {"boomerang.mp4": video.encode_mp4(loop, boomerang.PLAY_FPS)}
         encoded = time.perf_counter()
-        extras["boomerang.webp"] = video.encode_webp(loop, boomerang.PLAY_FPS)
+        extras["boomerang.webp"] = video.encode_webp(loop, boomerang.PLAY_FPS, boomerang.WEBP_LONG_SIDE,
+                                                     boomerang.WEBP_STEP)
         webp = time.perf_counter()
         still = boomerang.still_of(frames)
         meta = {"mode": "boomerang", "frames": len(loop), "fps": boomerang.PLAY_FPS,

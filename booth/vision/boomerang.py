@@ -25,6 +25,9 @@ BURST_S = 1.6
 CLIP_LONG_SIDE = 512
 #: Playback rate: a little faster than life, as boomerangs are.
 PLAY_FPS = 30
+#: The animated WebP fallback: this long side, every WEBP_STEP-th frame of the loop.
+WEBP_LONG_SIDE = 384
+WEBP_STEP = 2
 
 
 def burst_fps() -> float:
