@@ -109,9 +109,9 @@ class State(enum.StrEnum):
     CAPTURE = "capture"
     PROCESS = "process"
     RESULT = "result"
+    FAILSAFE = "failsafe"
     SHOT = "shot"     # a strip's shot landed; the next countdown follows
     BURST = "burst"   # a boomerang's burst is being recorded
-    FAILSAFE = "failsafe"
 
 
 @dataclass(frozen=True)
