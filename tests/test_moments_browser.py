@@ -43,10 +43,19 @@ def live(tmp_path_factory, photos):
     booth.close()
 
 
-@pytest.fixture(scope="module")
-def artifacts():
+def screenshot(page, name: str) -> bytes:
+    """A screenshot kept in artifacts/ for people to look at; its PNG bytes."""
     ARTIFACTS.mkdir(exist_ok=True)
-    return ARTIFACTS
+    return page.screenshot(path=str(ARTIFACTS / name), full_page=name.startswith("phone"))
+
+
+def phone_from_qr(browser, live, kiosk_png: bytes, photo_id: str):
+    """The guest's phone, opened on the URL of the QR code on the kiosk's screenshot."""
+    url = decode_qr(kiosk_png)
+    assert url.startswith(f"{live.url}/p/{photo_id}")
+    phone = browser.new_context(**PHONE).new_page()
+    phone.goto(url)
+    return phone
 
 
 def open_kiosk(browser, live):
@@ -69,11 +78,11 @@ def choose(kiosk, mode: str) -> None:
     assert kiosk.evaluate("() => document.body.dataset.moment") == mode
 
 
-def test_strip_on_the_kiosk_shows_each_shot_as_it_lands(live, browser, artifacts):
+def test_strip_on_the_kiosk_shows_each_shot_as_it_lands(live, browser):
     kiosk, errors = open_kiosk(browser, live)
     choose(kiosk, "strip")
     assert kiosk.locator("#mode-list [aria-current='true']").inner_text() == "Photo strip"
-    kiosk.screenshot(path=str(artifacts / "kiosk-mode-strip.png"))
+    screenshot(kiosk, "kiosk-mode-strip.png")
     kiosk.keyboard.press("Space")
     kiosk.wait_for_function("() => document.body.dataset.state === 'countdown'", timeout=10000)
     assert kiosk.locator("#shot-count").inner_text() == "Shot 1 of 4"
@@ -81,7 +90,7 @@ def test_strip_on_the_kiosk_shows_each_shot_as_it_lands(live, browser, artifacts
     kiosk.wait_for_function("() => document.querySelectorAll('#shots li.taken img').length >= 2 && "
                             "[...document.querySelectorAll('#shots li.taken img')].slice(0, 2)"
                             ".every(i => i.complete && i.naturalWidth > 0)", timeout=60000)
-    kiosk.screenshot(path=str(artifacts / "kiosk-strip-shots.png"))
+    screenshot(kiosk, "kiosk-strip-shots.png")
     kiosk.wait_for_function("() => document.body.dataset.state === 'result'", timeout=90000)
     photo_id = kiosk.evaluate("() => document.body.dataset.photo")
     shown = kiosk.evaluate("() => [...document.querySelectorAll('#shots li')].map(li => li.className)")
@@ -89,25 +98,22 @@ def test_strip_on_the_kiosk_shows_each_shot_as_it_lands(live, browser, artifacts
     kiosk.wait_for_function("() => { const i = document.getElementById('result-anime');"
                             " return i.complete && i.naturalWidth === 1080; }", timeout=15000)
     time.sleep(0.8)
-    shot = kiosk.screenshot(path=str(artifacts / "kiosk-strip-result.png"))
-    url = decode_qr(shot)
-    assert url.startswith(f"{live.url}/p/{photo_id}")
+    shot = screenshot(kiosk, "kiosk-strip-result.png")
     assert errors == []
-    phone = browser.new_context(**PHONE).new_page()
-    phone.goto(url)
+    phone = phone_from_qr(browser, live, shot, photo_id)
     assert phone.locator("h1").inner_text() == "Your anime photo strip"
     strip = phone.locator("a", has_text="Download the strip")
     response = phone.request.get(f"{live.url}{strip.get_attribute('href')}")
     assert response.ok and response.headers["content-type"] == "image/jpeg"
-    phone.screenshot(path=str(artifacts / "phone-strip.png"), full_page=True)
+    screenshot(phone, "phone-strip.png")
 
 
-def test_boomerang_loops_on_the_kiosk_and_on_the_phone(live, browser, artifacts):
+def test_boomerang_loops_on_the_kiosk_and_on_the_phone(live, browser):
     kiosk, errors = open_kiosk(browser, live)
     choose(kiosk, "boomerang")
     kiosk.keyboard.press("Space")
     kiosk.wait_for_function("() => document.body.dataset.state === 'burst'", timeout=30000)
-    kiosk.screenshot(path=str(artifacts / "kiosk-boomerang-burst.png"))
+    screenshot(kiosk, "kiosk-boomerang-burst.png")
     kiosk.wait_for_function("() => document.body.dataset.state === 'result'", timeout=90000)
     photo_id = kiosk.evaluate("() => document.body.dataset.photo")
     assert live.store.get(photo_id).meta["mode"] == "boomerang"
@@ -119,13 +125,9 @@ def test_boomerang_loops_on_the_kiosk_and_on_the_phone(live, browser, artifacts)
     assert playing["ready"] >= 3 and playing["h264"] == "probably"
     assert playing["t1"] != playing["t0"] and not playing["paused"] and playing["muted"] and playing["loop"]
     time.sleep(0.5)
-    shot = kiosk.screenshot(path=str(artifacts / "kiosk-boomerang-result.png"))
-    url = decode_qr(shot)
-    assert url.startswith(f"{live.url}/p/{photo_id}")
+    shot = screenshot(kiosk, "kiosk-boomerang-result.png")
     assert errors == []
-
-    phone = browser.new_context(**PHONE).new_page()
-    phone.goto(url)
+    phone = phone_from_qr(browser, live, shot, photo_id)
     assert phone.locator("h1").inner_text() == "Your anime boomerang"
     phone.wait_for_function("() => { const v = document.getElementById('clip');"
                             " return v && v.readyState >= 3; }", timeout=15000)
@@ -135,7 +137,7 @@ def test_boomerang_loops_on_the_kiosk_and_on_the_phone(live, browser, artifacts)
     response = phone.request.get(f"{live.url}{download}")
     assert response.ok and response.headers["content-type"] == "video/mp4"
     assert "attachment" in response.headers["content-disposition"]
-    phone.screenshot(path=str(artifacts / "phone-boomerang.png"), full_page=True)
+    screenshot(phone, "phone-boomerang.png")
 
 
 def test_a_browser_without_h264_gets_the_animated_webp(live, browser):

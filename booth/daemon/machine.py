@@ -482,19 +482,27 @@ class Booth:
     def choose_style(self, name: str | None = None, step: int = 0) -> str | None:
         """Set the next press's style (``name``, or ``step`` places along the list);
         only between photos (idle or result screen). Returns the style, None if refused."""
-        available = self.styles_available()
+        name = self._choose("style", self.styles_available(), name, step)
+        if name is None:
+            return None
+        self.events.publish("style", **self.style_choice())
+        log.info("style chosen: %s", name)
+        self._warm_style(name)
+        return name
+
+    def _choose(self, what: str, available: list[str], name: str | None, step: int) -> str | None:
+        """Set the guest's choice ``what`` ("style" or "mode": the attribute) to ``name``,
+        or ``step`` places along ``available``; None while a photo is being made (refused)."""
         with self._cond:
             if not self._between_cycles():
                 return None
             if name is None:
-                index = available.index(self.style) if self.style in available else 0
+                current = getattr(self, what)
+                index = available.index(current) if current in available else 0
                 name = available[(index + step) % len(available)]
             if name not in available:
-                raise ValueError(f"style {name!r} is not available (available: {', '.join(available)})")
-            self.style = name
-        self.events.publish("style", **self.style_choice())
-        log.info("style chosen: %s", name)
-        self._warm_style(name)
+                raise ValueError(f"{what} {name!r} is not available (available: {', '.join(available)})")
+            setattr(self, what, name)
         return name
 
     def _warm_style(self, name: str) -> None:
@@ -532,16 +540,9 @@ class Booth:
     def choose_mode(self, name: str | None = None, step: int = 0) -> str | None:
         """Set what the next press makes (``name``, or ``step`` places along the list);
         only between photos. Returns the mode, None if refused."""
-        available = self.modes_available()
-        with self._cond:
-            if not self._between_cycles():
-                return None
-            if name is None:
-                index = available.index(self.mode) if self.mode in available else 0
-                name = available[(index + step) % len(available)]
-            if name not in available:
-                raise ValueError(f"mode {name!r} is not available (available: {', '.join(available)})")
-            self.mode = name
+        name = self._choose("mode", self.modes_available(), name, step)
+        if name is None:
+            return None
         self.events.publish("mode", **self.mode_choice())
         log.info("mode chosen: %s", name)
         if name == "boomerang":

@@ -102,8 +102,17 @@
     resultImg.hidden = false;
   }
 
+  /* What the processing screen says, by what is being made. */
+  var processText = document.querySelector(".process-text");
+  var PROCESS_TEXT = { photo: processText ? processText.textContent : "",
+                       strip: "Putting your photo strip together…",
+                       boomerang: "Drawing your anime boomerang…" };
+
   document.addEventListener("booth:state", function (e) {
     var d = e.detail;
+    if (d.state === "process" && processText) {
+      processText.textContent = PROCESS_TEXT[d.mode || "photo"] || PROCESS_TEXT.photo;
+    }
     var strip = d.mode === "strip";
     if (strip && d.state === "countdown" && d.shot === 1) { resetShots(d.shots); }
     shots.hidden = !(strip && d.state !== "result" && d.state !== "failsafe" && d.state !== "idle");
@@ -115,8 +124,6 @@
     if (d.state === "result" && d.mode === "boomerang" && d.photo_id) {
       // kiosk.js has just set the still as the picture; the loop replaces it.
       setTimeout(function () { playClip(d.photo_id); }, 0);
-    } else if (d.state !== "result") {
-      stopClip();
     } else {
       stopClip();
     }
