@@ -195,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
     booth.start_mirror()  # compiles its network on its own thread
     sdnotify.notify("STATUS=loading the model")
     booth.pipeline, booth.model_message = load_pipeline(settings)
+    booth.warm_moments()
     sdnotify.notify("READY=1")
     log.info("booth ready: camera %s; %s; %s", camera.status()["message"], booth.model_message,
              booth.button.status()["message"] if booth.button else "no button")

@@ -549,6 +549,18 @@ class Booth:
             self._warm_clip()
         return name
 
+    def warm_moments(self) -> None:
+        """Compile what strips and boomerangs run, once the model is loaded, on the worker
+        and before any press: the strip cell's generator shape and the boomerang's
+        network (a first boomerang would otherwise wait seconds for them)."""
+        modes = self.modes_available()
+        if "strip" in modes and self.pipeline is not None:
+            maker = self._shot_pipeline(self.settings.cycle.strip_shots)
+            blank = np.full((480, 640, 3), 128, np.uint8)
+            self._worker.submit(lambda: maker.stylize(blank))
+        if "boomerang" in modes:
+            self._warm_clip()
+
     def shot_jpeg(self, index: int) -> bytes | None:
         """The running (or last) strip's shot ``index`` as the kiosk shows it, or None."""
         return self.shot_jpegs.get(index)

@@ -6,7 +6,9 @@ the store on disk), with the targets:
   to the "result" state: its stylizing, composing and storing);
 * a boomerang of 24 frames at 512 px long side ready ≤ 3 s after its burst ends (the
   "process" state to "result": the frames still being stylized, both encodings, storing);
-* the booth's RSS at most 150 MB above what it is after a single photo, during either.
+* the booth's RSS at most 150 MB above what it is after a single photo, during either
+  (the booth as ``booth run`` starts it: the strip's and the boomerang's networks are
+  compiled at start, :meth:`Booth.warm_moments`).
 
 It also times one boomerang frame through the Cute network alone and both encoders per
 frame, the figures a Raspberry Pi's time follows from.
@@ -132,6 +134,7 @@ def bench_modes(photos: Path, cycles: int = 3) -> dict:
         if pipeline is None:
             raise RuntimeError(message)
         booth = Booth(settings, camera=camera, pipeline=pipeline).start()
+        booth.warm_moments()  # as `booth run` does once the model is loaded
         result: dict = {"cycles": cycles, "strip_ms": [], "boomerang_ms": []}
         try:
             _one_cycle(booth, "photo")
