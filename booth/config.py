@@ -112,7 +112,8 @@ class ButtonSettings:
     #: BCM GPIO number of an optional second button that cycles the style (-1 = none).
     #: Without it, a long press of the main button (long_press_s) cycles the style.
     style_pin: int = -1
-    #: Hold the main button this long (while idle) to go to the next style (0 = off).
+    #: Hold the main button this long (while idle) to go to the next style (0 = off);
+    #: with a style button, hold that one this long to go to the next mode ([cycle] modes).
     long_press_s: float = 1.0
 
     def validate(self) -> None:

@@ -121,7 +121,8 @@ def _make_button(booth: Booth, settings: config.Settings, demo: bool):
         pin_factory = MockFactory(pin_class=MockPWMPin)
     return BoothButton(settings.button, on_press=lambda: booth.trigger("button"),
                        on_hold=booth.cancel, pin_factory=pin_factory,
-                       on_pi=False if demo else None, on_style=booth.next_style)
+                       on_pi=False if demo else None, on_style=booth.next_style,
+                       on_mode=booth.next_mode)
 
 
 def _open_store(settings: config.Settings) -> PhotoStore:

@@ -561,6 +561,10 @@ class Booth:
         if "boomerang" in modes:
             self._warm_clip()
 
+    def next_mode(self) -> str | None:
+        """The style button held: the next mode (photo, strip, boomerang)."""
+        return self.choose_mode(step=1)
+
     def shot_jpeg(self, index: int) -> bytes | None:
         """The running (or last) strip's shot ``index`` as the kiosk shows it, or None."""
         return self.shot_jpegs.get(index)

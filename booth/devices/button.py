@@ -74,7 +74,8 @@ class BoothButton:
 
     def __init__(self, settings_button, on_press: Callable[[], object],
                  on_hold: Callable[[], object] | None = None, *, pin_factory=None,
-                 on_pi: bool | None = None, on_style: Callable[[], object] | None = None) -> None:
+                 on_pi: bool | None = None, on_style: Callable[[], object] | None = None,
+                 on_mode: Callable[[], object] | None = None) -> None:
         # gpiozero where the devices are made: importing it looks for pin libraries,
         # which a machine that only builds models or serves the gallery has no use for.
         from gpiozero.exc import GPIOZeroError
@@ -92,7 +93,8 @@ class BoothButton:
                 warnings.simplefilter("ignore")
                 self._make_devices(settings_button, on_press, on_hold, pin_factory)
                 if on_style is not None:
-                    self._make_style_input(settings_button, on_press, on_hold, on_style, pin_factory)
+                    self._make_style_input(settings_button, on_press, on_hold, on_style, pin_factory,
+                                           on_mode)
             factory = self.button.pin_factory
             self._status = gpio_check(factory, on_pi=on_pi, require_real=settings_button.require_real_gpio)
         except (GPIOZeroError, OSError, RuntimeError) as exc:
@@ -121,15 +123,29 @@ class BoothButton:
             led_class = PWMLED if settings_button.led_pwm else LED
             self.led = led_class(settings_button.led_pin, pin_factory=pin_factory)
 
-    def _make_style_input(self, settings_button, on_press, on_hold, on_style, pin_factory) -> None:
-        """The style button on ``style_pin``, else the main button's long press."""
+    def _make_style_input(self, settings_button, on_press, on_hold, on_style, pin_factory,
+                          on_mode=None) -> None:
+        """The style button on ``style_pin`` (held ``long_press_s``: the next mode, when
+        ``on_mode`` is given), else the main button's long press."""
         from gpiozero import Button
 
         if settings_button.style_pin >= 0:
             self.style_button = Button(settings_button.style_pin, pull_up=settings_button.pull_up,
                                        bounce_time=settings_button.bounce_time or None,
                                        pin_factory=pin_factory)
-            self.style_button.when_pressed = lambda: on_style()
+            if on_mode is None or not settings_button.long_press_s:
+                self.style_button.when_pressed = lambda: on_style()
+                return
+            held = []
+
+            def style_released() -> None:
+                if not held:
+                    on_style()
+                held.clear()
+
+            self.style_button.hold_time = settings_button.long_press_s
+            self.style_button.when_held = lambda: (held.append(True), on_mode())
+            self.style_button.when_released = style_released
             return
         if not settings_button.long_press_s:
             return
