@@ -38,7 +38,9 @@ def live(tmp_path_factory, photos):
                  "18f_colin_murphy_glasses.jpg"):
         shutil.copy(photos / "faces" / name, folder)
     booth = LiveBooth(tmp_path_factory.mktemp("moments"), folder,
-                      cycle={"countdown_s": 1, "show_result_s": 30.0, "strip_shots": 4})
+                      cycle={"countdown_s": 1, "show_result_s": 30.0, "strip_shots": 4,
+                             "process_timeout_s": 180.0},  # a busy shared machine: no timing test
+                      camera={"capture_timeout_s": 10.0})
     yield booth
     booth.close()
 

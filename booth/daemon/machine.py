@@ -127,8 +127,8 @@ class Rule:
 #: Every state's rule; any other move is a bug (:class:`InvalidTransition`). Following
 #: ``time_up`` from any state leads back to idle.
 RULES: dict[State, Rule] = {
-    # A press (to capture, or a boomerang's burst, when there is no countdown); a phone's photo shown on the
-    # kiosk; failsafe when the booth turns out not ready at the press.
+    # A press (to capture, or a boomerang's burst, when there is no countdown); a phone's
+    # photo shown on the kiosk; failsafe when the booth turns out not ready at the press.
     State.IDLE: Rule(frozenset({State.COUNTDOWN, State.CAPTURE, State.BURST, State.RESULT,
                                 State.FAILSAFE})),
     # One announcement a second; cancelled (button held) or shutting down: idle.
