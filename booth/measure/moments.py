@@ -16,6 +16,7 @@ frame, the figures a Raspberry Pi's time follows from.
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import tempfile
@@ -162,7 +163,7 @@ def bench_modes(photos: Path, cycles: int = 3) -> dict:
 def print_modes(result: dict) -> None:
     frame = result["per_frame"]
     print(f"\nStrips and boomerangs on the real booth, median of {result['cycles']} each "
-          "(the first of each includes compiling its shapes)")
+          f"(networks compiled at start, as `booth run` does); load average {os.getloadavg()[0]:.1f}")
     print(f"4-shot strip ready after the last shot: {result['strip_ready_after_last_shot_ms']:.0f} ms "
           f"(target <= 1500; each: {result['strip_ms']})")
     print(f"boomerang ({boomerang.BURST_FRAMES} frames, {boomerang.CLIP_LONG_SIDE} px) ready after the "
