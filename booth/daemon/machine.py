@@ -59,7 +59,7 @@ from typing import Any, Callable
 import numpy as np
 
 from booth import config
-from booth.daemon import sdnotify
+from booth.daemon import moments, sdnotify
 from booth.daemon.events import EventBus
 from booth.daemon.metrics import CycleCounters
 from booth.daemon.queue import Restyle, UploadQueue
@@ -68,8 +68,8 @@ from booth.daemon.worker import Worker
 from booth.devices.camera import CameraSupervisor
 from booth.devices.printing import PrintService
 from booth.errors import CameraError, StoreFull, UploadRefused
-from booth.vision import boomerang, mirror, strip, video
-from booth.vision.images import encode_jpeg, load_image, resize_long_side
+from booth.vision import boomerang, mirror, strip
+from booth.vision.images import load_image, resize_long_side
 from booth.vision.pipeline import Pipeline
 
 log = logging.getLogger("booth")
@@ -189,7 +189,7 @@ class Cycle:
     timings_ms: dict[str, float] = field(default_factory=dict)
     mode: str = "photo"
     style: str | None = None
-    #: A strip: each shot's stylizing on the worker (Future of a :class:`Shot`).
+    #: A strip: each shot's stylizing on the worker (Future of a :class:`booth.daemon.moments.Shot`).
     shots: list = field(default_factory=list)
     #: A boomerang: the clip stylized frame by frame as the burst comes in.
     clip: Any = None
@@ -981,44 +981,36 @@ class Booth:
             made = self._shot_pipelines[shots] = (self.pipeline, strip.ShotPipeline(self.pipeline, shots))
         return made[1]
 
-    def _stylize_shot(self, frame: np.ndarray, index: int, style: str | None, shown: dict) -> Shot:
-        """One strip shot on the worker: its anime cell (into ``shown`` for the kiosk,
-        announced by a "shot" event) and its camera frame as JPEG for the store."""
-        started = time.perf_counter()
+    def _stylize_shot(self, frame: np.ndarray, index: int, style: str | None,
+                      shown: dict) -> moments.Shot:
+        """One strip shot on the worker: its cell into ``shown`` for the kiosk, announced
+        by a "shot" event."""
         own_style = None if style in (None, self.settings.styles.default) else style
-        cell, result = self._shot_pipeline(self.settings.cycle.strip_shots).stylize(frame, own_style)
-        quality = self.settings.storage.jpeg_quality
-        shown[index] = encode_jpeg(cell, quality)
+        shot, cell_jpeg = moments.make_shot(self._shot_pipeline(self.settings.cycle.strip_shots), frame,
+                                            own_style, self.settings.storage.jpeg_quality)
+        shown[index] = cell_jpeg
         self.events.publish("shot", index=index, shots=self.settings.cycle.strip_shots, stage="anime")
-        return Shot(cell, frame, encode_jpeg(frame, quality), len(result.faces),
-                    float(result.timings_ms.get("generator", 0.0)), (time.perf_counter() - started) * 1e3)
+        return shot
 
     def _store_strip(self, cycle: Cycle, job: "AbandonableJob"):
-        """The strip's shots (stylized already, or the last one finishing) composed and
-        stored as one photo: the 2x2 square as its picture, the strip and each shot's
-        frame beside it. Any shot that failed fails the whole strip: nothing is stored."""
+        """The strip's shots (stylized already, or the last one finishing) stored as one
+        photo. Any shot that failed fails the whole strip: nothing is stored."""
         waited = time.perf_counter()
-        shots: list[Shot] = [future.result() for future in cycle.shots]
+        shots: list[moments.Shot] = [future.result() for future in cycle.shots]
         started = time.perf_counter()
-        accent = self.settings.web.accent_color
-        cells = [shot.cell for shot in shots]
-        square = strip.compose_square(cells, accent)
-        originals = strip.compose_square([shot.original for shot in shots], accent)
-        extras = {"strip.jpg": encode_jpeg(strip.compose_strip(cells, accent),
-                                           self.settings.storage.jpeg_quality)}
-        extras |= {f"shot-{i + 1}.jpg": shot.original_jpeg for i, shot in enumerate(shots)}
-        meta = {"mode": "strip", "shots": len(shots), "size": strip.SHOT_GENERATOR_SIZE,
-                "faces": sum(shot.faces for shot in shots),
-                "style": cycle.style or self.settings.styles.default,
-                "timings_ms": {"shots": [round(shot.total_ms, 1) for shot in shots]},
-                "result_size": [int(square.shape[1]), int(square.shape[0])]}
-        composed = time.perf_counter()
-        photo = self._store_made(job, originals, square, meta, extras)
+        item = moments.strip_item(shots, cycle.style or self.settings.styles.default,
+                                  self.settings.web.accent_color, self.settings.storage.jpeg_quality)
+        return self._store_item(job, item, {"last_shot": (started - waited) * 1e3},
+                                sum(shot.generator_ms for shot in shots))
+
+    def _store_item(self, job: "AbandonableJob", item: moments.Item, stage_ms: dict, generator_ms: float):
+        """(photo, generator ms, each stage's ms) of a stored strip or boomerang; None
+        when its cycle was given up on."""
+        stored = time.perf_counter()
+        photo = self._store_made(job, item.original, item.anime, item.meta, item.extras)
         if photo is None:
             return None
-        stage_ms = {"last_shot": (started - waited) * 1e3, "compose": (composed - started) * 1e3,
-                    "store": (time.perf_counter() - composed) * 1e3}
-        return photo, sum(shot.generator_ms for shot in shots), stage_ms
+        return photo, generator_ms, stage_ms | item.stage_ms | {"store": (time.perf_counter() - stored) * 1e3}
 
     def _store_made(self, job: "AbandonableJob", original: np.ndarray, anime: np.ndarray,
                     meta: dict, extras: dict[str, bytes]):
@@ -1056,8 +1048,7 @@ class Booth:
         self._worker.submit(warm)
 
     def _store_boomerang(self, cycle: Cycle, job: "AbandonableJob"):
-        """The burst's frames (stylized as they came) played there and back, encoded as
-        MP4 and animated WebP, stored as one photo whose picture is the middle frame."""
+        """The burst's frames (stylized as they came) stored as one photo."""
         waited = time.perf_counter()
         for future in cycle.clip_jobs:
             future.result()
@@ -1065,23 +1056,8 @@ class Booth:
         if len(frames) < 2:
             raise CycleFailed("camera", f"the burst gave {len(frames)} frames")
         started = time.perf_counter()
-        loop = boomerang.forward_backward(frames)
-        extras = {"boomerang.mp4": video.encode_mp4(loop, boomerang.PLAY_FPS)}
-        encoded = time.perf_counter()
-        extras["boomerang.webp"] = video.encode_webp(loop, boomerang.PLAY_FPS, boomerang.WEBP_LONG_SIDE,
-                                                     boomerang.WEBP_STEP)
-        webp = time.perf_counter()
-        still = boomerang.still_of(frames)
-        meta = {"mode": "boomerang", "frames": len(loop), "fps": boomerang.PLAY_FPS,
-                "size": int(max(still.shape[:2])), "faces": 0, "style": self.settings.preview.style,
-                "result_size": [int(still.shape[1]), int(still.shape[0])]}
-        photo = self._store_made(job, cycle.frame if cycle.frame is not None else still, still,
-                                 meta, extras)
-        if photo is None:
-            return None
-        stage_ms = {"last_frames": (started - waited) * 1e3, "mp4": (encoded - started) * 1e3,
-                    "webp": (webp - encoded) * 1e3, "store": (time.perf_counter() - webp) * 1e3}
-        return photo, 0.0, stage_ms
+        item = moments.boomerang_item(frames, cycle.frame, self.settings.preview.style)
+        return self._store_item(job, item, {"last_frames": (started - waited) * 1e3}, 0.0)
 
     def _restyle_strip(self, photo, style: str, job: "AbandonableJob") -> None:
         """A stored strip drawn again in ``style``: each shot's frame through the cell's
@@ -1170,19 +1146,6 @@ class Booth:
         self.queue.finish(ticket)
         log.info("restyle ok photo=%s style=%s", job.photo_id, job.style)
         self.events.publish("variant", photo_id=job.photo_id, style=job.style, ticket=ticket)
-
-
-@dataclass
-class Shot:
-    """One strip shot, stylized: its cell, its camera frame (small, and as JPEG for the
-    store), the faces found and what it cost."""
-
-    cell: np.ndarray
-    original: np.ndarray
-    original_jpeg: bytes
-    faces: int
-    generator_ms: float
-    total_ms: float
 
 
 class AbandonableJob:
