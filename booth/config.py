@@ -117,7 +117,8 @@ class ButtonSettings:
     #: BCM GPIO number of an optional second button that cycles the style (-1 = none).
     #: Without it, a long press of the main button (long_press_s) cycles the style.
     style_pin: int = -1
-    #: Hold the main button this long (while idle) to go to the next style (0 = off).
+    #: Hold the main button this long (while idle) to go to the next style (0 = off);
+    #: with a style button, hold that one this long to go to the next mode ([cycle] modes).
     long_press_s: float = 1.0
 
     def validate(self) -> None:
@@ -133,6 +134,10 @@ class ButtonSettings:
         check(self.hold_to_cancel_s >= 0, "hold_to_cancel_s must be >= 0")
 
 
+#: The kinds of picture a guest can choose at the kiosk ([cycle] modes).
+CYCLE_MODES = ("photo", "strip", "boomerang")
+
+
 @dataclass(frozen=True)
 class CycleSettings:
     #: Seconds counted down on screen before the picture is taken.
@@ -143,8 +148,18 @@ class CycleSettings:
     process_timeout_s: float = 30.0
     #: How long the friendly error screen stays before going back to idle.
     failsafe_s: float = 4.0
+    #: What a guest may choose at the kiosk, in the order it cycles them: "photo" (one
+    #: portrait), "strip" (several shots on a photo strip), "boomerang" (a short clip
+    #: played forward and back). The first is what a press takes until a guest chooses.
+    modes: list[str] = field(default_factory=lambda: list(CYCLE_MODES))
+    #: Shots on a photo strip, each with its own countdown: 3 or 4.
+    strip_shots: int = 4
 
     def validate(self) -> None:
+        check(bool(self.modes) and all(m in CYCLE_MODES for m in self.modes),
+               "modes must list some of " + ", ".join(f'"{m}"' for m in CYCLE_MODES))
+        check(len(set(self.modes)) == len(self.modes), "modes lists a mode twice")
+        check(self.strip_shots in (3, 4), "strip_shots must be 3 or 4")
         check(0 <= self.countdown_s <= 30, "countdown_s must be 0..30")
         check(self.show_result_s > 0, "show_result_s must be > 0")
         check(self.process_timeout_s > 0, "process_timeout_s must be > 0")

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from booth import config
-from booth.daemon.store import KINDS, PhotoStore
+from booth.daemon.store import KINDS, PhotoStore, extra_files
 from booth.vision.images import load_image
 
 
@@ -50,6 +50,8 @@ def check_consistent(root: Path) -> int:
                     assert not (root / photo.id / "original.jpg").exists()
                     continue
                 assert load_image(store.file_path(photo.id, kind)).size > 0
+            for name in extra_files(photo):  # a strip's or a boomerang's own files
+                assert store.extra_path(photo.id, name).stat().st_size > 0
         on_disk = {p.name for p in root.iterdir() if p.is_dir()}
         assert on_disk == {p.id for p in photos}, "folders without rows survived the repair"
         assert not list(root.rglob("*.tmp"))

@@ -175,3 +175,24 @@ def test_a_style_button_on_its_own_pin_keeps_the_main_button_instant(factory):
         assert wait_for(lambda: styles == [1]) and presses == [1]
     finally:
         button.close()
+
+
+def test_holding_the_style_button_goes_to_the_next_mode_and_a_tap_to_the_next_style(factory):
+    presses, styles, modes = [], [], []
+    button = BoothButton(button_settings(bounce_time=0.0, style_pin=27, long_press_s=0.2),
+                         on_press=lambda: presses.append(1), on_pi=False,
+                         on_style=lambda: styles.append(1), on_mode=lambda: modes.append(1))
+    try:
+        style = factory.pin(27)
+        style.drive_low()
+        style.drive_high()
+        assert wait_for(lambda: styles == [1]) and modes == []
+        style.drive_low()
+        assert wait_for(lambda: modes == [1])
+        style.drive_high()
+        time.sleep(0.1)
+        assert styles == [1] and presses == []   # held: the mode only
+        factory.pin(17).drive_low()
+        assert wait_for(lambda: presses == [1])  # the main button stays instant
+    finally:
+        button.close()

@@ -100,6 +100,18 @@ class ScriptedBooth:
             raise ValueError(f"style {name!r} is not available")
         return self.settings.styles.default
 
+    def mode_choice(self) -> dict:
+        return {"current": "photo", "strip_shots": self.settings.cycle.strip_shots,
+                "modes": [{"name": "photo", "label": "Photo"}]}
+
+    def choose_mode(self, name: str | None = None, step: int = 0) -> str | None:
+        if name not in (None, "photo"):
+            raise ValueError(f"mode {name!r} is not available")
+        return "photo"  # the scripted cycle makes single photos only
+
+    def shot_jpeg(self, index: int) -> bytes | None:
+        return None  # no strips: no shots
+
     def health(self) -> dict:
         health = {"ok": True,
                   "camera": {"ok": True, "backend": "folder", "message": "demo photos"},

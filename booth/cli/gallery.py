@@ -138,6 +138,15 @@ class GalleryNode:
     def choose_style(self, name: str | None = None, step: int = 0) -> str | None:
         return None
 
+    def mode_choice(self) -> dict:
+        return {"current": "photo", "modes": [], "strip_shots": self.settings.cycle.strip_shots}
+
+    def choose_mode(self, name: str | None = None, step: int = 0) -> str | None:
+        return None
+
+    def shot_jpeg(self, index: int) -> bytes | None:
+        return None
+
 
 def node_settings(args: argparse.Namespace) -> config.Settings:
     """The config with what a gallery-only node cannot do turned off."""

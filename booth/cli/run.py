@@ -132,7 +132,8 @@ def _make_button(booth: Booth, settings: config.Settings, demo: bool):
     return BoothButton(settings.button, on_press=lambda: booth.trigger("button"),
                        on_hold=booth.cancel, pin_factory=pin_factory,
                        on_pi=False if demo else None, on_style=booth.next_style,
-                       on_decline=booth.decline if settings.privacy.consent == "ask" else None)
+                       on_decline=booth.decline if settings.privacy.consent == "ask" else None,
+                       on_mode=booth.next_mode)
 
 
 def _open_store(settings: config.Settings) -> tuple[DataLock, PhotoStore]:
@@ -224,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
     sdnotify.notify("STATUS=loading the model")
     with sdnotify.extending_start():
         booth.pipeline, booth.model_message = load_pipeline(settings)
+        booth.warm_moments()
     sdnotify.notify("READY=1")
     log.info("booth ready: camera %s; %s; %s", camera.status()["message"], booth.model_message,
              booth.button.status()["message"] if booth.button else "no button")

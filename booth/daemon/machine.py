@@ -4,14 +4,24 @@ One cycle, every state with a time limit, every transition published on the even
 bus (the kiosk and the gallery follow it through server-sent events)::
 
     idle ──press──▶ countdown ──▶ capture ──▶ process ──▶ result ──(show_result_s)──▶ idle
-      │               │ hold        │ camera      │ model / disk / timeout
-      │ [privacy]     ▼ to cancel   ▼ fails       ▼ fails
-      │ consent=ask  idle        failsafe ──(failsafe_s)──▶ idle
+      │               │ hold   ▲    │ camera      │ model / disk / timeout
+      │ [privacy]     ▼ cancel │    ▼ fails       ▼ fails
+      │ consent=ask  idle      │  failsafe ──(failsafe_s)──▶ idle
+      │                        └─ shot ◀─┘  (a strip: the next shot's countdown)
+      │             countdown ──▶ burst ──▶ process     (a boomerang)
       ▼        press (yes)
-    consent ─────────────▶ countdown
+    consent ─────────────▶ countdown (or burst)
       │ hold (no), or no answer within ask_timeout_s: nothing is taken
       ▼
      idle
+
+The guest picks what a press makes (:attr:`Booth.mode`, ``[cycle] modes``): a
+**photo**; a **strip** of ``[cycle] strip_shots`` shots, each with its own countdown,
+each stylized on the worker while the next countdown runs (the kiosk shows each as it
+lands), composed and stored as one item in ``process``; or a **boomerang**, a burst
+from the camera's video stream stylized frame by frame as it comes in, played there and
+back and encoded in ``process``. Whatever fails before the store's commit leaves nothing:
+the shots and frames live only in the cycle.
 
 :class:`State` names the states (their values are the strings the events, the
 health JSON and the kiosk use); :data:`RULES` says where each may go (every other
@@ -57,7 +67,7 @@ from typing import Any, Callable
 import numpy as np
 
 from booth import config
-from booth.daemon import sdnotify
+from booth.daemon import moments, sdnotify
 from booth.daemon.events import EventBus
 from booth.daemon.metrics import CycleCounters
 from booth.daemon.queue import Restyle, UploadQueue
@@ -67,8 +77,8 @@ from booth.daemon.worker import Worker
 from booth.devices.camera import CameraSupervisor
 from booth.devices.printing import PrintService
 from booth.errors import CameraError, StoreFull, UploadRefused
-from booth.vision import mirror
-from booth.vision.images import load_image
+from booth.vision import boomerang, mirror, strip
+from booth.vision.images import load_image, resize_long_side
 from booth.vision.pipeline import Pipeline
 
 log = logging.getLogger("booth")
@@ -98,6 +108,14 @@ MESSAGES = {
     "error": "Something went wrong. Please try again!",
 }
 
+#: How long the kiosk shows a strip's shot as it lands before the next countdown.
+SHOT_SHOWN_S = 1.0
+#: A strip keeps each shot's camera frame this large (long side): enough to render the
+#: shot again in another style, a fraction of a full-resolution frame's size.
+SHOT_ORIGINAL_LONG_SIDE = 2048
+#: What the kiosk calls each mode.
+MODE_LABELS = {"photo": "Photo", "strip": "Photo strip", "boomerang": "Boomerang"}
+
 
 class State(enum.StrEnum):
     """The states of the cycle; each value is the string the events and /healthz carry."""
@@ -109,6 +127,8 @@ class State(enum.StrEnum):
     PROCESS = "process"
     RESULT = "result"
     FAILSAFE = "failsafe"
+    SHOT = "shot"     # a strip's shot landed; the next countdown follows
+    BURST = "burst"   # a boomerang's burst is being recorded
 
 
 @dataclass(frozen=True)
@@ -124,24 +144,35 @@ class Rule:
 #: Every state's rule; any other move is a bug (:class:`InvalidTransition`). Following
 #: ``time_up`` from any state leads back to idle.
 RULES: dict[State, Rule] = {
-    # A press (to capture when there is no countdown); a phone's photo shown on the
-    # kiosk; failsafe when the booth turns out not ready at the press.
-    State.IDLE: Rule(frozenset({State.CONSENT, State.COUNTDOWN, State.CAPTURE, State.RESULT,
-                                State.FAILSAFE})),
+    # A press (to capture, or a boomerang's burst, when there is no countdown); a phone's
+    # photo shown on the kiosk; failsafe when the booth turns out not ready at the press.
+    State.IDLE: Rule(frozenset({State.CONSENT, State.COUNTDOWN, State.CAPTURE, State.BURST,
+                                State.RESULT, State.FAILSAFE})),
     # The guest's answer: yes goes on (or fails safe when the booth turned out not
     # ready); no, no answer in time, or shutting down: idle, and nothing is taken.
-    State.CONSENT: Rule(frozenset({State.COUNTDOWN, State.CAPTURE, State.IDLE, State.FAILSAFE}),
+    State.CONSENT: Rule(frozenset({State.COUNTDOWN, State.CAPTURE, State.BURST, State.IDLE,
+                                   State.FAILSAFE}),
                         lambda s: s.privacy.ask_timeout_s, State.IDLE),
     # One announcement a second; cancelled (button held) or shutting down: idle.
-    State.COUNTDOWN: Rule(frozenset({State.COUNTDOWN, State.CAPTURE, State.IDLE, State.FAILSAFE}),
+    State.COUNTDOWN: Rule(frozenset({State.COUNTDOWN, State.CAPTURE, State.BURST, State.IDLE,
+                                     State.FAILSAFE}),
                           lambda s: s.cycle.countdown_s, State.CAPTURE),
-    # The camera supervisor gives up on a hung camera after this long.
-    State.CAPTURE: Rule(frozenset({State.PROCESS, State.FAILSAFE}),
+    # The camera supervisor gives up on a hung camera after this long; a strip's shot
+    # that is not its last goes on to the next.
+    State.CAPTURE: Rule(frozenset({State.PROCESS, State.SHOT, State.FAILSAFE}),
                         lambda s: s.camera.capture_timeout_s, State.FAILSAFE),
+    # A strip's shot on screen, then the next shot's countdown (or its capture without
+    # one); shutting down: idle, and the shots taken are dropped.
+    State.SHOT: Rule(frozenset({State.COUNTDOWN, State.CAPTURE, State.IDLE, State.FAILSAFE}),
+                     lambda s: SHOT_SHOWN_S, State.COUNTDOWN),
+    # The burst lasts its own length; the supervisor gives up on a hung camera after
+    # that and capture_timeout_s.
+    State.BURST: Rule(frozenset({State.PROCESS, State.FAILSAFE}),
+                      lambda s: boomerang.BURST_S + s.camera.capture_timeout_s, State.FAILSAFE),
     State.PROCESS: Rule(frozenset({State.RESULT, State.FAILSAFE}),
                         lambda s: s.cycle.process_timeout_s, State.FAILSAFE),
     # The next guest may press while the result is shown.
-    State.RESULT: Rule(frozenset({State.IDLE, State.CONSENT, State.COUNTDOWN, State.CAPTURE,
+    State.RESULT: Rule(frozenset({State.IDLE, State.CONSENT, State.COUNTDOWN, State.CAPTURE, State.BURST,
                                   State.FAILSAFE}),
                        lambda s: s.cycle.show_result_s, State.IDLE),
     State.FAILSAFE: Rule(frozenset({State.IDLE}), lambda s: s.cycle.failsafe_s, State.IDLE),
@@ -178,6 +209,15 @@ class Cycle:
     smile: float = 0.0  # monotonic: capture starts; press-to-result counts from here
     frame: np.ndarray | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    mode: str = "photo"
+    style: str | None = None
+    #: A strip: each shot's stylizing on the worker (Future of a :class:`booth.daemon.moments.Shot`).
+    shots: list = field(default_factory=list)
+    #: A boomerang: the clip stylized frame by frame as the burst comes in.
+    clip: Any = None
+    clip_jobs: list = field(default_factory=list)
+    #: Monotonic time the last shot or the burst ended (the "ready after" figures).
+    last_taken: float = 0.0
 
 
 def load_pipeline(settings: config.Settings) -> tuple[Any | None, str]:
@@ -263,6 +303,13 @@ class Booth:
         self._capture_due: float | None = None  # monotonic time the countdown ends
         #: The style the next press uses (the guest's choice at the kiosk).
         self.style = settings.styles.default
+        #: What the next press makes ([cycle] modes; the guest's choice at the kiosk).
+        self.mode = settings.cycle.modes[0]
+        #: A strip's shots as JPEG for the kiosk (index -> bytes), this cycle's only.
+        self.shot_jpegs: dict[int, bytes] = {}
+        self._shot_pipelines: dict[int, tuple[Any, strip.ShotPipeline]] = {}
+        self._clip_maker: boomerang.ClipMaker | None = None
+        self._clip_lock = threading.Lock()
 
     # --- figures the tests and `booth run` read -----------------------------------------
     @property
@@ -467,6 +514,8 @@ class Booth:
             raise ValueError("the photo is already in this style")
         if not photo.original_kept:
             raise ValueError("this photo's original is no longer kept, so it cannot be drawn again")
+        if photo.meta.get("mode") == "boomerang":
+            raise ValueError("a boomerang is drawn in its one fast style")
         self._check_accepting()
         ticket = self.queue.put(client, Restyle(photo_id, style))
         self._wake()
@@ -513,19 +562,27 @@ class Booth:
     def choose_style(self, name: str | None = None, step: int = 0) -> str | None:
         """Set the next press's style (``name``, or ``step`` places along the list);
         only between photos (idle or result screen). Returns the style, None if refused."""
-        available = self.styles_available()
+        name = self._choose("style", self.styles_available(), name, step)
+        if name is None:
+            return None
+        self.events.publish("style", **self.style_choice())
+        log.info("style chosen: %s", name)
+        self._warm_style(name)
+        return name
+
+    def _choose(self, what: str, available: list[str], name: str | None, step: int) -> str | None:
+        """Set the guest's choice ``what`` ("style" or "mode": the attribute) to ``name``,
+        or ``step`` places along ``available``; None while a photo is being made (refused)."""
         with self._cond:
             if not self._between_cycles():
                 return None
             if name is None:
-                index = available.index(self.style) if self.style in available else 0
+                current = getattr(self, what)
+                index = available.index(current) if current in available else 0
                 name = available[(index + step) % len(available)]
             if name not in available:
-                raise ValueError(f"style {name!r} is not available (available: {', '.join(available)})")
-            self.style = name
-        self.events.publish("style", **self.style_choice())
-        log.info("style chosen: %s", name)
-        self._warm_style(name)
+                raise ValueError(f"{what} {name!r} is not available (available: {', '.join(available)})")
+            setattr(self, what, name)
         return name
 
     def _warm_style(self, name: str) -> None:
@@ -546,6 +603,51 @@ class Booth:
     def next_style(self) -> str | None:
         """The style button / a long press: the next available style."""
         return self.choose_style(step=1)
+
+    def modes_available(self) -> list[str]:
+        """The modes a guest can choose ([cycle] modes; a boomerang needs the mirror's
+        Cute network built)."""
+        modes = list(self.settings.cycle.modes)
+        if "boomerang" in modes and not mirror.network_available(self.settings.preview.style):
+            modes.remove("boomerang")
+        return modes or ["photo"]
+
+    def mode_choice(self) -> dict:
+        """{"current", "modes": [{"name", "label"}], "strip_shots"} for the kiosk."""
+        return {"current": self.mode, "strip_shots": self.settings.cycle.strip_shots,
+                "modes": [{"name": m, "label": MODE_LABELS[m]} for m in self.modes_available()]}
+
+    def choose_mode(self, name: str | None = None, step: int = 0) -> str | None:
+        """Set what the next press makes (``name``, or ``step`` places along the list);
+        only between photos. Returns the mode, None if refused."""
+        name = self._choose("mode", self.modes_available(), name, step)
+        if name is None:
+            return None
+        self.events.publish("mode", **self.mode_choice())
+        log.info("mode chosen: %s", name)
+        if name == "boomerang":
+            self._warm_clip()
+        return name
+
+    def warm_moments(self) -> None:
+        """Compile what strips and boomerangs run, once the model is loaded, on the worker
+        and before any press: the strip cell's generator shape and the boomerang's
+        network (a first boomerang would otherwise wait seconds for them)."""
+        modes = self.modes_available()
+        if "strip" in modes and self.pipeline is not None:
+            maker = self._shot_pipeline(self.settings.cycle.strip_shots)
+            blank = np.full((480, 640, 3), 128, np.uint8)
+            self._worker.submit(lambda: maker.stylize(blank))
+        if "boomerang" in modes:
+            self._warm_clip()
+
+    def next_mode(self) -> str | None:
+        """The style button held: the next mode (photo, strip, boomerang)."""
+        return self.choose_mode(step=1)
+
+    def shot_jpeg(self, index: int) -> bytes | None:
+        """The running (or last) strip's shot ``index`` as the kiosk shows it, or None."""
+        return self.shot_jpegs.get(index)
 
     def attach_button(self, button) -> None:
         self.button = button
@@ -620,7 +722,7 @@ class Booth:
             answer = self._answer
         if answer == "yes" and not self._stopping.is_set():
             self._check_ready()
-            self._begin_countdown()
+            self._start_countdown()
         elif answer == "no" or self._stopping.is_set() or time.monotonic() >= self._until:
             log.info("no photo: the guest %s", "said no" if answer == "no" else "did not answer")
             self._enter(State.IDLE, declined=answer or "timeout")
@@ -649,19 +751,71 @@ class Booth:
         except CameraError as exc:
             raise CycleFailed("camera", str(exc)) from None
         cycle.timings_ms["capture"] = (time.monotonic() - cycle.smile) * 1e3
-        self._enter(State.PROCESS)
+        if cycle.mode != "strip":
+            self._enter(State.PROCESS)
+            return
+        cycle.last_taken = time.monotonic()
+        index = len(cycle.shots)
+        # A shot fills a 540 px cell: a 12 MP frame waiting on the worker would only take memory.
+        frame = resize_long_side(cycle.frame, SHOT_ORIGINAL_LONG_SIDE)
+        cycle.shots.append(self._worker.submit(self._stylize_shot, frame, index, cycle.style,
+                                               self.shot_jpegs))
+        cycle.frame = None
+        self.events.publish("shot", index=index, shots=self.settings.cycle.strip_shots, stage="taken")
+        if len(cycle.shots) < self.settings.cycle.strip_shots:
+            self._making_photo(False)  # the guest poses again: the preview comes back
+            self._until = time.monotonic() + self._time_limit_s(State.SHOT)
+            self._enter(State.SHOT, **self._mode_data(), taken=len(cycle.shots))
+        else:
+            self._enter(State.PROCESS, **self._mode_data())
+
+    def _shot(self) -> None:
+        """A strip's shot on screen for a moment (it is being stylized meanwhile), then
+        the next shot's countdown; shutting down drops the shots: idle."""
+        if not self._wait(max(0.0, self._until - time.monotonic())):
+            self._enter(State.IDLE)
+            return
+        self._start_countdown()
+
+    def _burst(self) -> None:
+        """Burst: the camera's video stream for about BURST_S, each frame stylized on the
+        worker as it comes (a camera that fails or hangs ends in failsafe); then process."""
+        cycle = self._cycle
+        maker = self._clip_maker_now()
+        cycle.clip = boomerang.Clip(maker)
+
+        def on_frame(rgb: np.ndarray) -> None:
+            if len(cycle.clip_jobs) == boomerang.BURST_FRAMES // 2:
+                cycle.frame = rgb  # the "before" picture: the camera's middle frame
+            cycle.clip_jobs.append(self._worker.submit(cycle.clip.add, rgb))
+
+        try:
+            self.camera.burst(boomerang.BURST_FRAMES, boomerang.burst_fps(), on_frame)
+        except CameraError as exc:
+            raise CycleFailed("camera", str(exc)) from None
+        cycle.last_taken = time.monotonic()
+        cycle.timings_ms["burst"] = (cycle.last_taken - cycle.smile) * 1e3
+        self._enter(State.PROCESS, mode=cycle.mode)
 
     def _process(self) -> None:
         """Process: faces, generator and store on the worker within
         ``[cycle] process_timeout_s``, then result (failsafe on failure)."""
         cycle = self._cycle
-        photo, result, stage_ms = self._make_photo(cycle.frame, "booth", self.style)
+        if cycle.mode == "strip":
+            photo, generator_ms, stage_ms = self._run_job(self._store_strip, cycle)
+        elif cycle.mode == "boomerang":
+            photo, generator_ms, stage_ms = self._run_job(self._store_boomerang, cycle)
+        else:
+            photo, result, stage_ms = self._make_photo(cycle.frame, "booth", cycle.style)
+            generator_ms = float(result.timings_ms.get("generator", 0.0))
         cycle.frame = None
         cycle.timings_ms.update(stage_ms)
         published = time.monotonic()
-        self._show_result(photo.id, "booth")
+        self._show_result(photo.id, "booth", cycle.mode)
         cycle.timings_ms["publish"] = (time.monotonic() - published) * 1e3
-        self._cycle_done(cycle, photo, result)
+        if cycle.last_taken:  # a strip's or a boomerang's: ready this long after the last picture
+            cycle.timings_ms["ready_after_last"] = (time.monotonic() - cycle.last_taken) * 1e3
+        self._cycle_done(cycle, photo, generator_ms)
 
     def _result(self) -> None:
         """Result, for ``[cycle] show_result_s``: a press starts the next cycle, the
@@ -676,11 +830,14 @@ class Booth:
         self._leave_on_time()
 
     HANDLERS = {State.IDLE: _idle, State.CONSENT: _consent, State.COUNTDOWN: _countdown, State.CAPTURE: _capture,
+                State.SHOT: _shot, State.BURST: _burst,
                 State.PROCESS: _process, State.RESULT: _result, State.FAILSAFE: _failsafe}
 
     def _leave_on_time(self) -> None:
-        # On time, even while uploads keep coming (a new result has a new end).
-        if time.monotonic() >= self._until:
+        # On time, even while uploads keep coming (a new result has a new end). Only from
+        # the screen that timed out: a press taken in this same turn has already moved on
+        # to a new cycle, whose first state must not inherit the old screen's end.
+        if self.state in (State.RESULT, State.FAILSAFE) and time.monotonic() >= self._until:
             self._enter(RULES[self.state].time_up)
 
     def _time_limit_s(self, state: State) -> float:
@@ -701,7 +858,7 @@ class Booth:
             # waits for one picture at most.
             job = self.queue.take() if source is None and pictures else None
             if source is not None:  # under the lock: no second press slips in before it
-                self._cycle = Cycle(source, time.monotonic())
+                self._cycle = Cycle(source, time.monotonic(), mode=self.mode, style=self.style)
         if source is not None:
             self._start_cycle()
         elif job is not None:
@@ -711,31 +868,47 @@ class Booth:
     def _start_cycle(self) -> None:
         self._cancel.clear()
         self._check_ready()
+        if self._cycle.mode == "strip":
+            self.shot_jpegs = {}
         if self.settings.privacy.consent == "ask":
             self._ask_consent()
         else:
-            self._begin_countdown()
+            self._start_countdown()
 
     def _ask_consent(self) -> None:
         with self._cond:
             self._answer = None
         shown_s = self._time_limit_s(State.CONSENT)
         self._until = time.monotonic() + shown_s
-        self._enter(State.CONSENT, until=time.time() + shown_s)
+        self._enter(State.CONSENT, until=time.time() + shown_s, **self._mode_data())
 
-    def _begin_countdown(self) -> None:
+    def _start_countdown(self) -> None:
+        """The countdown to the next picture (a strip's next shot too), or the picture now."""
         countdown_s = int(self._time_limit_s(State.COUNTDOWN))
         self._capture_due = time.monotonic() + countdown_s
         if countdown_s > 0:
             self._cycle.seconds_left = countdown_s
-            self._enter(State.COUNTDOWN, seconds_left=countdown_s)
+            self._enter(State.COUNTDOWN, seconds_left=countdown_s, **self._mode_data())
         else:
             self._begin_capture()
 
+    def _mode_data(self) -> dict:
+        """What the kiosk needs to know about the running cycle's mode with each state."""
+        cycle = self._cycle
+        data = {"mode": cycle.mode}
+        if cycle.mode == "strip":
+            data |= {"shot": len(cycle.shots) + 1, "shots": self.settings.cycle.strip_shots}
+        return data
+
     def _begin_capture(self) -> None:
-        self._cycle.smile = time.monotonic()  # press-to-result counts from here (countdown excluded)
+        cycle = self._cycle
+        if not cycle.smile:  # press-to-result counts from the first picture (countdown excluded)
+            cycle.smile = time.monotonic()
         self._making_photo(True)
-        self._enter(State.CAPTURE)
+        if cycle.mode == "boomerang":
+            self._enter(State.BURST, mode=cycle.mode, seconds=boomerang.BURST_S)
+        else:
+            self._enter(State.CAPTURE, **self._mode_data())
 
     # --- moving between states -------------------------------------------------------
     def _enter(self, state: State, **data) -> None:
@@ -835,18 +1008,22 @@ class Booth:
         A job given up on (timeout, shutdown) never publishes its photo: the guest was
         told it failed, so a late result is discarded, never saved to the gallery.
         """
+        return self._run_job(self._process_and_store, frame, source, style, variant_of)
+
+    def _run_job(self, work: Callable, *args):
+        """``work(*args, job)`` on the worker within ``[cycle] process_timeout_s``; a
+        strip's or a boomerang's making and storing goes the same way as a photo's."""
         self.processing.set()
         try:
-            return self._process_on_worker(frame, source, style, variant_of)
+            return self._process_on_worker(work, *args)
         finally:
             self.processing.clear()
 
-    def _process_on_worker(self, frame: np.ndarray, source: str, style: str | None,
-                           variant_of: str | None):
+    def _process_on_worker(self, work: Callable, *args):
         if self._worker.stuck_s() is not None:  # one stuck call at most (see MODEL_STUCK)
             raise CycleFailed("stuck", "the last model call given up on has not returned")
         job = AbandonableJob()
-        future = self._worker.submit(self._process_and_store, frame, source, job, style, variant_of)
+        future = self._worker.submit(work, *args, job)
         limit_s = self._time_limit_s(State.PROCESS)
         deadline = time.monotonic() + limit_s
         grace_end = None
@@ -873,8 +1050,8 @@ class Booth:
         except StoreFull as exc:
             raise CycleFailed("disk", str(exc)) from None
 
-    def _process_and_store(self, frame: np.ndarray, source: str, job: "AbandonableJob",
-                           style: str | None = None, variant_of: str | None = None):
+    def _process_and_store(self, frame: np.ndarray, source: str, style: str | None,
+                           variant_of: str | None, job: "AbandonableJob"):
         started = time.perf_counter()
         # The default style goes through the pipeline's own generator.
         if style is None or style == self.settings.styles.default:
@@ -908,24 +1085,126 @@ class Booth:
         stage_ms["store"] = (stored - processed) * 1e3
         return photo, result, stage_ms
 
-    def _show_result(self, photo_id: str, source: str) -> None:
-        self.events.publish("photo", photo_id=photo_id, source=source)
+    # --- strips and boomerangs ----------------------------------------------------------
+    def _shot_pipeline(self, shots: int) -> strip.ShotPipeline:
+        """The pipeline at a strip cell's shape, made once per loaded pipeline."""
+        made = self._shot_pipelines.get(shots)
+        if made is None or made[0] is not self.pipeline:
+            made = self._shot_pipelines[shots] = (self.pipeline, strip.ShotPipeline(self.pipeline, shots))
+        return made[1]
+
+    def _stylize_shot(self, frame: np.ndarray, index: int, style: str | None,
+                      shown: dict) -> moments.Shot:
+        """One strip shot on the worker: its cell into ``shown`` for the kiosk, announced
+        by a "shot" event."""
+        own_style = None if style in (None, self.settings.styles.default) else style
+        shot, cell_jpeg = moments.make_shot(self._shot_pipeline(self.settings.cycle.strip_shots), frame,
+                                            own_style, self.settings.storage.jpeg_quality)
+        shown[index] = cell_jpeg
+        self.events.publish("shot", index=index, shots=self.settings.cycle.strip_shots, stage="anime")
+        return shot
+
+    def _store_strip(self, cycle: Cycle, job: "AbandonableJob"):
+        """The strip's shots (stylized already, or the last one finishing) stored as one
+        photo. Any shot that failed fails the whole strip: nothing is stored."""
+        waited = time.perf_counter()
+        shots: list[moments.Shot] = [future.result() for future in cycle.shots]
+        started = time.perf_counter()
+        item = moments.strip_item(shots, cycle.style or self.settings.styles.default,
+                                  self.settings.web.accent_color, self.settings.storage.jpeg_quality)
+        return self._store_item(job, item, {"last_shot": (started - waited) * 1e3},
+                                sum(shot.generator_ms for shot in shots))
+
+    def _store_item(self, job: "AbandonableJob", item: moments.Item, stage_ms: dict, generator_ms: float):
+        """(photo, generator ms, each stage's ms) of a stored strip or boomerang; None
+        when its cycle was given up on."""
+        stored = time.perf_counter()
+        photo = self._store_made(job, item.original, item.anime, item.meta, item.extras)
+        if photo is None:
+            return None
+        return photo, generator_ms, stage_ms | item.stage_ms | {"store": (time.perf_counter() - stored) * 1e3}
+
+    def _store_made(self, job: "AbandonableJob", original: np.ndarray, anime: np.ndarray,
+                    meta: dict, extras: dict[str, bytes]):
+        """Store a strip or a boomerang as one photo unless its cycle was given up on;
+        a save that finishes after the cycle failed is taken back."""
+        if job.abandoned:
+            log.info("late %s discarded (the cycle had already failed)", meta["mode"])
+            return None
+        photo = self.store.save(original, anime, meta, "booth", extras)
+        if not job.deliver():
+            self.store.delete(photo.id)
+            log.info("late %s %s deleted (the cycle had already failed)", meta["mode"], photo.id)
+            return None
+        return photo
+
+    def _clip_maker_now(self) -> boomerang.ClipMaker:
+        """The boomerang's network (the mirror's Cute style, its own compiled copy with
+        every core: the mirror is paused during a burst), made once."""
+        with self._clip_lock:
+            if self._clip_maker is None:
+                network = mirror.mirror_network(self.settings, threads=0)
+                self._clip_maker = boomerang.ClipMaker(network, self.settings.preview.smoothing)
+            return self._clip_maker
+
+    def _warm_clip(self) -> None:
+        """Compile the boomerang's network while the guest poses: on the worker, the one
+        thread that runs it (a network's request is not for two threads at once)."""
+        def warm() -> None:
+            try:
+                aspect = self.settings.camera.preview_size[0] / max(1, self.settings.camera.preview_size[1])
+                self._clip_maker_now().warm_up(aspect)
+            except Exception as exc:  # the burst will report it; the kiosk must not fail here
+                log.warning("boomerang network could not be loaded: %s", exc)
+
+        self._worker.submit(warm)
+
+    def _store_boomerang(self, cycle: Cycle, job: "AbandonableJob"):
+        """The burst's frames (stylized as they came) stored as one photo."""
+        waited = time.perf_counter()
+        for future in cycle.clip_jobs:
+            future.result()
+        frames = cycle.clip.frames
+        if len(frames) < 2:
+            raise CycleFailed("camera", f"the burst gave {len(frames)} frames")
+        started = time.perf_counter()
+        item = moments.boomerang_item(frames, cycle.frame, self.settings.preview.style)
+        return self._store_item(job, item, {"last_frames": (started - waited) * 1e3}, 0.0)
+
+    def _restyle_strip(self, photo, style: str, job: "AbandonableJob") -> None:
+        """A stored strip drawn again in ``style``: each shot's frame through the cell's
+        pipeline, the square kept as the variant (complete or absent, like a photo's)."""
+        shots = int(photo.meta.get("shots", 0))
+        maker = self._shot_pipeline(shots)
+        own_style = None if style == self.settings.styles.default else style
+        cells = []
+        for index in range(shots):
+            path = self.store.extra_path(photo.id, f"shot-{index + 1}.jpg")
+            if path is None:
+                raise CycleFailed("error", "the strip's shots were deleted")
+            cells.append(maker.stylize(load_image(path), own_style)[0])
+        self.store.save_variant(photo.id, style, strip.compose_square(cells, self.settings.web.accent_color))
+        job.deliver()
+
+    def _show_result(self, photo_id: str, source: str, mode: str = "photo") -> None:
+        self.events.publish("photo", photo_id=photo_id, source=source, mode=mode)
         shown_s = self._time_limit_s(State.RESULT)
         self._until = time.monotonic() + shown_s
         self._shown = photo_id
-        self._enter(State.RESULT, photo_id=photo_id, source=source, until=time.time() + shown_s)
+        self._enter(State.RESULT, photo_id=photo_id, source=source, mode=mode,
+                    until=time.time() + shown_s)
         if self.prints is not None:  # only the guest at the booth is offered a print
             if source == "booth":
                 self.prints.photo_shown(photo_id)
             else:
                 self.prints.withdraw_offer()
 
-    def _cycle_done(self, cycle: Cycle, photo, result) -> None:
+    def _cycle_done(self, cycle: Cycle, photo, generator_ms: float) -> None:
         press_to_result = (time.monotonic() - cycle.smile) * 1e3
-        self.counters.cycle_ok(photo.id, press_to_result, float(result.timings_ms.get("generator", 0.0)))
+        self.counters.cycle_ok(photo.id, press_to_result, generator_ms)
         stages = " ".join(f"{k}={v:.0f}" for k, v in cycle.timings_ms.items())
-        log.info("cycle ok photo=%s source=%s size=%s faces=%d press_to_result_ms=%.0f %s",
-                 photo.id, cycle.source, photo.size, photo.faces, press_to_result, stages)
+        log.info("cycle ok photo=%s mode=%s source=%s size=%s faces=%d press_to_result_ms=%.0f %s",
+                 photo.id, cycle.mode, cycle.source, photo.size, photo.faces, press_to_result, stages)
 
     def _cycle_failed(self, reason: str, detail: str) -> None:
         cycle = self._cycle
@@ -967,7 +1246,11 @@ class Booth:
             original = self.store.file_path(job.photo_id, "original")
             if original is None:
                 raise CycleFailed("error", "the photo was deleted")
-            self._make_photo(load_image(original), "restyle", job.style, variant_of=job.photo_id)
+            photo = self.store.get(job.photo_id)
+            if photo is not None and photo.meta.get("mode") == "strip":
+                self._run_job(self._restyle_strip, photo, job.style)
+            else:
+                self._make_photo(load_image(original), "restyle", job.style, variant_of=job.photo_id)
         except Exception as exc:
             reason = exc.reason if isinstance(exc, CycleFailed) else "error"
             log.warning("restyle failed ticket=%s: %s", ticket[:6], exc)

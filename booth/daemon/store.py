@@ -9,6 +9,14 @@ the photo's id, and one row in an SQLite index (standard library, WAL journal)::
                                           ([storage] result_long_side, 1350 px)
     <data_dir>/photos/<id>/thumb.jpg      the gallery thumbnail
 
+A photo strip or a boomerang is one photo too, with its extra files beside the three
+(their names listed in its ``meta["files"]``, written and checked like the others)::
+
+    <data_dir>/photos/<id>/strip.jpg      a strip: the 2x6 in strip (anime.jpg is the 2x2 square)
+    <data_dir>/photos/<id>/shot-1.jpg ... a strip: each shot's camera frame (restyling re-renders them)
+    <data_dir>/photos/<id>/boomerang.mp4  a boomerang: the H.264 clip (anime.jpg is one frame)
+    <data_dir>/photos/<id>/boomerang.webp a boomerang: the animated WebP for browsers without H.264
+
 The order of writing is what makes it crash-safe: each file goes to a temporary
 name, is fsynced and renamed; the folder is fsynced; the index row is committed
 *last*. A photo is visible only through its row, so a power cut at any instant
@@ -51,13 +59,15 @@ import numpy as np
 
 from booth.daemon.retention import RetentionClock
 from booth.errors import StoreFull
-from booth.files import fsync_dir, remove_leftovers, write_atomic
+from booth.files import TMP_SUFFIX, fsync_dir, remove_leftovers, write_atomic
 from booth.vision.images import encode_jpeg, load_image, thumbnail
 
 log = logging.getLogger(__name__)
 
 #: The kinds of file each photo has.
 KINDS = ("original", "anime", "thumb")
+#: What the name of a photo's extra file looks like (a strip's or a boomerang's).
+EXTRA_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,30}\.(jpg|mp4|webp)$")
 #: What an id looks like (token_urlsafe of >= 16 bytes); anything else is unknown.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 _INDEX_NAME = "index.sqlite3"
@@ -119,6 +129,11 @@ class Photo:
     owner_key: str = ""
     #: False once retention deleted the original.
     original_kept: bool = True
+
+
+def extra_files(photo: Photo) -> list[str]:
+    """The names of a photo's extra files (none for a plain photo)."""
+    return [name for name in photo.meta.get("files", []) if EXTRA_PATTERN.match(str(name))]
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -238,7 +253,7 @@ class PhotoStore:
                 "ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
         return [self._photo(r) for r in rows]
 
-    def ids(self) -> list[tuple[str, float]]:
+    def snapshot(self) -> list[tuple[str, float]]:
         """(id, created) of every photo now, newest first: a fixed list to work through
         (the zip export) while photos come and go."""
         with self._lock:
@@ -265,6 +280,14 @@ class PhotoStore:
             return []
         folder = self.root / photo_id
         return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.endswith(TMP_SUFFIX))
+
+    def extra_path(self, photo_id: str, name: str) -> Path | None:
+        """One of a photo's extra files (``strip.jpg``, ``boomerang.mp4``...); None unless
+        the photo has it."""
+        photo = self.get(photo_id)
+        if photo is None or name not in extra_files(photo):
+            return None
+        return self.root / photo_id / name
 
     def variants(self, photo_id: str) -> list[str]:
         """The styles this photo was re-rendered in, oldest first."""
@@ -296,8 +319,11 @@ class PhotoStore:
             raise PermissionError(f"{self.root}: this photo store was opened read-only")
 
     def save(self, original_rgb: np.ndarray, stylized_rgb: np.ndarray, meta: dict,
-             source: str = "booth", *, keep: Callable[[], bool] | None = None) -> Photo | None:
+             source: str = "booth", extras: dict[str, bytes] | None = None, *,
+             keep: Callable[[], bool] | None = None) -> Photo | None:
         """Store one photo (files first, index row last); raises :class:`StoreFull`.
+        ``extras``: a strip's or a boomerang's further files by name (:data:`EXTRA_PATTERN`),
+        stored with it as one item.
 
         ``keep``, if given, is asked right before the row is committed: False (the guest
         was told it failed meanwhile) removes the files and returns None — decided
@@ -307,12 +333,19 @@ class PhotoStore:
         if not self.has_room():
             raise StoreFull(f"only {self.free_mb():.0f} MB free on the booth's disk "
                             f"(the floor is {self.settings.min_free_mb} MB)")
+        extras = dict(extras or {})
+        for name in extras:
+            if not EXTRA_PATTERN.match(name) or name.removesuffix(".jpg") in KINDS:
+                raise ValueError(f"extra file name {name!r}: lower-case letters, digits and - "
+                                 "with .jpg, .mp4 or .webp, and none of the photo's own files")
         quality = self.settings.jpeg_quality
         files = {
-            "original": encode_jpeg(original_rgb, quality),
-            "anime": encode_jpeg(stylized_rgb, quality),
-            "thumb": encode_jpeg(thumbnail(stylized_rgb, self.settings.thumb_size), quality),
-        }
+            "original.jpg": encode_jpeg(original_rgb, quality),
+            "anime.jpg": encode_jpeg(stylized_rgb, quality),
+            "thumb.jpg": encode_jpeg(thumbnail(stylized_rgb, self.settings.thumb_size), quality),
+        } | extras
+        if extras:
+            meta = dict(meta) | {"files": sorted(extras)}
         # The floor holds after this photo too: a 12 MP original and a full-resolution
         # portrait are several MB together.
         needed_mb = sum(len(data) for data in files.values()) / (1024 * 1024)
@@ -326,8 +359,8 @@ class PhotoStore:
         folder = self.root / photo.id
         folder.mkdir()
         try:
-            for kind, data in files.items():
-                write_atomic(folder / f"{kind}.jpg", data)
+            for name, data in files.items():
+                write_atomic(folder / name, data)
             fsync_dir(folder)
             fsync_dir(self.root)
             with self._lock:
@@ -491,14 +524,17 @@ class PhotoStore:
             cleaned["temp_files"] += remove_leftovers(entry)
         with self._lock:
             dropped = {r[0] for r in self._db.execute("SELECT id FROM photos WHERE original_kept = 0")}
+            metas = dict(self._db.execute("SELECT id, meta FROM photos").fetchall())
         for photo_id in dropped:  # deleted by retention, its file not yet gone at a power cut
             (self.root / photo_id / "original.jpg").unlink(missing_ok=True)
         for photo_id in ids:
             folder = self.root / photo_id
-            needed = [k for k in KINDS if not (k == "original" and photo_id in dropped)]
-            if all((folder / f"{k}.jpg").is_file() for k in needed):
+            needed = [f"{k}.jpg" for k in KINDS if not (k == "original" and photo_id in dropped)]
+            extras = json.loads(metas.get(photo_id, "{}")).get("files", [])
+            if all((folder / name).is_file() for name in needed + extras):
                 continue
-            if self._rebuild_thumb(folder, with_original=photo_id not in dropped):
+            if all((folder / name).is_file() for name in extras) and \
+                    self._rebuild_thumb(folder, with_original=photo_id not in dropped):
                 thumbs += 1
                 continue
             with self._lock:

@@ -73,13 +73,16 @@ class BoothButton:
     ``on_decline`` (optional; the consent question) is asked first on every hold and
     takes it when it returns True: a hold is the guest's no. With it, a press too
     counts on release (a hold must never start as a yes).
+    ``on_mode`` (optional) goes to the next mode (photo, strip, boomerang) when the
+    style button on ``style_pin`` is held ``long_press_s``.
     A button that cannot be set up does not stop the booth: ``status()`` says why.
     """
 
     def __init__(self, settings_button, on_press: Callable[[], object],
                  on_hold: Callable[[], object] | None = None, *, pin_factory=None,
                  on_pi: bool | None = None, on_style: Callable[[], object] | None = None,
-                 on_decline: Callable[[], bool] | None = None) -> None:
+                 on_decline: Callable[[], bool] | None = None,
+                 on_mode: Callable[[], object] | None = None) -> None:
         # gpiozero where the devices are made: importing it looks for pin libraries,
         # which a machine that only builds models or serves the gallery has no use for.
         from gpiozero.exc import GPIOZeroError
@@ -101,7 +104,7 @@ class BoothButton:
                         settings_button, on_hold))
                 if on_style is not None:
                     self._make_style_input(settings_button, on_press, on_hold, on_style, pin_factory,
-                                           on_decline)
+                                           on_decline, on_mode)
             factory = self.button.pin_factory
             self._status = gpio_check(factory, on_pi=on_pi, require_real=settings_button.require_real_gpio)
         except (GPIOZeroError, OSError, RuntimeError) as exc:
@@ -155,15 +158,28 @@ class BoothButton:
         self.button.when_released = released
 
     def _make_style_input(self, settings_button, on_press, on_hold, on_style, pin_factory,
-                          on_decline=None) -> None:
-        """The style button on ``style_pin``, else the main button's long press."""
+                          on_decline=None, on_mode=None) -> None:
+        """The style button on ``style_pin`` (held ``long_press_s``: the next mode, when
+        ``on_mode`` is given), else the main button's long press."""
         from gpiozero import Button
 
         if settings_button.style_pin >= 0:
             self.style_button = Button(settings_button.style_pin, pull_up=settings_button.pull_up,
                                        bounce_time=settings_button.bounce_time or None,
                                        pin_factory=pin_factory)
-            self.style_button.when_pressed = lambda: on_style()
+            if on_mode is None or not settings_button.long_press_s:
+                self.style_button.when_pressed = lambda: on_style()
+                return
+            held = []
+
+            def style_released() -> None:
+                if not held:
+                    on_style()
+                held.clear()
+
+            self.style_button.hold_time = settings_button.long_press_s
+            self.style_button.when_held = lambda: (held.append(True), on_mode())
+            self.style_button.when_released = style_released
             return
         if not settings_button.long_press_s:
             return

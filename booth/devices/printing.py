@@ -52,6 +52,7 @@ from booth.daemon.store import PhotoStore
 from booth.errors import CupsError, ImageError, PrintRefused, UserError
 from booth.files import fsync_dir, remove_leftovers, write_atomic
 from booth.ratelimit import RepeatedWarning
+from booth.vision import strip
 from booth.vision.images import encode_jpeg, encode_png, load_image
 
 log = logging.getLogger(__name__)
@@ -200,10 +201,17 @@ def render_page(anime: np.ndarray, original: np.ndarray | None, *, title: str, d
     draw.text((left + column // 2, caption_y), "Scan: your photo online", font=caption,
               fill="#333333", anchor="ma")
 
-    if overlay is not None:
-        layer = cv2.resize(overlay, (width, height), interpolation=cv2.INTER_AREA)
-        page = Image.alpha_composite(page.convert("RGBA"), Image.fromarray(layer, "RGBA")).convert("RGB")
-    return np.asarray(page)
+    return _with_overlay(np.asarray(page), overlay)
+
+
+def _with_overlay(page: np.ndarray, overlay: np.ndarray | None) -> np.ndarray:
+    """The page with the organiser's transparent PNG laid over it (stretched to the page)."""
+    if overlay is None:
+        return page
+    height, width = page.shape[:2]
+    layer = cv2.resize(overlay, (width, height), interpolation=cv2.INTER_AREA)
+    return np.asarray(Image.alpha_composite(Image.fromarray(page).convert("RGBA"),
+                                            Image.fromarray(layer, "RGBA")).convert("RGB"))
 
 
 def page_pdf(page: np.ndarray, dpi: int) -> bytes:
@@ -242,6 +250,12 @@ def render_photo(store: PhotoStore, settings: config.Settings, photo_id: str,
     anime_path = store.file_path(photo_id, "anime")
     if photo is None or anime_path is None:
         raise KeyError(photo_id)
+    strip_path = store.extra_path(photo_id, "strip.jpg")
+    if strip_path is not None:  # a photo strip: two strips side by side and a cut line
+        side = round(strip.footer_box()[2] * 0.9)
+        page = strip.print_sheet(load_image(strip_path), page_size_px(settings.print),
+                                 badge=np.asarray(_qr_image(qr.photo_url(settings, photo_id), side)))
+        return _with_overlay(page, overlay)
     original_path = store.file_path(photo_id, "original") if settings.print.show_original else None
     original = load_image(original_path) if original_path is not None else None  # None: retention took it
     return render_page(load_image(anime_path), original, title=settings.booth.event_title,

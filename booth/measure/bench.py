@@ -45,7 +45,7 @@ from booth.daemon.machine import Booth, load_pipeline
 from booth.devices.camera import CameraSupervisor, backend_factory
 from booth.errors import UserError
 from booth.files import write_json
-from booth.measure import quality
+from booth.measure import moments, quality
 from booth.measure.photos import photo_crops, photo_set, photos_in
 from booth.measure.styles import run_styles
 from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
@@ -71,9 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mirror", action="store_true",
                         help="only the live anime mirror: ms/frame and frames/s at 256/320/480 "
                              "for 1 and 2 threads, CPU share, and its flicker on a still scene")
+    parser.add_argument("--modes", action="store_true",
+                        help="photo strips and boomerangs on the real booth: ready after the last "
+                             "shot / the burst, memory, and one boomerang frame's cost")
     parser.add_argument("--cycles", type=int, default=0, metavar="N",
                         help="with --mirror: also N photo cycles with the mirror on and N off "
-                             "(press-to-result, same photos)")
+                             "(press-to-result, same photos); with --modes: N strips and N "
+                             "boomerangs (default 3)")
     parser.add_argument("--styles", action="store_true",
                         help="per style: INT8 and float latency at 384/512, INT8 vs float fidelity, "
                              "RSS with every style loaded and with [styles] max_loaded, cold first use")
@@ -467,6 +471,12 @@ def print_mirror(result: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.styles:
         return run_styles(args)
+    if args.modes:
+        result = moments.bench_modes(photo_set(args.photos), cycles=args.cycles or 3)
+        moments.print_modes(result)
+        if args.json:
+            write_json(Path(args.json), result)
+        return 0
     if args.mirror:
         result = bench_mirror(photos=photo_set(args.photos) if args.photos else None)
         if args.cycles:

@@ -67,14 +67,19 @@ def frame_shape(long_side: int, aspect: float) -> tuple[int, int]:
 
 
 # --- the network ------------------------------------------------------------------------
+def network_available(style: str) -> bool:
+    """The style's mirror IR is built (``booth styles build`` ran for it)."""
+    card = styles.read_card(style)
+    return card is not None and styles.ir_path(style, card.get("runs", "int8")).is_file()
+
+
 def network_ir(style: str) -> Path:
     """The IR the mirror runs: the style's own build (``booth styles build``, which the
     install runs), in the precision that build measured as faster and faithful."""
-    card = styles.read_card(style)
-    if card is None or not styles.ir_path(style, card.get("runs", "int8")).is_file():
+    if not network_available(style):
         raise weights.WeightsError(f"the mirror's style {style} is not built: "
                                    f"run `booth styles build {style}`")
-    return styles.ir_path(style, card["runs"])
+    return styles.ir_path(style, styles.read_card(style)["runs"])
 
 
 class MirrorNetwork:

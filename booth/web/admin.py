@@ -17,6 +17,7 @@ from flask import (Blueprint, Response, abort, flash, get_flashed_messages, redi
                    render_template, request, url_for)
 
 from booth import qr
+from booth.daemon.store import extra_files
 from booth.web.access import check_password, csrf_ok, is_admin, log_in, log_out
 from booth.web.contract import get_booth
 from booth.web.paging import requested_page
@@ -139,7 +140,8 @@ class _ChunkBuffer:
 
 
 def zip_chunks(store) -> Iterator[bytes]:
-    """Every photo (anime and original) as one zip, produced piece by piece.
+    """Every photo (anime and original; a strip's strip and shots, a boomerang's clips)
+    as one zip, produced piece by piece.
 
     The photos are those of the moment the download starts (a fixed list of ids, so
     photos deleted or added meanwhile move no other photo out of it or into it twice).
@@ -152,8 +154,9 @@ def zip_chunks(store) -> Iterator[bytes]:
     buffer = _ChunkBuffer()
     names: set[str] = set()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        for photo_id, created in store.ids():
-            files = _open_photo_files(store, photo_id)
+        for photo_id, created in store.snapshot():
+            photo = store.get(photo_id)
+            files = _open_photo_files(store, photo) if photo is not None else None
             if files is None:  # deleted since the list was taken
                 continue
             stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(created))
@@ -161,8 +164,8 @@ def zip_chunks(store) -> Iterator[bytes]:
             base = short if short not in names else f"{stamp}-{photo_id}"
             names.add(base)
             try:
-                for kind, source in files.items():
-                    info = zipfile.ZipInfo(f"{base}-{kind}.jpg", time.localtime(created)[:6])
+                for name, source in files.items():
+                    info = zipfile.ZipInfo(f"{base}-{name}", time.localtime(created)[:6])
                     with archive.open(info, "w") as entry:
                         while chunk := source.read(ZIP_CHUNK):
                             entry.write(chunk)
@@ -174,15 +177,19 @@ def zip_chunks(store) -> Iterator[bytes]:
     yield from buffer.take()
 
 
-def _open_photo_files(store, photo_id: str) -> dict | None:
-    """The photo's anime and original files, both open; None if it is gone."""
+def _open_photo_files(store, photo) -> dict | None:
+    """The photo's files by name, all open: its anime portrait, its original while it is
+    kept, a strip's or a boomerang's own files; None if it is gone."""
+    wanted = [("anime.jpg", store.file_path(photo.id, "anime"))]
+    if photo.original_kept:
+        wanted.append(("original.jpg", store.file_path(photo.id, "original")))
+    wanted += [(name, store.extra_path(photo.id, name)) for name in extra_files(photo)]
     files = {}
     try:
-        for kind in ("anime", "original"):
-            path = store.file_path(photo_id, kind)
+        for name, path in wanted:
             if path is None:
-                raise FileNotFoundError(photo_id)
-            files[kind] = open(path, "rb")
+                raise FileNotFoundError(photo.id)
+            files[name] = open(path, "rb")
     except FileNotFoundError:
         for source in files.values():
             source.close()

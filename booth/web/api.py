@@ -1,7 +1,8 @@
 """Machine-readable views: ``/api/photos``, ``/healthz`` and ``/metrics``.
 
 * ``/api/photos`` — the newest photos as JSON (same privacy rule as the gallery):
-  the anime portraits; the originals and each photo's owner link only for the organiser.
+  the anime portraits (a strip's square and strip, a boomerang's still, MP4 and WebP,
+  ``mode`` saying which); the originals and each photo's owner link only for the organiser.
 * ``/healthz`` — the daemon's health as JSON; HTTP 503 while the booth cannot take
   photos, so a monitoring probe (or ``curl -f``) notices.
 * ``/metrics`` — Prometheus text format: cycles, failures, ignored presses, photos,
@@ -35,6 +36,12 @@ def photo_json(photo, organiser: bool = False) -> dict:
               "qr_svg": f"{base}/qr.svg", "qr_png": f"{base}/qr.png"}
     if photo.meta.get("booth"):  # a merged gallery: the booth that made it
         listed["booth"] = photo.meta["booth"]
+    mode = photo.meta.get("mode", "photo")
+    listed["mode"] = mode
+    if mode == "strip":
+        listed["strip"] = f"{base}/strip.jpg"
+    elif mode == "boomerang":
+        listed.update(video=f"{base}/boomerang.mp4", webp=f"{base}/boomerang.webp")
     if organiser:
         listed.update(original=f"{base}/original.jpg", owner_url=owner_url(photo))
     return listed

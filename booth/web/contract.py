@@ -95,6 +95,18 @@ class BoothForWeb(Protocol):
         """Set the next photo's style; None while a photo is being taken."""
         ...
 
+    def mode_choice(self) -> dict:
+        """{"current", "modes": [{"name", "label"}], "strip_shots"} for the kiosk."""
+        ...
+
+    def choose_mode(self, name: str | None = None, step: int = 0) -> str | None:
+        """Set what the next press makes (photo, strip, boomerang); None while busy."""
+        ...
+
+    def shot_jpeg(self, index: int) -> bytes | None:
+        """A strip's shot as the kiosk shows it while the strip is being taken."""
+        ...
+
 
 def init_app(app: Flask, booth: BoothForWeb) -> None:
     """Make ``booth`` the one every view of ``app`` serves."""

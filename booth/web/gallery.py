@@ -167,15 +167,32 @@ def image(photo_id: str, name: str):
     photo = _photo_or_404(photo_id)
     if name == "original.jpg" and not original_allowed(photo):
         abort(404, "The original photo is shared only through the photo's own QR code.")
-    path = store.file_path(photo_id, _IMAGE_KINDS[name])
+    return _send_stored(store.file_path(photo_id, _IMAGE_KINDS[name]), photo_id, name)
+
+
+#: A strip's and a boomerang's own files (see booth.daemon.store), by their type.
+EXTRA_TYPES = {"strip.jpg": "image/jpeg", "boomerang.mp4": "video/mp4", "boomerang.webp": "image/webp"}
+
+
+@bp.get("/p/<photo_id:photo_id>/<any('strip.jpg', 'boomerang.mp4', 'boomerang.webp'):name>")
+def extra(photo_id: str, name: str):
+    """A strip's 2x6 strip, a boomerang's clip (MP4, or the animated WebP fallback)."""
+    _photo_or_404(photo_id)
+    return _send_stored(get_booth().store.extra_path(photo_id, name), photo_id, name)
+
+
+def _send_stored(path, photo_id: str, name: str):
+    """One stored file of a photo, cached for long (an id never changes its files); with
+    ``?download=1`` as an attachment. Range requests work (a phone's video player)."""
+    store = get_booth().store
     if path is None:
         abort(404, "There is no photo with this link.")
     # Belt and braces: whatever the store returns must be inside the store.
     if not path.resolve().is_relative_to(store.root.resolve()):
         abort(404, "There is no photo with this link.")
     try:
-        response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True,
-                             max_age=None, download_name=f"anime-booth-{photo_id[:8]}-{name}")
+        response = send_file(path, mimetype=EXTRA_TYPES.get(name, "image/jpeg"), conditional=True,
+                             etag=True, max_age=None, download_name=f"anime-booth-{photo_id[:8]}-{name}")
     except FileNotFoundError:  # deleted between the lookup and the read
         abort(404, "There is no photo with this link.")
     response.headers["Cache-Control"] = IMAGE_CACHE

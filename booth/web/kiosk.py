@@ -142,6 +142,17 @@ def preview():
     return Response(frame, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
+@bp.get("/kiosk/shot/<int:index>.jpg")
+def shot(index: int):
+    """A strip's shot as it lands (the kiosk's row of shots while the strip is taken)."""
+    if not is_admin():
+        abort(403, "The shots are shown on the booth's own screen only.")
+    frame = get_booth().shot_jpeg(index)
+    if frame is None:
+        abort(404, "No such shot yet.")
+    return Response(frame, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
 @bp.post("/api/preview")
 def preview_mode():
     """Turn the live anime mirror on or off (``anime=on|off``) while the booth runs:

@@ -75,6 +75,9 @@ class AutoCamera:
     def capture(self) -> np.ndarray:
         return self._camera.capture()
 
+    def burst(self, count, fps, on_frame) -> int:
+        return self._camera.burst(count, fps, on_frame)
+
     def close(self) -> None:
         if self._camera is not None:
             self._camera.close()

@@ -3,6 +3,7 @@
     camera.open()            # raises booth.errors.CameraError if it cannot start
     camera.preview()         # a small live frame for the kiosk, or None
     camera.capture()         # the full-resolution still, taken *now*
+    camera.burst(count, fps, on_frame)   # a boomerang's burst from the video stream
     camera.close()
 
 A backend reports every failure as :class:`booth.errors.CameraError` with a one-line
@@ -11,7 +12,7 @@ reason, so the supervisor can show it and retry.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -22,4 +23,5 @@ class Camera(Protocol):
     def open(self) -> None: ...
     def preview(self) -> np.ndarray | None: ...
     def capture(self) -> np.ndarray: ...
+    def burst(self, count: int, fps: float, on_frame: Callable[[np.ndarray], object]) -> int: ...
     def close(self) -> None: ...

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Callable
 
+import cv2
 import numpy as np
 
 from booth.errors import CameraError, ImageError
 from booth.vision.images import PHOTO_SUFFIXES, load_image, resize_long_side
+
+
+#: Demo bursts: the frames' long side, and how far the push-in zooms over the burst.
+BURST_LONG_SIDE = 800
+BURST_ZOOM = 0.25
 
 
 class FolderCamera:
@@ -54,6 +62,26 @@ class FolderCamera:
         self._next = (self._next + 1) % len(self._files)
         self._preview = None
         return self._load(path)
+
+    def burst(self, count: int, fps: float, on_frame: Callable[[np.ndarray], object]) -> int:
+        """The next photo as a short frame sequence (demo mode's boomerang): a slow push-in
+        towards its middle with a little drift, paced like a camera at ``fps``."""
+        still = resize_long_side(self.capture(), BURST_LONG_SIDE * 5 // 4)
+        h, w = still.shape[:2]
+        started = time.monotonic()
+        for index in range(count):
+            step = index / max(1, count - 1)
+            zoom = 1.0 + BURST_ZOOM * step
+            crop_w, crop_h = round(w / zoom), round(h / zoom)
+            left = round((w - crop_w) * (0.5 + 0.15 * step))
+            top = round((h - crop_h) * 0.5)
+            frame = cv2.resize(still[top:top + crop_h, left:left + crop_w],
+                               (round(w * 0.8), round(h * 0.8)), interpolation=cv2.INTER_AREA)
+            delay = started + index / fps - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            on_frame(frame)
+        return count
 
     def close(self) -> None:
         self._files = []

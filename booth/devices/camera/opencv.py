@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from typing import Callable
+
 import cv2
 import numpy as np
 
 from booth.errors import CameraError
 from booth.vision.images import resize_long_side
+
+
+#: Long side of a burst's frames (the boomerang is 512 px; the rest is for cropping).
+BURST_LONG_SIDE = 800
 
 
 class OpenCVCamera:
@@ -48,6 +55,19 @@ class OpenCVCamera:
     def capture(self) -> np.ndarray:
         self._cap.grab()  # drop the frame buffered before the countdown ended
         return self._read()
+
+    def burst(self, count: int, fps: float, on_frame: Callable[[np.ndarray], object]) -> int:
+        """``count`` frames of the webcam's stream at about ``fps`` (frames the webcam
+        delivers faster are skipped: the clip keeps its real pace)."""
+        self._cap.grab()  # the buffered frame is from before the countdown ended
+        started = time.monotonic()
+        taken = 0
+        while taken < count:
+            frame = self._read()
+            if time.monotonic() >= started + taken / fps:
+                on_frame(resize_long_side(frame, BURST_LONG_SIDE))
+                taken += 1
+        return taken
 
     def close(self) -> None:
         if self._cap is not None:

@@ -9,10 +9,16 @@ only on a Pi.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import cv2
 import numpy as np
 
 from booth.errors import CameraError
+
+
+#: A burst's frame size: the boomerang is 512 px long side, the rest is for cropping.
+BURST_SIZE = (960, 720)
 
 
 class Picamera2Camera:
@@ -29,6 +35,7 @@ class Picamera2Camera:
         self.preview_size = preview_size
         self.still_size = still_size
         self._cam = None
+        self._still_config = None
 
     def open(self) -> None:
         try:
@@ -56,6 +63,7 @@ class Picamera2Camera:
                 buffer_count=2, queue=False)  # queue=False: never hand out an old frame
             cam.configure(config)
             cam.start()
+            self._still_config = config
         except CameraError:
             raise
         except Exception as exc:
@@ -69,6 +77,21 @@ class Picamera2Camera:
     def capture(self) -> np.ndarray:
         # picamera2's "RGB888" is B, G, R in memory order.
         return np.ascontiguousarray(self._cam.capture_array("main")[:, :, ::-1])
+
+    def burst(self, count: int, fps: float, on_frame: Callable[[np.ndarray], object]) -> int:
+        """``count`` frames from a video configuration at ``fps`` (the sensor's fast, binned
+        mode), then back to the still configuration the booth keeps running."""
+        video = self._cam.create_video_configuration(
+            main={"size": BURST_SIZE, "format": "RGB888"}, buffer_count=4,
+            controls={"FrameRate": float(fps)})
+        self._cam.switch_mode(video)
+        try:
+            for _ in range(count):
+                # picamera2's "RGB888" is B, G, R in memory order.
+                on_frame(np.ascontiguousarray(self._cam.capture_array("main")[:, :, ::-1]))
+        finally:
+            self._cam.switch_mode(self._still_config)
+        return count
 
     def close(self) -> None:
         if self._cam is not None:

@@ -128,24 +128,39 @@ class CameraSupervisor:
     # --- frames --------------------------------------------------------------------
     def capture(self) -> np.ndarray:
         """The full-resolution still, now; raises CameraError (missing, failing or hung)."""
+        def still(camera: Camera) -> np.ndarray:
+            frame = self._call(camera.capture)
+            if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 \
+                    or frame.size == 0 or frame.dtype != np.uint8:
+                raise CameraError("the camera returned no picture")
+            return frame
+
+        return self._now(still)
+
+    def burst(self, count: int, fps: float, on_frame) -> int:
+        """A boomerang's burst: ``count`` frames at ``fps`` handed to ``on_frame`` as they
+        come; raises CameraError (missing, failing, or hung past the burst's own length
+        plus ``capture_timeout_s``)."""
+        return self._now(lambda camera: self._worker.call(
+            camera.burst, count, fps, on_frame, timeout=self.settings.capture_timeout_s + count / fps))
+
+    def _now(self, use: Callable[[Camera], object]):
+        """``use(camera)`` ahead of the preview loop; a failure or a hang drops the camera
+        (to be reopened) and raises CameraError with its reason."""
         if not self.try_open():
             raise CameraError(f"no camera: {self.message}")
-        self._capture_wanted = True  # the preview loop steps aside: the still comes first
+        self._capture_wanted = True  # the preview loop steps aside: the picture comes first
         with self._lock:
             self._capture_wanted = False
             camera = self._camera
             if camera is None:
                 raise CameraError(f"no camera: {self.message}")
             try:
-                frame = self._call(camera.capture)
-                if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 \
-                        or frame.size == 0 or frame.dtype != np.uint8:
-                    raise CameraError("the camera returned no picture")
+                return use(camera)
             except Exception as exc:
                 self._failed(camera, exc)
                 self._wake.set()
                 raise CameraError(self.message.split("; retrying")[0]) from None
-            return frame
 
     def refresh_preview(self) -> None:
         """Grab one preview frame into :meth:`preview_jpeg` (the background loop's job)."""

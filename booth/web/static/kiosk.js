@@ -9,7 +9,8 @@
   "use strict";
 
   var body = document.body;
-  var SCREENS = ["idle", "warming", "resting", "consent", "countdown", "capture", "process", "result", "failsafe"];
+  var SCREENS = ["idle", "warming", "resting", "consent", "countdown", "capture", "shot", "burst",
+                 "process", "result", "failsafe"];
   /* What a guest reads when a press cannot make a photo (the daemon says why). */
   var TOASTS = {
     busy: "One at a time — your photo is on its way!",
@@ -139,7 +140,7 @@
       showToast(JSON.parse(e.data).data.reason || "busy");
     });
     // Other parts of the screen (print.js) follow these events as DOM events.
-    ["state", "print_offer", "print", "printer"].forEach(function (kind) {
+    ["state", "print_offer", "print", "printer", "mode", "shot"].forEach(function (kind) {
       source.addEventListener(kind, function (e) {
         document.dispatchEvent(new CustomEvent("booth:" + kind, { detail: JSON.parse(e.data).data }));
       });
@@ -165,7 +166,12 @@
   var preview = $("preview");
   var previewRunning = false;
 
-  function wantPreview() { return state === "idle" || state === "consent" || state === "countdown"; }
+  /* The guest sees themselves while posing: idle, the consent question, countdowns,
+   * between a strip's shots, and during a boomerang's burst. */
+  function wantPreview() {
+    return state === "idle" || state === "consent" || state === "countdown" || state === "shot" ||
+      state === "burst";
+  }
 
   function nextFrame() {
     if (!wantPreview()) { previewRunning = false; return; }

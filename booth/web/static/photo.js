@@ -14,6 +14,21 @@
     });
   });
 
+  /* A boomerang plays its MP4 (H.264); a browser that cannot gets the animated WebP. */
+  var clip = document.getElementById("clip");
+  if (clip) {
+    var toWebp = function () {
+      var img = document.createElement("img");
+      img.src = clip.getAttribute("data-webp");
+      img.alt = clip.getAttribute("aria-label") || "";
+      img.className = "clip";
+      clip.replaceWith(img);
+    };
+    var source = clip.querySelector("source");
+    if (!clip.canPlayType || !clip.canPlayType('video/mp4; codecs="avc1.42E01E"')) { toWebp(); }
+    else if (source) { source.addEventListener("error", toWebp); }
+  }
+
   var share = document.getElementById("share");
   if (!navigator.share || !article) { return; }
   // The phone can share: Share is the main action, the downloads step back.
@@ -26,7 +41,8 @@
     fetch(article.getAttribute("data-anime"))
       .then(function (r) { return r.blob(); })
       .then(function (blob) {
-        var file = new File([blob], "anime-portrait.jpg", { type: "image/jpeg" });
+        var file = new File([blob], article.getAttribute("data-share-name") || "anime-portrait.jpg",
+                            { type: article.getAttribute("data-share-type") || "image/jpeg" });
         if (navigator.canShare && navigator.canShare({ files: [file] })) {
           return navigator.share({ files: [file], title: title, url: url });
         }
