@@ -8,7 +8,6 @@ import hashlib
 import json
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np

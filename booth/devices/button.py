@@ -170,15 +170,15 @@ class BoothButton:
             if on_mode is None or not settings_button.long_press_s:
                 self.style_button.when_pressed = lambda: on_style()
                 return
-            held = []
+            style_held = []
 
             def style_released() -> None:
-                if not held:
+                if not style_held:
                     on_style()
-                held.clear()
+                style_held.clear()
 
             self.style_button.hold_time = settings_button.long_press_s
-            self.style_button.when_held = lambda: (held.append(True), on_mode())
+            self.style_button.when_held = lambda: (style_held.append(True), on_mode())
             self.style_button.when_released = style_released
             return
         if not settings_button.long_press_s:
