@@ -420,6 +420,7 @@ def test_consent_ask_a_hold_is_no_and_takes_no_picture_a_press_is_yes(button, fa
             seen = _states_until(sub, "idle", timeout=1.5)
             pin.drive_high()
         assert seen == ["idle"] and booth.state == "idle"
+        assert booth.events.latest("state").data == {"state": "idle", "declined": "no"}
         time.sleep(0.3)  # the release after the hold is no press
         assert booth.state == "idle" and pipeline.calls == 0 and booth.store.count() == 0
         assert booth.style == booth.settings.styles.default  # the hold did not change the style
