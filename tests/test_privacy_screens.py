@@ -34,7 +34,8 @@ def asking_booth(tmp_path, photos):
     url = f"http://127.0.0.1:{port}"
     settings = settings_for(tmp_path, photos / "faces", countdown_s=1, show_result_s=60.0)
     settings = settings.replace("web", host="127.0.0.1", port=port, base_url=url)
-    settings = settings.replace("privacy", consent="ask", ask_timeout_s=8.0, keep_originals_hours=24,
+    # A long question: a screenshot on a loaded machine takes seconds, the answer must come first.
+    settings = settings.replace("privacy", consent="ask", ask_timeout_s=45.0, keep_originals_hours=24,
                                 keep_results_hours=720, contact="the photo desk by the entrance")
     camera = CameraSupervisor(backend_factory(settings.camera, settings.base_dir), settings.camera).start()
     pipeline = QuickPipeline(size=(640, 512))
@@ -49,7 +50,7 @@ def asking_booth(tmp_path, photos):
         camera.close()
 
 
-def _wait_state(page, state: str, timeout_ms: int = 15000) -> None:
+def _wait_state(page, state: str, timeout_ms: int = 60000) -> None:
     page.wait_for_function(f"() => document.body.dataset.state === {state!r}", timeout=timeout_ms)
 
 
@@ -67,8 +68,9 @@ def test_the_kiosk_asks_a_tap_is_yes_a_hold_is_no(asking_booth, browser):
     assert question.is_visible()
     page.screenshot(path=str(ARTIFACTS / "kiosk-consent-1920x1080.png"))
     page.keyboard.down("Space")  # held: no
-    _wait_state(page, "idle", timeout_ms=3000)
+    _wait_state(page, "idle", timeout_ms=15000)
     page.keyboard.up("Space")
+    assert booth.events.latest("state").data == {"state": "idle", "declined": "no"}  # the hold, not the timeout
     time.sleep(0.5)
     assert booth.state == "idle" and pipeline.calls == 0 and booth.store.count() == 0
     page.keyboard.press("Space")
@@ -98,12 +100,11 @@ def test_the_guest_deletes_their_photo_and_the_kiosk_lets_go_of_it(asking_booth,
     phone.click("#keep")
     assert booth.store.get(photo_id) is not None and f"/p/{photo_id}" in phone.url
     phone.click("#delete-mine")
-    started = time.monotonic()
     with phone.expect_navigation():
         phone.click("#confirm-delete")
     assert "Your photo is deleted" in phone.locator("h1").inner_text()
-    _wait_state(kiosk, "idle", timeout_ms=1000)  # the kiosk lets go of it within the second
-    assert time.monotonic() - started < 1.5
+    _wait_state(kiosk, "idle", timeout_ms=5000)  # told by the delete itself (test_privacy.py)
+    assert kiosk.evaluate("() => document.body.dataset.photo") is None
     phone.screenshot(path=str(ARTIFACTS / "phone-deleted-390x844.png"))
     assert booth.store.get(photo_id) is None
     assert phone.goto(f"{url}/p/{photo_id}?k={key}").status == 404
