@@ -14,6 +14,7 @@ import io
 import shutil
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +228,19 @@ def test_a_strip_is_one_stored_item_with_its_shots(booths, tmp_path, strip_folde
     variant = load_image(booth.store.variant_path(photo.id, other))
     assert variant.shape == (1080, 1080, 3)
     assert np.abs(variant.astype(int) - load_image(booth.store.file_path(photo.id, "anime")).astype(int)).mean() > 3
+
+    # Everywhere a photo goes: the API lists its strip, the zip export has every file.
+    from booth.web import create_app
+    from booth.web.admin import zip_chunks
+    client = create_app(booth).test_client()
+    listed = client.get("/api/photos").get_json()["photos"][0]
+    assert listed["mode"] == "strip" and listed["strip"] == f"/p/{photo.id}/strip.jpg"
+    served = client.get(listed["strip"])
+    assert served.status_code == 200 and served.mimetype == "image/jpeg"
+    assert client.get(f"/p/{photo.id}/boomerang.mp4").status_code == 404  # a strip has no clip
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(zip_chunks(booth.store))))
+    names = {name.split(f"-{photo.id[:8]}-", 1)[1] for name in archive.namelist()}
+    assert {"anime.jpg", "original.jpg", "strip.jpg", "shot-1.jpg", "shot-4.jpg"} <= names
 
     # Printed: two strips on a 4x6 sheet, each with the photo's QR code.
     page = render_photo(booth.store, booth.settings, photo.id)
