@@ -394,7 +394,7 @@ class PrintService:
         self.folder = settings.data_dir / "prints"
         self.folder.mkdir(parents=True, exist_ok=True)
         if removed := remove_leftovers(self.folder):  # a job list or page cut mid-write
-            log.warning("print: removed %d files left half-written by an interruption", removed)
+            log.warning("print: removed %d temporary file(s) of a write cut short", removed)
         self._between_photos = between_photos
         self._lock = threading.Lock()
         self._todo: queue.Queue[PrintJob] = queue.Queue()
