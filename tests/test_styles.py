@@ -318,6 +318,18 @@ def test_a_face_style_portrait_is_drawn_where_the_whole_crop_ghosted(style_pipel
     assert not drawn_features(whole_crop, result.crop_framing.map_face(face))["drawn"]
 
 
+def test_a_face_style_as_the_default_draws_faces_on_their_own_crop(style_pipeline, photos):
+    """With JP face as the default style a press without a chosen style still cuts the
+    face on its own crop (never the whole-crop ghost)."""
+    settings = style_pipeline.settings.replace("styles", default="jpface")
+    compiled = style_pipeline.styles
+    styleset = styles.StyleSet.from_settings(settings, loader=lambda style: compiled.generator(style.name))
+    pipeline = Pipeline(settings, styleset.generator("jpface"), style_pipeline.detector, styleset)
+    result = pipeline.process(load_image(photos / "faces" / "18f_edwin_torres.jpg"))
+    assert len(result.faces) == 1 and len(result.face_crops) == 1
+    assert result.face_crops[0].shape == (styleset.style("jpface").face_side,) * 2
+
+
 def test_a_press_makes_the_photo_in_the_chosen_style(tmp_path, style_pipeline, photos):
     """Through the booth: the guest picks each style in turn, presses, and the stored
     photo of the same scene is made in that style, each different from the others."""

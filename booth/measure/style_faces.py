@@ -24,9 +24,11 @@ it (score 0.99) and the mean gradient around its eyes is as high as a drawn face
 (eyebrow arcs, hair), so neither tells. Measured on 34 portraits (public and shared
 ``faces/``, ``hires/``) stylized by JP face on its own 512 crop (face 45% of the width:
 drawn, one bearded face half-drawn) and on a 256 crop (face 115 px: ghosts, checked by
-eye): 94% of the drawn faces pass the lines, 21% of the ghosts do (and 17% of the 12
+eye): 97% of the drawn faces pass the lines, 29% of the ghosts do (and 33% of the 12
 faces JP face ghosted on the whole portrait crop, the booth's old way); the same faces
-as photos pass at 94%, in Cute and Classic Hayao at 100%.
+as photos, in Cute and in Classic Hayao all pass. The mouth line is the weaker half: a
+closed smile JP face draws as a thin pale line can score below it (seen on one public
+portrait, drawn by eye).
 
 ``--old`` adds the pseudo-style ``jpface-whole-crop``: JP face run on the whole portrait
 crop, as the booth did before faces got their own crop, to show what a ghost scores.
@@ -60,7 +62,7 @@ PATCH = 160
 EYES_Y = 50
 #: Pass lines, between JP face on its own crop and JP face ghosts (see the docstring).
 EYES_LINE = 0.4
-MOUTH_LINE = 0.45
+MOUTH_LINE = 0.35
 #: Every style must draw at least this share of the faces.
 TARGETS = {"drawn_share": (">=", 0.95)}
 #: The pseudo-style of ``--old``.
