@@ -177,6 +177,7 @@ class PhotoStore:
         self.root = Path(root)
         self.settings = settings_storage
         self.read_only = read_only
+        self._closed = False
         self._lock = threading.Lock()  # one connection, shared by the booth and web threads
         if read_only:  # a second opener beside the running booth: reads, never repairs
             index = self.root / _INDEX_NAME
@@ -588,6 +589,10 @@ class PhotoStore:
         return cleaned
 
     def close(self) -> None:
+        """Keep the retention clock's reading and close the index; a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         if not self.read_only:
             self.clock.save()  # the next start goes on from here
         with self._lock:
