@@ -72,9 +72,14 @@ def get_routes() -> list[str]:
         finally:
             booth.close()
     values = {"photo_id": "A" * 22, "name": "anime.jpg", "kind": "svg", "ticket": "A" * 22, "style": "cute",
-              "filename": "booth.css"}
+              "filename": "booth.css", "index": 1}
     adapter = app.url_map.bind("localhost")
-    return sorted({adapter.build(rule.endpoint, {arg: values[arg] for arg in rule.arguments})
+
+    def value(rule, arg):  # a name the route's own list allows (any(...)), else the sample
+        items = getattr(rule._converters[arg], "items", None)
+        return values[arg] if not items or values[arg] in items else sorted(items)[0]
+
+    return sorted({adapter.build(rule.endpoint, {arg: value(rule, arg) for arg in rule.arguments})
                    for rule in app.url_map.iter_rules() if "GET" in rule.methods})
 
 

@@ -72,6 +72,8 @@ TARGETS = {
     "nme_max": ("<=", NME_LIMIT),
     "overhead_share": ("<=", 0.15),
 }
+#: The targets on time (reported; not a failure of ``--check``, see :func:`exit_status`).
+COST_TARGETS = frozenset({"overhead_share"})
 
 
 # --- measures --------------------------------------------------------------------------
@@ -315,7 +317,7 @@ def run_faces(args: argparse.Namespace) -> int:
     _print_summary(summary)
     if args.json:
         write_json(Path(args.json), {"images": records, "summary": summary}, indent=1)
-    return exit_status(summary["targets"], args.check)
+    return exit_status(summary["targets"], args.check, COST_TARGETS)
 
 
 def _print_summary(s: dict) -> None:

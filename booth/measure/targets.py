@@ -35,7 +35,9 @@ def add_check_argument(parser: argparse.ArgumentParser) -> None:
                         help="exit with status 1 when a target is not met (for CI)")
 
 
-def exit_status(checked: dict[str, bool], check: bool) -> int:
+def exit_status(checked: dict[str, bool], check: bool, costs: frozenset[str] = frozenset()) -> int:
     """1 when ``check`` is asked for and a target was not met, else 0 (the figures are
-    the report; only CI makes a missed target a failure)."""
-    return 1 if check and not all(checked.values()) else 0
+    the report; only CI makes a missed target a failure). ``costs`` names the targets on
+    time or memory: they are reported, never a failure, because the load of a shared
+    machine moves them (``booth bench`` on a quiet machine is where costs are judged)."""
+    return 1 if check and not all(met for name, met in checked.items() if name not in costs) else 0
