@@ -9,6 +9,7 @@ import pytest
 
 from booth import PROJECT_ROOT
 from booth.measure.photos import FETCH_HINT, photo_set
+from booth.model import weights
 
 #: Debian's chromium (the test set-up installs it; never a downloaded browser).
 CHROMIUM = "/usr/bin/chromium"
@@ -50,9 +51,22 @@ def browser():
         browser.close()
 
 
-#: The styles beside the classic generator, and the offline mirror of the model files.
+#: The styles beside the classic generator.
 NEW_STYLES = ["jpface", "cute", "hayao3", "shinkai", "whitebox"]
-MIRROR = Path(os.environ.get("BOOTH_WEIGHTS_MIRROR") or PROJECT_ROOT.parent / "shared" / "weights")
+
+
+def offline_mirror() -> Path:
+    """An offline mirror of the model files: $BOOTH_WEIGHTS_MIRROR, else ../shared/weights,
+    else the weights folder this checkout's install filled (the same files under the same
+    names, each sha256-checked): a fresh clone with nothing beside it has that one."""
+    given = os.environ.get("BOOTH_WEIGHTS_MIRROR")
+    if given:
+        return Path(given)
+    shared = PROJECT_ROOT.parent / "shared" / "weights"
+    return shared if shared.is_dir() else weights.WEIGHTS_DIR
+
+
+MIRROR = offline_mirror()
 
 
 @pytest.fixture(scope="session")

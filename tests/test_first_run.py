@@ -17,15 +17,14 @@ import json
 import os
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from booth import PROJECT_ROOT
+from conftest import MIRROR
 
 #: The README's first command, as written there (test_readme checks the README has it).
 RUN_COMMAND = "./install.sh && .venv/bin/booth run --demo"
-MIRROR = Path(os.environ.get("BOOTH_WEIGHTS_MIRROR") or PROJECT_ROOT.parent / "shared" / "weights")
 
 #: Runs inside `unshare -n`: starts the booth with the command's second half, waits
 #: until it is ready, takes a photo, finds it in the listing, stops the booth.

@@ -246,7 +246,7 @@ def test_openvino_int8_kernels_on_this_cpu(litert_run, openvino_fp32, photos: Pa
     full-range int8 weights (measured on an AVX2-only EPYC, and here under
     ONEDNN_MAX_CPU_ISA=AVX2: a close-up portrait as-is 22.2 dB against the float network, LiteRT
     vs as-is 23.6 dB). There what matters is the graph the booth runs: our INT8 build
-    keeps its fidelity (38.3 dB on it there), which is checked instead.
+    keeps its fidelity (36.8-39.9 dB on the public faces there), which is checked instead.
     """
     from booth.measure.bench import int8_isa, int8_sums_can_saturate
 
@@ -256,16 +256,22 @@ def test_openvino_int8_kernels_on_this_cpu(litert_run, openvino_fp32, photos: Pa
         reference_out = to_uint8(openvino_fp32(x)[0])
         if int8_sums_can_saturate(isa):
             ours = quality.psnr(reference_out, to_uint8(_compile(weights.ir_path("int8"))(x)[0]))
-            assert ours > 37.0, f"{name}: our INT8 graph on {isa}: {ours:.1f} dB against float"
+            assert ours > INT8_UNDER_AVX2_MIN_DB, f"{name}: our INT8 graph on {isa}: {ours:.1f} dB against float"
         else:
             asis = to_uint8(_compile(weights.ir_path("asis"))(x)[0])
             versus_asis = quality.psnr(asis, to_uint8(litert_run(x)))
             assert versus_asis > 32.0, f"{name} on {isa}: LiteRT vs OpenVINO as-is {versus_asis:.1f} dB"
 
 
+#: Our INT8 graph against the float network where int8 sums can saturate (AVX2 only),
+#: whole 256 px photos: the public faces measured 36.8-39.9 dB (the private set's two
+#: close-ups this bound was first set on, 38.3 and 39.6 dB).
+INT8_UNDER_AVX2_MIN_DB = 36.5
+
 _AVX2_PROBE = """
 import json, sys
 import numpy as np, openvino as ov
+from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from test_reference import photo_input, to_uint8, _compile
 from booth.measure import quality
@@ -274,7 +280,7 @@ ours, fp32, asis = (_compile(weights.ir_path(v)) for v in ("int8", "fp32", "asis
 kernels = sorted({op.get_rt_info()["primitiveType"].astype(str) for op in asis.get_runtime_model().get_ordered_ops()
                   if op.get_rt_info()["layerType"].astype(str) == "Convolution"})
 out = {"kernels": kernels}
-for name in ("18f_edwin_torres.jpg", "18f_colin_murphy_glasses.jpg"):
+for name in sorted(p.name for p in Path(sys.argv[2], "faces").glob("*.jpg")):
     x = photo_input(f"{sys.argv[2]}/faces/{name}", 256, 256)
     ref = to_uint8(fp32(x)[0])
     out[name] = [quality.psnr(ref, to_uint8(ours(x)[0])), quality.psnr(ref, to_uint8(asis(x)[0]))]
@@ -301,9 +307,12 @@ def test_our_int8_graph_needs_no_vnni(photos: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert all("avx2" in k for k in result["kernels"] if "I8" in k), result["kernels"]  # the cap took
-    for name in ("18f_edwin_torres.jpg", "18f_colin_murphy_glasses.jpg"):
+    faces = [name for name in result if name != "kernels"]
+    assert len(faces) == len(list((photos / "faces").glob("*.jpg")))
+    for name in faces:
         ours, asis = result[name]
-        assert ours > 37.0, f"{name}: our INT8 graph under AVX2: {ours:.1f} dB against float"
+        # Measured on the public faces: ours 36.8-39.9 dB, as-is 24.8-29.3 dB (gap 10.6-14.2).
+        assert ours > INT8_UNDER_AVX2_MIN_DB, f"{name}: our INT8 graph under AVX2: {ours:.1f} dB against float"
         assert ours > asis + 8.0, f"{name}: ours {ours:.1f} dB, as-is {asis:.1f} dB"
 
 

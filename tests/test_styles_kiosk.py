@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import cv2
 import pytest
 
 from booth import PROJECT_ROOT
@@ -19,7 +20,12 @@ ARTIFACTS = PROJECT_ROOT / "artifacts"
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, photos, built_styles):
-    booth = LiveBooth(tmp_path_factory.mktemp("styles-browser"), photos / "faces",
+    # The camera gives a 380 px close-up: the stored picture is the generator's own output.
+    camera = tmp_path_factory.mktemp("styles-camera")
+    small = cv2.resize(load_image(photos / "faces" / "18f_edwin_torres.jpg"), (380, 380),
+                       interpolation=cv2.INTER_AREA)
+    assert cv2.imwrite(str(camera / "guest.jpg"), cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+    booth = LiveBooth(tmp_path_factory.mktemp("styles-browser"), camera,
                       cycle={"countdown_s": 1, "show_result_s": 1.0},
                       generator={"sizes": [384]}, styles={"max_loaded": 2})
     yield booth
