@@ -25,7 +25,7 @@ from booth.measure.timing import median_ms
 from booth.model.quantize import booth_crop
 from booth.vision import policy
 from booth.vision.face import FaceDetector
-from booth.vision.generator import Generator, working_shape
+from booth.vision.generator import Generator
 from booth.vision.images import load_image
 
 
@@ -68,7 +68,7 @@ def evaluate(files: list[Path], settings: config.Settings, repeats: int = 3) -> 
             crop = booth_crop(rgb, size, aspect, detector)
             out = gen.stylize(crop)
             ms = median_ms(lambda: gen.stylize(crop), repeats, warmup=0)
-            h, w = working_shape(full, aspect)
+            h, w = out_full.shape[:2]  # a group's crop takes the aspect that holds everyone
             similarity = quality.ssim(out_full, cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC))
         records.append({"file": str(path), "score": round(score, 2), "size": size,
                         "ssim_vs_512": round(similarity, 4), "ms": round(ms, 1), "ms_512": round(ms_full, 1)})
