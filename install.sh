@@ -139,23 +139,32 @@ as_root() {
 # OS's; python3-libcamera too, before Debian 13) is skipped with one line saying so;
 # any apt failure stops the install with the log's last lines.
 apt_install_missing() {
-  local message="$1" p missing=() available=() absent=()
+  local message="$1" p missing=() available=() absent=() updated=0
   shift
   for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
   done
   [ "${#missing[@]}" -gt 0 ] || return 0
-  step "$(printf "$message" "${missing[*]}")"
-  say "$step_name"
-  as_root apt-get update -qq || fail_with_log
-  for p in "${missing[@]}"; do
-    if [ "$dry_run" = 1 ] || apt_has "$p"; then available+=("$p"); else absent+=("$p"); fi
-  done
-  [ "${#absent[@]}" -gt 0 ] && say "skipped (not in this system's apt archive, only in Raspberry Pi OS's): ${absent[*]}"
-  if [ "${#available[@]}" -gt 0 ]; then
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${available[@]}" || fail_with_log
-    changed=1
+  apt_sort() {   # which missing packages the archive has; a dry run assumes all
+    available=(); absent=()
+    for p in "${missing[@]}"; do
+      if [ "$dry_run" = 1 ] || apt_has "$p"; then available+=("$p"); else absent+=("$p"); fi
+    done
+  }
+  apt_sort
+  if [ "${#absent[@]}" -gt 0 ]; then   # maybe only not in the package lists yet
+    step "reading apt's package lists"
+    as_root apt-get update -qq || fail_with_log
+    updated=1
+    apt_sort
   fi
+  [ "${#absent[@]}" -gt 0 ] && say "skipped (not in this system's apt archive, only in Raspberry Pi OS's): ${absent[*]}"
+  [ "${#available[@]}" -gt 0 ] || return 0
+  step "$(printf "$message" "${available[*]}")"
+  say "$step_name"
+  if [ "$updated" = 0 ]; then as_root apt-get update -qq || fail_with_log; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${available[@]}" || fail_with_log
+  changed=1
 }
 # apt_has PACKAGE: this system's apt archive has a version of PACKAGE to install.
 # (The policy is read whole first: grep -q would stop reading early, and apt-cache's
