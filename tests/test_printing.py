@@ -578,7 +578,7 @@ def test_a_photo_deleted_while_its_page_renders_fails_the_job_and_frees_its_pape
         first, second = service.request(half_gone, "admin"), service.request(gone, "admin")
         assert service.budget_left() == 0
         # The delete caught half-way: the files are gone, the row not yet (ImageError);
-        # and one deleted before its turn (KeyError).
+        # and one deleted before the print thread started.
         for kind in ("anime", "original", "thumb"):
             store.file_path(half_gone, kind).unlink()
         store.delete(gone)
@@ -586,8 +586,9 @@ def test_a_photo_deleted_while_its_page_renders_fails_the_job_and_frees_its_pape
         _wait_until_final(service, first.id)
         _wait_until_final(service, second.id)
         assert service.jobs[first.id].state == "failed" and "no such file" in service.jobs[first.id].message
+        # A photo deleted while the print thread was not running is cancelled when it starts.
         assert (service.jobs[second.id].state, service.jobs[second.id].message) == (
-            "failed", "the photo was deleted")
+            "canceled", "the photo was deleted")
         assert service.budget_left() == 2
         assert not list(service.folder.glob("*.pdf"))
     finally:

@@ -577,26 +577,31 @@ def test_a_power_cut_during_export_wipe_never_wipes_before_a_verified_export(tmp
 
     from killkit import check_consistent, sigkill_while_writing
 
-    for round_number, delay in enumerate((0.3, 0.6, 0.9, 1.2, 1.6)):
+    for round_number, delay in enumerate((0.2, 0.35, 0.5, 0.65, 0.9, 1.6)):
         data = tmp_path / f"data{round_number}"
         old, young = _store_with_due_photos(data / "photos", 15)
         out = tmp_path / f"event{round_number}.zip"
         next(sigkill_while_writing(EXPORT_WIPE, str(data), str(out), delays=[delay]))
         left = check_consistent(data / "photos")
+        # On a quiet machine the whole job may end before the kill: nothing left, no plan.
+        finished = left == 0 and not (data / "export-plan.json").is_file()
         if left < 30:  # the wipe began: only after the archive was written and read back
-            assert (data / "export-plan.json").is_file()
+            assert (data / "export-plan.json").is_file() or finished
             with zipfile.ZipFile(out) as archive:
                 assert archive.testzip() is None and len(archive.namelist()) == 30 * 3 + 1
-        again = subprocess.run([sys.executable, "-m", "booth", "export", "--out", str(out), "--data-dir",
-                                str(data), "--wipe"], capture_output=True, text=True, timeout=120)
-        assert again.returncode == 0, again.stderr
+        said = "the export had finished before the kill"
+        if not finished:
+            again = subprocess.run([sys.executable, "-m", "booth", "export", "--out", str(out), "--data-dir",
+                                    str(data), "--wipe"], capture_output=True, text=True, timeout=120)
+            assert again.returncode == 0, again.stderr
+            said = again.stdout.strip()
         assert check_consistent(data / "photos") == 0
         assert not list(data.rglob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
         with zipfile.ZipFile(out) as archive:
             assert archive.testzip() is None and len(archive.namelist()) == 91
             assert set(json.loads(archive.read("manifest.json"))["photos"]) == set(old + young)
         print(f"round {round_number}: killed after {delay} s with {left} photos left; the rerun said "
-              f"{again.stdout.strip()!r}")
+              f"{said!r}")
 
 
 # --- the guest's delete from a phone on the Wi-Fi ----------------------------------------
