@@ -259,7 +259,8 @@ def test_the_gallery_takes_a_photo_only_once_its_files_match_the_record(tmp_path
 
 def test_photos_past_retention_leave_the_remote_too(tmp_path, picture, monkeypatch):
     server = remote_named_event(RemoteServer("sftp", tmp_path / "served").start(), monkeypatch)
-    settings = settings_in(tmp_path, remote="event:party").replace("privacy", keep_results_hours=24)
+    settings = settings_in(tmp_path, remote="event:party").replace("privacy", keep_originals_hours=24,
+                                                                    keep_results_hours=24)
     elapsed = [0.0]  # the retention clock, stepped instead of waited for
     store = PhotoStore(settings.data_dir / "photos", settings.storage, monotonic=lambda: elapsed[0])
     retention = RetentionWorker(store, settings.privacy, lambda photo_id, why: store.delete(photo_id))
