@@ -112,6 +112,19 @@ def test_boomerang_webp_is_animated_and_loops():
     assert levels == list(range(8)) + list(range(6, 0, -1))
 
 
+
+def test_boomerang_webp_fallback_is_thinned_without_a_hold_at_the_turn():
+    image = Image.open(io.BytesIO(boomerang.webp_of(ramp(12))))
+    # Every second burst frame there and back: each shown once, the turning one too.
+    assert image.n_frames == 10 and image.info.get("loop") == 0
+    levels, durations = [], []
+    for index in range(image.n_frames):
+        image.seek(index)
+        levels.append(round((float(np.asarray(image.convert("RGB")).mean()) - 20) / 18))
+        durations.append(image.info["duration"])
+    assert levels == [0, 2, 4, 6, 8, 10, 8, 6, 4, 2]
+    assert set(durations) == {round(1000 * boomerang.WEBP_STEP / boomerang.PLAY_FPS)}
+
 def test_encoder_refuses_odd_sides_with_a_clear_message():
     with pytest.raises(ValueError, match="even sides"):
         video.encode_mp4([np.zeros((31, 40, 3), np.uint8)] * 2, 30)
