@@ -185,6 +185,12 @@ class GeneratorSettings:
     #: OpenVINO inference threads (0 = let OpenVINO decide: all cores).
     threads: int = 0
 
+    @property
+    def running_sizes(self) -> list[int]:
+        """The sizes the generator can run at: the fixed ``size``, or all of ``sizes``
+        under "auto" (what start-up warms: a fixed size never runs the others)."""
+        return list(self.sizes) if self.size == "auto" else [int(self.size)]
+
     def validate(self) -> None:
         check(self.precision in ("auto", "int8", "f16", "f32"),
                'precision must be "auto", "int8", "f16" or "f32"')
