@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import logging
 import os
 import re
 import tomllib
@@ -24,6 +25,15 @@ from typing import Any, TypeVar, get_type_hints
 from booth import PROJECT_ROOT
 from booth.errors import ConfigError
 
+
+log = logging.getLogger(__name__)
+
+#: Keys earlier releases wrote into config files and this one no longer reads, with what
+#: replaced them: an upgraded booth warns and starts (an organiser's config.toml is never
+#: rewritten by install.sh) instead of refusing its own older file.
+RETIRED_KEYS: dict[tuple[str, str], str] = {
+    ("styles", "face_scene"): "a face style's companion is named in weights/manifest.toml",
+}
 
 #: Wi-Fi channels a hotspot may use: 2.4 GHz (every phone can join), and the 5 GHz
 #: channels that need no radar detection (the Pi's radio cannot do it as an access point).
@@ -184,6 +194,12 @@ class GeneratorSettings:
     complexity_high: float = 14.0
     #: OpenVINO inference threads (0 = let OpenVINO decide: all cores).
     threads: int = 0
+
+    @property
+    def running_sizes(self) -> list[int]:
+        """The sizes the generator can run at: the fixed ``size``, or all of ``sizes``
+        under "auto" (what start-up warms: a fixed size never runs the others)."""
+        return list(self.sizes) if self.size == "auto" else [int(self.size)]
 
     def validate(self) -> None:
         check(self.precision in ("auto", "int8", "f16", "f32"),
@@ -681,6 +697,10 @@ def from_table(cls: type[T], table: Any, *, section: str, where: str, text: str 
 
     values = {}
     for key, value in table.items():
+        if (section, key) in RETIRED_KEYS:
+            log.warning("%s: [%s] %s is no longer used (%s): remove it", at(key), section, key,
+                        RETIRED_KEYS[section, key])
+            continue
         if key not in hints:
             raise ConfigError(f"{at(key)}: [{section}] unknown key {key!r} (known: {', '.join(hints)})")
         if not _type_ok(value, hints[key]):

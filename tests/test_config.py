@@ -52,6 +52,20 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path, monkeypatch, text, expe
     assert message.startswith(expected), message
 
 
+def test_a_retired_key_from_an_older_install_warns_and_loads(tmp_path, caplog):
+    """An upgrade keeps the organiser's config.toml: a key an earlier release wrote must
+    not stop the booth (it did: [styles] face_scene on an emulated Pi's re-install)."""
+    path = tmp_path / "c.toml"
+    path.write_text('[styles]\ndefault = "cute"\nface_scene = "cute"\n')
+    with caplog.at_level("WARNING", logger="booth.config"):
+        settings = config.load(path)
+    assert settings.styles.default == "cute"
+    assert "c.toml:3: [styles] face_scene is no longer used" in caplog.text
+    path.write_text('[styles]\nface_scenes = "cute"\n')  # a misspelt key is still refused
+    with pytest.raises(config.ConfigError, match="unknown key 'face_scenes'"):
+        config.load(path)
+
+
 def test_partial_config_keeps_other_defaults(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[button]\npin = 27\n[booth]\ndata_dir = "state"\n')

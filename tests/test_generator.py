@@ -66,6 +66,15 @@ def test_warm_up_and_cache(tmp_path):
     assert any((tmp_path / "cache").iterdir())  # the compile cache was written
 
 
+def test_start_up_warms_only_the_sizes_that_can_run(tmp_path):
+    """A fixed size never runs the others: warming them would cost a Pi minutes at start."""
+    settings = config.defaults().replace("booth", data_dir=str(tmp_path))
+    fixed = Generator.from_settings(settings.replace("generator", size="384"))
+    assert fixed.warm_shapes == [working_shape(384, settings.face.aspect)]
+    auto = Generator.from_settings(settings)
+    assert auto.warm_shapes == [working_shape(s, settings.face.aspect) for s in settings.generator.sizes]
+
+
 def test_runtime_graph_runs_convolutions_and_norms_in_int8(int8):
     """The build's promise, checked on the compiled graph: the 24 layer norms are
     fused MVN nodes running on int8 (their inputs are zero-centred), and every

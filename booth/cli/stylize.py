@@ -267,6 +267,8 @@ def run_boomerangs(args: argparse.Namespace, settings: config.Settings, out_dir:
 def run(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
     size = parse_size(args.size)
+    if size in settings.generator.sizes:  # warm up only the size that will run
+        settings = settings.replace("generator", size=str(size))
     out_dir = Path(args.out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -130,7 +130,7 @@ class Generator:
         the float graph at f32 rather than taking no photos; ``fallback`` says why
         (shown by the daemon's status, ``/healthz`` and the log).
         """
-        shapes = [working_shape(s, settings.face.aspect) for s in settings.generator.sizes]
+        shapes = [working_shape(s, settings.face.aspect) for s in settings.generator.running_sizes]
 
         def build(precision: str) -> "Generator":
             gen = cls(precision=precision, cache_dir=settings.data_dir / "ov-cache",

@@ -250,7 +250,7 @@ class StyleGenerator:
 def load_style(style: Style, settings, *, warm_up: bool = True) -> StyleGenerator:
     """Compile one built style in the precision its model card chose, warmed up for the
     booth's working sizes."""
-    shapes = [working_shape(s, settings.face.aspect) for s in settings.generator.sizes]
+    shapes = [working_shape(s, settings.face.aspect) for s in settings.generator.running_sizes]
     if style.role == "face":  # the network runs on each face's own square crop
         shapes = [(side, side) for side in sorted({style.face_side, style.face_side_group})]
     if style.classic:
