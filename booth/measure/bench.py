@@ -41,7 +41,8 @@ import numpy as np
 import openvino as ov
 
 from booth import config
-from booth.daemon.machine import Booth, load_pipeline
+from booth.daemon.booth import Booth
+from booth.daemon.making import load_pipeline
 from booth.devices.camera import CameraSupervisor, backend_factory
 from booth.errors import UserError
 from booth.files import write_json
