@@ -21,7 +21,7 @@ import logging
 from collections import deque
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 

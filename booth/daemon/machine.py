@@ -478,7 +478,7 @@ class CycleMachine:
         self._show_result(photo_id, "upload")
         return True
 
-    def _cycle_done(self, cycle: Cycle, photo, generator_ms: float) -> None:
+    def _cycle_done(self, cycle: Cycle, photo: Photo, generator_ms: float) -> None:
         press_to_result = (time.monotonic() - cycle.smile) * 1e3
         self.counters.cycle_ok(photo.id, press_to_result, generator_ms)
         stages = " ".join(f"{k}={v:.0f}" for k, v in cycle.timings_ms.items())
