@@ -27,7 +27,6 @@ Three parts, each usable on its own:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import io
 import json
@@ -793,24 +792,11 @@ class PrintService:
 
 
 # --- `booth print-layout` --------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("photo", metavar="PHOTO",
-                        help="a photo id from the store (see the admin page), or an image file")
-    parser.add_argument("--out", required=True, metavar="FILE",
-                        help="where to write the page: .png, .jpg or .pdf")
-    parser.add_argument("--config", metavar="PATH", help="config file (default: config.toml)")
-    parser.add_argument("--data-dir", metavar="DIR", help="photos (default: [booth] data_dir)")
-
-
-def run(args: argparse.Namespace) -> int:
-    settings = config.load(args.config)
-    if args.data_dir:
-        os.environ["BOOTH_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
-    out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".pdf"):
-        raise UserError(f"--out {out}: the file must end in .png, .jpg or .pdf")
+def write_layout(settings: config.Settings, photo: str, out: Path) -> int:
+    """`booth print-layout`: ``photo`` (an id in the store, or an image file) laid out
+    on its print page, written to ``out`` (.png, .jpg or .pdf) without printing."""
     overlay = load_overlay(settings)
-    source = Path(args.photo).expanduser()
+    source = Path(photo).expanduser()
     if source.is_file():
         try:
             anime = load_image(source)
@@ -823,14 +809,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         store_dir = settings.data_dir / "photos"
         if not (store_dir / "index.sqlite3").is_file():
-            raise UserError(f"{args.photo}: not a file, and there is no photo store in {store_dir} "
+            raise UserError(f"{photo}: not a file, and there is no photo store in {store_dir} "
                             "(pass --data-dir or --config)")
         # The booth may be running: a second opener only reads (no start-up repair).
         store = PhotoStore(store_dir, settings.storage, read_only=True)
         try:
-            page = render_photo(store, settings, args.photo, overlay)
+            page = render_photo(store, settings, photo, overlay)
         except KeyError:
-            raise UserError(f"{args.photo}: no such photo in {store_dir}") from None
+            raise UserError(f"{photo}: no such photo in {store_dir}") from None
         finally:
             store.close()
     suffix = out.suffix.lower()

@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from booth.config import Settings
 from booth.daemon.store import Photo
-from booth.web.captive import request_host
+from booth.web.access import request_host_name
 from booth.web.contract import get_booth
 from booth.web.gallery import booth_owner_url, index_allowed, theme_css
 
@@ -49,7 +49,7 @@ def public_link_at_the_venue() -> Response | None:
     """A share link opened on the booth's own network: on to the photo's page here."""
     settings = get_booth().settings
     host = public_host(settings)
-    if host is None or request_host() != host:
+    if host is None or request_host_name() != host:
         return None
     prefix = urlsplit(settings.sync.public_url).path.rstrip("/") + "/"
     key = request.path[len(prefix):].strip("/") if request.path.startswith(prefix) else ""
