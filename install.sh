@@ -336,6 +336,19 @@ if [ "$have_stamp" != "$want_stamp" ]; then
   changed=1
 fi
 
+# --- 2b. The guests' languages: git keeps the .po catalogs, the booth reads them compiled ---
+catalogs_stale=0
+for po in "$here"/booth/translations/*/LC_MESSAGES/messages.po; do
+  mo="$root/${po#"$here/"}"
+  [ "${mo%.po}.mo" -nt "$po" ] || catalogs_stale=1
+done
+if [ "$catalogs_stale" = 1 ]; then
+  step "translations (the guests' languages compiled)"
+  in_root "$venv/bin/pybabel" -q compile -d "$root/booth/translations" || fail_with_log
+  step_done
+  changed=1
+fi
+
 # --- 3. Test tools: Debian's chromium for the browser tests (never a downloaded browser) ---
 if [ "$want_test" = 1 ] && ! command -v chromium >/dev/null 2>&1 \
    && ! command -v chromium-browser >/dev/null 2>&1; then

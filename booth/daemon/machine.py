@@ -80,6 +80,7 @@ from booth.errors import CameraError, StoreFull, UploadRefused
 from booth.vision import boomerang, mirror, strip
 from booth.vision.images import load_image, resize_long_side
 from booth.vision.pipeline import Pipeline
+from booth.words import N_
 
 log = logging.getLogger("booth")
 
@@ -98,14 +99,14 @@ MODEL_STUCK = "the anime machine is stuck — please ask the host"
 #: ``booth run`` exits with an error and systemd (Restart=on-failure) starts it afresh.
 STUCK_RESTART_S = 120.0
 
-#: What guests read on the failsafe screen; the log line has the details.
+#: What guests read on the failsafe screen (translated by the kiosk); the log line has the details.
 MESSAGES = {
-    "camera": "The camera is not working right now. Please try again in a moment.",
-    "model": "The anime machine is not ready. Please ask the host.",
-    "disk": "The booth's memory is full. Please ask the host.",
-    "timeout": "That took too long. Please try again!",
-    "stuck": "The anime machine is stuck. Please ask the host.",
-    "error": "Something went wrong. Please try again!",
+    "camera": N_("The camera is not working right now. Please try again in a moment."),
+    "model": N_("The anime machine is not ready. Please ask the host."),
+    "disk": N_("The booth's memory is full. Please ask the host."),
+    "timeout": N_("That took too long. Please try again!"),
+    "stuck": N_("The anime machine is stuck. Please ask the host."),
+    "error": N_("Something went wrong. Please try again!"),
 }
 
 #: How long the kiosk shows a strip's shot as it lands before the next countdown.
@@ -114,7 +115,7 @@ SHOT_SHOWN_S = 1.0
 #: shot again in another style, a fraction of a full-resolution frame's size.
 SHOT_ORIGINAL_LONG_SIDE = 2048
 #: What the kiosk calls each mode.
-MODE_LABELS = {"photo": "Photo", "strip": "Photo strip", "boomerang": "Boomerang"}
+MODE_LABELS = {"photo": N_("Photo"), "strip": N_("Photo strip"), "boomerang": N_("Boomerang")}
 
 
 class State(enum.StrEnum):

@@ -50,6 +50,7 @@ from booth.vision import images
 from booth.config import UploadSettings
 from booth.errors import UploadError, UploadRefused
 from booth.ratelimit import FailureThrottle, SlidingWindow
+from booth.words import N_
 
 #: Uploads are scaled down to this long side before they wait in the queue: the
 #: pipeline frames at most 512 px crops out of it (a face a quarter of the photo
@@ -208,8 +209,8 @@ class UploadGate:
             if pin and hmac.compare_digest(pin.strip().encode(), expected.encode()):
                 return
             self._wrong_pins.failed(client)
-        raise UploadError(403, "That is not the event PIN; ask the host for it." if pin
-                          else "Type the event PIN first (the host has it).")
+        raise UploadError(403, N_("That is not the event PIN; ask the host for it.") if pin
+                          else N_("Type the event PIN first (the host has it)."))
 
     def admit(self, client: str) -> None:
         """Count one file for ``client``, or refuse it: rate, queue (429); model, disk (503)."""
@@ -227,9 +228,9 @@ class UploadGate:
             self._files.add(client)
         # The booth's own state, not the guest's fault: 503, like /healthz.
         if not self.booth.health()["model"]["ok"]:
-            raise UploadError(503, "The booth is not ready for photos yet; try again in 30 s.", 30)
+            raise UploadError(503, N_("The booth is not ready for photos yet; try again in 30 s."), 30)
         if not self.booth.store.has_room():
-            raise UploadError(503, "The booth's memory is full; ask the host.", 60)
+            raise UploadError(503, N_("The booth's memory is full; ask the host."), 60)
 
     def retry_after(self, photos_ahead: int) -> int:
         """Seconds until about one of ``photos_ahead`` waiting photos is done (2..120)."""

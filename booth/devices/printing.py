@@ -53,6 +53,7 @@ from booth.errors import CupsError, ImageError, PrintRefused, UserError
 from booth.files import fsync_dir, remove_leftovers, write_atomic
 from booth.ratelimit import RepeatedWarning
 from booth.vision import strip
+from booth.words import N_
 from booth.vision.images import encode_jpeg, encode_png, load_image
 
 log = logging.getLogger(__name__)
@@ -77,24 +78,24 @@ PRINT_NICENESS = 10
 #: CUPS's printer-state-reasons (without -error/-warning/-report) in the host's and
 #: the guests' words.
 REASON_WORDS = {
-    "media-empty": "The printer needs paper",
-    "media-needed": "The printer needs paper",
-    "media-low": "The printer is running low on paper",
-    "media-jam": "The paper is jammed",
-    "input-tray-missing": "The paper cassette is missing",
-    "marker-supply-empty": "The printer is out of ink",
-    "marker-supply-low": "The printer is running low on ink",
-    "toner-empty": "The printer is out of ink",
-    "toner-low": "The printer is running low on ink",
-    "cover-open": "The printer's cover is open",
-    "door-open": "The printer's door is open",
-    "offline": "The printer is off or not connected",
-    "connecting-to-device": "The printer is off or not connected",
-    "shutdown": "The printer is off or not connected",
-    "paused": "The printer is paused",
-    "stopped": "The printer is paused",
-    "timed-out": "The printer does not answer",
-    "other": "The printer reports a problem",
+    "media-empty": N_("The printer needs paper"),
+    "media-needed": N_("The printer needs paper"),
+    "media-low": N_("The printer is running low on paper"),
+    "media-jam": N_("The paper is jammed"),
+    "input-tray-missing": N_("The paper cassette is missing"),
+    "marker-supply-empty": N_("The printer is out of ink"),
+    "marker-supply-low": N_("The printer is running low on ink"),
+    "toner-empty": N_("The printer is out of ink"),
+    "toner-low": N_("The printer is running low on ink"),
+    "cover-open": N_("The printer's cover is open"),
+    "door-open": N_("The printer's door is open"),
+    "offline": N_("The printer is off or not connected"),
+    "connecting-to-device": N_("The printer is off or not connected"),
+    "shutdown": N_("The printer is off or not connected"),
+    "paused": N_("The printer is paused"),
+    "stopped": N_("The printer is paused"),
+    "timed-out": N_("The printer does not answer"),
+    "other": N_("The printer reports a problem"),
 }
 #: Reasons that are only information, not a problem.
 HARMLESS_REASONS = {"none", "cups-waiting-for-job-completed", "cups-insecure-filter",

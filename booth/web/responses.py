@@ -8,7 +8,10 @@ import logging
 from typing import Mapping
 
 from flask import Flask, Response, abort, jsonify, render_template, request
+from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
+
+from booth.words import N_
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +41,9 @@ def request_fields() -> Mapping:
 
 
 def error_response(code: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    """One short line for the client: JSON for scripts, a small page for people."""
-    message = message.split("\n")[0]
+    """One short line for the client: JSON for scripts, a small page for people; a line
+    marked for translation (:func:`booth.words.N_`) in the client's language."""
+    message = gettext(message.split("\n")[0])
     if wants_json():
         response = jsonify(error=message)
     else:
@@ -60,7 +64,7 @@ def http_error(exc: HTTPException) -> Response:
 def unexpected_error(exc: Exception) -> Response:
     """A bug: logged with its traceback; the client reads a sentence, never the details."""
     log.exception("web: unexpected error on %s %s", request.method, request.path)
-    return error_response(500, "Something went wrong on the booth; please try again.")
+    return error_response(500, N_("Something went wrong on the booth; please try again."))
 
 
 def register_error_pages(app: Flask) -> None:

@@ -38,6 +38,7 @@ from booth.web.access import is_admin
 from booth.web.contract import get_booth
 from booth.web.gallery import OWNER_KEY_PARAM
 from booth.web.responses import error_response, wants_json
+from booth.words import N_
 
 bp = Blueprint("upload", __name__)
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def _refusal(code: int, message: str, retry_after: int | None = None) -> Respons
 def _only_when_enabled():
     settings = get_booth().settings.upload
     if not settings.enabled:
-        abort(404, "Uploading photos is switched off at this event.")
+        abort(404, N_("Uploading photos is switched off at this event."))
     # This route alone reads photo-sized bodies (Flask >= 3.1: per request).
     request.max_content_length = request_limit(settings)
     request.max_form_parts = MAX_PARTS
@@ -118,12 +119,12 @@ def send():
 def _send(gate: UploadGate, client: str) -> Response:
     gate.check_pin(client, request.form.get("pin"), trusted=is_admin())
     if get_booth().settings.privacy.consent == "ask" and request.form.get("consent") != "yes":
-        raise UploadError(400, "Tick the box to say the booth may use your photo, then send it.")
+        raise UploadError(400, N_("Tick the box to say the booth may use your photo, then send it."))
     files = [f for f in request.files.getlist("photo") if f.filename]
     if not files:
-        raise UploadError(400, "Choose a photo to send.")
+        raise UploadError(400, N_("Choose a photo to send."))
     if len(files) > 1:
-        raise UploadError(400, "Send one photo at a time.")
+        raise UploadError(400, N_("Send one photo at a time."))
     gate.admit(client)
     name = safe_name(files[0].filename)
     data = files[0].stream.read(gate.settings.max_bytes + 1)
@@ -148,7 +149,7 @@ def _owner_page(photo_id: str, endpoint: str = "gallery.photo_page", **values: s
 def _status_or_404(ticket: str) -> dict:
     status = _gate().status(ticket)
     if status is None:
-        abort(404, "There is no upload with this ticket (the booth may have restarted).")
+        abort(404, N_("There is no upload with this ticket (the booth may have restarted)."))
     return status
 
 
