@@ -97,6 +97,11 @@ def local_time(epoch: float, language: str) -> str:
     return joined.replace("'", "").replace("{1}", day).replace("{0}", hour)
 
 
+def long_date(epoch: float, language: str) -> str:
+    """A photo's day, written out: "December 7, 2026", "7. Dezember 2026", "2026年12月7日"."""
+    return dates.format_date(datetime.fromtimestamp(epoch), "long", locale=language)
+
+
 def extract_style_labels(fileobj: IO[bytes], keywords, comment_tags, options) -> Iterator[tuple]:
     """``pybabel extract``'s reader for the styles' manifest: each ``label`` a guest sees."""
     def labels(table: dict) -> Iterator[str]:
