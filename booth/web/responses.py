@@ -36,7 +36,7 @@ def request_fields() -> Mapping:
     if data is None:  # no JSON, or not parseable as JSON: the form (maybe empty)
         return request.form
     if not isinstance(data, dict):
-        abort(400, "The request body must be a JSON object (or a form).")
+        abort(400, N_("The request body must be a JSON object (or a form)."))
     return data
 
 

@@ -30,6 +30,7 @@ import threading
 
 from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template,
                    request, url_for)
+from flask_babel import gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from booth.daemon.uploads import UploadGate, megabytes, request_limit, safe_name
@@ -91,11 +92,11 @@ def _upload_error(exc: UploadError):
 def _too_large(exc: RequestEntityTooLarge):
     if (request.content_length or 0) <= (request.max_content_length or 0):
         # Not the size: too many parts, or a form field far longer than a PIN.
-        return _upload_error(UploadError(413, "That is not an upload the booth understands; "
-                                              "send one photo (and the PIN) at a time."))
+        return _upload_error(UploadError(413, N_("That is not an upload the booth understands; "
+                                                 "send one photo (and the PIN) at a time.")))
     limit = get_booth().settings.upload.max_bytes
-    return _upload_error(UploadError(413, f"That photo is too large; the booth takes photos up to "
-                                          f"{megabytes(limit)}."))
+    return _upload_error(UploadError(413, gettext("That photo is too large; the booth takes photos "
+                                                  "up to %(size)s.", size=megabytes(limit))))
 
 
 @bp.get("/upload")
@@ -169,6 +170,6 @@ def wait(ticket: str):
     if status["state"] == "done":
         return redirect(_owner_page(status["photo_id"]), code=303)
     if status["state"] == "failed":
-        return _refusal(422, status.get("message") or "The booth could not stylize this photo.")
+        return _refusal(422, status.get("message") or N_("The booth could not stylize this photo."))
     return render_template("upload.html", waiting=True, upload=get_booth().settings.upload,
                            pin_required=False, max_size="", public=False)
