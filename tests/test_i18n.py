@@ -256,7 +256,7 @@ def test_the_kiosk_speaks_the_booths_language(make_app):
     _booth, app = make_app("ja")
     kiosk = page(app, "/kiosk", who=LOOPBACK, headers={"Accept-Language": "de"})
     assert '<html lang="ja" dir="ltr">' in kiosk
-    assert "ボタンを押してね！" in kiosk and "Press the button!" not in kiosk
+    assert "ボタンを押して！" in kiosk and "Press the button!" not in kiosk
     # The scripts' words and the daemon's come translated in the page, for words.js.
     script_words = json.loads(re.search(r'id="booth-words">(.*?)</script>', kiosk).group(1))
     assert script_words["One at a time — your photo is on its way!"] == "順番にどうぞ。写真はもうすぐです！"

@@ -120,17 +120,18 @@ def page_size_px(settings: config.PrintSettings) -> tuple[int, int]:
 #: scalable font otherwise.
 FONT_FILES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
               "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf")
-#: Japanese and Chinese pages need a CJK font first (Debian's fonts-noto-cjk; Droid's
-#: fallback font on systems without it).
-CJK_FONT_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
-                  "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
-CJK_LANGUAGES = ("ja", "zh_Hans")
+#: Japanese and Chinese pages need a CJK font (Debian's fonts-noto-cjk, which install.sh
+#: puts on the Pi; it has Latin letters and digits too): the collection's face for each.
+CJK_FONT_FILE = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
+CJK_FACES = {"ja": 0, "zh_Hans": 2}  # Noto Sans CJK JP, SC
 #: The words under the QR code.
 SCAN_CAPTION = N_("Scan: your photo online")
 
 
 def _font(size: int, language: str = "en") -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    for path in (CJK_FONT_FILES if language in CJK_LANGUAGES else ()) + FONT_FILES:
+    if language in CJK_FACES and os.path.exists(CJK_FONT_FILE):
+        return ImageFont.truetype(CJK_FONT_FILE, size, index=CJK_FACES[language])
+    for path in FONT_FILES:
         if os.path.exists(path):
             return ImageFont.truetype(path, size)
     return ImageFont.load_default(size)
