@@ -304,3 +304,13 @@ def test_error_pages_and_the_privacy_text_are_translated(make_app):
     assert missing.status_code == 404 and "Esta foto ya no está" in text
     privacy = page(app, "/privacy", headers={"Accept-Language": "it"})
     assert "Cosa conserva la cabina" in privacy and "What the booth keeps" not in privacy
+
+
+def test_the_share_page_speaks_the_booths_language(make_app):
+    from booth.web.share import share_page
+
+    booth, _app = make_app("ar")
+    photo = booth.store.get(booth.add_photo())
+    shared = share_page(booth.settings, photo)
+    assert '<html lang="ar" dir="rtl">' in shared
+    assert "صورتك بأسلوب الأنمي" in shared and words.local_time(photo.created, "ar") in shared

@@ -32,7 +32,7 @@ COOKIE_MAX_AGE_S = 3 * 24 * 3600
 #: Blueprints of the booth's own screen: they speak the booth's language.
 SCREEN_BLUEPRINTS = ("kiosk", "styles", "prints")
 #: Where the scripts' words and the daemon's come from (paths in the .pot's references).
-SCRIPT_SOURCES = (".js", "booth/daemon/", "booth/vision/", "manifest.toml")
+SCRIPT_SOURCES = (".js", "booth/daemon/", "booth/devices/", "booth/vision/", "manifest.toml")
 
 
 def init_app(app: Flask) -> None:
