@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import html.parser
+import io
 import json
 import os
 import re
@@ -39,7 +40,7 @@ ORGANISER_TEMPLATES = {"admin.html", "admin_delete.html", "login.html", "_print_
 #: Modules whose sentences reach guests (pages, errors, the privacy text).
 GUEST_MODULES = ["booth/web/privacy.py", "booth/web/gallery.py", "booth/web/upload.py",
                  "booth/web/restyle.py", "booth/web/responses.py", "booth/web/captive.py",
-                 "booth/web/share.py", "booth/web/i18n.py", "booth/words.py"]
+                 "booth/web/share.py", "booth/web/i18n.py", "booth/words.py", "booth/daemon/uploads.py"]
 #: Calls that mark a word for translation.
 MARKERS = {"_", "N_", "gettext", "ngettext", "lazy_gettext", "pgettext"}
 PHONE = {"REMOTE_ADDR": "192.168.4.23"}
@@ -314,3 +315,14 @@ def test_the_share_page_speaks_the_booths_language(make_app):
     shared = share_page(booth.settings, photo)
     assert '<html lang="ar" dir="rtl">' in shared
     assert "صورتك بأسلوب الأنمي" in shared and words.local_time(photo.created, "ar") in shared
+
+
+def test_an_upload_refusal_reaches_the_phone_in_its_language(make_app):
+    booth, _app = make_app("en")
+    booth.settings = booth.settings.replace("upload", enabled=True)
+    app = create_app(booth)
+    refused = app.test_client().post(
+        "/upload", data={"photo": (io.BytesIO(b""), "selfie.jpg")}, environ_base=PHONE,
+        headers={"Accept": "application/json", "Accept-Language": "ja"})
+    assert refused.status_code == 400
+    assert refused.get_json()["error"] == "selfie.jpg：ファイルが空です。"

@@ -85,7 +85,9 @@ def _only_when_enabled():
 def _upload_error(exc: UploadError):
     # One line per refusal: the organiser sees in the journal who sends what.
     log.info("upload refused client=%s status=%d: %s", request.remote_addr, exc.status, exc.message)
-    return _refusal(exc.status, exc.message, exc.retry_after)
+    # The guest's language: the marked sentence, filled in (error_response translates the rest).
+    message = gettext(exc.template, **exc.values) if exc.values else exc.message
+    return _refusal(exc.status, message, exc.retry_after)
 
 
 @bp.errorhandler(RequestEntityTooLarge)
