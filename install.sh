@@ -239,6 +239,9 @@ hotspot_wanted() { config_says s.network.hotspot; }   # [network] hotspot = true
 sync_wanted() { config_says s.sync.remote; }          # [sync] remote is set
 if [ "$is_pi" = 1 ]; then
   packages=(python3-picamera2 python3-libcamera python3-numpy python3-lgpio python3-venv python3-pip rsync)
+  # The guests' languages on the kiosk and the prints: Japanese and Chinese (Noto CJK),
+  # Arabic (Noto's core set).
+  packages+=(fonts-noto-cjk fonts-noto-core)
   if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
     # Older images call it chromium-browser; Debian and newer images, chromium.
     if apt_has chromium-browser && ! apt_has chromium; then packages+=(chromium-browser); else packages+=(chromium); fi
@@ -333,6 +336,19 @@ if [ "$have_stamp" != "$want_stamp" ]; then
   else
     echo "$want_stamp" | in_root tee "$stamp" >/dev/null
   fi
+  changed=1
+fi
+
+# --- 2b. The guests' languages: git keeps the .po catalogs, the booth reads them compiled ---
+catalogs_stale=0
+for po in "$here"/booth/translations/*/LC_MESSAGES/messages.po; do
+  mo="$root/${po#"$here/"}"
+  [ "${mo%.po}.mo" -nt "$po" ] || catalogs_stale=1
+done
+if [ "$catalogs_stale" = 1 ]; then
+  step "translations (the guests' languages compiled)"
+  in_root "$venv/bin/pybabel" -q compile -d "$root/booth/translations" || fail_with_log
+  step_done
   changed=1
 fi
 

@@ -50,6 +50,10 @@ def is_private_ipv4(text: str) -> bool:
     return any(address in ipaddress.IPv4Network(net) for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
+#: The languages the booth ships a catalog for (booth/translations/<language>/).
+LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "ja", "zh_Hans", "ar")
+
+
 def check(cond: bool, message: str) -> None:
     """Raise ValueError(``message``) unless ``cond``: what every ``validate()`` uses. The
     message starts with the key it is about, so the loader can point at that key's line."""
@@ -68,9 +72,13 @@ class BoothSettings:
     #: This booth's name: its folder on the [sync] remote and its mark in a merged
     #: gallery ("" = the machine's host name). Give every booth of an event its own.
     name: str = ""
+    #: The kiosk's and the prints' language (phones follow their own, see README):
+    #: one of en, de, fr, es, it, pt, ja, zh_Hans, ar.
+    language: str = "en"
 
     def validate(self) -> None:
         check(bool(self.event_title.strip()), "event_title must not be empty")
+        check(self.language in LANGUAGES, f"language must be one of {', '.join(LANGUAGES)}")
         check(self.name == "" or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", self.name) is not None,
               'name must be 1..32 letters, digits, "_" or "-" (or empty: the host name)')
 

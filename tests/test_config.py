@@ -41,6 +41,8 @@ def test_every_key_in_config_toml_has_a_comment():
     ('[network]\nssid = "Booth"\npassword = "short"\n',
      "cfg.toml:3: [network] password must be 8..63 characters (WPA) or empty"),
     ('[network]\npassword = "long enough"\n', "cfg.toml:2: [network] password and hidden need an ssid"),
+    ('[booth]\nlanguage = "klingon"\n',
+     "cfg.toml:2: [booth] language must be one of en, de, fr, es, it, pt, ja, zh_Hans, ar"),
 ])
 def test_bad_config_is_one_line_naming_the_key(tmp_path, monkeypatch, text, expected):
     monkeypatch.chdir(tmp_path)

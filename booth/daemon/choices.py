@@ -12,9 +12,10 @@ from typing import Any
 
 from booth import config
 from booth.vision import mirror
+from booth.words import N_
 
 #: What the kiosk calls each mode.
-MODE_LABELS = {"photo": "Photo", "strip": "Photo strip", "boomerang": "Boomerang"}
+MODE_LABELS = {"photo": N_("Photo"), "strip": N_("Photo strip"), "boomerang": N_("Boomerang")}
 
 
 def styles_available(pipeline: Any | None, settings: config.Settings) -> list[str]:

@@ -37,6 +37,7 @@ from booth.errors import StoreFull
 from booth.vision import boomerang, mirror, strip
 from booth.vision.images import load_image
 from booth.vision.pipeline import Pipeline, PhotoResult
+from booth.words import N_
 
 log = logging.getLogger("booth")
 
@@ -51,15 +52,15 @@ MODEL_STUCK = "the anime machine is stuck — please ask the host"
 #: A model call stuck this long will not come back: the main loop ends, so that
 #: ``booth run`` exits with an error and systemd (Restart=on-failure) starts it afresh.
 STUCK_RESTART_S = 120.0
-#: What guests read when a cycle or a phone's picture fails (:attr:`CycleFailed.reason`);
-#: the log line has the details.
+#: What guests read when a cycle or a phone's picture fails (:attr:`CycleFailed.reason`),
+#: translated by the kiosk; the log line has the details.
 MESSAGES = {
-    "camera": "The camera is not working right now. Please try again in a moment.",
-    "model": "The anime machine is not ready. Please ask the host.",
-    "disk": "The booth's memory is full. Please ask the host.",
-    "timeout": "That took too long. Please try again!",
-    "stuck": "The anime machine is stuck. Please ask the host.",
-    "error": "Something went wrong. Please try again!",
+    "camera": N_("The camera is not working right now. Please try again in a moment."),
+    "model": N_("The anime machine is not ready. Please ask the host."),
+    "disk": N_("The booth's memory is full. Please ask the host."),
+    "timeout": N_("That took too long. Please try again!"),
+    "stuck": N_("The anime machine is stuck. Please ask the host."),
+    "error": N_("Something went wrong. Please try again!"),
 }
 #: How often a waiting caller looks at its job (and pings the watchdog meanwhile).
 POLL_S = 0.25

@@ -53,6 +53,8 @@ from booth.errors import CupsError, ImageError, PrintRefused, UserError
 from booth.files import fsync_dir, remove_leftovers, write_atomic
 from booth.ratelimit import RepeatedWarning
 from booth.vision import strip
+from booth import words
+from booth.words import N_
 from booth.vision.images import encode_jpeg, encode_png, load_image
 
 log = logging.getLogger(__name__)
@@ -83,24 +85,24 @@ PRINT_NICENESS = 10
 #: CUPS's printer-state-reasons (without -error/-warning/-report) in the host's and
 #: the guests' words.
 REASON_WORDS = {
-    "media-empty": "The printer needs paper",
-    "media-needed": "The printer needs paper",
-    "media-low": "The printer is running low on paper",
-    "media-jam": "The paper is jammed",
-    "input-tray-missing": "The paper cassette is missing",
-    "marker-supply-empty": "The printer is out of ink",
-    "marker-supply-low": "The printer is running low on ink",
-    "toner-empty": "The printer is out of ink",
-    "toner-low": "The printer is running low on ink",
-    "cover-open": "The printer's cover is open",
-    "door-open": "The printer's door is open",
-    "offline": "The printer is off or not connected",
-    "connecting-to-device": "The printer is off or not connected",
-    "shutdown": "The printer is off or not connected",
-    "paused": "The printer is paused",
-    "stopped": "The printer is paused",
-    "timed-out": "The printer does not answer",
-    "other": "The printer reports a problem",
+    "media-empty": N_("The printer needs paper"),
+    "media-needed": N_("The printer needs paper"),
+    "media-low": N_("The printer is running low on paper"),
+    "media-jam": N_("The paper is jammed"),
+    "input-tray-missing": N_("The paper cassette is missing"),
+    "marker-supply-empty": N_("The printer is out of ink"),
+    "marker-supply-low": N_("The printer is running low on ink"),
+    "toner-empty": N_("The printer is out of ink"),
+    "toner-low": N_("The printer is running low on ink"),
+    "cover-open": N_("The printer's cover is open"),
+    "door-open": N_("The printer's door is open"),
+    "offline": N_("The printer is off or not connected"),
+    "connecting-to-device": N_("The printer is off or not connected"),
+    "shutdown": N_("The printer is off or not connected"),
+    "paused": N_("The printer is paused"),
+    "stopped": N_("The printer is paused"),
+    "timed-out": N_("The printer does not answer"),
+    "other": N_("The printer reports a problem"),
 }
 #: Reasons that are only information, not a problem.
 HARMLESS_REASONS = {"none", "cups-waiting-for-job-completed", "cups-insecure-filter",
@@ -124,19 +126,28 @@ def page_size_px(settings: config.PrintSettings) -> tuple[int, int]:
 #: scalable font otherwise.
 FONT_FILES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
               "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf")
+#: Japanese and Chinese pages need a CJK font (Debian's fonts-noto-cjk, which install.sh
+#: puts on the Pi; it has Latin letters and digits too): the collection's face for each.
+CJK_FONT_FILE = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
+CJK_FACES = {"ja": 0, "zh_Hans": 2}  # Noto Sans CJK JP, SC
+#: The words under the QR code.
+SCAN_CAPTION = N_("Scan: your photo online")
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def _font(size: int, language: str = "en") -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    if language in CJK_FACES and os.path.exists(CJK_FONT_FILE):
+        return ImageFont.truetype(CJK_FONT_FILE, size, index=CJK_FACES[language])
     for path in FONT_FILES:
         if os.path.exists(path):
             return ImageFont.truetype(path, size)
     return ImageFont.load_default(size)
 
 
-def _fitting_font(draw: ImageDraw.ImageDraw, text: str, width: int, size: int, smallest: int):
+def _fitting_font(draw: ImageDraw.ImageDraw, text: str, width: int, size: int, smallest: int,
+                  language: str = "en"):
     """The largest font from ``size`` down to ``smallest`` that fits ``text`` in ``width``."""
     while True:
-        font = _font(size)
+        font = _font(size, language)
         if size <= smallest or draw.textlength(text, font=font) <= width:
             return font
         size = max(smallest, int(size * 0.9))
@@ -173,8 +184,9 @@ def _qr_image(url: str, side: int) -> Image.Image:
 
 def render_page(anime: np.ndarray, original: np.ndarray | None, *, title: str, date: str,
                 url: str, settings: config.PrintSettings, accent: str = "#ff5c8a",
-                overlay: np.ndarray | None = None) -> np.ndarray:
-    """One print page (RGB, :func:`page_size_px`) for a photo; see the module docstring."""
+                overlay: np.ndarray | None = None, language: str = "en") -> np.ndarray:
+    """One print page (RGB, :func:`page_size_px`) for a photo, its words in ``language``;
+    see the module docstring."""
     width, height = page_size_px(settings)
     margin = round(0.045 * min(width, height))
     page = Image.new("RGB", (width, height), "white")
@@ -185,26 +197,26 @@ def render_page(anime: np.ndarray, original: np.ndarray | None, *, title: str, d
     left = margin + portrait.width + margin
     column = width - margin - left
 
-    font = _fitting_font(draw, title, column, round(height * 0.075), round(height * 0.04))
+    font = _fitting_font(draw, title, column, round(height * 0.075), round(height * 0.04), language)
     y = margin
     for line in _wrap(draw, title, font, column)[:3]:
         draw.text((left, y), line, font=font, fill=accent)
         y += round(font.size * 1.2)
-    small = _fitting_font(draw, date, column, round(height * 0.04), round(height * 0.025))
+    small = _fitting_font(draw, date, column, round(height * 0.04), round(height * 0.025), language)
     y += round(small.size * 0.1)
     draw.text((left, y), date, font=small, fill="#555555")
     y += round(small.size * 1.6)
 
     code = _qr_image(url, min(column, round(height * 0.33)))
-    caption = _fitting_font(draw, "Scan: your photo online", column, round(height * 0.03),
-                            round(height * 0.02))
+    scan = words.gettext(language, SCAN_CAPTION)
+    caption = _fitting_font(draw, scan, column, round(height * 0.03), round(height * 0.02), language)
     caption_y = height - margin - round(caption.size * 1.2)
     code_y = caption_y - code.height
     if original is not None and code_y - y > 0.12 * height:
         thumb = _fit(original, column, min(code_y - y - margin // 2, round(height * 0.32)))
         page.paste(thumb, (left + (column - thumb.width) // 2, y))
     page.paste(code, (left + (column - code.width) // 2, code_y))
-    draw.text((left + column // 2, caption_y), "Scan: your photo online", font=caption,
+    draw.text((left + column // 2, caption_y), scan, font=caption,
               fill="#333333", anchor="ma")
 
     return _with_overlay(np.asarray(page), overlay)
@@ -265,9 +277,10 @@ def render_photo(store: PhotoStore, settings: config.Settings, photo_id: str,
     original_path = store.file_path(photo_id, "original") if settings.print.show_original else None
     original = load_image(original_path) if original_path is not None else None  # None: retention took it
     return render_page(load_image(anime_path), original, title=settings.booth.event_title,
-                       date=time.strftime("%d %B %Y", time.localtime(photo.created)).lstrip("0"),
+                       date=words.long_date(photo.created, settings.booth.language),
                        url=qr.photo_url(settings, photo_id), settings=settings.print,
-                       accent=settings.web.accent_color, overlay=overlay)
+                       accent=settings.web.accent_color, overlay=overlay,
+                       language=settings.booth.language)
 
 
 # --- CUPS ---------------------------------------------------------------------------
@@ -803,9 +816,10 @@ def write_layout(settings: config.Settings, photo: str, out: Path) -> int:
         except Exception as exc:
             raise UserError(f"{source}: not an image ({exc})") from None
         page = render_page(anime, None, title=settings.booth.event_title,
-                           date=time.strftime("%d %B %Y").lstrip("0"), url=qr.base_url(settings),
-                           settings=settings.print, accent=settings.web.accent_color,
-                           overlay=overlay)
+                           date=words.long_date(time.time(), settings.booth.language),
+                           url=qr.base_url(settings), settings=settings.print,
+                           accent=settings.web.accent_color, overlay=overlay,
+                           language=settings.booth.language)
     else:
         store_dir = settings.data_dir / "photos"
         if not (store_dir / "index.sqlite3").is_file():

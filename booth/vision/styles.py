@@ -33,12 +33,13 @@ from booth.config import check, from_table
 from booth.errors import ConfigError
 from booth.model import weights
 from booth.vision.generator import Generator, working_shape
+from booth.words import N_
 
 log = logging.getLogger(__name__)
 
 #: The classic generator's style name and guest label.
 CLASSIC = "hayao"
-CLASSIC_LABEL = "Classic Hayao"
+CLASSIC_LABEL = N_("Classic Hayao")
 #: Where built style IR and model cards live, inside the weights folder.
 STYLES_SUBDIR = "styles"
 #: The styles' INT8 ranges, committed with the project (derived statistics, no photos):

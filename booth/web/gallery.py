@@ -28,6 +28,7 @@ from booth import qr
 from booth.web.access import csrf_ok, is_admin
 from booth.web.contract import get_booth
 from booth.web.paging import requested_page
+from booth.words import N_
 
 bp = Blueprint("gallery", __name__)
 
@@ -56,7 +57,7 @@ def index():
 def _photo_or_404(photo_id: str):
     photo = get_booth().store.get(photo_id)
     if photo is None:
-        abort(404, "There is no photo with this link (it may have been deleted).")
+        abort(404, N_("There is no photo with this link (it may have been deleted)."))
     return photo
 
 
@@ -134,7 +135,7 @@ def _deletable_or_refuse(photo_id: str):
     if photo is None:
         return None, (render_template("photo_gone.html", show_gallery_link=index_allowed()), 404)
     if not may_delete(photo):
-        abort(403, "Only the photo's own link (its QR code) can delete it.")
+        abort(403, N_("Only the photo's own link (its QR code) can delete it."))
     return photo, None
 
 
@@ -154,10 +155,10 @@ def delete(photo_id: str):
     if refusal:
         return refusal
     if not csrf_ok():
-        abort(400, "This form has expired; reload the page and try again.")
+        abort(400, N_("This form has expired; reload the page and try again."))
     booth = get_booth()
     if not booth.delete_photo(photo.id, "organiser" if is_admin() else "guest") and booth.store.get(photo.id):
-        abort(409, "This photo can be deleted only at the booth that took it.")
+        abort(409, N_("This photo can be deleted only at the booth that took it."))
     return render_template("photo_gone.html", deleted=True, show_gallery_link=index_allowed())
 
 
@@ -166,7 +167,7 @@ def image(photo_id: str, name: str):
     store = get_booth().store
     photo = _photo_or_404(photo_id)
     if name == "original.jpg" and not original_allowed(photo):
-        abort(404, "The original photo is shared only through the photo's own QR code.")
+        abort(404, N_("The original photo is shared only through the photo's own QR code."))
     return _send_stored(store.file_path(photo_id, _IMAGE_KINDS[name]), photo_id, name)
 
 
@@ -186,15 +187,15 @@ def _send_stored(path, photo_id: str, name: str):
     ``?download=1`` as an attachment. Range requests work (a phone's video player)."""
     store = get_booth().store
     if path is None:
-        abort(404, "There is no photo with this link.")
+        abort(404, N_("There is no photo with this link."))
     # Belt and braces: whatever the store returns must be inside the store.
     if not path.resolve().is_relative_to(store.root.resolve()):
-        abort(404, "There is no photo with this link.")
+        abort(404, N_("There is no photo with this link."))
     try:
         response = send_file(path, mimetype=EXTRA_TYPES.get(name, "image/jpeg"), conditional=True,
                              etag=True, max_age=None, download_name=f"anime-booth-{photo_id[:8]}-{name}")
     except FileNotFoundError:  # deleted between the lookup and the read
-        abort(404, "There is no photo with this link.")
+        abort(404, N_("There is no photo with this link."))
     response.headers["Cache-Control"] = IMAGE_CACHE
     if request.args.get("download") == "1":
         response.headers["Content-Disposition"] = (

@@ -13,12 +13,12 @@
                  "process", "result", "failsafe"];
   /* What a guest reads when a press cannot make a photo (the daemon says why). */
   var TOASTS = {
-    busy: "One at a time — your photo is on its way!",
-    warming: "Almost ready — the booth is warming up!",
-    camera: "The camera is resting — please ask the host.",
-    model: "The booth is resting — please ask the host.",
-    stuck: "The anime machine is stuck — please ask the host.",
-    disk: "The booth is resting — please ask the host."
+    busy: _("One at a time — your photo is on its way!"),
+    warming: _("Almost ready — the booth is warming up!"),
+    camera: _("The camera is resting — please ask the host."),
+    model: _("The booth is resting — please ask the host."),
+    stuck: _("The anime machine is stuck — please ask the host."),
+    disk: _("The booth is resting — please ask the host.")
   };
   var state = "idle";
   /* "ready", "warming" (the model loads) or "resting" (camera, model or disk down):
@@ -76,7 +76,8 @@
     } else if (data.state === "consent") {
       returnToIdleAt(data.until, 10, $("consent-bar"));
     } else if (data.state === "failsafe") {
-      $("failsafe-text").textContent = data.message || "Something went wrong. Please try again.";
+      // The daemon's sentence, in the kiosk's language (words.js has the daemon's words too).
+      $("failsafe-text").textContent = data.message ? _(data.message) : _("Something went wrong. Please try again.");
       returnToIdleAt(data.until, 5);
     }
     show(data.state);
@@ -93,8 +94,8 @@
         : (model.ok === false || disk.ok === false) ? "model" : null;
     }
     mode = why === "warming" ? "warming" : why ? "resting" : "ready";
-    $("resting-title").textContent = why === "camera" ? "Camera resting"
-      : why === "stuck" ? "Anime machine stuck" : "Booth resting";
+    $("resting-title").textContent = why === "camera" ? _("Camera resting")
+      : why === "stuck" ? _("Anime machine stuck") : _("Booth resting");
     if (mode !== body.getAttribute("data-mode")) {  // a toast about the old state is stale now
       clearTimeout(toastTimer);
       $("toast").hidden = true;
