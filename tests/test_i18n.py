@@ -27,7 +27,8 @@ from jinja2 import Environment
 
 from booth import PROJECT_ROOT, words
 from booth.config import LANGUAGES
-from booth.daemon.machine import MESSAGES, MODE_LABELS
+from booth.daemon.choices import MODE_LABELS
+from booth.daemon.making import MESSAGES
 from booth.devices.printing import REASON_WORDS
 from booth.errors import UserError
 from booth.web import create_app, i18n
