@@ -368,6 +368,21 @@ if [ "$want_test" = 1 ] || sync_wanted; then
   apt_install_missing "installing %s for [sync] (photos copied to your storage)" rclone
 fi
 
+# --- 3e. Test tools: axe-core, the accessibility engine the browser tests inject into
+# every page, from npm at the version tests/package-lock.json pins (into tests/node_modules,
+# git-ignored); npm comes with Debian's nodejs ---
+if [ "$want_test" = 1 ]; then
+  command -v npm >/dev/null 2>&1 || apt_install_missing "installing %s for the accessibility tests" npm
+  axe_wanted="$(sed -n 's/.*"axe-core": "\([0-9.]*\)".*/\1/p' tests/package.json)"
+  axe_have="$(sed -n 's/^  "version": "\([0-9.]*\)".*/\1/p' tests/node_modules/axe-core/package.json 2>/dev/null || true)"
+  if [ "$axe_have" != "$axe_wanted" ]; then
+    step "installing axe-core $axe_wanted for the accessibility tests (npm ci in tests/)"
+    run npm ci --prefix tests --no-audit --no-fund || fail_with_log
+    step_done
+    changed=1
+  fi
+fi
+
 # --- 4. Model files (checksummed) and the INT8 generator build ---
 booth="$venv/bin/booth"
 mirror_args=()
