@@ -47,6 +47,22 @@ def check(cond: bool, message: str) -> None:
         raise ValueError(message)
 
 
+def luminance(hex_colour: str) -> float:
+    """WCAG relative luminance of "#rrggbb"."""
+    def channel(v: int) -> float:
+        c = v / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two "#rrggbb" colours (1..21)."""
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+
 @dataclass(frozen=True)
 class BoothSettings:
     #: Where photos, the index and the OpenVINO compile cache live. Relative paths are

@@ -25,6 +25,7 @@ import hmac
 from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
 
 from booth import qr
+from booth.config import contrast
 from booth.web.access import csrf_ok, is_admin
 from booth.web.contract import get_booth
 from booth.web.paging import requested_page
@@ -218,21 +219,6 @@ def qr_code(photo_id: str, kind: str):
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     response.add_etag()
     return response.make_conditional(request)
-
-
-def _luminance(hex_colour: str) -> float:
-    """WCAG relative luminance of "#rrggbb"."""
-    def channel(v: int) -> float:
-        c = v / 255
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
-    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
-
-
-def contrast(a: str, b: str) -> float:
-    """WCAG contrast ratio of two "#rrggbb" colours (1..21)."""
-    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
 
 
 def readable_on(background: str, light: str = "#ffffff", dark: str = "#16121c") -> str:
