@@ -238,7 +238,8 @@ print(bool($1))" 2>/dev/null | grep -qx True
 hotspot_wanted() { config_says s.network.hotspot; }   # [network] hotspot = true
 sync_wanted() { config_says s.sync.remote; }          # [sync] remote is set
 if [ "$is_pi" = 1 ]; then
-  packages=(python3-picamera2 python3-libcamera python3-numpy python3-lgpio python3-venv python3-pip rsync)
+  # libcairo2: cairosvg draws an SVG [theme] logo on the prints.
+  packages=(python3-picamera2 python3-libcamera python3-numpy python3-lgpio python3-venv python3-pip rsync libcairo2)
   if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
     # Older images call it chromium-browser; Debian and newer images, chromium.
     if apt_has chromium-browser && ! apt_has chromium; then packages+=(chromium-browser); else packages+=(chromium); fi

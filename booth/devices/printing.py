@@ -36,6 +36,7 @@ import os
 import queue
 import re
 import secrets
+import shutil
 import subprocess
 import threading
 import time
@@ -114,23 +115,67 @@ def page_size_px(settings: config.PrintSettings) -> tuple[int, int]:
     return round(width_in * settings.dpi), round(height_in * settings.dpi)
 
 
+#: The logo's height on the print, as a share of the page's height.
+LOGO_SHARE = 0.12
 #: Fonts tried in order (Debian and Raspberry Pi OS ship DejaVu); Pillow's own
 #: scalable font otherwise.
 FONT_FILES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
               "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf")
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    for path in FONT_FILES:
+def _font(size: int, face: str | None = None) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    for path in ((face,) if face else ()) + FONT_FILES:
         if os.path.exists(path):
             return ImageFont.truetype(path, size)
     return ImageFont.load_default(size)
 
 
-def _fitting_font(draw: ImageDraw.ImageDraw, text: str, width: int, size: int, smallest: int):
+def theme_font_file(settings: config.Settings) -> str | None:
+    """The file of ``[theme] font`` for the print (a family's bold face, as fontconfig
+    picks it), or None for the default fonts."""
+    if settings.font_file is not None:
+        return str(settings.font_file)
+    if not settings.theme.font or shutil.which("fc-match") is None:
+        return None
+    found = subprocess.run(["fc-match", "--format", "%{file}", f"{settings.theme.font}:weight=bold"],
+                           capture_output=True, text=True, timeout=30).stdout.strip()
+    return found or None
+
+
+def theme_logo(settings: config.Settings) -> Image.Image | None:
+    """The ``[theme] logo`` (checked at start) as RGBA at its height on the print (an SVG
+    is drawn at that size by cairosvg, which runs no script and fetches nothing), or None."""
+    path = settings.logo_path
+    if path is None:
+        return None
+    height = round(page_size_px(settings.print)[1] * LOGO_SHARE)
+    data = path.read_bytes()
+    if config.logo_kind(data) == "svg":
+        import cairosvg  # only for SVG logos: it needs the system's cairo library
+
+        data = cairosvg.svg2png(bytestring=data, output_height=height)
+    with Image.open(io.BytesIO(data)) as image:
+        image = image.convert("RGBA")
+    width = max(1, round(image.width * height / image.height))
+    return image.resize((width, height), Image.LANCZOS)
+
+
+def text_colour_on_paper(accent: str) -> str:
+    """``accent`` darkened until it reads as text on white paper (WCAG AA), the hue kept."""
+    r, g, b = (int(accent[i:i + 2], 16) for i in (1, 3, 5))
+    colour = accent
+    for step in range(21):
+        colour = "#" + "".join(f"{round(c * (1 - step / 20)):02x}" for c in (r, g, b))
+        if config.contrast(colour, "#ffffff") >= config.TEXT_CONTRAST:
+            break
+    return colour
+
+
+def _fitting_font(draw: ImageDraw.ImageDraw, text: str, width: int, size: int, smallest: int,
+                  face: str | None = None):
     """The largest font from ``size`` down to ``smallest`` that fits ``text`` in ``width``."""
     while True:
-        font = _font(size)
+        font = _font(size, face)
         if size <= smallest or draw.textlength(text, font=font) <= width:
             return font
         size = max(smallest, int(size * 0.9))
@@ -167,8 +212,10 @@ def _qr_image(url: str, side: int) -> Image.Image:
 
 def render_page(anime: np.ndarray, original: np.ndarray | None, *, title: str, date: str,
                 url: str, settings: config.PrintSettings, accent: str = "#ff5c8a",
-                overlay: np.ndarray | None = None) -> np.ndarray:
-    """One print page (RGB, :func:`page_size_px`) for a photo; see the module docstring."""
+                overlay: np.ndarray | None = None, logo: Image.Image | None = None,
+                face: str | None = None) -> np.ndarray:
+    """One print page (RGB, :func:`page_size_px`) for a photo; see the module docstring.
+    ``logo`` (RGBA) goes above the title, which is drawn in the font file ``face``."""
     width, height = page_size_px(settings)
     margin = round(0.045 * min(width, height))
     page = Image.new("RGB", (width, height), "white")
@@ -179,19 +226,24 @@ def render_page(anime: np.ndarray, original: np.ndarray | None, *, title: str, d
     left = margin + portrait.width + margin
     column = width - margin - left
 
-    font = _fitting_font(draw, title, column, round(height * 0.075), round(height * 0.04))
     y = margin
+    if logo is not None:
+        if logo.width > column:  # a wide logo: as wide as the column
+            logo = logo.resize((column, max(1, round(logo.height * column / logo.width))), Image.LANCZOS)
+        page.paste(logo, (left, y), logo)
+        y += logo.height + margin // 2
+    font = _fitting_font(draw, title, column, round(height * 0.075), round(height * 0.04), face)
     for line in _wrap(draw, title, font, column)[:3]:
-        draw.text((left, y), line, font=font, fill=accent)
+        draw.text((left, y), line, font=font, fill=text_colour_on_paper(accent))
         y += round(font.size * 1.2)
-    small = _fitting_font(draw, date, column, round(height * 0.04), round(height * 0.025))
+    small = _fitting_font(draw, date, column, round(height * 0.04), round(height * 0.025), face)
     y += round(small.size * 0.1)
     draw.text((left, y), date, font=small, fill="#555555")
     y += round(small.size * 1.6)
 
     code = _qr_image(url, min(column, round(height * 0.33)))
     caption = _fitting_font(draw, "Scan: your photo online", column, round(height * 0.03),
-                            round(height * 0.02))
+                            round(height * 0.02), face)
     caption_y = height - margin - round(caption.size * 1.2)
     code_y = caption_y - code.height
     if original is not None and code_y - y > 0.12 * height:
@@ -261,7 +313,9 @@ def render_photo(store: PhotoStore, settings: config.Settings, photo_id: str,
     return render_page(load_image(anime_path), original, title=settings.booth.event_title,
                        date=time.strftime("%d %B %Y", time.localtime(photo.created)).lstrip("0"),
                        url=qr.photo_url(settings, photo_id), settings=settings.print,
-                       accent=settings.web.accent_color, overlay=overlay)
+                       accent=settings.theme.accent_color, overlay=overlay,
+                       logo=theme_logo(settings),
+                       face=theme_font_file(settings))
 
 
 # --- CUPS ---------------------------------------------------------------------------
@@ -773,8 +827,9 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{source}: not an image ({exc})") from None
         page = render_page(anime, None, title=settings.booth.event_title,
                            date=time.strftime("%d %B %Y").lstrip("0"), url=qr.base_url(settings),
-                           settings=settings.print, accent=settings.web.accent_color,
-                           overlay=overlay)
+                           settings=settings.print, accent=settings.theme.accent_color,
+                           overlay=overlay, face=theme_font_file(settings),
+                           logo=theme_logo(settings))
     else:
         store_dir = settings.data_dir / "photos"
         if not (store_dir / "index.sqlite3").is_file():

@@ -31,7 +31,7 @@ _ENV = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=sele
 
 def share_page(settings: Settings, photo: Photo) -> str:
     """The share page of ``photo`` (its ``anime.jpg`` in the same folder)."""
-    css = (_HERE / "static" / "booth.css").read_text(encoding="utf-8") + theme_css(settings.web)
+    css = (_HERE / "static" / "booth.css").read_text(encoding="utf-8") + theme_css(settings)
     taken = time.strftime("%d %b %Y, %H:%M", time.localtime(photo.created))
     return _ENV.get_template("share.html").render(title=settings.booth.event_title, css=css, taken=taken)
 
