@@ -236,6 +236,7 @@ s = from_dict(tomllib.loads(sys.stdin.read()))
 print(bool($1))" 2>/dev/null | grep -qx True
 }
 hotspot_wanted() { config_says s.network.hotspot; }   # [network] hotspot = true
+voice_wanted() { config_says s.cycle.spoken_countdown; }   # [cycle] spoken_countdown = true
 sync_wanted() { config_says s.sync.remote; }          # [sync] remote is set
 if [ "$is_pi" = 1 ]; then
   # libcairo2: cairosvg draws an SVG [theme] logo on the prints.
@@ -369,6 +370,12 @@ if [ "$want_test" = 1 ] || sync_wanted; then
   apt_install_missing "installing %s for [sync] (photos copied to your storage)" rclone
 fi
 
+# --- 3d2. espeak-ng: [cycle] spoken_countdown says the numbers it renders (step 5b); the
+# voice tests render with it ---
+if [ "$want_test" = 1 ] || voice_wanted; then
+  apt_install_missing "installing %s for the spoken countdown" espeak-ng
+fi
+
 # --- 3e. Test tools: axe-core, the accessibility engine the browser tests inject into
 # every page, from npm at the version tests/package-lock.json pins (into tests/node_modules,
 # git-ignored); npm comes with Debian's nodejs ---
@@ -390,6 +397,11 @@ mirror_args=()
 [ -n "$mirror" ] && mirror_args=(--mirror "$mirror")
 calibration_args=()
 [ -n "$calibration" ] && calibration_args=(--calibration "$calibration")
+# [cycle] spoken_countdown's numbers, said by espeak-ng in these languages (the tests
+# render English).
+voice_languages=(en)
+want_voice=0
+if [ "$want_test" = 1 ] || voice_wanted; then want_voice=1; fi
 # The tests and the evals measure on the public test photos (weights/photos/); a booth does not.
 fetch_args=("${mirror_args[@]}")
 [ "$want_test" = 1 ] && fetch_args+=(--photos)
@@ -398,6 +410,7 @@ if [ "$dry_run" = 1 ]; then
   in_root "$booth" weights build --if-needed "${calibration_args[@]}"
   in_root "$booth" styles fetch "${mirror_args[@]}"
   in_root "$booth" styles build --if-needed "${calibration_args[@]}"
+  if [ "$want_voice" = 1 ]; then in_root "$booth" voice render --languages "${voice_languages[@]}"; fi
 else
   sudo_prefix=()
   [ "$is_pi" = 1 ] && [ "$(id -u)" != 0 ] && sudo_prefix=(sudo)
@@ -443,6 +456,16 @@ else
   # per style on a Pi; `booth styles list` says what is built).
   booth_step "styles (fetched, sha256 checked, INT8 where it is faster and faithful)" styles_summary \
     fetch_and_build_styles
+  voice_summary() {
+    case "$1" in
+      *"up to date"*) echo "up to date"; return 1 ;;
+      *) echo "${voice_languages[*]} rendered" ;;
+    esac
+  }
+  if [ "$want_voice" = 1 ]; then
+    booth_step "the spoken countdown's numbers (espeak-ng)" voice_summary \
+      as_booth voice render --languages "${voice_languages[@]}"
+  fi
 fi
 if [ "$is_pi" = 1 ] && [ -n "$(find "$root/weights" -type f ! -perm -0044 2>/dev/null)" ]; then
   # Fetched files are created private (mode 0600); the booth user must read them.

@@ -175,6 +175,9 @@ class CycleSettings:
     modes: list[str] = field(default_factory=lambda: list(CYCLE_MODES))
     #: Shots on a photo strip, each with its own countdown: 3 or 4.
     strip_shots: int = 4
+    #: Say each number of the countdown aloud through the screen's speakers (in the
+    #: kiosk's language, rendered at install by espeak-ng).
+    spoken_countdown: bool = False
 
     def validate(self) -> None:
         check(bool(self.modes) and all(m in CYCLE_MODES for m in self.modes),
