@@ -19,6 +19,7 @@ import pytest
 import netns
 from axekit import LANGUAGES, context_for, report, violations
 from booth.config import Settings
+from booth.devices.printing import PrintService
 from booth.vision.images import load_image, thumbnail
 from webbooth import ScriptedBooth, free_port
 
@@ -38,6 +39,7 @@ def accessible_booth_settings(tmp_path, port: int) -> Settings:
     settings = settings.replace("web", host="127.0.0.1", port=port, base_url=url, admin_password=PASSWORD)
     settings = settings.replace("privacy", consent="ask", ask_timeout_s=45.0, keep_originals_hours=24,
                                 keep_results_hours=720, contact="the photo desk by the entrance")
+    settings = settings.replace("print", enabled=True, mode="ask")
     return settings.replace("upload", enabled=True)
 
 
@@ -50,6 +52,7 @@ def served(tmp_path_factory, photos):
     port = free_port()
     settings = accessible_booth_settings(tmp_path_factory.mktemp("access"), port)
     booth = ScriptedBooth(settings, thumbnail(load_image(photos / "faces" / "18f_edwin_torres.jpg"), 640))
+    booth.prints = PrintService(settings, booth.store, booth.events)  # not started: no printer needed
     photo_id = booth.add_photo()
     server = serve(create_app(booth), "127.0.0.1", port, 8)
     yield booth, f"http://127.0.0.1:{port}", photo_id
@@ -96,6 +99,10 @@ def kiosk_states(photo_id: str) -> list[tuple[str, list[tuple[str, dict]], str]]
         ("process", [("state", {"state": "process", "mode": "photo"})], "#screen-process"),
         ("result", [("state", {"state": "result", "photo_id": photo_id, "until": time.time() + 600})],
          "#screen-result"),
+        ("result, print offer", [("print_offer", {"photo_id": photo_id, "until": time.time() + 600,
+                                                   "budget_left": None})], "#print-button"),
+        ("result, printing", [("print", {"state": "queued", "job": {
+            "photo_id": photo_id, "source": "guest", "state": "printing", "message": ""}})], "#print-text"),
         ("failsafe", [("state", {"state": "failsafe", "message": "Something went wrong. Please try again.",
                                  "until": time.time() + 600})], "#screen-failsafe"),
     ]

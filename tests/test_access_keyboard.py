@@ -59,7 +59,6 @@ def served(tmp_path, photos):
 
     port = free_port()
     settings = accessible_booth_settings(tmp_path, port)
-    settings = settings.replace("print", enabled=True, mode="admin")
     booth = RestylingBooth(settings, thumbnail(load_image(photos / "faces" / "18f_edwin_torres.jpg"), 640))
     booth.prints = PrintService(settings, booth.store, booth.events)  # not started: requests only queue
     server = serve(create_app(booth), "127.0.0.1", port, 8)
