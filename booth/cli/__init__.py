@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("booth.cli.doctor", "Check camera, GPIO, models, disk and network; say how to fix."),
     "network": ("booth.cli.network", "Make the booth's own Wi-Fi hotspot from [network] (`booth network apply`)."),
     "print-layout": ("booth.cli.print_layout", "Render a photo's print page to a file, without printing."),
+    "voice": ("booth.cli.voice", "Render the spoken countdown's numbers with espeak-ng "
+              "(`booth voice render --languages en de`)."),
     "export": ("booth.cli.export", "Export every photo to a checked zip; with --wipe, then delete them (the event ends)."),
 }
 

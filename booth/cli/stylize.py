@@ -206,7 +206,7 @@ def run_strip(args: argparse.Namespace, settings: config.Settings, out_dir: Path
     maker = strip.ShotPipeline(Pipeline.from_settings(settings), len(frames))
     quality = settings.storage.jpeg_quality
     shots = [moments.make_shot(maker, frame, None, quality)[0] for frame in frames]
-    item = moments.strip_item(shots, settings.styles.default, settings.web.accent_color, quality)
+    item = moments.strip_item(shots, settings.styles.default, settings.theme.accent_color, quality)
     written = {"strip": out_dir / "strip.jpg", "square": out_dir / "strip-square.jpg"}
     write_atomic(written["strip"], item.extras["strip.jpg"])
     write_atomic(written["square"], images.encode_jpeg(item.anime, quality))

@@ -323,7 +323,7 @@ class PhotoMaker:
         made: list[moments.Shot] = [future.result() for future in shots]
         started = time.perf_counter()
         item = moments.strip_item(made, style or self.settings.styles.default,
-                                  self.settings.web.accent_color, self.settings.storage.jpeg_quality)
+                                  self.settings.theme.accent_color, self.settings.storage.jpeg_quality)
         return self._store_item(job, item, {"last_shot": (started - waited) * 1e3},
                                 sum(shot.generator_ms for shot in made))
 
@@ -339,7 +339,7 @@ class PhotoMaker:
             if path is None:
                 raise CycleFailed("error", "the strip's shots were deleted")
             cells.append(maker.stylize(load_image(path), own_style)[0])
-        self.store.save_variant(photo.id, style, strip.compose_square(cells, self.settings.web.accent_color))
+        self.store.save_variant(photo.id, style, strip.compose_square(cells, self.settings.theme.accent_color))
         job.deliver()
 
     # --- boomerangs -------------------------------------------------------------------

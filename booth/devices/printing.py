@@ -122,6 +122,8 @@ def page_size_px(settings: config.PrintSettings) -> tuple[int, int]:
     return round(width_in * settings.dpi), round(height_in * settings.dpi)
 
 
+#: The logo's height on the print, as a share of the page's height.
+LOGO_SHARE = 0.12
 #: Fonts tried in order (Debian and Raspberry Pi OS ship DejaVu); Pillow's own
 #: scalable font otherwise.
 FONT_FILES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
@@ -134,20 +136,62 @@ CJK_FACES = {"ja": 0, "zh_Hans": 2}  # Noto Sans CJK JP, SC
 SCAN_CAPTION = N_("Scan: your photo online")
 
 
-def _font(size: int, language: str = "en") -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def _font(size: int, language: str = "en", face: str | None = None) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    # Japanese and Chinese need the CJK font's glyphs, which a theme's font rarely has.
     if language in CJK_FACES and os.path.exists(CJK_FONT_FILE):
         return ImageFont.truetype(CJK_FONT_FILE, size, index=CJK_FACES[language])
-    for path in FONT_FILES:
+    for path in ((face,) if face else ()) + FONT_FILES:
         if os.path.exists(path):
             return ImageFont.truetype(path, size)
     return ImageFont.load_default(size)
 
 
+def theme_font_file(settings: config.Settings) -> str | None:
+    """The file of ``[theme] font`` for the print (a family's bold face, as fontconfig
+    picks it), or None for the default fonts."""
+    if settings.font_file is not None:
+        return str(settings.font_file)
+    if not settings.theme.font or shutil.which("fc-match") is None:
+        return None
+    found = subprocess.run(["fc-match", "--format", "%{file}", f"{settings.theme.font}:weight=bold"],
+                           capture_output=True, text=True, timeout=30).stdout.strip()
+    return found or None
+
+
+def theme_logo(settings: config.Settings) -> Image.Image | None:
+    """The ``[theme] logo`` (checked at start) as RGBA at its height on the print (an SVG
+    is drawn at that size by cairosvg, which runs no script and fetches nothing), or None."""
+    path = settings.logo_path
+    if path is None:
+        return None
+    height = round(page_size_px(settings.print)[1] * LOGO_SHARE)
+    data = path.read_bytes()
+    if config.logo_kind(data) == "svg":
+        import cairosvg  # only for SVG logos: it needs the system's cairo library
+
+        data = cairosvg.svg2png(bytestring=data, output_height=height)
+    with Image.open(io.BytesIO(data)) as image:
+        image = image.convert("RGBA")
+    width = max(1, round(image.width * height / image.height))
+    return image.resize((width, height), Image.LANCZOS)
+
+
+def text_colour_on_paper(accent: str) -> str:
+    """``accent`` darkened until it reads as text on white paper (WCAG AA), the hue kept."""
+    r, g, b = (int(accent[i:i + 2], 16) for i in (1, 3, 5))
+    colour = accent
+    for step in range(21):
+        colour = "#" + "".join(f"{round(c * (1 - step / 20)):02x}" for c in (r, g, b))
+        if config.contrast(colour, "#ffffff") >= config.TEXT_CONTRAST:
+            break
+    return colour
+
+
 def _fitting_font(draw: ImageDraw.ImageDraw, text: str, width: int, size: int, smallest: int,
-                  language: str = "en"):
+                  language: str = "en", face: str | None = None):
     """The largest font from ``size`` down to ``smallest`` that fits ``text`` in ``width``."""
     while True:
-        font = _font(size, language)
+        font = _font(size, language, face)
         if size <= smallest or draw.textlength(text, font=font) <= width:
             return font
         size = max(smallest, int(size * 0.9))
@@ -184,9 +228,11 @@ def _qr_image(url: str, side: int) -> Image.Image:
 
 def render_page(anime: np.ndarray, original: np.ndarray | None, *, title: str, date: str,
                 url: str, settings: config.PrintSettings, accent: str = "#ff5c8a",
-                overlay: np.ndarray | None = None, language: str = "en") -> np.ndarray:
+                overlay: np.ndarray | None = None, language: str = "en",
+                logo: Image.Image | None = None, face: str | None = None) -> np.ndarray:
     """One print page (RGB, :func:`page_size_px`) for a photo, its words in ``language``;
-    see the module docstring."""
+    see the module docstring. ``logo`` (RGBA) goes above the title, which is drawn in
+    the font file ``face``."""
     width, height = page_size_px(settings)
     margin = round(0.045 * min(width, height))
     page = Image.new("RGB", (width, height), "white")
@@ -197,19 +243,24 @@ def render_page(anime: np.ndarray, original: np.ndarray | None, *, title: str, d
     left = margin + portrait.width + margin
     column = width - margin - left
 
-    font = _fitting_font(draw, title, column, round(height * 0.075), round(height * 0.04), language)
     y = margin
+    if logo is not None:
+        if logo.width > column:  # a wide logo: as wide as the column
+            logo = logo.resize((column, max(1, round(logo.height * column / logo.width))), Image.LANCZOS)
+        page.paste(logo, (left, y), logo)
+        y += logo.height + margin // 2
+    font = _fitting_font(draw, title, column, round(height * 0.075), round(height * 0.04), language, face)
     for line in _wrap(draw, title, font, column)[:3]:
-        draw.text((left, y), line, font=font, fill=accent)
+        draw.text((left, y), line, font=font, fill=text_colour_on_paper(accent))
         y += round(font.size * 1.2)
-    small = _fitting_font(draw, date, column, round(height * 0.04), round(height * 0.025), language)
+    small = _fitting_font(draw, date, column, round(height * 0.04), round(height * 0.025), language, face)
     y += round(small.size * 0.1)
     draw.text((left, y), date, font=small, fill="#555555")
     y += round(small.size * 1.6)
 
     code = _qr_image(url, min(column, round(height * 0.33)))
     scan = words.gettext(language, SCAN_CAPTION)
-    caption = _fitting_font(draw, scan, column, round(height * 0.03), round(height * 0.02), language)
+    caption = _fitting_font(draw, scan, column, round(height * 0.03), round(height * 0.02), language, face)
     caption_y = height - margin - round(caption.size * 1.2)
     code_y = caption_y - code.height
     if original is not None and code_y - y > 0.12 * height:
@@ -279,8 +330,9 @@ def render_photo(store: PhotoStore, settings: config.Settings, photo_id: str,
     return render_page(load_image(anime_path), original, title=settings.booth.event_title,
                        date=words.long_date(photo.created, settings.booth.language),
                        url=qr.photo_url(settings, photo_id), settings=settings.print,
-                       accent=settings.web.accent_color, overlay=overlay,
-                       language=settings.booth.language)
+                       accent=settings.theme.accent_color, overlay=overlay,
+                       language=settings.booth.language, logo=theme_logo(settings),
+                       face=theme_font_file(settings))
 
 
 # --- CUPS ---------------------------------------------------------------------------
@@ -818,8 +870,9 @@ def write_layout(settings: config.Settings, photo: str, out: Path) -> int:
         page = render_page(anime, None, title=settings.booth.event_title,
                            date=words.long_date(time.time(), settings.booth.language),
                            url=qr.base_url(settings), settings=settings.print,
-                           accent=settings.web.accent_color, overlay=overlay,
-                           language=settings.booth.language)
+                           accent=settings.theme.accent_color, overlay=overlay,
+                           language=settings.booth.language, logo=theme_logo(settings),
+                           face=theme_font_file(settings))
     else:
         store_dir = settings.data_dir / "photos"
         if not (store_dir / "index.sqlite3").is_file():

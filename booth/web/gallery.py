@@ -25,6 +25,7 @@ import hmac
 from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
 
 from booth import qr
+from booth.config import contrast
 from booth.web.access import csrf_ok, is_admin
 from booth.web.contract import get_booth
 from booth.web.paging import requested_page
@@ -221,40 +222,65 @@ def qr_code(photo_id: str, kind: str):
     return response.make_conditional(request)
 
 
-def _luminance(hex_colour: str) -> float:
-    """WCAG relative luminance of "#rrggbb"."""
-    def channel(v: int) -> float:
-        c = v / 255
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
-    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
-
-
-def contrast(a: str, b: str) -> float:
-    """WCAG contrast ratio of two "#rrggbb" colours (1..21)."""
-    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
 def readable_on(background: str, light: str = "#ffffff", dark: str = "#16121c") -> str:
     """White or near-black text, whichever reads better on ``background``."""
     return light if contrast(light, background) >= contrast(dark, background) else dark
 
 
-def theme_css(web) -> str:
-    """The event's colours (``[web]``) as CSS variables, text colours picked for contrast."""
-    accent, background = web.accent_color, web.background_color
+#: The family name the theme's own font file gets in the pages' CSS.
+THEME_FONT_FAMILY = "booth-theme"
+FONT_TYPES = {".ttf": "font/ttf", ".otf": "font/otf"}
+
+
+def theme_css(settings) -> str:
+    """The event's look (``[theme]``) as CSS variables: its colours, text colours picked
+    for contrast, and its font (a font file is served from /theme/font)."""
+    theme = settings.theme
+    accent, background = theme.accent_color, theme.background_color
     ink = readable_on(background, light="#f6f3fb")
     muted = "#cfc7dd" if ink == "#f6f3fb" else "#4a4257"
-    return (f":root{{--accent:{accent};--bg:{background};--on-accent:{readable_on(accent)};"
-            f"--ink:{ink};--muted:{muted};}}\n")
+    css = (f":root{{--accent:{accent};--bg:{background};--on-accent:{readable_on(accent)};"
+           f"--ink:{ink};--muted:{muted};}}\n")
+    if settings.font_file is not None:
+        css += (f'@font-face{{font-family:"{THEME_FONT_FAMILY}";src:url(/theme/font);font-display:swap;}}\n'
+                f':root{{--theme-font:"{THEME_FONT_FAMILY}";}}\n')
+    elif theme.font:
+        css += f':root{{--theme-font:"{theme.font}";}}\n'
+    return css
 
 
 @bp.get("/theme.css")
 def theme():
     """The event's colours from the config as CSS variables (no inline styles: CSP),
     with text colours picked for contrast, whatever colours the organiser chose."""
-    response = Response(theme_css(get_booth().settings.web), mimetype="text/css")
+    response = Response(theme_css(get_booth().settings), mimetype="text/css")
     response.headers["Cache-Control"] = "no-cache"
     response.add_etag()
     return response.make_conditional(request)
+
+
+@bp.get("/theme/logo")
+def logo():
+    """The organiser's logo. Pages show it as an <img> only, where an SVG's scripts never
+    run; opened directly it is sandboxed too."""
+    path = get_booth().settings.logo_path
+    if path is None:
+        abort(404, "This booth has no logo.")
+    kind = path.suffix.lower()
+    response = send_file(path, mimetype="image/svg+xml" if kind == ".svg" else "image/png",
+                         conditional=True, etag=True, max_age=None)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/theme/font")
+def font():
+    """The organiser's font file (``[theme] font``), for the pages' @font-face."""
+    path = get_booth().settings.font_file
+    if path is None:
+        abort(404, "This booth uses an installed font.")
+    response = send_file(path, mimetype=FONT_TYPES.get(path.suffix.lower(), "font/ttf"), conditional=True,
+                         etag=True, max_age=None)
+    response.headers["Cache-Control"] = "no-cache"
+    return response

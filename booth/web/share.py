@@ -42,7 +42,7 @@ def share_page(settings: Settings, photo: Photo) -> str:
     """The share page of ``photo`` (its ``anime.jpg`` in the same folder), in the booth's
     language."""
     language = settings.booth.language
-    css = (_HERE / "static" / "booth.css").read_text(encoding="utf-8") + theme_css(settings.web)
+    css = (_HERE / "static" / "booth.css").read_text(encoding="utf-8") + theme_css(settings)
     return share_templates(language).get_template("share.html").render(
         title=settings.booth.event_title, css=css, taken=words.local_time(photo.created, language),
         lang=words.html_lang(language), dir=words.text_direction(language))

@@ -58,11 +58,20 @@
     backToIdleTimer = setTimeout(function () { show("idle"); }, (seconds + 2) * 1000);
   }
 
+  /* [cycle] spoken_countdown: each number said aloud (WAV files rendered at install;
+   * data-voice is their folder's URL, absent when the countdown is silent). */
+  var voice = body.getAttribute("data-voice");
+  function say(number) {
+    if (!voice || !(number > 0)) { return; }
+    new Audio(voice + number + ".wav").play().catch(function () {});
+  }
+
   function onState(data) {
     clearTimeout(backToIdleTimer);
     if (data.state === "countdown") {
       var count = $("count");
       count.textContent = String(data.seconds_left != null ? data.seconds_left : "");
+      say(data.seconds_left);
       count.classList.remove("pop");
       void count.offsetWidth;
       count.classList.add("pop");
