@@ -265,7 +265,7 @@ def logo():
     run; opened directly it is sandboxed too."""
     path = get_booth().settings.logo_path
     if path is None:
-        abort(404, "This booth has no logo.")
+        abort(404, N_("This booth has no logo."))
     kind = path.suffix.lower()
     response = send_file(path, mimetype="image/svg+xml" if kind == ".svg" else "image/png",
                          conditional=True, etag=True, max_age=None)
@@ -279,7 +279,7 @@ def font():
     """The organiser's font file (``[theme] font``), for the pages' @font-face."""
     path = get_booth().settings.font_file
     if path is None:
-        abort(404, "This booth uses an installed font.")
+        abort(404, N_("This booth uses an installed font."))
     response = send_file(path, mimetype=FONT_TYPES.get(path.suffix.lower(), "font/ttf"), conditional=True,
                          etag=True, max_age=None)
     response.headers["Cache-Control"] = "no-cache"
