@@ -16,7 +16,7 @@ AXE_JS = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 
 #: The languages the accessibility tests run in: each sets the browser's locale and
 #: Accept-Language (a phone's choice).
-LANGUAGES = ["en"]
+LANGUAGES = ["en", "ar"]
 
 
 def context_for(browser, lang: str, **options):

@@ -111,6 +111,7 @@ def kiosk_states(photo_id: str) -> list[tuple[str, list[tuple[str, dict]], str]]
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_axe_finds_nothing_on_the_kiosk_in_any_state(served, browser, lang):
     booth, url, photo_id = served
+    booth.settings = booth.settings.replace("booth", language=lang)  # the kiosk's own language
     context = context_for(browser, lang, viewport=KIOSK)
     page = context.new_page()
     page.goto(f"{url}/kiosk")
