@@ -12,6 +12,7 @@ in for at that edge.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -199,7 +200,7 @@ def test_the_kiosk_stands_still_for_guests_who_asked_for_less_motion(served, bro
         if state == "countdown":
             data["seconds_left"] = 3
         if state == "result":
-            data.update(photo_id=photo_id, until=__import__("time").time() + 60)
+            data.update(photo_id=photo_id, until=time.time() + 60)
         booth.events.publish("state", **data)
         page.wait_for_function(f"() => document.body.dataset.state === {state!r}")
         moving[selector] = page.evaluate("""(s) => { const st = getComputedStyle(document.querySelector(s));
