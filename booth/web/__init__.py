@@ -41,6 +41,7 @@ import threading
 import time
 
 from flask import Flask, Response
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import BaseConverter
 
 from booth.web import admin, api, captive, gallery, kiosk, prints, privacy, restyle, share, styles, upload
@@ -94,6 +95,7 @@ def create_app(booth: BoothForWeb) -> Flask:
         MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
         MAX_FORM_PARTS=50,
     )
+    assert isinstance(app.json, DefaultJSONProvider)
     app.json.sort_keys = False  # JSON keys in the order the views write them
     init_app(app, booth)
     app.extensions["booth_throttle"] = FailureThrottle(PASSWORD_TRIES_PER_CLIENT, PASSWORD_TRIES_TOTAL)
@@ -114,7 +116,8 @@ def create_app(booth: BoothForWeb) -> Flask:
     app.before_request(check_request)
     for module in (kiosk, gallery, api, admin, upload, prints, styles, restyle, privacy, share):
         app.register_blueprint(module.bp)
-    app.wsgi_app = yield_to_photo(app.wsgi_app, booth.between_photos,
+    # Flask's own way to add a WSGI middleware (mypy sees a method being replaced).
+    app.wsgi_app = yield_to_photo(app.wsgi_app, booth.between_photos,  # type: ignore[method-assign]
                                   booth.settings.web.yield_to_photo_ms / 1000)
     app.after_request(add_security_headers)
     register_error_pages(app)
