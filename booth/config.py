@@ -19,7 +19,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, ClassVar, Protocol, TypeVar, get_type_hints
 
 from booth import PROJECT_ROOT
 from booth.errors import ConfigError
@@ -599,10 +599,18 @@ class Settings:
         return dataclasses.replace(self, **{section: new_section})
 
 
-SECTIONS: dict[str, type] = {f.name: f.type for f in dataclasses.fields(Settings)
+SECTIONS: dict[str, Any] = {f.name: f.type for f in dataclasses.fields(Settings)
                              if f.name != "base_dir"}
 _SECTION_TYPES = get_type_hints(Settings)
-T = TypeVar("T")
+class Section(Protocol):
+    """A config section: a dataclass that checks its own values."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    def validate(self) -> None: ...
+
+
+T = TypeVar("T", bound=Section)
 
 #: The documented default configuration at the top of the project.
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.toml"

@@ -42,7 +42,7 @@ import re
 import statistics
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -115,7 +115,7 @@ def read_photo(data: bytes, settings: UploadSettings, name: str = "photo") -> np
     if len(data) > settings.max_bytes:
         raise UploadError(413, f"{name} is {megabytes(len(data))}; the booth takes photos up to "
                                f"{megabytes(settings.max_bytes)}.")
-    options = dict(max_pixels=settings.max_pixels, name=name, max_side=UPLOAD_LONG_SIDE,
+    options: dict[str, Any] = dict(max_pixels=settings.max_pixels, name=name, max_side=UPLOAD_LONG_SIDE,
                    budget_bytes=settings.decode_mb * 1_000_000)
     if is_heic(data):
         decode = images.decode_heic
@@ -159,7 +159,7 @@ def release_freed_memory() -> None:
         _malloc_trim(0)
 
 
-_malloc_trim = None
+_malloc_trim: Any = None  # libc's malloc_trim once looked up, False where there is none
 
 
 class UploadGate:

@@ -582,6 +582,7 @@ class PrintService:
         except (AttributeError, OSError):
             pass
         self.forget_deleted_photos()
+        job: PrintJob | None
         for job in self._active():  # sent before a restart: follow them again
             log.info("print: following job %s (%s) from before the restart", job.id, job.cups_id)
         while not self._stopping.is_set():

@@ -95,7 +95,7 @@ def match_faces(expected: Sequence[Face], found: Sequence[Face],
     if not expected or not found:
         return []
     iou = box_iou(np.array([f.box for f in expected]), np.array([f.box for f in found]))
-    pairs = []
+    pairs: list[tuple[int, int]] = []
     while True:
         i, j = np.unravel_index(np.argmax(iou), iou.shape)
         if iou[i, j] < min_iou:

@@ -117,6 +117,7 @@ def evaluate_style(pipeline: Pipeline, rgb: np.ndarray, style: str) -> list[dict
     else:
         result = pipeline.process(rgb, style=style)
         image, placement = result.stylized, result.framing
+    assert placement is not None and pipeline.detector is not None  # process() frames; from_settings detects
     expected = [placement.map_face(f) for f in result.faces]
     found = pipeline.detector.detect(image)
     matched = {i for i, _ in match_faces(expected, found)}

@@ -197,7 +197,7 @@ def choose_precision(eval_inputs: list, repeats: int = 3,
         report(f"      {precision} (runs in {gen.inference_precision}): "
                + ", ".join(f"{k} {v:.0f} ms" for k, v in timings.items())
                + (f"; {candidates[precision]['psnr_db']} dB vs f32" if psnrs and precision != "f32" else ""))
-        gen = None  # one compiled generator at a time
+        del gen  # one compiled generator at a time
         quantize.release_memory()
     candidates["f32"]["psnr_db"] = None  # the reference itself
     eligible = [p for p, c in candidates.items()

@@ -139,7 +139,7 @@ def _send(gate: UploadGate, client: str) -> ResponseReturnValue:
     return response
 
 
-def _owner_page(photo_id: str, endpoint: str = "gallery.photo_page", **values: str) -> str:
+def _owner_page(photo_id: str, endpoint: str = "gallery.photo_page", **values: Any) -> str:
     """The uploaded photo's page (or its QR code) with its owner key: the ticket is the
     guest's own."""
     photo = get_booth().store.get(photo_id)
