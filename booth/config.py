@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, ClassVar, Protocol, TypeVar, get_type_hints
 
 from booth import PROJECT_ROOT
 from booth.errors import ConfigError
@@ -770,10 +770,18 @@ def check_theme_files(settings: "Settings") -> None:
         raise ConfigError(f"[theme] font: {problem}")
 
 
-SECTIONS: dict[str, type] = {f.name: f.type for f in dataclasses.fields(Settings)
+SECTIONS: dict[str, Any] = {f.name: f.type for f in dataclasses.fields(Settings)
                              if f.name != "base_dir"}
 _SECTION_TYPES = get_type_hints(Settings)
-T = TypeVar("T")
+class Section(Protocol):
+    """A config section: a dataclass that checks its own values."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    def validate(self) -> None: ...
+
+
+T = TypeVar("T", bound=Section)
 
 #: The documented default configuration at the top of the project.
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.toml"

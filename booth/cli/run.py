@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from booth import config
 from booth.daemon import sdnotify
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
 
 
-def demo_camera(given: str, camera: config.CameraSettings) -> dict[str, str]:
+def demo_camera(given: str, camera: config.CameraSettings) -> dict[str, Any]:
     """The camera settings for ``--demo``: the folder DIR, else $BOOTH_PHOTOS(/faces), else
     a USB webcam if one gives a picture, else the demo photos `booth weights fetch` brought."""
     if given:

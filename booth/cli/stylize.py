@@ -113,6 +113,7 @@ class FacePipeline:
     def process(self, rgb: np.ndarray, *, size: int | None = None, style: str | None = None) -> dict:
         result = (self.pipeline.process(rgb, size=size) if style is None
                   else self.pipeline.process(rgb, size=size, style=style))
+        assert result.framing is not None  # process() always frames
         return {"image": result.stylized, "size": result.size, "faces": len(result.faces),
                 "timings_ms": dict(result.timings_ms), "crop": result.crop,
                 "framing": result.framing.mode, "angle_deg": round(result.framing.angle_deg, 1)}
@@ -162,7 +163,7 @@ def run_styles(args: argparse.Namespace, settings: config.Settings, size: int | 
             records.append({"file": str(path), "ok": False, "error": str(exc)})
             failed += 1
             continue
-        row = []
+        row: list[tuple[str, np.ndarray]] = []
         for style in names:
             started = time.perf_counter()
             result = engine.process(rgb, size=size, style=style)

@@ -64,7 +64,7 @@ class Booth(CycleMachine):
         counters = CycleCounters()
         stopping = threading.Event()
         maker = PhotoMaker(settings, store, events, pipeline=pipeline, model_message=model_message,
-                           deadline_s=RULES[State.PROCESS].time_limit_s(settings),
+                           deadline_s=RULES[State.PROCESS].limit_s(settings),
                            tick=lambda: self.tick(), stopping=stopping)
         #: Set except while a photo is being made (capture to result). The web server
         #: holds new requests until it is set again (at most ``web.yield_to_photo_ms``)

@@ -235,7 +235,7 @@ class CycleMachine:
     def _countdown(self) -> None:
         """Countdown: one second per number announced, then capture. Holding the button
         (or shutting down) goes back to idle."""
-        cycle = self._cycle
+        cycle = self._current()
         if not self._wait(1.0, cancel=True):
             self._enter(State.IDLE)
             if self._cancel.is_set():
@@ -250,7 +250,7 @@ class CycleMachine:
     def _capture(self) -> None:
         """Capture: the camera's still (a camera that fails or hangs past
         ``[camera] capture_timeout_s`` ends in failsafe), then process."""
-        cycle = self._cycle
+        cycle = self._current()
         try:
             cycle.frame = self.camera.capture()
         except CameraError as exc:
@@ -284,7 +284,7 @@ class CycleMachine:
     def _burst(self) -> None:
         """Burst: the camera's video stream for about BURST_S, each frame stylized on the
         worker as it comes (a camera that fails or hangs ends in failsafe); then process."""
-        cycle = self._cycle
+        cycle = self._current()
         cycle.burst = self.maker.burst()
         try:
             self.camera.burst(boomerang.BURST_FRAMES, boomerang.burst_fps(), cycle.burst.add)
@@ -297,12 +297,13 @@ class CycleMachine:
     def _process(self) -> None:
         """Process: faces, generator and store on the worker within
         ``[cycle] process_timeout_s``, then result (failsafe on failure)."""
-        cycle = self._cycle
+        cycle = self._current()
         if cycle.mode == "strip":
             photo, generator_ms, stage_ms = self.maker.run_job(self.maker.store_strip, cycle.shots, cycle.style)
         elif cycle.mode == "boomerang":
             photo, generator_ms, stage_ms = self.maker.run_job(self.maker.store_boomerang, cycle.burst)
         else:
+            assert cycle.frame is not None, "a photo's process without its capture"
             photo, result, stage_ms = self.maker.make_photo(cycle.frame, "booth", cycle.style)
             generator_ms = float(result.timings_ms.get("generator", 0.0))
         cycle.frame = None
@@ -330,10 +331,10 @@ class CycleMachine:
         # the screen that timed out: a press taken in this same turn has already moved on
         # to a new cycle, whose first state must not inherit the old screen's end.
         if self.state in (State.RESULT, State.FAILSAFE) and time.monotonic() >= self._until:
-            self._enter(RULES[self.state].time_up)
+            self._enter(RULES[self.state].time_up or State.IDLE)
 
     def _time_limit_s(self, state: State) -> float:
-        return RULES[state].time_limit_s(self.settings)
+        return RULES[state].limit_s(self.settings)
 
     def _take_press_or_picture(self) -> None:
         """Wait a tick for a press or a queued picture; start the cycle, or make the picture."""
@@ -359,7 +360,7 @@ class CycleMachine:
     def _start_cycle(self) -> None:
         self._cancel.clear()
         self.maker.check_ready()
-        if self._cycle.mode == "strip":
+        if self._current().mode == "strip":
             self.shot_jpegs = {}
         if self.settings.privacy.consent == "ask":
             self._ask_consent()
@@ -378,21 +379,13 @@ class CycleMachine:
         countdown_s = int(self._time_limit_s(State.COUNTDOWN))
         self.capture_due = time.monotonic() + countdown_s
         if countdown_s > 0:
-            self._cycle.seconds_left = countdown_s
+            self._current().seconds_left = countdown_s
             self._enter(State.COUNTDOWN, seconds_left=countdown_s, **self._mode_data())
         else:
             self._begin_capture()
 
-    def _mode_data(self) -> dict:
-        """What the kiosk needs to know about the running cycle's mode with each state."""
-        cycle = self._cycle
-        data = {"mode": cycle.mode}
-        if cycle.mode == "strip":
-            data |= {"shot": len(cycle.shots) + 1, "shots": self.settings.cycle.strip_shots}
-        return data
-
     def _begin_capture(self) -> None:
-        cycle = self._cycle
+        cycle = self._current()
         if not cycle.smile:  # press-to-result counts from the first picture (countdown excluded)
             cycle.smile = time.monotonic()
         self._making_photo(True)
@@ -400,6 +393,13 @@ class CycleMachine:
             self._enter(State.BURST, mode=cycle.mode, seconds=boomerang.BURST_S)
         else:
             self._enter(State.CAPTURE, **self._mode_data())
+
+    def _mode_data(self) -> dict[str, object]:
+        return self._current().mode_data(self.settings.cycle.strip_shots)
+
+    def _current(self) -> Cycle:
+        assert self._cycle is not None, "a cycle's state without a cycle"
+        return self._cycle
 
     # --- moving between states -------------------------------------------------------
     def _enter(self, state: State, **data) -> None:
@@ -486,7 +486,7 @@ class CycleMachine:
                  photo.id, cycle.mode, cycle.source, photo.size, photo.faces, press_to_result, stages)
 
     def _cycle_failed(self, reason: str, detail: str) -> None:
-        cycle = self._cycle
+        cycle = self._current()
         self.counters.cycle_failed(reason)
         log.warning("cycle failed source=%s reason=%s after_ms=%.0f: %s", cycle.source, reason,
                     (time.monotonic() - cycle.pressed) * 1e3, detail)

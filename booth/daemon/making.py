@@ -112,6 +112,7 @@ def load_pipeline(settings: config.Settings) -> tuple[Pipeline | None, str]:
         log.error("pipeline: %s (run `booth weights fetch` and `booth weights build`)", message)
         return None, message
     generator = pipeline.generator
+    assert generator is not None, "Pipeline.from_settings loads the generator"
     return pipeline, (f"model warm ({generator.precision}, {time.perf_counter() - started:.1f} s)"
                       + (f"; {generator.fallback}" if generator.fallback
                          else f"; precision {generator.precision_why}"))
@@ -240,11 +241,14 @@ class PhotoMaker:
     def _process_and_store(self, frame: np.ndarray, source: str, style: str | None,
                            variant_of: str | None, job: AbandonableJob):
         started = time.perf_counter()
+        pipeline = self.pipeline
+        if pipeline is None:  # callers check first; a job queued meanwhile sees it here
+            raise CycleFailed("model", self.model_message)
         # The default style goes through the pipeline's own generator.
         if style is None or style == self.settings.styles.default:
-            result = self.pipeline.process(frame)
+            result = pipeline.process(frame)
         else:
-            result = self.pipeline.process(frame, style=style)
+            result = pipeline.process(frame, style=style)
         processed = time.perf_counter()
         meta = {"size": int(result.size), "faces": len(result.faces),
                 "style": style or self.settings.styles.default,
@@ -399,6 +403,7 @@ class PhotoMaker:
             log.info("late %s discarded (the cycle had already failed)", meta["mode"])
             return None
         photo = self.store.save(original, anime, meta, "booth", extras)
+        assert photo is not None, "a save without a keep callback is always kept"
         if not job.deliver():
             self.store.delete(photo.id)
             log.info("late %s %s deleted (the cycle had already failed)", meta["mode"], photo.id)

@@ -24,10 +24,11 @@ complete or absent and the store's repair at the next start removes what was lef
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from typing import Callable
+
+from booth import threads
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +117,7 @@ class RetentionWorker:
         return done
 
     def start(self) -> "RetentionWorker":
-        self._thread = threading.Thread(target=self._run, name="booth-retention", daemon=True)
-        self._thread.start()
+        self._thread = threads.start_daemon(self._run, "booth-retention")
         return self
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -126,10 +126,7 @@ class RetentionWorker:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        try:  # never competes with the generator for the CPU
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), RETENTION_NICENESS)
-        except (AttributeError, OSError):
-            pass
+        threads.yield_cpu(RETENTION_NICENESS)  # never competes with the generator for the CPU
         while not self._stopping.is_set():
             try:
                 if self.enabled:

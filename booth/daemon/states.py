@@ -49,6 +49,7 @@ one turn of the main loop and moves on when it is done.
 from __future__ import annotations
 
 import enum
+import math
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Callable
@@ -85,6 +86,10 @@ class Rule:
     next: frozenset[State]
     time_limit_s: Callable[[config.Settings], float] | None = None
     time_up: State | None = None
+
+    def limit_s(self, settings: config.Settings) -> float:
+        """How long the state lasts at most (idle has no limit: it waits for a guest)."""
+        return self.time_limit_s(settings) if self.time_limit_s is not None else math.inf
 
 
 #: Every state's rule; any other move is a bug (:class:`InvalidTransition`). Following
@@ -159,3 +164,10 @@ class Cycle:
     burst: Burst | None = None
     #: Monotonic time the last shot or the burst ended (the "ready after" figures).
     last_taken: float = 0.0
+
+    def mode_data(self, strip_shots: int) -> dict[str, object]:
+        """What the kiosk needs to know about the cycle's mode with each state."""
+        data: dict[str, object] = {"mode": self.mode}
+        if self.mode == "strip":
+            data |= {"shot": len(self.shots) + 1, "shots": strip_shots}
+        return data

@@ -43,6 +43,7 @@ photo's files would take it below, new photos are refused (:class:`StoreFull`).
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import re
@@ -257,7 +258,7 @@ class PhotoStore:
                 "ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
         return [self._photo(r) for r in rows]
 
-    def snapshot(self) -> list[tuple[str, float]]:
+    def snapshot(self) -> builtins.list[tuple[str, float]]:
         """(id, created) of every photo now, newest first: a fixed list to work through
         (the zip export) while photos come and go."""
         with self._lock:
@@ -277,7 +278,7 @@ class PhotoStore:
             return None
         return self.root / photo_id / f"{kind}.jpg"
 
-    def photo_files(self, photo_id: str) -> list[Path]:
+    def photo_files(self, photo_id: str) -> builtins.list[Path]:
         """Every file of a photo, sorted (its folder holds them all: original, results,
         variants, frames); [] if unknown."""
         if self.get(photo_id) is None:
@@ -293,7 +294,7 @@ class PhotoStore:
             return None
         return self.root / photo_id / name
 
-    def variants(self, photo_id: str) -> list[str]:
+    def variants(self, photo_id: str) -> builtins.list[str]:
         """The styles this photo was re-rendered in, oldest first."""
         if self.get(photo_id) is None:
             return []
@@ -480,7 +481,7 @@ class PhotoStore:
             except sqlite3.Error as exc:  # busy: the next delete or the close empties it
                 log.warning("photo index: checkpoint after a delete: %s", exc)
 
-    def born_before(self, cutoff: float, *, with_original: bool = False) -> list[str]:
+    def born_before(self, cutoff: float, *, with_original: bool = False) -> builtins.list[str]:
         """Ids of the photos taken before ``cutoff`` on the retention clock, oldest first
         (``with_original``: only those that still have their original)."""
         where = " AND original_kept = 1" if with_original else ""
@@ -500,7 +501,7 @@ class PhotoStore:
             self._tell("original_dropped", photo_id)
         return bool(changed)
 
-    def ids(self) -> list[str]:
+    def ids(self) -> builtins.list[str]:
         """Every photo's id, oldest first."""
         with self._lock:
             return [r[0] for r in self._db.execute("SELECT id FROM photos ORDER BY created, rowid")]

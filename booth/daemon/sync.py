@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from booth import threads
 from booth.config import Settings
 from booth.daemon.store import KINDS, ID_PATTERN, Photo, PhotoStore
 from booth.errors import UserError
@@ -359,8 +360,7 @@ class SyncWorker:
 
     # --- running ------------------------------------------------------------------
     def start(self) -> "SyncWorker":
-        self._thread = threading.Thread(target=self._run, name="booth-sync", daemon=True)
-        self._thread.start()
+        self._thread = threads.start_daemon(self._run, "booth-sync")
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -374,10 +374,7 @@ class SyncWorker:
     def _run(self) -> None:
         # Linux gives each thread its own nice value: this thread's hashing and records
         # yield to the cycle like the rclone processes it starts.
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        except OSError:
-            pass
+        threads.yield_cpu(19)
         next_full = 0.0  # a full pass first: whatever the last run left behind
         retry_s = RETRY_FIRST_S
         while not self._stop.is_set():

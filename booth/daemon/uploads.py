@@ -42,7 +42,7 @@ import re
 import statistics
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -119,7 +119,7 @@ def read_photo(data: bytes, settings: UploadSettings, name: str = "photo") -> np
         raise UploadError(413, N_("%(name)s is %(size)s; the booth takes photos up to %(most)s."),
                           values={"name": name, "size": megabytes(len(data)),
                                   "most": megabytes(settings.max_bytes)})
-    options = dict(max_pixels=settings.max_pixels, name=name, max_side=UPLOAD_LONG_SIDE,
+    options: dict[str, Any] = dict(max_pixels=settings.max_pixels, name=name, max_side=UPLOAD_LONG_SIDE,
                    budget_bytes=settings.decode_mb * 1_000_000)
     if is_heic(data):
         decode = images.decode_heic
@@ -164,7 +164,7 @@ def release_freed_memory() -> None:
         _malloc_trim(0)
 
 
-_malloc_trim = None
+_malloc_trim: Any = None  # libc's malloc_trim once looked up, False where there is none
 
 
 class UploadGate:

@@ -47,7 +47,7 @@ import numpy as np
 import segno
 from PIL import Image, ImageDraw, ImageFont
 
-from booth import config, qr
+from booth import config, qr, threads
 from booth.daemon.store import PhotoStore
 from booth.errors import CupsError, ImageError, PrintRefused, UserError
 from booth.files import fsync_dir, remove_leftovers, write_atomic
@@ -651,8 +651,7 @@ class PrintService:
 
     # --- the print thread ------------------------------------------------------------
     def start(self) -> "PrintService":
-        self._thread = threading.Thread(target=self._run, name="booth-print", daemon=True)
-        self._thread.start()
+        self._thread = threads.start_daemon(self._run, "booth-print")
         return self
 
     def stop(self, timeout: float = 3.0) -> None:
@@ -661,11 +660,9 @@ class PrintService:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        try:  # the print thread never competes with the generator for the CPU
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PRINT_NICENESS)
-        except (AttributeError, OSError):
-            pass
+        threads.yield_cpu(PRINT_NICENESS)  # the print thread never competes with the generator for the CPU
         self.forget_deleted_photos()
+        job: PrintJob | None
         for job in self._active():  # sent before a restart: follow them again
             log.info("print: following job %s (%s) from before the restart", job.id, job.cups_id)
         while not self._stopping.is_set():

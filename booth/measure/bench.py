@@ -23,6 +23,7 @@ rows need the bench extras (``./install.sh --bench``); without them they say so.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -165,7 +166,7 @@ def bench_openvino(threads: int, repeats: int) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {name: {} for name in rows}
     for size in NETWORK_SIZES:
         x = random_input(_shape(size))
-        timed = _interleaved_ms({name: (lambda r=r: r.infer({0: x})) for name, r in requests.items()},
+        timed = _interleaved_ms({name: functools.partial(r.infer, {0: x}) for name, r in requests.items()},
                                 repeats)
         for name, ms in timed.items():
             out[name][str(size)] = ms
@@ -189,13 +190,13 @@ def bench_references(threads: int, repeats: int) -> dict[str, dict[str, float] |
         if not onnx_path.is_file() or onnx_path.stat().st_mtime < fp32.stat().st_mtime:
             reference.export_onnx(fp32, onnx_path)
         run = reference.onnxruntime_runner(onnx_path, threads)
-        out["onnxruntime-fp32"] = {str(s): median_ms(lambda x=random_input(_shape(s)): run(x), repeats)
+        out["onnxruntime-fp32"] = {str(s): median_ms(functools.partial(run, random_input(_shape(s))), repeats)
                                    for s in NETWORK_SIZES}
     except ImportError as exc:
         out["onnxruntime-fp32"] = f"unavailable ({exc}); install with ./install.sh --bench"
     try:
         run = reference.torch_runner(reference.torch_generator(fp32), threads)
-        out["pytorch-eager"] = {str(s): median_ms(lambda x=random_input(_shape(s)): run(x), repeats)
+        out["pytorch-eager"] = {str(s): median_ms(functools.partial(run, random_input(_shape(s))), repeats)
                                 for s in NETWORK_SIZES}
     except ImportError as exc:
         out["pytorch-eager"] = f"unavailable ({exc}); install with ./install.sh --bench"
@@ -294,7 +295,7 @@ def bench_startup() -> dict[str, float]:
     return {"cold_s": float(cold), "cached_s": float(cached)}
 
 
-def bench_peak_rss(photos: Path) -> dict[str, float]:
+def bench_peak_rss(photos: Path) -> dict[str, float | str]:
     """Peak RSS of `booth stylize` (face pipeline) on one 12-megapixel photo."""
     with tempfile.TemporaryDirectory() as tmp:
         source = photos_in(photos / "groups")[0]
@@ -306,10 +307,10 @@ def bench_peak_rss(photos: Path) -> dict[str, float]:
     return {"peak_rss_mb": float(peak), "photo": "4000×3000 JPEG"}
 
 
-def bench_precisions(precisions: list[str], threads: int, repeats: int) -> dict[str, dict[str, float]]:
+def bench_precisions(precisions: list[str], threads: int, repeats: int) -> dict[str, dict[str, float | str]]:
     """The generator as the booth runs it, per precision setting, at each working size."""
     settings = config.defaults()
-    out = {}
+    out: dict[str, dict[str, float | str]] = {}
     for precision in precisions:
         gen = Generator(precision=precision, threads=threads)
         out[precision] = {"runs_in": gen.inference_precision}
@@ -464,6 +465,7 @@ def run(options: BenchOptions) -> int:
     if options.styles:
         return run_styles(options.photos, options.threads, options.repeats, quick=options.quick,
                           json_path=options.json)
+    result: dict
     if options.modes:
         result = moments.bench_modes(photo_set(options.photos), cycles=options.cycles or 3)
         moments.print_modes(result)
@@ -481,7 +483,7 @@ def run(options: BenchOptions) -> int:
         return 0
 
     photos = photo_set(options.photos)
-    result: dict = {"machine": _machine(), "repeats": options.repeats, "threads": options.threads or os.cpu_count()}
+    result = {"machine": _machine(), "repeats": options.repeats, "threads": options.threads or os.cpu_count()}
     print("timing OpenVINO rows…", flush=True)
     result["generator"] = bench_openvino(options.threads, options.repeats)
     if not options.quick:

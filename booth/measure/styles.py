@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -128,7 +129,9 @@ def bench_press(photos: Path, names: list[str], repeats: int, every: int = 1) ->
     portraits = [load_image(p, max_pixels=settings.upload.max_pixels)
                  for p in photos_in(photos / "faces")[::every]]
     groups = [load_image(p, max_pixels=settings.upload.max_pixels) for p in photos_in(photos / "groups")]
-    group = max(groups, key=lambda rgb: len(pipeline.detector.detect(rgb)), default=None)
+    detector = pipeline.detector
+    assert detector is not None  # Pipeline.from_settings loads it
+    group = max(groups, key=lambda rgb: len(detector.detect(rgb)), default=None)
 
     def press_ms(rgb: np.ndarray, name: str) -> float:
         return median_ms(lambda: pipeline.process(rgb, style=name), 1, warmup=0)
@@ -142,16 +145,17 @@ def bench_press(photos: Path, names: list[str], repeats: int, every: int = 1) ->
     group_times: dict[str, list[float]] = {n: [] for n in names}
     for _ in range(repeats if group is not None else 0):
         for name in names:
-            group_times[name].append(press_ms(group, name))
+            group_times[name].append(press_ms(group, name) if group is not None else 0.0)
     default = settings.styles.default
-    result = {"portraits": len(portraits), "group_faces": len(pipeline.detector.detect(group)) if group is not None else 0,
-              "styles": {}}
+    rows: dict[str, dict[str, Any]] = {}
+    result = {"portraits": len(portraits), "group_faces": len(detector.detect(group)) if group is not None else 0,
+              "styles": rows}
     for name in names:
         row = {"portrait_ms": round(float(np.median(times[name])), 1) if times[name] else None,
                "group_ms": round(float(np.median(group_times[name])), 1) if group_times[name] else None}
-        result["styles"][name] = row
-    base = result["styles"][default]
-    for row in result["styles"].values():
+        rows[name] = row
+    base = rows[default]
+    for row in rows.values():
         row["portrait_ratio"] = round(row["portrait_ms"] / base["portrait_ms"], 2) if row["portrait_ms"] else None
         row["group_ratio"] = round(row["group_ms"] / base["group_ms"], 2) if row["group_ms"] else None
     return result
@@ -237,7 +241,7 @@ def run_fidelity(args) -> int:
     targets = {}
     for name in names:
         style = catalogue[name]
-        row = {"runs": "int8" if runs_int8(style) else "fp32"}
+        row: dict[str, Any] = {"runs": "int8" if runs_int8(style) else "fp32"}
         if row["runs"] == "int8":
             int8, fp32 = _generator(style, "int8", 0), _generator(style, "fp32", 0)
             row.update(quality.fidelity([int8.stylize(c) for c in crops], [fp32.stylize(c) for c in crops]))

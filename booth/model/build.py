@@ -23,6 +23,7 @@ a new ranges file.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import resource
@@ -188,7 +189,7 @@ def choose_precision(eval_inputs: list, repeats: int = 3,
         timings = {}
         for h, w in shapes:
             rgb = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
-            timings[f"{h}x{w}"] = round(median_ms(lambda: gen.stylize(rgb), repeats, warmup=1), 1)
+            timings[f"{h}x{w}"] = round(median_ms(functools.partial(gen.stylize, rgb), repeats, warmup=1), 1)
         outputs[precision] = [gen.stylize(p) for p in pictures]
         psnrs = [psnr(ref, out) for ref, out in zip(outputs["f32"], outputs[precision])]
         candidates[precision] = {"runs_in": gen.inference_precision, "ms": timings,
@@ -197,7 +198,7 @@ def choose_precision(eval_inputs: list, repeats: int = 3,
         report(f"      {precision} (runs in {gen.inference_precision}): "
                + ", ".join(f"{k} {v:.0f} ms" for k, v in timings.items())
                + (f"; {candidates[precision]['psnr_db']} dB vs f32" if psnrs and precision != "f32" else ""))
-        gen = None  # one compiled generator at a time
+        del gen  # one compiled generator at a time
         quantize.release_memory()
     candidates["f32"]["psnr_db"] = None  # the reference itself
     eligible = [p for p, c in candidates.items()

@@ -32,7 +32,7 @@ import datetime as dt
 import time
 from collections import deque
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import openvino as ov
@@ -449,7 +449,7 @@ def build_style(name: str, *, calibration: str | None = None, samples: int = DEF
             quantize.pictures(quantized, crops)[0], quantize.pictures(float_model, crops, "f32")[0])
     shapes = {size: fit_input(style, np.zeros((1, *working_shape(size, settings.face.aspect), 3),
                                               np.float32)).shape[1:3] for size in sizes}
-    latency = {f"{size}": {"shape": list(shape)} for size, shape in shapes.items()}
+    latency: dict[str, dict[str, Any]] = {f"{size}": {"shape": list(shape)} for size, shape in shapes.items()}
     for variant, model, hint in (("int8", quantized, None), ("fp32", float_model, "f32")):
         compiled = _compile(model, hint)  # one compiled network at a time: the build's peak stays low
         for size, shape in shapes.items():

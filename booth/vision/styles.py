@@ -233,6 +233,7 @@ class StyleGenerator:
         self.generator = generator
         self.precision = generator.precision
         self.fallback = generator.fallback
+        self.precision_why = generator.precision_why
 
     def stylize(self, rgb: np.ndarray) -> np.ndarray:
         h, w = rgb.shape[:2]

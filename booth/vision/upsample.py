@@ -162,7 +162,7 @@ def _snap_steps(grey: np.ndarray, radius: int, strength: float = SNAP_STRENGTH
     down = cv2.erode(grey, kernel, dst=_planes.get("snap_down", shape, np.uint8))
     up = cv2.dilate(grey, kernel, dst=_planes.get("snap_up", shape, np.uint8))
     fade = cv2.subtract(up, down, dst=_planes.get("snap_fade", shape, np.uint8))
-    cv2.subtract(fade, SNAP_FROM, dst=fade)
+    cv2.subtract(fade, SNAP_FROM, dst=fade)  # type: ignore[call-overload]  # cv2's stubs lack the scalar operand
     cv2.min(fade, SNAP_OVER, dst=fade)                  # the contrast's fade-in, 0..SNAP_OVER
     cv2.subtract(grey, down, dst=down)                  # how far down to the darkest,
     cv2.subtract(up, grey, dst=up)                      # and up to the brightest

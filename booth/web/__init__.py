@@ -40,6 +40,7 @@ import secrets
 import threading
 
 from flask import Flask, Response
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import BaseConverter
 
 from booth.web import admin, api, captive, gallery, i18n, kiosk, prints, privacy, restyle, share, styles, upload
@@ -93,6 +94,7 @@ def create_app(booth: BoothForWeb) -> Flask:
         MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
         MAX_FORM_PARTS=50,
     )
+    assert isinstance(app.json, DefaultJSONProvider)
     app.json.sort_keys = False  # JSON keys in the order the views write them
     init_app(app, booth)
     i18n.init_app(app)
@@ -114,7 +116,8 @@ def create_app(booth: BoothForWeb) -> Flask:
     app.before_request(check_request)
     for module in (kiosk, gallery, api, admin, upload, prints, styles, restyle, privacy, share):
         app.register_blueprint(module.bp)
-    app.wsgi_app = yield_to_photo(app.wsgi_app, booth.between_photos,
+    # Flask's own way to add a WSGI middleware (mypy sees a method being replaced).
+    app.wsgi_app = yield_to_photo(app.wsgi_app, booth.between_photos,  # type: ignore[method-assign]
                                   booth.settings.web.yield_to_photo_ms / 1000)
     app.after_request(add_security_headers)
     register_error_pages(app)

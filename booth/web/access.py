@@ -271,4 +271,4 @@ def csrf_token() -> str:
 def csrf_ok() -> bool:
     expected = session.get("csrf")
     given = request.form.get("csrf", "")
-    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+    return isinstance(expected, str) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())

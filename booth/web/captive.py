@@ -19,7 +19,8 @@ the requests :func:`is_probe_request` accepts through.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template
+from flask import Blueprint, redirect, render_template
+from flask.typing import ResponseReturnValue
 
 from booth import qr
 from booth.web.access import request_host_name
@@ -64,7 +65,7 @@ def landing_url() -> str:
 
 
 @bp.before_app_request
-def answer_connectivity_check() -> Response | None:
+def answer_connectivity_check() -> ResponseReturnValue | None:
     if is_probe_request():
         return redirect(landing_url(), code=302)
     return None

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, redirect, render_template, request
+from flask.typing import ResponseReturnValue
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from booth import words
@@ -57,7 +58,7 @@ def public_host(settings: Settings) -> str | None:
 
 
 @bp.before_app_request
-def public_link_at_the_venue() -> Response | None:
+def public_link_at_the_venue() -> ResponseReturnValue | None:
     """A share link opened on the booth's own network: on to the photo's page here."""
     settings = get_booth().settings
     host = public_host(settings)

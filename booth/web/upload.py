@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template,
                    request, url_for)
 from flask_babel import gettext
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from booth.daemon.uploads import UploadGate, megabytes, request_limit, safe_name
@@ -119,7 +121,7 @@ def send():
         return _send(gate, client)
 
 
-def _send(gate: UploadGate, client: str) -> Response:
+def _send(gate: UploadGate, client: str) -> ResponseReturnValue:
     gate.check_pin(client, request.form.get("pin"), trusted=is_admin())
     if get_booth().settings.privacy.consent == "ask" and request.form.get("consent") != "yes":
         raise UploadError(400, N_("Tick the box to say the booth may use your photo, then send it."))
@@ -141,11 +143,11 @@ def _send(gate: UploadGate, client: str) -> Response:
     return response
 
 
-def _owner_page(photo_id: str, endpoint: str = "gallery.photo_page", **values: str) -> str:
+def _owner_page(photo_id: str, endpoint: str = "gallery.photo_page", **values: Any) -> str:
     """The uploaded photo's page (or its QR code) with its owner key: the ticket is the
     guest's own."""
     photo = get_booth().store.get(photo_id)
-    key = {OWNER_KEY_PARAM: photo.owner_key} if photo is not None and photo.owner_key else {}
+    key: dict[str, Any] = {OWNER_KEY_PARAM: photo.owner_key} if photo is not None and photo.owner_key else {}
     return url_for(endpoint, photo_id=photo_id, **values, **key)
 
 

@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from booth import threads
 from booth.daemon.worker import CallTimeout, Worker
 from booth.devices.camera.base import Camera
 from booth.errors import CameraError
@@ -206,8 +207,7 @@ class CameraSupervisor:
             self._wake.clear()
 
     def start(self) -> "CameraSupervisor":
-        self._thread = threading.Thread(target=self._loop, name="camera-supervisor", daemon=True)
-        self._thread.start()
+        self._thread = threads.start_daemon(self._loop, "camera-supervisor")
         return self
 
     def close(self, timeout: float = 3.0) -> None:

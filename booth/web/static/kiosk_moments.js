@@ -25,29 +25,8 @@
     document.body.setAttribute("data-moment", choice.current);
   }
 
-  function load() {
-    fetch("/api/modes", { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(render).catch(function () {});
-  }
-
-  function step(by) {
-    fetch("/api/mode", {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ step: by })
-    }).then(function (r) { return r.json(); }).then(render).catch(function () {});
-  }
-
-  document.addEventListener("keydown", function (e) {
-    if (e.key !== "ArrowUp" && e.key !== "ArrowDown") { return; }
-    e.preventDefault();
-    if (e.repeat) { return; }
-    var state = document.body.getAttribute("data-state");
-    if (state !== "idle" && state !== "result") { return; }
-    step(e.key === "ArrowDown" ? 1 : -1);
-  });
-  document.addEventListener("booth:mode", function (e) { render(e.detail); });
+  var load = window.boothChoice({ read: "/api/modes", change: "/api/mode", back: "ArrowUp",
+                                   next: "ArrowDown", event: "booth:mode", render: render });
 
   /* --- a strip's shots ------------------------------------------------------- */
   function resetShots(total) {
