@@ -26,7 +26,7 @@ from typing import IO
 from babel import Locale, dates
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 
 from booth.errors import UserError
 
@@ -67,7 +67,7 @@ def ensure_compiled(directory: Path = TRANSLATIONS_DIR) -> None:
 
 
 @functools.cache
-def translations(language: str) -> Translations:
+def translations(language: str) -> NullTranslations:
     """The compiled catalog of ``language`` (English: the words as written)."""
     return Translations.load(str(TRANSLATIONS_DIR), [language])
 

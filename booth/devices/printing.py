@@ -170,10 +170,10 @@ def theme_logo(settings: config.Settings) -> Image.Image | None:
         import cairosvg  # only for SVG logos: it needs the system's cairo library
 
         data = cairosvg.svg2png(bytestring=data, output_height=height)
-    with Image.open(io.BytesIO(data)) as image:
-        image = image.convert("RGBA")
-    width = max(1, round(image.width * height / image.height))
-    return image.resize((width, height), Image.LANCZOS)
+    with Image.open(io.BytesIO(data)) as opened:
+        logo = opened.convert("RGBA")
+    width = max(1, round(logo.width * height / logo.height))
+    return logo.resize((width, height), Image.Resampling.LANCZOS)
 
 
 def text_colour_on_paper(accent: str) -> str:
@@ -246,7 +246,7 @@ def render_page(anime: np.ndarray, original: np.ndarray | None, *, title: str, d
     y = margin
     if logo is not None:
         if logo.width > column:  # a wide logo: as wide as the column
-            logo = logo.resize((column, max(1, round(logo.height * column / logo.width))), Image.LANCZOS)
+            logo = logo.resize((column, max(1, round(logo.height * column / logo.width))), Image.Resampling.LANCZOS)
         page.paste(logo, (left, y), logo)
         y += logo.height + margin // 2
     font = _fitting_font(draw, title, column, round(height * 0.075), round(height * 0.04), language, face)

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from babel import Locale
 from babel.messages.pofile import read_po
-from flask import Blueprint, Flask, Response, redirect, request
+from flask import Blueprint, Flask, redirect, request
+from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale, gettext
 
 from booth import words
@@ -77,7 +78,7 @@ def current_language() -> str:
 @functools.cache
 def language_names() -> list[tuple[str, str]]:
     """(code, the language's own name) for the switcher: Deutsch, 日本語, العربية ..."""
-    return [(code, Locale.parse(code).get_display_name(code)) for code in LANGUAGES]
+    return [(code, Locale.parse(code).get_display_name(code) or code) for code in LANGUAGES]
 
 
 @functools.cache
@@ -110,7 +111,7 @@ def local_next(target: str) -> str:
 
 
 @bp.get("/language/<code>")
-def choose(code: str) -> Response:
+def choose(code: str) -> ResponseReturnValue:
     """The switcher: remember the phone's language and go back to the page."""
     back = redirect(local_next(request.args.get("next", "/")), code=303)
     if code in LANGUAGES:

@@ -35,7 +35,8 @@ def share_templates(language: str) -> Environment:
     """The templates, speaking ``language`` (rendered by the sync worker, not a request)."""
     env = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape(["html"]),
                       extensions=["jinja2.ext.i18n"])
-    env.install_gettext_translations(words.translations(language), newstyle=True)
+    # jinja2.ext.i18n adds this method to the environment at run time.
+    env.install_gettext_translations(words.translations(language), newstyle=True)  # type: ignore[attr-defined]
     return env
 
 
