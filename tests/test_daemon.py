@@ -544,6 +544,16 @@ def real_pipeline(tmp_path_factory, photos):
     return pipeline
 
 
+def test_a_style_as_the_default_loads_and_says_its_precision(built_styles, tmp_path, photos):
+    """``[styles] default`` may be any built style, not only the classic generator:
+    ``booth run`` loads it and says which precision it runs in, and why."""
+    settings = settings_for(tmp_path, photos / "faces").replace("styles", default="shinkai")
+    pipeline, message = load_pipeline(settings)
+    assert pipeline is not None, message
+    assert message.startswith(f"model warm ({pipeline.generator.precision}, ")
+    assert "; precision " in message or pipeline.generator.fallback in message
+
+
 @pytest.mark.slow
 def test_real_pipeline_cycle_end_to_end(booth_factory, real_pipeline, faces):
     """The real generator on real photos through the whole cycle: the stored anime image
