@@ -51,7 +51,11 @@ class RestylingBooth(ScriptedBooth):
         return "t1"
 
     def restyle_status(self, ticket: str) -> dict | None:
-        return {"state": "queued", "ahead": 1} if ticket == "t1" else None
+        """What the real queue answers for a re-rendering still waiting its turn."""
+        if ticket != "t1" or not self.restyles:
+            return None
+        photo_id, style = self.restyles[-1]
+        return {"state": "queued", "photo_id": photo_id, "style": style, "ahead": 1, "message": ""}
 
 
 @pytest.fixture
