@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "network": ("booth.devices.network", "Make the booth's own Wi-Fi hotspot from [network] (`booth network apply`)."),
     "print-layout": ("booth.devices.printing", "Render a photo's print page to a file, without printing."),
     "export": ("booth.cli.export", "Export every photo to a checked zip; with --wipe, then delete them (the event ends)."),
+    "docs": ("booth.cli.docs", "Write the docs site's generated pages (config reference, commands) from the code."),
 }
 
 
