@@ -78,6 +78,8 @@ def test_the_configuration_page_carries_every_keys_comment():
     assert "| `retry_max_s` | `30.0` | Reconnect back-off for a missing or failing camera, in seconds. |" in text
 
 
-def test_the_wiring_diagram_puts_the_button_on_the_configured_pin():
+def test_the_wiring_diagram_puts_the_button_and_the_led_on_the_right_header_pins():
     svg = (DOCS / "images" / "wiring.svg").read_text(encoding="utf-8")
-    assert "GPIO17 (pin 11) → NO" in svg and "GND (pin 9) → COM" in svg
+    # BCM 17 is the header's pin 11, with a ground at pin 9 in the same row; BCM 18 is pin 12.
+    for label in ("GPIO17 (pin 11)", "GND (pin 9)", "[button] pin = 17", "GPIO18 (pin 12)", "GND (pin 14)"):
+        assert f">{label}<" in svg, label

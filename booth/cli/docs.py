@@ -17,13 +17,21 @@ import argparse
 import ast
 import dataclasses
 import json
+import os
 import pkgutil
 import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, get_type_hints
 
+from PIL import Image
+
 from booth import PROJECT_ROOT, config
+from booth.measure import charts
+from booth.measure.photos import photo_set, require_set
+from booth.vision.styles import catalogue
 
 DOCS = PROJECT_ROOT / "docs"
 #: The line that ends a page's hand-written part; everything after it is generated.
@@ -36,7 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pictures", action="store_true",
                         help="also make the pictures: styles gallery, performance charts, screens "
                              "(slow: runs the models on the public photos)")
-    parser.add_argument("--docs-dir", type=Path, default=DOCS, help="the docs folder (default: %(default)s)")
+    parser.add_argument("--bench-json", type=Path, metavar="DIR",
+                        help="with --pictures: draw the charts from generator.json, styles.json and "
+                             "mirror.json in DIR (`booth bench --json`, `--styles --json`, `--mirror "
+                             "--json`, from a Pi say) instead of running the benchmarks here")
+    parser.add_argument("--docs-dir", type=Path, default=DOCS, help="the docs folder (default: docs/)")
 
 
 # --- markdown helpers ------------------------------------------------------------------
@@ -215,70 +227,86 @@ def pin_label(physical: int) -> str:
 
 
 def nearest_ground(physical: int) -> int:
-    return min(GROUND_PINS, key=lambda g: (abs(g - physical), g))
+    """The ground pin nearest ``physical`` in its own row, so their wires never cross."""
+    return min((g for g in GROUND_PINS if g % 2 == physical % 2), key=lambda g: (abs(g - physical), g))
 
 
 def wiring_svg() -> str:
-    """The header, the button on ``[button] pin`` (default) and an optional LED, as SVG."""
+    """The header, the button on ``[button] pin`` (its default) and the optional LED, as SVG.
+    Wires leave each pin on its own row's side and run straight to their part."""
     button = config.ButtonSettings()
     led_bcm = button.led_pin if button.led_pin >= 0 else SUGGESTED_LED_PIN
-    button_pin, led_pin = HEADER_PINS[button.pin], HEADER_PINS[led_bcm]
-    button_gnd, led_gnd = nearest_ground(button_pin), nearest_ground(led_pin)
-    rows = max(button_pin, led_pin, button_gnd, led_gnd) // 2 + 2
-    pitch, left, top = 26, 40, 50
+    button_pins = (HEADER_PINS[button.pin], nearest_ground(HEADER_PINS[button.pin]))
+    led_pins = (HEADER_PINS[led_bcm], nearest_ground(HEADER_PINS[led_bcm]))
+    rows = max(*button_pins, *led_pins) // 2 + 1
+    pitch, top, centre = 26, 70, 380
+    height = top + rows * pitch + 40
 
     def pin_xy(physical: int) -> tuple[int, int]:
-        return left + 100 + (0 if physical % 2 else pitch), top + ((physical - 1) // 2) * pitch
+        return centre + (-13 if physical % 2 else 13), top + ((physical - 1) // 2) * pitch
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="760" height="{top + rows * pitch + 30}" '
-             f'viewBox="0 0 760 {top + rows * pitch + 30}" font-family="sans-serif" font-size="13">',
+    colours = {button_pins[0]: "#d32f2f", led_pins[0]: "#f9a825", button_pins[1]: "#212121",
+               led_pins[1]: "#212121"}
+    led_dash = "" if button.led_pin >= 0 else ' stroke-dasharray="8 5"'
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="760" height="{height}" '
+             f'viewBox="0 0 760 {height}" font-family="sans-serif" font-size="13">',
              '<rect width="100%" height="100%" fill="#ffffff"/>',
-             f'<text x="{left}" y="24" font-size="15" font-weight="bold">40-pin header, pins 1 to '
-             f'{rows * 2} (BCM GPIO names; physical pin numbers in the circles)</text>',
-             f'<rect x="{left + 88}" y="{top - 16}" width="{pitch + 24}" height="{rows * pitch + 6}" '
-             'rx="6" fill="#1b5e20"/>']
-    used = {button_pin: "#d32f2f", button_gnd: "#212121", led_pin: "#f9a825", led_gnd: "#212121"}
+             f'<text x="380" y="24" text-anchor="middle" font-size="15" font-weight="bold">'
+             f'The 40-pin header, pins 1 to {rows * 2}: BCM GPIO names, physical pin numbers in the circles</text>',
+             f'<text x="{centre - 34}" y="{top - 24}" text-anchor="end" font-size="11">odd pins</text>',
+             f'<text x="{centre + 34}" y="{top - 24}" font-size="11">even pins (the board\'s edge)</text>',
+             f'<rect x="{centre - 28}" y="{top - 16}" width="56" height="{rows * pitch + 6}" rx="6" fill="#1b5e20"/>']
     for physical in range(1, rows * 2 + 1):
         x, y = pin_xy(physical)
-        fill = used.get(physical, "#bdbdbd")
+        if physical in colours:  # its wire leaves towards its part; the part's text names the pin
+            end = 190 if physical % 2 else 600
+            dash = led_dash if physical in led_pins else ""
+            parts.append(f'<line x1="{x}" y1="{y}" x2="{end}" y2="{y}" stroke="{colours[physical]}" '
+                         f'stroke-width="4"{dash}/>')
+            label_x = (x - 16, "end") if physical % 2 else (x + 16, "start")
+            parts.append(f'<text x="{label_x[0]}" y="{y - 6}" text-anchor="{label_x[1]}" font-weight="bold">'
+                         f'{pin_label(physical)} (pin {physical})</text>')
+        else:
+            label_x = (x - 16, "end") if physical % 2 else (x + 16, "start")
+            parts.append(f'<text x="{label_x[0]}" y="{y + 4}" text-anchor="{label_x[1]}" fill="#555">'
+                         f'{pin_label(physical)}</text>')
+        fill = colours.get(physical, "#bdbdbd")
         parts.append(f'<circle cx="{x}" cy="{y}" r="10" fill="{fill}" stroke="#ffffff"/>')
         parts.append(f'<text x="{x}" y="{y + 4}" text-anchor="middle" font-size="9" '
-                     f'fill="{"#000" if fill in ("#bdbdbd", "#f9a825") else "#fff"}">{physical}</text>')
-        anchor, tx = ("end", x - 16) if physical % 2 else ("start", x + 16)
-        if physical % 2:
-            parts.append(f'<text x="{tx}" y="{y + 4}" text-anchor="{anchor}">{pin_label(physical)}</text>')
-    right = left + 100 + pitch
+                     f'fill="{"#fff" if fill in ("#d32f2f", "#212121") else "#000"}">{physical}</text>')
 
-    def wire(physical: int, y_to: int, x_to: int, colour: str, dash: str = "") -> str:
-        x, y = pin_xy(physical)
-        return (f'<polyline points="{x},{y} {right + 40 + (physical % 2) * 8},{y} '
-                f'{right + 40 + (physical % 2) * 8},{y_to} {x_to},{y_to}" fill="none" stroke="{colour}" '
-                f'stroke-width="3"{dash}/>')
+    def part_box(pins: tuple[int, int], side: str) -> tuple[int, int, int]:
+        ys = sorted(pin_xy(p)[1] for p in pins)
+        return (40 if side == "left" else 600), ys[0] - 18, ys[1] - ys[0] + 36
 
-    bx, by = 470, top + 10
-    parts += [wire(button_pin, by, bx, "#d32f2f"), wire(button_gnd, by + 40, bx, "#212121"),
-              f'<rect x="{bx}" y="{by - 20}" width="120" height="80" rx="40" fill="#e53935"/>',
-              f'<text x="{bx + 60}" y="{by + 25}" text-anchor="middle" fill="#fff" font-weight="bold">'
-              'big button</text>',
-              f'<text x="{bx - 8}" y="{by - 5}" text-anchor="end">{pin_label(button_pin)} (pin {button_pin}) '
-              '→ NO</text>',
-              f'<text x="{bx - 8}" y="{by + 35}" text-anchor="end">GND (pin {button_gnd}) → COM</text>',
-              f'<text x="{bx}" y="{by + 80}">[button] pin = {button.pin}, pull_up = '
-              f'{toml_value(button.pull_up)}: no resistor</text>']
-    ly = by + 150
-    dash = "" if button.led_pin >= 0 else ' stroke-dasharray="8 5"'
-    parts += [wire(led_pin, ly, 470, "#f9a825", dash), wire(led_gnd, ly + 40, 470, "#212121", dash),
-              f'<rect x="470" y="{ly - 10}" width="50" height="20" fill="#fff" stroke="#000"/>',
-              f'<text x="495" y="{ly + 4}" text-anchor="middle" font-size="11">330 Ω</text>',
-              f'<line x1="520" y1="{ly}" x2="560" y2="{ly}" stroke="#f9a825" stroke-width="3"/>',
-              f'<circle cx="575" cy="{ly + 20}" r="16" fill="#ffeb3b" stroke="#000"/>',
-              f'<text x="575" y="{ly + 24}" text-anchor="middle" font-size="11">LED</text>',
-              f'<text x="600" y="{ly + 4}">+ (long leg)</text>',
-              f'<text x="600" y="{ly + 44}">− (short leg)</text>',
-              f'<line x1="520" y1="{ly + 40}" x2="560" y2="{ly + 40}" stroke="#212121" stroke-width="3"/>',
-              f'<text x="470" y="{ly + 70}">optional LED: [button] led_pin = {led_bcm} '
-              f'(default {button.led_pin}: none)</text>',
-              "</svg>", ""]
+    for pins, name, note, dash in ((button_pins, "big button", f"[button] pin = {button.pin}", ""),
+                                   (led_pins, "LED", f"[button] led_pin = {led_bcm} (optional: "
+                                                     f"default {button.led_pin}, none)", led_dash)):
+        side = "left" if pins[0] % 2 else "right"
+        x, y, h = part_box(pins, side)
+        if name == "LED":
+            signal_y = pin_xy(pins[0])[1]
+            resistor_x = 520 if side == "right" else 200
+            parts.append(f'<rect x="{resistor_x}" y="{signal_y - 9}" width="56" height="18" fill="#fff" '
+                         f'stroke="#000"{dash}/>')
+            parts.append(f'<text x="{resistor_x + 28}" y="{signal_y + 4}" text-anchor="middle" '
+                         'font-size="11">330 Ω</text>')
+        parts.append(f'<rect x="{x}" y="{y}" width="150" height="{h}" rx="{min(h // 2, 30)}" '
+                     f'fill="{"#e53935" if name == "big button" else "#fff59d"}" stroke="#000"{dash}/>')
+        parts.append(f'<text x="{x + (75 if side == "left" else 140)}" y="{y + h // 2 + 5}" '
+                     f'text-anchor="{"middle" if side == "left" else "end"}" font-weight="bold" '
+                     f'fill="{"#fff" if name == "big button" else "#000"}">{name}</text>')
+        ends = ("NO", "COM") if name == "big button" else ("+ long leg", "− short leg")
+        for pin, end in zip(pins, ends):  # which contact or leg each wire goes to, inside the part
+            ey = pin_xy(pin)[1]
+            ex, anchor = (x + 140, "end") if side == "left" else (x + 10, "start")
+            parts.append(f'<text x="{ex}" y="{ey + 4}" text-anchor="{anchor}" font-size="10" '
+                         f'fill="{"#fff" if name == "big button" else "#000"}">{end}</text>')
+        parts.append(f'<text x="{x + 75 if side == "left" else x + 150}" y="{y + h + 16}" '
+                     f'text-anchor="{"middle" if side == "left" else "end"}" font-size="11">{note}</text>')
+    parts += [f'<text x="380" y="{height - 14}" text-anchor="middle" font-size="12">'
+              f'pull_up = {toml_value(button.pull_up)}: the Pi\'s internal pull-up, no resistor for the button; '
+              'a press pulls the pin to GND</text>', "</svg>", ""]
     return "\n".join(parts)
 
 
@@ -316,6 +344,112 @@ def stale_files(docs: Path) -> list[Path]:
             if not path.is_file() or path.read_text(encoding="utf-8") != text]
 
 
+# --- the pictures ----------------------------------------------------------------------
+
+#: The public photos (weights/photos/, public domain) the styles gallery shows: two
+#: portraits and a group. Never a private photo: everything here is committed.
+GALLERY_PHOTOS = ("faces/18f_selena_juneau_vogel.jpg", "faces/18f_edwin_torres.jpg",
+                  "groups/18f_three_steps_team.jpg")
+#: Screenshot the screen tests leave in artifacts/ -> (the docs' name, its width).
+SCREENS = {"kiosk-idle-1920x1080.png": ("kiosk-idle.webp", 960),
+           "kiosk-countdown-1920x1080.png": ("kiosk-countdown.webp", 960),
+           "kiosk-result-1920x1080.png": ("kiosk-result.webp", 960),
+           "phone-photo.png": ("phone-photo.webp", 390),
+           "phone-gallery.png": ("phone-gallery.webp", 390)}
+#: The screen tests that take those screenshots (on the public photos).
+SCREEN_TESTS = ["tests/test_browser.py::test_a_cycle_on_the_kiosk_ends_with_a_qr_code_that_opens_the_photo"]
+#: The benchmarks the charts are drawn from: file name -> ``booth bench`` options.
+BENCHMARKS = {"generator.json": ["--repeats", "3"], "styles.json": ["--styles", "--quick", "--repeats", "3"],
+              "mirror.json": ["--mirror"]}
+
+
+def small_webp(source: Path, target: Path, width: int, quality: int = 70) -> Path:
+    """``source`` scaled to at most ``width`` pixels wide, as a small WebP."""
+    with Image.open(source) as image:
+        image = image.convert("RGB")
+        if image.width > width:
+            image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        image.save(target, "WEBP", quality=quality, method=6)
+    return target
+
+
+def booth_command(*argv: str) -> None:
+    """Run a ``booth`` command as a user would (its own process: the models' memory goes
+    with it); the private photo set is never handed to it."""
+    env = {k: v for k, v in os.environ.items() if k != "BOOTH_PHOTOS"}
+    subprocess.run([sys.executable, "-m", "booth", *argv], check=True, env=env, cwd=PROJECT_ROOT)
+
+
+def styles_gallery(docs: Path) -> str:
+    """``booth stylize --styles all`` on the gallery photos: small pictures and their table."""
+    photos = require_set(photo_set())
+    with tempfile.TemporaryDirectory(prefix="booth-docs-") as tmp:
+        booth_command("stylize", "--styles", "all", *(str(photos / p) for p in GALLERY_PHOTOS),
+                      "--out", tmp, "--json", f"{tmp}/results.json")
+        results = json.loads(Path(tmp, "results.json").read_text(encoding="utf-8"))["results"]
+        shots: dict[str, dict[str, str]] = {}
+        for result in results:
+            if result.get("ok"):
+                name = f"{Path(result['file']).stem}_{result['style']}.webp"
+                small_webp(Path(result["out"]), docs / "images" / "styles" / name, 240, quality=65)
+                shots.setdefault(Path(result["file"]).name, {})[result["style"]] = f"images/styles/{name}"
+    styles = catalogue()
+    names = [name for name in styles if any(name in row for row in shots.values())]
+    out = ["## Gallery", "",
+           "Made by `booth stylize --styles all` on public-domain test photos (`booth docs --pictures` "
+           "remakes it):", "",
+           "| photo | " + " | ".join(f"{styles[n].label} (`{n}`)" for n in names) + " |",
+           "|---|" + "---|" * len(names)]
+    for photo, row in shots.items():
+        out.append(f"| `{photo}` | " + " | ".join(f"![{n}]({row[n]})" if n in row else "—" for n in names) + " |")
+    return "\n".join(out) + "\n"
+
+
+def screens_gallery(docs: Path) -> str:
+    """The screen tests' screenshots, made small, and their page section."""
+    env = {k: v for k, v in os.environ.items() if k != "BOOTH_PHOTOS"}
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SCREEN_TESTS],
+                   check=True, env=env, cwd=PROJECT_ROOT)
+    out = ["## As guests see them", "",
+           "Screenshots taken by the screen tests (`tests/test_browser.py`, chromium on the real booth "
+           "with the public test photos; `booth docs --pictures` retakes them):", ""]
+    for source, (name, width) in SCREENS.items():
+        small_webp(PROJECT_ROOT / "artifacts" / source, docs / "images" / "screens" / name, width)
+        out += [f"![{name.removesuffix('.webp').replace('-', ' ')}](images/screens/{name})", ""]
+    return "\n".join(out)
+
+
+def performance_charts(docs: Path, bench_dir: Path | None) -> str:
+    """The charts from ``booth bench --json`` (run here unless ``bench_dir`` holds them)."""
+    with tempfile.TemporaryDirectory(prefix="booth-bench-") as tmp:
+        folder = bench_dir or Path(tmp)
+        if bench_dir is None:
+            for name, options in BENCHMARKS.items():
+                booth_command("bench", *options, "--json", str(folder / name))
+        bench = {name: json.loads((folder / name).read_text(encoding="utf-8")) for name in BENCHMARKS}
+    machine = bench["generator.json"]["machine"]
+    images = docs / "images" / "performance"
+    drawn = [charts.runtimes_chart(bench["generator.json"], images / "runtimes.webp"),
+             charts.precisions_chart(bench["generator.json"], images / "precisions.webp"),
+             charts.styles_chart(bench["styles.json"], machine, images / "styles.webp"),
+             charts.mirror_chart(bench["mirror.json"], machine, images / "mirror.webp")]
+    commands = ", ".join(f"`booth bench {' '.join(options)} --json {name}`" for name, options in BENCHMARKS.items())
+    out = [f"Measured on: **{machine}**, with {commands}.", ""]
+    out += [f"![{path.stem}](images/performance/{path.name})\n" for path in drawn]
+    return "\n".join(out)
+
+
+def make_pictures(docs: Path, bench_dir: Path | None) -> None:
+    """Every generated picture, and the pages that show them."""
+    for page, make in (("styles.md", lambda: styles_gallery(docs)),
+                       ("screens.md", lambda: screens_gallery(docs)),
+                       ("performance.md", lambda: performance_charts(docs, bench_dir))):
+        path = docs / page
+        path.write_text(page_with(path.read_text(encoding="utf-8"), make(), page), encoding="utf-8")
+        print(f"wrote {path} and its pictures")
+
+
 def run(args: argparse.Namespace) -> int:
     docs: Path = args.docs_dir
     if args.check:
@@ -329,7 +463,5 @@ def run(args: argparse.Namespace) -> int:
             path.write_text(text, encoding="utf-8")
             print(f"wrote {path}")
     if args.pictures:
-        from booth.cli import docs_pictures
-
-        docs_pictures.make_all(docs)
+        make_pictures(docs, args.bench_json)
     return 0
