@@ -393,7 +393,7 @@ def styles_gallery(docs: Path) -> str:
             if result.get("ok"):
                 name = f"{Path(result['file']).stem}_{result['style']}.webp"
                 small_webp(Path(result["out"]), docs / "images" / "styles" / name, 240, quality=65)
-                shots.setdefault(Path(result["file"]).name, {})[result["style"]] = f"images/styles/{name}"
+                shots.setdefault(result["file"], {})[result["style"]] = f"images/styles/{name}"
     styles = catalogue()
     names = [name for name in styles if any(name in row for row in shots.values())]
     out = ["## Gallery", "",
@@ -402,7 +402,9 @@ def styles_gallery(docs: Path) -> str:
            "| photo | " + " | ".join(f"{styles[n].label} (`{n}`)" for n in names) + " |",
            "|---|" + "---|" * len(names)]
     for photo, row in shots.items():
-        out.append(f"| `{photo}` | " + " | ".join(f"![{n}]({row[n]})" if n in row else "—" for n in names) + " |")
+        original = small_webp(Path(photo), docs / "images" / "styles" / f"{Path(photo).stem}.webp", 240, quality=65)
+        out.append(f"| ![{Path(photo).name}](images/styles/{original.name}) | "
+                   + " | ".join(f"![{n}]({row[n]})" if n in row else "—" for n in names) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -422,11 +424,15 @@ def screens_gallery(docs: Path) -> str:
 
 def performance_charts(docs: Path, bench_dir: Path | None) -> str:
     """The charts from ``booth bench --json`` (run here unless ``bench_dir`` holds them)."""
+    load = ""
     with tempfile.TemporaryDirectory(prefix="booth-bench-") as tmp:
         folder = bench_dir or Path(tmp)
         if bench_dir is None:
+            before = os.getloadavg()[0]
             for name, options in BENCHMARKS.items():
                 booth_command("bench", *options, "--json", str(folder / name))
+            # A busy machine slows every figure: say how busy this one was.
+            load = f" Load average (1 min) before the benchmarks: {before:.1f}, after: {os.getloadavg()[0]:.1f}."
         bench = {name: json.loads((folder / name).read_text(encoding="utf-8")) for name in BENCHMARKS}
     machine = bench["generator.json"]["machine"]
     images = docs / "images" / "performance"
@@ -435,7 +441,7 @@ def performance_charts(docs: Path, bench_dir: Path | None) -> str:
              charts.styles_chart(bench["styles.json"], machine, images / "styles.webp"),
              charts.mirror_chart(bench["mirror.json"], machine, images / "mirror.webp")]
     commands = ", ".join(f"`booth bench {' '.join(options)} --json {name}`" for name, options in BENCHMARKS.items())
-    out = [f"Measured on: **{machine}**, with {commands}.", ""]
+    out = [f"Measured on: **{machine}**, with {commands}.{load}", ""]
     out += [f"![{path.stem}](images/performance/{path.name})\n" for path in drawn]
     return "\n".join(out)
 
