@@ -23,6 +23,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable, get_type_hints
 
@@ -354,10 +355,16 @@ GALLERY_PHOTOS = ("faces/18f_selena_juneau_vogel.jpg", "faces/18f_edwin_torres.j
 SCREENS = {"kiosk-idle-1920x1080.png": ("kiosk-idle.webp", 960),
            "kiosk-countdown-1920x1080.png": ("kiosk-countdown.webp", 960),
            "kiosk-result-1920x1080.png": ("kiosk-result.webp", 960),
-           "phone-photo.png": ("phone-photo.webp", 390),
-           "phone-gallery.png": ("phone-gallery.webp", 390)}
-#: The screen tests that take those screenshots (on the public photos).
-SCREEN_TESTS = ["tests/test_browser.py::test_a_cycle_on_the_kiosk_ends_with_a_qr_code_that_opens_the_photo"]
+           "phone-photo-390x844.png": ("phone-photo.webp", 390),
+           "phone-gallery-390x844.png": ("phone-gallery.webp", 390)}
+#: The screen tests that take those screenshots (on the public photos), run in this order:
+#: the phone pages, then the kiosk's cycle and its result screen (the kiosk shots of
+#: test_browser are taken last, so theirs are kept: a plain Wi-Fi name on screen).
+SCREEN_TESTS = ["tests/test_screens.py::test_the_kiosk_shows_the_booths_real_state_and_keeps_the_face_clear",
+                "tests/test_screens.py::test_the_photo_page_puts_share_first_and_aligns_side_by_side",
+                "tests/test_screens.py::test_the_gallery_and_upload_pages_fit_a_phone_and_show_new_results_on_top",
+                "tests/test_browser.py::test_a_cycle_on_the_kiosk_ends_with_a_qr_code_that_opens_the_photo",
+                "tests/test_browser.py::test_result_screen_fits_landscape_720p_and_portrait_monitors"]
 #: The benchmarks the charts are drawn from: file name -> ``booth bench`` options.
 BENCHMARKS = {"generator.json": ["--repeats", "3"], "styles.json": ["--styles", "--quick", "--repeats", "3"],
               "mirror.json": ["--mirror"]}
@@ -374,6 +381,14 @@ def small_webp(source: Path, target: Path, width: int, quality: int = 70) -> Pat
     return target
 
 
+def emptied(folder: Path) -> Path:
+    """``folder`` without the pictures of an earlier run (a style or screen since removed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.webp"):
+        old.unlink()
+    return folder
+
+
 def booth_command(*argv: str) -> None:
     """Run a ``booth`` command as a user would (its own process: the models' memory goes
     with it); the private photo set is never handed to it."""
@@ -388,6 +403,7 @@ def styles_gallery(docs: Path) -> str:
         booth_command("stylize", "--styles", "all", *(str(photos / p) for p in GALLERY_PHOTOS),
                       "--out", tmp, "--json", f"{tmp}/results.json")
         results = json.loads(Path(tmp, "results.json").read_text(encoding="utf-8"))["results"]
+        emptied(docs / "images" / "styles")
         shots: dict[str, dict[str, str]] = {}
         for result in results:
             if result.get("ok"):
@@ -396,29 +412,41 @@ def styles_gallery(docs: Path) -> str:
                 shots.setdefault(result["file"], {})[result["style"]] = f"images/styles/{name}"
     styles = catalogue()
     names = [name for name in styles if any(name in row for row in shots.values())]
+    originals = [small_webp(Path(photo), docs / "images" / "styles" / f"{Path(photo).stem}.webp", 240, quality=65)
+                 for photo in shots]
     out = ["## Gallery", "",
            "Made by `booth stylize --styles all` on public-domain test photos (`booth docs --pictures` "
-           "remakes it):", "",
-           "| photo | " + " | ".join(f"{styles[n].label} (`{n}`)" for n in names) + " |",
-           "|---|" + "---|" * len(names)]
-    for photo, row in shots.items():
-        original = small_webp(Path(photo), docs / "images" / "styles" / f"{Path(photo).stem}.webp", 240, quality=65)
-        out.append(f"| ![{Path(photo).name}](images/styles/{original.name}) | "
-                   + " | ".join(f"![{n}]({row[n]})" if n in row else "—" for n in names) + " |")
+           "remakes it): one row per style, the photos as taken on top.", "",
+           "| style | " + " | ".join(f"`{Path(photo).name}`" for photo in shots) + " |",
+           "|---|" + "---|" * len(shots),
+           "| the photo | " + " | ".join(f"![{o.stem}](images/styles/{o.name})" for o in originals) + " |"]
+    for name in names:
+        out.append(f"| **{styles[name].label}** (`{name}`) | "
+                   + " | ".join(f"![{name}]({row[name]})" if name in row else "—" for row in shots.values()) + " |")
     return "\n".join(out) + "\n"
 
 
 def screens_gallery(docs: Path) -> str:
-    """The screen tests' screenshots, made small, and their page section."""
+    """The screen tests' screenshots, made small, and their page section. A screenshot its
+    test did not retake (the test failed first) keeps its earlier picture, and says so."""
     env = {k: v for k, v in os.environ.items() if k != "BOOTH_PHOTOS"}
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SCREEN_TESTS],
-                   check=True, env=env, cwd=PROJECT_ROOT)
+    started = time.time()
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SCREEN_TESTS],
+                           env=env, cwd=PROJECT_ROOT)
     out = ["## As guests see them", "",
-           "Screenshots taken by the screen tests (`tests/test_browser.py`, chromium on the real booth "
+           "Screenshots taken by the screen tests (`tests/test_browser.py`, `tests/test_screens.py`: "
+           "chromium on the real booth "
            "with the public test photos; `booth docs --pictures` retakes them):", ""]
+    folder = docs / "images" / "screens"
     for source, (name, width) in SCREENS.items():
-        small_webp(PROJECT_ROOT / "artifacts" / source, docs / "images" / "screens" / name, width)
-        out += [f"![{name.removesuffix('.webp').replace('-', ' ')}](images/screens/{name})", ""]
+        shot = PROJECT_ROOT / "artifacts" / source
+        if shot.is_file() and shot.stat().st_mtime >= started:
+            small_webp(shot, folder / name, width)
+        else:
+            print(f"not retaken: {source} (the screen tests exited with {tests.returncode}); "
+                  f"kept: {folder / name}", file=sys.stderr)
+        if (folder / name).is_file():
+            out += [f"![{name.removesuffix('.webp').replace('-', ' ')}](images/screens/{name})", ""]
     return "\n".join(out)
 
 
