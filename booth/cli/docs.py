@@ -382,18 +382,24 @@ def small_webp(source: Path, target: Path, width: int, quality: int = 70) -> Pat
 
 
 def emptied(folder: Path) -> Path:
-    """``folder`` without the pictures of an earlier run (a style or screen since removed)."""
+    """``folder`` without the pictures of an earlier run (a style since removed)."""
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.webp"):
         old.unlink()
     return folder
 
 
+def public_photos_env() -> dict[str, str]:
+    """This environment without BOOTH_PHOTOS: what the docs show is made from the public
+    photos only, never from a private set a developer's shell points to."""
+    return {k: v for k, v in os.environ.items() if k != "BOOTH_PHOTOS"}
+
+
 def booth_command(*argv: str) -> None:
     """Run a ``booth`` command as a user would (its own process: the models' memory goes
-    with it); the private photo set is never handed to it."""
-    env = {k: v for k, v in os.environ.items() if k != "BOOTH_PHOTOS"}
-    subprocess.run([sys.executable, "-m", "booth", *argv], check=True, env=env, cwd=PROJECT_ROOT)
+    with it)."""
+    subprocess.run([sys.executable, "-m", "booth", *argv], check=True, env=public_photos_env(),
+                   cwd=PROJECT_ROOT)
 
 
 def styles_gallery(docs: Path) -> str:
@@ -429,10 +435,9 @@ def styles_gallery(docs: Path) -> str:
 def screens_gallery(docs: Path) -> str:
     """The screen tests' screenshots, made small, and their page section. A screenshot its
     test did not retake (the test failed first) keeps its earlier picture, and says so."""
-    env = {k: v for k, v in os.environ.items() if k != "BOOTH_PHOTOS"}
     started = time.time()
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SCREEN_TESTS],
-                           env=env, cwd=PROJECT_ROOT)
+                           env=public_photos_env(), cwd=PROJECT_ROOT)
     out = ["## As guests see them", "",
            "Screenshots taken by the screen tests (`tests/test_browser.py`, `tests/test_screens.py`: "
            "chromium on the real booth "
