@@ -99,3 +99,20 @@ def test_a_bad_style_entry_is_one_line_naming_the_key_like_a_config_key(tmp_path
     message = str(caught.value)
     assert message.startswith(f"{manifest}:") and expected in message and "\n" not in message
     assert styles.catalogue()["cute"].size_multiple == 16  # the shipped manifest passes
+
+
+def test_the_power_cut_runs_config_is_valid(tmp_path, monkeypatch):
+    """scripts/powercut.py starts the real booth with its own settings; a key the booth no
+    longer knows would stop every start-up there, far from this file."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "powercut.py"
+    spec = importlib.util.spec_from_file_location("powercut", script)
+    powercut = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "powercut", powercut)  # its dataclasses look themselves up
+    spec.loader.exec_module(powercut)
+    path = tmp_path / "booth.toml"
+    path.write_text(powercut.BOOTH_CONFIG.format(print_enabled="true", printer="booth-test"))
+    settings = config.load(path)
+    assert settings.styles.default == "hayao"

@@ -167,6 +167,9 @@ class StoreListener(Protocol):
     def photo_deleted(self, photo_id: str) -> None:
         """A photo is gone from the store (admin, guest, retention)."""
 
+    def original_dropped(self, photo_id: str) -> None:
+        """A photo's original is gone (retention); its anime results stay."""
+
 
 class PhotoStore:
     """Photos on disk plus their SQLite index (see the module docstring)."""
@@ -494,6 +497,7 @@ class PhotoStore:
         if changed and ID_PATTERN.match(photo_id):
             (self.root / photo_id / "original.jpg").unlink(missing_ok=True)
             fsync_dir(self.root / photo_id)
+            self._tell("original_dropped", photo_id)
         return bool(changed)
 
     def ids(self) -> list[str]:

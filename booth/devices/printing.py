@@ -36,6 +36,7 @@ import os
 import queue
 import re
 import secrets
+import shutil
 import subprocess
 import threading
 import time
@@ -60,6 +61,8 @@ log = logging.getLogger(__name__)
 #: Job states; the first three are still waiting for paper.
 ACTIVE_STATES = ("queued", "held", "printing")
 FINISHED_STATES = ("done", "failed", "canceled")
+#: A queued job's message while CUPS itself does not answer.
+WAITING_FOR_CUPS = "waiting for CUPS to start"
 #: How often the queue asks CUPS about the printer and the waiting jobs.
 POLL_S = 1.0
 #: While no job waits, the printer's state is asked this often (for the admin page
@@ -69,6 +72,10 @@ IDLE_POLL_S = 5.0
 YIELD_TO_PHOTO_S = 30.0
 #: A CUPS command that takes longer than this counts as a CUPS that does not answer.
 COMMAND_TIMEOUT_S = 10.0
+#: A job asked for while CUPS itself is down (a crash, a restart, an update) waits this
+#: long for it, asking every CUPS_RETRY_S, then fails and gives its paper back.
+CUPS_WAIT_S = 900.0
+CUPS_RETRY_S = 5.0
 #: Finished jobs kept in the list (the budget counts them all: see ``sheets_used``).
 KEEP_JOBS = 500
 #: How much the print thread yields to the generator (a ``nice`` increment).
@@ -307,6 +314,16 @@ class Cups:
             raise CupsError(f"lp gave no job id: {out.strip()}")
         return match.group(1)
 
+    def scheduler_down(self) -> bool:
+        """Whether CUPS is installed but cupsd does not answer (stopped, restarting, hung):
+        ``lp`` then blames the queue, but a job can wait for it."""
+        if shutil.which("lpstat") is None:  # no CUPS at all: nothing to wait for
+            return False
+        try:
+            return "scheduler is not running" in self._run("lpstat", "-r")
+        except CupsError:  # no answer in time
+            return True
+
     def printer_status(self) -> dict:
         """``{"name", "ok", "state": idle|printing|paused|missing, "job", "reasons", "message"}``.
 
@@ -406,6 +423,8 @@ class PrintService:
         self._last_printer_check = 0.0
         # CUPS down with a job active: asked every POLL_S, told once (and a summary).
         self._cups_unanswered = RepeatedWarning(log)
+        self._retry_at: dict[str, float] = {}  # job id -> monotonic time of its next try
+        self._cups_down = RepeatedWarning(log)  # the same for jobs waiting to be sent
         self.jobs: dict[str, PrintJob] = self._load_jobs()
         for job in self.jobs.values():
             if job.state in ACTIVE_STATES and not job.cups_id:
@@ -593,6 +612,7 @@ class PrintService:
             try:
                 if job is not None and job.state == "queued" and not job.cups_id:
                     self._send(job)
+                self._retry_due()
                 self._refresh()
             except Exception:  # the print thread must outlive any surprise
                 log.exception("print: unexpected error")
@@ -620,6 +640,8 @@ class PrintService:
             self._send_failed(job, "the photo was deleted" if deleted else str(exc))
             return
         except (CupsError, OSError) as exc:
+            if isinstance(exc, CupsError) and self._wait_for_cups(job):
+                return
             log.warning("print: job %s not sent: %s", job.id, exc)
             self._send_failed(job, str(exc))
             return
@@ -641,8 +663,31 @@ class PrintService:
                 log.warning("print: cancel %s: %s", cups_id, exc)
                 self._set_state(job, "queued", f"could not be cancelled ({exc})")
             return
+        self._cups_down.over()
         log.info("print: job %s sent to CUPS as %s", job.id, cups_id)
         self._last_printer_check = 0.0  # look at it at once
+
+    def _wait_for_cups(self, job: PrintJob) -> bool:
+        """CUPS itself is down: keep the job queued and try again soon, up to CUPS_WAIT_S
+        after it was asked for. True if it waits."""
+        if not self.cups.scheduler_down() or time.time() - job.created > CUPS_WAIT_S:
+            return False
+        self._cups_down.warning(f"print: CUPS is not running: jobs wait for it (up to "
+                                f"{CUPS_WAIT_S / 60:.0f} min)")
+        if job.message != WAITING_FOR_CUPS:
+            self._set_state(job, "queued", WAITING_FOR_CUPS)
+        self._retry_at[job.id] = time.monotonic() + CUPS_RETRY_S
+        return True
+
+    def _retry_due(self) -> None:
+        """Queue again the jobs that waited for CUPS and whose next try has come."""
+        now = time.monotonic()
+        for job_id, at in list(self._retry_at.items()):
+            if at <= now:
+                del self._retry_at[job_id]
+                job = self.jobs.get(job_id)
+                if job is not None and job.state == "queued" and not job.cups_id:
+                    self._todo.put(job)
 
     def _send_failed(self, job: PrintJob, message: str) -> None:
         """The job could not be sent: failed, unless the organiser cancelled it meanwhile

@@ -24,6 +24,11 @@ from booth.vision.images import encode_jpeg
 
 log = logging.getLogger(__name__)
 
+#: Hung camera calls (each a thread that cannot be killed) allowed to pile up before the
+#: supervisor stops reopening the camera until one of them returns: a camera whose driver
+#: hangs at every call would otherwise leave a thread behind at every retry all night.
+MAX_HUNG_CALLS = 3
+
 
 class CameraSupervisor:
     """Keeps a camera working for the booth: open, retry, deadlines, preview, status.
@@ -94,6 +99,12 @@ class CameraSupervisor:
             if self._camera is not None:
                 return True
             if time.monotonic() < self._next_try:
+                return False
+            if self._worker.stuck_calls() >= MAX_HUNG_CALLS:
+                self.message = (f"the camera hung {MAX_HUNG_CALLS} times and has not let go: "
+                                f"unplug and replug it, or restart the booth")
+                self._down.warning(f"camera: {self.message}")
+                self._next_try = time.monotonic() + self.settings.retry_max_s
                 return False
             camera = self.factory()
             try:
