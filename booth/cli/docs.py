@@ -114,7 +114,7 @@ def configuration_reference() -> str:
         cls = types[section]
         comments = field_comments(cls)
         out += [f"## [{section}]", "", "| key | default | what it does |", "|---|---|---|"]
-        out += [f"| `{f.name}` | `{toml_value(field_default(f))}` | {cell(comments[f.name])} |"
+        out += [f"| `{f.name}` | `{toml_value(field_default(f))}` | {cell(rst_to_markdown(comments[f.name]))} |"
                 for f in dataclasses.fields(cls)]
         out.append("")
     return "\n".join(out)
