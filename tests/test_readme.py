@@ -78,22 +78,22 @@ def config_toml_defaults() -> dict[str, str]:
             for key, value in table.items()}
 
 
-def differences(readme: dict[str, str], toml: dict[str, str]) -> list[str]:
+def differences(documented: dict[str, str], toml: dict[str, str]) -> list[str]:
     """Every way the docs' reference and config.toml disagree, as readable lines."""
-    out = [f"only in config.toml: {k} = {toml[k]}" for k in sorted(toml.keys() - readme.keys())]
-    out += [f"only in the docs: {k} = {readme[k]}" for k in sorted(readme.keys() - toml.keys())]
-    out += [f"{k}: the docs say {readme[k]}, config.toml says {toml[k]}"
-            for k in sorted(readme.keys() & toml.keys()) if readme[k] != toml[k]]
+    out = [f"only in config.toml: {k} = {toml[k]}" for k in sorted(toml.keys() - documented.keys())]
+    out += [f"only in the docs: {k} = {documented[k]}" for k in sorted(documented.keys() - toml.keys())]
+    out += [f"{k}: the docs say {documented[k]}, config.toml says {toml[k]}"
+            for k in sorted(documented.keys() & toml.keys()) if documented[k] != toml[k]]
     return out
 
 
 # --- the configuration reference -----------------------------------------------------
 
 def test_configuration_reference_matches_config_toml_exactly():
-    readme = reference_defaults(CONFIGURATION_PAGE.read_text(encoding="utf-8"))
+    documented = reference_defaults(CONFIGURATION_PAGE.read_text(encoding="utf-8"))
     toml = config_toml_defaults()
     assert len(toml) > 50  # the parse found the real file, not an empty one
-    assert differences(readme, toml) == []
+    assert differences(documented, toml) == []
 
 
 def test_reference_check_catches_a_changed_missing_or_extra_key():
