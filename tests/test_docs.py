@@ -83,3 +83,15 @@ def test_the_wiring_diagram_puts_the_button_and_the_led_on_the_right_header_pins
     # BCM 17 is the header's pin 11, with a ground at pin 9 in the same row; BCM 18 is pin 12.
     for label in ("GPIO17 (pin 11)", "GND (pin 9)", "[button] pin = 17", "GPIO18 (pin 12)", "GND (pin 14)"):
         assert f">{label}<" in svg, label
+
+
+def test_a_page_without_its_marker_line_is_one_clear_line(tmp_path, capsys):
+    copy = tmp_path / "docs"
+    shutil.copytree(DOCS, copy)
+    page = copy / "commands.md"
+    page.write_text(page.read_text(encoding="utf-8").replace(docs.MARKER, ""), encoding="utf-8")
+    assert main(["docs", "--docs-dir", str(copy)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("booth docs: docs/commands.md has no marker line") and len(err.splitlines()) == 1
+    assert main(["docs", "--check", "--docs-dir", str(tmp_path)]) == 2
+    assert "not the docs folder" in capsys.readouterr().err

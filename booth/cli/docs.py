@@ -30,6 +30,7 @@ from typing import Any, Callable, get_type_hints
 from PIL import Image
 
 from booth import PROJECT_ROOT, config
+from booth.errors import UserError
 from booth.measure import charts
 from booth.measure.photos import photo_set, require_set
 from booth.vision.styles import catalogue
@@ -328,12 +329,15 @@ GENERATED_WHOLE: dict[str, Callable[[], str]] = {
 def page_with(text: str, generated: str, page: str) -> str:
     """``text`` with everything after its marker line replaced by ``generated``."""
     if MARKER not in text:
-        raise ValueError(f"docs/{page} has no marker line: {MARKER}")
+        raise UserError(f"docs/{page} has no marker line (the generated part follows it): {MARKER}")
     return text.split(MARKER, 1)[0] + MARKER + "\n\n" + generated.rstrip() + "\n"
 
 
 def expected_files(docs: Path) -> dict[Path, str]:
     """Every generated file under ``docs`` with the text it should have now."""
+    missing = [page for page in GENERATED if not (docs / page).is_file()]
+    if missing:
+        raise UserError(f"{docs}: not the docs folder (no {', '.join(missing)})")
     out = {docs / page: page_with((docs / page).read_text(encoding="utf-8"), make(), page)
            for page, make in GENERATED.items()}
     out.update({docs / name: make() for name, make in GENERATED_WHOLE.items()})
