@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from booth.daemon.store import extra_files
-from booth.daemon.machine import load_pipeline
+from booth.daemon.making import load_pipeline
 from booth.devices.camera import CameraSupervisor
 from booth.devices.camera.folder import FolderCamera
 from booth.devices.printing import render_photo
@@ -111,6 +111,19 @@ def test_boomerang_webp_is_animated_and_loops():
         levels.append(round((float(np.asarray(image.convert("RGB")).mean()) - 20) / 18))
     assert levels == list(range(8)) + list(range(6, 0, -1))
 
+
+
+def test_boomerang_webp_fallback_is_thinned_without_a_hold_at_the_turn():
+    image = Image.open(io.BytesIO(boomerang.webp_of(ramp(12))))
+    # Every second burst frame there and back: each shown once, the turning one too.
+    assert image.n_frames == 10 and image.info.get("loop") == 0
+    levels, durations = [], []
+    for index in range(image.n_frames):
+        image.seek(index)
+        levels.append(round((float(np.asarray(image.convert("RGB")).mean()) - 20) / 18))
+        durations.append(image.info["duration"])
+    assert levels == [0, 2, 4, 6, 8, 10, 8, 6, 4, 2]
+    assert set(durations) == {round(1000 * boomerang.WEBP_STEP / boomerang.PLAY_FPS)}
 
 def test_encoder_refuses_odd_sides_with_a_clear_message():
     with pytest.raises(ValueError, match="even sides"):
@@ -266,7 +279,7 @@ def test_a_camera_failing_on_shot_3_gives_the_failsafe_screen_and_no_half_strip(
     settings = roomy(settings_for(tmp_path, strip_folder))
     FailingOnShot.captures = 0
     camera = CameraSupervisor(lambda: FailingOnShot(strip_folder), settings.camera)
-    from booth.daemon.machine import Booth
+    from booth.daemon.booth import Booth
     booth = Booth(settings, camera=camera, pipeline=real_pipeline)
     booths.append(booth)
     booth.start()

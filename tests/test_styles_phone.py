@@ -35,7 +35,8 @@ BOOTH = textwrap.dedent("""
 
     from booth import config
     from booth.devices.camera import CameraSupervisor, backend_factory
-    from booth.daemon.machine import Booth, load_pipeline
+    from booth.daemon.booth import Booth
+    from booth.daemon.making import load_pipeline
     from booth.daemon.store import PhotoStore
     from booth.web import create_app, serve
 

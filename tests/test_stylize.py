@@ -1,4 +1,5 @@
-"""`booth stylize`: good files come out stylized, bad ones get one line, the rest complete."""
+"""`booth stylize`: good files come out stylized, bad ones get one line, the rest complete;
+`--mode strip` and `--mode boomerang` make the pictures the docs show."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import zlib
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
+from PIL import Image
 
 from booth import config
+from booth.vision import boomerang, strip, video
 from booth.vision.images import load_image
 
 
@@ -75,3 +79,42 @@ def test_stylize_bad_size_is_one_line(tmp_path, face_photo):
     done = _booth("stylize", str(face_photo), "--out", str(tmp_path), "--size", "500")
     assert done.returncode == 2
     assert done.stderr.strip() == "booth stylize: --size '500': use auto or a multiple of 8 in 384..512"
+
+
+def test_stylize_strip_mode_makes_the_2x6_strip_and_the_square(tmp_path, photos):
+    faces = sorted((photos / "faces").glob("*.jpg"))[:4]
+    done = _booth("stylize", "--mode", "strip", *map(str, faces), "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    made = load_image(tmp_path / "strip.jpg")
+    assert made.shape[:2] == (strip.STRIP_HEIGHT, strip.STRIP_WIDTH)
+    assert load_image(tmp_path / "strip-square.jpg").shape[:2] == (strip.SQUARE_SIDE, strip.SQUARE_SIDE)
+    height, width = strip.cell_shape(4)
+    for index, face in enumerate(faces):
+        top = strip.cell_top(index, 4)
+        cell = made[top:top + height, strip.STRIP_MARGIN:strip.STRIP_MARGIN + width].astype(int)
+        assert cell.std() > 20, f"shot {index + 1} has a picture in its place"
+        camera = strip.fit_cell(load_image(face), (height, width)).astype(int)
+        assert np.abs(cell - camera).mean() > 5, f"shot {index + 1} is stylized, not the photo"
+
+
+def test_stylize_strip_mode_needs_three_or_four_photos(tmp_path, face_photo):
+    done = _booth("stylize", "--mode", "strip", str(face_photo), str(face_photo), "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip() == "booth stylize: --mode strip takes 3 or 4 photos (a strip's shots), got 2"
+
+
+def test_stylize_boomerang_mode_makes_the_demo_cameras_clip(tmp_path, face_photo):
+    done = _booth("stylize", "--mode", "boomerang", str(face_photo), "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    stem = face_photo.stem
+    info, frames = video.decode_mp4((tmp_path / f"{stem}_boomerang.mp4").read_bytes())
+    loop = 2 * boomerang.BURST_FRAMES - 2
+    assert info["codec"] == "h264" and info["frames"] == loop
+    assert max(info["width"], info["height"]) == boomerang.CLIP_LONG_SIDE
+    assert np.abs(frames[0].astype(int) - frames[loop // 2].astype(int)).mean() > 3, "the clip moves"
+    webp = Image.open(tmp_path / f"{stem}_boomerang.webp")
+    thinned = boomerang.forward_backward(list(range(0, boomerang.BURST_FRAMES, boomerang.WEBP_STEP)))
+    assert webp.format == "WEBP" and webp.n_frames == len(thinned) and webp.info.get("loop") == 0
+    still = load_image(tmp_path / f"{stem}_boomerang.jpg")
+    assert still.shape == frames[0].shape
+    assert np.abs(still.astype(int) - frames[boomerang.BURST_FRAMES // 2].astype(int)).mean() < 6

@@ -370,7 +370,7 @@ def check_mirror(settings: Settings, compile_model: bool, frames: int = 12) -> C
 
 def runtime_precisions(gen) -> dict[str, int]:
     """How many convolution layers the compiled model runs in each precision."""
-    from booth.measure.int8_report import runtime_layers
+    from booth.vision.generator import runtime_layers
 
     counts: dict[str, int] = {}
     for layer in runtime_layers(gen.runtime_model):

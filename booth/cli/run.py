@@ -1,5 +1,5 @@
 """``booth run``: start the booth — store, camera, web server, button, the cycle's state
-machine (:mod:`booth.daemon.machine.machine`) and the model — and stop it cleanly on SIGTERM.
+machine (:mod:`booth.daemon.machine`) and the model — and stop it cleanly on SIGTERM.
 
 What can fail for a reason the user must fix (data dir, port) comes first, with one
 clear line; the model loads last, while the kiosk already says "warming up".
@@ -19,7 +19,8 @@ from pathlib import Path
 
 from booth import config
 from booth.daemon import sdnotify
-from booth.daemon.machine import MODEL_LOADING, Booth, load_pipeline
+from booth.daemon.booth import Booth
+from booth.daemon.making import MODEL_LOADING, load_pipeline
 from booth.daemon.memory import keep_large_blocks_returnable
 from booth.daemon.store import PhotoStore
 from booth.daemon.sync import SyncWorker

@@ -6,12 +6,19 @@ the whole picture instead. Either way the result is upsampled to ``[storage]
 result_long_side``, as the booth stores it (never beyond the photo's own resolution). A file that cannot be used (corrupt, empty, unsupported,
 absurdly large) gets one line on stderr and the others still complete; the exit status
 is 1 if any file failed.
+
+``--mode strip`` makes one photo strip of 3 or 4 photos (the 2x6 in strip and the 2x2
+square, as the booth stores them); ``--mode boomerang`` makes a boomerang of each photo
+with the demo camera's burst (a slow push-in), as MP4, animated WebP and its middle
+frame: the pictures the docs show, made by the booth's own code.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,10 +26,12 @@ import cv2
 import numpy as np
 
 from booth import config
-from booth.errors import UserError
+from booth.daemon import moments
+from booth.devices.camera.folder import FolderCamera
+from booth.errors import CameraError, UserError
 from booth.files import write_atomic, write_json
 from booth.model.graph import SIZE_MULTIPLE
-from booth.vision import images, policy, upsample
+from booth.vision import boomerang, images, mirror, policy, strip, upsample
 from booth.vision.generator import Generator
 from booth.vision.pipeline import Pipeline
 
@@ -37,8 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--styles", metavar="NAMES", default=None,
                         help='"all" or a comma-separated list of styles: one image per style '
                              "and photo, and a contact sheet (contact_sheet.jpg)")
+    parser.add_argument("--mode", choices=MODES, default="photo",
+                        help="photo (default); strip: one strip of the 3 or 4 photos given "
+                             "(strip.jpg, strip-square.jpg); boomerang: one per photo with the "
+                             "demo camera's burst (NAME_boomerang.mp4/.webp/.jpg)")
     parser.add_argument("--json", metavar="FILE", help="write per-image results as JSON")
     parser.add_argument("--config", metavar="PATH", help="config file (default: config.toml)")
+
+
+MODES = ("photo", "strip", "boomerang")
 
 
 def parse_size(text: str) -> int | None:
@@ -174,14 +190,95 @@ def run_styles(args: argparse.Namespace, settings: config.Settings, size: int | 
     return 1 if failed else 0
 
 
+def load_all(names: list[str], max_pixels: int) -> list[np.ndarray]:
+    """Every photo named, or a one-line error naming the first that cannot be used."""
+    try:
+        return [images.load_image(Path(name), max_pixels=max_pixels) for name in names]
+    except images.ImageError as exc:
+        raise UserError(str(exc)) from None
+
+
+def run_strip(args: argparse.Namespace, settings: config.Settings, out_dir: Path) -> int:
+    """One strip of the photos given, each shot through the booth's cell pipeline."""
+    if len(args.inputs) not in (3, 4):
+        raise UserError(f"--mode strip takes 3 or 4 photos (a strip's shots), got {len(args.inputs)}")
+    frames = load_all(args.inputs, settings.upload.max_pixels)
+    maker = strip.ShotPipeline(Pipeline.from_settings(settings), len(frames))
+    quality = settings.storage.jpeg_quality
+    shots = [moments.make_shot(maker, frame, None, quality)[0] for frame in frames]
+    item = moments.strip_item(shots, settings.styles.default, settings.theme.accent_color, quality)
+    written = {"strip": out_dir / "strip.jpg", "square": out_dir / "strip-square.jpg"}
+    write_atomic(written["strip"], item.extras["strip.jpg"])
+    write_atomic(written["square"], images.encode_jpeg(item.anime, quality))
+    for path in written.values():
+        print(f"strip of {len(frames)} shots -> {path}")
+    if args.json:
+        write_json(Path(args.json), {"results": [{"inputs": args.inputs, "ok": True, "mode": "strip",
+                                                  **{k: str(v) for k, v in written.items()}}],
+                                     "failed": 0})
+    return 0
+
+
+def demo_burst(photo: Path) -> list[np.ndarray]:
+    """The demo camera's burst of ``photo`` (its slow push-in), as ``booth run --demo``
+    records a boomerang."""
+    with tempfile.TemporaryDirectory(prefix="booth-burst-") as folder:
+        shutil.copy(photo, folder)
+        camera = FolderCamera(folder)
+        frames: list[np.ndarray] = []
+        try:
+            camera.open()
+            camera.burst(boomerang.BURST_FRAMES, boomerang.burst_fps(), frames.append)
+        except CameraError as exc:
+            raise UserError(str(exc)) from None
+        finally:
+            camera.close()
+    return frames
+
+
+def run_boomerangs(args: argparse.Namespace, settings: config.Settings, out_dir: Path) -> int:
+    """A boomerang of each photo: the demo camera's burst through the booth's clip network."""
+    if not mirror.network_available(settings.preview.style):
+        raise UserError(f"a boomerang needs the {settings.preview.style} style: "
+                        f"run `booth styles build {settings.preview.style}`")
+    maker = boomerang.ClipMaker(mirror.mirror_network(settings, threads=0), settings.preview.smoothing)
+    records = []
+    for name in args.inputs:
+        path = Path(name)
+        load_all([name], settings.upload.max_pixels)  # a bad file is one line, before the burst
+        started = time.perf_counter()
+        item = moments.boomerang_item(maker.stylize(demo_burst(path)), None, settings.preview.style)
+        written = {"mp4": out_dir / f"{path.stem}_boomerang.mp4",
+                   "webp": out_dir / f"{path.stem}_boomerang.webp",
+                   "still": out_dir / f"{path.stem}_boomerang.jpg"}
+        write_atomic(written["mp4"], item.extras["boomerang.mp4"])
+        write_atomic(written["webp"], item.extras["boomerang.webp"])
+        write_atomic(written["still"], images.encode_jpeg(item.anime, settings.storage.jpeg_quality))
+        print(f"{path.name}: boomerang of {item.meta['frames']} frames in "
+              f"{time.perf_counter() - started:.1f} s -> {written['mp4']}, {written['webp'].name}, "
+              f"{written['still'].name}")
+        records.append({"file": name, "ok": True, "mode": "boomerang", "frames": item.meta["frames"],
+                        **{k: str(v) for k, v in written.items()}})
+    if args.json:
+        write_json(Path(args.json), {"results": records, "failed": 0})
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
     size = parse_size(args.size)
+    if size in settings.generator.sizes:  # warm up only the size that will run
+        settings = settings.replace("generator", size=str(size))
     out_dir = Path(args.out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"--out {out_dir}: cannot create the folder ({exc.strerror})") from None
+    if args.mode != "photo":
+        if args.styles or args.no_face or size is not None:
+            raise UserError(f"--mode {args.mode} runs as the booth does: drop --styles, --no-face and --size")
+        return run_strip(args, settings, out_dir) if args.mode == "strip" else \
+            run_boomerangs(args, settings, out_dir)
     if args.styles:
         if args.no_face:
             raise UserError("--styles runs the booth's own pipeline: drop --no-face")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from booth.vision import boomerang, strip, video
+from booth.vision import boomerang, strip
 from booth.vision.images import encode_jpeg
 
 
@@ -72,13 +72,11 @@ def boomerang_item(frames: list[np.ndarray], camera_frame: np.ndarray | None, st
     """The stylized burst played there and back as MP4 and animated WebP; the middle
     frame as the picture (gallery, prints), the camera's middle frame as its "before"."""
     started = time.perf_counter()
-    loop = boomerang.forward_backward(frames)
-    extras = {"boomerang.mp4": video.encode_mp4(loop, boomerang.PLAY_FPS)}
+    extras = {"boomerang.mp4": boomerang.mp4_of(frames)}
     encoded = time.perf_counter()
-    extras["boomerang.webp"] = video.encode_webp(loop, boomerang.PLAY_FPS, boomerang.WEBP_LONG_SIDE,
-                                                 boomerang.WEBP_STEP)
+    extras["boomerang.webp"] = boomerang.webp_of(frames)
     still = boomerang.still_of(frames)
-    meta = {"mode": "boomerang", "frames": len(loop), "fps": boomerang.PLAY_FPS,
+    meta = {"mode": "boomerang", "frames": len(boomerang.forward_backward(frames)), "fps": boomerang.PLAY_FPS,
             "size": int(max(still.shape[:2])), "faces": 0, "style": style,
             "result_size": [int(still.shape[1]), int(still.shape[0])]}
     return Item(camera_frame if camera_frame is not None else still, still, meta, extras,

@@ -15,7 +15,7 @@ off as zero, and keeps photos longer, never shorter.
 
 **Off the main loop.** :class:`RetentionWorker` runs a pass at start and every
 :data:`PASS_S` on its own low-priority thread, deleting one photo at a time through
-the booth's own delete (:meth:`booth.daemon.machine.Booth.delete_photo`: store, print
+the booth's own delete (:meth:`booth.daemon.booth.Booth.delete_photo`: store, print
 jobs, kiosk), so a long pass on a slow SD card never holds the main loop or its
 watchdog. Each delete takes the index row first, so a power cut leaves a photo
 complete or absent and the store's repair at the next start removes what was left.

@@ -172,29 +172,30 @@ def print_press(press: dict, catalogue: dict) -> None:
         print(line, flush=True)
 
 
-def run_styles(args) -> int:
-    """The ``--styles`` table (see the module docstring)."""
+def run_styles(photo_dir: str | None, threads: int, repeats: int, quick: bool = False,
+               json_path: Path | None = None) -> int:
+    """The ``booth bench --styles`` table (see the module docstring), written to ``json_path`` too."""
     settings = config.defaults()
-    photos = photo_set(args.photos)
+    photos = photo_set(photo_dir)
     crops = photo_crops(photos, size=384) if (photos / "faces").is_dir() else []
-    if args.quick:
+    if quick:
         crops = crops[::4]
     catalogue = styles.catalogue()
     names = [n for n in settings.styles.enabled if styles.is_built(n)]
-    result: dict = {"repeats": args.repeats, "photos": len(crops), "styles": {}}
+    result: dict = {"repeats": repeats, "photos": len(crops), "styles": {}}
     print(f"{'style':9} {'runs':5} " + " ".join(f"{'int8@' + str(s):>9} {'fp32@' + str(s):>9}" for s in SIZES)
           + f" {'PSNR dB':>8} {'min':>6} {'SSIM':>6}", flush=True)
     for name in names:
-        row = bench_style(catalogue[name], crops, args.threads, args.repeats)
+        row = bench_style(catalogue[name], crops, threads, repeats)
         result["styles"][name] = row
         print(f"{name:9} {row['runs']:5} "
               + " ".join(f"{row[f'int8_{s}_ms']:>9.0f} {row[f'fp32_{s}_ms']:>9.0f}" for s in SIZES)
               + f" {row['psnr_db']:>8} {row['psnr_min_db']:>6} {row['ssim']:>6}", flush=True)
     if (photos / "faces").is_dir():
-        press = bench_press(photos, names, args.repeats, every=4 if args.quick else 1)
+        press = bench_press(photos, names, repeats, every=4 if quick else 1)
         result["press"] = press
         print_press(press, catalogue)
-    if not args.quick:
+    if not quick:
         for limit in (len(names), settings.styles.max_loaded):
             print(f"memory: every style used once, max_loaded = {limit} (cold compile cache)…", flush=True)
             memory = bench_memory(limit)
@@ -203,8 +204,8 @@ def run_styles(args) -> int:
                   f"{memory['rss_after_all_mb']} MB (kept {', '.join(memory['loaded'])}), "
                   f"peak {memory['peak_rss_mb']} MB; first use (s): "
                   + ", ".join(f"{k} {v}" for k, v in memory["first_use_s"].items()), flush=True)
-    if args.json:
-        write_json(Path(args.json), result)
+    if json_path is not None:
+        write_json(json_path, result)
     return 0
 
 

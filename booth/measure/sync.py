@@ -35,7 +35,8 @@ import cv2
 import numpy as np
 
 from booth import config
-from booth.daemon.machine import Booth, load_pipeline
+from booth.daemon.booth import Booth
+from booth.daemon.making import load_pipeline
 from booth.daemon.store import PhotoStore
 from booth.daemon.sync import Rclone, SyncWorker
 from booth.devices.camera import CameraSupervisor, backend_factory

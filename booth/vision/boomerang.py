@@ -5,7 +5,7 @@ blend over time, played forward and then backward, encoded as MP4 and WebP.
 >>> clip = ClipMaker(network, smoothing=0.5)
 >>> anime = clip.stylize(frames)              # the burst's frames, any size
 >>> loop = forward_backward(anime)            # 2n - 2 frames: there and back, no stutter
->>> mp4, webp = video.encode_mp4(loop, PLAY_FPS), video.encode_webp(loop, PLAY_FPS)
+>>> mp4, webp = mp4_of(anime), webp_of(anime)  # both loops, encoded
 
 The network runs at :data:`CLIP_LONG_SIDE` (a phone screen's width of a clip); each
 frame costs what a mirror frame of that size costs (``booth bench --modes`` prints it).
@@ -16,6 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from booth.vision import video
 from booth.vision.mirror import MirrorNetwork, blend, centre_crop, frame_shape
 
 #: Frames in a burst, and how long it lasts: the camera is asked for this rate.
@@ -25,7 +26,7 @@ BURST_S = 1.6
 CLIP_LONG_SIDE = 512
 #: Playback rate: a little faster than life, as boomerangs are.
 PLAY_FPS = 30
-#: The animated WebP fallback: this long side, every WEBP_STEP-th frame of the loop.
+#: The animated WebP fallback: this long side, every WEBP_STEP-th frame of the burst.
 WEBP_LONG_SIDE = 384
 WEBP_STEP = 2
 
@@ -90,3 +91,16 @@ def forward_backward(frames: list[np.ndarray]) -> list[np.ndarray]:
 def still_of(frames: list[np.ndarray]) -> np.ndarray:
     """The frame that stands for the clip in the gallery and on prints: the middle one."""
     return frames[len(frames) // 2]
+
+
+def mp4_of(frames: list[np.ndarray]) -> bytes:
+    """The stylized burst there and back as H.264 MP4 at :data:`PLAY_FPS`."""
+    return video.encode_mp4(forward_backward(frames), PLAY_FPS)
+
+
+def webp_of(frames: list[np.ndarray]) -> bytes:
+    """The stylized burst there and back as the animated WebP fallback: every
+    :data:`WEBP_STEP`-th frame, each shown that much longer. The burst is thinned before
+    it turns back (thinning the finished loop would keep its turning frame twice: a
+    hold at the turn)."""
+    return video.encode_webp(forward_backward(frames[::WEBP_STEP]), PLAY_FPS // WEBP_STEP, WEBP_LONG_SIDE)

@@ -15,7 +15,7 @@
     box.hidden = choice.styles.length < 2 || !current;
     if (!current) { return; }
     box.setAttribute("data-style", current.name);
-    label.textContent = current.label;
+    label.textContent = _(current.label);
     sample.hidden = true;
     sample.onload = function () { sample.hidden = false; };
     sample.src = "/styles/" + encodeURIComponent(current.name) + "/sample.jpg";
