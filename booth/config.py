@@ -93,7 +93,7 @@ class BoothSettings:
     #: This booth's name: its folder on the [sync] remote and its mark in a merged
     #: gallery ("" = the machine's host name). Give every booth of an event its own.
     name: str = ""
-    #: The kiosk's and the prints' language (phones follow their own, see README):
+    #: The kiosk's and the prints' language (phones follow their own, see docs/languages.md):
     #: one of en, de, fr, es, it, pt, ja, zh_Hans, ar.
     language: str = "en"
 

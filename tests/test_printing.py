@@ -163,7 +163,7 @@ def test_print_layout_command_renders_a_stored_photo(tmp_path):
 
 
 def test_print_layout_beside_the_running_booth_leaves_its_store_alone(tmp_path, photos):
-    """The README suggests print-layout during print set-up, while the booth runs: it
+    """The docs suggest print-layout during print set-up, while the booth runs: it
     must not take a photo being saved that instant for a crash's leftover."""
     settings = config.defaults().replace("booth", data_dir=str(tmp_path / "data"))
     live = PhotoStore(settings.data_dir / "photos", settings.replace("storage", min_free_mb=0).storage)

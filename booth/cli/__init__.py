@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "voice": ("booth.cli.voice", "Render the spoken countdown's numbers with espeak-ng "
               "(`booth voice render --languages en de`)."),
     "export": ("booth.cli.export", "Export every photo to a checked zip; with --wipe, then delete them (the event ends)."),
+    "docs": ("booth.cli.docs", "Write the docs site's generated pages (config reference, commands) from the code."),
 }
 
 
