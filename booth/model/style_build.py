@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import random
 import time
 from collections import deque
 from pathlib import Path
@@ -40,6 +41,7 @@ import openvino as ov
 from openvino import opset13
 
 from booth.config import defaults
+from booth.errors import ImageError
 from booth.files import write_atomic, write_json
 from booth.measure import quality
 from booth.model import graph, irfile, quantize, weights
@@ -48,7 +50,8 @@ from booth.model.build import (default_calibration_dir, peak_rss_mb as since_sta
 from booth.vision import styles
 from booth.vision.face import FaceDetector
 from booth.vision.generator import cpu_config, working_shape
-from booth.vision.images import encode_jpeg
+from booth.vision.images import encode_jpeg, load_image
+from booth.vision.pipeline import face_crops
 
 #: Bumped when the style build recipe changes, so `--if-needed` rebuilds.
 RECIPE_VERSION = 3  # 3: no bias correction, ranges from a file (2: everything after the output conv in float)
@@ -58,6 +61,9 @@ RECIPE = "NNCF PTQ, MIXED preset, no bias correction, output convolution (and wh
 MIN_PSNR_DB = 30.0
 #: Calibration crops per style by default (a quarter more are held out for fidelity).
 DEFAULT_SAMPLES = 24
+#: A face style's calibration takes at most this many faces of one photo (a group's
+#: faces are alike in light and size; more photos give more varied ranges).
+FACES_PER_PHOTO = 2
 #: Working size of the kiosk's sample picture of each style.
 SAMPLE_SIZE = 256
 
@@ -124,10 +130,11 @@ def write_samples(calibration: str | None = None, report: Callable[[str], None] 
     if folder is None or not todo:
         return []
     settings = defaults().replace("generator", validate=False, sizes=[SAMPLE_SIZE])
-    x = calibration_inputs(todo[0], [SAMPLE_SIZE], 1, folder)[0][0]
+    # Every style's sample is drawn from the same booth crop (a face style's too: the
+    # kiosk shows the styles side by side).
+    x = quantize.calibration_inputs(Path(folder), 1, [SAMPLE_SIZE], settings.face.aspect,
+                                    detector=FaceDetector.from_settings(settings))[0][0]
     crop = np.clip(np.round((x[0] + 1.0) * 127.5), 0, 255).astype(np.uint8)
-    h, w = working_shape_of(SAMPLE_SIZE)
-    crop = np.ascontiguousarray(crop[:h, :w])
     written = []
     for style in todo:
         picture = styles.load_style(style, settings, warm_up=False).stylize(crop)
@@ -137,10 +144,6 @@ def write_samples(calibration: str | None = None, report: Callable[[str], None] 
         written.append(style.name)
     report(f"samples: {', '.join(written)}")
     return written
-
-
-def working_shape_of(size: int) -> tuple[int, int]:
-    return working_shape(size, defaults().face.aspect)
 
 
 def _parse_sizes(text: str) -> list[int]:
@@ -250,8 +253,10 @@ def output_convolution(model: ov.Model) -> str | None:
 
 def calibration_inputs(style: styles.Style, sizes: list[int], samples: int,
                        calibration: str | None = None) -> tuple[list[np.ndarray], list[Path], str]:
-    """The network inputs INT8 is calibrated and checked on: booth crops of photos at the
-    working sizes, padded to the style's size multiple; (inputs, photos, where from).
+    """The network inputs INT8 is calibrated and checked on: what the booth feeds the
+    style — booth crops of photos at the working sizes for a scene style, each face's own
+    crop for a face style (:func:`face_inputs`) — padded to the style's size multiple;
+    (inputs, photos, where from).
 
     This is the one place the styles' calibration data comes from."""
     folder = photos_to_calibrate_on(calibration)
@@ -260,9 +265,39 @@ def calibration_inputs(style: styles.Style, sizes: list[int], samples: int,
                                    "(or set BOOTH_CALIBRATION_DIR) with a few dozen photos of people")
     settings = defaults()
     detector = FaceDetector.from_settings(settings)
-    inputs, used = quantize.calibration_inputs(Path(folder), samples, sizes, settings.face.aspect,
-                                               detector=detector)
+    if style.role == "face":
+        inputs, used = face_inputs(style, Path(folder), samples, detector)
+    else:
+        inputs, used = quantize.calibration_inputs(Path(folder), samples, sizes, settings.face.aspect,
+                                                   detector=detector)
     return [fit_input(style, x) for x in inputs], used, str(folder)
+
+
+def face_inputs(style: styles.Style, folder: Path, samples: int, detector: FaceDetector,
+                seed: int = 0) -> tuple[list[np.ndarray], list[Path]]:
+    """Up to ``samples`` inputs of a face style: the faces' own crops
+    (:func:`booth.vision.pipeline.face_crops`) of the photos, at most FACES_PER_PHOTO
+    from each, and the photo each came from. A face network calibrated on whole crops
+    (a face 130 px wide, mostly clothes and background) gets activation ranges from
+    pictures it never sees and loses detail on the faces it does."""
+    photos = quantize.calibration_photos(folder)
+    random.Random(seed).shuffle(photos)
+    inputs, used = [], []
+    for photo in photos:
+        if len(inputs) >= samples:
+            break
+        try:
+            rgb = load_image(photo)
+        except ImageError:
+            continue
+        faces = detector.detect(rgb)
+        for _, crop in face_crops(rgb, faces, style)[:FACES_PER_PHOTO]:
+            inputs.append(quantize.to_network_input(crop))
+            used.append(photo)
+    if not inputs:
+        raise weights.WeightsError(f"no faces in the calibration photos in {folder}: a face style "
+                                   "is calibrated on faces")
+    return inputs[:samples], used[:samples]
 
 
 def fit_input(style: styles.Style, x: np.ndarray) -> np.ndarray:
@@ -335,15 +370,18 @@ def calibrate_style(style: styles.Style, float_model: ov.Model, folder: str | No
     raw = place_quantizers(float_model, calib)
     ranges = {
         "what": f"activation ranges of style {style.name}'s INT8 graph, found by NNCF calibration "
-                "on booth crops of real photos (derived statistics only: no photo is in here)",
+                "on the crops the booth feeds it, of real photos (derived statistics only: no photo is in here)",
         "make_with": remake_command(style.name),
         "style": style.name,
         "source_sha256": style.sha256,
         "recipe": RECIPE,
-        "calibration": {"crops": len(calib), "held_out": len(held_out), "sizes": sizes,
-                        "aspect": defaults().face.aspect,
-                        "photos": sorted(str(Path(p).relative_to(folder)) for i, p in enumerate(used) if i % 4),
-                        "held_out_photos": sorted(str(Path(p).relative_to(folder)) for p in used[::4])},
+        "calibration": {"crops": len(calib), "held_out": len(held_out),
+                        # a face style runs on square face crops of its own sides
+                        "sizes": (sorted({style.face_side, style.face_side_group})
+                                  if style.role == "face" else sizes),
+                        "aspect": 1.0 if style.role == "face" else defaults().face.aspect,
+                        "photos": sorted({str(Path(p).relative_to(folder)) for i, p in enumerate(used) if i % 4}),
+                        "held_out_photos": sorted({str(Path(p).relative_to(folder)) for p in used[::4]})},
         "fake_quantize": quantize.extract_ranges(raw),
     }
     reference = quantize.pictures(float_model, held_out, "f32")[0]
