@@ -24,7 +24,7 @@ from booth.model import style_build, weights
 from booth.vision import styles
 from booth.vision.generator import working_shape
 from booth.vision.images import load_image
-from booth.vision.pipeline import Pipeline
+from booth.vision.pipeline import Pipeline, face_crops
 
 from boothkit import make_booth, settings_for, wait_for_state
 
@@ -305,6 +305,21 @@ def test_a_face_style_draws_every_face_on_its_own_crop_and_the_companion_elsewhe
     changed = np.abs(result.astype(int) - scene.astype(int)).max(axis=2) > 24
     assert changed[~near_faces].mean() < 0.02
     assert min(changed_faces) > 8, changed_faces
+
+
+def test_a_groups_faces_are_drawn_side_by_side_as_one_by_one(style_pipeline, photos):
+    """A group's face crops run at once on the face style's parallel streams: the same
+    pictures as running them one at a time (a few levels of INT8 rounding apart at most)."""
+    jpface = style_pipeline.styles.generator("jpface")
+    rgb = load_image(photos / "groups" / "18f_sba_legos.jpg")
+    crops = [pixels for _, pixels in face_crops(rgb, style_pipeline.detector.detect(rgb), jpface.style)]
+    assert len(crops) == 4
+    together = jpface.stylize_all(crops)
+    for crop, drawn in zip(crops, together):
+        alone = jpface.stylize(crop)
+        assert drawn.shape == crop.shape
+        assert np.abs(drawn.astype(int) - alone.astype(int)).mean() < 1.0
+    assert not np.array_equal(together[0], together[1])  # each face its own picture
 
 
 def test_a_face_style_portrait_is_drawn_where_the_whole_crop_ghosted(style_pipeline, photos):
