@@ -21,7 +21,7 @@ import pytest
 from booth import config
 from booth.measure.style_faces import drawn_features
 from booth.model import style_build, weights
-from booth.vision import styles
+from booth.vision import geometry, styles
 from booth.vision.generator import working_shape
 from booth.vision.images import load_image
 from booth.vision.pipeline import Pipeline, face_crops
@@ -320,6 +320,19 @@ def test_a_groups_faces_are_drawn_side_by_side_as_one_by_one(style_pipeline, pho
         assert drawn.shape == crop.shape
         assert np.abs(drawn.astype(int) - alone.astype(int)).mean() < 1.0
     assert not np.array_equal(together[0], together[1])  # each face its own picture
+
+
+def test_a_soft_faces_closed_smile_is_drawn_from_the_lifted_contrast(style_pipeline, photos):
+    """On a soft, evenly lit portrait JP face draws the closed smile as a thin pale line
+    from the crop as it is; the crop's lifted contrast gives it a clearly darker mouth."""
+    jpface = style_pipeline.styles.generator("jpface")
+    rgb = load_image(photos / "faces" / "18f_julie_strothman.jpg")
+    (face,) = style_pipeline.detector.detect(rgb)
+    ((close, lifted),) = face_crops(rgb, [face], jpface.style)
+    flat = geometry.warp(rgb, close)
+    in_crop = close.map_face(face)
+    mouth = [drawn_features(jpface.stylize(crop), in_crop)["mouth"] for crop in (flat, lifted)]
+    assert mouth[1] >= mouth[0] + 0.08, mouth
 
 
 def test_a_face_style_portrait_is_drawn_where_the_whole_crop_ghosted(style_pipeline, photos):

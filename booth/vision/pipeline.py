@@ -259,12 +259,12 @@ class Pipeline:
 def face_crops(rgb: np.ndarray, faces: list[Face], style: Style
                ) -> list[tuple[geometry.Framing, np.ndarray]]:
     """Each face's own crop as the face style ``style`` runs on it (its side and fill
-    for a photo with this many faces, eyes level, from the full frame): (frame → crop
-    framing, crop pixels) per face. The one place the pipeline, the INT8 calibration
-    and the fidelity measure take a face style's inputs from."""
+    for a photo with this many faces, eyes level, from the full frame, its contrast
+    lifted): (frame → crop framing, crop pixels) per face. The one place the pipeline,
+    the INT8 calibration and the fidelity measure take a face style's inputs from."""
     side, fill = style.face_crop_for(len(faces))
     framings = [framing.aligned_face_framing(rgb.shape[:2], face, side, fill) for face in faces]
-    return [(close, geometry.warp(rgb, close)) for close in framings]
+    return [(close, framing.lift_face_contrast(geometry.warp(rgb, close))) for close in framings]
 
 
 def _ms_since(started: float) -> float:
