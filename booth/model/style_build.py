@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import random
 import time
 from collections import deque
 from pathlib import Path
@@ -41,7 +40,6 @@ import openvino as ov
 from openvino import opset13
 
 from booth.config import defaults
-from booth.errors import ImageError
 from booth.files import write_atomic, write_json
 from booth.measure import quality
 from booth.model import graph, irfile, quantize, weights
@@ -50,7 +48,7 @@ from booth.model.build import (default_calibration_dir, peak_rss_mb as since_sta
 from booth.vision import styles
 from booth.vision.face import FaceDetector
 from booth.vision.generator import cpu_config, working_shape
-from booth.vision.images import encode_jpeg, load_image
+from booth.vision.images import encode_jpeg
 from booth.vision.pipeline import face_crops
 
 #: Bumped when the style build recipe changes, so `--if-needed` rebuilds.
@@ -280,18 +278,11 @@ def face_inputs(style: styles.Style, folder: Path, samples: int, detector: FaceD
     from each, and the photo each came from. A face network calibrated on whole crops
     (a face 130 px wide, mostly clothes and background) gets activation ranges from
     pictures it never sees and loses detail on the faces it does."""
-    photos = quantize.calibration_photos(folder)
-    random.Random(seed).shuffle(photos)
     inputs, used = [], []
-    for photo in photos:
+    for photo, rgb in quantize.shuffled_photos(folder, seed):
         if len(inputs) >= samples:
             break
-        try:
-            rgb = load_image(photo)
-        except ImageError:
-            continue
-        faces = detector.detect(rgb)
-        for _, crop in face_crops(rgb, faces, style)[:FACES_PER_PHOTO]:
+        for _, crop in face_crops(rgb, detector.detect(rgb), style)[:FACES_PER_PHOTO]:
             inputs.append(quantize.to_network_input(crop))
             used.append(photo)
     if not inputs:
