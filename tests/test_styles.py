@@ -346,6 +346,21 @@ def test_a_face_style_portrait_is_drawn_where_the_whole_crop_ghosted(style_pipel
     assert not drawn_features(whole_crop, result.crop_framing.map_face(face))["drawn"]
 
 
+def test_the_kiosk_sample_of_a_face_style_shows_a_drawn_face(style_pipeline, photos):
+    """The picture the kiosk shows for JP face is made as its photos are (the companion,
+    the face on its own crop), not the whole-crop ghost."""
+    from booth.vision import framing
+
+    settings = style_pipeline.settings
+    rgb = load_image(photos / "hires" / "anamnesis33_AUJhl146mBY_3727x5591.jpg")
+    faces = style_pipeline.detector.detect(rgb)
+    crop, shot = framing.frame(rgb, faces, working_shape(512, settings.face.aspect), settings.face)
+    sample = style_build.face_style_sample(styles.catalogue()["jpface"], rgb, crop, settings,
+                                           style_pipeline.detector)
+    assert sample.shape == crop.shape
+    assert drawn_features(sample, shot.map_face(faces[0]))["drawn"]
+
+
 def test_a_face_style_as_the_default_draws_faces_on_their_own_crop(style_pipeline, photos):
     """With JP face as the default style a press without a chosen style still cuts the
     face on its own crop (never the whole-crop ghost)."""

@@ -45,10 +45,10 @@ from booth.measure import quality
 from booth.model import graph, irfile, quantize, weights
 from booth.model.build import (default_calibration_dir, peak_rss_mb as since_start,
                                photos_to_calibrate_on)
-from booth.vision import styles
+from booth.vision import framing, styles
 from booth.vision.face import FaceDetector
 from booth.vision.generator import cpu_config, working_shape
-from booth.vision.images import encode_jpeg
+from booth.vision.images import encode_jpeg, load_image
 from booth.vision.pipeline import face_crops
 
 #: Bumped when the style build recipe changes, so `--if-needed` rebuilds.
@@ -128,20 +128,37 @@ def write_samples(calibration: str | None = None, report: Callable[[str], None] 
     if folder is None or not todo:
         return []
     settings = defaults().replace("generator", validate=False, sizes=[SAMPLE_SIZE])
-    # Every style's sample is drawn from the same booth crop (a face style's too: the
-    # kiosk shows the styles side by side).
-    x = quantize.calibration_inputs(Path(folder), 1, [SAMPLE_SIZE], settings.face.aspect,
-                                    detector=FaceDetector.from_settings(settings))[0][0]
-    crop = np.clip(np.round((x[0] + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    # Every style's sample is drawn from the same booth crop (the kiosk shows the styles
+    # side by side).
+    detector = FaceDetector.from_settings(settings)
+    inputs, used = quantize.calibration_inputs(Path(folder), 1, [SAMPLE_SIZE], settings.face.aspect,
+                                               detector=detector)
+    crop = np.clip(np.round((inputs[0][0] + 1.0) * 127.5), 0, 255).astype(np.uint8)
     written = []
     for style in todo:
-        picture = styles.load_style(style, settings, warm_up=False).stylize(crop)
+        picture = (face_style_sample(style, load_image(used[0]), crop, settings, detector)
+                   if style.role == "face" else
+                   styles.load_style(style, settings, warm_up=False).stylize(crop))
         path = styles.sample_path(style.name)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, encode_jpeg(picture, 85))
         written.append(style.name)
     report(f"samples: {', '.join(written)}")
     return written
+
+
+def face_style_sample(style: styles.Style, rgb: np.ndarray, crop: np.ndarray, settings,
+                      detector: FaceDetector) -> np.ndarray:
+    """A face style's sample made as the booth makes its pictures: the companion style
+    on the booth crop of ``rgb``, each face drawn on its own crop and blended in (the
+    face network on the whole crop would show guests a faceless ghost)."""
+    faces = detector.detect(rgb)
+    _, shot = framing.frame(rgb, faces, crop.shape[:2], settings.face)
+    picture = styles.load_style(styles.catalogue()[style.companion], settings, warm_up=False).stylize(crop)
+    face_style = styles.load_style(style, settings, warm_up=False)
+    for face, (close, pixels) in zip(faces, face_crops(rgb, faces, style)):
+        framing.blend_face(picture, face_style.stylize(pixels), shot, close, face)
+    return picture
 
 
 def _parse_sizes(text: str) -> list[int]:
@@ -515,6 +532,7 @@ def build_style(name: str, *, calibration: str | None = None, samples: int = DEF
     quantized = for_target(raw, target)
     del raw
     irfile.save_ir(quantized, styles.ir_path(name, "int8"))
+    styles.sample_path(name).unlink(missing_ok=True)  # drawn again from the new graph
     quantize_s = time.perf_counter() - started
 
     # Decided on the photo-calibrated graph's fidelity on its held-out crops (faces, groups,
