@@ -90,7 +90,7 @@ def test_styles_config_is_checked(tmp_path):
     manifest.write_text(text.replace('companion = "cute"', 'companion = "jpface"'))
     with pytest.raises(weights.WeightsError, match=r"\[styles.jpface\] companion 'jpface' must be a scene style"):
         styles.catalogue(manifest)
-    manifest.write_text(text.replace("face_side = 384", "face_side = 100"))
+    manifest.write_text(text.replace("face_side = 320", "face_side = 100"))
     with pytest.raises(weights.WeightsError, match=r"face_side must be at least 128"):
         styles.catalogue(manifest)
 
