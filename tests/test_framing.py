@@ -219,3 +219,22 @@ def test_feathered_paste_has_no_seam_where_a_hard_paste_has_one(photos):
     # The paste itself: the patch at the centre, the base far away.
     out = geometry.paste(base, patch, feathered)
     assert (out[220, 204] == patch[220, 204]).all() and (out[5, 5] == base[5, 5]).all()
+
+
+def test_a_face_crop_gets_its_local_contrast_lifted_and_keeps_its_colours(detector, photos):
+    """A face style's crop: the face's own shading (eyes, mouth, nose) is lifted, so the
+    network has lines to draw from; the colours (skin tone) stay where they were."""
+    rgb = load_image(photos / "faces" / "18f_julie_strothman.jpg")
+    (face,) = detector.detect(rgb)
+    crop = geometry.warp(rgb, framing.aligned_face_framing(rgb.shape[:2], face, 320, 0.6))
+    lifted = framing.lift_face_contrast(crop)
+    assert lifted.shape == crop.shape and lifted.dtype == np.uint8
+
+    def local_contrast(image: np.ndarray) -> float:
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return float(np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 6)).mean())
+
+    assert local_contrast(lifted) > 1.2 * local_contrast(crop)
+    chroma = [cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[..., 1:].astype(float).mean(axis=(0, 1))
+              for image in (crop, lifted)]
+    assert np.abs(chroma[0] - chroma[1]).max() < 3

@@ -21,10 +21,10 @@ import pytest
 from booth import config
 from booth.measure.style_faces import drawn_features
 from booth.model import style_build, weights
-from booth.vision import styles
+from booth.vision import geometry, styles
 from booth.vision.generator import working_shape
 from booth.vision.images import load_image
-from booth.vision.pipeline import Pipeline
+from booth.vision.pipeline import Pipeline, face_crops
 
 from boothkit import make_booth, settings_for, wait_for_state
 
@@ -90,7 +90,7 @@ def test_styles_config_is_checked(tmp_path):
     manifest.write_text(text.replace('companion = "cute"', 'companion = "jpface"'))
     with pytest.raises(weights.WeightsError, match=r"\[styles.jpface\] companion 'jpface' must be a scene style"):
         styles.catalogue(manifest)
-    manifest.write_text(text.replace("face_side = 384", "face_side = 100"))
+    manifest.write_text(text.replace("face_side = 320", "face_side = 100"))
     with pytest.raises(weights.WeightsError, match=r"face_side must be at least 128"):
         styles.catalogue(manifest)
 
@@ -307,6 +307,34 @@ def test_a_face_style_draws_every_face_on_its_own_crop_and_the_companion_elsewhe
     assert min(changed_faces) > 8, changed_faces
 
 
+def test_a_groups_faces_are_drawn_side_by_side_as_one_by_one(style_pipeline, photos):
+    """A group's face crops run at once on the face style's parallel streams: the same
+    pictures as running them one at a time (a few levels of INT8 rounding apart at most)."""
+    jpface = style_pipeline.styles.generator("jpface")
+    rgb = load_image(photos / "groups" / "18f_sba_legos.jpg")
+    crops = [pixels for _, pixels in face_crops(rgb, style_pipeline.detector.detect(rgb), jpface.style)]
+    assert len(crops) == 4
+    together = jpface.stylize_all(crops)
+    for crop, drawn in zip(crops, together):
+        alone = jpface.stylize(crop)
+        assert drawn.shape == crop.shape
+        assert np.abs(drawn.astype(int) - alone.astype(int)).mean() < 1.0
+    assert not np.array_equal(together[0], together[1])  # each face its own picture
+
+
+def test_a_soft_faces_closed_smile_is_drawn_from_the_lifted_contrast(style_pipeline, photos):
+    """On a soft, evenly lit portrait JP face draws the closed smile as a thin pale line
+    from the crop as it is; the crop's lifted contrast gives it a clearly darker mouth."""
+    jpface = style_pipeline.styles.generator("jpface")
+    rgb = load_image(photos / "faces" / "18f_julie_strothman.jpg")
+    (face,) = style_pipeline.detector.detect(rgb)
+    ((close, lifted),) = face_crops(rgb, [face], jpface.style)
+    flat = geometry.warp(rgb, close)
+    in_crop = close.map_face(face)
+    mouth = [drawn_features(jpface.stylize(crop), in_crop)["mouth"] for crop in (flat, lifted)]
+    assert mouth[1] >= mouth[0] + 0.08, mouth
+
+
 def test_a_face_style_portrait_is_drawn_where_the_whole_crop_ghosted(style_pipeline, photos):
     """The face on its own crop has eyes and a mouth (booth eval styles' measure); the
     same network on the whole portrait crop, as the booth did before, drew a ghost."""
@@ -316,6 +344,21 @@ def test_a_face_style_portrait_is_drawn_where_the_whole_crop_ghosted(style_pipel
     assert drawn_features(result.stylized, result.framing.map_face(face))["drawn"]
     whole_crop = style_pipeline.styles.generator("jpface").stylize(result.crop)
     assert not drawn_features(whole_crop, result.crop_framing.map_face(face))["drawn"]
+
+
+def test_the_kiosk_sample_of_a_face_style_shows_a_drawn_face(style_pipeline, photos):
+    """The picture the kiosk shows for JP face is made as its photos are (the companion,
+    the face on its own crop), not the whole-crop ghost."""
+    from booth.vision import framing
+
+    settings = style_pipeline.settings
+    rgb = load_image(photos / "hires" / "anamnesis33_AUJhl146mBY_3727x5591.jpg")
+    faces = style_pipeline.detector.detect(rgb)
+    crop, shot = framing.frame(rgb, faces, working_shape(512, settings.face.aspect), settings.face)
+    sample = style_build.face_style_sample(styles.catalogue()["jpface"], rgb, crop, settings,
+                                           style_pipeline.detector)
+    assert sample.shape == crop.shape
+    assert drawn_features(sample, shot.map_face(faces[0]))["drawn"]
 
 
 def test_a_face_style_as_the_default_draws_faces_on_their_own_crop(style_pipeline, photos):

@@ -7,6 +7,7 @@ the photo-calibrated graph.
 * the shipped files: one per style, for the style's source file; the ``cute`` graph
   built from its file is within 0.3 dB of the photo-calibrated graph's fidelity
   (recorded in the file) on the held-out photos the file names;
+* a face style (JP face) is calibrated on the faces' own crops, what it runs on;
 * a file for another source or another graph stops the build with one clear line;
 * ``booth styles calibrate`` writes a file ``booth styles build`` builds from, without photos.
 """
@@ -104,6 +105,27 @@ def test_shipped_cute_ranges_rebuild_the_calibrated_graph(cute, cute_float, phot
         # Measured on the public set: 39.7 dB (SSIM 0.992) for both targets; the
         # calibration's own held-out photos gave 41.0 dB.
         assert got["psnr_db"] >= max(39.0, style_build.MIN_PSNR_DB), (target, got)
+
+
+def test_a_face_style_is_calibrated_on_the_faces_own_crops(photos, tmp_path):
+    """JP face runs only on each face's own crop: its INT8 is calibrated there too (one
+    square crop per face, the face the manifest's share of it, centred), not on the whole
+    portrait crops the scene styles take."""
+    jpface = styles.catalogue()["jpface"]
+    folder = few_photos(photos, tmp_path / "few")
+    shutil.copy(photos / "groups" / "18f_sba_legos.jpg", folder / "group.jpg")
+    inputs, used, _ = style_build.calibration_inputs(jpface, [384], 12, str(folder))
+    assert len(inputs) == len(used) == 4 + style_build.FACES_PER_PHOTO
+    detector = FaceDetector.from_settings(defaults())
+    for x, photo in zip(inputs, used):
+        side, fill = jpface.face_crop_for(4 if photo.name == "group.jpg" else 1)
+        assert x.shape == (1, side, side, 3) and x.min() >= -1 and x.max() <= 1
+        if photo.name == "group.jpg":
+            continue  # in this group some look down at the table: no face to find in the crop
+        crop = np.round((x[0] + 1) * 127.5).astype(np.uint8)
+        face = max(detector.detect(crop), key=lambda f: f.width)
+        assert face.width / side == pytest.approx(fill, abs=0.08)
+        assert np.allclose(face.center, side / 2, atol=0.08 * side)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The photo sets measurements run on: where they are, their files, booth crops of them.
+"""The photo sets measurements run on: where they are, their files, booth crops of them
+(and a face style's face crops).
 
 A photo set is a folder with ``faces/`` (one person each), ``groups/`` (several people)
 and ``scenes/`` (crowds, places, no subject), and may have ``hires/`` (camera-native
@@ -22,6 +23,8 @@ from booth.model import weights
 from booth.model.quantize import booth_crop
 from booth.vision.face import FaceDetector
 from booth.vision.images import PHOTO_SUFFIXES, load_image
+from booth.vision.pipeline import face_crops
+from booth.vision.styles import Style
 
 #: The sub-folders a photo set may have (at least one of them).
 SET_FOLDERS = ("faces", "groups", "scenes", "hires")
@@ -114,6 +117,16 @@ def load_photos(files: Sequence[Path], max_pixels: int, column: int = 32) -> Ite
 def photo_crops(photos: Path, size: int = 512, aspect: float | None = None) -> list[np.ndarray]:
     """Booth crops (uint8 RGB) of every photo in faces/ and groups/."""
     return crops_of(photos_in(photos / "faces") + photos_in(photos / "groups"), size, aspect)
+
+
+def face_crops_of(files: Sequence[Path], style: Style) -> list[np.ndarray]:
+    """Each face's own crop (uint8 RGB) in ``files``, as the face style ``style`` runs on it."""
+    detector = FaceDetector.from_settings(config.defaults())
+    crops = []
+    for path in files:
+        rgb = load_image(path)
+        crops += [crop for _, crop in face_crops(rgb, detector.detect(rgb), style)]
+    return crops
 
 
 def crops_of(files: Sequence[Path], size: int = 512, aspect: float | None = None) -> list[np.ndarray]:

@@ -6,7 +6,8 @@ compiled and with ``[styles] max_loaded``, and a cold style's first-use latency.
 
 ``booth eval fidelity [DIR...] [--photos SET]``: each built style as the booth runs it
 (INT8 where its build chose INT8) against its own float network on booth crops of a
-photo set's faces/ and groups/: PSNR and SSIM, and the build's own fidelity target.
+photo set's faces/ and groups/ (a face style on each face's own crop, what it runs on):
+PSNR and SSIM, and the build's own fidelity target.
 
 Latencies are the style as the booth runs it (uint8 in and out, padding to the
 style's size multiple or its one size included), median of ``--repeats`` after a
@@ -29,7 +30,7 @@ from booth import config
 from booth.files import write_json
 from booth.measure import quality
 from booth.vision import styles
-from booth.measure.photos import add_photo_arguments, crops_of, photo_crops, photo_files, photo_set, photos_in
+from booth.measure.photos import add_photo_arguments, crops_of, face_crops_of, photo_crops, photo_files, photo_set, photos_in
 from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
 from booth.measure.timing import median_ms
 from booth.model.style_build import MIN_PSNR_DB
@@ -190,7 +191,11 @@ def run_styles(photo_dir: str | None, threads: int, repeats: int, quick: bool = 
     print(f"{'style':9} {'runs':5} " + " ".join(f"{'int8@' + str(s):>9} {'fp32@' + str(s):>9}" for s in SIZES)
           + f" {'PSNR dB':>8} {'min':>6} {'SSIM':>6}", flush=True)
     for name in names:
-        row = bench_style(catalogue[name], crops, threads, repeats)
+        style = catalogue[name]
+        # A face style is judged on what it runs on: the faces' own crops.
+        inputs = face_crops_of(photos_in(photos / "faces") + photos_in(photos / "groups"), style)[::4 if quick else 1] \
+            if style.role == "face" and crops else crops
+        row = bench_style(style, inputs, threads, repeats)
         result["styles"][name] = row
         print(f"{name:9} {row['runs']:5} "
               + " ".join(f"{row[f'int8_{s}_ms']:>9.0f} {row[f'fp32_{s}_ms']:>9.0f}" for s in SIZES)
@@ -232,19 +237,23 @@ def runs_int8(style: styles.Style) -> bool:
 
 
 def run_fidelity(args) -> int:
-    crops = crops_of(photo_files(args.dirs, FOLDERS, args.photos), size=EVAL_SIZE)
+    files = photo_files(args.dirs, FOLDERS, args.photos)
+    crops = crops_of(files, size=EVAL_SIZE)
     catalogue = styles.catalogue()
     names = [n for n in config.defaults().styles.enabled if styles.is_built(n)]
-    print(f"{len(crops)} booth crops at {EVAL_SIZE}; {'style':9} {'runs':5} {'PSNR dB':>8} "
-          f"{'min':>6} {'SSIM':>6} {'min':>6}", flush=True)
+    print(f"{len(crops)} booth crops at {EVAL_SIZE} (a face style: each face's own crop); "
+          f"{'style':9} {'runs':5} {'PSNR dB':>8} {'min':>6} {'SSIM':>6} {'min':>6}", flush=True)
     result: dict = {"crops": len(crops), "styles": {}}
     targets = {}
     for name in names:
         style = catalogue[name]
         row: dict[str, Any] = {"runs": "int8" if runs_int8(style) else "fp32"}
         if row["runs"] == "int8":
+            # A face style is judged on what it runs on: the faces' own crops.
+            inputs = face_crops_of(files, style) if style.role == "face" else crops
+            row["crops"] = len(inputs)
             int8, fp32 = _generator(style, "int8", 0), _generator(style, "fp32", 0)
-            row.update(quality.fidelity([int8.stylize(c) for c in crops], [fp32.stylize(c) for c in crops]))
+            row.update(quality.fidelity([int8.stylize(c) for c in inputs], [fp32.stylize(c) for c in inputs]))
             # The build chose INT8 for being at least this faithful on its held-out crops.
             targets[f"{name}_psnr_db"] = (">=", MIN_PSNR_DB)
             result[f"{name}_psnr_db"] = row["psnr_db"]

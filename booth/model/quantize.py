@@ -42,6 +42,7 @@ import platform
 import random
 import time
 from pathlib import Path
+from typing import Iterator
 from typing import Callable
 
 import numpy as np
@@ -86,23 +87,29 @@ def calibration_inputs(folder: Path, samples: int, sizes: list[int], aspect: flo
                        seed: int = 0, detector=None) -> tuple[list[np.ndarray], list[Path]]:
     """Up to ``samples`` network inputs (booth crops of the photos, cycling the sizes),
     and the photos they came from."""
-    photos = calibration_photos(folder)
-    if not photos:
-        raise weights.WeightsError(f"no photos ({', '.join(PHOTO_SUFFIXES)}) in the calibration folder {folder}")
-    random.Random(seed).shuffle(photos)
     inputs: list[np.ndarray] = []
     used: list[Path] = []
-    for photo in photos:
+    for photo, rgb in shuffled_photos(folder, seed):
         if len(inputs) >= samples:
             break
-        try:
-            rgb = load_image(photo)
-        except ImageError:
-            continue
         size = sizes[len(inputs) % len(sizes)]
         inputs.append(to_network_input(booth_crop(rgb, size, aspect, detector)))
         used.append(photo)
     return inputs, used
+
+
+def shuffled_photos(folder: Path, seed: int = 0) -> Iterator[tuple[Path, np.ndarray]]:
+    """(path, RGB) of the calibration photos in a repeatable shuffled order, skipping
+    any that cannot be decoded; a WeightsError if the folder holds none."""
+    photos = calibration_photos(folder)
+    if not photos:
+        raise weights.WeightsError(f"no photos ({', '.join(PHOTO_SUFFIXES)}) in the calibration folder {folder}")
+    random.Random(seed).shuffle(photos)
+    for photo in photos:
+        try:
+            yield photo, load_image(photo)
+        except ImageError:
+            continue
 
 
 def _output_convolution(model: ov.Model) -> str:

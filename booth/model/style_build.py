@@ -44,10 +44,11 @@ from booth.measure import quality
 from booth.model import graph, irfile, quantize, weights
 from booth.model.build import (default_calibration_dir, peak_rss_mb as since_start,
                                photos_to_calibrate_on)
-from booth.vision import styles
+from booth.vision import framing, styles
 from booth.vision.face import FaceDetector
 from booth.vision.generator import cpu_config, working_shape
-from booth.vision.images import encode_jpeg
+from booth.vision.images import encode_jpeg, load_image
+from booth.vision.pipeline import face_crops
 
 #: Bumped when the style build recipe changes, so `--if-needed` rebuilds.
 RECIPE_VERSION = 3  # 3: no bias correction, ranges from a file (2: everything after the output conv in float)
@@ -57,6 +58,9 @@ RECIPE = "NNCF PTQ, MIXED preset, no bias correction, output convolution (and wh
 MIN_PSNR_DB = 30.0
 #: Calibration crops per style by default (a quarter more are held out for fidelity).
 DEFAULT_SAMPLES = 24
+#: A face style's calibration takes at most this many faces of one photo (a group's
+#: faces are alike in light and size; more photos give more varied ranges).
+FACES_PER_PHOTO = 2
 #: Working size of the kiosk's sample picture of each style.
 SAMPLE_SIZE = 256
 
@@ -70,13 +74,17 @@ def write_samples(calibration: str | None = None, report: Callable[[str], None] 
     if folder is None or not todo:
         return []
     settings = defaults().replace("generator", validate=False, sizes=[SAMPLE_SIZE])
-    x = calibration_inputs(todo[0], [SAMPLE_SIZE], 1, folder)[0][0]
-    crop = np.clip(np.round((x[0] + 1.0) * 127.5), 0, 255).astype(np.uint8)
-    h, w = working_shape_of(SAMPLE_SIZE)
-    crop = np.ascontiguousarray(crop[:h, :w])
+    # Every style's sample is drawn from the same booth crop (the kiosk shows the styles
+    # side by side).
+    detector = FaceDetector.from_settings(settings)
+    inputs, used = quantize.calibration_inputs(Path(folder), 1, [SAMPLE_SIZE], settings.face.aspect,
+                                               detector=detector)
+    crop = np.clip(np.round((inputs[0][0] + 1.0) * 127.5), 0, 255).astype(np.uint8)
     written = []
     for style in todo:
-        picture = styles.load_style(style, settings, warm_up=False).stylize(crop)
+        picture = (face_style_sample(style, load_image(used[0]), crop, settings, detector)
+                   if style.role == "face" else
+                   styles.load_style(style, settings, warm_up=False).stylize(crop))
         path = styles.sample_path(style.name)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, encode_jpeg(picture, 85))
@@ -85,8 +93,18 @@ def write_samples(calibration: str | None = None, report: Callable[[str], None] 
     return written
 
 
-def working_shape_of(size: int) -> tuple[int, int]:
-    return working_shape(size, defaults().face.aspect)
+def face_style_sample(style: styles.Style, rgb: np.ndarray, crop: np.ndarray, settings,
+                      detector: FaceDetector) -> np.ndarray:
+    """A face style's sample made as the booth makes its pictures: the companion style
+    on the booth crop of ``rgb``, each face drawn on its own crop and blended in (the
+    face network on the whole crop would show guests a faceless ghost)."""
+    faces = detector.detect(rgb)
+    _, shot = framing.frame(rgb, faces, crop.shape[:2], settings.face)
+    picture = styles.load_style(styles.catalogue()[style.companion], settings, warm_up=False).stylize(crop)
+    face_style = styles.load_style(style, settings, warm_up=False)
+    for face, (close, pixels) in zip(faces, face_crops(rgb, faces, style)):
+        framing.blend_face(picture, face_style.stylize(pixels), shot, close, face)
+    return picture
 
 
 def fetched_styles() -> list[str]:
@@ -200,8 +218,10 @@ def output_convolution(model: ov.Model) -> str | None:
 
 def calibration_inputs(style: styles.Style, sizes: list[int], samples: int,
                        calibration: str | None = None) -> tuple[list[np.ndarray], list[Path], str]:
-    """The network inputs INT8 is calibrated and checked on: booth crops of photos at the
-    working sizes, padded to the style's size multiple; (inputs, photos, where from).
+    """The network inputs INT8 is calibrated and checked on: what the booth feeds the
+    style — booth crops of photos at the working sizes for a scene style, each face's own
+    crop for a face style (:func:`face_inputs`) — padded to the style's size multiple;
+    (inputs, photos, where from).
 
     This is the one place the styles' calibration data comes from."""
     folder = photos_to_calibrate_on(calibration)
@@ -210,9 +230,32 @@ def calibration_inputs(style: styles.Style, sizes: list[int], samples: int,
                                    "(or set BOOTH_CALIBRATION_DIR) with a few dozen photos of people")
     settings = defaults()
     detector = FaceDetector.from_settings(settings)
-    inputs, used = quantize.calibration_inputs(Path(folder), samples, sizes, settings.face.aspect,
-                                               detector=detector)
+    if style.role == "face":
+        inputs, used = face_inputs(style, Path(folder), samples, detector)
+    else:
+        inputs, used = quantize.calibration_inputs(Path(folder), samples, sizes, settings.face.aspect,
+                                                   detector=detector)
     return [fit_input(style, x) for x in inputs], used, str(folder)
+
+
+def face_inputs(style: styles.Style, folder: Path, samples: int, detector: FaceDetector,
+                seed: int = 0) -> tuple[list[np.ndarray], list[Path]]:
+    """Up to ``samples`` inputs of a face style: the faces' own crops
+    (:func:`booth.vision.pipeline.face_crops`) of the photos, at most FACES_PER_PHOTO
+    from each, and the photo each came from. A face network calibrated on whole crops
+    (a face 130 px wide, mostly clothes and background) gets activation ranges from
+    pictures it never sees and loses detail on the faces it does."""
+    inputs, used = [], []
+    for photo, rgb in quantize.shuffled_photos(folder, seed):
+        if len(inputs) >= samples:
+            break
+        for _, crop in face_crops(rgb, detector.detect(rgb), style)[:FACES_PER_PHOTO]:
+            inputs.append(quantize.to_network_input(crop))
+            used.append(photo)
+    if not inputs:
+        raise weights.WeightsError(f"no faces in the calibration photos in {folder}: a face style "
+                                   "is calibrated on faces")
+    return inputs[:samples], used[:samples]
 
 
 def fit_input(style: styles.Style, x: np.ndarray) -> np.ndarray:
@@ -285,15 +328,18 @@ def calibrate_style(style: styles.Style, float_model: ov.Model, folder: str | No
     raw = place_quantizers(float_model, calib)
     ranges = {
         "what": f"activation ranges of style {style.name}'s INT8 graph, found by NNCF calibration "
-                "on booth crops of real photos (derived statistics only: no photo is in here)",
+                "on the crops the booth feeds it, of real photos (derived statistics only: no photo is in here)",
         "make_with": remake_command(style.name),
         "style": style.name,
         "source_sha256": style.sha256,
         "recipe": RECIPE,
-        "calibration": {"crops": len(calib), "held_out": len(held_out), "sizes": sizes,
-                        "aspect": defaults().face.aspect,
-                        "photos": sorted(str(Path(p).relative_to(folder)) for i, p in enumerate(used) if i % 4),
-                        "held_out_photos": sorted(str(Path(p).relative_to(folder)) for p in used[::4])},
+        "calibration": {"crops": len(calib), "held_out": len(held_out),
+                        # a face style runs on square face crops of its own sides
+                        "sizes": (sorted({style.face_side, style.face_side_group})
+                                  if style.role == "face" else sizes),
+                        "aspect": 1.0 if style.role == "face" else defaults().face.aspect,
+                        "photos": sorted({str(Path(p).relative_to(folder)) for i, p in enumerate(used) if i % 4}),
+                        "held_out_photos": sorted({str(Path(p).relative_to(folder)) for p in used[::4]})},
         "fake_quantize": quantize.extract_ranges(raw),
     }
     reference = quantize.pictures(float_model, held_out, "f32")[0]
@@ -436,6 +482,7 @@ def build_style(name: str, *, calibration: str | None = None, samples: int = DEF
     quantized = for_target(raw, target)
     del raw
     irfile.save_ir(quantized, styles.ir_path(name, "int8"))
+    styles.sample_path(name).unlink(missing_ok=True)  # drawn again from the new graph
     quantize_s = time.perf_counter() - started
 
     # Decided on the photo-calibrated graph's fidelity on its held-out crops (faces, groups,

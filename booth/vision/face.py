@@ -38,6 +38,7 @@ import openvino as ov
 from openvino.preprocess import ColorFormat, PrePostProcessor
 
 from booth.model.weights import model_path
+from booth.vision.generator import PARALLEL_STREAMS, streams_config
 from booth.vision.geometry import Face, Framing, apply_affine, box_iou, warp
 
 #: The detector's training configuration (biubug6/Pytorch_Retinaface, "mobilenet0.25").
@@ -111,7 +112,8 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU) -> list[int
     return keep
 
 
-def _compile(core: ov.Core, path: Path, side: int) -> ov.CompiledModel:
+def _compile(core: ov.Core, path: Path, side: int,
+             config: dict[str, object] | None = None) -> ov.CompiledModel:
     """The detector for a side × side RGB uint8 NHWC input, pixel conversion included."""
     model = core.read_model(str(path))
     model.reshape({model.inputs[0]: ov.PartialShape([1, 3, side, side])})
@@ -121,7 +123,7 @@ def _compile(core: ov.Core, path: Path, side: int) -> ov.CompiledModel:
     ppp.input().model().set_layout(ov.Layout("NCHW"))
     ppp.input().preprocess().convert_color(ColorFormat.BGR) \
         .convert_element_type(ov.Type.f32).mean(list(BGR_MEAN))
-    return core.compile_model(ppp.build(), "CPU", {"PERFORMANCE_HINT": "LATENCY"})
+    return core.compile_model(ppp.build(), "CPU", config or {"PERFORMANCE_HINT": "LATENCY"})
 
 
 class FaceDetector:
@@ -144,6 +146,9 @@ class FaceDetector:
         self._compiled = {self.detect_size: _compile(core, path, self.detect_size)}
         if self.refine_size:
             self._compiled[self.refine_size] = _compile(core, path, self.refine_size)
+            # A group's close-ups side by side, on single-threaded streams (see
+            # booth.vision.generator.PARALLEL_STREAMS).
+            self._close_ups = _compile(core, path, self.refine_size, streams_config())
         self._anchors = {side: priors(side, side) for side in self._compiled}
         self._local = threading.local()
         # The canvas border is the training mean, so it reads as zero to the network.
@@ -172,6 +177,11 @@ class FaceDetector:
             requests[side] = self._compiled[side].create_infer_request()
         request = requests[side]
         request.infer({0: canvas[None]})
+        return self._decode(request, side, score_threshold)
+
+    def _decode(self, request: ov.InferRequest, side: int, score_threshold: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A finished request's boxes, landmarks and scores (after NMS), in canvas pixels."""
         loc, conf, marks = (request.get_output_tensor(i).data[0] for i in range(3))
         scores = conf[:, 1]
         candidates = np.flatnonzero(scores >= score_threshold)
@@ -218,8 +228,9 @@ class FaceDetector:
         faces = faces[:self.max_faces]
         confirmed: list[bool | None] = [None] * len(faces)
         if refine and self.refine_size:
-            for i in range(min(len(faces), REFINE_MAX_FACES)):
-                faces[i], confirmed[i] = self.refine_and_confirm(rgb, faces[i])
+            count = min(len(faces), REFINE_MAX_FACES)
+            for i, (face, sure) in enumerate(self.refine_all(rgb, faces[:count])):
+                faces[i], confirmed[i] = face, sure
         return plausible_faces(faces, confirmed)
 
     def refine(self, rgb: np.ndarray, face: Face) -> Face:
@@ -234,6 +245,34 @@ class FaceDetector:
         upright: its landmarks are least biased there (on a face tilted by 25° the
         coarse eye line is off by up to 5°, the upright close-up's by well under 2°).
         """
+        return self.refine_all(rgb, [face])[0]
+
+    def refine_all(self, rgb: np.ndarray, faces: list[Face]) -> list[tuple[Face, bool]]:
+        """:meth:`refine_and_confirm` of each face; several faces' close-ups run side by
+        side on single-threaded streams (a group's detection waits for the slowest
+        close-up, not for their sum)."""
+        views = [self._close_up(rgb, face) for face in faces]
+        threshold = min(REFINE_SCORE, CONFIRM_SCORE)
+        if len(views) < 2:
+            found = [self._infer(close_up, threshold) for _, close_up in views]
+        else:
+            queue = getattr(self._local, "close_ups", None)
+            if queue is None:
+                queue = self._local.close_ups = ov.AsyncInferQueue(self._close_ups, PARALLEL_STREAMS)
+            found = [None] * len(views)
+
+            def keep(request: ov.InferRequest, index: int) -> None:
+                found[index] = self._decode(request, self.refine_size, threshold)
+
+            queue.set_callback(keep)
+            for index, (_, close_up) in enumerate(views):
+                queue.start_async({0: close_up[None]}, index)
+            queue.wait_all()
+        return [self._read_close_up(rgb, face, matrix, *detections)
+                for face, (matrix, _), detections in zip(faces, views, found)]
+
+    def _close_up(self, rgb: np.ndarray, face: Face) -> tuple[np.ndarray, np.ndarray]:
+        """(frame → close-up matrix, the upright close-up around ``face``)."""
         side = self.refine_size
         scale = side / (REFINE_CONTEXT * max(face.width, face.height))
         cx, cy = face.center
@@ -241,7 +280,13 @@ class FaceDetector:
         matrix[:, 2] += [side / 2 - cx, side / 2 - cy]
         close_up = warp(rgb, Framing(matrix=matrix, shape=(side, side), angle_deg=face.roll_deg,
                                      mode="face"))
-        boxes, points, scores = self._infer(close_up, min(REFINE_SCORE, CONFIRM_SCORE))
+        return matrix, close_up
+
+    def _read_close_up(self, rgb: np.ndarray, face: Face, matrix: np.ndarray, boxes: np.ndarray,
+                       points: np.ndarray, scores: np.ndarray) -> tuple[Face, bool]:
+        """The refined face and whether it is confirmed, from its close-up's detections."""
+        side = self.refine_size
+        scale = float(np.hypot(*matrix[0, :2]))
         if len(boxes) == 0:
             return face, False
         # Where the coarse face should be in the close-up: upright, same size, centred.

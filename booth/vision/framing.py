@@ -25,8 +25,8 @@ integer factor with area averaging, so fine detail is averaged, not aliased.
 
 :func:`paste_back` puts a separately stylized face back over the crop through a
 feathered mask (the "hd" mode) and :func:`seam_step` measures how visible the mask's
-edge is. A face style's faces are cut by :func:`aligned_face_framing` and blended back,
-colour-matched, by :func:`blend_face`.
+edge is. A face style's faces are cut by :func:`aligned_face_framing`, their contrast
+lifted (:func:`lift_face_contrast`), and blended back, colour-matched, by :func:`blend_face`.
 """
 
 from __future__ import annotations
@@ -63,6 +63,15 @@ GROUP_ASPECTS = (1.0, 1.25, 1.5, 1.78)
 FACE_REACH = (0.52, 0.6)
 FACE_FEATHER = 0.15
 FACE_COLOUR_MATCH = 1.0
+#: A face style's face crop gets its local contrast lifted before the network (CLAHE on
+#: the lightness only, this clip limit, FACE_CONTRAST_TILES x FACE_CONTRAST_TILES tiles):
+#: JP face draws eyes and a mouth from the face's own shading, and a soft or flat-lit face
+#: (a closed smile, eyes in the shade of the hair) gives it too little, so it draws a thin
+#: pale mouth or a faint eye. On the faces of both photo sets (the network on each face's
+#: own crop, `booth eval styles`' measure) it drew 27 of 32 frontal faces at 384 px without
+#: and 38 of 40 with; 30 of 32 and 32 of 32 at the group's 320 px.
+FACE_CONTRAST_CLIP = 2.0
+FACE_CONTRAST_TILES = 4
 #: Extra room kept around every face box, as a share of its height, when the crop has
 #: to shrink to fit the photo (so a box never touches the crop's edge).
 FACE_GUARD = 0.08
@@ -332,6 +341,14 @@ def aligned_face_framing(frame_hw: tuple[int, int], face: Face, side: int,
     matrix = cv2.getRotationMatrix2D((float(cx), float(cy)), face.roll_deg, scale)
     matrix[:, 2] += [side / 2 - cx, side / 2 - cy]
     return Framing(matrix=matrix, shape=(int(side), int(side)), angle_deg=face.roll_deg, mode="face")
+
+
+def lift_face_contrast(rgb: np.ndarray) -> np.ndarray:
+    """A face crop with its local contrast lifted (see FACE_CONTRAST_CLIP); colours kept."""
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    clahe = cv2.createCLAHE(FACE_CONTRAST_CLIP, (FACE_CONTRAST_TILES, FACE_CONTRAST_TILES))
+    lab[..., 0] = clahe.apply(np.ascontiguousarray(lab[..., 0]))
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
 
 
 def blend_face(base: np.ndarray, patch: np.ndarray, base_framing: Framing,

@@ -40,7 +40,7 @@ from booth.vision import framing, geometry, policy, upsample
 from booth.vision.face import FaceDetector
 from booth.vision.generator import Generator, working_shape
 from booth.vision.geometry import Face
-from booth.vision.styles import StyleGenerator, StyleSet
+from booth.vision.styles import Style, StyleGenerator, StyleSet
 
 #: "hd" mode: the generator size (long side) of each face's own crop, and the share of
 #: that crop's height the face takes (about 140 px of face: eyes and mouth keep their
@@ -223,18 +223,13 @@ class Pipeline:
                           ) -> tuple[list[geometry.Framing], list[float], float]:
         """A face style: every face stylized on its own aligned crop (from the full
         frame) and blended into ``stylized`` (in place): (crops, seams, generator ms)."""
-        style = face_style.style
-        side, fill = style.face_crop_for(len(faces))
-        crops, seams, generator_ms = [], [], 0.0
-        for face in faces:
-            close = framing.aligned_face_framing(rgb.shape[:2], face, side, fill)
-            started = time.perf_counter()
-            face_anime = face_style.stylize(geometry.warp(rgb, close))
-            generator_ms += _ms_since(started)
-            _, seam = framing.blend_face(stylized, face_anime, full_shot, close, face)
-            crops.append(close)
-            seams.append(seam)
-        return crops, seams, generator_ms
+        cut = face_crops(rgb, faces, face_style.style)
+        started = time.perf_counter()
+        drawn = face_style.stylize_all([pixels for _, pixels in cut])  # a group's side by side
+        generator_ms = _ms_since(started)
+        seams = [framing.blend_face(stylized, face_anime, full_shot, close, face)[1]
+                 for face, (close, _), face_anime in zip(faces, cut, drawn)]
+        return [close for close, _ in cut], seams, generator_ms
 
     def _hd_faces(self, rgb: np.ndarray, faces: list[Face], shot: geometry.Framing,
                   full_shot: geometry.Framing, stylized: np.ndarray, generator
@@ -259,6 +254,17 @@ class Pipeline:
             seams.append(framing.seam_step(composite, stylized, mask))
             stylized = composite
         return stylized, seams, generator_ms
+
+
+def face_crops(rgb: np.ndarray, faces: list[Face], style: Style
+               ) -> list[tuple[geometry.Framing, np.ndarray]]:
+    """Each face's own crop as the face style ``style`` runs on it (its side and fill
+    for a photo with this many faces, eyes level, from the full frame, its contrast
+    lifted): (frame → crop framing, crop pixels) per face. The one place the pipeline,
+    the INT8 calibration and the fidelity measure take a face style's inputs from."""
+    side, fill = style.face_crop_for(len(faces))
+    framings = [framing.aligned_face_framing(rgb.shape[:2], face, side, fill) for face in faces]
+    return [(close, framing.lift_face_contrast(geometry.warp(rgb, close))) for close in framings]
 
 
 def _ms_since(started: float) -> float:

@@ -242,10 +242,20 @@ class StyleGenerator:
             return unfit_fixed(out, (h, w))
         return self.generator.stylize(pad_to(rgb, self.style.size_multiple))[:h, :w].copy()
 
+    def stylize_all(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """:meth:`stylize` of each image (several at once where the generator can)."""
+        if self.style.fixed_size or not hasattr(self.generator, "stylize_all"):
+            return [self.stylize(rgb) for rgb in images]
+        padded = self.generator.stylize_all([pad_to(rgb, self.style.size_multiple) for rgb in images])
+        return [out[:rgb.shape[0], :rgb.shape[1]].copy() for out, rgb in zip(padded, images)]
+
     def warm_up(self, shapes) -> float:
         started = time.perf_counter()
         for h, w in shapes:
-            self.stylize(np.full((h, w, 3), 127, np.uint8))
+            grey = np.full((h, w, 3), 127, np.uint8)
+            self.stylize(grey)
+            if self.style.role == "face":  # and the streams a group's faces run on
+                self.stylize_all([grey, grey])
         return time.perf_counter() - started
 
 
@@ -261,8 +271,10 @@ def load_style(style: Style, settings, *, warm_up: bool = True) -> StyleGenerato
     if card is None or not ir_path(style.name, card.get("runs", "int8")).is_file():
         raise weights.WeightsError(f"style {style.name} is not built: run `booth styles build {style.name}`")
     variant = card["runs"]
+    # A face style runs a group's faces side by side (Generator.stylize_all).
     generator = Generator(ir_path(style.name, variant), precision="int8" if variant == "int8" else "f32",
-                          cache_dir=settings.data_dir / "ov-cache", threads=settings.generator.threads)
+                          cache_dir=settings.data_dir / "ov-cache", threads=settings.generator.threads,
+                          parallel=style.role == "face")
     loaded = StyleGenerator(style, generator)
     if warm_up:
         loaded.warm_up(shapes)
