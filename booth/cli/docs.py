@@ -92,7 +92,8 @@ def field_comments(cls: type) -> dict[str, str]:
     for item in node.body:
         if not (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)):
             continue
-        above, number = [], item.lineno - 2
+        above: list[str] = []
+        number = item.lineno - 2
         while number >= 0 and lines[number].strip().startswith("#:"):
             above.insert(0, lines[number].strip()[2:].strip())
             number -= 1
@@ -131,8 +132,8 @@ def option_name(action: argparse.Action) -> str:
                                  else (action.dest.upper() if action.option_strings else action.dest))
     metavar = " ".join(metavar) if isinstance(metavar, tuple) else str(metavar)
     shapes = {"?": f"[{metavar}]", "*": f"[{metavar} ...]", "+": f"{metavar} [{metavar} ...]"}
-    written = shapes.get(action.nargs, metavar) if not isinstance(action.nargs, int) \
-        else " ".join([metavar] * action.nargs)
+    written = " ".join([metavar] * action.nargs) if isinstance(action.nargs, int) \
+        else shapes.get(str(action.nargs), metavar)
     return ", ".join(f"{o} {written}" for o in action.option_strings) or written
 
 
@@ -299,11 +300,11 @@ def wiring_svg() -> str:
                      f'text-anchor="{"middle" if side == "left" else "end"}" font-weight="bold" '
                      f'fill="{"#fff" if name == "big button" else "#000"}">{name}</text>')
         ends = ("NO", "COM") if name == "big button" else ("+ long leg", "− short leg")
-        for pin, end in zip(pins, ends):  # which contact or leg each wire goes to, inside the part
+        for pin, contact in zip(pins, ends):  # which contact or leg each wire goes to, inside the part
             ey = pin_xy(pin)[1]
             ex, anchor = (x + 140, "end") if side == "left" else (x + 10, "start")
             parts.append(f'<text x="{ex}" y="{ey + 4}" text-anchor="{anchor}" font-size="10" '
-                         f'fill="{"#fff" if name == "big button" else "#000"}">{end}</text>')
+                         f'fill="{"#fff" if name == "big button" else "#000"}">{contact}</text>')
         parts.append(f'<text x="{x + 75 if side == "left" else x + 150}" y="{y + h + 16}" '
                      f'text-anchor="{"middle" if side == "left" else "end"}" font-size="11">{note}</text>')
     parts += [f'<text x="380" y="{height - 14}" text-anchor="middle" font-size="12">'
@@ -376,12 +377,12 @@ BENCHMARKS = {"generator.json": ["--repeats", "3"], "styles.json": ["--styles", 
 
 def small_webp(source: Path, target: Path, width: int, quality: int = 70) -> Path:
     """``source`` scaled to at most ``width`` pixels wide, as a small WebP."""
-    with Image.open(source) as image:
-        image = image.convert("RGB")
-        if image.width > width:
-            image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        image.save(target, "WEBP", quality=quality, method=6)
+    with Image.open(source) as opened:
+        image = opened.convert("RGB")
+    if image.width > width:
+        image = image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    image.save(target, "WEBP", quality=quality, method=6)
     return target
 
 

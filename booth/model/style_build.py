@@ -245,7 +245,8 @@ def face_inputs(style: styles.Style, folder: Path, samples: int, detector: FaceD
     from each, and the photo each came from. A face network calibrated on whole crops
     (a face 130 px wide, mostly clothes and background) gets activation ranges from
     pictures it never sees and loses detail on the faces it does."""
-    inputs, used = [], []
+    inputs: list[np.ndarray] = []
+    used: list[Path] = []
     for photo, rgb in quantize.shuffled_photos(folder, seed):
         if len(inputs) >= samples:
             break

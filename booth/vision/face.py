@@ -253,13 +253,14 @@ class FaceDetector:
         close-up, not for their sum)."""
         views = [self._close_up(rgb, face) for face in faces]
         threshold = min(REFINE_SCORE, CONFIRM_SCORE)
+        found: list = []  # each face's detections, in the order of ``views``
         if len(views) < 2:
             found = [self._infer(close_up, threshold) for _, close_up in views]
         else:
             queue = getattr(self._local, "close_ups", None)
             if queue is None:
                 queue = self._local.close_ups = ov.AsyncInferQueue(self._close_ups, PARALLEL_STREAMS)
-            found = [None] * len(views)
+            found = [None] * len(views)  # filled in by each request's callback
 
             def keep(request: ov.InferRequest, index: int) -> None:
                 found[index] = self._decode(request, self.refine_size, threshold)
