@@ -226,19 +226,26 @@ command -v "$python_bin" >/dev/null 2>&1 || python_bin=python3
 # the kiosk.
 # The config the Pi's booth reads: the installed one, or (before the first install) this one.
 booth_config() { if [ -f /etc/booth/config.toml ]; then echo /etc/booth/config.toml; else echo "$here/config.toml"; fi; }
-config_says() {   # config_says EXPR: EXPR, about that config's settings s, is true
+config_value() {   # config_value EXPR: EXPR, about that config's settings s
   local config reader=(cat)
   config="$(booth_config)"
   [ -r "$config" ] || reader=(sudo -n cat)
   "${reader[@]}" "$config" 2>/dev/null | PYTHONPATH="$here" "$python_bin" -c "import sys, tomllib
 from booth.config import from_dict
 s = from_dict(tomllib.loads(sys.stdin.read()))
-print(bool($1))" 2>/dev/null | grep -qx True
+print($1)" 2>/dev/null
 }
+config_says() { config_value "bool($1)" | grep -qx True; }   # config_says EXPR: EXPR is true
 hotspot_wanted() { config_says s.network.hotspot; }   # [network] hotspot = true
+voice_wanted() { config_says s.cycle.spoken_countdown; }   # [cycle] spoken_countdown = true
 sync_wanted() { config_says s.sync.remote; }          # [sync] remote is set
 if [ "$is_pi" = 1 ]; then
   packages=(python3-picamera2 python3-libcamera python3-numpy python3-lgpio python3-venv python3-pip rsync)
+  # The guests' languages on the kiosk and the prints: Japanese and Chinese (Noto CJK),
+  # Arabic (Noto's core set).
+  packages+=(fonts-noto-cjk fonts-noto-core)
+  # libcairo2: cairosvg draws an SVG [theme] logo on the prints.
+  packages+=(libcairo2)
   if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
     # Older images call it chromium-browser; Debian and newer images, chromium.
     if apt_has chromium-browser && ! apt_has chromium; then packages+=(chromium-browser); else packages+=(chromium); fi
@@ -336,6 +343,19 @@ if [ "$have_stamp" != "$want_stamp" ]; then
   changed=1
 fi
 
+# --- 2b. The guests' languages: git keeps the .po catalogs, the booth reads them compiled ---
+catalogs_stale=0
+for po in "$here"/booth/translations/*/LC_MESSAGES/messages.po; do
+  mo="$root/${po#"$here/"}"
+  [ "${mo%.po}.mo" -nt "$po" ] || catalogs_stale=1
+done
+if [ "$catalogs_stale" = 1 ]; then
+  step "translations (the guests' languages compiled)"
+  in_root "$venv/bin/pybabel" -q compile -d "$root/booth/translations" || fail_with_log
+  step_done
+  changed=1
+fi
+
 # --- 3. Test tools: Debian's chromium for the browser tests (never a downloaded browser) ---
 if [ "$want_test" = 1 ] && ! command -v chromium >/dev/null 2>&1 \
    && ! command -v chromium-browser >/dev/null 2>&1; then
@@ -368,12 +388,40 @@ if [ "$want_test" = 1 ] || sync_wanted; then
   apt_install_missing "installing %s for [sync] (photos copied to your storage)" rclone
 fi
 
+# --- 3d2. espeak-ng: [cycle] spoken_countdown says the numbers it renders (step 5b); the
+# voice tests render with it ---
+if [ "$want_test" = 1 ] || voice_wanted; then
+  apt_install_missing "installing %s for the spoken countdown" espeak-ng
+fi
+
+# --- 3e. Test tools: axe-core, the accessibility engine the browser tests inject into
+# every page, from npm at the version tests/package-lock.json pins (into tests/node_modules,
+# git-ignored); npm comes with Debian's nodejs ---
+if [ "$want_test" = 1 ]; then
+  command -v npm >/dev/null 2>&1 || apt_install_missing "installing %s for the accessibility tests" npm
+  axe_wanted="$(sed -n 's/.*"axe-core": "\([0-9.]*\)".*/\1/p' tests/package.json)"
+  axe_have="$(sed -n 's/^  "version": "\([0-9.]*\)".*/\1/p' tests/node_modules/axe-core/package.json 2>/dev/null || true)"
+  if [ "$axe_have" != "$axe_wanted" ]; then
+    step "installing axe-core $axe_wanted for the accessibility tests (npm ci in tests/)"
+    run npm ci --prefix tests --no-audit --no-fund || fail_with_log
+    step_done
+    changed=1
+  fi
+fi
+
 # --- 4. Model files (checksummed) and the INT8 generator build ---
 booth="$venv/bin/booth"
 mirror_args=()
 [ -n "$mirror" ] && mirror_args=(--mirror "$mirror")
 calibration_args=()
 [ -n "$calibration" ] && calibration_args=(--calibration "$calibration")
+# [cycle] spoken_countdown's numbers, said by espeak-ng in English (the tests) and in
+# the kiosk's language ([booth] language).
+voice_languages=(en)
+kiosk_language="$(config_value s.booth.language || true)"
+if [ -n "$kiosk_language" ] && [ "$kiosk_language" != en ]; then voice_languages+=("$kiosk_language"); fi
+want_voice=0
+if [ "$want_test" = 1 ] || voice_wanted; then want_voice=1; fi
 # The tests and the evals measure on the public test photos (weights/photos/); a booth does not.
 fetch_args=("${mirror_args[@]}")
 [ "$want_test" = 1 ] && fetch_args+=(--photos)
@@ -382,6 +430,7 @@ if [ "$dry_run" = 1 ]; then
   in_root "$booth" weights build --if-needed "${calibration_args[@]}"
   in_root "$booth" styles fetch "${mirror_args[@]}"
   in_root "$booth" styles build --if-needed "${calibration_args[@]}"
+  if [ "$want_voice" = 1 ]; then in_root "$booth" voice render --languages "${voice_languages[@]}"; fi
 else
   sudo_prefix=()
   [ "$is_pi" = 1 ] && [ "$(id -u)" != 0 ] && sudo_prefix=(sudo)
@@ -427,6 +476,16 @@ else
   # per style on a Pi; `booth styles list` says what is built).
   booth_step "styles (fetched, sha256 checked, INT8 where it is faster and faithful)" styles_summary \
     fetch_and_build_styles
+  voice_summary() {
+    case "$1" in
+      *"up to date"*) echo "up to date"; return 1 ;;
+      *) echo "${voice_languages[*]} rendered" ;;
+    esac
+  }
+  if [ "$want_voice" = 1 ]; then
+    booth_step "the spoken countdown's numbers (espeak-ng)" voice_summary \
+      as_booth voice render --languages "${voice_languages[@]}"
+  fi
 fi
 if [ "$is_pi" = 1 ] && [ -n "$(find "$root/weights" -type f ! -perm -0044 2>/dev/null)" ]; then
   # Fetched files are created private (mode 0600); the booth user must read them.

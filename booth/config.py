@@ -14,16 +14,31 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import logging
 import os
 import re
+import shutil
+import struct
+import subprocess
 import tomllib
+import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, ClassVar, Protocol, TypeVar, get_type_hints
 
 from booth import PROJECT_ROOT
 from booth.errors import ConfigError
 
+
+log = logging.getLogger(__name__)
+
+#: Keys earlier releases wrote into config files and this one no longer reads, with what
+#: replaced them: an upgraded booth warns and starts (an organiser's config.toml is never
+#: rewritten by install.sh) instead of refusing its own older file.
+RETIRED_KEYS: dict[tuple[str, str], str] = {
+    ("styles", "face_scene"): "a face style's companion is named in weights/manifest.toml",
+}
 
 #: Wi-Fi channels a hotspot may use: 2.4 GHz (every phone can join), and the 5 GHz
 #: channels that need no radar detection (the Pi's radio cannot do it as an access point).
@@ -40,11 +55,31 @@ def is_private_ipv4(text: str) -> bool:
     return any(address in ipaddress.IPv4Network(net) for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
+#: The languages the booth ships a catalog for (booth/translations/<language>/).
+LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "ja", "zh_Hans", "ar")
+
+
 def check(cond: bool, message: str) -> None:
     """Raise ValueError(``message``) unless ``cond``: what every ``validate()`` uses. The
     message starts with the key it is about, so the loader can point at that key's line."""
     if not cond:
         raise ValueError(message)
+
+
+def luminance(hex_colour: str) -> float:
+    """WCAG relative luminance of "#rrggbb"."""
+    def channel(v: int) -> float:
+        c = v / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two "#rrggbb" colours (1..21)."""
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
 
 
 @dataclass(frozen=True)
@@ -58,9 +93,13 @@ class BoothSettings:
     #: This booth's name: its folder on the [sync] remote and its mark in a merged
     #: gallery ("" = the machine's host name). Give every booth of an event its own.
     name: str = ""
+    #: The kiosk's and the prints' language (phones follow their own, see docs/languages.md):
+    #: one of en, de, fr, es, it, pt, ja, zh_Hans, ar.
+    language: str = "en"
 
     def validate(self) -> None:
         check(bool(self.event_title.strip()), "event_title must not be empty")
+        check(self.language in LANGUAGES, f"language must be one of {', '.join(LANGUAGES)}")
         check(self.name == "" or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", self.name) is not None,
               'name must be 1..32 letters, digits, "_" or "-" (or empty: the host name)')
 
@@ -154,6 +193,9 @@ class CycleSettings:
     modes: list[str] = field(default_factory=lambda: list(CYCLE_MODES))
     #: Shots on a photo strip, each with its own countdown: 3 or 4.
     strip_shots: int = 4
+    #: Say each number of the countdown aloud through the screen's speakers (in the
+    #: kiosk's language, rendered at install by espeak-ng).
+    spoken_countdown: bool = False
 
     def validate(self) -> None:
         check(bool(self.modes) and all(m in CYCLE_MODES for m in self.modes),
@@ -184,6 +226,12 @@ class GeneratorSettings:
     complexity_high: float = 14.0
     #: OpenVINO inference threads (0 = let OpenVINO decide: all cores).
     threads: int = 0
+
+    @property
+    def running_sizes(self) -> list[int]:
+        """The sizes the generator can run at: the fixed ``size``, or all of ``sizes``
+        under "auto" (what start-up warms: a fixed size never runs the others)."""
+        return list(self.sizes) if self.size == "auto" else [int(self.size)]
 
     def validate(self) -> None:
         check(self.precision in ("auto", "int8", "f16", "f32"),
@@ -276,9 +324,6 @@ class WebSettings:
     #: /api/photos never show); "public": anyone with the photo's page; "off": nobody
     #: but the organiser. The anime portrait is always shared.
     originals: str = "owner"
-    #: Gallery colours (CSS colours).
-    accent_color: str = "#ff5c8a"
-    background_color: str = "#17131f"
     #: waitress worker threads.
     threads: int = 8
     #: While the booth makes a photo (capture to result), new phone requests wait up
@@ -295,11 +340,50 @@ class WebSettings:
         check(self.originals in ("owner", "public", "off"), 'originals must be "owner", "public" or "off"')
         check(self.base_url == "" or re.match(r"^https?://[^\s/]+(/[^\s]*)?$", self.base_url)
                is not None, 'base_url must look like "http://10.42.0.1:8080" or be empty')
-        for name in ("accent_color", "background_color"):
-            check(re.match(r"^#[0-9a-fA-F]{6}$", getattr(self, name)) is not None,
-                   f'{name} must be a colour like "#ff5c8a"')
         check(1 <= self.threads <= 64, "threads must be 1..64")
         check(0 <= self.yield_to_photo_ms <= 5000, "yield_to_photo_ms must be 0..5000")
+
+
+#: WCAG AA's least contrast for text: the accent is text (the countdown's words, links,
+#: headings) on the background.
+TEXT_CONTRAST = 4.5
+#: The logo's limits: it is read on every start and sent to every phone.
+LOGO_MAX_BYTES = 1_000_000
+LOGO_MAX_SIDE = 2048
+#: Font files the browsers and the print layout both read.
+FONT_FILE_SUFFIXES = (".ttf", ".otf")
+
+
+@dataclass(frozen=True)
+class ThemeSettings:
+    #: The event's accent colour: buttons, headings, the countdown's glow, focus rings, the
+    #: print's title. It is text on background_color, so their contrast must reach WCAG
+    #: AA's 4.5:1.
+    accent_color: str = "#ff5c8a"
+    #: The background of the kiosk and the phone pages.
+    background_color: str = "#17131f"
+    #: The event's logo on the kiosk, the phone pages and the prints: a PNG or SVG file
+    #: (relative paths are taken from the config file's folder), at most 1 MB and, for a
+    #: PNG, 2048 pixels a side. "" = no logo.
+    logo: str = ""
+    #: The font of the kiosk, the phone pages and the prints: a font family installed on
+    #: the system ("Noto Sans"; `fc-list : family` lists them) or a .ttf/.otf file.
+    #: "" = the system's sans-serif.
+    font: str = ""
+
+    def validate(self) -> None:
+        for name in ("accent_color", "background_color"):
+            check(re.match(r"^#[0-9a-fA-F]{6}$", getattr(self, name)) is not None,
+                  f'{name} must be a colour like "#ff5c8a"')
+        ratio = contrast(self.accent_color, self.background_color)
+        check(ratio >= TEXT_CONTRAST,
+              f"accent_color {self.accent_color} on background_color {self.background_color} has a "
+              f"contrast of {ratio:.1f}:1, below the {TEXT_CONTRAST}:1 text needs (WCAG AA): "
+              "choose a lighter or darker accent")
+        check(self.logo == "" or Path(self.logo).suffix.lower() in (".png", ".svg"),
+              "logo must be a .png or .svg file (or empty)")
+        check(re.fullmatch(r"[^\"';{}<>\\]*", self.font) is not None,
+              "font must be a font family name or a font file (no quotes, ; { } < > or \\)")
 
 
 @dataclass(frozen=True)
@@ -573,6 +657,7 @@ class Settings:
     styles: StylesSettings = field(default_factory=StylesSettings)
     face: FaceSettings = field(default_factory=FaceSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    theme: ThemeSettings = field(default_factory=ThemeSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     upload: UploadSettings = field(default_factory=UploadSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
@@ -582,6 +667,25 @@ class Settings:
     sync: SyncSettings = field(default_factory=SyncSettings)
     #: The folder relative paths are resolved against (the config file's folder).
     base_dir: Path = field(default=PROJECT_ROOT, compare=False)
+
+    def __post_init__(self) -> None:
+        check_theme_files(self)
+
+    def path(self, name: str) -> Path:
+        """A file named in the config: relative names are taken from the config's folder."""
+        path = Path(name).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def logo_path(self) -> Path | None:
+        """The ``[theme] logo`` file (checked at start), or None."""
+        return self.path(self.theme.logo) if self.theme.logo else None
+
+    @property
+    def font_file(self) -> Path | None:
+        """The ``[theme] font`` when it names a font file, or None (a family, or none)."""
+        font = self.theme.font
+        return self.path(font) if font.lower().endswith(FONT_FILE_SUFFIXES) else None
 
     @property
     def data_dir(self) -> Path:
@@ -599,10 +703,85 @@ class Settings:
         return dataclasses.replace(self, **{section: new_section})
 
 
-SECTIONS: dict[str, type] = {f.name: f.type for f in dataclasses.fields(Settings)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def logo_kind(data: bytes) -> str | None:
+    """"png" or "svg" by the file's content (not its name), or None."""
+    if data.startswith(PNG_SIGNATURE):
+        return "png"
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError:
+        return None
+    return "svg" if root.tag in ("svg", "{http://www.w3.org/2000/svg}svg") else None
+
+
+def logo_problem(path: Path) -> str | None:
+    """What is wrong with a logo file for the booth, or None."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return f"{path} not found"
+    if size > LOGO_MAX_BYTES:
+        return f"{path} is {size / 1e6:.1f} MB, more than the {LOGO_MAX_BYTES / 1e6:g} MB a logo may be"
+    data = path.read_bytes()
+    kind = logo_kind(data)
+    if kind is None or kind != path.suffix.lower().lstrip("."):
+        return f"{path} is not a {path.suffix.lower().lstrip('.').upper()} image"
+    if kind == "png":
+        width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk, always first
+        if max(width, height) > LOGO_MAX_SIDE:
+            return (f"{path} is {width}x{height} pixels, more than the {LOGO_MAX_SIDE} a side "
+                    "a logo may be")
+    return None
+
+
+@cache
+def installed_font_families() -> frozenset[str] | None:
+    """The font families fontconfig knows here (lower case), or None without fontconfig."""
+    if shutil.which("fc-list") is None:
+        return None
+    listing = subprocess.run(["fc-list", "--format", "%{family}\n"], capture_output=True, text=True,
+                             timeout=30).stdout
+    return frozenset(name.strip().lower() for line in listing.splitlines() for name in line.split(","))
+
+
+def font_problem(settings: "Settings") -> str | None:
+    """What is wrong with ``[theme] font`` here, or None."""
+    font = settings.theme.font
+    if not font:
+        return None
+    if settings.font_file is not None:
+        return None if settings.font_file.is_file() else f"{settings.font_file} not found"
+    families = installed_font_families()
+    if families is None:
+        return f"cannot check the family {font!r}: fontconfig (fc-list) is not installed; name a font file"
+    if font.lower() not in families:
+        return f"the font family {font!r} is not installed here (fc-list : family lists those that are)"
+    return None
+
+
+def check_theme_files(settings: "Settings") -> None:
+    """ConfigError naming the ``[theme]`` key whose file is missing or unfit."""
+    if settings.logo_path is not None and (problem := logo_problem(settings.logo_path)):
+        raise ConfigError(f"[theme] logo: {problem}")
+    if problem := font_problem(settings):
+        raise ConfigError(f"[theme] font: {problem}")
+
+
+SECTIONS: dict[str, Any] = {f.name: f.type for f in dataclasses.fields(Settings)
                              if f.name != "base_dir"}
 _SECTION_TYPES = get_type_hints(Settings)
-T = TypeVar("T")
+class Section(Protocol):
+    """A config section: a dataclass that checks its own values."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    def validate(self) -> None: ...
+
+
+T = TypeVar("T", bound=Section)
 
 #: The documented default configuration at the top of the project.
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.toml"
@@ -681,6 +860,10 @@ def from_table(cls: type[T], table: Any, *, section: str, where: str, text: str 
 
     values = {}
     for key, value in table.items():
+        if (section, key) in RETIRED_KEYS:
+            log.warning("%s: [%s] %s is no longer used (%s): remove it", at(key), section, key,
+                        RETIRED_KEYS[section, key])
+            continue
         if key not in hints:
             raise ConfigError(f"{at(key)}: [{section}] unknown key {key!r} (known: {', '.join(hints)})")
         if not _type_ok(value, hints[key]):
@@ -750,10 +933,35 @@ def moved_retention(data: dict, where: str, text: str) -> dict:
     return {**data, "storage": storage, "privacy": privacy}
 
 
+#: Keys of older configs that moved to another section, still read there.
+MOVED_KEYS = {("web", "accent_color"): "theme", ("web", "background_color"): "theme"}
+
+
+def moved_keys(data: dict, where: str, text: str) -> dict:
+    """``data`` with an older config's keys (:data:`MOVED_KEYS`) in their new section;
+    ConfigError when the new section sets the key too."""
+    data = dict(data)
+    for (old_section, key), new_section in MOVED_KEYS.items():
+        old_table = data.get(old_section)
+        if not isinstance(old_table, dict) or key not in old_table:
+            continue
+        new_table = data.get(new_section)
+        new_table = dict(new_table) if isinstance(new_table, dict) else {}
+        if key in new_table:
+            line = _find_line(text, old_section, key)
+            at = f"{where}:{line}" if line else where
+            raise ConfigError(f"{at}: [{old_section}] {key} moved to [{new_section}]; "
+                              f"remove it from [{old_section}]")
+        new_table[key] = old_table[key]
+        data[old_section] = {k: v for k, v in old_table.items() if k != key}
+        data[new_section] = new_table
+    return data
+
+
 def from_dict(data: dict, *, where: str = "<config>", text: str = "",
               base_dir: Path = PROJECT_ROOT) -> Settings:
     """Validated settings from a parsed TOML document (missing keys get defaults)."""
-    data = moved_retention(data, where, text)
+    data = moved_keys(moved_retention(data, where, text), where, text)
     sections = {}
     for name, table in data.items():
         if name not in SECTIONS:
@@ -761,7 +969,12 @@ def from_dict(data: dict, *, where: str = "<config>", text: str = "",
             at = f"{where}:{line}" if line else where
             raise ConfigError(f"{at}: unknown section [{name}] (known: {', '.join(SECTIONS)})")
         sections[name] = from_table(_SECTION_TYPES[name], table, section=name, where=where, text=text)
-    return Settings(**sections, base_dir=base_dir)
+    try:
+        return Settings(**sections, base_dir=base_dir)
+    except ConfigError as exc:  # "[theme] logo: ...": point at that key's line
+        key = re.match(r"\[theme\] (\w+):", str(exc))
+        line = _find_line(text, "theme", key.group(1)) if key else None
+        raise ConfigError(f"{where}:{line}: {exc}" if line else f"{where}: {exc}") from None
 
 
 def defaults() -> Settings:

@@ -39,12 +39,17 @@ class UploadRefused(RuntimeError):
 
 
 class UploadError(Exception):
-    """An upload refused: ``status`` (4xx), one sentence, and when to retry (seconds)."""
+    """An upload refused: ``status`` (4xx), one sentence, and when to retry (seconds).
+    With ``values``, ``template`` is the sentence marked for translation (``%(name)s``
+    placeholders) and ``message`` the sentence filled in, in English."""
 
-    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, message: str, retry_after: int | None = None,
+                 values: dict | None = None) -> None:
+        self.template = message
+        self.values = values or {}
+        self.message = message % self.values if values else message
+        super().__init__(self.message)
         self.status = status
-        self.message = message
         self.retry_after = retry_after
 
 

@@ -6,6 +6,9 @@ Debian (scripts/arm64_proof.sh), so the two outputs differ only by the CPU.
     python scripts/arm64_stylize.py prepare INPUT.npy SIZE PHOTO [PHOTO...]
     python scripts/arm64_stylize.py stylize INPUT.npy IR.xml OUTPUT.npy [PRECISION]
         (also writes OUTPUT.runtime.json: the compiled runtime graph, for `booth eval arm`)
+    python scripts/arm64_stylize.py styles INPUT.npy OUT_DIR [int8|fp32]
+        (every built style through its StyleGenerator, as the booth runs it: OUT_DIR/NAME_VARIANT.npy
+        and NAME_VARIANT.runtime.json; `booth eval arm --ir weights/styles/NAME_int8.xml --runtime ...`)
     python scripts/arm64_stylize.py psnr A.npy B.npy   (mean over the photos; min on stderr)
 
 INPUT.npy holds one frame per photo (N×H×W×3), so one compiled model serves them all:
@@ -57,6 +60,36 @@ def prepare(out: str, size: int, photos: list[str]) -> None:
     print(f"prepared {len(frames)} photo(s) -> {out} {h}x{w}")
 
 
+def write_runtime(gen, out: Path, precision: str, shape: tuple[int, ...]) -> None:
+    """What the CPU plugin decided for each layer on this CPU, for `booth eval arm --runtime`."""
+    from booth.measure.int8_report import runtime_layers
+
+    cpu = os.environ.get("QEMU_CPU") or platform.machine()
+    out.with_suffix(".runtime.json").write_text(json.dumps(
+        {"cpu": cpu, "precision": precision, "shape": list(shape[:2]),
+         "layers": runtime_layers(gen.runtime_model)}, indent=1))
+
+
+def styles(inp: str, out_dir: str, variant: str = "int8") -> None:
+    """Every built style on the first frame, through the booth's StyleGenerator."""
+    from booth.vision import styles as booth_styles
+    from booth.vision.generator import Generator
+
+    rgb = np.load(inp)[0]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, style in booth_styles.catalogue().items():
+        if style.classic or booth_styles.read_card(name) is None:
+            continue
+        started = time.perf_counter()
+        gen = Generator(booth_styles.ir_path(name, variant), precision="int8" if variant == "int8" else "f32")
+        anime = booth_styles.StyleGenerator(style, gen).stylize(rgb)
+        np.save(out / f"{name}_{variant}.npy", anime[None])
+        write_runtime(gen, out / f"{name}_{variant}.npy", variant, rgb.shape)
+        print(f"{name} {variant} {rgb.shape[0]}x{rgb.shape[1]} inference precision {gen.inference_precision} "
+              f"took {time.perf_counter() - started:.1f} s", flush=True)
+
+
 def stylize(inp: str, ir: str, out: str, precision: str = "int8") -> None:
     import openvino as ov
 
@@ -69,13 +102,7 @@ def stylize(inp: str, ir: str, out: str, precision: str = "int8") -> None:
     took = time.perf_counter() - started
     np.save(out, anime)
     rgb = frames[0]
-    # What the CPU plugin decided for each layer on this CPU, for `booth eval arm --runtime`.
-    from booth.measure.int8_report import runtime_layers
-
-    cpu = os.environ.get("QEMU_CPU") or platform.machine()
-    Path(out).with_suffix(".runtime.json").write_text(json.dumps(
-        {"cpu": cpu, "precision": precision, "shape": list(rgb.shape[:2]),
-         "layers": runtime_layers(gen.runtime_model)}, indent=1))
+    write_runtime(gen, Path(out), precision, rgb.shape)
     # The summary `booth doctor` prints.
     from booth.cli.doctor import runtime_precisions
 
@@ -110,6 +137,8 @@ if __name__ == "__main__":
         prepare(rest[0], int(rest[1]), rest[2:])
     elif command == "stylize":
         stylize(*rest)
+    elif command == "styles":
+        styles(*rest)
     elif command == "psnr":
         psnr(*rest)
     else:

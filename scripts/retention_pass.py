@@ -1,4 +1,4 @@
-"""How long one retention pass takes on this machine's disk: the README's figure.
+"""How long one retention pass takes on this machine's disk: the figure in docs/privacy.md.
 
     .venv/bin/python scripts/retention_pass.py PHOTO [COUNT]    # default COUNT 60
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from booth import config
 from booth.devices.camera import CameraSupervisor, backend_factory
-from booth.daemon.machine import Booth
+from booth.daemon.booth import Booth
 from booth.vision.pipeline import PhotoResult
 from booth.daemon.events import Subscription
 

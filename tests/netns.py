@@ -144,25 +144,37 @@ def run_in_namespace(script: str, *args: str, timeout: float = 120) -> dict:
 
 
 @contextlib.contextmanager
+def child(command: list[str], log: Path, guests: int = 1,
+          stop_s: float = 15) -> Iterator[tuple[subprocess.Popen, list[str]]]:
+    """``command`` started in a namespace with ``guests`` addresses (its stderr in
+    ``log``), for a ``with``: (the process, the words after "READY" on the first line it
+    prints). Leaving the ``with`` closes its stdin, which tells it to stop, and kills it
+    after ``stop_s``."""
+    require()
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(isolated(command, guests=guests), stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=PROJECT_ROOT)
+    try:
+        line = process.stdout.readline().split()
+        assert line[:1] == ["READY"], log.read_text()[-3000:]
+        yield process, line[1:]
+    finally:
+        process.stdin.close()
+        try:
+            process.wait(stop_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+@contextlib.contextmanager
 def scripted_booth_served(folder: Path, port: int, photo: Path, password: str,
                           guests: int) -> Iterator[tuple[subprocess.Popen, str, str]]:
     """The scripted booth's web server on ``port`` in a namespace with ``guests``
     addresses, its data in ``folder``: (the process, the photo's id, its owner key)."""
-    require()
-    command = isolated([sys.executable, str(Path(__file__)), str(folder), str(port), str(photo), password],
-                       guests=guests)
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=open(folder / "web.log", "w"), text=True, cwd=PROJECT_ROOT)
-    try:
-        line = process.stdout.readline().split()
-        assert line[:1] == ["READY"], (folder / "web.log").read_text()[-2000:]
-        yield process, line[1], line[2]
-    finally:
-        process.stdin.close()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    command = [sys.executable, str(Path(__file__)), str(folder), str(port), str(photo), password]
+    with child(command, folder / "web.log", guests=guests) as (process, (photo_id, owner_key)):
+        yield process, photo_id, owner_key
 
 
 def serve_scripted_booth(data_dir: str, port: int, photo: str, password: str) -> None:

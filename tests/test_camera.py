@@ -240,3 +240,37 @@ def test_a_picamera2_that_cannot_load_falls_back_to_the_webcam(photos, tmp_path,
         assert np.abs(shot.astype(int) - frame[:, :, ::-1]).mean() < 8  # the photo, not noise
     finally:
         camera.close()
+
+
+def test_a_camera_that_hangs_at_every_call_leaves_a_bounded_number_of_threads():
+    """Each hung call keeps a thread Python cannot kill; retried all night, a camera whose
+    driver hangs every time must not add one per retry."""
+    from booth.devices.camera.supervisor import MAX_HUNG_CALLS
+
+    release = threading.Event()
+    made: list[ScriptedCamera] = []
+
+    def factory():
+        made.append(ScriptedCamera("hang", release))
+        return made[-1]
+
+    threads_before = threading.active_count()
+    supervisor = CameraSupervisor(factory, camera_settings(capture_timeout_s=0.1, retry_max_s=0.05))
+    try:
+        for _ in range(3 * MAX_HUNG_CALLS):
+            with pytest.raises(CameraError):
+                supervisor.capture()
+            time.sleep(0.06)  # the back-off
+        assert len(made) == MAX_HUNG_CALLS
+        assert "has not let go" in supervisor.status()["message"]
+        # The hung calls' threads and the side threads closing their cameras, no more.
+        assert threading.active_count() - threads_before <= 2 * MAX_HUNG_CALLS
+        release.set()  # the driver lets go: the camera is opened again
+        deadline = time.monotonic() + 3
+        while not supervisor.try_open():
+            assert time.monotonic() < deadline, supervisor.status()
+            time.sleep(0.02)
+        assert len(made) == MAX_HUNG_CALLS + 1
+    finally:
+        release.set()
+        supervisor.close()

@@ -41,6 +41,8 @@ def test_every_key_in_config_toml_has_a_comment():
     ('[network]\nssid = "Booth"\npassword = "short"\n',
      "cfg.toml:3: [network] password must be 8..63 characters (WPA) or empty"),
     ('[network]\npassword = "long enough"\n', "cfg.toml:2: [network] password and hidden need an ssid"),
+    ('[booth]\nlanguage = "klingon"\n',
+     "cfg.toml:2: [booth] language must be one of en, de, fr, es, it, pt, ja, zh_Hans, ar"),
 ])
 def test_bad_config_is_one_line_naming_the_key(tmp_path, monkeypatch, text, expected):
     monkeypatch.chdir(tmp_path)
@@ -50,6 +52,20 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path, monkeypatch, text, expe
     message = str(err.value)
     assert "\n" not in message
     assert message.startswith(expected), message
+
+
+def test_a_retired_key_from_an_older_install_warns_and_loads(tmp_path, caplog):
+    """An upgrade keeps the organiser's config.toml: a key an earlier release wrote must
+    not stop the booth (it did: [styles] face_scene on an emulated Pi's re-install)."""
+    path = tmp_path / "c.toml"
+    path.write_text('[styles]\ndefault = "cute"\nface_scene = "cute"\n')
+    with caplog.at_level("WARNING", logger="booth.config"):
+        settings = config.load(path)
+    assert settings.styles.default == "cute"
+    assert "c.toml:3: [styles] face_scene is no longer used" in caplog.text
+    path.write_text('[styles]\nface_scenes = "cute"\n')  # a misspelt key is still refused
+    with pytest.raises(config.ConfigError, match="unknown key 'face_scenes'"):
+        config.load(path)
 
 
 def test_partial_config_keeps_other_defaults(tmp_path):
@@ -99,3 +115,20 @@ def test_a_bad_style_entry_is_one_line_naming_the_key_like_a_config_key(tmp_path
     message = str(caught.value)
     assert message.startswith(f"{manifest}:") and expected in message and "\n" not in message
     assert styles.catalogue()["cute"].size_multiple == 16  # the shipped manifest passes
+
+
+def test_the_power_cut_runs_config_is_valid(tmp_path, monkeypatch):
+    """scripts/powercut.py starts the real booth with its own settings; a key the booth no
+    longer knows would stop every start-up there, far from this file."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "powercut.py"
+    spec = importlib.util.spec_from_file_location("powercut", script)
+    powercut = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "powercut", powercut)  # its dataclasses look themselves up
+    spec.loader.exec_module(powercut)
+    path = tmp_path / "booth.toml"
+    path.write_text(powercut.BOOTH_CONFIG.format(print_enabled="true", printer="booth-test"))
+    settings = config.load(path)
+    assert settings.styles.default == "hayao"

@@ -22,7 +22,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from booth import PROJECT_ROOT
 from booth.daemon import sdnotify
 from booth.devices.button import BoothButton
-from booth.daemon.machine import MESSAGES, load_pipeline
+from booth.daemon.making import MESSAGES, load_pipeline
 from booth.daemon.metrics import RECENT_CYCLES, LatencyHistogram
 from booth.vision.images import load_image
 from booth.daemon.store import KINDS, PhotoStore
@@ -303,7 +303,7 @@ def test_without_a_model_a_press_is_refused_with_a_reason_and_no_countdown(booth
 
 
 def test_while_the_model_loads_presses_are_refused_as_warming_up(booth_factory):
-    from booth.daemon.machine import MODEL_LOADING
+    from booth.daemon.making import MODEL_LOADING
 
     booth = booth_factory()
     pipeline, booth.pipeline, booth.model_message = booth.pipeline, None, MODEL_LOADING
@@ -411,7 +411,7 @@ def test_a_photo_still_being_saved_when_the_cycle_gives_up_is_taken_back(booth_f
 
 
 def test_an_abandonable_job_is_published_or_discarded_exactly_once():
-    from booth.daemon.machine import AbandonableJob
+    from booth.daemon.making import AbandonableJob
 
     late = AbandonableJob()
     assert late.abandon() is True and late.deliver() is False  # given up on first: discarded
@@ -544,6 +544,16 @@ def real_pipeline(tmp_path_factory, photos):
     return pipeline
 
 
+def test_a_style_as_the_default_loads_and_says_its_precision(built_styles, tmp_path, photos):
+    """``[styles] default`` may be any built style, not only the classic generator:
+    ``booth run`` loads it and says which precision it runs in, and why."""
+    settings = settings_for(tmp_path, photos / "faces").replace("styles", default="shinkai")
+    pipeline, message = load_pipeline(settings)
+    assert pipeline is not None, message
+    assert message.startswith(f"model warm ({pipeline.generator.precision}, ")
+    assert "; precision " in message or pipeline.generator.fallback in message
+
+
 @pytest.mark.slow
 def test_real_pipeline_cycle_end_to_end(booth_factory, real_pipeline, faces):
     """The real generator on real photos through the whole cycle: the stored anime image
@@ -655,7 +665,8 @@ def test_booth_run_with_an_unwritable_data_dir_is_one_line(tmp_path):
 
 # --- the state table ------------------------------------------------------------------------
 def test_the_states_keep_the_strings_the_kiosk_and_the_events_use():
-    from booth.daemon.machine import Booth, RULES, State
+    from booth.daemon.booth import Booth
+    from booth.daemon.states import RULES, State
 
     assert [s.value for s in State] == ["idle", "consent", "countdown", "capture", "process", "result",
                                         "failsafe", "shot", "burst"]
@@ -664,7 +675,7 @@ def test_the_states_keep_the_strings_the_kiosk_and_the_events_use():
 
 def test_every_state_ends_in_time_and_its_time_up_leads_back_to_idle():
     from booth import config
-    from booth.daemon.machine import RULES, State, check_transition
+    from booth.daemon.states import RULES, State, check_transition
 
     settings = config.defaults()
     for state, rule in RULES.items():
@@ -682,7 +693,7 @@ def test_every_state_ends_in_time_and_its_time_up_leads_back_to_idle():
 
 
 def test_a_move_the_table_does_not_have_raises():
-    from booth.daemon.machine import RULES, InvalidTransition, State, check_transition
+    from booth.daemon.states import RULES, InvalidTransition, State, check_transition
 
     for old in State:
         for new in State:
@@ -775,7 +786,7 @@ def test_a_hung_model_call_holds_one_thread_says_stuck_and_recovers_when_it_retu
 
 
 def test_a_model_call_stuck_past_the_bound_ends_the_loop_for_a_restart(booth_factory, monkeypatch):
-    monkeypatch.setattr("booth.daemon.machine.STUCK_RESTART_S", 0.5)
+    monkeypatch.setattr("booth.daemon.making.STUCK_RESTART_S", 0.5)
     pipeline = HangingPipeline()
     booth = booth_factory(pipeline, process_timeout_s=0.3, failsafe_s=0.1)
     booth.start()
@@ -788,7 +799,7 @@ def test_a_model_call_stuck_past_the_bound_ends_the_loop_for_a_restart(booth_fac
 def test_a_photo_saved_after_shutdown_gave_up_on_it_is_never_committed(booth_factory, monkeypatch):
     """Shutdown gives up on a cycle whose photo is being saved, then closes the store:
     the late save must not leave a photo the guest was told had failed."""
-    monkeypatch.setattr("booth.daemon.machine.SHUTDOWN_GRACE_S", 0.2)
+    monkeypatch.setattr("booth.daemon.making.SHUTDOWN_GRACE_S", 0.2)
     booth = booth_factory(process_timeout_s=20)
     real_save = booth.store.save
     entered, given_up, saved, closed = (threading.Event() for _ in range(4))

@@ -26,7 +26,8 @@ import pytest
 from booth import PROJECT_ROOT
 from booth.devices.camera import CameraSupervisor
 from booth.errors import CameraError
-from booth.daemon.machine import MESSAGES, Booth
+from booth.daemon.booth import Booth
+from booth.daemon.making import MESSAGES
 from booth.daemon.store import KINDS, PhotoStore
 
 from boothkit import QuickPipeline, free_port, settings_for, wait_for_state

@@ -10,7 +10,7 @@ import pytest
 from booth import config
 from booth.measure import quality
 from booth.model import weights
-from booth.vision.generator import Generator, working_shape
+from booth.vision.generator import Generator, runtime_layers, working_shape
 from booth.vision.images import load_image
 from booth.model.quantize import booth_crop
 
@@ -66,13 +66,23 @@ def test_warm_up_and_cache(tmp_path):
     assert any((tmp_path / "cache").iterdir())  # the compile cache was written
 
 
+def test_start_up_warms_only_the_sizes_that_can_run(tmp_path):
+    """A fixed size never runs the others: warming them would cost a Pi minutes at start."""
+    settings = config.defaults().replace("booth", data_dir=str(tmp_path))
+    fixed = Generator.from_settings(settings.replace("generator", size="384"))
+    assert fixed.warm_shapes == [working_shape(384, settings.face.aspect)]
+    auto = Generator.from_settings(settings)
+    assert auto.warm_shapes == [working_shape(s, settings.face.aspect) for s in settings.generator.sizes]
+
+
 def test_runtime_graph_runs_convolutions_and_norms_in_int8(int8):
     """The build's promise, checked on the compiled graph: the 24 layer norms are
     fused MVN nodes running on int8 (their inputs are zero-centred), and every
     convolution but the float output one runs in int8."""
-    layers = int8.runtime_layers
+    layers = [(layer["layerType"], layer["runtimePrecision"].lower())
+              for layer in runtime_layers(int8.runtime_model)]
     norms = [precision for layer, precision in layers if layer == "MVN"]
-    assert len(norms) == 24 and "ReduceMean" not in [layer for layer, _ in int8.runtime_layers]
+    assert len(norms) == 24 and "ReduceMean" not in [layer for layer, _ in layers]
     assert set(norms) <= {"i8", "u8"}, norms
     convolutions = [precision for layer, precision in layers
                     if layer in ("Convolution", "GroupConvolution")]

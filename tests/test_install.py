@@ -318,6 +318,8 @@ PI_APT = {
 
 #: The kiosk's browser, asked of apt where this machine has none yet.
 KIOSK_BROWSER = [] if shutil.which("chromium") or shutil.which("chromium-browser") else ["chromium"]
+#: The kiosk's and the prints' fonts for the guests' languages (CJK, Arabic).
+KIOSK_FONTS = ["fonts-noto-cjk", "fonts-noto-core"]
 
 
 def test_a_failing_apt_stops_the_install_with_its_log(clone, tmp_path):
@@ -326,7 +328,8 @@ def test_a_failing_apt_stops_the_install_with_its_log(clone, tmp_path):
         'exit 100 ;; esac')})
     result = run_install(clone, "--pi", "--kiosk", "none", "--prefix", str(tmp_path / "opt"), env=env)
     assert result.returncode == 1
-    wanted = " ".join(["python3-numpy", "python3-venv", "python3-pip", "rsync", *KIOSK_BROWSER])
+    wanted = " ".join(["python3-numpy", "python3-venv", "python3-pip", "rsync", *KIOSK_FONTS,
+                       "libcairo2", *KIOSK_BROWSER])
     assert f"install.sh: installing apt packages: {wanted} failed; see {clone}/install.log" in result.stderr
     assert "E: Unable to fetch some archives" in result.stderr  # the log's last lines
     assert not (tmp_path / "opt").exists()
@@ -341,9 +344,9 @@ def test_packages_only_in_raspberry_pi_os_are_skipped_with_one_line(clone, tmp_p
     assert lines[0] == ("==> skipped (not in this system's apt archive, only in Raspberry Pi OS's): "
                         "python3-picamera2 python3-libcamera python3-lgpio")
     assert lines[1] == "==> installing apt packages: " + " ".join(
-        ["python3-numpy", "python3-venv", "python3-pip", "rsync", *KIOSK_BROWSER])
+        ["python3-numpy", "python3-venv", "python3-pip", "rsync", *KIOSK_FONTS, "libcairo2", *KIOSK_BROWSER])
     assert asked.read_text().split() == ["install", "-y", "-qq", "python3-numpy", "python3-venv",
-                                         "python3-pip", "rsync", *KIOSK_BROWSER]
+                                         "python3-pip", "rsync", *KIOSK_FONTS, "libcairo2", *KIOSK_BROWSER]
 
 
 def test_pi_dry_run_sets_up_the_hotspot_last(clone, tmp_path):

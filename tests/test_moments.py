@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from booth.daemon.store import extra_files
-from booth.daemon.machine import load_pipeline
+from booth.daemon.making import load_pipeline
 from booth.devices.camera import CameraSupervisor
 from booth.devices.camera.folder import FolderCamera
 from booth.devices.printing import render_photo
@@ -279,7 +279,7 @@ def test_a_camera_failing_on_shot_3_gives_the_failsafe_screen_and_no_half_strip(
     settings = roomy(settings_for(tmp_path, strip_folder))
     FailingOnShot.captures = 0
     camera = CameraSupervisor(lambda: FailingOnShot(strip_folder), settings.camera)
-    from booth.daemon.machine import Booth
+    from booth.daemon.booth import Booth
     booth = Booth(settings, camera=camera, pipeline=real_pipeline)
     booths.append(booth)
     booth.start()

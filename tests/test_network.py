@@ -471,7 +471,7 @@ def test_a_phone_on_the_hotspot_reaches_the_landing_page_through_port_80(namespa
     assert result["down"]["probe"] == "ConnectionRefusedError"
 
 
-# --- the README shows what apply writes --------------------------------------------------
+# --- the docs show what apply writes ------------------------------------------------------
 
 def _blocks(text: str, fence: str) -> list[str]:
     """The contents of every ``` fence block, indentation removed."""
@@ -482,8 +482,10 @@ def _blocks(text: str, fence: str) -> list[str]:
             re.findall(rf"^[ ]*```{fence}\n(.*?)^[ ]*```", text, re.MULTILINE | re.DOTALL)]
 
 
-def test_the_readme_documents_the_files_apply_writes_for_its_own_example():
-    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_docs_show_the_files_apply_writes_for_their_own_example():
+    # The example is the first-event checklist's; the Wi-Fi page shows what it writes.
+    text = "\n".join((PROJECT_ROOT / "docs" / page).read_text(encoding="utf-8")
+                     for page in ("first-event.md", "wifi.md"))
     (example,) = [block for block in _blocks(text, "toml") if block.startswith("[network]\nhotspot = true")]
     settings = config.from_dict(__import__("tomllib").loads(example))
     keyfile_block, dropin_block = _blocks(text, "ini")

@@ -163,7 +163,7 @@ def test_print_layout_command_renders_a_stored_photo(tmp_path):
 
 
 def test_print_layout_beside_the_running_booth_leaves_its_store_alone(tmp_path, photos):
-    """The README suggests print-layout during print set-up, while the booth runs: it
+    """The docs suggest print-layout during print set-up, while the booth runs: it
     must not take a photo being saved that instant for a crash's leftover."""
     settings = config.defaults().replace("booth", data_dir=str(tmp_path / "data"))
     live = PhotoStore(settings.data_dir / "photos", settings.replace("storage", min_free_mb=0).storage)
@@ -467,6 +467,38 @@ def test_without_cups_the_printer_is_reported_missing_and_jobs_fail_in_words(tmp
         assert service.jobs[job.id].state == "failed"
         assert "install CUPS" in service.jobs[job.id].message
         assert service.budget_left() is None and service.counters()["failed"] == 1
+    finally:
+        service.stop()
+        store.close()
+
+
+def test_a_print_asked_for_while_cups_is_down_waits_and_prints_once_it_is_back(cups, tmp_path):
+    """cupsd restarting (an update, a crash) is no reason to lose a guest's print."""
+    from booth.daemon.events import EventBus
+    from booth.devices.printing import WAITING_FOR_CUPS, PrintService
+
+    settings, photo_id = _store_with_photo(tmp_path)
+    settings = settings.replace("print", enabled=True, printer=cups.queue, mode="admin")
+    store = PhotoStore(settings.data_dir / "photos", settings.storage)
+    service = PrintService(settings, store, EventBus()).start()
+    try:
+        cups.stop_scheduler()
+        try:
+            job = service.request(photo_id, "admin")
+            deadline = time.monotonic() + 30
+            while service.jobs[job.id].message != WAITING_FOR_CUPS:
+                assert service.jobs[job.id].state == "queued", service.jobs[job.id]
+                assert time.monotonic() < deadline, service.jobs[job.id]
+                time.sleep(0.1)
+            time.sleep(2 * printing.CUPS_RETRY_S)  # tried again meanwhile: still waiting
+            assert service.jobs[job.id].state == "queued", service.jobs[job.id]
+        finally:
+            cups.start_scheduler()
+        deadline = time.monotonic() + 60
+        while service.jobs[job.id].state != "done" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert service.jobs[job.id].state == "done", service.jobs[job.id]
+        cups.wait_for_pdf(f"booth-{job.id}")
     finally:
         service.stop()
         store.close()

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from booth import config
-from booth.daemon.machine import Booth
+from booth.daemon.booth import Booth
 from booth.daemon.retention import HOUR_S, RetentionClock, RetentionWorker
 from booth.daemon.store import KINDS, PhotoStore
 from booth.devices.camera import CameraSupervisor, backend_factory

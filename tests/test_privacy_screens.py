@@ -26,7 +26,7 @@ KIOSK = {"width": 1920, "height": 1080}
 
 @pytest.fixture
 def asking_booth(tmp_path, photos):
-    from booth.daemon.machine import Booth
+    from booth.daemon.booth import Booth
     from booth.devices.camera import CameraSupervisor, backend_factory
     from booth.web import create_app, serve
 

@@ -37,7 +37,8 @@ class ScreensBooth:
     def __init__(self, tmp_path, face_photo) -> None:
         from booth import config
         from booth.devices.camera import CameraSupervisor, backend_factory
-        from booth.daemon.machine import MODEL_LOADING, Booth
+        from booth.daemon.booth import Booth
+        from booth.daemon.making import MODEL_LOADING
         from booth.daemon.store import PhotoStore
         from booth.web import create_app, serve
 
@@ -62,7 +63,7 @@ class ScreensBooth:
         self.server = serve(create_app(self.booth), "127.0.0.1", self.port, 8)
 
     def load_model(self) -> None:
-        from booth.daemon.machine import load_pipeline
+        from booth.daemon.making import load_pipeline
 
         pipeline, message = load_pipeline(self.settings)
         if pipeline is None:
@@ -355,7 +356,7 @@ def test_the_admin_page_puts_health_first_in_words_and_counts_from_the_store(scr
     assert page.locator("#stat-taken").inner_text() == str(screens.store.count("booth"))
     assert page.locator("#stat-photos").inner_text() == str(screens.store.count())
     # After a restart (a new Booth over the same store: fresh counters), the same figures.
-    from booth.daemon.machine import Booth
+    from booth.daemon.booth import Booth
     from booth.web import create_app
 
     restarted = Booth(screens.settings, camera=screens.camera, pipeline=None, store=screens.store)

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -35,7 +33,8 @@ BOOTH = textwrap.dedent("""
 
     from booth import config
     from booth.devices.camera import CameraSupervisor, backend_factory
-    from booth.daemon.machine import Booth, load_pipeline
+    from booth.daemon.booth import Booth
+    from booth.daemon.making import load_pipeline
     from booth.daemon.store import PhotoStore
     from booth.web import create_app, serve
 
@@ -77,22 +76,9 @@ def booth_in_netns(tmp_path, photos):
     camera = tmp_path / "camera"
     camera.mkdir()
     (camera / "face.jpg").write_bytes((photos / "faces" / "18f_edwin_torres.jpg").read_bytes())
-    command = netns.isolated([sys.executable, "-c", BOOTH, str(tmp_path / "data"), str(camera), str(PORT)],
-                             guests=2)
-    log = tmp_path / "booth.log"
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=open(log, "w"), text=True, cwd=Path(__file__).parent.parent)
-    try:
-        line = process.stdout.readline().split()
-        assert line[:1] == ["READY"], log.read_text()[-3000:]
-        yield process.pid, line[1], tmp_path / "data" / "photos"
-    finally:
-        process.stdin.close()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+    command = [sys.executable, "-c", BOOTH, str(tmp_path / "data"), str(camera), str(PORT)]
+    with netns.child(command, tmp_path / "booth.log", guests=2, stop_s=30) as (process, (photo_id,)):
+        yield process.pid, photo_id, tmp_path / "data" / "photos"
 
 
 def http(pid: int, source: str, method: str, path: str, form: dict | None = None) -> tuple[int, bytes]:

@@ -284,3 +284,42 @@ def test_rclone_errors_in_plain_words(tmp_path, monkeypatch):
         Rclone().run("lsf", "event:party")
     assert str(away.value).startswith("the remote does not answer (no internet?): ")
     assert server.process is None
+
+
+def test_originals_past_retention_leave_the_remote_even_while_the_booth_was_off(tmp_path, picture,
+                                                                               monkeypatch):
+    server = remote_named_event(RemoteServer("webdav", tmp_path / "served").start(), monkeypatch)
+    settings = settings_in(tmp_path, remote="event:party").replace("privacy", keep_originals_hours=24,
+                                                                    keep_results_hours=72)
+    elapsed = [0.0]  # the retention clock, stepped instead of waited for
+    store = PhotoStore(settings.data_dir / "photos", settings.storage, monotonic=lambda: elapsed[0])
+    retention = RetentionWorker(store, settings.privacy, lambda photo_id, why: store.delete(photo_id))
+    served = server.root / "party" / BOOTHS_DIR / "alpha"
+    worker = start_worker(settings, store)
+
+    def originals_only_in(kept: list[str]) -> bool:
+        records = photos_on(server.root / "party")
+        return (sorted(p.parent.name for p in served.glob("*/original.jpg")) == sorted(kept)
+                and all(("original.jpg" in records[i]["files"]) == (i in kept) for i in records))
+
+    try:
+        ids = [save(store, picture, i) for i in range(2)]
+        wait_until(lambda: complete_on_remote(server.root / "party", store, ids), what="copied")
+        elapsed[0] += 2 * 86400  # two days later: the originals are due, the results are not
+        assert retention.run_pass() == {"originals": 2, "photos": 0}
+        wait_until(lambda: originals_only_in([]), what="the originals gone from the remote")
+        assert complete_on_remote(server.root / "party", store, ids)  # the results stay
+
+        later = save(store, picture, 5)  # copied, then dropped while nobody listens
+        wait_until(lambda: complete_on_remote(server.root / "party", store, [later]), what="copied")
+        worker.stop()
+        store.listeners.clear()
+        elapsed[0] += 2 * 86400
+        assert retention.run_pass() == {"originals": 1, "photos": 2}
+        worker = start_worker(settings, store)
+        wait_until(lambda: originals_only_in([]) and sorted(photos_on(server.root / "party")) == [later],
+                   what="the start caught up with what retention did meanwhile")
+    finally:
+        worker.stop()
+        store.close()
+        server.stop()

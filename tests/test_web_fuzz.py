@@ -72,7 +72,8 @@ def get_routes() -> list[str]:
         finally:
             booth.close()
     values = {"photo_id": "A" * 22, "name": "anime.jpg", "kind": "svg", "ticket": "A" * 22, "style": "cute",
-              "filename": "booth.css", "index": 1}
+              "filename": "booth.css", "index": 1, "language": "en", "number": 3,
+              "code": "de"}
     adapter = app.url_map.bind("localhost")
 
     def value(rule, arg):  # a name the route's own list allows (any(...)), else the sample

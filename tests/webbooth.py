@@ -167,7 +167,8 @@ class LiveBooth:
     def __init__(self, tmp_path: Path, camera_folder: Path, *, threads: int = 8, **sections) -> None:
         from booth import config
         from booth.devices.camera import CameraSupervisor, backend_factory
-        from booth.daemon.machine import Booth, load_pipeline
+        from booth.daemon.booth import Booth
+        from booth.daemon.making import load_pipeline
         from booth.web import create_app, serve
 
         self.port = free_port()

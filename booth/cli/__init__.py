@@ -21,17 +21,20 @@ from booth.errors import USER_ERRORS
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("booth.cli.run", "Start the booth: camera, button, pipeline, kiosk and gallery."),
     "stylize": ("booth.cli.stylize", "Turn photos into anime portraits (files in, files out)."),
-    "bench": ("booth.measure.bench", "Benchmark the generator against other runtimes."),
+    "bench": ("booth.cli.bench", "Benchmark the generator against other runtimes."),
     "eval": ("booth.cli.eval", "Measure quality: `booth eval faces` (face survival), `booth eval policy`, "
              "`booth eval upscale` (the full-resolution result)."),
-    "weights": ("booth.model.build", "Fetch the model files (`fetch`) and build the INT8 IR (`build`)."),
-    "styles": ("booth.model.style_build", "Fetch (`fetch`), build (`build`) and list (`list`) the styles guests choose from."),
+    "weights": ("booth.cli.weights", "Fetch the model files (`fetch`) and build the INT8 IR (`build`)."),
+    "styles": ("booth.cli.styles", "Fetch (`fetch`), build (`build`) and list (`list`) the styles guests choose from."),
     "gallery": ("booth.cli.gallery", "A gallery-only node: every booth's photos from a shared rclone remote."),
     "config": ("booth.cli.config", "Check a config file (`booth config check [PATH]`)."),
     "doctor": ("booth.cli.doctor", "Check camera, GPIO, models, disk and network; say how to fix."),
-    "network": ("booth.devices.network", "Make the booth's own Wi-Fi hotspot from [network] (`booth network apply`)."),
-    "print-layout": ("booth.devices.printing", "Render a photo's print page to a file, without printing."),
+    "network": ("booth.cli.network", "Make the booth's own Wi-Fi hotspot from [network] (`booth network apply`)."),
+    "print-layout": ("booth.cli.print_layout", "Render a photo's print page to a file, without printing."),
+    "voice": ("booth.cli.voice", "Render the spoken countdown's numbers with espeak-ng "
+              "(`booth voice render --languages en de`)."),
     "export": ("booth.cli.export", "Export every photo to a checked zip; with --wipe, then delete them (the event ends)."),
+    "docs": ("booth.cli.docs", "Write the docs site's generated pages (config reference, commands) from the code."),
 }
 
 

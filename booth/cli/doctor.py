@@ -370,7 +370,7 @@ def check_mirror(settings: Settings, compile_model: bool, frames: int = 12) -> C
 
 def runtime_precisions(gen) -> dict[str, int]:
     """How many convolution layers the compiled model runs in each precision."""
-    from booth.measure.int8_report import runtime_layers
+    from booth.vision.generator import runtime_layers
 
     counts: dict[str, int] = {}
     for layer in runtime_layers(gen.runtime_model):
@@ -508,13 +508,13 @@ def check_printer(settings: Settings) -> Check:
                      "transparency, or set [print] overlay = \"\"")
     status = Cups(settings.print.printer).printer_status()
     if status["state"] == "missing":
-        return Check("printer", "FAIL", status["message"], "add the printer to CUPS (README: "
+        return Check("printer", "FAIL", status["message"], "add the printer to CUPS (docs/prints.md: "
                      "Setting up a printer on the Pi), then set [print] printer to a name "
                      "`lpstat -p` lists")
     where = f"{status['name']} ({settings.print.media}, mode {settings.print.mode})"
     if not status["ok"]:
-        fix = (f"sudo cupsenable {status['name']} once the printer is ready"
-               if status["state"] == "paused" else "see the printer; README: Prints do not come out")
+        fix = (f"sudo cupsenable {status['name']} once the printer is ready" if status["state"] == "paused"
+               else "see the printer; docs/troubleshooting.md: Prints do not come out")
         return Check("printer", "WARN", f"{where}: {status['message']}", fix)
     return Check("printer", "PASS", f"{where}: {status['state']}")
 
@@ -535,10 +535,10 @@ def check_sync(settings: Settings) -> Check:
             return Check("sync", "FAIL", f"rclone has no remote named {remote.split(':')[0]!r}",
                          "set it up as the booth user: sudo -u booth rclone config --config "
                          "/var/lib/booth/rclone.conf, and name that file in [sync] rclone_config "
-                         "(README: Sync and several booths)")
+                         "(docs/sync.md)")
         return Check("sync", "WARN", f"{remote} does not answer now ({exc}); {status['message']}",
                      "photos wait on the booth's disk and go when it answers; check the "
-                     "remote with: rclone lsf " + remote + " (README: Sync and several booths)")
+                     "remote with: rclone lsf " + remote + " (docs/sync.md)")
     if not status["ok"]:
         return Check("sync", "WARN", status["message"], "see the booth's log: journalctl -u booth | grep sync")
     return Check("sync", "PASS", status["message"])

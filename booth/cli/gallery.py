@@ -15,6 +15,7 @@ import logging
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,7 +25,11 @@ from booth.daemon.queue import UploadQueue
 from booth.daemon.store import PhotoStore
 from booth.cli.run import server_settings
 from booth.daemon.sync import Puller, SyncError, rclone_for
+from booth.devices.printing import PrintService
 from booth.errors import UploadRefused, UserError
+
+if TYPE_CHECKING:  # the mirror module loads OpenVINO; a gallery node has no mirror
+    from booth.vision.mirror import Mirror
 
 log = logging.getLogger("booth")
 
@@ -56,8 +61,8 @@ class GalleryNode:
         self.events = EventBus()
         self.between_photos = threading.Event()
         self.between_photos.set()  # no photo is ever made here: phones never wait
-        self.mirror = None
-        self.prints = None
+        self.mirror: Mirror | None = None
+        self.prints: PrintService | None = None
         self.queue = UploadQueue(settings.upload.queue_max, settings.upload.queue_total)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -1,5 +1,5 @@
 """``booth run``: start the booth — store, camera, web server, button, the cycle's state
-machine (:mod:`booth.daemon.machine.machine`) and the model — and stop it cleanly on SIGTERM.
+machine (:mod:`booth.daemon.machine`) and the model — and stop it cleanly on SIGTERM.
 
 What can fail for a reason the user must fix (data dir, port) comes first, with one
 clear line; the model loads last, while the kiosk already says "warming up".
@@ -16,10 +16,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from booth import config
 from booth.daemon import sdnotify
-from booth.daemon.machine import MODEL_LOADING, Booth, load_pipeline
+from booth.daemon.booth import Booth
+from booth.daemon.making import MODEL_LOADING, load_pipeline
 from booth.daemon.memory import keep_large_blocks_returnable
 from booth.daemon.store import PhotoStore
 from booth.daemon.sync import SyncWorker
@@ -50,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
 
 
-def demo_camera(given: str, camera: config.CameraSettings) -> dict[str, str]:
+def demo_camera(given: str, camera: config.CameraSettings) -> dict[str, Any]:
     """The camera settings for ``--demo``: the folder DIR, else $BOOTH_PHOTOS(/faces), else
     a USB webcam if one gives a picture, else the demo photos `booth weights fetch` brought."""
     if given:

@@ -113,6 +113,7 @@ class FacePipeline:
     def process(self, rgb: np.ndarray, *, size: int | None = None, style: str | None = None) -> dict:
         result = (self.pipeline.process(rgb, size=size) if style is None
                   else self.pipeline.process(rgb, size=size, style=style))
+        assert result.framing is not None  # process() always frames
         return {"image": result.stylized, "size": result.size, "faces": len(result.faces),
                 "timings_ms": dict(result.timings_ms), "crop": result.crop,
                 "framing": result.framing.mode, "angle_deg": round(result.framing.angle_deg, 1)}
@@ -162,7 +163,7 @@ def run_styles(args: argparse.Namespace, settings: config.Settings, size: int | 
             records.append({"file": str(path), "ok": False, "error": str(exc)})
             failed += 1
             continue
-        row = []
+        row: list[tuple[str, np.ndarray]] = []
         for style in names:
             started = time.perf_counter()
             result = engine.process(rgb, size=size, style=style)
@@ -206,7 +207,7 @@ def run_strip(args: argparse.Namespace, settings: config.Settings, out_dir: Path
     maker = strip.ShotPipeline(Pipeline.from_settings(settings), len(frames))
     quality = settings.storage.jpeg_quality
     shots = [moments.make_shot(maker, frame, None, quality)[0] for frame in frames]
-    item = moments.strip_item(shots, settings.styles.default, settings.web.accent_color, quality)
+    item = moments.strip_item(shots, settings.styles.default, settings.theme.accent_color, quality)
     written = {"strip": out_dir / "strip.jpg", "square": out_dir / "strip-square.jpg"}
     write_atomic(written["strip"], item.extras["strip.jpg"])
     write_atomic(written["square"], images.encode_jpeg(item.anime, quality))
@@ -267,6 +268,8 @@ def run_boomerangs(args: argparse.Namespace, settings: config.Settings, out_dir:
 def run(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
     size = parse_size(args.size)
+    if size in settings.generator.sizes:  # warm up only the size that will run
+        settings = settings.replace("generator", size=str(size))
     out_dir = Path(args.out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

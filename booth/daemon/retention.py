@@ -15,7 +15,7 @@ off as zero, and keeps photos longer, never shorter.
 
 **Off the main loop.** :class:`RetentionWorker` runs a pass at start and every
 :data:`PASS_S` on its own low-priority thread, deleting one photo at a time through
-the booth's own delete (:meth:`booth.daemon.machine.Booth.delete_photo`: store, print
+the booth's own delete (:meth:`booth.daemon.booth.Booth.delete_photo`: store, print
 jobs, kiosk), so a long pass on a slow SD card never holds the main loop or its
 watchdog. Each delete takes the index row first, so a power cut leaves a photo
 complete or absent and the store's repair at the next start removes what was left.
@@ -24,10 +24,11 @@ complete or absent and the store's repair at the next start removes what was lef
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from typing import Callable
+
+from booth import threads
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +117,7 @@ class RetentionWorker:
         return done
 
     def start(self) -> "RetentionWorker":
-        self._thread = threading.Thread(target=self._run, name="booth-retention", daemon=True)
-        self._thread.start()
+        self._thread = threads.start_daemon(self._run, "booth-retention")
         return self
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -126,10 +126,7 @@ class RetentionWorker:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        try:  # never competes with the generator for the CPU
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), RETENTION_NICENESS)
-        except (AttributeError, OSError):
-            pass
+        threads.yield_cpu(RETENTION_NICENESS)  # never competes with the generator for the CPU
         while not self._stopping.is_set():
             try:
                 if self.enabled:

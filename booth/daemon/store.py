@@ -43,6 +43,7 @@ photo's files would take it below, new photos are refused (:class:`StoreFull`).
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import re
@@ -167,6 +168,9 @@ class StoreListener(Protocol):
     def photo_deleted(self, photo_id: str) -> None:
         """A photo is gone from the store (admin, guest, retention)."""
 
+    def original_dropped(self, photo_id: str) -> None:
+        """A photo's original is gone (retention); its anime results stay."""
+
 
 class PhotoStore:
     """Photos on disk plus their SQLite index (see the module docstring)."""
@@ -254,7 +258,7 @@ class PhotoStore:
                 "ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
         return [self._photo(r) for r in rows]
 
-    def snapshot(self) -> list[tuple[str, float]]:
+    def snapshot(self) -> builtins.list[tuple[str, float]]:
         """(id, created) of every photo now, newest first: a fixed list to work through
         (the zip export) while photos come and go."""
         with self._lock:
@@ -274,7 +278,7 @@ class PhotoStore:
             return None
         return self.root / photo_id / f"{kind}.jpg"
 
-    def photo_files(self, photo_id: str) -> list[Path]:
+    def photo_files(self, photo_id: str) -> builtins.list[Path]:
         """Every file of a photo, sorted (its folder holds them all: original, results,
         variants, frames); [] if unknown."""
         if self.get(photo_id) is None:
@@ -290,7 +294,7 @@ class PhotoStore:
             return None
         return self.root / photo_id / name
 
-    def variants(self, photo_id: str) -> list[str]:
+    def variants(self, photo_id: str) -> builtins.list[str]:
         """The styles this photo was re-rendered in, oldest first."""
         if self.get(photo_id) is None:
             return []
@@ -477,7 +481,7 @@ class PhotoStore:
             except sqlite3.Error as exc:  # busy: the next delete or the close empties it
                 log.warning("photo index: checkpoint after a delete: %s", exc)
 
-    def born_before(self, cutoff: float, *, with_original: bool = False) -> list[str]:
+    def born_before(self, cutoff: float, *, with_original: bool = False) -> builtins.list[str]:
         """Ids of the photos taken before ``cutoff`` on the retention clock, oldest first
         (``with_original``: only those that still have their original)."""
         where = " AND original_kept = 1" if with_original else ""
@@ -494,9 +498,10 @@ class PhotoStore:
         if changed and ID_PATTERN.match(photo_id):
             (self.root / photo_id / "original.jpg").unlink(missing_ok=True)
             fsync_dir(self.root / photo_id)
+            self._tell("original_dropped", photo_id)
         return bool(changed)
 
-    def ids(self) -> list[str]:
+    def ids(self) -> builtins.list[str]:
         """Every photo's id, oldest first."""
         with self._lock:
             return [r[0] for r in self._db.execute("SELECT id FROM photos ORDER BY created, rowid")]

@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from booth import threads
 from booth.config import Settings
 from booth.daemon.store import KINDS, ID_PATTERN, Photo, PhotoStore
 from booth.errors import UserError
@@ -219,6 +220,7 @@ def _ago(when: float | None) -> str:
 _STATE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS copied (id TEXT PRIMARY KEY, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS deletions (id TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS originals (id TEXT PRIMARY KEY, removed INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS status (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -272,10 +274,29 @@ class SyncState:
     def deletions(self) -> list[str]:
         return [r[0] for r in self._all("SELECT id FROM deletions ORDER BY at")]
 
+    def add_dropped_original(self, photo_id: str) -> None:
+        """The photo's original is gone here: remove it there, and send the record again."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.execute("INSERT OR REPLACE INTO originals (id, removed) VALUES (?, 0)", (photo_id,))
+            self._db.execute("DELETE FROM copied WHERE id = ?", (photo_id,))
+            self._db.execute("COMMIT")
+
+    def dropped_originals(self) -> list[str]:
+        """Photos whose original is still to remove from the remote."""
+        return [r[0] for r in self._all("SELECT id FROM originals WHERE removed = 0")]
+
+    def known_dropped_originals(self) -> set[str]:
+        return {r[0] for r in self._all("SELECT id FROM originals")}
+
+    def dropped_original_done(self, photo_id: str) -> None:
+        self._do("UPDATE originals SET removed = 1 WHERE id = ?", (photo_id,))
+
     def deletion_done(self, photo_id: str) -> None:
         with self._lock:
             self._db.execute("BEGIN")
             self._db.execute("DELETE FROM deletions WHERE id = ?", (photo_id,))
+            self._db.execute("DELETE FROM originals WHERE id = ?", (photo_id,))
             # A push that raced the deletion may have marked it copied after all.
             self._db.execute("DELETE FROM copied WHERE id = ?", (photo_id,))
             self._db.execute("COMMIT")
@@ -333,10 +354,13 @@ class SyncWorker:
         self.state.add_deletion(photo_id)
         self._wake.set()
 
+    def original_dropped(self, photo_id: str) -> None:
+        self.state.add_dropped_original(photo_id)
+        self._wake.set()
+
     # --- running ------------------------------------------------------------------
     def start(self) -> "SyncWorker":
-        self._thread = threading.Thread(target=self._run, name="booth-sync", daemon=True)
-        self._thread.start()
+        self._thread = threads.start_daemon(self._run, "booth-sync")
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -350,10 +374,7 @@ class SyncWorker:
     def _run(self) -> None:
         # Linux gives each thread its own nice value: this thread's hashing and records
         # yield to the cycle like the rclone processes it starts.
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        except OSError:
-            pass
+        threads.yield_cpu(19)
         next_full = 0.0  # a full pass first: whatever the last run left behind
         retry_s = RETRY_FIRST_S
         while not self._stop.is_set():
@@ -381,6 +402,7 @@ class SyncWorker:
             if full:
                 self.note_missed_deletions()
             self.push(self._store_ids() if full else self.pending())
+            self.remove_dropped_originals()
             self.apply_deletions()
         finally:
             self._busy = False
@@ -397,9 +419,14 @@ class SyncWorker:
 
     def note_missed_deletions(self) -> None:
         """Photos copied once but gone from the store while nobody listened (retention
-        runs as the store opens, before the worker starts): delete them there too."""
+        runs as the store opens, before the worker starts): delete them there too; the
+        same for originals dropped meanwhile."""
         for photo_id in self.state.copied() - set(self._store_ids()):
             self.state.add_deletion(photo_id)
+        known = self.state.known_dropped_originals()
+        for photo in self.store.list(limit=10**9):
+            if not photo.original_kept and photo.id not in known:
+                self.state.add_dropped_original(photo.id)
 
     def pending(self) -> list[str]:
         """Photos of the store not yet on the remote, oldest last."""
@@ -478,9 +505,9 @@ class SyncWorker:
             except (OSError, ValueError):
                 pass
             if owner_key:
-                self._purge(join_remote(self.remote, SHARE_DIR, owner_key))
+                self._remove("purge", join_remote(self.remote, SHARE_DIR, owner_key))
                 shutil.rmtree(self.outbox / SHARE_DIR / owner_key, ignore_errors=True)
-            self._purge(join_remote(self.remote, BOOTHS_DIR, self.booth, photo_id))
+            self._remove("purge", join_remote(self.remote, BOOTHS_DIR, self.booth, photo_id))
             shutil.rmtree(record_dir, ignore_errors=True)
             self.state.deletion_done(photo_id)
             done += 1
@@ -488,13 +515,29 @@ class SyncWorker:
             log.info("sync: %d deleted photos removed from %s", done, self.remote)
         return done
 
-    def _purge(self, folder: str) -> None:
-        """Remove a folder from the remote; one that is not there is already done (some
-        backends say so with an exit code, WebDAV only in words)."""
+    def remove_dropped_originals(self) -> int:
+        """Remove from the remote the originals retention dropped here (their records,
+        without the original, went in the push before); how many."""
+        done = 0
+        for photo_id in self.state.dropped_originals():
+            photo = self.store.get(photo_id)
+            if photo is not None and photo.id in self.state.copied():
+                self._remove("deletefile", join_remote(self.remote, BOOTHS_DIR, self.booth, photo_id,
+                                                       "original.jpg"))
+                done += 1
+            if photo is None or photo.id in self.state.copied():  # a deleted photo goes whole
+                self.state.dropped_original_done(photo_id)
+        if done:
+            log.info("sync: %d originals past retention removed from %s", done, self.remote)
+        return done
+
+    def _remove(self, command: str, path: str) -> None:
+        """``rclone purge`` a folder or ``deletefile`` a file; one that is not there is
+        already done (some backends say so with an exit code, WebDAV only in words)."""
         try:
-            self.rclone.run("purge", folder, ok_codes=RCLONE_NOT_FOUND)
+            self.rclone.run(command, path, ok_codes=RCLONE_NOT_FOUND)
         except SyncError:
-            if self.rclone.run("lsf", folder, ok_codes=RCLONE_NOT_FOUND).strip():
+            if self.rclone.run("lsf", path, ok_codes=RCLONE_NOT_FOUND).strip():
                 raise
 
     # --- what the admin page, /healthz, /metrics and `booth doctor` say -----------

@@ -42,7 +42,7 @@ import re
 import statistics
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -50,6 +50,7 @@ from booth.vision import images
 from booth.config import UploadSettings
 from booth.errors import UploadError, UploadRefused
 from booth.ratelimit import FailureThrottle, SlidingWindow
+from booth.words import N_
 
 #: Uploads are scaled down to this long side before they wait in the queue: the
 #: pipeline frames at most 512 px crops out of it (a face a quarter of the photo
@@ -102,8 +103,10 @@ def megabytes(n: int) -> str:
 
 
 def _too_many_pixels(name: str, width: int, height: int, max_pixels: int) -> UploadError:
-    return UploadError(413, f"{name}: {width}×{height} pixels is too large; the booth takes "
-                            f"photos up to {max_pixels / 1e6:.0f} megapixels.")
+    return UploadError(413, N_("%(name)s: %(width)s×%(height)s pixels is too large; the booth takes "
+                               "photos up to %(most)s megapixels."),
+                       values={"name": name, "width": width, "height": height,
+                               "most": f"{max_pixels / 1e6:.0f}"})
 
 
 def read_photo(data: bytes, settings: UploadSettings, name: str = "photo") -> np.ndarray:
@@ -111,11 +114,12 @@ def read_photo(data: bytes, settings: UploadSettings, name: str = "photo") -> np
     :data:`UPLOAD_LONG_SIDE`, within ``[upload] decode_mb`` of memory.
     Raises :class:`UploadError` (413, 415 or 400)."""
     if not data:
-        raise UploadError(400, f"{name}: the file is empty.")
+        raise UploadError(400, N_("%(name)s: the file is empty."), values={"name": name})
     if len(data) > settings.max_bytes:
-        raise UploadError(413, f"{name} is {megabytes(len(data))}; the booth takes photos up to "
-                               f"{megabytes(settings.max_bytes)}.")
-    options = dict(max_pixels=settings.max_pixels, name=name, max_side=UPLOAD_LONG_SIDE,
+        raise UploadError(413, N_("%(name)s is %(size)s; the booth takes photos up to %(most)s."),
+                          values={"name": name, "size": megabytes(len(data)),
+                                  "most": megabytes(settings.max_bytes)})
+    options: dict[str, Any] = dict(max_pixels=settings.max_pixels, name=name, max_side=UPLOAD_LONG_SIDE,
                    budget_bytes=settings.decode_mb * 1_000_000)
     if is_heic(data):
         decode = images.decode_heic
@@ -126,10 +130,11 @@ def read_photo(data: bytes, settings: UploadSettings, name: str = "photo") -> np
                 images.decode_image(data, max_pixels=settings.max_pixels, name=name)
             except images.ImageError as exc:  # ... and HEIC is welcome here
                 raise UploadError(415, f"{exc}.".replace("JPEG, PNG or WebP", "JPEG, PNG, WebP or HEIC")) from None
-            raise UploadError(415, f"{name}: not a JPEG, PNG, WebP or HEIC photo.")
+            raise UploadError(415, N_("%(name)s: not a JPEG, PNG, WebP or HEIC photo."), values={"name": name})
         declared = images.header_size(data, kind)
         if declared is None:  # nothing is decoded whose size is not known first
-            raise UploadError(400, f"{name}: damaged {kind} file (no picture size in its header).")
+            raise UploadError(400, N_("%(name)s: damaged %(kind)s file (no picture size in its header)."),
+                              values={"name": name, "kind": kind})
         if declared[0] * declared[1] > settings.max_pixels:
             raise _too_many_pixels(name, *declared, settings.max_pixels)
         decode = images.decode_image
@@ -159,7 +164,7 @@ def release_freed_memory() -> None:
         _malloc_trim(0)
 
 
-_malloc_trim = None
+_malloc_trim: Any = None  # libc's malloc_trim once looked up, False where there is none
 
 
 class UploadGate:
@@ -186,8 +191,8 @@ class UploadGate:
         """Hold ``client``'s one upload in flight; a second one at the same time is a 429."""
         with self._lock:
             if client in self._sending:
-                raise UploadError(429, f"Your previous photo is still being sent; try again in "
-                                       f"{DECODE_RETRY_S} s.", DECODE_RETRY_S)
+                raise UploadError(429, N_("Your previous photo is still being sent; try again in "
+                                          "%(wait)s s."), DECODE_RETRY_S, {"wait": DECODE_RETRY_S})
             self._sending.add(client)
         try:
             yield
@@ -204,32 +209,34 @@ class UploadGate:
         with self._lock:
             wait = self._wrong_pins.retry_after(client)
             if wait:
-                raise UploadError(429, f"Too many wrong PINs; try again in {wait} s.", wait)
+                raise UploadError(429, N_("Too many wrong PINs; try again in %(wait)s s."), wait,
+                                  {"wait": wait})
             if pin and hmac.compare_digest(pin.strip().encode(), expected.encode()):
                 return
             self._wrong_pins.failed(client)
-        raise UploadError(403, "That is not the event PIN; ask the host for it." if pin
-                          else "Type the event PIN first (the host has it).")
+        raise UploadError(403, N_("That is not the event PIN; ask the host for it.") if pin
+                          else N_("Type the event PIN first (the host has it)."))
 
     def admit(self, client: str) -> None:
         """Count one file for ``client``, or refuse it: rate, queue (429); model, disk (503)."""
         with self._lock:
             wait = self._files.retry_after(client)
             if wait:
-                raise UploadError(429, f"You have sent {self.settings.per_minute} photos this "
-                                       f"minute; try again in {wait} s.", wait)
+                raise UploadError(429, N_("You have sent %(count)s photos this minute; try again in "
+                                          "%(wait)s s."), wait, {"count": self.settings.per_minute, "wait": wait})
             ahead, _ = self.booth.queue.in_the_way(client)
             if ahead:
                 wait = self.retry_after(ahead)
-                raise UploadError(429, f"The booth is busy with {ahead} photo"
-                                       f"{'' if ahead == 1 else 's'} waiting; try again in {wait} s.",
-                                  wait)
+                busy = (N_("The booth is busy with 1 photo waiting; try again in %(wait)s s.")
+                        if ahead == 1 else
+                        N_("The booth is busy with %(ahead)s photos waiting; try again in %(wait)s s."))
+                raise UploadError(429, busy, wait, {"ahead": ahead, "wait": wait})
             self._files.add(client)
         # The booth's own state, not the guest's fault: 503, like /healthz.
         if not self.booth.health()["model"]["ok"]:
-            raise UploadError(503, "The booth is not ready for photos yet; try again in 30 s.", 30)
+            raise UploadError(503, N_("The booth is not ready for photos yet; try again in 30 s."), 30)
         if not self.booth.store.has_room():
-            raise UploadError(503, "The booth's memory is full; ask the host.", 60)
+            raise UploadError(503, N_("The booth's memory is full; ask the host."), 60)
 
     def retry_after(self, photos_ahead: int) -> int:
         """Seconds until about one of ``photos_ahead`` waiting photos is done (2..120)."""
@@ -241,8 +248,8 @@ class UploadGate:
     def decode(self, data: bytes, name: str) -> np.ndarray:
         """:func:`read_photo` in the decoder slot (429 at once when it is busy)."""
         if not self._decoder.acquire(blocking=False):
-            raise UploadError(429, f"The booth is busy reading another photo; try again in "
-                                   f"{DECODE_RETRY_S} s.", DECODE_RETRY_S)
+            raise UploadError(429, N_("The booth is busy reading another photo; try again in "
+                                      "%(wait)s s."), DECODE_RETRY_S, {"wait": DECODE_RETRY_S})
         try:
             return read_photo(data, self.settings, name)
         finally:

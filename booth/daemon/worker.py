@@ -107,6 +107,12 @@ class Worker:
             self._stuck = [(future, since) for future, since in self._stuck if not future.done()]
             return time.monotonic() - self._stuck[0][1] if self._stuck else None
 
+    def stuck_calls(self) -> int:
+        """How many abandoned calls have not returned yet (each holds a thread)."""
+        with self._stuck_lock:
+            self._stuck = [(future, since) for future, since in self._stuck if not future.done()]
+            return len(self._stuck)
+
     def stop(self, timeout: float = 1.0) -> bool:
         """End the thread after its current call; True if it ended within ``timeout``."""
         thread, jobs = self._thread, self._jobs

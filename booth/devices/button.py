@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, cast
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +88,10 @@ class BoothButton:
         from gpiozero.exc import GPIOZeroError
 
         self.settings = settings_button
-        self.button = None
-        self.led = None
-        self.style_button = None
+        # gpiozero's Button and (PWM)LED (untyped: Any), made by _make_devices; None without GPIO.
+        self.button: Any = cast(Any, None)
+        self.led: Any = cast(Any, None)
+        self.style_button: Any = cast(Any, None)
         self._long_pressed = False
         self._led_mode = "off"
         on_pi = is_raspberry_pi() if on_pi is None else on_pi
@@ -170,15 +171,19 @@ class BoothButton:
             if on_mode is None or not settings_button.long_press_s:
                 self.style_button.when_pressed = lambda: on_style()
                 return
-            style_held = []
+            style_held: list[bool] = []
 
             def style_released() -> None:
                 if not style_held:
                     on_style()
                 style_held.clear()
 
+            def style_held_down() -> None:
+                style_held.append(True)
+                on_mode()
+
             self.style_button.hold_time = settings_button.long_press_s
-            self.style_button.when_held = lambda: (style_held.append(True), on_mode())
+            self.style_button.when_held = style_held_down
             self.style_button.when_released = style_released
             return
         if not settings_button.long_press_s:

@@ -27,7 +27,6 @@ port), and the rule lives and dies with the connection.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import secrets
@@ -39,7 +38,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from booth import config
 from booth.config import WIFI_CHANNELS_24GHZ, NetworkSettings, Settings
 from booth.errors import NetworkError, UserError
 from booth.files import fsync_dir, write_atomic
@@ -388,31 +386,23 @@ def interface_addresses(interface: str) -> list[str] | None:
     return [line.split()[3].split("/")[0] for line in result.stdout.splitlines() if " inet " in line]
 
 
-# --- the command -------------------------------------------------------------------------
+# --- `booth network apply` ---------------------------------------------------------------
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", required=True)
-    apply = sub.add_parser("apply", help="create the hotspot [network] describes (or remove it); needs root")
-    apply.add_argument("--config", metavar="PATH",
-                       help=f"config file (default: {INSTALLED_CONFIG} if it exists, else config.toml)")
-    apply.add_argument("--dry-run", action="store_true", help="print every change, make none")
-
-
-def run(args: argparse.Namespace) -> int:
-    path = args.config or (INSTALLED_CONFIG if INSTALLED_CONFIG.is_file() else None)
-    settings = config.load(path)
+def apply(settings: Settings, dry_run: bool = False) -> int:
+    """`booth network apply`: make the hotspot ``settings`` describe (or remove it);
+    with ``dry_run``, print every change and make none."""
     steps = plan(settings)
     print(describe(settings))
     if not steps:
         print("network: nothing to change")
         return 0
-    if not args.dry_run and os.geteuid() != 0:
+    if not dry_run and os.geteuid() != 0:
         raise UserError("changing the network needs root: sudo booth network apply")
-    print("\n".join(format_steps(steps, args.dry_run)))
+    print("\n".join(format_steps(steps, dry_run)))
     if Step("run", f"nmcli connection up {CONNECTION_ID}") in steps:
         print(f"network: {settings.network.interface} becomes the hotspot and leaves any other Wi-Fi "
               "network (an SSH session over Wi-Fi ends: use Ethernet or the Pi's keyboard)")
-    if args.dry_run:
+    if dry_run:
         print("network: dry run, nothing was changed")
         return 0
     try:

@@ -27,7 +27,6 @@ Three parts, each usable on its own:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import io
 import json
@@ -36,6 +35,7 @@ import os
 import queue
 import re
 import secrets
+import shutil
 import subprocess
 import threading
 import time
@@ -47,12 +47,14 @@ import numpy as np
 import segno
 from PIL import Image, ImageDraw, ImageFont
 
-from booth import config, qr
+from booth import config, qr, threads
 from booth.daemon.store import PhotoStore
 from booth.errors import CupsError, ImageError, PrintRefused, UserError
 from booth.files import fsync_dir, remove_leftovers, write_atomic
 from booth.ratelimit import RepeatedWarning
 from booth.vision import strip
+from booth import words
+from booth.words import N_
 from booth.vision.images import encode_jpeg, encode_png, load_image
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,8 @@ log = logging.getLogger(__name__)
 #: Job states; the first three are still waiting for paper.
 ACTIVE_STATES = ("queued", "held", "printing")
 FINISHED_STATES = ("done", "failed", "canceled")
+#: A queued job's message while CUPS itself does not answer.
+WAITING_FOR_CUPS = "waiting for CUPS to start"
 #: How often the queue asks CUPS about the printer and the waiting jobs.
 POLL_S = 1.0
 #: While no job waits, the printer's state is asked this often (for the admin page
@@ -69,6 +73,10 @@ IDLE_POLL_S = 5.0
 YIELD_TO_PHOTO_S = 30.0
 #: A CUPS command that takes longer than this counts as a CUPS that does not answer.
 COMMAND_TIMEOUT_S = 10.0
+#: A job asked for while CUPS itself is down (a crash, a restart, an update) waits this
+#: long for it, asking every CUPS_RETRY_S, then fails and gives its paper back.
+CUPS_WAIT_S = 900.0
+CUPS_RETRY_S = 5.0
 #: Finished jobs kept in the list (the budget counts them all: see ``sheets_used``).
 KEEP_JOBS = 500
 #: How much the print thread yields to the generator (a ``nice`` increment).
@@ -77,24 +85,24 @@ PRINT_NICENESS = 10
 #: CUPS's printer-state-reasons (without -error/-warning/-report) in the host's and
 #: the guests' words.
 REASON_WORDS = {
-    "media-empty": "The printer needs paper",
-    "media-needed": "The printer needs paper",
-    "media-low": "The printer is running low on paper",
-    "media-jam": "The paper is jammed",
-    "input-tray-missing": "The paper cassette is missing",
-    "marker-supply-empty": "The printer is out of ink",
-    "marker-supply-low": "The printer is running low on ink",
-    "toner-empty": "The printer is out of ink",
-    "toner-low": "The printer is running low on ink",
-    "cover-open": "The printer's cover is open",
-    "door-open": "The printer's door is open",
-    "offline": "The printer is off or not connected",
-    "connecting-to-device": "The printer is off or not connected",
-    "shutdown": "The printer is off or not connected",
-    "paused": "The printer is paused",
-    "stopped": "The printer is paused",
-    "timed-out": "The printer does not answer",
-    "other": "The printer reports a problem",
+    "media-empty": N_("The printer needs paper"),
+    "media-needed": N_("The printer needs paper"),
+    "media-low": N_("The printer is running low on paper"),
+    "media-jam": N_("The paper is jammed"),
+    "input-tray-missing": N_("The paper cassette is missing"),
+    "marker-supply-empty": N_("The printer is out of ink"),
+    "marker-supply-low": N_("The printer is running low on ink"),
+    "toner-empty": N_("The printer is out of ink"),
+    "toner-low": N_("The printer is running low on ink"),
+    "cover-open": N_("The printer's cover is open"),
+    "door-open": N_("The printer's door is open"),
+    "offline": N_("The printer is off or not connected"),
+    "connecting-to-device": N_("The printer is off or not connected"),
+    "shutdown": N_("The printer is off or not connected"),
+    "paused": N_("The printer is paused"),
+    "stopped": N_("The printer is paused"),
+    "timed-out": N_("The printer does not answer"),
+    "other": N_("The printer reports a problem"),
 }
 #: Reasons that are only information, not a problem.
 HARMLESS_REASONS = {"none", "cups-waiting-for-job-completed", "cups-insecure-filter",
@@ -114,23 +122,76 @@ def page_size_px(settings: config.PrintSettings) -> tuple[int, int]:
     return round(width_in * settings.dpi), round(height_in * settings.dpi)
 
 
+#: The logo's height on the print, as a share of the page's height.
+LOGO_SHARE = 0.12
 #: Fonts tried in order (Debian and Raspberry Pi OS ship DejaVu); Pillow's own
 #: scalable font otherwise.
 FONT_FILES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
               "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf")
+#: Japanese and Chinese pages need a CJK font (Debian's fonts-noto-cjk, which install.sh
+#: puts on the Pi; it has Latin letters and digits too): the collection's face for each.
+CJK_FONT_FILE = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
+CJK_FACES = {"ja": 0, "zh_Hans": 2}  # Noto Sans CJK JP, SC
+#: The words under the QR code.
+SCAN_CAPTION = N_("Scan: your photo online")
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    for path in FONT_FILES:
+def _font(size: int, language: str = "en", face: str | None = None) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    # Japanese and Chinese need the CJK font's glyphs, which a theme's font rarely has.
+    if language in CJK_FACES and os.path.exists(CJK_FONT_FILE):
+        return ImageFont.truetype(CJK_FONT_FILE, size, index=CJK_FACES[language])
+    for path in ((face,) if face else ()) + FONT_FILES:
         if os.path.exists(path):
             return ImageFont.truetype(path, size)
     return ImageFont.load_default(size)
 
 
-def _fitting_font(draw: ImageDraw.ImageDraw, text: str, width: int, size: int, smallest: int):
+def theme_font_file(settings: config.Settings) -> str | None:
+    """The file of ``[theme] font`` for the print (a family's bold face, as fontconfig
+    picks it), or None for the default fonts."""
+    if settings.font_file is not None:
+        return str(settings.font_file)
+    if not settings.theme.font or shutil.which("fc-match") is None:
+        return None
+    found = subprocess.run(["fc-match", "--format", "%{file}", f"{settings.theme.font}:weight=bold"],
+                           capture_output=True, text=True, timeout=30).stdout.strip()
+    return found or None
+
+
+def theme_logo(settings: config.Settings) -> Image.Image | None:
+    """The ``[theme] logo`` (checked at start) as RGBA at its height on the print (an SVG
+    is drawn at that size by cairosvg, which runs no script and fetches nothing), or None."""
+    path = settings.logo_path
+    if path is None:
+        return None
+    height = round(page_size_px(settings.print)[1] * LOGO_SHARE)
+    data = path.read_bytes()
+    if config.logo_kind(data) == "svg":
+        import cairosvg  # only for SVG logos: it needs the system's cairo library
+
+        data = cairosvg.svg2png(bytestring=data, output_height=height)
+    with Image.open(io.BytesIO(data)) as opened:
+        logo = opened.convert("RGBA")
+    width = max(1, round(logo.width * height / logo.height))
+    return logo.resize((width, height), Image.Resampling.LANCZOS)
+
+
+def text_colour_on_paper(accent: str) -> str:
+    """``accent`` darkened until it reads as text on white paper (WCAG AA), the hue kept."""
+    r, g, b = (int(accent[i:i + 2], 16) for i in (1, 3, 5))
+    colour = accent
+    for step in range(21):
+        colour = "#" + "".join(f"{round(c * (1 - step / 20)):02x}" for c in (r, g, b))
+        if config.contrast(colour, "#ffffff") >= config.TEXT_CONTRAST:
+            break
+    return colour
+
+
+def _fitting_font(draw: ImageDraw.ImageDraw, text: str, width: int, size: int, smallest: int,
+                  language: str = "en", face: str | None = None):
     """The largest font from ``size`` down to ``smallest`` that fits ``text`` in ``width``."""
     while True:
-        font = _font(size)
+        font = _font(size, language, face)
         if size <= smallest or draw.textlength(text, font=font) <= width:
             return font
         size = max(smallest, int(size * 0.9))
@@ -167,8 +228,11 @@ def _qr_image(url: str, side: int) -> Image.Image:
 
 def render_page(anime: np.ndarray, original: np.ndarray | None, *, title: str, date: str,
                 url: str, settings: config.PrintSettings, accent: str = "#ff5c8a",
-                overlay: np.ndarray | None = None) -> np.ndarray:
-    """One print page (RGB, :func:`page_size_px`) for a photo; see the module docstring."""
+                overlay: np.ndarray | None = None, language: str = "en",
+                logo: Image.Image | None = None, face: str | None = None) -> np.ndarray:
+    """One print page (RGB, :func:`page_size_px`) for a photo, its words in ``language``;
+    see the module docstring. ``logo`` (RGBA) goes above the title, which is drawn in
+    the font file ``face``."""
     width, height = page_size_px(settings)
     margin = round(0.045 * min(width, height))
     page = Image.new("RGB", (width, height), "white")
@@ -179,26 +243,31 @@ def render_page(anime: np.ndarray, original: np.ndarray | None, *, title: str, d
     left = margin + portrait.width + margin
     column = width - margin - left
 
-    font = _fitting_font(draw, title, column, round(height * 0.075), round(height * 0.04))
     y = margin
+    if logo is not None:
+        if logo.width > column:  # a wide logo: as wide as the column
+            logo = logo.resize((column, max(1, round(logo.height * column / logo.width))), Image.Resampling.LANCZOS)
+        page.paste(logo, (left, y), logo)
+        y += logo.height + margin // 2
+    font = _fitting_font(draw, title, column, round(height * 0.075), round(height * 0.04), language, face)
     for line in _wrap(draw, title, font, column)[:3]:
-        draw.text((left, y), line, font=font, fill=accent)
+        draw.text((left, y), line, font=font, fill=text_colour_on_paper(accent))
         y += round(font.size * 1.2)
-    small = _fitting_font(draw, date, column, round(height * 0.04), round(height * 0.025))
+    small = _fitting_font(draw, date, column, round(height * 0.04), round(height * 0.025), language, face)
     y += round(small.size * 0.1)
     draw.text((left, y), date, font=small, fill="#555555")
     y += round(small.size * 1.6)
 
     code = _qr_image(url, min(column, round(height * 0.33)))
-    caption = _fitting_font(draw, "Scan: your photo online", column, round(height * 0.03),
-                            round(height * 0.02))
+    scan = words.gettext(language, SCAN_CAPTION)
+    caption = _fitting_font(draw, scan, column, round(height * 0.03), round(height * 0.02), language, face)
     caption_y = height - margin - round(caption.size * 1.2)
     code_y = caption_y - code.height
     if original is not None and code_y - y > 0.12 * height:
         thumb = _fit(original, column, min(code_y - y - margin // 2, round(height * 0.32)))
         page.paste(thumb, (left + (column - thumb.width) // 2, y))
     page.paste(code, (left + (column - code.width) // 2, code_y))
-    draw.text((left + column // 2, caption_y), "Scan: your photo online", font=caption,
+    draw.text((left + column // 2, caption_y), scan, font=caption,
               fill="#333333", anchor="ma")
 
     return _with_overlay(np.asarray(page), overlay)
@@ -259,9 +328,11 @@ def render_photo(store: PhotoStore, settings: config.Settings, photo_id: str,
     original_path = store.file_path(photo_id, "original") if settings.print.show_original else None
     original = load_image(original_path) if original_path is not None else None  # None: retention took it
     return render_page(load_image(anime_path), original, title=settings.booth.event_title,
-                       date=time.strftime("%d %B %Y", time.localtime(photo.created)).lstrip("0"),
+                       date=words.long_date(photo.created, settings.booth.language),
                        url=qr.photo_url(settings, photo_id), settings=settings.print,
-                       accent=settings.web.accent_color, overlay=overlay)
+                       accent=settings.theme.accent_color, overlay=overlay,
+                       language=settings.booth.language, logo=theme_logo(settings),
+                       face=theme_font_file(settings))
 
 
 # --- CUPS ---------------------------------------------------------------------------
@@ -306,6 +377,16 @@ class Cups:
         if not match:
             raise CupsError(f"lp gave no job id: {out.strip()}")
         return match.group(1)
+
+    def scheduler_down(self) -> bool:
+        """Whether CUPS is installed but cupsd does not answer (stopped, restarting, hung):
+        ``lp`` then blames the queue, but a job can wait for it."""
+        if shutil.which("lpstat") is None:  # no CUPS at all: nothing to wait for
+            return False
+        try:
+            return "scheduler is not running" in self._run("lpstat", "-r")
+        except CupsError:  # no answer in time
+            return True
 
     def printer_status(self) -> dict:
         """``{"name", "ok", "state": idle|printing|paused|missing, "job", "reasons", "message"}``.
@@ -406,6 +487,8 @@ class PrintService:
         self._last_printer_check = 0.0
         # CUPS down with a job active: asked every POLL_S, told once (and a summary).
         self._cups_unanswered = RepeatedWarning(log)
+        self._retry_at: dict[str, float] = {}  # job id -> monotonic time of its next try
+        self._cups_down = RepeatedWarning(log)  # the same for jobs waiting to be sent
         self.jobs: dict[str, PrintJob] = self._load_jobs()
         for job in self.jobs.values():
             if job.state in ACTIVE_STATES and not job.cups_id:
@@ -568,8 +651,7 @@ class PrintService:
 
     # --- the print thread ------------------------------------------------------------
     def start(self) -> "PrintService":
-        self._thread = threading.Thread(target=self._run, name="booth-print", daemon=True)
-        self._thread.start()
+        self._thread = threads.start_daemon(self._run, "booth-print")
         return self
 
     def stop(self, timeout: float = 3.0) -> None:
@@ -578,11 +660,9 @@ class PrintService:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        try:  # the print thread never competes with the generator for the CPU
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PRINT_NICENESS)
-        except (AttributeError, OSError):
-            pass
+        threads.yield_cpu(PRINT_NICENESS)  # the print thread never competes with the generator for the CPU
         self.forget_deleted_photos()
+        job: PrintJob | None
         for job in self._active():  # sent before a restart: follow them again
             log.info("print: following job %s (%s) from before the restart", job.id, job.cups_id)
         while not self._stopping.is_set():
@@ -593,6 +673,7 @@ class PrintService:
             try:
                 if job is not None and job.state == "queued" and not job.cups_id:
                     self._send(job)
+                self._retry_due()
                 self._refresh()
             except Exception:  # the print thread must outlive any surprise
                 log.exception("print: unexpected error")
@@ -620,6 +701,8 @@ class PrintService:
             self._send_failed(job, "the photo was deleted" if deleted else str(exc))
             return
         except (CupsError, OSError) as exc:
+            if isinstance(exc, CupsError) and self._wait_for_cups(job):
+                return
             log.warning("print: job %s not sent: %s", job.id, exc)
             self._send_failed(job, str(exc))
             return
@@ -641,8 +724,31 @@ class PrintService:
                 log.warning("print: cancel %s: %s", cups_id, exc)
                 self._set_state(job, "queued", f"could not be cancelled ({exc})")
             return
+        self._cups_down.over()
         log.info("print: job %s sent to CUPS as %s", job.id, cups_id)
         self._last_printer_check = 0.0  # look at it at once
+
+    def _wait_for_cups(self, job: PrintJob) -> bool:
+        """CUPS itself is down: keep the job queued and try again soon, up to CUPS_WAIT_S
+        after it was asked for. True if it waits."""
+        if not self.cups.scheduler_down() or time.time() - job.created > CUPS_WAIT_S:
+            return False
+        self._cups_down.warning(f"print: CUPS is not running: jobs wait for it (up to "
+                                f"{CUPS_WAIT_S / 60:.0f} min)")
+        if job.message != WAITING_FOR_CUPS:
+            self._set_state(job, "queued", WAITING_FOR_CUPS)
+        self._retry_at[job.id] = time.monotonic() + CUPS_RETRY_S
+        return True
+
+    def _retry_due(self) -> None:
+        """Queue again the jobs that waited for CUPS and whose next try has come."""
+        now = time.monotonic()
+        for job_id, at in list(self._retry_at.items()):
+            if at <= now:
+                del self._retry_at[job_id]
+                job = self.jobs.get(job_id)
+                if job is not None and job.state == "queued" and not job.cups_id:
+                    self._todo.put(job)
 
     def _send_failed(self, job: PrintJob, message: str) -> None:
         """The job could not be sent: failed, unless the organiser cancelled it meanwhile
@@ -748,44 +854,33 @@ class PrintService:
 
 
 # --- `booth print-layout` --------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("photo", metavar="PHOTO",
-                        help="a photo id from the store (see the admin page), or an image file")
-    parser.add_argument("--out", required=True, metavar="FILE",
-                        help="where to write the page: .png, .jpg or .pdf")
-    parser.add_argument("--config", metavar="PATH", help="config file (default: config.toml)")
-    parser.add_argument("--data-dir", metavar="DIR", help="photos (default: [booth] data_dir)")
-
-
-def run(args: argparse.Namespace) -> int:
-    settings = config.load(args.config)
-    if args.data_dir:
-        os.environ["BOOTH_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
-    out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".pdf"):
-        raise UserError(f"--out {out}: the file must end in .png, .jpg or .pdf")
+def write_layout(settings: config.Settings, photo: str, out: Path) -> int:
+    """`booth print-layout`: ``photo`` (an id in the store, or an image file) laid out
+    on its print page, written to ``out`` (.png, .jpg or .pdf) without printing."""
     overlay = load_overlay(settings)
-    source = Path(args.photo).expanduser()
+    source = Path(photo).expanduser()
     if source.is_file():
         try:
             anime = load_image(source)
         except Exception as exc:
             raise UserError(f"{source}: not an image ({exc})") from None
         page = render_page(anime, None, title=settings.booth.event_title,
-                           date=time.strftime("%d %B %Y").lstrip("0"), url=qr.base_url(settings),
-                           settings=settings.print, accent=settings.web.accent_color,
-                           overlay=overlay)
+                           date=words.long_date(time.time(), settings.booth.language),
+                           url=qr.base_url(settings), settings=settings.print,
+                           accent=settings.theme.accent_color, overlay=overlay,
+                           language=settings.booth.language, logo=theme_logo(settings),
+                           face=theme_font_file(settings))
     else:
         store_dir = settings.data_dir / "photos"
         if not (store_dir / "index.sqlite3").is_file():
-            raise UserError(f"{args.photo}: not a file, and there is no photo store in {store_dir} "
+            raise UserError(f"{photo}: not a file, and there is no photo store in {store_dir} "
                             "(pass --data-dir or --config)")
         # The booth may be running: a second opener only reads (no start-up repair).
         store = PhotoStore(store_dir, settings.storage, read_only=True)
         try:
-            page = render_photo(store, settings, args.photo, overlay)
+            page = render_photo(store, settings, photo, overlay)
         except KeyError:
-            raise UserError(f"{args.photo}: no such photo in {store_dir}") from None
+            raise UserError(f"{photo}: no such photo in {store_dir}") from None
         finally:
             store.close()
     suffix = out.suffix.lower()

@@ -23,7 +23,7 @@ rows need the bench extras (``./install.sh --bench``); without them they say so.
 
 from __future__ import annotations
 
-import argparse
+import functools
 import json
 import os
 import platform
@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -41,49 +42,40 @@ import numpy as np
 import openvino as ov
 
 from booth import config
-from booth.daemon.machine import Booth, load_pipeline
+from booth.daemon.booth import Booth
+from booth.daemon.making import load_pipeline
 from booth.devices.camera import CameraSupervisor, backend_factory
-from booth.errors import UserError
 from booth.files import write_json
 from booth.measure import moments, quality
 from booth.measure.photos import photo_crops, photo_set, photos_in
 from booth.measure.styles import run_styles
-from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
+from booth.measure.targets import check_targets, exit_status, targets_line
 from booth.measure.timing import median_ms, random_input, times_ms
 from booth.model import weights
 from booth.model.build import AUTO_MIN_PSNR_DB
 from booth.model.quantize import to_network_input, to_pixels
 from booth.vision import mirror
-from booth.vision.generator import PRECISIONS, Generator, cpu_config, working_shape
+from booth.vision.generator import Generator, cpu_config, working_shape
 from booth.vision.images import load_image
 
 NETWORK_SIZES = (384, 512)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per row (median; default 5)")
-    parser.add_argument("--threads", type=int, default=0, help="threads for every runtime (0 = all cores)")
-    parser.add_argument("--photos", metavar="DIR", default=None,
-                        help="photo set with faces/ and groups/ (default: the public set in weights/photos/)")
-    parser.add_argument("--precisions", default="int8,f16,f32",
-                        help="generator precision settings to compare (default int8,f16,f32)")
-    parser.add_argument("--mirror", action="store_true",
-                        help="only the live anime mirror: ms/frame and frames/s at 256/320/480 "
-                             "for 1 and 2 threads, CPU share, and its flicker on a still scene")
-    parser.add_argument("--modes", action="store_true",
-                        help="photo strips and boomerangs on the real booth: ready after the last "
-                             "shot / the burst, memory, and one boomerang frame's cost")
-    parser.add_argument("--cycles", type=int, default=0, metavar="N",
-                        help="with --mirror: also N photo cycles with the mirror on and N off "
-                             "(press-to-result, same photos); with --modes: N strips and N "
-                             "boomerangs (default 3)")
-    parser.add_argument("--styles", action="store_true",
-                        help="per style: INT8 and float latency at 384/512, INT8 vs float fidelity, "
-                             "RSS with every style loaded and with [styles] max_loaded, cold first use")
-    add_check_argument(parser)
-    parser.add_argument("--quick", action="store_true",
-                        help="only the OpenVINO rows (no reference runtimes, fidelity, start-up or RSS)")
+@dataclass(frozen=True)
+class BenchOptions:
+    """What ``booth bench`` measures (:mod:`booth.cli.bench` says what each option does)."""
+
+    json: Path | None = None
+    repeats: int = 5
+    threads: int = 0
+    photos: str | None = None
+    precisions: tuple[str, ...] = ("int8", "f16", "f32")
+    mirror: bool = False
+    modes: bool = False
+    cycles: int = 0
+    styles: bool = False
+    check: bool = False
+    quick: bool = False
 
 
 def _machine() -> str:
@@ -174,7 +166,7 @@ def bench_openvino(threads: int, repeats: int) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {name: {} for name in rows}
     for size in NETWORK_SIZES:
         x = random_input(_shape(size))
-        timed = _interleaved_ms({name: (lambda r=r: r.infer({0: x})) for name, r in requests.items()},
+        timed = _interleaved_ms({name: functools.partial(r.infer, {0: x}) for name, r in requests.items()},
                                 repeats)
         for name, ms in timed.items():
             out[name][str(size)] = ms
@@ -198,13 +190,13 @@ def bench_references(threads: int, repeats: int) -> dict[str, dict[str, float] |
         if not onnx_path.is_file() or onnx_path.stat().st_mtime < fp32.stat().st_mtime:
             reference.export_onnx(fp32, onnx_path)
         run = reference.onnxruntime_runner(onnx_path, threads)
-        out["onnxruntime-fp32"] = {str(s): median_ms(lambda x=random_input(_shape(s)): run(x), repeats)
+        out["onnxruntime-fp32"] = {str(s): median_ms(functools.partial(run, random_input(_shape(s))), repeats)
                                    for s in NETWORK_SIZES}
     except ImportError as exc:
         out["onnxruntime-fp32"] = f"unavailable ({exc}); install with ./install.sh --bench"
     try:
         run = reference.torch_runner(reference.torch_generator(fp32), threads)
-        out["pytorch-eager"] = {str(s): median_ms(lambda x=random_input(_shape(s)): run(x), repeats)
+        out["pytorch-eager"] = {str(s): median_ms(functools.partial(run, random_input(_shape(s))), repeats)
                                 for s in NETWORK_SIZES}
     except ImportError as exc:
         out["pytorch-eager"] = f"unavailable ({exc}); install with ./install.sh --bench"
@@ -303,7 +295,7 @@ def bench_startup() -> dict[str, float]:
     return {"cold_s": float(cold), "cached_s": float(cached)}
 
 
-def bench_peak_rss(photos: Path) -> dict[str, float]:
+def bench_peak_rss(photos: Path) -> dict[str, float | str]:
     """Peak RSS of `booth stylize` (face pipeline) on one 12-megapixel photo."""
     with tempfile.TemporaryDirectory() as tmp:
         source = photos_in(photos / "groups")[0]
@@ -315,10 +307,10 @@ def bench_peak_rss(photos: Path) -> dict[str, float]:
     return {"peak_rss_mb": float(peak), "photo": "4000×3000 JPEG"}
 
 
-def bench_precisions(precisions: list[str], threads: int, repeats: int) -> dict[str, dict[str, float]]:
+def bench_precisions(precisions: list[str], threads: int, repeats: int) -> dict[str, dict[str, float | str]]:
     """The generator as the booth runs it, per precision setting, at each working size."""
     settings = config.defaults()
-    out = {}
+    out: dict[str, dict[str, float | str]] = {}
     for precision in precisions:
         gen = Generator(precision=precision, threads=threads)
         out[precision] = {"runs_in": gen.inference_precision}
@@ -468,45 +460,44 @@ def print_mirror(result: dict) -> None:
               + json.dumps(result["flicker"]))
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.styles:
-        return run_styles(args)
-    if args.modes:
-        result = moments.bench_modes(photo_set(args.photos), cycles=args.cycles or 3)
+def run(options: BenchOptions) -> int:
+    """`booth bench`: the figures ``options`` ask for, printed (and written as JSON)."""
+    if options.styles:
+        return run_styles(options.photos, options.threads, options.repeats, quick=options.quick,
+                          json_path=options.json)
+    result: dict
+    if options.modes:
+        result = moments.bench_modes(photo_set(options.photos), cycles=options.cycles or 3)
         moments.print_modes(result)
-        if args.json:
-            write_json(Path(args.json), result)
+        if options.json:
+            write_json(options.json, result)
         return 0
-    if args.mirror:
-        result = bench_mirror(photos=photo_set(args.photos) if args.photos else None)
-        if args.cycles:
-            print(f"press-to-result, {args.cycles} cycles with the mirror on and off…", flush=True)
-            result["cycles"] = bench_mirror_cycles(args.cycles, photo_set(args.photos))
+    if options.mirror:
+        result = bench_mirror(photos=photo_set(options.photos) if options.photos else None)
+        if options.cycles:
+            print(f"press-to-result, {options.cycles} cycles with the mirror on and off…", flush=True)
+            result["cycles"] = bench_mirror_cycles(options.cycles, photo_set(options.photos))
         print_mirror(result)
-        if args.json:
-            write_json(Path(args.json), result)
+        if options.json:
+            write_json(options.json, result)
         return 0
 
-    precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
-    for p in precisions:
-        if p not in PRECISIONS:
-            raise UserError(f"--precisions: unknown precision {p!r} (use {', '.join(PRECISIONS)})")
-    photos = photo_set(args.photos)
-    result: dict = {"machine": _machine(), "repeats": args.repeats, "threads": args.threads or os.cpu_count()}
+    photos = photo_set(options.photos)
+    result = {"machine": _machine(), "repeats": options.repeats, "threads": options.threads or os.cpu_count()}
     print("timing OpenVINO rows…", flush=True)
-    result["generator"] = bench_openvino(args.threads, args.repeats)
-    if not args.quick:
+    result["generator"] = bench_openvino(options.threads, options.repeats)
+    if not options.quick:
         print("timing reference runtimes (ONNX Runtime, PyTorch, LiteRT)…", flush=True)
-        result["generator"].update(bench_references(args.threads, args.repeats))
+        result["generator"].update(bench_references(options.threads, options.repeats))
     int8 = result["generator"]["openvino-int8"]["512"]
     result["ratios_512"] = {name: round(int8 / row["512"], 3) for name, row in result["generator"].items()
                             if name != "openvino-int8" and isinstance(row, dict) and "512" in row}
     print("throughput…", flush=True)
-    result["throughput_ips"] = bench_throughput(args.threads)
-    if not args.quick and (photos / "faces").is_dir():
+    result["throughput_ips"] = bench_throughput(options.threads)
+    if not options.quick and (photos / "faces").is_dir():
         print("fidelity INT8 vs FP32…", flush=True)
-        result["fidelity"] = bench_fidelity(photos, args.threads)
-    if not args.quick:
+        result["fidelity"] = bench_fidelity(photos, options.threads)
+    if not options.quick:
         print("start-up (cold, cached)…", flush=True)
         result["startup"] = bench_startup()
         if (photos / "groups").is_dir():
@@ -514,12 +505,12 @@ def run(args: argparse.Namespace) -> int:
             result["peak_rss"] = bench_peak_rss(photos)
             result["peak_rss_mb"] = result["peak_rss"]["peak_rss_mb"]
     print("precision settings…", flush=True)
-    result["precisions"] = bench_precisions(precisions, args.threads, max(3, args.repeats // 2))
+    result["precisions"] = bench_precisions(list(options.precisions), options.threads, max(3, options.repeats // 2))
     _print_table(result)
     # INT8 as the booth runs it stays as faithful to FP32 as the build's precision choice asks.
     result["int8_psnr_db"] = result.get("fidelity", {}).get("psnr_db")
     result["targets"] = check_targets(result, {"int8_psnr_db": (">=", AUTO_MIN_PSNR_DB)})
     print(targets_line(result["targets"]))
-    if args.json:
-        write_json(Path(args.json), result)
-    return exit_status(result["targets"], args.check)
+    if options.json:
+        write_json(options.json, result)
+    return exit_status(result["targets"], options.check)

@@ -41,7 +41,7 @@ from booth import PROJECT_ROOT, config
 from booth.errors import UserError
 from booth.files import write_json
 from booth.model import weights
-from booth.measure.photos import add_photo_arguments, load_photos, photo_files
+from booth.measure.photos import add_photo_arguments, add_report_arguments, load_photos, photo_files
 from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
 from booth.measure.timing import times_ms
 from booth.vision.geometry import Face, box_iou
@@ -95,7 +95,7 @@ def match_faces(expected: Sequence[Face], found: Sequence[Face],
     if not expected or not found:
         return []
     iou = box_iou(np.array([f.box for f in expected]), np.array([f.box for f in found]))
-    pairs = []
+    pairs: list[tuple[int, int]] = []
     while True:
         i, j = np.unravel_index(np.argmax(iou), iou.shape)
         if iou[i, j] < min_iou:
@@ -250,8 +250,7 @@ def add_faces_parser(sub) -> None:
     faces = sub.add_parser("faces", help="face survival: detection, matching and NME on photos",
                            description=__doc__.split("\n\n")[1])
     add_photo_arguments(faces, FOLDERS)
-    faces.add_argument("--json", metavar="FILE", help="also write per-image records + summary here")
-    faces.add_argument("--config", metavar="FILE", help="booth config file (default: config.toml)")
+    add_report_arguments(faces, "also write per-image records + summary here")
     faces.add_argument("--size", type=int, help="fixed generator size (default: the policy's choice)")
     faces.add_argument("--mode", choices=("portrait", "hd"), help="override [face] mode")
     faces.add_argument("--style", metavar="NAME", default=None,

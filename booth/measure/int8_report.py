@@ -25,7 +25,7 @@ from booth.config import defaults
 from booth.errors import UserError
 from booth.files import write_json
 from booth.model.weights import ir_path
-from booth.vision.generator import Generator, working_shape
+from booth.vision.generator import Generator, runtime_layers, working_shape
 
 CONVOLUTIONS = ("Convolution", "GroupConvolution")
 INT8_PRECISIONS = ("i8", "u8")
@@ -178,17 +178,6 @@ def convolution_facts(ir: Path, shape: tuple[int, int]) -> list[ConvFacts]:
             weights=_weight_quant(conv), output=out.scheme if out else "float",
             macs=_macs(conv)))
     return facts
-
-
-def runtime_layers(runtime_model: ov.Model) -> list[dict[str, str]]:
-    """Every node of a compiled model's runtime graph with what the CPU plugin decided."""
-    keys = ("layerType", "runtimePrecision", "primitiveType", "outputPrecisions", "originalLayersNames")
-    layers = []
-    for op in runtime_model.get_ordered_ops():
-        info = op.get_rt_info()
-        layers.append({"name": op.get_friendly_name(),
-                       **{k: info[k].astype(str) if k in info else "" for k in keys}})
-    return layers
 
 
 def precision_by_convolution(layers: list[dict[str, str]], names: list[str]) -> dict[str, str]:

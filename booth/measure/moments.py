@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from booth import config
-from booth.daemon.machine import Booth, load_pipeline
+from booth.daemon.booth import Booth
+from booth.daemon.making import load_pipeline
 from booth.daemon.memory import keep_large_blocks_returnable
 from booth.devices.camera import CameraSupervisor, backend_factory
 from booth.measure.photos import photos_in

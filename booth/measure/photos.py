@@ -65,6 +65,12 @@ def add_photo_arguments(parser: argparse.ArgumentParser, default: Sequence[str])
                              "(default: the public set in weights/photos/)")
 
 
+def add_report_arguments(parser: argparse.ArgumentParser, json_help: str) -> None:
+    """``--json FILE`` (what is written there: ``json_help``) and ``--config FILE``."""
+    parser.add_argument("--json", metavar="FILE", help=json_help)
+    parser.add_argument("--config", metavar="FILE", help="booth config file (default: config.toml)")
+
+
 def photos_in(folder: Path) -> list[Path]:
     """The photo files in ``folder`` (not below it), by name; none if it is not a folder."""
     if not folder.is_dir():

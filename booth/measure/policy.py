@@ -19,7 +19,7 @@ from booth import config
 from booth.errors import ImageError
 from booth.files import write_json
 from booth.measure import quality
-from booth.measure.photos import add_photo_arguments, photo_files
+from booth.measure.photos import add_photo_arguments, add_report_arguments, photo_files
 from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
 from booth.measure.timing import median_ms
 from booth.model.quantize import booth_crop
@@ -39,8 +39,7 @@ def add_policy_parser(sub) -> None:
     p = sub.add_parser("policy", help="what the 384–512 size policy saves and costs",
                        description=__doc__.splitlines()[0])
     add_photo_arguments(p, FOLDERS)
-    p.add_argument("--json", metavar="FILE", help="write per-image records + summary here")
-    p.add_argument("--config", metavar="FILE", help="booth config file (default: config.toml)")
+    add_report_arguments(p, "write per-image records + summary here")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per size (median)")
     add_check_argument(p)
     p.set_defaults(evaluate=run_policy)

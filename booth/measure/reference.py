@@ -184,7 +184,9 @@ def plan_from_ir(model: ov.Model) -> Plan:
         elif kind in ("Add", "Multiply") and _absorbable(node, steps, value_of):
             # conv + bias, or MVN × gamma (+ beta): the constant joins the step before.
             producer = value_of[_key(node.input(0).get_source_output())]
-            per_channel = _const_of(node.input(1).get_source_output()).reshape(-1)
+            constant_value = _const_of(node.input(1).get_source_output())
+            assert constant_value is not None  # _absorbable: its second input is a constant
+            per_channel = constant_value.reshape(-1)
             steps[producer - 1].inputs += (constant(per_channel),)
             value_of[_key(out)] = producer
         elif kind in ("Add", "Multiply"):
@@ -300,7 +302,7 @@ def _interpreter_class() -> type:
     torch = require_extra("torch")
     F = torch.nn.functional
 
-    def upsample2x(x: "torch.Tensor", axis: int) -> "torch.Tensor":
+    def upsample2x(x: Any, axis: int) -> Any:
         # Asymmetric bilinear ×2: even outputs copy the input, odd ones average a pixel
         # and its next neighbour (the edge pixel repeated).
         n = x.shape[axis]
@@ -351,7 +353,9 @@ def _interpreter_class() -> type:
         "tanh": torch.tanh,
     }
 
-    class IRGenerator(torch.nn.Module):
+    module_base: Any = torch.nn.Module
+
+    class IRGenerator(module_base):
         """The generator as a PyTorch module: NHWC float [1, H, W, 3] in and out.
 
         Its weights are buffers (``c0``, ``c1``, …) copied from the IR; ``forward``
@@ -365,7 +369,7 @@ def _interpreter_class() -> type:
             self.steps = plan.steps
             self.output = plan.output
 
-        def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+        def forward(self, x: Any) -> Any:
             # Constants first: a folded bias is numbered after the convolution reading it.
             values: list[Any] = [x] + [
                 getattr(self, f"c{step.attrs['index']}") if step.op == "const" else None

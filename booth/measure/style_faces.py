@@ -47,7 +47,7 @@ from booth import config
 from booth.errors import UserError
 from booth.files import write_json
 from booth.measure.faces import match_faces
-from booth.measure.photos import add_photo_arguments, load_photos, photo_files
+from booth.measure.photos import add_photo_arguments, add_report_arguments, load_photos, photo_files
 from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
 from booth.vision.framing import FRONTAL_IOD
 from booth.vision.geometry import Face
@@ -117,6 +117,7 @@ def evaluate_style(pipeline: Pipeline, rgb: np.ndarray, style: str) -> list[dict
     else:
         result = pipeline.process(rgb, style=style)
         image, placement = result.stylized, result.framing
+    assert placement is not None and pipeline.detector is not None  # process() frames; from_settings detects
     expected = [placement.map_face(f) for f in result.faces]
     found = pipeline.detector.detect(image)
     matched = {i for i, _ in match_faces(expected, found)}
@@ -162,8 +163,7 @@ def add_styles_parser(sub) -> None:
                    help='"all" (default) or a comma-separated list of styles')
     p.add_argument("--old", action="store_true",
                    help=f"also measure {WHOLE_CROP}: JP face on the whole portrait crop")
-    p.add_argument("--json", metavar="FILE", help="also write per-face records + summary here")
-    p.add_argument("--config", metavar="FILE", help="booth config file (default: config.toml)")
+    add_report_arguments(p, "also write per-face records + summary here")
     add_check_argument(p)
     p.set_defaults(evaluate=run_styles)
 

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -128,7 +129,9 @@ def bench_press(photos: Path, names: list[str], repeats: int, every: int = 1) ->
     portraits = [load_image(p, max_pixels=settings.upload.max_pixels)
                  for p in photos_in(photos / "faces")[::every]]
     groups = [load_image(p, max_pixels=settings.upload.max_pixels) for p in photos_in(photos / "groups")]
-    group = max(groups, key=lambda rgb: len(pipeline.detector.detect(rgb)), default=None)
+    detector = pipeline.detector
+    assert detector is not None  # Pipeline.from_settings loads it
+    group = max(groups, key=lambda rgb: len(detector.detect(rgb)), default=None)
 
     def press_ms(rgb: np.ndarray, name: str) -> float:
         return median_ms(lambda: pipeline.process(rgb, style=name), 1, warmup=0)
@@ -142,16 +145,17 @@ def bench_press(photos: Path, names: list[str], repeats: int, every: int = 1) ->
     group_times: dict[str, list[float]] = {n: [] for n in names}
     for _ in range(repeats if group is not None else 0):
         for name in names:
-            group_times[name].append(press_ms(group, name))
+            group_times[name].append(press_ms(group, name) if group is not None else 0.0)
     default = settings.styles.default
-    result = {"portraits": len(portraits), "group_faces": len(pipeline.detector.detect(group)) if group is not None else 0,
-              "styles": {}}
+    rows: dict[str, dict[str, Any]] = {}
+    result = {"portraits": len(portraits), "group_faces": len(detector.detect(group)) if group is not None else 0,
+              "styles": rows}
     for name in names:
         row = {"portrait_ms": round(float(np.median(times[name])), 1) if times[name] else None,
                "group_ms": round(float(np.median(group_times[name])), 1) if group_times[name] else None}
-        result["styles"][name] = row
-    base = result["styles"][default]
-    for row in result["styles"].values():
+        rows[name] = row
+    base = rows[default]
+    for row in rows.values():
         row["portrait_ratio"] = round(row["portrait_ms"] / base["portrait_ms"], 2) if row["portrait_ms"] else None
         row["group_ratio"] = round(row["group_ms"] / base["group_ms"], 2) if row["group_ms"] else None
     return result
@@ -172,29 +176,30 @@ def print_press(press: dict, catalogue: dict) -> None:
         print(line, flush=True)
 
 
-def run_styles(args) -> int:
-    """The ``--styles`` table (see the module docstring)."""
+def run_styles(photo_dir: str | None, threads: int, repeats: int, quick: bool = False,
+               json_path: Path | None = None) -> int:
+    """The ``booth bench --styles`` table (see the module docstring), written to ``json_path`` too."""
     settings = config.defaults()
-    photos = photo_set(args.photos)
+    photos = photo_set(photo_dir)
     crops = photo_crops(photos, size=384) if (photos / "faces").is_dir() else []
-    if args.quick:
+    if quick:
         crops = crops[::4]
     catalogue = styles.catalogue()
     names = [n for n in settings.styles.enabled if styles.is_built(n)]
-    result: dict = {"repeats": args.repeats, "photos": len(crops), "styles": {}}
+    result: dict = {"repeats": repeats, "photos": len(crops), "styles": {}}
     print(f"{'style':9} {'runs':5} " + " ".join(f"{'int8@' + str(s):>9} {'fp32@' + str(s):>9}" for s in SIZES)
           + f" {'PSNR dB':>8} {'min':>6} {'SSIM':>6}", flush=True)
     for name in names:
-        row = bench_style(catalogue[name], crops, args.threads, args.repeats)
+        row = bench_style(catalogue[name], crops, threads, repeats)
         result["styles"][name] = row
         print(f"{name:9} {row['runs']:5} "
               + " ".join(f"{row[f'int8_{s}_ms']:>9.0f} {row[f'fp32_{s}_ms']:>9.0f}" for s in SIZES)
               + f" {row['psnr_db']:>8} {row['psnr_min_db']:>6} {row['ssim']:>6}", flush=True)
     if (photos / "faces").is_dir():
-        press = bench_press(photos, names, args.repeats, every=4 if args.quick else 1)
+        press = bench_press(photos, names, repeats, every=4 if quick else 1)
         result["press"] = press
         print_press(press, catalogue)
-    if not args.quick:
+    if not quick:
         for limit in (len(names), settings.styles.max_loaded):
             print(f"memory: every style used once, max_loaded = {limit} (cold compile cache)…", flush=True)
             memory = bench_memory(limit)
@@ -203,8 +208,8 @@ def run_styles(args) -> int:
                   f"{memory['rss_after_all_mb']} MB (kept {', '.join(memory['loaded'])}), "
                   f"peak {memory['peak_rss_mb']} MB; first use (s): "
                   + ", ".join(f"{k} {v}" for k, v in memory["first_use_s"].items()), flush=True)
-    if args.json:
-        write_json(Path(args.json), result)
+    if json_path is not None:
+        write_json(json_path, result)
     return 0
 
 
@@ -236,7 +241,7 @@ def run_fidelity(args) -> int:
     targets = {}
     for name in names:
         style = catalogue[name]
-        row = {"runs": "int8" if runs_int8(style) else "fp32"}
+        row: dict[str, Any] = {"runs": "int8" if runs_int8(style) else "fp32"}
         if row["runs"] == "int8":
             int8, fp32 = _generator(style, "int8", 0), _generator(style, "fp32", 0)
             row.update(quality.fidelity([int8.stylize(c) for c in crops], [fp32.stylize(c) for c in crops]))

@@ -35,7 +35,8 @@ import cv2
 import numpy as np
 
 from booth import config
-from booth.daemon.machine import Booth, load_pipeline
+from booth.daemon.booth import Booth
+from booth.daemon.making import load_pipeline
 from booth.daemon.store import PhotoStore
 from booth.daemon.sync import Rclone, SyncWorker
 from booth.devices.camera import CameraSupervisor, backend_factory
@@ -111,6 +112,7 @@ def stored_to_visible(work: Path, env: dict[str, str], count: int) -> list[float
         worker.start()
         for original, anime in booth_photos(count):
             photo = store.save(original, anime, {"size": 512, "faces": 1})
+            assert photo is not None  # no keep callback: always kept
             stored = time.monotonic()
             while photo.id not in listed(port):
                 time.sleep(0.05)
@@ -162,7 +164,8 @@ def paired_cycles(work: Path, pairs: int) -> tuple[list[float], list[float]]:
     booth = Booth(settings, camera=camera, pipeline=pipeline)
     booth.sync = SyncWorker.from_settings(settings, booth.store)
     booth.store.listeners.append(booth.sync)
-    quiet, overlapped = [], []
+    quiet: list[float] = []
+    overlapped: list[float] = []
     try:
         booth.sync.start()
         camera.start()
@@ -219,6 +222,7 @@ def cpu_figures(work: Path, photos: int = 10) -> dict:
     try:
         for original, anime in booth_photos(photos):
             photo = store.save(original, anime, {"size": 512, "faces": 1})
+            assert photo is not None  # no keep callback: always kept
             before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
             before_thread = time.thread_time()
             worker.push([photo.id])
@@ -252,7 +256,7 @@ def visible_figures(work: Path, env: dict[str, str], photos: int) -> dict:
 
 def cycle_figures(work: Path, env: dict[str, str], cycles: int, rounds: int) -> dict:
     quiet, overlapped = paired_cycles(work, cycles)
-    figures = {"paired_quiet_ms": round(statistics.median(quiet)),
+    figures: dict[str, float] = {"paired_quiet_ms": round(statistics.median(quiet)),
                "paired_uploading_ms": round(statistics.median(overlapped))}
     figures["paired_slowdown_pct"] = round((figures["paired_uploading_ms"] / figures["paired_quiet_ms"] - 1) * 100, 1)
     print(f"press-to-result in one booth over {len(quiet)} + {len(overlapped)} alternated cycles: median "

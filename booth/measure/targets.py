@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import operator
+from typing import Any, Callable, Mapping
 
-_COMPARISONS = {">=": operator.ge, "<=": operator.le, "==": operator.eq}
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {">=": operator.ge, "<=": operator.le, "==": operator.eq}
 
 
-def check_targets(summary: dict, targets: dict[str, tuple[str, object]]) -> dict[str, bool]:
+def check_targets(summary: dict, targets: Mapping[str, tuple[str, object]]) -> dict[str, bool]:
     """Target name -> met, for each target whose figure ``summary`` holds (a figure it
     lacks, or None, was not measured and is not checked)."""
     return {name: bool(_COMPARISONS[op](summary[name], limit))

@@ -61,7 +61,7 @@ from booth import config
 from booth.errors import UserError
 from booth.files import write_json
 from booth.measure.faces import match_faces, nme
-from booth.measure.photos import add_photo_arguments, load_photos, photo_files
+from booth.measure.photos import add_photo_arguments, add_report_arguments, load_photos, photo_files
 from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
 from booth.vision import geometry
 from booth.vision.pipeline import Pipeline
@@ -349,8 +349,7 @@ def add_upscale_parser(sub) -> None:
     p = sub.add_parser("upscale", help="the full-resolution result: fidelity, sharpness, "
                        "faces, cost", description=__doc__.split("\n\n")[0])
     add_photo_arguments(p, FOLDERS)
-    p.add_argument("--json", metavar="FILE", help="also write per-image records + summary here")
-    p.add_argument("--config", metavar="FILE", help="booth config file (default: config.toml)")
+    add_report_arguments(p, "also write per-image records + summary here")
     p.add_argument("--no-cost", action="store_true", help="skip the 12 MP cost measurement")
     add_check_argument(p)
     p.set_defaults(evaluate=run_upscale)

@@ -128,7 +128,9 @@ def centre_convolution_inputs(model: ov.Model) -> ov.Model:
         for target in others:  # e.g. the residual Add: give it x back
             target.replace_source_output(ops.add(fq.output(0), _constant(shift)).output(0))
         for conv in convs:
-            add, index = _bias_add(conv)
+            found = _bias_add(conv)
+            assert found is not None  # every one of convs has its bias Add (checked above)
+            add, index = found
             weights = _value(conv.input_value(1))
             per_channel = weights.reshape(weights.shape[0], -1).sum(axis=1)
             bias = add.input_value(index).get_node().get_data().astype(np.float32)

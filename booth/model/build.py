@@ -22,8 +22,8 @@ a new ranges file.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
+import functools
 import json
 import os
 import resource
@@ -55,44 +55,6 @@ def recipe_version(target: str) -> int:
 
 #: The least fidelity (PSNR against the float network) a precision needs to be chosen.
 AUTO_MIN_PSNR_DB = 30.0
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", required=True)
-    fetch = sub.add_parser("fetch", help="download (or copy from a mirror) and verify model files")
-    fetch.add_argument("--mirror", metavar="DIR", default=None,
-                       help=f"folder with the model files (default: ${weights.MIRROR_ENV}, "
-                            "else download from the upstream URLs)")
-    fetch.add_argument("--photos", action="store_true",
-                       help="also the public test photos (weights/photos/: what the tests and "
-                            "`booth eval` measure on)")
-    build = sub.add_parser("build", help="build the OpenVINO IR (float, as-is and INT8)")
-    build.add_argument("--calibration", metavar="DIR", default=None,
-                       help="folder of photos (people) to calibrate INT8 on (default: "
-                            "$BOOTH_CALIBRATION_DIR, else the ranges shipped in "
-                            "weights/int8_ranges.json)")
-    build.add_argument("--ranges", metavar="FILE", default=None,
-                       help="INT8 ranges file to build from (default: weights/int8_ranges.json)")
-    build.add_argument("--if-needed", action="store_true",
-                       help="do nothing when the outputs are up to date")
-    build.add_argument("--samples", type=int, default=48,
-                       help="calibration crops (default 48)")
-    calibrate = sub.add_parser("calibrate", help="calibrate INT8 on your own photos and write "
-                                                 "a ranges file for `build`")
-    calibrate.add_argument("folder", metavar="DIR", help="folder of photos (people, groups, scenes)")
-    calibrate.add_argument("--out", metavar="FILE", default=str(weights.RANGES_PATH),
-                           help="ranges file to write (default: weights/int8_ranges.json)")
-    calibrate.add_argument("--samples", type=int, default=48, help="calibration crops (default 48)")
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.action == "fetch":
-        weights.fetch(args.mirror, photos=args.photos)
-        return 0
-    if args.action == "calibrate":
-        return calibrate(Path(args.folder), Path(args.out), samples=args.samples)
-    return build(calibration=args.calibration, if_needed=args.if_needed, samples=args.samples,
-                 ranges=Path(args.ranges) if args.ranges else None)
 
 
 def default_calibration_dir() -> str | None:
@@ -227,7 +189,7 @@ def choose_precision(eval_inputs: list, repeats: int = 3,
         timings = {}
         for h, w in shapes:
             rgb = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
-            timings[f"{h}x{w}"] = round(median_ms(lambda: gen.stylize(rgb), repeats, warmup=1), 1)
+            timings[f"{h}x{w}"] = round(median_ms(functools.partial(gen.stylize, rgb), repeats, warmup=1), 1)
         outputs[precision] = [gen.stylize(p) for p in pictures]
         psnrs = [psnr(ref, out) for ref, out in zip(outputs["f32"], outputs[precision])]
         candidates[precision] = {"runs_in": gen.inference_precision, "ms": timings,
@@ -236,7 +198,7 @@ def choose_precision(eval_inputs: list, repeats: int = 3,
         report(f"      {precision} (runs in {gen.inference_precision}): "
                + ", ".join(f"{k} {v:.0f} ms" for k, v in timings.items())
                + (f"; {candidates[precision]['psnr_db']} dB vs f32" if psnrs and precision != "f32" else ""))
-        gen = None  # one compiled generator at a time
+        del gen  # one compiled generator at a time
         quantize.release_memory()
     candidates["f32"]["psnr_db"] = None  # the reference itself
     eligible = [p for p, c in candidates.items()

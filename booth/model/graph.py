@@ -157,7 +157,10 @@ def scale_upsampling(model: ov.Model) -> int:
             continue
         data = node.input(0).get_source_output()
         # Keep the op's own axes (the TFLite graph upsamples in NHWC: axes [1, 2]).
-        axes = _const(_source(node, 2)).astype(np.int64)
+        axes_const = _const(_source(node, 2))
+        if axes_const is None:
+            continue  # axes computed at run time: not the TFLite graph's fixed upsampling
+        axes = axes_const.astype(np.int64)
         new = opset11.interpolate(
             data, np.full(len(axes), 2.0, dtype=np.float32), mode=attrs["mode"],
             shape_calculation_mode="scales",

@@ -90,7 +90,8 @@ def calibration_inputs(folder: Path, samples: int, sizes: list[int], aspect: flo
     if not photos:
         raise weights.WeightsError(f"no photos ({', '.join(PHOTO_SUFFIXES)}) in the calibration folder {folder}")
     random.Random(seed).shuffle(photos)
-    inputs, used = [], []
+    inputs: list[np.ndarray] = []
+    used: list[Path] = []
     for photo in photos:
         if len(inputs) >= samples:
             break

@@ -28,12 +28,11 @@ gives the same graph as calibrating on the photos, without them and in seconds.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import time
 from collections import deque
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import openvino as ov
@@ -60,59 +59,6 @@ MIN_PSNR_DB = 30.0
 DEFAULT_SAMPLES = 24
 #: Working size of the kiosk's sample picture of each style.
 SAMPLE_SIZE = 256
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", required=True)
-    fetch = sub.add_parser("fetch", help="download (or copy from a mirror) and verify the styles' files")
-    fetch.add_argument("names", nargs="*", metavar="NAME", help="styles (default: all)")
-    fetch.add_argument("--mirror", metavar="DIR", default=None,
-                       help=f"folder with the model files; styles are in its styles/ subfolder "
-                            f"(default: ${weights.MIRROR_ENV}, else download)")
-    build = sub.add_parser("build", help="build each style's float and INT8 IR and model card")
-    build.add_argument("names", nargs="*", metavar="NAME", help="styles (default: all fetched)")
-    build.add_argument("--if-needed", action="store_true", help="skip styles that are up to date")
-    build.add_argument("--calibration", metavar="DIR", default=None,
-                       help="folder of photos to calibrate INT8 on (default: $BOOTH_CALIBRATION_DIR, "
-                            "else the ranges shipped in weights/style_ranges/, else the demo photos)")
-    build.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
-                       help=f"calibration crops per style (default {DEFAULT_SAMPLES})")
-    build.add_argument("--sizes", default=None,
-                       help="working sizes to calibrate and time, e.g. 384,512 (default: [generator] sizes)")
-    calibrate = sub.add_parser("calibrate", help="calibrate each style's INT8 on your own photos and "
-                                                 "write its ranges file for `build`")
-    calibrate.add_argument("folder", metavar="DIR", help="folder of photos (people, groups, scenes)")
-    calibrate.add_argument("names", nargs="*", metavar="NAME", help="styles (default: all fetched)")
-    calibrate.add_argument("--out", metavar="DIR", default=None,
-                           help="folder to write NAME.json into (default: weights/style_ranges)")
-    calibrate.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
-                           help=f"calibration crops per style (default {DEFAULT_SAMPLES})")
-    calibrate.add_argument("--sizes", default=None,
-                           help="working sizes to calibrate at, e.g. 384,512 (default: [generator] sizes)")
-    sub.add_parser("list", help="the styles, whether they are built, and what they run")
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.action == "fetch":
-        styles.fetch(args.names or None, args.mirror)
-        return 0
-    if args.action == "list":
-        for line in describe():
-            print(line)
-        return 0
-    sizes = _parse_sizes(args.sizes) if args.sizes else None
-    names = args.names or [n for n, s in styles.catalogue().items()
-                           if not s.classic and s.model_file().path.is_file()]
-    if args.action == "calibrate":
-        out = Path(args.out) if args.out else styles.RANGES_DIR
-        for name in names:
-            calibrate(name, Path(args.folder), out / f"{name}.json", samples=args.samples, sizes=sizes)
-        return 0
-    for name in names:
-        build_style(name, calibration=args.calibration, samples=args.samples, sizes=sizes,
-                    if_needed=args.if_needed)
-    write_samples(calibration=args.calibration)
-    return 0
 
 
 def write_samples(calibration: str | None = None, report: Callable[[str], None] = print) -> list[str]:
@@ -143,14 +89,18 @@ def working_shape_of(size: int) -> tuple[int, int]:
     return working_shape(size, defaults().face.aspect)
 
 
-def _parse_sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise weights.WeightsError(f"--sizes {text!r}: give sizes like 384,512") from None
-    if not sizes or any(s % 8 or not 128 <= s <= 1024 for s in sizes):
-        raise weights.WeightsError(f"--sizes {text!r}: each must be a multiple of 8 in 128..1024")
-    return sizes
+def fetched_styles() -> list[str]:
+    """The styles whose network is fetched (the classic generator is built by
+    ``booth weights build``)."""
+    return [n for n, s in styles.catalogue().items() if not s.classic and s.model_file().path.is_file()]
+
+
+def build_styles(names: list[str], calibration: str | None = None, samples: int = DEFAULT_SAMPLES,
+                 sizes: list[int] | None = None, if_needed: bool = False) -> None:
+    """`booth styles build`: each style's IR and card, then the kiosk's sample pictures."""
+    for name in names:
+        build_style(name, calibration=calibration, samples=samples, sizes=sizes, if_needed=if_needed)
+    write_samples(calibration=calibration)
 
 
 def describe() -> list[str]:
@@ -499,7 +449,7 @@ def build_style(name: str, *, calibration: str | None = None, samples: int = DEF
             quantize.pictures(quantized, crops)[0], quantize.pictures(float_model, crops, "f32")[0])
     shapes = {size: fit_input(style, np.zeros((1, *working_shape(size, settings.face.aspect), 3),
                                               np.float32)).shape[1:3] for size in sizes}
-    latency = {f"{size}": {"shape": list(shape)} for size, shape in shapes.items()}
+    latency: dict[str, dict[str, Any]] = {f"{size}": {"shape": list(shape)} for size, shape in shapes.items()}
     for variant, model, hint in (("int8", quantized, None), ("fp32", float_model, "f32")):
         compiled = _compile(model, hint)  # one compiled network at a time: the build's peak stays low
         for size, shape in shapes.items():

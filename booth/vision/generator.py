@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 import openvino as ov
@@ -97,6 +97,20 @@ def resolve_precision(setting: str) -> tuple[str, str]:
     return chosen, f"auto: {why}"
 
 
+def runtime_layers(runtime_model: ov.Model) -> list[dict[str, str]]:
+    """Every node of a compiled model's runtime graph (:attr:`Generator.runtime_model`)
+    with what the CPU plugin decided: its ``name``, ``layerType`` ("Convolution", "MVN"),
+    ``runtimePrecision`` ("u8", "bf16"), ``primitiveType``, ``outputPrecisions`` and the
+    IR layers it absorbed (``originalLayersNames``, comma-separated)."""
+    keys = ("layerType", "runtimePrecision", "primitiveType", "outputPrecisions", "originalLayersNames")
+    layers = []
+    for op in runtime_model.get_ordered_ops():
+        info = op.get_rt_info()
+        layers.append({"name": op.get_friendly_name(),
+                       **{k: info[k].astype(str) if k in info else "" for k in keys}})
+    return layers
+
+
 class Generator:
     """One compiled generator; ``stylize`` is safe to call from several threads."""
 
@@ -130,7 +144,7 @@ class Generator:
         the float graph at f32 rather than taking no photos; ``fallback`` says why
         (shown by the daemon's status, ``/healthz`` and the log).
         """
-        shapes = [working_shape(s, settings.face.aspect) for s in settings.generator.sizes]
+        shapes = [working_shape(s, settings.face.aspect) for s in settings.generator.running_sizes]
 
         def build(precision: str) -> "Generator":
             gen = cls(precision=precision, cache_dir=settings.data_dir / "ov-cache",
@@ -190,10 +204,3 @@ class Generator:
         """The compiled (runtime) graph: what the CPU plugin fused and chose per layer."""
         return self._compiled.get_runtime_model()
 
-    @property
-    def runtime_layers(self) -> Sequence[tuple[str, str]]:
-        """(layer type, precision it runs in) for each layer of the compiled graph,
-        e.g. ("Convolution", "u8") or ("MVN", "bf16")."""
-        return [(op.get_rt_info()["layerType"].astype(str),
-                 op.get_rt_info()["runtimePrecision"].astype(str).lower())
-                for op in self._compiled.get_runtime_model().get_ordered_ops()]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +70,7 @@ class Face:
         return f"Face(box=({x0}, {y0}, {x1}, {y1}), score={self.score:.2f})"
 
 
-def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+def apply_affine(matrix: np.ndarray, points: ArrayLike) -> np.ndarray:
     """Points (N×2) mapped through a 2×3 affine matrix."""
     points = np.asarray(points, np.float64).reshape(-1, 2)
     return points @ np.asarray(matrix, np.float64)[:, :2].T + np.asarray(matrix, np.float64)[:, 2]

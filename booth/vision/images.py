@@ -166,7 +166,7 @@ _REDUCIBLE = {"L", "LA", "La", "I", "F", "RGB", "RGBA", "RGBa", "CMYK", "YCbCr",
 
 def orientation_of(exif: Image.Exif | None) -> int:
     try:
-        value = int((exif or {}).get(0x0112, 1))
+        value = int(exif.get(0x0112, 1)) if exif is not None else 1
     except (TypeError, ValueError):
         return 1
     return value if value in _ORIENTATION else 1
@@ -197,6 +197,7 @@ def shrink(image: Image.Image, max_side: int | None) -> Image.Image:
         if reduced is None:
             reduced = Image.new(strip.mode, (-(-width // factor), -(-height // factor)))
         reduced.paste(strip, (0, top // factor))
+    assert reduced is not None  # the image has at least one row: one strip at least
     return reduced
 
 

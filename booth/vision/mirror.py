@@ -79,7 +79,9 @@ def network_ir(style: str) -> Path:
     if not network_available(style):
         raise weights.WeightsError(f"the mirror's style {style} is not built: "
                                    f"run `booth styles build {style}`")
-    return styles.ir_path(style, styles.read_card(style)["runs"])
+    card = styles.read_card(style)
+    assert card is not None  # built: network_available() read it
+    return styles.ir_path(style, card["runs"])
 
 
 class MirrorNetwork:
@@ -320,6 +322,7 @@ class Mirror:
         started = time.monotonic()
         h, w = frame_shape(self.size, self.aspect)
         small = cv2.resize(centre_crop(frame, w / h), (w, h), interpolation=cv2.INTER_AREA)
+        assert self.network is not None, "frames are stylized once the network is loaded"
         anime = blend(self._previous, self.network.stylize(small), self.settings.smoothing)
         self._previous = anime
         self._jpeg = encode_jpeg(anime, JPEG_QUALITY)
@@ -338,7 +341,7 @@ class Mirror:
     def _adapt(self) -> None:
         """Step down a size when frames take longer than 1 / max_fps; step back up
         (never above ``size``) when the larger frames would still fit with room."""
-        if self._frames_at_size < WARM_FRAMES + EWMA_FRAMES:
+        if self._ms_ewma is None or self._frames_at_size < WARM_FRAMES + EWMA_FRAMES:
             return
         budget_ms = 1000.0 / self.settings.max_fps
         configured = self._nearest_step(self.settings.size)

@@ -40,7 +40,7 @@ from booth.vision import framing, geometry, policy, upsample
 from booth.vision.face import FaceDetector
 from booth.vision.generator import Generator, working_shape
 from booth.vision.geometry import Face
-from booth.vision.styles import StyleSet
+from booth.vision.styles import StyleGenerator, StyleSet
 
 #: "hd" mode: the generator size (long side) of each face's own crop, and the share of
 #: that crop's height the face takes (about 140 px of face: eyes and mouth keep their
@@ -106,7 +106,7 @@ def _choose_size(crop: np.ndarray, generator_settings, size: int | None) -> tupl
 class Pipeline:
     """Frame in, anime portrait out. ``process`` may be called from several threads."""
 
-    def __init__(self, settings, generator: Generator | None = None,
+    def __init__(self, settings, generator: Generator | StyleGenerator | None = None,
                  detector: FaceDetector | None = None, styles=None) -> None:
         self.settings = settings
         self.generator = generator
@@ -122,7 +122,7 @@ class Pipeline:
         generator = default.generator if default.style.classic else default
         pipeline = cls(settings, generator, FaceDetector.from_settings(settings), styles)
         if settings.face.mode == "hd":
-            pipeline.generator.warm_up([pipeline.hd_face_shape])
+            generator.warm_up([pipeline.hd_face_shape])
         return pipeline
 
     @property

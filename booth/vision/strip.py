@@ -55,7 +55,7 @@ def cell_top(index: int, shots: int) -> int:
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
     """"#rrggbb" as an (r, g, b) tuple."""
-    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
 class ShotPipeline:

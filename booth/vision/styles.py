@@ -33,12 +33,13 @@ from booth.config import check, from_table
 from booth.errors import ConfigError
 from booth.model import weights
 from booth.vision.generator import Generator, working_shape
+from booth.words import N_
 
 log = logging.getLogger(__name__)
 
 #: The classic generator's style name and guest label.
 CLASSIC = "hayao"
-CLASSIC_LABEL = "Classic Hayao"
+CLASSIC_LABEL = N_("Classic Hayao")
 #: Where built style IR and model cards live, inside the weights folder.
 STYLES_SUBDIR = "styles"
 #: The styles' INT8 ranges, committed with the project (derived statistics, no photos):
@@ -232,6 +233,7 @@ class StyleGenerator:
         self.generator = generator
         self.precision = generator.precision
         self.fallback = generator.fallback
+        self.precision_why = generator.precision_why
 
     def stylize(self, rgb: np.ndarray) -> np.ndarray:
         h, w = rgb.shape[:2]
@@ -250,7 +252,7 @@ class StyleGenerator:
 def load_style(style: Style, settings, *, warm_up: bool = True) -> StyleGenerator:
     """Compile one built style in the precision its model card chose, warmed up for the
     booth's working sizes."""
-    shapes = [working_shape(s, settings.face.aspect) for s in settings.generator.sizes]
+    shapes = [working_shape(s, settings.face.aspect) for s in settings.generator.running_sizes]
     if style.role == "face":  # the network runs on each face's own square crop
         shapes = [(side, side) for side in sorted({style.face_side, style.face_side_group})]
     if style.classic:

@@ -19,15 +19,15 @@ rendered at full resolution (the *guide*).
    lines the generator drew are crisp rather than blurred by the upscale. The value
    stays inside the neighbourhood's range: it cannot add a halo.
 
-Chosen by measurement (``scripts/upscale_candidates.py``, the README's table) over a
-plain bicubic upscale, the fast guided filter itself (softer than bicubic: its averaged
+Chosen by measurement (``scripts/upscale_candidates.py``, the table in docs/generator.md)
+over a plain bicubic upscale, the fast guided filter itself (softer than bicubic: its averaged
 coefficients blur the lines the generator drew), joint bilateral upsampling (as soft,
 and about 20× slower) and unweighted detail transfer (the photo's full texture: skin
 pores, and the most overshoot at edges).
 
 Everything is numpy + OpenCV's core functions (box filters, resizes, erode/dilate),
 so it runs the same on a Pi's arm64. Its cost is a fraction of the generator's (the
-README's figures) because every full-resolution step is one SIMD pass over one plane:
+figures in docs/generator.md) because every full-resolution step is one SIMD pass over one plane:
 the snapping is worked out once on the luminance, in uint8, the colour channels one
 at a time in float32, and the planes are kept between photos (about 41 MiB at 1350 px,
 per thread that upsamples) rather than allocated afresh.
@@ -162,7 +162,7 @@ def _snap_steps(grey: np.ndarray, radius: int, strength: float = SNAP_STRENGTH
     down = cv2.erode(grey, kernel, dst=_planes.get("snap_down", shape, np.uint8))
     up = cv2.dilate(grey, kernel, dst=_planes.get("snap_up", shape, np.uint8))
     fade = cv2.subtract(up, down, dst=_planes.get("snap_fade", shape, np.uint8))
-    cv2.subtract(fade, SNAP_FROM, dst=fade)
+    cv2.subtract(fade, SNAP_FROM, dst=fade)  # type: ignore[call-overload]  # cv2's stubs lack the scalar operand
     cv2.min(fade, SNAP_OVER, dst=fade)                  # the contrast's fade-in, 0..SNAP_OVER
     cv2.subtract(grey, down, dst=down)                  # how far down to the darkest,
     cv2.subtract(up, grey, dst=up)                      # and up to the brightest

@@ -86,11 +86,11 @@ def encode_webp(frames: list[np.ndarray], fps: int, long_side: int = 0, step: in
 def decode_mp4(data: bytes) -> tuple[dict, list[np.ndarray]]:
     """({"codec", "frames", "duration_s", "fps", "width", "height"}, RGB frames) of an MP4:
     what the tests and ``booth bench --modes`` check a clip with."""
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
         info = {"codec": stream.codec_context.name, "frames": len(frames),
-                "duration_s": float(stream.duration * stream.time_base) if stream.duration else
+                "duration_s": float(stream.duration * stream.time_base) if stream.duration and stream.time_base else
                 float(container.duration or 0) / av.time_base,
                 "fps": float(stream.average_rate or 0), "width": stream.width, "height": stream.height}
     return info, frames

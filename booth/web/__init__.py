@@ -38,12 +38,12 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 
 from flask import Flask, Response
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import BaseConverter
 
-from booth.web import admin, api, captive, gallery, kiosk, prints, privacy, restyle, share, styles, upload
+from booth.web import admin, api, captive, gallery, i18n, kiosk, prints, privacy, restyle, share, styles, upload
 from booth.ratelimit import FailureThrottle
 from booth.web.access import (PASSWORD_TRIES_PER_CLIENT, PASSWORD_TRIES_TOTAL, AdminSessions,
                                check_request, csrf_token, own_hosts)
@@ -94,8 +94,10 @@ def create_app(booth: BoothForWeb) -> Flask:
         MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
         MAX_FORM_PARTS=50,
     )
+    assert isinstance(app.json, DefaultJSONProvider)
     app.json.sort_keys = False  # JSON keys in the order the views write them
     init_app(app, booth)
+    i18n.init_app(app)
     app.extensions["booth_throttle"] = FailureThrottle(PASSWORD_TRIES_PER_CLIENT, PASSWORD_TRIES_TOTAL)
     app.extensions["booth_admin_sessions"] = AdminSessions()
     # The share links' host too: the hotspot's DNS may send it here (booth.web.share).
@@ -114,15 +116,13 @@ def create_app(booth: BoothForWeb) -> Flask:
     app.before_request(check_request)
     for module in (kiosk, gallery, api, admin, upload, prints, styles, restyle, privacy, share):
         app.register_blueprint(module.bp)
-    app.wsgi_app = yield_to_photo(app.wsgi_app, booth.between_photos,
+    # Flask's own way to add a WSGI middleware (mypy sees a method being replaced).
+    app.wsgi_app = yield_to_photo(app.wsgi_app, booth.between_photos,  # type: ignore[method-assign]
                                   booth.settings.web.yield_to_photo_ms / 1000)
     app.after_request(add_security_headers)
     register_error_pages(app)
 
-    @app.template_filter("timestamp_local")
-    def _timestamp_local(epoch: int) -> str:
-        return time.strftime("%d %b, %H:%M", time.localtime(epoch))
-
+    app.add_template_filter(i18n.timestamp_local, "timestamp_local")
     @app.context_processor
     def _globals() -> dict:
         return {"settings": booth.settings, "title": booth.settings.booth.event_title,

@@ -98,7 +98,15 @@ def is_own_host(name: str, hosts: frozenset[str]) -> bool:
 
 
 def request_host() -> tuple[str, int | None] | None:
+    """The request's Host header parsed (:func:`parse_host`)."""
     return parse_host(request.headers.get("Host"))
+
+
+def request_host_name() -> str | None:
+    """The host name the request was sent to, lower case, without port or final dot
+    (None when the Host header is missing or malformed)."""
+    host = request_host()
+    return host[0] if host is not None else None
 
 
 def has_own_host() -> bool:
@@ -263,4 +271,4 @@ def csrf_token() -> str:
 def csrf_ok() -> bool:
     expected = session.get("csrf")
     given = request.form.get("csrf", "")
-    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+    return isinstance(expected, str) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())

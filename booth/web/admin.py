@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 import time
 import zipfile
-from typing import Iterator
+from typing import BinaryIO, Iterator, cast
 
 from flask import (Blueprint, Response, abort, flash, get_flashed_messages, redirect,
                    render_template, request, url_for)
@@ -153,7 +153,7 @@ def zip_chunks(store) -> Iterator[bytes]:
     """
     buffer = _ChunkBuffer()
     names: set[str] = set()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+    with zipfile.ZipFile(cast(BinaryIO, buffer), "w", compression=zipfile.ZIP_STORED) as archive:
         for photo_id, created in store.snapshot():
             photo = store.get(photo_id)
             files = _open_photo_files(store, photo) if photo is not None else None

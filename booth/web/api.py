@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 from flask import Blueprint, Response, abort, jsonify
 
@@ -80,7 +81,7 @@ def prometheus_text(stats: dict, health: dict, mirror: dict | None = None) -> st
     ``mirror``: the live anime mirror's figures (:meth:`booth.vision.mirror.Mirror.stats`)."""
     lines: list[str] = []
 
-    def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
+    def metric(name: str, kind: str, help_text: str, samples: Sequence[tuple[str, float]]) -> None:
         lines.append(f"# HELP {name} {help_text}")
         lines.append(f"# TYPE {name} {kind}")
         for suffix_labels, value in samples:

@@ -19,9 +19,11 @@ the requests :func:`is_probe_request` accepts through.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request
+from flask import Blueprint, redirect, render_template
+from flask.typing import ResponseReturnValue
 
 from booth import qr
+from booth.web.access import request_host_name
 from booth.web.contract import get_booth
 from booth.web.gallery import index_allowed
 
@@ -48,21 +50,13 @@ LANDING_PATH = "/welcome"
 LANDING_PHOTOS = 6
 
 
-def request_host() -> str:
-    """The request's Host header without the port, lower case."""
-    host = (request.host or "").lower()
-    if host.startswith("["):  # an IPv6 literal keeps its colons
-        return host.split("]")[0] + "]"
-    return host.rsplit(":", 1)[0]
-
-
 def hotspot_on() -> bool:
     return bool(get_booth().settings.network.hotspot)
 
 
 def is_probe_request() -> bool:
     """A phone's connectivity check on the booth's hotspot (answered by a redirect)."""
-    return hotspot_on() and request_host() in PROBE_HOSTS
+    return hotspot_on() and request_host_name() in PROBE_HOSTS
 
 
 def landing_url() -> str:
@@ -71,7 +65,7 @@ def landing_url() -> str:
 
 
 @bp.before_app_request
-def answer_connectivity_check() -> Response | None:
+def answer_connectivity_check() -> ResponseReturnValue | None:
     if is_probe_request():
         return redirect(landing_url(), code=302)
     return None

@@ -2,7 +2,7 @@
 
 :class:`BoothForWeb` lists every attribute and method the blueprints (and the upload
 gate they hand the booth to, :class:`booth.daemon.uploads.UploadGate`) use: the
-daemon's :class:`booth.daemon.machine.Booth` provides them, and so does the tests'
+daemon's :class:`booth.daemon.booth.Booth` provides them, and so does the tests'
 scripted booth (``tests/test_web_contract.py`` checks both, signatures included).
 
 As with Flask's ``get_db``: the app factory stores the booth once

@@ -25,9 +25,11 @@ import hmac
 from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
 
 from booth import qr
+from booth.config import contrast
 from booth.web.access import csrf_ok, is_admin
 from booth.web.contract import get_booth
 from booth.web.paging import requested_page
+from booth.words import N_
 
 bp = Blueprint("gallery", __name__)
 
@@ -56,7 +58,7 @@ def index():
 def _photo_or_404(photo_id: str):
     photo = get_booth().store.get(photo_id)
     if photo is None:
-        abort(404, "There is no photo with this link (it may have been deleted).")
+        abort(404, N_("There is no photo with this link (it may have been deleted)."))
     return photo
 
 
@@ -134,7 +136,7 @@ def _deletable_or_refuse(photo_id: str):
     if photo is None:
         return None, (render_template("photo_gone.html", show_gallery_link=index_allowed()), 404)
     if not may_delete(photo):
-        abort(403, "Only the photo's own link (its QR code) can delete it.")
+        abort(403, N_("Only the photo's own link (its QR code) can delete it."))
     return photo, None
 
 
@@ -154,10 +156,10 @@ def delete(photo_id: str):
     if refusal:
         return refusal
     if not csrf_ok():
-        abort(400, "This form has expired; reload the page and try again.")
+        abort(400, N_("This form has expired; reload the page and try again."))
     booth = get_booth()
     if not booth.delete_photo(photo.id, "organiser" if is_admin() else "guest") and booth.store.get(photo.id):
-        abort(409, "This photo can be deleted only at the booth that took it.")
+        abort(409, N_("This photo can be deleted only at the booth that took it."))
     return render_template("photo_gone.html", deleted=True, show_gallery_link=index_allowed())
 
 
@@ -166,7 +168,7 @@ def image(photo_id: str, name: str):
     store = get_booth().store
     photo = _photo_or_404(photo_id)
     if name == "original.jpg" and not original_allowed(photo):
-        abort(404, "The original photo is shared only through the photo's own QR code.")
+        abort(404, N_("The original photo is shared only through the photo's own QR code."))
     return _send_stored(store.file_path(photo_id, _IMAGE_KINDS[name]), photo_id, name)
 
 
@@ -186,15 +188,15 @@ def _send_stored(path, photo_id: str, name: str):
     ``?download=1`` as an attachment. Range requests work (a phone's video player)."""
     store = get_booth().store
     if path is None:
-        abort(404, "There is no photo with this link.")
+        abort(404, N_("There is no photo with this link."))
     # Belt and braces: whatever the store returns must be inside the store.
     if not path.resolve().is_relative_to(store.root.resolve()):
-        abort(404, "There is no photo with this link.")
+        abort(404, N_("There is no photo with this link."))
     try:
         response = send_file(path, mimetype=EXTRA_TYPES.get(name, "image/jpeg"), conditional=True,
                              etag=True, max_age=None, download_name=f"anime-booth-{photo_id[:8]}-{name}")
     except FileNotFoundError:  # deleted between the lookup and the read
-        abort(404, "There is no photo with this link.")
+        abort(404, N_("There is no photo with this link."))
     response.headers["Cache-Control"] = IMAGE_CACHE
     if request.args.get("download") == "1":
         response.headers["Content-Disposition"] = (
@@ -220,40 +222,65 @@ def qr_code(photo_id: str, kind: str):
     return response.make_conditional(request)
 
 
-def _luminance(hex_colour: str) -> float:
-    """WCAG relative luminance of "#rrggbb"."""
-    def channel(v: int) -> float:
-        c = v / 255
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
-    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
-
-
-def contrast(a: str, b: str) -> float:
-    """WCAG contrast ratio of two "#rrggbb" colours (1..21)."""
-    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
 def readable_on(background: str, light: str = "#ffffff", dark: str = "#16121c") -> str:
     """White or near-black text, whichever reads better on ``background``."""
     return light if contrast(light, background) >= contrast(dark, background) else dark
 
 
-def theme_css(web) -> str:
-    """The event's colours (``[web]``) as CSS variables, text colours picked for contrast."""
-    accent, background = web.accent_color, web.background_color
+#: The family name the theme's own font file gets in the pages' CSS.
+THEME_FONT_FAMILY = "booth-theme"
+FONT_TYPES = {".ttf": "font/ttf", ".otf": "font/otf"}
+
+
+def theme_css(settings) -> str:
+    """The event's look (``[theme]``) as CSS variables: its colours, text colours picked
+    for contrast, and its font (a font file is served from /theme/font)."""
+    theme = settings.theme
+    accent, background = theme.accent_color, theme.background_color
     ink = readable_on(background, light="#f6f3fb")
     muted = "#cfc7dd" if ink == "#f6f3fb" else "#4a4257"
-    return (f":root{{--accent:{accent};--bg:{background};--on-accent:{readable_on(accent)};"
-            f"--ink:{ink};--muted:{muted};}}\n")
+    css = (f":root{{--accent:{accent};--bg:{background};--on-accent:{readable_on(accent)};"
+           f"--ink:{ink};--muted:{muted};}}\n")
+    if settings.font_file is not None:
+        css += (f'@font-face{{font-family:"{THEME_FONT_FAMILY}";src:url(/theme/font);font-display:swap;}}\n'
+                f':root{{--theme-font:"{THEME_FONT_FAMILY}";}}\n')
+    elif theme.font:
+        css += f':root{{--theme-font:"{theme.font}";}}\n'
+    return css
 
 
 @bp.get("/theme.css")
 def theme():
     """The event's colours from the config as CSS variables (no inline styles: CSP),
     with text colours picked for contrast, whatever colours the organiser chose."""
-    response = Response(theme_css(get_booth().settings.web), mimetype="text/css")
+    response = Response(theme_css(get_booth().settings), mimetype="text/css")
     response.headers["Cache-Control"] = "no-cache"
     response.add_etag()
     return response.make_conditional(request)
+
+
+@bp.get("/theme/logo")
+def logo():
+    """The organiser's logo. Pages show it as an <img> only, where an SVG's scripts never
+    run; opened directly it is sandboxed too."""
+    path = get_booth().settings.logo_path
+    if path is None:
+        abort(404, N_("This booth has no logo."))
+    kind = path.suffix.lower()
+    response = send_file(path, mimetype="image/svg+xml" if kind == ".svg" else "image/png",
+                         conditional=True, etag=True, max_age=None)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/theme/font")
+def font():
+    """The organiser's font file (``[theme] font``), for the pages' @font-face."""
+    path = get_booth().settings.font_file
+    if path is None:
+        abort(404, N_("This booth uses an installed font."))
+    response = send_file(path, mimetype=FONT_TYPES.get(path.suffix.lower(), "font/ttf"), conditional=True,
+                         etag=True, max_age=None)
+    response.headers["Cache-Control"] = "no-cache"
+    return response

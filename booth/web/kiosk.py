@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from typing import Iterator
 
 from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template,
-                   request, url_for)
+                   request, send_file, url_for)
 
 from booth import qr
+from booth.devices import voice
 from booth.web.access import (bearer_token, check_password, csrf_ok, has_admin_session, is_admin,
                                is_loopback)
 from booth.web.contract import get_booth
@@ -69,7 +71,18 @@ def kiosk():
                            show_result_s=settings.cycle.show_result_s, wifi=wifi,
                            keyboard=not booth.health()["gpio"].get("real", False),
                            privacy_url=qr.base_url(settings) + url_for("privacy.page"),
-                           hold_ms=round(1000 * HOLD_S))
+                           hold_ms=round(1000 * HOLD_S), voice=voice.kiosk_voice(settings))
+
+
+@bp.get("/kiosk/voice/<language>/<int:number>.wav")
+def spoken_number(language: str, number: int):
+    """One number of the spoken countdown, as espeak-ng said it at install."""
+    if re.fullmatch(r"[A-Za-z]{2,3}(_[A-Za-z]{2,4})?", language) is None:
+        abort(404, "There is no such language.")
+    path = voice.voice_file(language, number)
+    if not path.is_file():
+        abort(404, "This number was not rendered: booth voice render.")
+    return send_file(path, mimetype="audio/wav", conditional=True, max_age=3600)
 
 
 def sse_message(event) -> str:

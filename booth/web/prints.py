@@ -1,7 +1,7 @@
 """The organiser's print controls: print or reprint a photo, cancel a waiting job, and
 preview the print page. The admin page shows them (``_print_panel.html``) when
 ``[print] enabled``; the kiosk's Print offer goes through ``/api/trigger`` like the
-button (see :meth:`booth.daemon.machine.Booth.trigger`).
+button (see :meth:`booth.daemon.machine.CycleMachine.trigger`).
 """
 
 from __future__ import annotations

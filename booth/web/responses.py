@@ -8,7 +8,10 @@ import logging
 from typing import Mapping
 
 from flask import Flask, Response, abort, jsonify, render_template, request
+from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
+
+from booth.words import N_
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +36,14 @@ def request_fields() -> Mapping:
     if data is None:  # no JSON, or not parseable as JSON: the form (maybe empty)
         return request.form
     if not isinstance(data, dict):
-        abort(400, "The request body must be a JSON object (or a form).")
+        abort(400, N_("The request body must be a JSON object (or a form)."))
     return data
 
 
 def error_response(code: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    """One short line for the client: JSON for scripts, a small page for people."""
-    message = message.split("\n")[0]
+    """One short line for the client: JSON for scripts, a small page for people; a line
+    marked for translation (:func:`booth.words.N_`) in the client's language."""
+    message = gettext(message.split("\n")[0])
     if wants_json():
         response = jsonify(error=message)
     else:
@@ -60,7 +64,7 @@ def http_error(exc: HTTPException) -> Response:
 def unexpected_error(exc: Exception) -> Response:
     """A bug: logged with its traceback; the client reads a sentence, never the details."""
     log.exception("web: unexpected error on %s %s", request.method, request.path)
-    return error_response(500, "Something went wrong on the booth; please try again.")
+    return error_response(500, N_("Something went wrong on the booth; please try again."))
 
 
 def register_error_pages(app: Flask) -> None:

@@ -19,6 +19,7 @@ from flask import Blueprint, abort, jsonify, redirect, request, send_file, url_f
 from booth.errors import UploadRefused
 from booth.web.contract import get_booth
 from booth.web.responses import error_response, request_fields, wants_json
+from booth.words import N_
 
 bp = Blueprint("restyle", __name__)
 
@@ -45,7 +46,7 @@ def _template_helpers() -> dict:
 @bp.post("/p/<photo_id:photo_id>/restyle")
 def restyle(photo_id: str):
     if get_booth().store.get(photo_id) is None:
-        abort(404, "There is no photo with this link.")
+        abort(404, N_("There is no photo with this link."))
     style = request_fields().get("style", "")
     try:
         ticket = get_booth().submit_restyle(photo_id, str(style), request.remote_addr or "?")
@@ -64,7 +65,7 @@ def restyle(photo_id: str):
 def status(photo_id: str, ticket: str):
     status = get_booth().restyle_status(ticket)
     if status is None or status["photo_id"] != photo_id:
-        abort(404, "There is no such re-rendering (the booth may have restarted).")
+        abort(404, N_("There is no such re-rendering (the booth may have restarted)."))
     variant = (url_for("restyle.variant", photo_id=photo_id, style=status["style"])
                if status["state"] == "done" else None)
     return jsonify(state=status["state"], style=status["style"], ahead=status["ahead"],
@@ -75,13 +76,13 @@ def status(photo_id: str, ticket: str):
 def variant(photo_id: str, style: str):
     path = get_booth().store.variant_path(photo_id, style)
     if path is None:
-        abort(404, "This photo has no picture in that style yet.")
+        abort(404, N_("This photo has no picture in that style yet."))
     name = f"anime-booth-{photo_id[:8]}-{style}.jpg"
     try:
         response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True,
                              max_age=None, download_name=name)
     except FileNotFoundError:
-        abort(404, "This photo has no picture in that style yet.")
+        abort(404, N_("This photo has no picture in that style yet."))
     # A style rendered again replaces its variant: the ETag tells phones it changed.
     response.headers["Cache-Control"] = "private, no-cache"
     if request.args.get("download") == "1":

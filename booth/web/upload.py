@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template,
                    request, url_for)
+from flask_babel import gettext
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from booth.daemon.uploads import UploadGate, megabytes, request_limit, safe_name
@@ -38,6 +41,7 @@ from booth.web.access import is_admin
 from booth.web.contract import get_booth
 from booth.web.gallery import OWNER_KEY_PARAM
 from booth.web.responses import error_response, wants_json
+from booth.words import N_
 
 bp = Blueprint("upload", __name__)
 log = logging.getLogger(__name__)
@@ -72,7 +76,7 @@ def _refusal(code: int, message: str, retry_after: int | None = None) -> Respons
 def _only_when_enabled():
     settings = get_booth().settings.upload
     if not settings.enabled:
-        abort(404, "Uploading photos is switched off at this event.")
+        abort(404, N_("Uploading photos is switched off at this event."))
     # This route alone reads photo-sized bodies (Flask >= 3.1: per request).
     request.max_content_length = request_limit(settings)
     request.max_form_parts = MAX_PARTS
@@ -83,18 +87,20 @@ def _only_when_enabled():
 def _upload_error(exc: UploadError):
     # One line per refusal: the organiser sees in the journal who sends what.
     log.info("upload refused client=%s status=%d: %s", request.remote_addr, exc.status, exc.message)
-    return _refusal(exc.status, exc.message, exc.retry_after)
+    # The guest's language: the marked sentence, filled in (error_response translates the rest).
+    message = gettext(exc.template, **exc.values) if exc.values else exc.message
+    return _refusal(exc.status, message, exc.retry_after)
 
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(exc: RequestEntityTooLarge):
     if (request.content_length or 0) <= (request.max_content_length or 0):
         # Not the size: too many parts, or a form field far longer than a PIN.
-        return _upload_error(UploadError(413, "That is not an upload the booth understands; "
-                                              "send one photo (and the PIN) at a time."))
+        return _upload_error(UploadError(413, N_("That is not an upload the booth understands; "
+                                                 "send one photo (and the PIN) at a time.")))
     limit = get_booth().settings.upload.max_bytes
-    return _upload_error(UploadError(413, f"That photo is too large; the booth takes photos up to "
-                                          f"{megabytes(limit)}."))
+    return _upload_error(UploadError(413, gettext("That photo is too large; the booth takes photos "
+                                                  "up to %(size)s.", size=megabytes(limit))))
 
 
 @bp.get("/upload")
@@ -115,15 +121,15 @@ def send():
         return _send(gate, client)
 
 
-def _send(gate: UploadGate, client: str) -> Response:
+def _send(gate: UploadGate, client: str) -> ResponseReturnValue:
     gate.check_pin(client, request.form.get("pin"), trusted=is_admin())
     if get_booth().settings.privacy.consent == "ask" and request.form.get("consent") != "yes":
-        raise UploadError(400, "Tick the box to say the booth may use your photo, then send it.")
+        raise UploadError(400, N_("Tick the box to say the booth may use your photo, then send it."))
     files = [f for f in request.files.getlist("photo") if f.filename]
     if not files:
-        raise UploadError(400, "Choose a photo to send.")
+        raise UploadError(400, N_("Choose a photo to send."))
     if len(files) > 1:
-        raise UploadError(400, "Send one photo at a time.")
+        raise UploadError(400, N_("Send one photo at a time."))
     gate.admit(client)
     name = safe_name(files[0].filename)
     data = files[0].stream.read(gate.settings.max_bytes + 1)
@@ -137,18 +143,18 @@ def _send(gate: UploadGate, client: str) -> Response:
     return response
 
 
-def _owner_page(photo_id: str, endpoint: str = "gallery.photo_page", **values: str) -> str:
+def _owner_page(photo_id: str, endpoint: str = "gallery.photo_page", **values: Any) -> str:
     """The uploaded photo's page (or its QR code) with its owner key: the ticket is the
     guest's own."""
     photo = get_booth().store.get(photo_id)
-    key = {OWNER_KEY_PARAM: photo.owner_key} if photo is not None and photo.owner_key else {}
+    key: dict[str, Any] = {OWNER_KEY_PARAM: photo.owner_key} if photo is not None and photo.owner_key else {}
     return url_for(endpoint, photo_id=photo_id, **values, **key)
 
 
 def _status_or_404(ticket: str) -> dict:
     status = _gate().status(ticket)
     if status is None:
-        abort(404, "There is no upload with this ticket (the booth may have restarted).")
+        abort(404, N_("There is no upload with this ticket (the booth may have restarted)."))
     return status
 
 
@@ -168,6 +174,6 @@ def wait(ticket: str):
     if status["state"] == "done":
         return redirect(_owner_page(status["photo_id"]), code=303)
     if status["state"] == "failed":
-        return _refusal(422, status.get("message") or "The booth could not stylize this photo.")
+        return _refusal(422, status.get("message") or N_("The booth could not stylize this photo."))
     return render_template("upload.html", waiting=True, upload=get_booth().settings.upload,
                            pin_required=False, max_size="", public=False)

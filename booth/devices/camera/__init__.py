@@ -52,7 +52,7 @@ class AutoCamera:
     """``backend = "auto"``: the Pi camera if there is one, else the USB webcam."""
 
     def __init__(self, preview_size, still_size, device: str) -> None:
-        self._choices = [Picamera2Camera(preview_size, still_size),
+        self._choices: list[Camera] = [Picamera2Camera(preview_size, still_size),
                          OpenCVCamera(device, preview_size, still_size)]
         self._camera: Camera | None = None
         self.name = "auto"
@@ -69,14 +69,19 @@ class AutoCamera:
             return
         raise CameraError("no camera found: " + "; ".join(reasons))
 
+    def _opened(self) -> Camera:
+        if self._camera is None:
+            raise CameraError("the camera is not open")
+        return self._camera
+
     def preview(self) -> np.ndarray | None:
-        return self._camera.preview()
+        return self._opened().preview()
 
     def capture(self) -> np.ndarray:
-        return self._camera.capture()
+        return self._opened().capture()
 
     def burst(self, count, fps, on_frame) -> int:
-        return self._camera.burst(count, fps, on_frame)
+        return self._opened().burst(count, fps, on_frame)
 
     def close(self) -> None:
         if self._camera is not None:

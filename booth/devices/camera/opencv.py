@@ -26,7 +26,7 @@ class OpenCVCamera:
         self.device = device
         self.preview_size = preview_size
         self.still_size = still_size
-        self._cap = None
+        self._cap: cv2.VideoCapture | None = None
 
     def open(self) -> None:
         source: int | str = int(self.device) if self.device.isdigit() else self.device
@@ -41,10 +41,13 @@ class OpenCVCamera:
         self._cap = cap
         self._read()  # a camera that opens but gives no frames is not working
 
-    def _read(self) -> np.ndarray:
+    def _opened(self) -> cv2.VideoCapture:
         if self._cap is None:
             raise CameraError("webcam: not open")
-        ok, bgr = self._cap.read()
+        return self._cap
+
+    def _read(self) -> np.ndarray:
+        ok, bgr = self._opened().read()
         if not ok or bgr is None or bgr.size == 0:
             raise CameraError(f"webcam {self.device!r} returned no picture")
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -53,13 +56,13 @@ class OpenCVCamera:
         return resize_long_side(self._read(), max(self.preview_size) or 640)
 
     def capture(self) -> np.ndarray:
-        self._cap.grab()  # drop the frame buffered before the countdown ended
+        self._opened().grab()  # drop the frame buffered before the countdown ended
         return self._read()
 
     def burst(self, count: int, fps: float, on_frame: Callable[[np.ndarray], object]) -> int:
         """``count`` frames of the webcam's stream at about ``fps`` (frames the webcam
         delivers faster are skipped: the clip keeps its real pace)."""
-        self._cap.grab()  # the buffered frame is from before the countdown ended
+        self._opened().grab()  # the buffered frame is from before the countdown ended
         started = time.monotonic()
         taken = 0
         while taken < count:

@@ -9,7 +9,7 @@ only on a Pi.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -34,8 +34,8 @@ class Picamera2Camera:
                  still_size: tuple[int, int] = (0, 0)) -> None:
         self.preview_size = preview_size
         self.still_size = still_size
-        self._cam = None
-        self._still_config = None
+        self._cam: Any = None  # a picamera2.Picamera2 once open
+        self._still_config: Any = None
 
     def open(self) -> None:
         try:

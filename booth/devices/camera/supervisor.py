@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from booth import threads
 from booth.daemon.worker import CallTimeout, Worker
 from booth.devices.camera.base import Camera
 from booth.errors import CameraError
@@ -23,6 +24,11 @@ from booth.ratelimit import RepeatedWarning
 from booth.vision.images import encode_jpeg
 
 log = logging.getLogger(__name__)
+
+#: Hung camera calls (each a thread that cannot be killed) allowed to pile up before the
+#: supervisor stops reopening the camera until one of them returns: a camera whose driver
+#: hangs at every call would otherwise leave a thread behind at every retry all night.
+MAX_HUNG_CALLS = 3
 
 
 class CameraSupervisor:
@@ -94,6 +100,12 @@ class CameraSupervisor:
             if self._camera is not None:
                 return True
             if time.monotonic() < self._next_try:
+                return False
+            if self._worker.stuck_calls() >= MAX_HUNG_CALLS:
+                self.message = (f"the camera hung {MAX_HUNG_CALLS} times and has not let go: "
+                                f"unplug and replug it, or restart the booth")
+                self._down.warning(f"camera: {self.message}")
+                self._next_try = time.monotonic() + self.settings.retry_max_s
                 return False
             camera = self.factory()
             try:
@@ -195,8 +207,7 @@ class CameraSupervisor:
             self._wake.clear()
 
     def start(self) -> "CameraSupervisor":
-        self._thread = threading.Thread(target=self._loop, name="camera-supervisor", daemon=True)
-        self._thread.start()
+        self._thread = threads.start_daemon(self._loop, "camera-supervisor")
         return self
 
     def close(self, timeout: float = 3.0) -> None:

@@ -13,12 +13,12 @@
                  "process", "result", "failsafe"];
   /* What a guest reads when a press cannot make a photo (the daemon says why). */
   var TOASTS = {
-    busy: "One at a time — your photo is on its way!",
-    warming: "Almost ready — the booth is warming up!",
-    camera: "The camera is resting — please ask the host.",
-    model: "The booth is resting — please ask the host.",
-    stuck: "The anime machine is stuck — please ask the host.",
-    disk: "The booth is resting — please ask the host."
+    busy: _("One at a time — your photo is on its way!"),
+    warming: _("Almost ready — the booth is warming up!"),
+    camera: _("The camera is resting — please ask the host."),
+    model: _("The booth is resting — please ask the host."),
+    stuck: _("The anime machine is stuck — please ask the host."),
+    disk: _("The booth is resting — please ask the host.")
   };
   var state = "idle";
   /* "ready", "warming" (the model loads) or "resting" (camera, model or disk down):
@@ -58,11 +58,20 @@
     backToIdleTimer = setTimeout(function () { show("idle"); }, (seconds + 2) * 1000);
   }
 
+  /* [cycle] spoken_countdown: each number said aloud (WAV files rendered at install;
+   * data-voice is their folder's URL, absent when the countdown is silent). */
+  var voice = body.getAttribute("data-voice");
+  function say(number) {
+    if (!voice || !(number > 0)) { return; }
+    new Audio(voice + number + ".wav").play().catch(function () {});
+  }
+
   function onState(data) {
     clearTimeout(backToIdleTimer);
     if (data.state === "countdown") {
       var count = $("count");
       count.textContent = String(data.seconds_left != null ? data.seconds_left : "");
+      say(data.seconds_left);
       count.classList.remove("pop");
       void count.offsetWidth;
       count.classList.add("pop");
@@ -76,7 +85,8 @@
     } else if (data.state === "consent") {
       returnToIdleAt(data.until, 10, $("consent-bar"));
     } else if (data.state === "failsafe") {
-      $("failsafe-text").textContent = data.message || "Something went wrong. Please try again.";
+      // The daemon's sentence, in the kiosk's language (words.js has the daemon's words too).
+      $("failsafe-text").textContent = data.message ? _(data.message) : _("Something went wrong. Please try again.");
       returnToIdleAt(data.until, 5);
     }
     show(data.state);
@@ -93,8 +103,8 @@
         : (model.ok === false || disk.ok === false) ? "model" : null;
     }
     mode = why === "warming" ? "warming" : why ? "resting" : "ready";
-    $("resting-title").textContent = why === "camera" ? "Camera resting"
-      : why === "stuck" ? "Anime machine stuck" : "Booth resting";
+    $("resting-title").textContent = why === "camera" ? _("Camera resting")
+      : why === "stuck" ? _("Anime machine stuck") : _("Booth resting");
     if (mode !== body.getAttribute("data-mode")) {  // a toast about the old state is stale now
       clearTimeout(toastTimer);
       $("toast").hidden = true;

@@ -17,7 +17,7 @@
     list.textContent = "";
     choice.modes.forEach(function (m) {
       var span = document.createElement("span");
-      span.textContent = m.label;
+      span.textContent = _(m.label);
       span.setAttribute("data-mode", m.name);
       span.setAttribute("aria-current", m.name === choice.current ? "true" : "false");
       list.appendChild(span);
@@ -25,29 +25,8 @@
     document.body.setAttribute("data-moment", choice.current);
   }
 
-  function load() {
-    fetch("/api/modes", { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(render).catch(function () {});
-  }
-
-  function step(by) {
-    fetch("/api/mode", {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ step: by })
-    }).then(function (r) { return r.json(); }).then(render).catch(function () {});
-  }
-
-  document.addEventListener("keydown", function (e) {
-    if (e.key !== "ArrowUp" && e.key !== "ArrowDown") { return; }
-    e.preventDefault();
-    if (e.repeat) { return; }
-    var state = document.body.getAttribute("data-state");
-    if (state !== "idle" && state !== "result") { return; }
-    step(e.key === "ArrowDown" ? 1 : -1);
-  });
-  document.addEventListener("booth:mode", function (e) { render(e.detail); });
+  var load = window.boothChoice({ read: "/api/modes", change: "/api/mode", back: "ArrowUp",
+                                   next: "ArrowDown", event: "booth:mode", render: render });
 
   /* --- a strip's shots ------------------------------------------------------- */
   function resetShots(total) {
@@ -59,7 +38,7 @@
     var slot = shots.children[index];
     if (!slot) { return; }
     var img = slot.querySelector("img") || document.createElement("img");
-    img.alt = "Shot " + (index + 1);
+    img.alt = _("Shot %(number)s", { number: index + 1 });
     img.src = "/kiosk/shot/" + index + ".jpg?t=" + Date.now();
     img.onerror = function () { img.remove(); };  // the anime version comes a moment later
     slot.className = "taken";
@@ -105,8 +84,8 @@
   /* What the processing screen says, by what is being made. */
   var processText = document.querySelector(".process-text");
   var PROCESS_TEXT = { photo: processText ? processText.textContent : "",
-                       strip: "Putting your photo strip together…",
-                       boomerang: "Drawing your anime boomerang…" };
+                       strip: _("Putting your photo strip together…"),
+                       boomerang: _("Drawing your anime boomerang…") };
 
   document.addEventListener("booth:state", function (e) {
     var d = e.detail;
@@ -118,8 +97,9 @@
     shots.hidden = !(strip && d.state !== "result" && d.state !== "failsafe" && d.state !== "idle");
     shotCount.hidden = !(strip && (d.state === "countdown" || d.state === "shot"));
     if (strip && d.shot) {
-      shotCount.textContent = d.state === "shot" ? d.taken + " of " + d.shots + " — next pose!"
-        : "Shot " + d.shot + " of " + d.shots;
+      shotCount.textContent = d.state === "shot"
+        ? _("%(taken)s of %(shots)s — next pose!", { taken: d.taken, shots: d.shots })
+        : _("Shot %(shot)s of %(shots)s", { shot: d.shot, shots: d.shots });
     }
     if (d.state === "result" && d.mode === "boomerang" && d.photo_id) {
       // kiosk.js has just set the still as the picture; the loop replaces it.

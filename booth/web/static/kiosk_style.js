@@ -15,36 +15,14 @@
     box.hidden = choice.styles.length < 2 || !current;
     if (!current) { return; }
     box.setAttribute("data-style", current.name);
-    label.textContent = current.label;
+    label.textContent = _(current.label);
     sample.hidden = true;
     sample.onload = function () { sample.hidden = false; };
     sample.src = "/styles/" + encodeURIComponent(current.name) + "/sample.jpg";
   }
 
-  function load() {
-    fetch("/api/styles", { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(render)
-      .catch(function () {});
-  }
-
-  function step(by) {
-    fetch("/api/style", {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ step: by })
-    }).then(function (r) { return r.json(); }).then(render).catch(function () {});
-  }
-
-  document.addEventListener("keydown", function (e) {
-    if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") { return; }
-    e.preventDefault();
-    if (e.repeat) { return; }
-    var state = document.body.getAttribute("data-state");
-    if (state !== "idle" && state !== "result") { return; }
-    step(e.key === "ArrowRight" ? 1 : -1);
-  });
-  document.addEventListener("booth:style", function (e) { render(e.detail); });
+  var load = window.boothChoice({ read: "/api/styles", change: "/api/style", back: "ArrowLeft",
+                                   next: "ArrowRight", event: "booth:style", render: render });
 
   load();
   setInterval(load, 30000);  // the model may finish loading after the page (more styles then)

@@ -14,10 +14,11 @@
     fetch(url, { headers: { Accept: "application/json" } })
       .then(function (r) { return r.json(); })
       .then(function (s) {
-        if (s.state === "done") { say(label + " is ready!"); window.location.reload(); return; }
-        if (s.state === "failed") { say(s.message || "That did not work; please try again."); form.hidden = false; return; }
-        say(s.state === "running" ? "Drawing you in " + label + "…"
-          : "Waiting for the booth" + (s.ahead ? " (" + s.ahead + " before you)" : "") + "…");
+        if (s.state === "done") { say(_("%(style)s is ready!", { style: label })); window.location.reload(); return; }
+        if (s.state === "failed") { say(s.message ? _(s.message) : _("That did not work; please try again.")); form.hidden = false; return; }
+        say(s.state === "running" ? _("Drawing you in %(style)s…", { style: label })
+          : s.ahead ? _("Waiting for the booth (%(ahead)s before you)…", { ahead: s.ahead })
+          : _("Waiting for the booth…"));
         setTimeout(function () { poll(url, label); }, 1500);
       })
       .catch(function () { setTimeout(function () { poll(url, label); }, 3000); });
@@ -29,7 +30,7 @@
     e.preventDefault();
     var label = button.textContent.trim();
     form.hidden = true;
-    say("Sending…");
+    say(_("Sending…"));
     fetch(form.action, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
@@ -37,8 +38,8 @@
     }).then(function (r) {
       return r.json().then(function (body) { return { ok: r.ok, body: body }; });
     }).then(function (res) {
-      if (!res.ok) { say(res.body.error || "That did not work."); form.hidden = false; return; }
+      if (!res.ok) { say(res.body.error || _("That did not work.")); form.hidden = false; return; }
       poll(res.body.status, label);
-    }).catch(function () { say("The booth did not answer; please try again."); form.hidden = false; });
+    }).catch(function () { say(_("The booth did not answer; please try again.")); form.hidden = false; });
   });
 })();

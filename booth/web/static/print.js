@@ -34,12 +34,12 @@
     if (!button.hidden) { hide(); }
   }
 
-  function askHost(message) { return message + " — please ask the host."; }
+  function askHost(message) { return _("%(problem)s — please ask the host.", { problem: _(message) }); }
 
   function onOffer(data) {
     if (data.budget_left === 0) { return; }
     followed = null;
-    say("Want it on paper? Press the button again!", "ok");
+    say(_("Want it on paper? Press the button again!"), "ok");
     button.hidden = false;
     var seconds = (data.until || 0) - Date.now() / 1000;
     clearTimeout(offerTimer);
@@ -51,7 +51,7 @@
     if (data.state === "refused") {
       clearTimeout(offerTimer);
       button.hidden = true;
-      say(data.message || "No more prints, sorry.", "bad", 6);
+      say(data.message ? _(data.message) : _("No more prints, sorry."), "bad", 6);
       return;
     }
     if (!job || (job.source !== "guest" && job.source !== "auto")) { return; }
@@ -65,15 +65,15 @@
     followedState = state;
     var problem = message || printerMessage;
     if (state === "queued" || state === "printing") {
-      if (problem) { say(askHost(problem), "bad"); } else { say(state === "printing" ? "Printing your photo…" : "Your photo is next in the printer…", "ok"); }
+      if (problem) { say(askHost(problem), "bad"); } else { say(state === "printing" ? _("Printing your photo…") : _("Your photo is next in the printer…"), "ok"); }
     } else if (state === "held") {
-      say(askHost(problem || "The printer is paused"), "bad");
+      say(askHost(problem || _("The printer is paused")), "bad");
     } else if (state === "done") {
       followed = null;
-      say("Your print is ready — take it from the printer!", "ok", 8);
+      say(_("Your print is ready — take it from the printer!"), "ok", 8);
     } else if (state === "failed") {
       followed = null;
-      say(askHost("The print did not work"), "bad", 10);
+      say(askHost(_("The print did not work")), "bad", 10);
     } else {
       followed = null;
       hide();

@@ -18,13 +18,13 @@
   var busy = false;
   // Choosing a photo sends it: a "Send" button is only needed while a PIN is missing.
   sendButton.hidden = !pin && !consent;
-  if (pin) { chosen.textContent = "Type the event PIN, choose your photos, then Send."; }
-  else if (consent) { chosen.textContent = "Tick the box, choose your photos, then Send."; }
+  if (pin) { chosen.textContent = _("Type the event PIN, choose your photos, then Send."); }
+  else if (consent) { chosen.textContent = _("Tick the box, choose your photos, then Send."); }
 
   function ready() { return (!pin || pin.value) && (!consent || consent.checked); }
   function askForWhatIsMissing() {
-    if (pin && !pin.value) { chosen.textContent = "Type the event PIN, then Send."; pin.focus(); }
-    else if (consent && !consent.checked) { chosen.textContent = "Tick the box first, then Send."; consent.focus(); }
+    if (pin && !pin.value) { chosen.textContent = _("Type the event PIN, then Send."); pin.focus(); }
+    else if (consent && !consent.checked) { chosen.textContent = _("Tick the box first, then Send."); consent.focus(); }
   }
 
   function el(tag, cls, text) {
@@ -32,6 +32,12 @@
     if (cls) { node.className = cls; }
     if (text) { node.textContent = text; }
     return node;
+  }
+
+  /* Megabytes the way the page's language writes numbers (1.5, 1,5, ١٫٥ ...). */
+  function megabytes(bytes, digits) {
+    return (bytes / 1e6).toLocaleString(document.documentElement.lang || undefined,
+                                         { maximumFractionDigits: digits });
   }
 
   function setMessage(item, text, state) {
@@ -45,14 +51,14 @@
     var name = el("p", "item-name", file.name || "photo");
     var bar = el("progress", "item-bar");
     bar.max = 100; bar.value = 0;
-    var msg = el("p", "item-msg", "Ready to send.");
+    var msg = el("p", "item-msg", _("Ready to send."));
     var result = el("div", "item-result");
     li.appendChild(name); li.appendChild(bar); li.appendChild(msg); li.appendChild(result);
     list.insertBefore(li, list.firstChild);  // the newest on top, where the eye is
     var item = { file: file, li: li, bar: bar, msg: msg, result: result };
     if (maxBytes && file.size > maxBytes) {
-      setMessage(item, "This photo is " + (file.size / 1e6).toFixed(1) + " MB; the booth takes photos up to " +
-        Math.round(maxBytes / 1e6) + " MB.", "error");
+      setMessage(item, _("This photo is %(size)s MB; the booth takes photos up to %(most)s MB.", {
+        size: megabytes(file.size, 1), most: megabytes(maxBytes, 0) }), "error");
       return;
     }
     waiting.push(item);
@@ -63,8 +69,9 @@
     input.addEventListener("change", function () {
       Array.prototype.forEach.call(input.files, addFile);
       input.value = "";  // the same photo can be chosen again; files now live in `waiting`
-      chosen.textContent = waiting.length ? waiting.length + " photo" + (waiting.length === 1 ? "" : "s") +
-        " ready to send." : "No photo chosen yet.";
+      chosen.textContent = waiting.length === 1 ? _("1 photo ready to send.")
+        : waiting.length ? _("%(count)s photos ready to send.", { count: waiting.length })
+        : _("No photo chosen yet.");
       if (waiting.length && !busy && ready()) { sendAll(); }
       else if (waiting.length) { askForWhatIsMissing(); }
     });
@@ -72,7 +79,7 @@
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    if (!waiting.length) { chosen.textContent = "Choose or take a photo first."; return; }
+    if (!waiting.length) { chosen.textContent = _("Choose or take a photo first."); return; }
     if (!ready()) { askForWhatIsMissing(); return; }
     sendAll();
   });
@@ -80,7 +87,7 @@
   function sendAll() {
     if (busy) { return; }
     var item = waiting.shift();
-    if (!item) { chosen.textContent = "All sent. Choose more whenever you like."; return; }
+    if (!item) { chosen.textContent = _("All sent. Choose more whenever you like."); return; }
     busy = true;
     sendButton.disabled = true;
     send(item, function () {
@@ -107,27 +114,27 @@
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.getAttribute("action"));
     xhr.setRequestHeader("Accept", "application/json");
-    setMessage(item, "Sending…", "sending");
+    setMessage(item, _("Sending…"), "sending");
     xhr.upload.addEventListener("progress", function (e) {
       if (e.lengthComputable) { item.bar.value = Math.round(100 * e.loaded / e.total); }
     });
     xhr.addEventListener("load", function () {
       if (xhr.status === 202) {
         item.bar.value = 100;
-        setMessage(item, "Sent. The booth is turning it into anime…", "queued");
+        setMessage(item, _("Sent. The booth is turning it into anime…"), "queued");
         poll(item, JSON.parse(xhr.responseText).status);
         next();
       } else if (xhr.status === 429 || xhr.status === 503) {
         var s = retryAfter(xhr);
-        countdown(item, errorText(xhr) || "The booth is busy.", s, function () { send(item, next); });
+        countdown(item, errorText(xhr) || _("The booth is busy."), s, function () { send(item, next); });
       } else {
-        setMessage(item, errorText(xhr) || "The booth refused this photo.", "error");
+        setMessage(item, errorText(xhr) || _("The booth refused this photo."), "error");
         if (xhr.status === 403 && pin) { pin.focus(); }
         next();
       }
     });
     xhr.addEventListener("error", function () {
-      countdown(item, "The booth cannot be reached.", 5, function () { send(item, next); });
+      countdown(item, _("The booth cannot be reached."), 5, function () { send(item, next); });
     });
     xhr.send(data);
   }
@@ -137,7 +144,7 @@
     var base = text.replace(/;?\s*try again in \d+ s\.?$/, "");
     (function tick() {
       if (left <= 0) { then(); return; }
-      setMessage(item, base + " Trying again in " + left + " s…", "busy");
+      setMessage(item, base + " " + _("Trying again in %(seconds)s s…", { seconds: left }), "busy");
       left -= 1;
       setTimeout(tick, 1000);
     })();
@@ -155,7 +162,7 @@
       } else if (xhr.status === 200 && status && status.state === "queued") {
         setTimeout(function () { poll(item, url); }, POLL_MS);
       } else {
-        setMessage(item, (status && (status.message || status.error)) || "The booth could not finish this photo.", "error");
+        setMessage(item, (status && (status.message ? _(status.message) : status.error)) || _("The booth could not finish this photo."), "error");
       }
     });
     xhr.addEventListener("error", function () { setTimeout(function () { poll(item, url); }, 3 * POLL_MS); });
@@ -163,19 +170,19 @@
   }
 
   function showResult(item, status) {
-    setMessage(item, "Ready! Open it, or let a friend scan the code.", "done");
+    setMessage(item, _("Ready! Open it, or let a friend scan the code."), "done");
     item.bar.hidden = true;
     var base = "/p/" + status.photo_id;
     var link = el("a", "item-thumb");
     link.href = status.page;
     var img = el("img");
     img.src = base + "/thumb.jpg";
-    img.alt = "Anime portrait of " + item.file.name;
+    img.alt = _("Anime portrait of %(name)s", { name: item.file.name });
     link.appendChild(img);
     var qr = el("img", "item-qr");
     qr.src = status.qr || base + "/qr.svg";
-    qr.alt = "QR code of this photo's page";
-    var open = el("a", "button", "Open your photo");
+    qr.alt = _("QR code of this photo's page");
+    var open = el("a", "button", _("Open your photo"));
     open.href = status.page;
     item.result.appendChild(link);
     item.result.appendChild(qr);
