@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     render_cmd.add_argument("--languages", nargs="+", default=["en"], metavar="LANG",
                             help="the languages to render (default: en)")
     render_cmd.add_argument("--out", type=Path, default=None, metavar="DIR",
-                            help=f"folder for the files (default: {VOICES_DIR})")
+                            help=f"folder for the files (default: weights/{VOICES_DIR.name}/ in the checkout)")
 
 
 def run(args: argparse.Namespace) -> int:
