@@ -334,7 +334,15 @@ step_done "compared"
 # --- 4e. the service's ExecStart by hand (with --demo: no camera; one working size, so
 # the emulated warm-up takes minutes, not an hour), /healthz, a photo ---
 step "booth run --demo as the booth user (the unit's ExecStart, its user and environment)"
-exec_start="$(sed -n 's/^ExecStart=//p' "$pi/etc/systemd/system/booth.service")"
+# The installed config with the deadlines a Pi needs stretched for emulation (a demo
+# photo's decode took over 5 s, a photo's processing minutes: the 30 s deadline sent the
+# first run's photo to the failsafe screen); everything else as installed.
+sed -e 's/^process_timeout_s = .*/process_timeout_s = 3600.0/' -e 's/^capture_timeout_s = .*/capture_timeout_s = 120.0/' \
+  "$pi/etc/booth/config.toml" > "$pi/tmp/booth-emulated.toml"
+in_guest chown booth:booth /tmp/booth-emulated.toml
+exec_start="$(sed -n 's/^ExecStart=//p' "$pi/etc/systemd/system/booth.service" \
+  | sed 's|--config /etc/booth/config.toml|--config /tmp/booth-emulated.toml|')"
+grep -q -- "--config /tmp/booth-emulated.toml" <<< "$exec_start" || die "booth.service's ExecStart names no --config /etc/booth/config.toml"
 unit_env=()
 while IFS= read -r assignment; do unit_env+=("$assignment"); done \
   < <(sed -n 's/^Environment=//p' "$pi/etc/systemd/system/booth.service" | grep -v '^LG_WD=')
