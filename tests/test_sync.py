@@ -257,13 +257,20 @@ def test_the_gallery_takes_a_photo_only_once_its_files_match_the_record(tmp_path
         booth_store.close()
 
 
-def test_photos_past_retention_leave_the_remote_too(tmp_path, picture, monkeypatch):
-    server = remote_named_event(RemoteServer("sftp", tmp_path / "served").start(), monkeypatch)
-    settings = settings_in(tmp_path, remote="event:party").replace("privacy", keep_originals_hours=24,
-                                                                    keep_results_hours=24)
-    elapsed = [0.0]  # the retention clock, stepped instead of waited for
+def remote_and_retention(tmp_path: Path, monkeypatch, backend: str, originals_h: int, results_h: int):
+    """A served remote named "event", and a store whose retention clock the test steps
+    (``elapsed[0]``, seconds) instead of waiting: (server, settings, elapsed, store, retention)."""
+    server = remote_named_event(RemoteServer(backend, tmp_path / "served").start(), monkeypatch)
+    settings = settings_in(tmp_path, remote="event:party").replace(
+        "privacy", keep_originals_hours=originals_h, keep_results_hours=results_h)
+    elapsed = [0.0]
     store = PhotoStore(settings.data_dir / "photos", settings.storage, monotonic=lambda: elapsed[0])
     retention = RetentionWorker(store, settings.privacy, lambda photo_id, why: store.delete(photo_id))
+    return server, settings, elapsed, store, retention
+
+
+def test_photos_past_retention_leave_the_remote_too(tmp_path, picture, monkeypatch):
+    server, settings, elapsed, store, retention = remote_and_retention(tmp_path, monkeypatch, "sftp", 24, 24)
     worker = start_worker(settings, store)
     try:
         ids = [save(store, picture, i) for i in range(2)]
@@ -288,12 +295,7 @@ def test_rclone_errors_in_plain_words(tmp_path, monkeypatch):
 
 def test_originals_past_retention_leave_the_remote_even_while_the_booth_was_off(tmp_path, picture,
                                                                                monkeypatch):
-    server = remote_named_event(RemoteServer("webdav", tmp_path / "served").start(), monkeypatch)
-    settings = settings_in(tmp_path, remote="event:party").replace("privacy", keep_originals_hours=24,
-                                                                    keep_results_hours=72)
-    elapsed = [0.0]  # the retention clock, stepped instead of waited for
-    store = PhotoStore(settings.data_dir / "photos", settings.storage, monotonic=lambda: elapsed[0])
-    retention = RetentionWorker(store, settings.privacy, lambda photo_id, why: store.delete(photo_id))
+    server, settings, elapsed, store, retention = remote_and_retention(tmp_path, monkeypatch, "webdav", 24, 72)
     served = server.root / "party" / BOOTHS_DIR / "alpha"
     worker = start_worker(settings, store)
 
