@@ -180,7 +180,7 @@ def test_eval_has_room_for_more_measurements():
     parser = argparse.ArgumentParser()
     eval_command.add_arguments(parser)
     args = parser.parse_args(["faces", "a", "b", "--json", "x.json"])
-    assert args.dirs == ["a", "b"] and args.json == "x.json" and args.evaluate is evaluate.run_faces
+    assert args.dirs == ["a", "b"] and args.json == "x.json" and args.evaluate is eval_command.run_faces
     assert parser.parse_args(["policy"]).eval_command == "policy"
     assert parser.parse_args(["upscale", "--no-cost"]).eval_command == "upscale"
     with pytest.raises(SystemExit):

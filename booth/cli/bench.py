@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from booth.cli.eval import add_check_argument
 from booth.errors import UserError
 from booth.measure.bench import BenchOptions
 from booth.measure.bench import run as run_bench
-from booth.measure.targets import add_check_argument
 from booth.vision.generator import PRECISIONS
 
 

@@ -27,7 +27,6 @@ SET``, else the public set in ``weights/photos/``.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import re
 import statistics
@@ -41,8 +40,8 @@ from booth import PROJECT_ROOT, config
 from booth.errors import UserError
 from booth.files import write_json
 from booth.model import weights
-from booth.measure.photos import add_photo_arguments, add_report_arguments, load_photos, photo_files
-from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
+from booth.measure.photos import load_photos, photo_files
+from booth.measure.targets import check_targets, exit_status, targets_line
 from booth.measure.timing import times_ms
 from booth.vision.geometry import Face, box_iou
 from booth.vision.pipeline import Pipeline
@@ -245,56 +244,38 @@ def generator_times_ms(pipeline, repeats: int = 3) -> list[float]:
 
 # --- the command -----------------------------------------------------------------------
 
-def add_faces_parser(sub) -> None:
-    """``booth eval faces``: a sub-parser of ``booth eval``."""
-    faces = sub.add_parser("faces", help="face survival: detection, matching and NME on photos",
-                           description=__doc__.split("\n\n")[1])
-    add_photo_arguments(faces, FOLDERS)
-    add_report_arguments(faces, "also write per-image records + summary here")
-    faces.add_argument("--size", type=int, help="fixed generator size (default: the policy's choice)")
-    faces.add_argument("--mode", choices=("portrait", "hd"), help="override [face] mode")
-    faces.add_argument("--style", metavar="NAME", default=None,
-                       help="stylize in this style (see `booth styles list`; default: [styles] default). "
-                            "For the face style (jpface) NME is reported, not targeted: the face is meant to change")
-    faces.add_argument("--labels", metavar="FILE", default=None,
-                       help=f"hand labels of the scenes (default: {DEFAULT_LABELS.relative_to(PROJECT_ROOT)})")
-    add_check_argument(faces)
-    faces.set_defaults(evaluate=run_faces)
+def _settings(config_file: str | None, mode: str | None, size: int | None) -> config.Settings:
+    settings = config.load(config_file)
+    if size is not None and size not in settings.generator.sizes:
+        raise UserError(f"--size {size}: must be one of the configured sizes "
+                        f"{settings.generator.sizes}")
+    return settings.replace("face", mode=mode) if mode else settings
 
 
-def _settings(args):
-    settings = config.load(args.config)
-    changes = {}
-    if args.mode:
-        changes["mode"] = args.mode
-    if args.size is not None:
-        if args.size not in settings.generator.sizes:
-            raise UserError(f"--size {args.size}: must be one of the configured sizes "
-                            f"{settings.generator.sizes}")
-    return settings.replace("face", **changes) if changes else settings
-
-
-def run_faces(args: argparse.Namespace) -> int:
-    files = photo_files(args.dirs, FOLDERS + ("hires",), args.photos)
-    if args.labels and not Path(args.labels).is_file():
-        raise UserError(f"--labels {args.labels}: no such file")
-    labels = load_labels(Path(args.labels) if args.labels else DEFAULT_LABELS)
-    settings = _settings(args)
+def run_faces(dirs: Sequence[str] = (), *, photos: str | None = None, config_file: str | None = None,
+              json_path: Path | None = None, size: int | None = None, mode: str | None = None,
+              style: str | None = None, labels_file: str | None = None, check: bool = False) -> int:
+    """``booth eval faces`` (:mod:`booth.cli.eval` says what each option does)."""
+    files = photo_files(dirs, FOLDERS + ("hires",), photos)
+    if labels_file and not Path(labels_file).is_file():
+        raise UserError(f"--labels {labels_file}: no such file")
+    labels = load_labels(Path(labels_file) if labels_file else DEFAULT_LABELS)
+    settings = _settings(config_file, mode, size)
 
     pipeline = Pipeline.from_settings(settings)
-    if args.style is not None:
+    if style is not None:
         try:
-            pipeline.styles.check(args.style)
+            pipeline.styles.check(style)
         except ValueError as exc:
             raise UserError(f"--style: {exc}") from None
-        print(f"style: {args.style} ({pipeline.styles.label(args.style)})")
+        print(f"style: {style} ({pipeline.styles.label(style)})")
     yardstick = generator_times_ms(pipeline)
     print(f"{'file':32} {'faces':>5} {'found':>5} {'nme':>6} {'size':>4} {'mode':>8} "
           f"{'detect':>7} {'frame':>6} {'gen':>6} {'ms':>6}")
     records = []
     for name, path, rgb in load_photos(files, settings.upload.max_pixels, column=32):
         record = {"file": name, "folder": path.parent.name,
-                  **evaluate_photo(pipeline, rgb, size=args.size, style=args.style)}
+                  **evaluate_photo(pipeline, rgb, size=size, style=style)}
         if people_in(path):
             record["people"] = people_in(path)
         records.append(record)
@@ -311,12 +292,12 @@ def run_faces(args: argparse.Namespace) -> int:
     # that ran at that size, so a busy machine slows both sides of the ratio alike.
     largest = max(settings.generator.sizes)
     yardstick += [r["ms"]["generator"] for r in records
-                  if r["size"] == largest and settings.face.mode != "hd" and args.style is None]
+                  if r["size"] == largest and settings.face.mode != "hd" and style is None]
     summary = summarize(records, labels, statistics.median(yardstick))
     _print_summary(summary)
-    if args.json:
-        write_json(Path(args.json), {"images": records, "summary": summary}, indent=1)
-    return exit_status(summary["targets"], args.check, COST_TARGETS)
+    if json_path is not None:
+        write_json(json_path, {"images": records, "summary": summary}, indent=1)
+    return exit_status(summary["targets"], check, COST_TARGETS)
 
 
 def _print_summary(s: dict) -> None:

@@ -12,11 +12,11 @@ The share of convolutions (and of MACs) in int8 is the figure the ARM recipe mov
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import openvino as ov
@@ -253,30 +253,18 @@ def format_table(facts: list[ConvFacts], runs: dict[str, dict[str, str]]) -> str
 
 # --- the command -----------------------------------------------------------------------
 
-def add_parser(sub) -> None:
-    """`booth eval arm`: registered by booth/cli/eval.py."""
-    arm = sub.add_parser("arm", help="which convolutions of the INT8 graph run in int8 (this CPU, "
-                                     "or emulated Pi cores' dumps), and their quantization",
-                         description=__doc__.split("\n\n")[1])
-    arm.add_argument("--ir", type=Path, help="INT8 IR (default: weights/generator_int8.xml)")
-    arm.add_argument("--size", type=int, default=384, help="long side the MACs are counted at")
-    arm.add_argument("--runtime", nargs="*", default=None, metavar="JSON",
-                     help="runtime-graph dumps (scripts/arm64_stylize.py); "
-                          "default: compile here and use this CPU")
-    arm.add_argument("--json", metavar="FILE", help="also write the facts and precisions here")
-    arm.set_defaults(evaluate=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    ir = args.ir or ir_path("int8")
+def run(ir: Path | None = None, *, size: int = 384, runtime: Sequence[str] | None = None,
+        json_path: Path | None = None) -> int:
+    """``booth eval arm`` (:mod:`booth.cli.eval` says what each option does)."""
+    ir = ir or ir_path("int8")
     if not Path(ir).is_file():
         raise UserError(f"{ir}: no such IR (run `booth weights build`)")
-    shape = working_shape(args.size, defaults().face.aspect)
+    shape = working_shape(size, defaults().face.aspect)
     facts = convolution_facts(Path(ir), shape)
     names = [f.name for f in facts]
     runs: dict[str, dict[str, str]] = {}
-    if args.runtime:
-        for path in args.runtime:
+    if runtime:
+        for path in runtime:
             try:
                 dump = json.loads(Path(path).read_text())
             except (OSError, ValueError) as exc:
@@ -288,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
         runs["this CPU"] = precision_by_convolution(runtime_layers(gen.runtime_model), names)
     print(f"{ir} at {shape[0]}x{shape[1]}")
     print(format_table(facts, runs))
-    if args.json:
-        write_json(Path(args.json), {"ir": str(ir), "shape": list(shape),
+    if json_path is not None:
+        write_json(json_path, {"ir": str(ir), "shape": list(shape),
                                      "convolutions": [asdict(f) for f in facts], "runs": runs}, indent=1)
     return 0

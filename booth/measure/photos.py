@@ -9,7 +9,6 @@ portraits). The default is the public set `booth weights fetch --photos` (./inst
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -56,22 +55,6 @@ def require_set(folder: Path) -> Path:
     if not is_photo_set(folder):
         raise UserError(f"no photo set in {folder}: {FETCH_HINT}")
     return folder
-
-
-def add_photo_arguments(parser: argparse.ArgumentParser, default: Sequence[str]) -> None:
-    """Folders of photos (``DIR...``), else ``--photos SET``'s sub-folders ``default``."""
-    folders = " ".join(f"{d}/" for d in default)
-    parser.add_argument("dirs", nargs="*", metavar="DIR",
-                        help=f"folders of photos (default: the photo set's {folders})")
-    parser.add_argument("--photos", metavar="SET", default=None,
-                        help="a photo set: a folder with faces/ groups/ scenes/ (and hires/) "
-                             "(default: the public set in weights/photos/)")
-
-
-def add_report_arguments(parser: argparse.ArgumentParser, json_help: str) -> None:
-    """``--json FILE`` (what is written there: ``json_help``) and ``--config FILE``."""
-    parser.add_argument("--json", metavar="FILE", help=json_help)
-    parser.add_argument("--config", metavar="FILE", help="booth config file (default: config.toml)")
 
 
 def photos_in(folder: Path) -> list[Path]:

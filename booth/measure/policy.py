@@ -9,8 +9,8 @@ every detailed photo (score at or above ``complexity_high``) ran at full size.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -19,8 +19,8 @@ from booth import config
 from booth.errors import ImageError
 from booth.files import write_json
 from booth.measure import quality
-from booth.measure.photos import add_photo_arguments, add_report_arguments, photo_files
-from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
+from booth.measure.photos import photo_files
+from booth.measure.targets import check_targets, exit_status, targets_line
 from booth.measure.timing import median_ms
 from booth.model.quantize import booth_crop
 from booth.vision import policy
@@ -33,16 +33,6 @@ from booth.vision.images import load_image
 FOLDERS = ("faces", "groups", "scenes")
 #: What the policy must reach (name: (comparison, limit)): every detailed crop at full size.
 TARGETS = {"detailed_at_full_size": ("==", True)}
-
-
-def add_policy_parser(sub) -> None:
-    p = sub.add_parser("policy", help="what the 384–512 size policy saves and costs",
-                       description=__doc__.splitlines()[0])
-    add_photo_arguments(p, FOLDERS)
-    add_report_arguments(p, "write per-image records + summary here")
-    p.add_argument("--repeats", type=int, default=3, help="timed runs per size (median)")
-    add_check_argument(p)
-    p.set_defaults(evaluate=run_policy)
 
 
 def evaluate(files: list[Path], settings: config.Settings, repeats: int = 3) -> dict:
@@ -98,10 +88,12 @@ def summarize(records: list[dict], g) -> dict:
     return summary
 
 
-def run_policy(args: argparse.Namespace) -> int:
-    settings = config.load(args.config)
-    files = photo_files(args.dirs, FOLDERS, args.photos)
-    result = evaluate(files, settings, args.repeats)
+def run_policy(dirs: Sequence[str] = (), *, photos: str | None = None, config_file: str | None = None,
+               json_path: Path | None = None, repeats: int = 3, check: bool = False) -> int:
+    """``booth eval policy`` (:mod:`booth.cli.eval` says what each option does)."""
+    settings = config.load(config_file)
+    files = photo_files(dirs, FOLDERS, photos)
+    result = evaluate(files, settings, repeats)
     for r in result["records"]:
         print(f"{Path(r['file']).name:24s} score {r['score']:5.1f} -> {r['size']}  "
               f"SSIM vs 512 {r['ssim_vs_512']:.3f}  {r['ms']:6.0f} ms (512: {r['ms_512']:.0f} ms)")
@@ -113,6 +105,6 @@ def run_policy(args: argparse.Namespace) -> int:
           f"{s['detailed_at_full_size']} ({s['detailed_images']})")
     if "targets" in s:
         print(targets_line(s["targets"]))
-    if args.json:
-        write_json(Path(args.json), result)
-    return exit_status(s.get("targets", {}), args.check)
+    if json_path is not None:
+        write_json(json_path, result)
+    return exit_status(s.get("targets", {}), check)

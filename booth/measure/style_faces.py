@@ -36,9 +36,9 @@ crop, as the booth did before faces got their own crop, to show what a ghost sco
 
 from __future__ import annotations
 
-import argparse
 import statistics
 from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -47,8 +47,8 @@ from booth import config
 from booth.errors import UserError
 from booth.files import write_json
 from booth.measure.faces import match_faces
-from booth.measure.photos import add_photo_arguments, add_report_arguments, load_photos, photo_files
-from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
+from booth.measure.photos import load_photos, photo_files
+from booth.measure.targets import check_targets, exit_status, targets_line
 from booth.vision.framing import FRONTAL_IOD
 from booth.vision.geometry import Face
 from booth.vision.pipeline import Pipeline
@@ -154,32 +154,21 @@ def summarize(records: list[dict]) -> dict:
     return summary
 
 
-def add_styles_parser(sub) -> None:
-    """``booth eval styles``: a sub-parser of ``booth eval``."""
-    p = sub.add_parser("styles", help="does every style draw the faces (found, eyes, mouth)?",
-                       description=__doc__.split("\n\n")[0])
-    add_photo_arguments(p, FOLDERS)
-    p.add_argument("--styles", metavar="NAMES", default="all",
-                   help='"all" (default) or a comma-separated list of styles')
-    p.add_argument("--old", action="store_true",
-                   help=f"also measure {WHOLE_CROP}: JP face on the whole portrait crop")
-    add_report_arguments(p, "also write per-face records + summary here")
-    add_check_argument(p)
-    p.set_defaults(evaluate=run_styles)
-
-
-def run_styles(args: argparse.Namespace) -> int:
-    files = photo_files(args.dirs, FOLDERS, args.photos)
-    settings = config.load(args.config)
+def run_styles(dirs: Sequence[str] = (), *, photos: str | None = None, config_file: str | None = None,
+               json_path: Path | None = None, styles: str = "all", old: bool = False,
+               check: bool = False) -> int:
+    """``booth eval styles`` (:mod:`booth.cli.eval` says what each option does)."""
+    files = photo_files(dirs, FOLDERS, photos)
+    settings = config.load(config_file)
     pipeline = Pipeline.from_settings(settings)
-    names = pipeline.styles.available if args.styles == "all" else \
-        [n.strip() for n in args.styles.split(",")]
+    names = pipeline.styles.available if styles == "all" else \
+        [n.strip() for n in styles.split(",")]
     for name in names:
         try:
             pipeline.styles.check(name)
         except ValueError as exc:
             raise UserError(f"--styles: {exc}") from None
-    if args.old:
+    if old:
         names = [*names, WHOLE_CROP]
     print(f"{'file':36} {'style':18} {'face':>4} {'found':>5} {'front':>5} {'eyes':>5} {'mouth':>5} {'drawn':>5}")
     records = []
@@ -202,6 +191,6 @@ def run_styles(args: argparse.Namespace) -> int:
               f"{', '.join(row['not_drawn']) or 'none'}")
         checked.update({f"{style}.{k}": v for k, v in row["targets"].items()})
     print(targets_line(checked))
-    if args.json:
-        write_json(Path(args.json), {"faces": records, "summary": summary}, indent=1)
-    return exit_status(checked, args.check)
+    if json_path is not None:
+        write_json(json_path, {"faces": records, "summary": summary}, indent=1)
+    return exit_status(checked, check)

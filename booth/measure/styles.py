@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -30,8 +30,8 @@ from booth import config
 from booth.files import write_json
 from booth.measure import quality
 from booth.vision import styles
-from booth.measure.photos import add_photo_arguments, crops_of, face_crops_of, photo_crops, photo_files, photo_set, photos_in
-from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
+from booth.measure.photos import crops_of, face_crops_of, photo_crops, photo_files, photo_set, photos_in
+from booth.measure.targets import check_targets, exit_status, targets_line
 from booth.measure.timing import median_ms
 from booth.model.style_build import MIN_PSNR_DB
 from booth.vision.generator import Generator, working_shape
@@ -220,24 +220,16 @@ def run_styles(photo_dir: str | None, threads: int, repeats: int, quick: bool = 
 
 # --- booth eval fidelity ----------------------------------------------------------------
 
-def add_fidelity_parser(sub) -> None:
-    """``booth eval fidelity``: a sub-parser of ``booth eval``."""
-    p = sub.add_parser("fidelity", help="each built style as the booth runs it against its float network",
-                       description=__doc__.split("\n\n")[1])
-    add_photo_arguments(p, FOLDERS)
-    p.add_argument("--json", metavar="FILE", help="also write the figures here")
-    add_check_argument(p)
-    p.set_defaults(evaluate=run_fidelity)
-
-
 def runs_int8(style: styles.Style) -> bool:
     """True when the booth runs ``style`` as INT8 (the classic generator always does)."""
     card = None if style.classic else styles.read_card(style.name)
     return style.classic or bool(card and card["runs"] == "int8")
 
 
-def run_fidelity(args) -> int:
-    files = photo_files(args.dirs, FOLDERS, args.photos)
+def run_fidelity(dirs: Sequence[str] = (), *, photos: str | None = None, json_path: Path | None = None,
+                 check: bool = False) -> int:
+    """``booth eval fidelity`` (:mod:`booth.cli.eval` says what each option does)."""
+    files = photo_files(dirs, FOLDERS, photos)
     crops = crops_of(files, size=EVAL_SIZE)
     catalogue = styles.catalogue()
     names = [n for n in config.defaults().styles.enabled if styles.is_built(n)]
@@ -264,6 +256,6 @@ def run_fidelity(args) -> int:
         result["styles"][name] = row
     result["targets"] = check_targets(result, targets)
     print(targets_line(result["targets"]))
-    if args.json:
-        write_json(Path(args.json), result)
-    return exit_status(result["targets"], args.check)
+    if json_path is not None:
+        write_json(json_path, result)
+    return exit_status(result["targets"], check)

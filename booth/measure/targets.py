@@ -6,7 +6,6 @@ comparison ">=", "<=" or "==".
 
 from __future__ import annotations
 
-import argparse
 import operator
 from typing import Any, Callable, Mapping
 
@@ -28,12 +27,6 @@ def targets_line(checked: dict[str, bool], notes: dict[str, str] | None = None) 
               for name, met in checked.items() if not met]
     return ("targets: " + ("all met" if not failed else "NOT met: " + ", ".join(failed))
             + f" ({len(checked)} checked)")
-
-
-def add_check_argument(parser: argparse.ArgumentParser) -> None:
-    """``--check``: a missed target is the command's failure (CI runs the evals so)."""
-    parser.add_argument("--check", action="store_true",
-                        help="exit with status 1 when a target is not met (for CI)")
 
 
 def exit_status(checked: dict[str, bool], check: bool, costs: frozenset[str] = frozenset()) -> int:

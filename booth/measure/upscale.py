@@ -46,13 +46,13 @@ SET``, else the public set in ``weights/photos/``.
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -61,8 +61,8 @@ from booth import config
 from booth.errors import UserError
 from booth.files import write_json
 from booth.measure.faces import match_faces, nme
-from booth.measure.photos import add_photo_arguments, add_report_arguments, load_photos, photo_files
-from booth.measure.targets import add_check_argument, check_targets, exit_status, targets_line
+from booth.measure.photos import load_photos, photo_files
+from booth.measure.targets import check_targets, exit_status, targets_line
 from booth.vision import geometry
 from booth.vision.pipeline import Pipeline
 
@@ -345,19 +345,11 @@ def summarize(records: list[dict], cost: dict | None) -> dict:
 
 # --- the command -----------------------------------------------------------------------
 
-def add_upscale_parser(sub) -> None:
-    p = sub.add_parser("upscale", help="the full-resolution result: fidelity, sharpness, "
-                       "faces, cost", description=__doc__.split("\n\n")[0])
-    add_photo_arguments(p, FOLDERS)
-    add_report_arguments(p, "also write per-image records + summary here")
-    p.add_argument("--no-cost", action="store_true", help="skip the 12 MP cost measurement")
-    add_check_argument(p)
-    p.set_defaults(evaluate=run_upscale)
-
-
-def run_upscale(args: argparse.Namespace) -> int:
-    files = photo_files(args.dirs, FOLDERS, args.photos)
-    settings = config.load(args.config)
+def run_upscale(dirs: Sequence[str] = (), *, photos: str | None = None, config_file: str | None = None,
+                json_path: Path | None = None, cost: bool = True, check: bool = False) -> int:
+    """``booth eval upscale`` (:mod:`booth.cli.eval` says what each option does)."""
+    files = photo_files(dirs, FOLDERS, photos)
+    settings = config.load(config_file)
     if settings.storage.result_long_side == 0:
         raise UserError("[storage] result_long_side is 0 (the generator's size): nothing to measure")
     pipeline = Pipeline.from_settings(settings)
@@ -371,23 +363,23 @@ def run_upscale(args: argparse.Namespace) -> int:
         if record["faces"] == 1 and portrait is None:
             portrait = name, rgb
         print(_row(record), flush=True)
-    cost = None
-    if not args.no_cost and records:
+    measured = None
+    if cost and records:
         name, rgb = portrait or (name, rgb)
         margin = HIRES_MARGIN if name.startswith("hires/") else GUEST_MARGIN
-        cost = {"photo": name, **measure_cost(pipeline, rgb, margin=margin)}
+        measured = {"photo": name, **measure_cost(pipeline, rgb, margin=margin)}
         # The same portrait as it is, the frame's edge close around the face.
         if margin == GUEST_MARGIN:
             past_edge = measure_cost(pipeline, rgb, margin=0.0)
             if not past_edge["crop_inside"]:
-                cost["past_edge"] = {"photo": name, **{k: past_edge[k] for k in
+                measured["past_edge"] = {"photo": name, **{k: past_edge[k] for k in
                                                        ("crop_px", "generator_ms", "upscale_ms",
                                                         "cost_share", "cost_share_fastest")}}
-    summary = summarize(records, cost)
+    summary = summarize(records, measured)
     _print_summary(summary)
-    if args.json:
-        write_json(Path(args.json), {"images": records, "summary": summary}, indent=1)
-    return exit_status(summary["targets"], args.check, COST_TARGETS)
+    if json_path is not None:
+        write_json(json_path, {"images": records, "summary": summary}, indent=1)
+    return exit_status(summary["targets"], check, COST_TARGETS)
 
 
 def _row(r: dict) -> str:
