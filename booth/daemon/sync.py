@@ -421,10 +421,11 @@ class SyncWorker:
         """Photos copied once but gone from the store while nobody listened (retention
         runs as the store opens, before the worker starts): delete them there too; the
         same for originals dropped meanwhile."""
-        for photo_id in self.state.copied() - set(self._store_ids()):
+        photos = self.store.list(limit=10**9)
+        for photo_id in self.state.copied() - {p.id for p in photos}:
             self.state.add_deletion(photo_id)
         known = self.state.known_dropped_originals()
-        for photo in self.store.list(limit=10**9):
+        for photo in photos:
             if not photo.original_kept and photo.id not in known:
                 self.state.add_dropped_original(photo.id)
 
@@ -519,14 +520,15 @@ class SyncWorker:
         """Remove from the remote the originals retention dropped here (their records,
         without the original, went in the push before); how many."""
         done = 0
+        copied = self.state.copied()
         for photo_id in self.state.dropped_originals():
-            photo = self.store.get(photo_id)
-            if photo is not None and photo.id in self.state.copied():
+            if self.store.get(photo_id) is None:  # deleted meanwhile: its folder goes whole
+                self.state.dropped_original_done(photo_id)
+            elif photo_id in copied:  # its record without the original went first
                 self._remove("deletefile", join_remote(self.remote, BOOTHS_DIR, self.booth, photo_id,
                                                        "original.jpg"))
-                done += 1
-            if photo is None or photo.id in self.state.copied():  # a deleted photo goes whole
                 self.state.dropped_original_done(photo_id)
+                done += 1
         if done:
             log.info("sync: %d originals past retention removed from %s", done, self.remote)
         return done

@@ -100,18 +100,21 @@ class Worker:
         self._thread = None
         self._current = None
 
+    def _still_stuck(self) -> list[tuple[Future, float]]:
+        """The abandoned calls that have not returned yet, oldest first."""
+        with self._stuck_lock:
+            self._stuck = [(future, since) for future, since in self._stuck if not future.done()]
+            return list(self._stuck)
+
     def stuck_s(self) -> float | None:
         """How long the oldest abandoned call that has not returned yet has been given
         up on; None when every abandoned call has returned."""
-        with self._stuck_lock:
-            self._stuck = [(future, since) for future, since in self._stuck if not future.done()]
-            return time.monotonic() - self._stuck[0][1] if self._stuck else None
+        stuck = self._still_stuck()
+        return time.monotonic() - stuck[0][1] if stuck else None
 
     def stuck_calls(self) -> int:
         """How many abandoned calls have not returned yet (each holds a thread)."""
-        with self._stuck_lock:
-            self._stuck = [(future, since) for future, since in self._stuck if not future.done()]
-            return len(self._stuck)
+        return len(self._still_stuck())
 
     def stop(self, timeout: float = 1.0) -> bool:
         """End the thread after its current call; True if it ended within ``timeout``."""

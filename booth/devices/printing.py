@@ -28,6 +28,7 @@ Three parts, each usable on its own:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import json
 import logging
@@ -151,20 +152,31 @@ def theme_font_file(settings: config.Settings) -> str | None:
     picks it), or None for the default fonts."""
     if settings.font_file is not None:
         return str(settings.font_file)
-    if not settings.theme.font or shutil.which("fc-match") is None:
+    return family_font_file(settings.theme.font) if settings.theme.font else None
+
+
+@functools.cache
+def family_font_file(family: str) -> str | None:
+    """fontconfig's file for ``family``'s bold face, asked once (every print needs it)."""
+    if shutil.which("fc-match") is None:
         return None
-    found = subprocess.run(["fc-match", "--format", "%{file}", f"{settings.theme.font}:weight=bold"],
+    found = subprocess.run(["fc-match", "--format", "%{file}", f"{family}:weight=bold"],
                            capture_output=True, text=True, timeout=30).stdout.strip()
     return found or None
 
 
 def theme_logo(settings: config.Settings) -> Image.Image | None:
-    """The ``[theme] logo`` (checked at start) as RGBA at its height on the print (an SVG
-    is drawn at that size by cairosvg, which runs no script and fetches nothing), or None."""
+    """The ``[theme] logo`` (checked at start) as RGBA at its height on the print, or None."""
     path = settings.logo_path
     if path is None:
         return None
-    height = round(page_size_px(settings.print)[1] * LOGO_SHARE)
+    return logo_image(path, round(page_size_px(settings.print)[1] * LOGO_SHARE))
+
+
+@functools.cache
+def logo_image(path: Path, height: int) -> Image.Image:
+    """The logo file drawn ``height`` pixels high (an SVG by cairosvg, which runs no script
+    and fetches nothing), made once: every print and preview shows the same one."""
     data = path.read_bytes()
     if config.logo_kind(data) == "svg":
         import cairosvg  # only for SVG logos: it needs the system's cairo library
